@@ -1,0 +1,364 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/user"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Client starts, inspects and acts on workflow executions. It is safe for
+// concurrent use.
+type Client struct {
+	store    Store
+	identity string
+}
+
+// ClientOptions configure a Client.
+type ClientOptions struct {
+	// Identity is recorded in history with every action (default the OS user).
+	Identity string
+}
+
+// NewClient returns a client over store.
+func NewClient(store Store, opts ClientOptions) *Client {
+	if opts.Identity == "" {
+		opts.Identity = "unknown"
+		if u, err := user.Current(); err == nil {
+			opts.Identity = u.Username
+		}
+	}
+	return &Client{store: store, identity: opts.Identity}
+}
+
+// Identity is who the client acts as.
+func (c *Client) Identity() string { return c.identity }
+
+// IDReusePolicy says whether a workflow id may start a new run once its
+// previous run closed. An id is always unique among open runs.
+type IDReusePolicy string
+
+const (
+	// AllowDuplicate: a new run may start once the previous one closed (default).
+	AllowDuplicate IDReusePolicy = "allow_duplicate"
+	// AllowDuplicateFailedOnly: only if the previous run did not complete.
+	AllowDuplicateFailedOnly IDReusePolicy = "allow_duplicate_failed_only"
+	// RejectDuplicate: an id starts at most one run, ever.
+	RejectDuplicate IDReusePolicy = "reject_duplicate"
+)
+
+// StartOptions configure a start.
+type StartOptions struct {
+	ID            string // required
+	TaskQueue     string // required
+	IDReusePolicy IDReusePolicy
+}
+
+// Run names one run of a workflow.
+type Run struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+}
+
+// MaxWorkflowIDBytes bounds workflow ids.
+const MaxWorkflowIDBytes = 1000
+
+func validateStart(opts StartOptions) error {
+	switch {
+	case opts.ID == "":
+		return errors.New("start: a workflow id is required")
+	case len(opts.ID) > MaxWorkflowIDBytes:
+		return fmt.Errorf("start: workflow id is %d bytes, over the %d-byte limit", len(opts.ID), MaxWorkflowIDBytes)
+	case !utf8.ValidString(opts.ID):
+		return errors.New("start: workflow id is not valid UTF-8")
+	case opts.TaskQueue == "":
+		return errors.New("start: a task queue is required")
+	}
+	switch opts.IDReusePolicy {
+	case "", AllowDuplicate, AllowDuplicateFailedOnly, RejectDuplicate:
+		return nil
+	}
+	return fmt.Errorf("start: unknown id reuse policy %q", opts.IDReusePolicy)
+}
+
+// Start starts a run of workflow (a function or its registered type name)
+// with one input value. It fails with ErrAlreadyStarted if a run with the
+// same id is open (exactly one of concurrent starts wins).
+func (c *Client) Start(ctx context.Context, opts StartOptions, workflow any, input any) (Run, error) {
+	return c.start(ctx, opts, workflow, input, nil)
+}
+
+// SignalWithStart signals the open run of opts.ID, or starts one with the
+// signal already delivered.
+func (c *Client) SignalWithStart(ctx context.Context, opts StartOptions, workflow any, input any, signal string, payload any) (Run, error) {
+	sig, err := c.signalEvent(signal, payload)
+	if err != nil {
+		return Run{}, err
+	}
+	for range 10 {
+		run, err := c.start(ctx, opts, workflow, input, sig)
+		if !errors.Is(err, ErrAlreadyStarted) {
+			return run, err
+		}
+		err = c.Signal(ctx, opts.ID, "", signal, payload)
+		if !errors.Is(err, ErrRunClosed) {
+			return Run{WorkflowID: opts.ID, RunID: c.currentRunID(ctx, opts.ID)}, err
+		}
+	}
+	return Run{}, ErrBusy
+}
+
+func (c *Client) currentRunID(ctx context.Context, workflowID string) string {
+	rec, _, err := c.store.GetRun(ctx, workflowID)
+	if err != nil {
+		return ""
+	}
+	return rec.RunID
+}
+
+func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, input any, sig *Event) (Run, error) {
+	if err := validateStart(opts); err != nil {
+		return Run{}, err
+	}
+	raw, err := encodePayload(input, "workflow input")
+	if err != nil {
+		return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+	}
+	runID := uuid.NewString()
+	now := time.Now().UTC()
+	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: 1, Type: EventWorkflowStarted, Time: now, Attrs: &WorkflowStarted{
+		WorkflowID: opts.ID, RunID: runID, WorkflowType: FuncName(workflow), TaskQueue: opts.TaskQueue, Input: raw, Identity: c.identity}}}}
+	if sig != nil {
+		s := *sig
+		s.ID, s.Time = 2, now
+		b.Events = append(b.Events, s)
+	}
+	data, err := encodeBatch(b)
+	if err != nil {
+		return Run{}, err
+	}
+	rec := RunRecord{RunID: runID, CreatedAt: now, Start: data, StartHeader: headerFor(b, runID, opts.ID, opts.TaskQueue)}
+	for range 10 {
+		_, err := c.store.CreateRun(ctx, opts.ID, rec)
+		if err == nil {
+			return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+		}
+		if !errors.Is(err, ErrExists) {
+			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+		}
+		cur, rev, err := c.store.GetRun(ctx, opts.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+		}
+		last, err := c.lastBatch(ctx, cur)
+		if err != nil {
+			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+		}
+		if !last.Header.Closed {
+			return Run{WorkflowID: opts.ID, RunID: cur.RunID}, fmt.Errorf("start %s: %w (run %s is open)", opts.ID, ErrAlreadyStarted, cur.RunID)
+		}
+		if err := reuseAllowed(opts.IDReusePolicy, last); err != nil {
+			return Run{WorkflowID: opts.ID, RunID: cur.RunID}, fmt.Errorf("start %s: %w", opts.ID, err)
+		}
+		if _, err := c.store.ReplaceRun(ctx, opts.ID, rec, rev); err == nil {
+			return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+		} else if !errors.Is(err, ErrConflict) {
+			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+		}
+	}
+	return Run{}, fmt.Errorf("start %s: %w", opts.ID, ErrBusy)
+}
+
+func reuseAllowed(p IDReusePolicy, last StoredBatch) error {
+	switch p {
+	case RejectDuplicate:
+		return fmt.Errorf("%w: the id reuse policy rejects a second run", ErrAlreadyStarted)
+	case AllowDuplicateFailedOnly:
+		b, err := decodeBatch(last.Data)
+		if err != nil {
+			return err
+		}
+		for _, e := range b.Events {
+			if e.Type == EventWorkflowCompleted {
+				return fmt.Errorf("%w: the previous run completed and the policy allows a new run only after a failure", ErrAlreadyStarted)
+			}
+		}
+	}
+	return nil
+}
+
+// completeStart appends a run's first batch from its record; whoever finds
+// the history empty may do it, and only one append can win.
+func completeStart(ctx context.Context, s Store, rec RunRecord) error {
+	_, err := s.AppendHistory(ctx, rec.StartHeader, rec.Start, 0, "start-"+rec.RunID)
+	if errors.Is(err, ErrConflict) {
+		return nil // someone else completed it
+	}
+	if err != nil {
+		return fmt.Errorf("recording start of run %s: %w", rec.RunID, err)
+	}
+	return nil
+}
+
+// lastBatch returns a run's newest batch, completing its start if a crash
+// left the history empty.
+func (c *Client) lastBatch(ctx context.Context, rec RunRecord) (StoredBatch, error) {
+	last, err := c.store.LastBatch(ctx, rec.RunID)
+	if errors.Is(err, ErrNotFound) {
+		if err := completeStart(ctx, c.store, rec); err != nil {
+			return StoredBatch{}, err
+		}
+		last, err = c.store.LastBatch(ctx, rec.RunID)
+	}
+	return last, err
+}
+
+// sweepStarts completes starts a crash interrupted between the run record
+// and the first history batch.
+func sweepStarts(ctx context.Context, s Store, log *slog.Logger) error {
+	n := 0
+	err := s.ListRuns(ctx, func(workflowID string, rec RunRecord) error {
+		if _, err := s.LastBatch(ctx, rec.RunID); errors.Is(err, ErrNotFound) {
+			n++
+			return completeStart(ctx, s, rec)
+		}
+		return nil
+	})
+	if n > 0 {
+		log.Info("completed interrupted starts", "count", n)
+	}
+	return err
+}
+
+// resolve returns the run record for (workflowID, runID); runID "" means
+// the current run.
+func (c *Client) resolve(ctx context.Context, workflowID, runID string) (RunRecord, error) {
+	rec, _, err := c.store.GetRun(ctx, workflowID)
+	if errors.Is(err, ErrNotFound) {
+		if runID != "" {
+			return RunRecord{RunID: runID}, nil // an older run of the id
+		}
+		return RunRecord{}, fmt.Errorf("%w: %q", ErrWorkflowNotFound, workflowID)
+	}
+	if err != nil {
+		return RunRecord{}, err
+	}
+	if runID != "" && runID != rec.RunID {
+		return RunRecord{RunID: runID}, nil
+	}
+	return rec, nil
+}
+
+// History returns every event of a run.
+func (c *Client) History(ctx context.Context, workflowID, runID string) ([]Event, error) {
+	rec, err := c.resolve(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Start != nil {
+		if _, err := c.lastBatch(ctx, rec); err != nil {
+			return nil, err
+		}
+	}
+	events, err := readEvents(ctx, c.store, rec.RunID)
+	if err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("%w: run %s of %q", ErrWorkflowNotFound, rec.RunID, workflowID)
+	}
+	return events, nil
+}
+
+// Describe summarizes a run from its history.
+func (c *Client) Describe(ctx context.Context, workflowID, runID string) (*Execution, error) {
+	events, err := c.History(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	return Summarize(events), nil
+}
+
+// FollowHistory calls fn with each event of the run, existing ones first,
+// then new ones as they are appended, until the run closes (returns nil),
+// ctx ends, or fn returns an error.
+func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn func(Event) error) error {
+	rec, err := c.resolve(ctx, workflowID, runID)
+	if err != nil {
+		return err
+	}
+	errClosed := errors.New("closed")
+	err = c.store.FollowHistory(ctx, rec.RunID, 0, func(sb StoredBatch) error {
+		b, err := decodeBatch(sb.Data)
+		if err != nil {
+			return err
+		}
+		for _, e := range b.Events {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if sb.Header.Closed {
+			return errClosed
+		}
+		return nil
+	})
+	if errors.Is(err, errClosed) {
+		return nil
+	}
+	return err
+}
+
+// GetResult waits for the run to close and decodes its result into
+// valuePtr; a run that did not complete returns its failure as an error.
+func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valuePtr any) error {
+	var closing *Event
+	err := c.FollowHistory(ctx, workflowID, runID, func(e Event) error {
+		if e.Type.Closes() {
+			closing = &e
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if closing == nil {
+		return ctx.Err()
+	}
+	switch a := closing.Attrs.(type) {
+	case *WorkflowCompleted:
+		if valuePtr != nil && len(a.Result) > 0 {
+			return json.Unmarshal(a.Result, valuePtr)
+		}
+		return nil
+	case *WorkflowFailed:
+		return &WorkflowError{Status: StatusFailed, Failure: a.Failure}
+	case *WorkflowCanceled:
+		return &WorkflowError{Status: StatusCanceled, Failure: &Failure{Type: "CanceledError", Message: "workflow canceled"}}
+	case *WorkflowTerminated:
+		return &WorkflowError{Status: StatusTerminated, Failure: &Failure{Type: "Terminated", Message: a.Reason}}
+	}
+	return nil
+}
+
+// WorkflowError is a run's failure as seen by a client.
+type WorkflowError struct {
+	Status  Status
+	Failure *Failure
+}
+
+func (e *WorkflowError) Error() string { return fmt.Sprintf("workflow %s: %s", e.Status, e.Failure.Error()) }
+
+// Unwrap exposes the failure as an ApplicationError.
+func (e *WorkflowError) Unwrap() error {
+	return &ApplicationError{Type: e.Failure.Type, Message: e.Failure.Message, NonRetryable: e.Failure.NonRetryable}
+}

@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// The dispatcher is the engine's transactional outbox: it reads every
+// history batch once appended (at least once, in order) and derives what the
+// batch implies — a workflow task for new external events, activity tasks,
+// durable timers, cancellation notices. A batch is acknowledged only after
+// all of that is stored, so a crash at any point loses nothing; everything
+// it publishes has a stable message id, so redoing it is harmless.
+
+const dispatcherDurable = "dispatcher"
+
+func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
+	return s.ConsumeHistory(ctx, dispatcherDurable, func(batches []StoredBatch) error {
+		// Different runs are independent: derive their tasks concurrently.
+		var wg sync.WaitGroup
+		errs := make(chan error, len(batches))
+		sem := make(chan struct{}, 64)
+		for _, sb := range batches {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := derive(ctx, s, sb); err != nil {
+					errs <- fmt.Errorf("run %s batch %d: %w", sb.Header.RunID, sb.Seq, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			log.Warn("dispatching failed; batch will be redelivered", "err", err)
+			return err
+		}
+		return nil
+	})
+}
+
+// derive stores the tasks and timers one batch implies.
+func derive(ctx context.Context, s Store, sb StoredBatch) error {
+	h := sb.Header
+	if h.Wake {
+		t, _ := json.Marshal(workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq})
+		if err := s.PublishTask(ctx, WorkflowTaskKind, h.TaskQueue, t, wakeMsgID(h.RunID, sb.Seq)); err != nil {
+			return err
+		}
+	}
+	if !h.Derive || h.Closed {
+		return nil
+	}
+	b, err := decodeBatch(sb.Data)
+	if err != nil {
+		return nil // a batch we cannot read implies nothing; replay reports it
+	}
+	for _, e := range b.Events {
+		if err := deriveEvent(ctx, s, h, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
+	wfTimer := func(kind string, seq int64, fireAt time.Time, in *inbound) error {
+		t, _ := json.Marshal(workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, Inbound: in})
+		key := timerKey(h.RunID, kind, seq)
+		body, _ := json.Marshal(storedTimerBody{Kind: WorkflowTaskKind, Queue: h.TaskQueue, MsgID: "tm-" + key, Task: t})
+		return s.PutTimer(ctx, StoredTimer{Key: key, FireAt: fireAt, Data: body})
+	}
+	switch a := e.Attrs.(type) {
+	case *ActivityScheduled:
+		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
+			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: time.Now().UTC()})
+		if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
+			return err
+		}
+		if s2c := a.Options.ScheduleToCloseTimeout; s2c > 0 {
+			f := &Failure{Type: "TimeoutError", Message: fmt.Sprintf("activity %s did not finish within %s", a.ActivityType, s2c), TimeoutType: "schedule_to_close"}
+			return wfTimer("s2c", a.Seq, e.Time.Add(s2c), &inbound{Kind: inboundActivityTimeout, Seq: a.Seq, Failure: f})
+		}
+	case *ActivityAttemptFailed:
+		return wfTimer(fmt.Sprintf("retry%d", a.Attempt+1), a.Seq, a.NextAttempt, &inbound{Kind: inboundRetryDue, Seq: a.Seq, Attempt: a.Attempt + 1})
+	case *TimerStarted:
+		return wfTimer("timer", a.Seq, a.FireAt, &inbound{Kind: inboundTimerFired, Seq: a.Seq, FireAt: a.FireAt})
+	case *ApprovalRequested:
+		if a.Timeout > 0 {
+			return wfTimer("approval", a.Seq, e.Time.Add(a.Timeout), &inbound{Kind: inboundApprovalTimeout, Seq: a.Seq})
+		}
+	case *ActivityCancelRequested:
+		n, _ := json.Marshal(cancelNotice{RunID: h.RunID, Seq: a.Seq})
+		return s.PublishCancel(ctx, n)
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// EventType names a history event. The zero value is invalid.
+type EventType string
+
+// Every event type a history may hold. Command events are produced by
+// workflow code and checked against the code on replay; the others are
+// facts from outside the code (a result, a signal, an operator).
+const (
+	EventWorkflowStarted          EventType = "WorkflowStarted"
+	EventWorkflowTaskCompleted    EventType = "WorkflowTaskCompleted"
+	EventWorkflowTaskFailed       EventType = "WorkflowTaskFailed"
+	EventActivityScheduled        EventType = "ActivityScheduled"
+	EventActivityAttemptFailed    EventType = "ActivityAttemptFailed"
+	EventActivityCompleted        EventType = "ActivityCompleted"
+	EventActivityFailed           EventType = "ActivityFailed"
+	EventActivityCancelRequested  EventType = "ActivityCancelRequested"
+	EventTimerStarted             EventType = "TimerStarted"
+	EventTimerFired               EventType = "TimerFired"
+	EventTimerCanceled            EventType = "TimerCanceled"
+	EventSignalReceived           EventType = "SignalReceived"
+	EventMarkerRecorded           EventType = "MarkerRecorded"
+	EventApprovalRequested        EventType = "ApprovalRequested"
+	EventApprovalDecided          EventType = "ApprovalDecided"
+	EventApprovalTimedOut         EventType = "ApprovalTimedOut"
+	EventStatusSet                EventType = "StatusSet"
+	EventProgressSet              EventType = "ProgressSet"
+	EventSearchAttributesUpserted EventType = "SearchAttributesUpserted"
+	EventWorkflowCancelRequested  EventType = "WorkflowCancelRequested"
+	EventWorkflowCompleted        EventType = "WorkflowCompleted"
+	EventWorkflowFailed           EventType = "WorkflowFailed"
+	EventWorkflowCanceled         EventType = "WorkflowCanceled"
+	EventWorkflowTerminated       EventType = "WorkflowTerminated"
+)
+
+// Event is one entry of a run's history. IDs start at 1 and have no gaps.
+type Event struct {
+	ID    int64     `json:"id"`
+	Type  EventType `json:"type"`
+	Time  time.Time `json:"time"`
+	Attrs any       `json:"attrs"` // a pointer to the type's attributes struct
+}
+
+// IsCommand tells whether the event records a decision of workflow code.
+func (t EventType) IsCommand() bool {
+	switch t {
+	case EventActivityScheduled, EventActivityCancelRequested, EventTimerStarted,
+		EventTimerCanceled, EventMarkerRecorded, EventApprovalRequested, EventStatusSet,
+		EventProgressSet, EventSearchAttributesUpserted, EventWorkflowCompleted,
+		EventWorkflowFailed, EventWorkflowCanceled:
+		return true
+	}
+	return false
+}
+
+// Closes tells whether the event ends the run.
+func (t EventType) Closes() bool {
+	switch t {
+	case EventWorkflowCompleted, EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowTerminated:
+		return true
+	}
+	return false
+}
+
+// newAttrs returns an empty attributes value for t, or nil if t is unknown.
+func newAttrs(t EventType) any {
+	switch t {
+	case EventWorkflowStarted:
+		return &WorkflowStarted{}
+	case EventWorkflowTaskCompleted:
+		return &WorkflowTaskCompleted{}
+	case EventWorkflowTaskFailed:
+		return &WorkflowTaskFailed{}
+	case EventActivityScheduled:
+		return &ActivityScheduled{}
+	case EventActivityAttemptFailed:
+		return &ActivityAttemptFailed{}
+	case EventActivityCompleted:
+		return &ActivityCompleted{}
+	case EventActivityFailed:
+		return &ActivityFailed{}
+	case EventActivityCancelRequested:
+		return &ActivityCancelRequested{}
+	case EventTimerStarted:
+		return &TimerStarted{}
+	case EventTimerFired:
+		return &TimerFired{}
+	case EventTimerCanceled:
+		return &TimerCanceled{}
+	case EventSignalReceived:
+		return &SignalReceived{}
+	case EventMarkerRecorded:
+		return &MarkerRecorded{}
+	case EventApprovalRequested:
+		return &ApprovalRequested{}
+	case EventApprovalDecided:
+		return &ApprovalDecided{}
+	case EventApprovalTimedOut:
+		return &ApprovalTimedOut{}
+	case EventStatusSet:
+		return &StatusSet{}
+	case EventProgressSet:
+		return &ProgressSet{}
+	case EventSearchAttributesUpserted:
+		return &SearchAttributesUpserted{}
+	case EventWorkflowCancelRequested:
+		return &WorkflowCancelRequested{}
+	case EventWorkflowCompleted:
+		return &WorkflowCompleted{}
+	case EventWorkflowFailed:
+		return &WorkflowFailed{}
+	case EventWorkflowCanceled:
+		return &WorkflowCanceled{}
+	case EventWorkflowTerminated:
+		return &WorkflowTerminated{}
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes attrs into the struct its type names.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ID    int64           `json:"id"`
+		Type  EventType       `json:"type"`
+		Time  time.Time       `json:"time"`
+		Attrs json.RawMessage `json:"attrs"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	attrs := newAttrs(raw.Type)
+	if attrs == nil {
+		return fmt.Errorf("event %d: unknown event type %q", raw.ID, raw.Type)
+	}
+	if len(raw.Attrs) > 0 && string(raw.Attrs) != "null" {
+		if err := json.Unmarshal(raw.Attrs, attrs); err != nil {
+			return fmt.Errorf("event %d (%s): %w", raw.ID, raw.Type, err)
+		}
+	}
+	*e = Event{ID: raw.ID, Type: raw.Type, Time: raw.Time, Attrs: attrs}
+	return nil
+}
+
+// Batch is the body of one history message.
+type Batch struct {
+	Kind BatchKind `json:"kind"`
+	// TaskTime is the workflow time of a task batch: what engine.Now returns
+	// while the code runs for it, live and on replay.
+	TaskTime time.Time `json:"task_time,omitzero"`
+	Events   []Event   `json:"events"`
+}
+
+// encodeBatch and decodeBatch are the only places that know the wire format.
+func encodeBatch(b *Batch) ([]byte, error) { return json.Marshal(b) }
+
+func decodeBatch(data []byte) (*Batch, error) {
+	var b Batch
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("decoding history batch: %w", err)
+	}
+	return &b, nil
+}
+
+// headerFor derives the store header of a batch.
+func headerFor(b *Batch, runID, workflowID, queue string) BatchHeader {
+	h := BatchHeader{RunID: runID, WorkflowID: workflowID, TaskQueue: queue, Kind: b.Kind}
+	if n := len(b.Events); n > 0 {
+		h.FirstEventID, h.LastEventID = b.Events[0].ID, b.Events[n-1].ID
+	}
+	for _, e := range b.Events {
+		switch e.Type {
+		case EventActivityScheduled, EventActivityAttemptFailed, EventTimerStarted,
+			EventActivityCancelRequested:
+			h.Derive = true
+		case EventApprovalRequested:
+			if a := e.Attrs.(*ApprovalRequested); a.Timeout > 0 {
+				h.Derive = true
+			}
+		}
+		if e.Type.Closes() {
+			h.Closed = true
+		}
+	}
+	h.Wake = b.Kind == BatchExternal && !h.Closed
+	return h
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Attributes of each event type. Seq fields name the command (in the order
+// the workflow code issued them) an event belongs to.
+
+// WorkflowStarted opens a run.
+type WorkflowStarted struct {
+	WorkflowID   string          `json:"workflow_id"`
+	RunID        string          `json:"run_id"`
+	WorkflowType string          `json:"workflow_type"`
+	TaskQueue    string          `json:"task_queue"`
+	Input        json.RawMessage `json:"input,omitempty"`
+	Identity     string          `json:"identity,omitempty"`
+	// ResetFrom names the run this one was reset from, if any.
+	ResetFrom string `json:"reset_from,omitempty"`
+}
+
+// WorkflowTaskCompleted ends every batch a workflow task writes.
+type WorkflowTaskCompleted struct {
+	Identity string `json:"identity,omitempty"`
+}
+
+// WorkflowTaskFailed records that the workflow code could not make progress
+// (panic, non-determinism, a limit). The task is retried with backoff.
+type WorkflowTaskFailed struct {
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	Stack    string `json:"stack,omitempty"`
+	Identity string `json:"identity,omitempty"`
+	Attempt  int    `json:"attempt"`
+}
+
+// ActivityScheduled asks for an activity to run.
+type ActivityScheduled struct {
+	Seq          int64           `json:"seq"`
+	ActivityType string          `json:"activity_type"`
+	TaskQueue    string          `json:"task_queue"`
+	Input        json.RawMessage `json:"input,omitempty"`
+	Options      ActivityOptions `json:"options"`
+}
+
+// ActivityAttemptFailed records a failed attempt that will be retried.
+type ActivityAttemptFailed struct {
+	Seq         int64     `json:"seq"`
+	Attempt     int       `json:"attempt"`
+	Failure     *Failure  `json:"failure"`
+	NextAttempt time.Time `json:"next_attempt"`
+}
+
+// ActivityCompleted carries an activity's result.
+type ActivityCompleted struct {
+	Seq     int64           `json:"seq"`
+	Attempt int             `json:"attempt"`
+	Result  json.RawMessage `json:"result,omitempty"`
+}
+
+// ActivityFailed is the activity's final failure (retries exhausted, a
+// non-retryable error, or a timeout that allows no retry).
+type ActivityFailed struct {
+	Seq     int64    `json:"seq"`
+	Attempt int      `json:"attempt"`
+	Failure *Failure `json:"failure"`
+}
+
+// ActivityCancelRequested records that the workflow gave up on an activity;
+// the running attempt's context is cancelled and its late result dropped.
+type ActivityCancelRequested struct {
+	Seq int64 `json:"seq"`
+}
+
+// TimerStarted starts a durable timer.
+type TimerStarted struct {
+	Seq      int64         `json:"seq"`
+	Duration time.Duration `json:"duration"`
+	FireAt   time.Time     `json:"fire_at"`
+}
+
+// TimerFired records that a timer fell due.
+type TimerFired struct {
+	Seq int64 `json:"seq"`
+}
+
+// TimerCanceled records that the workflow cancelled a timer.
+type TimerCanceled struct {
+	Seq int64 `json:"seq"`
+}
+
+// SignalReceived delivers a named signal.
+type SignalReceived struct {
+	Name     string          `json:"name"`
+	Payload  json.RawMessage `json:"payload,omitempty"`
+	Identity string          `json:"identity,omitempty"`
+}
+
+// Marker kinds.
+const (
+	MarkerSideEffect = "side_effect"
+	MarkerVersion    = "version"
+)
+
+// MarkerRecorded stores a value the code must see again on replay
+// (SideEffect, NewUUID, GetVersion).
+type MarkerRecorded struct {
+	Seq   int64           `json:"seq"`
+	Kind  string          `json:"kind"`
+	ID    string          `json:"id,omitempty"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// ApprovalRequested opens a human approval.
+type ApprovalRequested struct {
+	Seq         int64         `json:"seq"`
+	Name        string        `json:"name"`
+	Description string        `json:"description,omitempty"`
+	Approvers   []string      `json:"approvers,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+}
+
+// ApprovalDecided records an operator's decision.
+type ApprovalDecided struct {
+	Seq      int64  `json:"seq"`
+	Name     string `json:"name"`
+	Approved bool   `json:"approved"`
+	By       string `json:"by"`
+	Comment  string `json:"comment,omitempty"`
+}
+
+// ApprovalTimedOut records that nobody decided in time.
+type ApprovalTimedOut struct {
+	Seq  int64  `json:"seq"`
+	Name string `json:"name"`
+}
+
+// StatusSet is the user-facing status line.
+type StatusSet struct {
+	Seq  int64  `json:"seq"`
+	Text string `json:"text"`
+}
+
+// ProgressSet is the user-facing progress.
+type ProgressSet struct {
+	Seq   int64 `json:"seq"`
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+// SearchAttributesUpserted sets typed custom search attributes.
+type SearchAttributesUpserted struct {
+	Seq        int64                      `json:"seq"`
+	Attributes map[string]SearchAttribute `json:"attributes"`
+}
+
+// WorkflowCancelRequested asks the workflow to cancel cooperatively.
+type WorkflowCancelRequested struct {
+	Reason   string `json:"reason,omitempty"`
+	Identity string `json:"identity,omitempty"`
+}
+
+// WorkflowCompleted closes a run with a result.
+type WorkflowCompleted struct {
+	Seq    int64           `json:"seq"`
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// WorkflowFailed closes a run with a failure.
+type WorkflowFailed struct {
+	Seq     int64    `json:"seq"`
+	Failure *Failure `json:"failure"`
+}
+
+// WorkflowCanceled closes a run after a cancel request.
+type WorkflowCanceled struct {
+	Seq int64 `json:"seq"`
+}
+
+// WorkflowTerminated closes a run by operator force.
+type WorkflowTerminated struct {
+	Reason   string `json:"reason,omitempty"`
+	Identity string `json:"identity,omitempty"`
+}

@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// Status of a run, as operators and the index see it.
+type Status string
+
+const (
+	StatusRunning    Status = "running"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
+	StatusCanceled   Status = "canceled"
+	StatusTerminated Status = "terminated"
+)
+
+// PendingActivity is an activity that has not finished.
+type PendingActivity struct {
+	Seq          int64     `json:"seq"`
+	ActivityType string    `json:"activity_type"`
+	TaskQueue    string    `json:"task_queue"`
+	Attempt      int       `json:"attempt"`
+	ScheduledAt  time.Time `json:"scheduled_at"`
+	LastFailure  *Failure  `json:"last_failure,omitempty"`
+	NextAttempt  time.Time `json:"next_attempt,omitzero"`
+}
+
+// PendingTimer is a timer that has not fired.
+type PendingTimer struct {
+	Seq    int64     `json:"seq"`
+	FireAt time.Time `json:"fire_at"`
+}
+
+// PendingApproval is an approval nobody has decided yet.
+type PendingApproval struct {
+	Seq         int64         `json:"seq"`
+	Name        string        `json:"name"`
+	Description string        `json:"description,omitempty"`
+	Approvers   []string      `json:"approvers,omitempty"`
+	RequestedAt time.Time     `json:"requested_at"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+}
+
+// PendingWork is what a run waits on (the __pending query, and Describe).
+type PendingWork struct {
+	Activities []PendingActivity `json:"pending_activities"`
+	Timers     []PendingTimer    `json:"pending_timers"`
+	Approvals  []PendingApproval `json:"pending_approvals"`
+}
+
+func (env *workflowEnv) pendingWork() PendingWork {
+	var p PendingWork
+	for _, st := range env.activities {
+		if !st.done {
+			p.Activities = append(p.Activities, PendingActivity{Seq: st.seq, ActivityType: st.typ, TaskQueue: st.opts.TaskQueue,
+				Attempt: st.attempt, ScheduledAt: st.scheduledAt, LastFailure: st.lastFailure, NextAttempt: st.nextAttempt})
+		}
+	}
+	for _, st := range env.timers {
+		if !st.done {
+			p.Timers = append(p.Timers, PendingTimer{Seq: st.seq, FireAt: st.fireAt})
+		}
+	}
+	for _, st := range env.approvals {
+		if !st.done {
+			p.Approvals = append(p.Approvals, PendingApproval{Seq: st.seq, Name: st.name, Description: st.description,
+				Approvers: st.approvers, RequestedAt: st.requestedAt, Timeout: st.timeout})
+		}
+	}
+	p.sort()
+	return p
+}
+
+func (p *PendingWork) sort() {
+	sort.Slice(p.Activities, func(i, j int) bool { return p.Activities[i].Seq < p.Activities[j].Seq })
+	sort.Slice(p.Timers, func(i, j int) bool { return p.Timers[i].Seq < p.Timers[j].Seq })
+	sort.Slice(p.Approvals, func(i, j int) bool { return p.Approvals[i].Seq < p.Approvals[j].Seq })
+}
+
+// Execution summarizes a run from its history alone (no worker needed).
+type Execution struct {
+	WorkflowID       string                     `json:"workflow_id"`
+	RunID            string                     `json:"run_id"`
+	Type             string                     `json:"type"`
+	TaskQueue        string                     `json:"task_queue"`
+	Status           Status                     `json:"status"`
+	StartTime        time.Time                  `json:"start_time"`
+	CloseTime        time.Time                  `json:"close_time,omitzero"`
+	Input            json.RawMessage            `json:"input,omitempty"`
+	Result           json.RawMessage            `json:"result,omitempty"`
+	Failure          *Failure                   `json:"failure,omitempty"`
+	StatusLine       string                     `json:"status_line,omitempty"`
+	Progress         *Progress                  `json:"progress,omitempty"`
+	SearchAttributes map[string]SearchAttribute `json:"search_attributes,omitempty"`
+	HistoryLength    int64                      `json:"history_length"`
+	CancelRequested  bool                       `json:"cancel_requested,omitempty"`
+	// TaskFailure is the last workflow-task failure not yet followed by a
+	// completed task: the run is stuck until the code is fixed.
+	TaskFailure *WorkflowTaskFailed `json:"task_failure,omitempty"`
+	Signals     []string            `json:"signals,omitempty"`
+	PendingWork
+}
+
+// Progress is done of total.
+type Progress struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+// Summarize folds a run's events into an Execution.
+func Summarize(events []Event) *Execution {
+	x := &Execution{Status: StatusRunning}
+	acts := map[int64]*PendingActivity{}
+	timers := map[int64]*PendingTimer{}
+	approvals := map[int64]*PendingApproval{}
+	for _, e := range events {
+		x.HistoryLength = e.ID
+		switch a := e.Attrs.(type) {
+		case *WorkflowStarted:
+			x.WorkflowID, x.RunID, x.Type, x.TaskQueue, x.Input, x.StartTime = a.WorkflowID, a.RunID, a.WorkflowType, a.TaskQueue, a.Input, e.Time
+		case *WorkflowTaskCompleted:
+			x.TaskFailure = nil
+		case *WorkflowTaskFailed:
+			x.TaskFailure = a
+		case *ActivityScheduled:
+			acts[a.Seq] = &PendingActivity{Seq: a.Seq, ActivityType: a.ActivityType, TaskQueue: a.TaskQueue, Attempt: 1, ScheduledAt: e.Time}
+		case *ActivityAttemptFailed:
+			if p := acts[a.Seq]; p != nil {
+				p.Attempt, p.LastFailure, p.NextAttempt = a.Attempt+1, a.Failure, a.NextAttempt
+			}
+		case *ActivityCompleted:
+			delete(acts, a.Seq)
+		case *ActivityFailed:
+			delete(acts, a.Seq)
+		case *ActivityCancelRequested:
+			delete(acts, a.Seq)
+		case *TimerStarted:
+			timers[a.Seq] = &PendingTimer{Seq: a.Seq, FireAt: a.FireAt}
+		case *TimerFired:
+			delete(timers, a.Seq)
+		case *TimerCanceled:
+			delete(timers, a.Seq)
+		case *ApprovalRequested:
+			approvals[a.Seq] = &PendingApproval{Seq: a.Seq, Name: a.Name, Description: a.Description, Approvers: a.Approvers, RequestedAt: e.Time, Timeout: a.Timeout}
+		case *ApprovalDecided:
+			delete(approvals, a.Seq)
+		case *ApprovalTimedOut:
+			delete(approvals, a.Seq)
+		case *SignalReceived:
+			x.Signals = append(x.Signals, a.Name)
+		case *StatusSet:
+			x.StatusLine = a.Text
+		case *ProgressSet:
+			x.Progress = &Progress{Done: a.Done, Total: a.Total}
+		case *SearchAttributesUpserted:
+			if x.SearchAttributes == nil {
+				x.SearchAttributes = map[string]SearchAttribute{}
+			}
+			for k, v := range a.Attributes {
+				x.SearchAttributes[k] = v
+			}
+		case *WorkflowCancelRequested:
+			x.CancelRequested = true
+		case *WorkflowCompleted:
+			x.Status, x.Result, x.CloseTime = StatusCompleted, a.Result, e.Time
+		case *WorkflowFailed:
+			x.Status, x.Failure, x.CloseTime = StatusFailed, a.Failure, e.Time
+		case *WorkflowCanceled:
+			x.Status, x.CloseTime = StatusCanceled, e.Time
+		case *WorkflowTerminated:
+			x.Status, x.CloseTime = StatusTerminated, e.Time
+			x.Failure = &Failure{Type: "Terminated", Message: a.Reason}
+		}
+	}
+	if x.Status != StatusRunning {
+		return x // nothing is pending on a closed run
+	}
+	for _, p := range acts {
+		x.Activities = append(x.Activities, *p)
+	}
+	for _, p := range timers {
+		x.Timers = append(x.Timers, *p)
+	}
+	for _, p := range approvals {
+		x.Approvals = append(x.Approvals, *p)
+	}
+	x.PendingWork.sort()
+	return x
+}

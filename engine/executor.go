@@ -1,0 +1,425 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+)
+
+// workflowEnv is the live state of one run: its coroutines, the commands
+// they issued, and what they wait for. It is rebuilt by replaying history
+// and then advanced one workflow task at a time.
+type workflowEnv struct {
+	reg  *registry
+	info WorkflowInfo
+
+	sched     scheduler
+	now       time.Time
+	replaying bool
+	// replayCmds are the command events of the task batch being replayed:
+	// SideEffect and GetVersion read their recorded values from it.
+	replayCmds []Event
+
+	seq     int64
+	pending []*command // issued by the code, not yet in history
+	closing bool       // a close command was issued: later commands are dropped
+
+	activities map[int64]*activityState
+	timers     map[int64]*timerState
+	approvals  map[int64]*approvalState
+	signals    map[string]*channelImpl
+	queries    map[string]reflect.Value
+	versions   map[string]int
+
+	rootScope *cancelScope
+	root      *wfContext
+
+	closed          bool
+	cancelRequested bool
+	// unprocessed is set when events the code has not yet seen were applied
+	// (a signal, a cancel request, a decision): a workflow task is due.
+	unprocessed bool
+
+	lastEventID int64
+	lastSeq     uint64 // store sequence of the last batch applied
+
+	status   string
+	progress [2]int64
+	attrs    map[string]SearchAttribute
+}
+
+type command struct {
+	typ   EventType
+	attrs any
+	key   string // what must match on replay besides type and seq
+	desc  string // for non-determinism messages
+	// recorded runs when the command's event is in history (live or replay).
+	recorded func()
+}
+
+type activityState struct {
+	seq         int64
+	typ         string
+	opts        ActivityOptions
+	input       json.RawMessage
+	scheduledAt time.Time
+	attempt     int
+	lastFailure *Failure
+	nextAttempt time.Time
+	done        bool
+	future      *futureImpl
+	uncancel    func()
+}
+
+type timerState struct {
+	seq      int64
+	fireAt   time.Time
+	done     bool
+	future   *futureImpl
+	uncancel func()
+}
+
+type approvalState struct {
+	seq         int64
+	name        string
+	description string
+	approvers   []string
+	requestedAt time.Time
+	timeout     time.Duration
+	done        bool
+	future      *futureImpl
+}
+
+func newWorkflowEnv(reg *registry) *workflowEnv {
+	env := &workflowEnv{
+		reg:        reg,
+		activities: map[int64]*activityState{},
+		timers:     map[int64]*timerState{},
+		approvals:  map[int64]*approvalState{},
+		signals:    map[string]*channelImpl{},
+		queries:    map[string]reflect.Value{},
+		versions:   map[string]int{},
+		attrs:      map[string]SearchAttribute{},
+	}
+	env.rootScope = newCancelScope(env, nil)
+	return env
+}
+
+// taskError is a failure of a workflow task (not of the workflow): the task
+// is retried with backoff and the failure recorded for operators.
+type taskError struct {
+	code  string
+	msg   string
+	stack string
+}
+
+func (e *taskError) Error() string { return fmt.Sprintf("[%s] %s", e.code, e.msg) }
+
+// applyBatch replays one stored history batch.
+func (env *workflowEnv) applyBatch(sb StoredBatch, b *Batch) error {
+	if len(b.Events) > 0 && b.Events[0].ID != env.lastEventID+1 {
+		return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("history batch at sequence %d starts at event %d, expected %d", sb.Seq, b.Events[0].ID, env.lastEventID+1)}
+	}
+	isTask := b.Kind == BatchTask && len(b.Events) > 0 && b.Events[len(b.Events)-1].Type == EventWorkflowTaskCompleted
+	var err error
+	if isTask {
+		err = env.replayTask(b)
+	} else {
+		for _, e := range b.Events {
+			if err = env.apply(e); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if n := len(b.Events); n > 0 {
+		env.lastEventID = b.Events[n-1].ID
+	}
+	env.lastSeq = sb.Seq
+	return nil
+}
+
+// replayTask re-runs the code for a recorded workflow task and checks that it
+// issues exactly the recorded commands.
+func (env *workflowEnv) replayTask(b *Batch) error {
+	env.now = b.TaskTime
+	var cmds []Event
+	for _, e := range b.Events {
+		if e.Type.IsCommand() {
+			cmds = append(cmds, e)
+			continue
+		}
+		if err := env.apply(e); err != nil {
+			return err
+		}
+	}
+	env.replaying, env.replayCmds = true, cmds
+	err := env.runCode()
+	env.replaying, env.replayCmds = false, nil
+	if err != nil {
+		return err
+	}
+	for _, e := range cmds {
+		if len(env.pending) == 0 {
+			return &NonDeterminismError{EventID: e.ID, Expected: describeEvent(e), Got: "issues no command there"}
+		}
+		c := env.pending[0]
+		if c.typ != e.Type || cmdSeq(c.attrs) != cmdSeq(e.Attrs) || c.key != eventKey(e) {
+			return &NonDeterminismError{EventID: e.ID, Expected: describeEvent(e), Got: c.desc}
+		}
+		env.pending = env.pending[1:]
+		env.recordCommand(c)
+	}
+	if len(env.pending) > 0 {
+		last := b.Events[len(b.Events)-1].ID
+		return &NonDeterminismError{EventID: last, Expected: "no further command in that workflow task", Got: env.pending[0].desc}
+	}
+	env.unprocessed = false
+	return nil
+}
+
+// liveTask advances the code with new inbound events and returns the batch
+// to append: the inbound events, the new commands, WorkflowTaskCompleted.
+func (env *workflowEnv) liveTask(inbound []Event, now time.Time, identity string) (*Batch, error) {
+	env.now = now
+	b := &Batch{Kind: BatchTask, TaskTime: now}
+	id := env.lastEventID
+	for _, e := range inbound {
+		id++
+		e.ID, e.Time = id, now
+		if err := env.apply(e); err != nil {
+			return nil, err
+		}
+		b.Events = append(b.Events, e)
+	}
+	if err := env.runCode(); err != nil {
+		return nil, err
+	}
+	for _, c := range env.pending {
+		id++
+		b.Events = append(b.Events, Event{ID: id, Type: c.typ, Time: now, Attrs: c.attrs})
+		env.recordCommand(c)
+	}
+	env.pending = nil
+	id++
+	b.Events = append(b.Events, Event{ID: id, Type: EventWorkflowTaskCompleted, Time: now, Attrs: &WorkflowTaskCompleted{Identity: identity}})
+	env.lastEventID = id
+	env.unprocessed = false
+	return b, nil
+}
+
+func (env *workflowEnv) recordCommand(c *command) {
+	if c.typ.Closes() {
+		env.closed = true
+	}
+	if c.recorded != nil {
+		c.recorded()
+	}
+}
+
+// runCode runs coroutines until all are blocked; a panic in workflow code is
+// a task failure.
+func (env *workflowEnv) runCode() error {
+	if env.closed {
+		return nil
+	}
+	p, stack := env.sched.run()
+	if p != nil {
+		return &taskError{code: CodeWorkflowPanic, msg: fmt.Sprintf("workflow code panicked: %v", p), stack: stack}
+	}
+	if env.closing {
+		env.sched.close()
+	}
+	return nil
+}
+
+// close releases the run's goroutines.
+func (env *workflowEnv) close() { env.sched.close() }
+
+func (env *workflowEnv) nextSeq() int64 {
+	env.seq++
+	return env.seq
+}
+
+func (env *workflowEnv) addCommand(c *command) {
+	if env.closing {
+		return
+	}
+	if c.typ.Closes() {
+		env.closing = true
+	}
+	env.pending = append(env.pending, c)
+}
+
+// apply applies a fact (not a command) from history to the state.
+func (env *workflowEnv) apply(e Event) error {
+	switch a := e.Attrs.(type) {
+	case *WorkflowStarted:
+		return env.start(a)
+	case *ActivityCompleted:
+		if st := env.activities[a.Seq]; st != nil && !st.done {
+			st.finish()
+			st.attempt = a.Attempt
+			st.future.Set(a.Result, nil)
+		}
+	case *ActivityFailed:
+		if st := env.activities[a.Seq]; st != nil && !st.done {
+			st.finish()
+			st.attempt, st.lastFailure = a.Attempt, a.Failure
+			st.future.Set(nil, &ActivityError{ActivityType: st.typ, Attempt: a.Attempt, Failure: a.Failure})
+		}
+	case *ActivityAttemptFailed:
+		if st := env.activities[a.Seq]; st != nil && !st.done {
+			st.attempt, st.lastFailure, st.nextAttempt = a.Attempt+1, a.Failure, a.NextAttempt
+		}
+	case *TimerFired:
+		if st := env.timers[a.Seq]; st != nil && !st.done {
+			st.done = true
+			st.uncancel()
+			st.future.Set(nil, nil)
+		}
+	case *SignalReceived:
+		env.signalChannel(a.Name).buf = append(env.signalChannel(a.Name).buf, a.Payload)
+		env.unprocessed = true
+	case *ApprovalDecided:
+		if st := env.approvals[a.Seq]; st != nil && !st.done {
+			st.done = true
+			st.future.Set(ApprovalDecision{Approved: a.Approved, By: a.By, Comment: a.Comment, At: e.Time}, nil)
+		}
+		env.unprocessed = true
+	case *ApprovalTimedOut:
+		if st := env.approvals[a.Seq]; st != nil && !st.done {
+			st.done = true
+			st.future.Set(nil, fmt.Errorf("approval %q: %w", st.name, ErrApprovalTimedOut))
+		}
+	case *WorkflowCancelRequested:
+		env.cancelRequested = true
+		env.unprocessed = true
+		env.rootScope.cancelNow()
+	case *WorkflowTerminated:
+		env.closed = true
+	case *WorkflowTaskCompleted, *WorkflowTaskFailed:
+	default:
+		return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("event %d: %s is not expected outside a workflow task", e.ID, e.Type)}
+	}
+	return nil
+}
+
+func (st *activityState) finish() {
+	st.done = true
+	if st.uncancel != nil {
+		st.uncancel()
+	}
+}
+
+func (env *workflowEnv) signalChannel(name string) *channelImpl {
+	ch := env.signals[name]
+	if ch == nil {
+		ch = newChannelImpl(env, "signal "+name, 0)
+		env.signals[name] = ch
+	}
+	return ch
+}
+
+// start creates the root coroutine for the workflow function.
+func (env *workflowEnv) start(a *WorkflowStarted) error {
+	env.info = WorkflowInfo{WorkflowID: a.WorkflowID, RunID: a.RunID, WorkflowType: a.WorkflowType, TaskQueue: a.TaskQueue}
+	fn, ok := env.reg.workflow(a.WorkflowType)
+	if !ok {
+		return &taskError{code: CodeUnknownWorkflow, msg: fmt.Sprintf("workflow type %q is not registered on this worker (registered: %s)", a.WorkflowType, env.reg.workflowNames())}
+	}
+	env.unprocessed = true
+	root := &wfContext{env: env, cancel: env.rootScope}
+	env.root = root
+	input := a.Input
+	co := env.sched.spawn("main", func() {
+		result, err := fn.call(root, input)
+		env.finish(result, err)
+	})
+	root.co = co
+	return nil
+}
+
+// finish issues the command that closes the run.
+func (env *workflowEnv) finish(result json.RawMessage, err error) {
+	seq := env.nextSeq()
+	switch {
+	case err == nil:
+		env.addCommand(&command{typ: EventWorkflowCompleted, attrs: &WorkflowCompleted{Seq: seq, Result: result}, desc: "completes the workflow"})
+	case env.cancelRequested && errors.Is(err, ErrCanceled):
+		env.addCommand(&command{typ: EventWorkflowCanceled, attrs: &WorkflowCanceled{Seq: seq}, desc: "ends the workflow as canceled"})
+	default:
+		env.addCommand(&command{typ: EventWorkflowFailed, attrs: &WorkflowFailed{Seq: seq, Failure: FailureFrom(err)}, desc: "fails the workflow"})
+	}
+}
+
+// replayMarker returns the value recorded for a marker issued at seq while
+// replaying, if history has one.
+func (env *workflowEnv) replayMarker(seq int64, kind, id string) (*MarkerRecorded, bool) {
+	for _, e := range env.replayCmds {
+		if m, ok := e.Attrs.(*MarkerRecorded); ok && m.Kind == kind && (seq == 0 || m.Seq == seq) && (id == "" || m.ID == id) {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+func cmdSeq(attrs any) int64 {
+	switch a := attrs.(type) {
+	case *ActivityScheduled:
+		return a.Seq
+	case *ActivityCancelRequested:
+		return a.Seq
+	case *TimerStarted:
+		return a.Seq
+	case *TimerCanceled:
+		return a.Seq
+	case *MarkerRecorded:
+		return a.Seq
+	case *ApprovalRequested:
+		return a.Seq
+	case *StatusSet:
+		return a.Seq
+	case *ProgressSet:
+		return a.Seq
+	case *SearchAttributesUpserted:
+		return a.Seq
+	case *WorkflowCompleted:
+		return a.Seq
+	case *WorkflowFailed:
+		return a.Seq
+	case *WorkflowCanceled:
+		return a.Seq
+	}
+	return 0
+}
+
+// eventKey is the identity of a command event besides its type and seq.
+func eventKey(e Event) string {
+	switch a := e.Attrs.(type) {
+	case *ActivityScheduled:
+		return a.ActivityType
+	case *MarkerRecorded:
+		return a.Kind + ":" + a.ID
+	case *ApprovalRequested:
+		return a.Name
+	}
+	return ""
+}
+
+// describeEvent names a command event the way a non-determinism error shows it.
+func describeEvent(e Event) string {
+	switch a := e.Attrs.(type) {
+	case *ActivityScheduled:
+		return fmt.Sprintf("ActivityScheduled(%s, seq %d)", a.ActivityType, a.Seq)
+	case *MarkerRecorded:
+		return fmt.Sprintf("MarkerRecorded(%s %s, seq %d)", a.Kind, a.ID, a.Seq)
+	case *ApprovalRequested:
+		return fmt.Sprintf("ApprovalRequested(%s, seq %d)", a.Name, a.Seq)
+	}
+	return fmt.Sprintf("%s(seq %d)", e.Type, cmdSeq(e.Attrs))
+}

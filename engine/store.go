@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The engine persists everything through Store. The jetstream package
+// implements it on NATS JetStream; the engine never imports NATS. The store
+// moves bytes: the engine owns every encoding, the store owns durability,
+// ordering and delivery.
+
+// Sentinel errors every Store implementation returns (wrapped is fine; callers
+// use errors.Is).
+var (
+	// ErrConflict: an optimistic-concurrency check failed (history appended
+	// by someone else since expectedSeq, or a run record changed since the
+	// revision read).
+	ErrConflict = errors.New("concurrent modification")
+	// ErrNotFound: no such run record, history, heartbeat or timer.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a create-only write found the key already present.
+	ErrExists = errors.New("already exists")
+	// ErrNoResponders: nobody serves the request (no worker polls that queue).
+	ErrNoResponders = errors.New("no worker answered")
+	// ErrTooLarge: a message exceeds the store's maximum payload.
+	ErrTooLarge = errors.New("payload too large")
+)
+
+// BatchHeader is what the store keeps beside each history batch so readers
+// (dispatcher, signal writers, followers) can decide without decoding bodies.
+type BatchHeader struct {
+	RunID        string
+	WorkflowID   string
+	TaskQueue    string // the workflow's task queue
+	Kind         BatchKind
+	FirstEventID int64
+	LastEventID  int64
+	Closed       bool // the batch holds the event that closes the run
+	Wake         bool // the batch holds events a workflow task must see
+	Derive       bool // the batch holds events that create tasks or timers
+}
+
+// BatchKind tells who wrote a history batch.
+type BatchKind string
+
+const (
+	// BatchTask is written by a workflow task: inbound events, then the
+	// commands the workflow code produced, then WorkflowTaskCompleted (or a
+	// lone WorkflowTaskFailed). Replay runs the workflow code once per such
+	// batch.
+	BatchTask BatchKind = "task"
+	// BatchExternal is written by anyone else: start, signal, cancel request,
+	// approval decision, terminate. Replay applies its events without running
+	// the workflow code.
+	BatchExternal BatchKind = "external"
+)
+
+// StoredBatch is one history message as read back: the stream sequence is
+// the optimistic-concurrency token for the next append to the same run.
+type StoredBatch struct {
+	Seq    uint64
+	Header BatchHeader
+	Data   []byte
+	Time   time.Time // when the store accepted it
+}
+
+// HistoryStore keeps each run's history as an append-only sequence of
+// batches with a single total order.
+type HistoryStore interface {
+	// AppendHistory appends one batch to the run's history if the run's last
+	// batch is still at expectedSeq (0: the history must be empty). It
+	// returns the new batch's sequence, or ErrConflict. msgID, when set, makes
+	// a retried append of the same batch harmless (deduplicated).
+	AppendHistory(ctx context.Context, h BatchHeader, data []byte, expectedSeq uint64, msgID string) (uint64, error)
+	// ReadHistory returns the run's batches with sequence > afterSeq, in order.
+	ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]StoredBatch, error)
+	// LastBatch returns the run's newest batch, or ErrNotFound.
+	LastBatch(ctx context.Context, runID string) (StoredBatch, error)
+	// FollowHistory calls fn for each batch of the run with sequence >
+	// afterSeq, existing ones first, then new ones as they are appended, until
+	// ctx ends or fn returns an error (which is returned; ctx end returns
+	// ctx.Err()).
+	FollowHistory(ctx context.Context, runID string, afterSeq uint64, fn func(StoredBatch) error) error
+	// ConsumeHistory delivers every batch of every run, at least once and in
+	// append order, to a durable consumer named durable; a batch is
+	// acknowledged when fn returns nil and redelivered otherwise. It blocks
+	// until ctx ends.
+	ConsumeHistory(ctx context.Context, durable string, fn func([]StoredBatch) error) error
+}
+
+// RunRecord maps a workflow id to its current run. Creating it is the commit
+// point of a start; Start is replayed into history by whoever finds the run's
+// history empty (the starter, or the engine's sweeper after a crash).
+type RunRecord struct {
+	RunID     string    `json:"run_id"`
+	CreatedAt time.Time `json:"created_at"`
+	// Start holds the encoded first history batch of the run, so that the
+	// start can be completed by anyone after a crash between the two writes.
+	Start []byte `json:"start,omitempty"`
+	// StartHeader is the header to append Start with.
+	StartHeader BatchHeader `json:"start_header"`
+}
+
+// RunRegistry keeps workflow id -> current run, with compare-and-swap.
+type RunRegistry interface {
+	// CreateRun stores rec under workflowID only if absent; ErrExists otherwise.
+	CreateRun(ctx context.Context, workflowID string, rec RunRecord) (rev uint64, err error)
+	// GetRun returns the record and its revision, or ErrNotFound.
+	GetRun(ctx context.Context, workflowID string) (RunRecord, uint64, error)
+	// ReplaceRun overwrites the record if its revision is still rev; ErrConflict otherwise.
+	ReplaceRun(ctx context.Context, workflowID string, rec RunRecord, rev uint64) (uint64, error)
+	// ListRuns calls fn for every record (used by the engine's start sweeper).
+	ListRuns(ctx context.Context, fn func(workflowID string, rec RunRecord) error) error
+}
+
+// TaskKind separates workflow tasks from activity tasks; each has its own
+// durable queue per task queue name.
+type TaskKind string
+
+const (
+	WorkflowTaskKind TaskKind = "wf"
+	ActivityTaskKind TaskKind = "act"
+)
+
+// Delivery is one task handed to a worker. Exactly one of Ack or Nak ends it.
+type Delivery interface {
+	Data() []byte
+	// NumDelivered counts deliveries of this task, durably (1 the first time).
+	NumDelivered() uint64
+	Ack(ctx context.Context) error
+	// Nak hands the task back, to be redelivered after delay.
+	Nak(delay time.Duration) error
+	// InProgress tells the store the task is still being worked on (resets
+	// its redelivery deadline).
+	InProgress() error
+}
+
+// TaskQueues are durable work queues, one per (kind, queue name).
+type TaskQueues interface {
+	// PublishTask stores a task durably; msgID makes republishing harmless.
+	PublishTask(ctx context.Context, kind TaskKind, queue string, data []byte, msgID string) error
+	// ConsumeTasks delivers tasks of (kind, queue) to fn, one call at a time
+	// from one goroutine, as soon as each is available, with at most
+	// maxInFlight delivered and not yet acked or nakked. It blocks until ctx
+	// ends; deliveries not ended by then are redelivered later.
+	ConsumeTasks(ctx context.Context, kind TaskKind, queue string, maxInFlight int, fn func(Delivery)) error
+}
+
+// StoredTimer is a durable timer. The store keeps one timer per Key (a later
+// put replaces it).
+type StoredTimer struct {
+	Key    string // [A-Za-z0-9_-] and '.', unique per timer
+	FireAt time.Time
+	Data   []byte
+	Seq    uint64 // set by the store when read back
+}
+
+// TimerStore keeps timers until the engine fires and deletes them.
+type TimerStore interface {
+	PutTimer(ctx context.Context, t StoredTimer) error
+	// WatchTimers calls fn for every stored timer, then for each new one put,
+	// until ctx ends.
+	WatchTimers(ctx context.Context, fn func(StoredTimer)) error
+	// DeleteTimer removes the timer stored at seq (a no-op if already gone).
+	DeleteTimer(ctx context.Context, seq uint64) error
+}
+
+// HeartbeatStore keeps the newest heartbeat of each running activity
+// attempt; watchers see every update.
+type HeartbeatStore interface {
+	PutHeartbeat(ctx context.Context, key string, data []byte) error
+	GetHeartbeat(ctx context.Context, key string) ([]byte, error)
+	DeleteHeartbeat(ctx context.Context, key string) error
+	// WatchHeartbeats calls fn with every current value, then each update
+	// (data nil for a delete), until ctx ends.
+	WatchHeartbeats(ctx context.Context, fn func(key string, data []byte)) error
+}
+
+// Bus carries requests that need no durability: queries to the workers of a
+// task queue, and activity-cancellation notices.
+type Bus interface {
+	// ServeQueries answers requests for queue with handler (one worker of
+	// the queue gets each request). stop ends serving.
+	ServeQueries(queue string, handler func(req []byte) []byte) (stop func(), err error)
+	// Query sends req to one worker of queue; ErrNoResponders if none.
+	Query(ctx context.Context, queue string, req []byte) ([]byte, error)
+	// PublishCancel broadcasts that an activity attempt must stop.
+	PublishCancel(ctx context.Context, data []byte) error
+	// SubscribeCancels calls fn for every cancel notice; stop ends it.
+	SubscribeCancels(fn func(data []byte)) (stop func(), err error)
+}
+
+// Store is everything the engine needs from persistence.
+type Store interface {
+	HistoryStore
+	RunRegistry
+	TaskQueues
+	TimerStore
+	HeartbeatStore
+	Bus
+}

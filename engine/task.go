@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// workflowTask asks a worker to advance a run. It carries at most one
+// inbound fact (an activity outcome, a fired timer) that the worker checks
+// against the run's state and turns into history events, or drops when
+// stale (a result for a cancelled activity or an older attempt, a timer that
+// already fired): duplicate deliveries are harmless by construction.
+type workflowTask struct {
+	RunID      string   `json:"run_id"`
+	WorkflowID string   `json:"workflow_id"`
+	HistorySeq uint64   `json:"history_seq,omitempty"` // history holds at least this batch
+	Inbound    *inbound `json:"inbound,omitempty"`
+}
+
+type inboundKind string
+
+const (
+	inboundActivityResult  inboundKind = "activity_result"
+	inboundTimerFired      inboundKind = "timer_fired"
+	inboundApprovalTimeout inboundKind = "approval_timeout"
+	inboundRetryDue        inboundKind = "retry_due"
+	inboundActivityTimeout inboundKind = "activity_timeout"
+)
+
+type inbound struct {
+	Kind    inboundKind     `json:"kind"`
+	Seq     int64           `json:"seq"`
+	Attempt int             `json:"attempt,omitempty"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	Failure *Failure        `json:"failure,omitempty"` // nil: the attempt succeeded
+	FireAt  time.Time       `json:"fire_at,omitzero"`
+}
+
+// activityTask asks a worker to run one attempt of an activity.
+type activityTask struct {
+	RunID         string          `json:"run_id"`
+	WorkflowID    string          `json:"workflow_id"`
+	WorkflowQueue string          `json:"workflow_queue"`
+	Seq           int64           `json:"seq"`
+	ActivityType  string          `json:"activity_type"`
+	Input         json.RawMessage `json:"input,omitempty"`
+	Options       ActivityOptions `json:"options"`
+	Attempt       int             `json:"attempt"`
+	ScheduledAt   time.Time       `json:"scheduled_at"`
+	DispatchedAt  time.Time       `json:"dispatched_at"`
+}
+
+// Message ids: stable across redeliveries so the store deduplicates retries.
+func wakeMsgID(runID string, seq uint64) string { return fmt.Sprintf("w-%s-%d", runID, seq) }
+func activityMsgID(runID string, seq int64, attempt int) string {
+	return fmt.Sprintf("a-%s-%d-%d", runID, seq, attempt)
+}
+func resultMsgID(runID string, seq int64, attempt int) string {
+	return fmt.Sprintf("r-%s-%d-%d", runID, seq, attempt)
+}
+
+// Timer keys (one durable timer per key).
+func timerKey(runID, kind string, seq int64) string { return fmt.Sprintf("%s.%s.%d", runID, kind, seq) }
+
+// heartbeatKey names the heartbeat record of an activity (all attempts).
+func heartbeatKey(runID string, seq int64) string { return fmt.Sprintf("%s.%d", runID, seq) }
+
+// heartbeatRecord is what an attempt writes when it starts (if it has a
+// heartbeat timeout) and on each heartbeat.
+type heartbeatRecord struct {
+	RunID         string          `json:"run_id"`
+	WorkflowID    string          `json:"workflow_id"`
+	WorkflowQueue string          `json:"workflow_queue"`
+	Seq           int64           `json:"seq"`
+	Attempt       int             `json:"attempt"`
+	At            time.Time       `json:"at"`
+	Timeout       time.Duration   `json:"timeout"`
+	Details       json.RawMessage `json:"details,omitempty"`
+}
+
+// storedTimerBody is what the engine publishes when a durable timer fires.
+type storedTimerBody struct {
+	Kind  TaskKind        `json:"kind"`
+	Queue string          `json:"queue"`
+	MsgID string          `json:"msg_id"`
+	Task  json.RawMessage `json:"task"`
+}

@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// The timer service fires durable timers and heartbeat deadlines. Timers
+// live in the store until fired; at start the service loads them all, so
+// the ones that fell due while everything was down fire at once. Firing
+// publishes a task, then deletes the timer: a crash in between fires it
+// again, and the worker drops the duplicate against the run's state, so
+// each timer is recorded in history exactly once, never before its due time.
+
+type timerItem struct {
+	at    time.Time
+	seq   uint64 // store sequence (0 for heartbeat deadlines)
+	key   string
+	body  []byte
+	index int
+}
+
+type timerHeap []*timerItem
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if h[i].at.Equal(h[j].at) {
+		return h[i].key < h[j].key
+	}
+	return h[i].at.Before(h[j].at)
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h *timerHeap) Push(x any)   { it := x.(*timerItem); it.index = len(*h); *h = append(*h, it) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	it.index = -1
+	return it
+}
+
+type timerService struct {
+	store Store
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	heap   timerHeap
+	byKey  map[string]*timerItem
+	wakeup chan struct{}
+}
+
+func runTimers(ctx context.Context, s Store, log *slog.Logger) error {
+	ts := &timerService{store: s, log: log, byKey: map[string]*timerItem{}, wakeup: make(chan struct{}, 1)}
+	errs := make(chan error, 2)
+	go func() {
+		errs <- s.WatchTimers(ctx, func(t StoredTimer) {
+			ts.set(&timerItem{at: t.FireAt, seq: t.Seq, key: "t:" + t.Key, body: t.Data})
+		})
+	}()
+	go func() {
+		errs <- s.WatchHeartbeats(ctx, ts.onHeartbeat)
+	}()
+	go ts.loop(ctx)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-errs:
+		return err
+	}
+}
+
+// set adds or replaces the timer with the item's key.
+func (ts *timerService) set(it *timerItem) {
+	ts.mu.Lock()
+	if old := ts.byKey[it.key]; old != nil && old.index >= 0 {
+		heap.Remove(&ts.heap, old.index)
+	}
+	ts.byKey[it.key] = it
+	heap.Push(&ts.heap, it)
+	ts.mu.Unlock()
+	select {
+	case ts.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+func (ts *timerService) remove(key string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if old := ts.byKey[key]; old != nil {
+		if old.index >= 0 {
+			heap.Remove(&ts.heap, old.index)
+		}
+		delete(ts.byKey, key)
+	}
+}
+
+// onHeartbeat arms (or disarms) the heartbeat deadline of an attempt.
+func (ts *timerService) onHeartbeat(key string, data []byte) {
+	var rec heartbeatRecord
+	if data == nil || json.Unmarshal(data, &rec) != nil || rec.Timeout <= 0 {
+		ts.remove("h:" + key)
+		return
+	}
+	in := &inbound{Kind: inboundActivityTimeout, Seq: rec.Seq, Attempt: rec.Attempt,
+		Failure: &Failure{Type: "TimeoutError", Message: fmt.Sprintf("no heartbeat for %s", rec.Timeout), TimeoutType: "heartbeat"}}
+	task, _ := json.Marshal(workflowTask{RunID: rec.RunID, WorkflowID: rec.WorkflowID, Inbound: in})
+	body, _ := json.Marshal(storedTimerBody{Kind: WorkflowTaskKind, Queue: rec.WorkflowQueue,
+		MsgID: fmt.Sprintf("hb-%s-%d-%d", rec.RunID, rec.Seq, rec.Attempt), Task: task})
+	ts.set(&timerItem{at: rec.At.Add(rec.Timeout), key: "h:" + key, body: body})
+}
+
+func (ts *timerService) loop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		ts.mu.Lock()
+		var due []*timerItem
+		now := time.Now()
+		for len(ts.heap) > 0 && !ts.heap[0].at.After(now) {
+			it := heap.Pop(&ts.heap).(*timerItem)
+			delete(ts.byKey, it.key)
+			due = append(due, it)
+		}
+		wait := time.Hour
+		if len(ts.heap) > 0 {
+			wait = time.Until(ts.heap[0].at)
+		}
+		ts.mu.Unlock()
+		for _, it := range due {
+			go ts.fire(ctx, it)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ts.wakeup:
+		case <-timer.C:
+		}
+	}
+}
+
+// fire publishes the timer's task, then deletes the timer; on failure it
+// is retried a second later.
+func (ts *timerService) fire(ctx context.Context, it *timerItem) {
+	var b storedTimerBody
+	if err := json.Unmarshal(it.body, &b); err != nil {
+		ts.log.Error("dropping unreadable timer", "key", it.key, "err", err)
+		_ = ts.store.DeleteTimer(ctx, it.seq)
+		return
+	}
+	if err := ts.store.PublishTask(ctx, b.Kind, b.Queue, b.Task, b.MsgID); err != nil {
+		if ctx.Err() == nil {
+			ts.log.Warn("firing timer failed; retrying", "key", it.key, "err", err)
+			it.at = time.Now().Add(time.Second)
+			ts.set(it)
+		}
+		return
+	}
+	if it.seq != 0 {
+		if err := ts.store.DeleteTimer(ctx, it.seq); err != nil {
+			ts.log.Warn("deleting fired timer failed (it will fire again, harmlessly)", "key", it.key, "err", err)
+		}
+	}
+}
+
+// RunServices runs the engine's background services on store until ctx
+// ends: the dispatcher (history → tasks and timers), the timer service, and
+// the start sweeper. Run exactly one per deployment... or several: every
+// service is idempotent, so a second instance only costs work.
+func RunServices(ctx context.Context, store Store, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	errs := make(chan error, 3)
+	go func() { errs <- runDispatcher(ctx, store, log.With("service", "dispatcher")) }()
+	go func() { errs <- runTimers(ctx, store, log.With("service", "timers")) }()
+	go func() { errs <- sweepStarts(ctx, store, log.With("service", "starts")) }()
+	for range 3 {
+		if err := <-errs; err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}

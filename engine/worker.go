@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+)
+
+// WorkerOptions tune a Worker; zero values pick the defaults.
+type WorkerOptions struct {
+	// Identity names the worker in history (default host:pid).
+	Identity string
+	// MaxConcurrentWorkflowTasks bounds workflow tasks in flight (default 64).
+	MaxConcurrentWorkflowTasks int
+	// MaxConcurrentActivities bounds activity attempts in flight (default 256).
+	MaxConcurrentActivities int
+	// CacheSize bounds the runs kept live in memory (default 10,000; each
+	// costs its coroutines' stacks, a few KB).
+	CacheSize int
+	// ShutdownTimeout is how long Stop lets in-flight tasks finish before
+	// handing them back (default 10 s).
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+func (o *WorkerOptions) defaults() {
+	if o.Identity == "" {
+		host, _ := os.Hostname()
+		o.Identity = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if o.MaxConcurrentWorkflowTasks <= 0 {
+		o.MaxConcurrentWorkflowTasks = 64
+	}
+	if o.MaxConcurrentActivities <= 0 {
+		o.MaxConcurrentActivities = 256
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 10_000
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Worker runs the workflows and activities registered on it for one task
+// queue: it polls the queue's workflow and activity tasks, answers queries,
+// and keeps recently active runs in memory.
+type Worker struct {
+	store Store
+	queue string
+	opts  WorkerOptions
+	log   *slog.Logger
+	reg   *registry
+	cache *runCache
+	locks runLocks
+
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc // activity attempts in flight, by heartbeat key
+	cancel  context.CancelFunc // stops polling
+	work    context.Context    // in-flight tasks run under it
+	abort   context.CancelFunc // cancels in-flight tasks
+	loops   sync.WaitGroup // the poll loops
+	tasks   sync.WaitGroup // tasks in flight
+	stops   []func()
+}
+
+// NewWorker returns a worker for queue. Register functions, then Start.
+func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
+	opts.defaults()
+	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue),
+		reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{}}
+}
+
+// RegisterWorkflow registers fn under its function name.
+func (w *Worker) RegisterWorkflow(fn any) error { return w.reg.registerWorkflow("", fn) }
+
+// RegisterWorkflowWithName registers fn under name.
+func (w *Worker) RegisterWorkflowWithName(name string, fn any) error {
+	return w.reg.registerWorkflow(name, fn)
+}
+
+// RegisterActivity registers fn under its function name.
+func (w *Worker) RegisterActivity(fn any) error { return w.reg.registerActivity("", fn) }
+
+// RegisterActivityWithName registers fn under name.
+func (w *Worker) RegisterActivityWithName(name string, fn any) error {
+	return w.reg.registerActivity(name, fn)
+}
+
+// Start begins polling. It returns at once; Stop ends the worker.
+func (w *Worker) Start(ctx context.Context) error {
+	w.work, w.abort = context.WithCancel(context.WithoutCancel(ctx))
+	ctx, cancel := context.WithCancel(ctx)
+	w.cancel = cancel
+	if len(w.reg.workflows) > 0 {
+		stop, err := w.store.ServeQueries(w.queue, w.serveQuery)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("serving queries on %s: %w", w.queue, err)
+		}
+		w.stops = append(w.stops, stop)
+		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.handleWorkflowTask)
+	}
+	if len(w.reg.activities) > 0 {
+		stop, err := w.store.SubscribeCancels(w.onCancelNotice)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("subscribing to activity cancellations: %w", err)
+		}
+		w.stops = append(w.stops, stop)
+		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.handleActivityTask)
+	}
+	return nil
+}
+
+// poll consumes one task queue, running each task on its own goroutine;
+// the store bounds how many are in flight.
+func (w *Worker) poll(ctx context.Context, kind TaskKind, max int, handle func(context.Context, Delivery)) {
+	w.loops.Add(1)
+	go func() {
+		defer w.loops.Done()
+		for ctx.Err() == nil {
+			err := w.store.ConsumeTasks(ctx, kind, w.queue, max, func(d Delivery) {
+				w.tasks.Add(1)
+				go func() {
+					defer w.tasks.Done()
+					handle(w.work, d)
+				}()
+			})
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn("polling tasks failed; retrying", "kind", kind, "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+}
+
+// Stop stops polling, lets in-flight tasks finish for up to
+// ShutdownTimeout, then cancels the rest (their tasks are handed back and
+// redelivered to another worker).
+func (w *Worker) Stop() {
+	if w.cancel == nil {
+		return
+	}
+	for _, stop := range w.stops {
+		stop()
+	}
+	// Stop taking new tasks first; tasks in flight keep their own context.
+	w.cancel()
+	w.loops.Wait()
+	done := make(chan struct{})
+	go func() { w.tasks.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.opts.ShutdownTimeout):
+		w.mu.Lock()
+		for _, c := range w.running {
+			c(errWorkerStopping)
+		}
+		w.mu.Unlock()
+		w.abort()
+		<-done
+	}
+	w.abort()
+	w.cache.closeAll()
+}
+
+var errWorkerStopping = errors.New("worker shutting down")
+
+// CachedRuns reports how many runs are live in memory.
+func (w *Worker) CachedRuns() int { return w.cache.len() }

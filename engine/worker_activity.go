@@ -1,0 +1,305 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// ActivityInfo describes the running activity attempt.
+type ActivityInfo struct {
+	WorkflowID   string
+	RunID        string
+	ActivityType string
+	Seq          int64
+	Attempt      int
+	ScheduledAt  time.Time
+}
+
+type activityKey struct{}
+
+// activityRun is the state of one attempt, reachable from its context.
+type activityRun struct {
+	w         *Worker
+	info      ActivityInfo
+	task      *activityTask
+	hbTimeout time.Duration
+	prev      json.RawMessage // details of the previous attempt's last heartbeat
+	lastWrite time.Time
+}
+
+// GetActivityInfo describes the attempt running under ctx.
+func GetActivityInfo(ctx context.Context) ActivityInfo {
+	if r, ok := ctx.Value(activityKey{}).(*activityRun); ok {
+		return r.info
+	}
+	return ActivityInfo{}
+}
+
+// RecordHeartbeat tells the engine the attempt is alive and stores details
+// (progress) that the next attempt can read with GetHeartbeatDetails. Writes
+// are throttled to a third of the heartbeat timeout. It returns the
+// context's error once the attempt is cancelled.
+func RecordHeartbeat(ctx context.Context, details any) error {
+	r, ok := ctx.Value(activityKey{}).(*activityRun)
+	if !ok {
+		return errors.New("engine: RecordHeartbeat called outside an activity")
+	}
+	raw, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("encoding heartbeat details: %w", err)
+	}
+	r.prev = raw
+	throttle := min(r.hbTimeout/3, time.Second)
+	if r.hbTimeout == 0 {
+		throttle = time.Second
+	}
+	if time.Since(r.lastWrite) >= throttle {
+		if err := r.writeHeartbeat(ctx, r.hbTimeout); err != nil {
+			return err
+		}
+	}
+	return context.Cause(ctx)
+}
+
+// GetHeartbeatDetails reads the details of the last heartbeat recorded for
+// this activity (by this or an earlier attempt); false if there are none.
+func GetHeartbeatDetails(ctx context.Context, valuePtr any) bool {
+	r, ok := ctx.Value(activityKey{}).(*activityRun)
+	if !ok || len(r.prev) == 0 || string(r.prev) == "null" {
+		return false
+	}
+	return json.Unmarshal(r.prev, valuePtr) == nil
+}
+
+func (r *activityRun) writeHeartbeat(ctx context.Context, timeout time.Duration) error {
+	r.lastWrite = time.Now()
+	rec := heartbeatRecord{RunID: r.info.RunID, WorkflowID: r.info.WorkflowID, WorkflowQueue: r.task.WorkflowQueue,
+		Seq: r.info.Seq, Attempt: r.info.Attempt, At: r.lastWrite.UTC(), Timeout: timeout, Details: r.prev}
+	data, _ := json.Marshal(rec)
+	ctx = context.WithoutCancel(ctx)
+	return r.w.store.PutHeartbeat(ctx, heartbeatKey(r.info.RunID, r.info.Seq), data)
+}
+
+// cancelNotice is broadcast when a workflow cancels an activity.
+type cancelNotice struct {
+	RunID string `json:"run_id"`
+	Seq   int64  `json:"seq"`
+}
+
+func (w *Worker) onCancelNotice(data []byte) {
+	var n cancelNotice
+	if json.Unmarshal(data, &n) != nil {
+		return
+	}
+	w.mu.Lock()
+	c := w.running[heartbeatKey(n.RunID, n.Seq)]
+	w.mu.Unlock()
+	if c != nil {
+		c(ErrCanceled)
+	}
+}
+
+func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
+	var t activityTask
+	if err := json.Unmarshal(d.Data(), &t); err != nil || t.RunID == "" {
+		w.log.Error("dropping malformed activity task", "err", err)
+		w.finishDelivery(ctx, d, ackTask)
+		return
+	}
+	if d.NumDelivered() > 1 && !w.attemptStillCurrent(ctx, &t) {
+		w.finishDelivery(ctx, d, ackTask) // an attempt that was already decided
+		return
+	}
+	out := w.runAttempt(ctx, d, &t)
+	if out.handBack {
+		w.finishDelivery(ctx, d, nakAfter(0))
+		return
+	}
+	if out.canceled { // the workflow moved on; a late result would be dropped anyway
+		w.finishDelivery(ctx, d, ackTask)
+		return
+	}
+	in := &inbound{Kind: inboundActivityResult, Seq: t.Seq, Attempt: t.Attempt, Result: out.result, Failure: out.failure}
+	task, _ := json.Marshal(workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in})
+	// The outcome is saved (as a workflow task) before the activity task is
+	// acknowledged: a crash in between re-runs the attempt, and the duplicate
+	// outcome is deduplicated or dropped as stale.
+	if err := w.store.PublishTask(ctx, WorkflowTaskKind, t.WorkflowQueue, task, resultMsgID(t.RunID, t.Seq, t.Attempt)); err != nil {
+		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", "activity", t.ActivityType, "err", err)
+		w.finishDelivery(ctx, d, nakAfter(time.Second))
+		return
+	}
+	w.finishDelivery(ctx, d, ackTask)
+}
+
+// attemptOutcome is what an attempt ended with: a result or failure to
+// report; or nothing, when it was cancelled or must be handed back to
+// another worker because this one is stopping.
+type attemptOutcome struct {
+	result   json.RawMessage
+	failure  *Failure
+	canceled bool
+	handBack bool
+}
+
+// runAttempt runs one attempt of an activity.
+func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) attemptOutcome {
+	fi, ok := w.reg.activity(t.ActivityType)
+	if !ok {
+		return attemptOutcome{failure: &Failure{Type: CodeUnknownActivity, Message: fmt.Sprintf("[%s] activity type %q is not registered on the worker of queue %s (registered: %s)",
+			CodeUnknownActivity, t.ActivityType, w.queue, w.reg.activityNames())}}
+	}
+	now := time.Now()
+	if s2s := t.Options.ScheduleToStartTimeout; s2s > 0 && now.Sub(t.DispatchedAt) > s2s {
+		return attemptOutcome{failure: &Failure{Type: "TimeoutError", Message: fmt.Sprintf("not started within %s", s2s), TimeoutType: "schedule_to_start"}}
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deadline := time.Time{}
+	if s := t.Options.StartToCloseTimeout; s > 0 {
+		deadline = now.Add(s)
+	}
+	if s := t.Options.ScheduleToCloseTimeout; s > 0 {
+		if d := t.ScheduledAt.Add(s); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	if !deadline.IsZero() {
+		var c2 context.CancelFunc
+		actx, c2 = context.WithDeadline(actx, deadline)
+		defer c2()
+	}
+	run := &activityRun{w: w, task: t, hbTimeout: t.Options.HeartbeatTimeout,
+		info: ActivityInfo{WorkflowID: t.WorkflowID, RunID: t.RunID, ActivityType: t.ActivityType, Seq: t.Seq, Attempt: t.Attempt, ScheduledAt: t.ScheduledAt}}
+	key := heartbeatKey(t.RunID, t.Seq)
+	if t.Attempt > 1 || t.Options.HeartbeatTimeout > 0 {
+		if data, err := w.store.GetHeartbeat(ctx, key); err == nil {
+			var rec heartbeatRecord
+			if json.Unmarshal(data, &rec) == nil {
+				run.prev = rec.Details
+			}
+		}
+	}
+	if run.hbTimeout > 0 { // start the heartbeat clock, so a worker that dies now is noticed
+		if err := run.writeHeartbeat(ctx, run.hbTimeout); err != nil {
+			w.log.Warn("writing initial heartbeat failed", "err", err)
+		}
+	}
+	actx = context.WithValue(actx, activityKey{}, run)
+	w.mu.Lock()
+	w.running[key] = cancel
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, key)
+		w.mu.Unlock()
+	}()
+	stopProgress := keepInProgress(d)
+	result, err := callActivity(actx, fi, t.Input)
+	stopProgress()
+
+	var failure *Failure
+	cause := context.Cause(actx)
+	switch {
+	case errors.Is(cause, errWorkerStopping):
+		return attemptOutcome{handBack: true}
+	case errors.Is(cause, ErrCanceled):
+		return attemptOutcome{canceled: true}
+	case errors.Is(actx.Err(), context.DeadlineExceeded) && err != nil:
+		tt := "start_to_close"
+		if s := t.Options.ScheduleToCloseTimeout; s > 0 && !time.Now().Before(t.ScheduledAt.Add(s)) {
+			tt = "schedule_to_close"
+		}
+		failure = &Failure{Type: "TimeoutError", Message: fmt.Sprintf("activity %s attempt %d exceeded its deadline", t.ActivityType, t.Attempt), TimeoutType: tt}
+	case err != nil:
+		failure = FailureFrom(err)
+	}
+	if failure == nil {
+		if _, perr := checkPayload(result, "result of activity "+t.ActivityType); perr != nil {
+			failure = FailureFrom(perr)
+			result = nil
+		}
+	}
+	w.settleHeartbeat(ctx, run, failure == nil)
+	return attemptOutcome{result: result, failure: failure}
+}
+
+// settleHeartbeat ends the heartbeat clock of a finished attempt: the record
+// is deleted on success, kept (with its details, for the next attempt) and
+// disarmed on failure.
+func (w *Worker) settleHeartbeat(ctx context.Context, run *activityRun, ok bool) {
+	if run.hbTimeout == 0 && run.lastWrite.IsZero() {
+		return
+	}
+	if ok {
+		_ = w.store.DeleteHeartbeat(ctx, heartbeatKey(run.info.RunID, run.info.Seq))
+		return
+	}
+	_ = run.writeHeartbeat(ctx, 0)
+}
+
+func callActivity(ctx context.Context, fi *funcInfo, input json.RawMessage) (res json.RawMessage, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &ApplicationError{Type: CodeActivityPanic, Message: fmt.Sprintf("[%s] activity %s panicked: %v\n%s", CodeActivityPanic, fi.name, r, truncate(string(debug.Stack()), 2000))}
+		}
+	}()
+	return fi.call(ctx, input)
+}
+
+// keepInProgress tells the store, while an attempt runs, that its task is
+// still being worked on, so it is redelivered only if this worker dies.
+func keepInProgress(d Delivery) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = d.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// attemptStillCurrent checks a redelivered activity task against history,
+// so an attempt that was already decided (timed out and retried, cancelled,
+// completed) is not run again.
+func (w *Worker) attemptStillCurrent(ctx context.Context, t *activityTask) bool {
+	events, err := readEvents(ctx, w.store, t.RunID)
+	if err != nil {
+		return true // when in doubt run it; a stale outcome is dropped later
+	}
+	x := Summarize(events)
+	for _, p := range x.Activities {
+		if p.Seq == t.Seq {
+			return p.Attempt == t.Attempt
+		}
+	}
+	return false
+}
+
+// readEvents reads and decodes a run's whole history.
+func readEvents(ctx context.Context, s HistoryStore, runID string) ([]Event, error) {
+	batches, err := s.ReadHistory(ctx, runID, 0)
+	if err != nil {
+		return nil, err
+	}
+	var events []Event
+	for _, sb := range batches {
+		b, err := decodeBatch(sb.Data)
+		if err != nil {
+			return nil, fmt.Errorf("run %s batch %d: %w", runID, sb.Seq, err)
+		}
+		events = append(events, b.Events...)
+	}
+	return events, nil
+}

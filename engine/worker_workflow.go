@@ -1,0 +1,350 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// taskOutcome says how a delivery ends.
+type taskOutcome struct {
+	nak   bool
+	delay time.Duration
+}
+
+var ackTask = taskOutcome{}
+
+func nakAfter(d time.Duration) taskOutcome { return taskOutcome{nak: true, delay: d} }
+
+func (w *Worker) finishDelivery(ctx context.Context, d Delivery, o taskOutcome) {
+	var err error
+	if o.nak {
+		err = d.Nak(o.delay)
+	} else {
+		err = d.Ack(ctx)
+	}
+	if err != nil {
+		w.log.Warn("ending task delivery failed; it will be redelivered", "err", err)
+	}
+}
+
+// taskBackoff spaces retries of a failing workflow task so a poison run
+// does not hot-loop: 1 s, 2 s, 4 s … up to a minute.
+func taskBackoff(delivered uint64) time.Duration {
+	d := time.Second
+	for i := uint64(1); i < delivered && d < time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, time.Minute)
+}
+
+func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
+	var t workflowTask
+	if err := json.Unmarshal(d.Data(), &t); err != nil || t.RunID == "" {
+		w.log.Error("dropping malformed workflow task", "err", err, "data", truncate(string(d.Data()), 200))
+		w.finishDelivery(ctx, d, ackTask)
+		return
+	}
+	unlock := w.locks.lock(t.RunID)
+	o := w.processWorkflowTask(ctx, &t, d.NumDelivered())
+	unlock()
+	w.finishDelivery(ctx, d, o)
+}
+
+// processWorkflowTask advances a run by one workflow task. On an
+// optimistic-concurrency conflict (someone appended meanwhile) it starts
+// over from history.
+func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, delivered uint64) taskOutcome {
+	for range 10 {
+		env, err := w.loadRun(ctx, t.RunID, t.HistorySeq)
+		if err != nil {
+			return w.taskFailed(ctx, t.RunID, err, delivered)
+		}
+		o, retry := w.advance(ctx, env, t, delivered)
+		if !retry {
+			return o
+		}
+	}
+	return nakAfter(100 * time.Millisecond)
+}
+
+// advance runs one task on a loaded state; retry asks for a fresh load.
+func (w *Worker) advance(ctx context.Context, env *workflowEnv, t *workflowTask, delivered uint64) (taskOutcome, bool) {
+	keep := false
+	defer func() {
+		if keep {
+			w.cache.put(t.RunID, env)
+		} else {
+			env.close()
+		}
+	}()
+	if env.closed {
+		return ackTask, false
+	}
+	now := time.Now().UTC()
+	inbound, wait, err := w.accept(ctx, env, t.Inbound, now)
+	if err != nil {
+		w.log.Warn("workflow task side effect failed", "run", t.RunID, "err", err)
+		return nakAfter(time.Second), false
+	}
+	if wait > 0 {
+		keep = true
+		return nakAfter(wait), false
+	}
+	if len(inbound) == 0 && !env.unprocessed {
+		keep = true
+		return ackTask, false
+	}
+	if env.lastEventID >= HistoryLimit {
+		return w.terminateOverLimit(ctx, env), false
+	}
+	batch, err := env.liveTask(inbound, now, w.opts.Identity)
+	if err != nil {
+		return w.taskFailed(ctx, t.RunID, err, delivered), false
+	}
+	if env.lastEventID >= HistoryWarnEvents {
+		w.log.Warn("run history is large; it will be terminated at the limit", "run", t.RunID, "events", env.lastEventID, "limit", HistoryLimit)
+	}
+	data, err := encodeBatch(batch)
+	if err != nil {
+		return w.taskFailed(ctx, t.RunID, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
+	}
+	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
+	seq, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, "")
+	switch {
+	case errors.Is(err, ErrConflict):
+		return taskOutcome{}, true
+	case errors.Is(err, ErrTooLarge):
+		return w.taskFailed(ctx, t.RunID, &taskError{code: CodePayloadTooLarge,
+			msg: fmt.Sprintf("the workflow task's new events are %d bytes, more than the store accepts", len(data))}, delivered), false
+	case err != nil:
+		w.log.Warn("appending history failed; task will be retried", "run", t.RunID, "err", err)
+		return nakAfter(500 * time.Millisecond), false
+	}
+	env.lastSeq = seq
+	keep = !env.closed
+	return ackTask, false
+}
+
+// loadRun returns the run's state up to date with history at least up to
+// minSeq: from the cache, or rebuilt by replaying the whole history.
+func (w *Worker) loadRun(ctx context.Context, runID string, minSeq uint64) (*workflowEnv, error) {
+	if env := w.cache.take(runID); env != nil {
+		if minSeq <= env.lastSeq {
+			return env, nil
+		}
+		if err := w.applyHistory(ctx, env, runID); err == nil {
+			return env, nil
+		}
+		env.close() // fall back to a full replay
+	}
+	env := newWorkflowEnv(w.reg)
+	if err := w.applyHistory(ctx, env, runID); err != nil {
+		env.close()
+		return nil, err
+	}
+	if env.lastSeq == 0 {
+		env.close()
+		return nil, fmt.Errorf("run %s has no history", runID)
+	}
+	return env, nil
+}
+
+func (w *Worker) applyHistory(ctx context.Context, env *workflowEnv, runID string) error {
+	batches, err := w.store.ReadHistory(ctx, runID, env.lastSeq)
+	if err != nil {
+		return fmt.Errorf("reading history of %s: %w", runID, err)
+	}
+	for _, sb := range batches {
+		b, err := decodeBatch(sb.Data)
+		if err != nil {
+			return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("batch %d: %v", sb.Seq, err)}
+		}
+		if err := env.applyBatch(sb, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// accept turns an inbound fact into the events to record, after checking
+// it against the run's state. It returns a wait when the fact is early (a
+// timer not yet due).
+func (w *Worker) accept(ctx context.Context, env *workflowEnv, in *inbound, now time.Time) ([]Event, time.Duration, error) {
+	if in == nil {
+		return nil, 0, nil
+	}
+	switch in.Kind {
+	case inboundActivityResult, inboundActivityTimeout:
+		st := env.activities[in.Seq]
+		if st == nil || st.done {
+			return nil, 0, nil
+		}
+		if in.Attempt == 0 { // a schedule-to-close timeout applies to whatever attempt runs
+			in.Attempt = st.attempt
+		}
+		if in.Attempt != st.attempt {
+			return nil, 0, nil // a late result of an older attempt
+		}
+		if in.Failure == nil {
+			return []Event{{Type: EventActivityCompleted, Attrs: &ActivityCompleted{Seq: in.Seq, Attempt: in.Attempt, Result: in.Result}}}, 0, nil
+		}
+		return []Event{activityFailureEvent(st, in, now)}, 0, nil
+	case inboundTimerFired:
+		st := env.timers[in.Seq]
+		if st == nil || st.done {
+			return nil, 0, nil
+		}
+		if early := st.fireAt.Sub(now); early > 0 {
+			return nil, early, nil // never fire before the due time
+		}
+		return []Event{{Type: EventTimerFired, Attrs: &TimerFired{Seq: in.Seq}}}, 0, nil
+	case inboundApprovalTimeout:
+		st := env.approvals[in.Seq]
+		if st == nil || st.done {
+			return nil, 0, nil
+		}
+		if early := st.requestedAt.Add(st.timeout).Sub(now); early > 0 {
+			return nil, early, nil
+		}
+		return []Event{{Type: EventApprovalTimedOut, Attrs: &ApprovalTimedOut{Seq: in.Seq, Name: st.name}}}, 0, nil
+	case inboundRetryDue:
+		st := env.activities[in.Seq]
+		if st == nil || st.done || st.attempt != in.Attempt {
+			return nil, 0, nil
+		}
+		if early := st.nextAttempt.Sub(now); early > 0 {
+			return nil, early, nil
+		}
+		return nil, 0, w.dispatchActivity(ctx, env, st, now)
+	}
+	w.log.Warn("dropping workflow task with unknown inbound kind", "kind", in.Kind)
+	return nil, 0, nil
+}
+
+// activityFailureEvent applies the retry policy to a failed attempt.
+func activityFailureEvent(st *activityState, in *inbound, now time.Time) Event {
+	p := st.opts.RetryPolicy.normalized()
+	final := in.Failure.TimeoutType == "schedule_to_close" || in.Failure.TimeoutType == "schedule_to_start" ||
+		!p.retryable(in.Failure, in.Attempt)
+	next := now.Add(p.backoff(in.Attempt))
+	if s2c := st.opts.ScheduleToCloseTimeout; s2c > 0 && !next.Before(st.scheduledAt.Add(s2c)) {
+		final = true
+	}
+	if final {
+		return Event{Type: EventActivityFailed, Attrs: &ActivityFailed{Seq: in.Seq, Attempt: in.Attempt, Failure: in.Failure}}
+	}
+	return Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: in.Seq, Attempt: in.Attempt, Failure: in.Failure, NextAttempt: next}}
+}
+
+// dispatchActivity publishes the task for an activity's current attempt.
+func (w *Worker) dispatchActivity(ctx context.Context, env *workflowEnv, st *activityState, now time.Time) error {
+	t := activityTask{RunID: env.info.RunID, WorkflowID: env.info.WorkflowID, WorkflowQueue: env.info.TaskQueue,
+		Seq: st.seq, ActivityType: st.typ, Input: st.input, Options: st.opts, Attempt: st.attempt,
+		ScheduledAt: st.scheduledAt, DispatchedAt: now}
+	data, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return w.store.PublishTask(ctx, ActivityTaskKind, st.opts.TaskQueue, data, activityMsgID(t.RunID, t.Seq, t.Attempt))
+}
+
+// taskFailed records a workflow-task failure once (not on every retry, so
+// a poison run does not grow its history) and hands the task back with
+// backoff.
+func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delivered uint64) taskOutcome {
+	te := &taskError{}
+	var nd *NonDeterminismError
+	switch {
+	case errors.As(err, &nd):
+		te = &taskError{code: CodeNonDeterminism, msg: nd.Error()}
+	case errors.As(err, &te):
+	default:
+		w.log.Warn("workflow task could not load its run; retrying", "run", runID, "err", err)
+		return nakAfter(taskBackoff(delivered))
+	}
+	w.log.Error("workflow task failed", "run", runID, "code", te.code, "err", te.msg, "delivery", delivered)
+	last, lerr := w.store.LastBatch(ctx, runID)
+	if lerr != nil {
+		return nakAfter(taskBackoff(delivered))
+	}
+	if b, derr := decodeBatch(last.Data); derr == nil && len(b.Events) > 0 {
+		if f, ok := b.Events[len(b.Events)-1].Attrs.(*WorkflowTaskFailed); ok && f.Code == te.code && f.Message == te.msg {
+			return nakAfter(taskBackoff(delivered))
+		}
+	}
+	if last.Header.Closed {
+		return ackTask
+	}
+	fail := &Batch{Kind: BatchTask, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventWorkflowTaskFailed, Time: time.Now().UTC(),
+		Attrs: &WorkflowTaskFailed{Code: te.code, Message: te.msg, Stack: truncate(te.stack, 4000), Identity: w.opts.Identity, Attempt: int(delivered)}}}}
+	data, _ := encodeBatch(fail)
+	h := headerFor(fail, runID, last.Header.WorkflowID, last.Header.TaskQueue)
+	if _, err := w.store.AppendHistory(ctx, h, data, last.Seq, ""); err != nil && !errors.Is(err, ErrConflict) {
+		w.log.Warn("recording workflow task failure failed", "run", runID, "err", err)
+	}
+	return nakAfter(taskBackoff(delivered))
+}
+
+// terminateOverLimit ends a run whose history reached HistoryLimit.
+func (w *Worker) terminateOverLimit(ctx context.Context, env *workflowEnv) taskOutcome {
+	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: env.lastEventID + 1, Type: EventWorkflowTerminated, Time: time.Now().UTC(),
+		Attrs: &WorkflowTerminated{Reason: fmt.Sprintf("[%s] history reached %d events, the limit", CodeHistoryTooLarge, HistoryLimit), Identity: w.opts.Identity}}}}
+	data, _ := encodeBatch(b)
+	h := headerFor(b, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
+	if _, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, ""); err != nil && !errors.Is(err, ErrConflict) {
+		return nakAfter(time.Second)
+	}
+	return ackTask
+}
+
+// queryRequest and queryResponse travel on the store's bus.
+type queryRequest struct {
+	RunID string          `json:"run_id"`
+	Name  string          `json:"name"`
+	Args  json.RawMessage `json:"args,omitempty"`
+}
+
+type queryResponse struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+	Code   string          `json:"code,omitempty"` // "unknown_query" | "not_found" | "failed"
+}
+
+func (w *Worker) serveQuery(data []byte) []byte {
+	var req queryRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return mustJSON(queryResponse{Error: "malformed query request: " + err.Error(), Code: "failed"})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	unlock := w.locks.lock(req.RunID)
+	defer unlock()
+	env, err := w.loadRun(ctx, req.RunID, 0)
+	if err != nil {
+		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"})
+	}
+	defer w.cache.put(req.RunID, env)
+	if err := w.applyHistory(ctx, env, req.RunID); err != nil { // answer from the current state
+		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"})
+	}
+	res, err := env.runQuery(req.Name, req.Args)
+	if err != nil {
+		code := "failed"
+		if errors.Is(err, ErrUnknownQuery) {
+			code = "unknown_query"
+		}
+		return mustJSON(queryResponse{Error: err.Error(), Code: code})
+	}
+	return mustJSON(queryResponse{Result: res})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

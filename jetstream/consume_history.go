@@ -1,0 +1,240 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+const (
+	historyMaxAckPending = 10000
+	// historyGather is the most batches handed to fn at once.
+	historyGather = 512
+	// recentAcked is how many acked sequences are remembered to drop
+	// redeliveries of batches already handled.
+	recentAcked = 1 << 14
+)
+
+// ConsumeHistory delivers every batch of every run to the durable pull
+// consumer durable, in append order, at least once.
+//
+// It blocks for the first available batch, then takes whatever else has
+// already arrived (up to 512) and calls fn with them all. On nil it acks
+// them (the last one confirmed by the server, so the acks are durable
+// before more is handled). On error it calls fn again with the same
+// batches after a backoff, keeping them in progress meanwhile: a Nak would
+// let later batches of the same run overtake them. It returns ctx.Err()
+// when ctx ends.
+func (s *Store) ConsumeHistory(ctx context.Context, durable string, fn func([]engine.StoredBatch) error) error {
+	if err := checkToken("durable consumer name", durable, 64); err != nil {
+		return fmt.Errorf("consuming history: %w", err)
+	}
+	cfg := natsjs.ConsumerConfig{
+		Durable:       durable,
+		Description:   "Foreman history consumer",
+		DeliverPolicy: natsjs.DeliverAllPolicy,
+		AckPolicy:     natsjs.AckExplicitPolicy,
+		AckWait:       s.opts.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: historyMaxAckPending,
+		ReplayPolicy:  natsjs.ReplayInstantPolicy,
+		Replicas:      s.opts.Replicas,
+	}
+	hc := &historyConsumer{s: s, durable: durable, fn: fn, acked: newSeqRing(recentAcked)}
+	var bo backoff
+	for {
+		err := hc.run(ctx, cfg)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.log.Warn("history consumer restarting", "durable", durable, "err", err)
+		bo.wait(ctx)
+	}
+}
+
+type historyConsumer struct {
+	s       *Store
+	durable string
+	fn      func([]engine.StoredBatch) error
+	acked   *seqRing
+}
+
+// run consumes until ctx ends or the message iterator fails.
+func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) error {
+	cons, err := hc.s.js.CreateOrUpdateConsumer(ctx, HistoryStream, cfg)
+	if err != nil {
+		return fmt.Errorf("creating consumer %s on %s: %w", hc.durable, HistoryStream, err)
+	}
+	it, err := cons.Messages(natsjs.PullMaxMessages(historyGather))
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", hc.durable, err)
+	}
+	feed := make(chan natsjs.Msg, historyGather)
+	iterErr := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	defer func() {
+		stop()
+		it.Stop()
+		// Hand back what was fetched and not handled, for a prompt
+		// redelivery in order.
+		for m := range feed {
+			_ = m.Nak()
+		}
+	}()
+	go func() {
+		defer close(feed)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				iterErr <- err
+				return
+			}
+			select {
+			case feed <- m:
+			case <-runCtx.Done():
+				_ = m.Nak()
+				return
+			}
+		}
+	}()
+
+	msgs := make([]natsjs.Msg, 0, historyGather)
+	batches := make([]engine.StoredBatch, 0, historyGather)
+	for {
+		msgs, batches = msgs[:0], batches[:0]
+		select {
+		case m, ok := <-feed:
+			if !ok {
+				return <-iterErr
+			}
+			msgs = append(msgs, m)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	gather:
+		for len(msgs) < historyGather {
+			select {
+			case m, ok := <-feed:
+				if !ok {
+					break gather
+				}
+				msgs = append(msgs, m)
+			default:
+				break gather
+			}
+		}
+		keep := msgs[:0]
+		for _, m := range msgs {
+			b, err := batchFromJS(m)
+			if err != nil {
+				// Not a foreman batch: it can never be handled.
+				hc.s.log.Error("dropping undecodable history message", "durable", hc.durable, "subject", m.Subject(), "err", err)
+				_ = m.Term()
+				continue
+			}
+			if hc.acked.has(b.Seq) {
+				// A redelivery of a batch already handled (its ack raced
+				// AckWait): confirm it again, do not hand it over twice.
+				_ = m.Ack()
+				continue
+			}
+			keep = append(keep, m)
+			batches = append(batches, b)
+		}
+		msgs = keep
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := hc.handle(ctx, msgs, batches); err != nil {
+			return err // ctx ended; msgs are redelivered
+		}
+	}
+}
+
+// handle calls fn until it succeeds (or ctx ends), then acks.
+func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batches []engine.StoredBatch) error {
+	var bo backoff
+	for attempt := 1; ; attempt++ {
+		err := hc.callKeepingInProgress(msgs, batches)
+		if err == nil {
+			break
+		}
+		hc.s.log.Warn("history consumer handler failed; retrying the same batches", "durable", hc.durable,
+			"first_seq", batches[0].Seq, "count", len(batches), "attempt", attempt, "err", err)
+		if !bo.wait(ctx) {
+			for _, m := range msgs {
+				_ = m.Nak()
+			}
+			return ctx.Err()
+		}
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+	}
+	last := len(msgs) - 1
+	for _, m := range msgs[:last] {
+		_ = m.Ack()
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultTimeout)
+	defer cancel()
+	if err := msgs[last].DoubleAck(actx); err != nil && !errors.Is(err, natsjs.ErrMsgAlreadyAckd) {
+		// At-least-once still holds: unconfirmed batches come back and are
+		// dropped as already handled if still remembered.
+		hc.s.log.Warn("history ack not confirmed", "durable", hc.durable, "seq", batches[last].Seq, "err", err)
+	}
+	for _, b := range batches {
+		hc.acked.add(b.Seq)
+	}
+	return nil
+}
+
+// callKeepingInProgress runs fn, telling the server the batches are in
+// progress every third of AckWait while it runs.
+func (hc *historyConsumer) callKeepingInProgress(msgs []natsjs.Msg, batches []engine.StoredBatch) error {
+	every := hc.s.opts.AckWait / 3
+	done := make(chan struct{})
+	var t *time.Timer
+	t = time.AfterFunc(every, func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+		t.Reset(every)
+	})
+	defer func() {
+		close(done)
+		t.Stop()
+	}()
+	return hc.fn(batches)
+}
+
+// seqRing remembers the last n sequences added.
+type seqRing struct {
+	ring []uint64
+	next int
+	set  map[uint64]struct{}
+}
+
+func newSeqRing(n int) *seqRing {
+	return &seqRing{ring: make([]uint64, n), set: make(map[uint64]struct{}, n)}
+}
+
+func (r *seqRing) has(seq uint64) bool { _, ok := r.set[seq]; return ok }
+
+func (r *seqRing) add(seq uint64) {
+	if old := r.ring[r.next]; old != 0 {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = seq
+	r.set[seq] = struct{}{}
+	r.next = (r.next + 1) % len(r.ring)
+}

@@ -1,0 +1,73 @@
+// Package jstest starts an embedded JetStream server and opens a store on
+// it for tests: one server per test, storage in the test's temp dir,
+// everything stopped by t.Cleanup.
+package jstest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/jetstream"
+)
+
+// Start runs an embedded server on a random port in t.TempDir() and opens
+// a store on it.
+func Start(t testing.TB) (*jetstream.Store, *jetstream.Server) {
+	t.Helper()
+	return StartIn(t, t.TempDir(), jetstream.Options{})
+}
+
+// StartIn runs an embedded server storing in dir (reuse a dir to test a
+// restart) with opts (DataDir and a random Listen port are filled in when
+// unset) and opens a store on it. Cleanup closes the store and the
+// connection and shuts the server down; calling srv.Shutdown earlier is
+// fine.
+func StartIn(t testing.TB, dir string, opts jetstream.Options) (*jetstream.Store, *jetstream.Server) {
+	t.Helper()
+	if opts.DataDir == "" {
+		opts.DataDir = dir
+	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:-1"
+	}
+	if opts.Name == "" {
+		opts.Name = "jstest"
+	}
+	srv, err := jetstream.StartEmbedded(opts, nil)
+	if err != nil {
+		t.Fatalf("jstest: %v", err)
+	}
+	t.Cleanup(srv.Shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := jetstream.Connect(ctx, srv.ClientURL(), opts)
+	if err != nil {
+		t.Fatalf("jstest: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	st, err := jetstream.Open(ctx, nc, opts)
+	if err != nil {
+		t.Fatalf("jstest: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st, srv
+}
+
+// CheckFor calls fn every `every` until it returns nil, failing the test
+// with fn's last error if that has not happened within total.
+func CheckFor(t testing.TB, total, every time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	var err error
+	for {
+		if err = fn(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(every)
+	}
+	t.Fatalf("jstest: condition not met after %s: %v", total, err)
+}

@@ -1,0 +1,269 @@
+package jetstream
+
+import (
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+// Every stream, subject and bucket the store uses is named here.
+const (
+	// HistoryStream holds every run's history, one subject per run:
+	// fm.h.<runID>. Never trimmed.
+	HistoryStream        = "FM_HISTORY"
+	historySubjectPrefix = "fm.h."
+	historySubjects      = "fm.h.*"
+
+	// TasksStream is a work queue of workflow and activity tasks:
+	// fm.t.<kind>.<queue>, one durable consumer per subject.
+	TasksStream       = "FM_TASKS"
+	taskSubjectPrefix = "fm.t."
+	taskSubjects      = "fm.t.>"
+
+	// TimersStream keeps one message per timer key: fm.tm.<key>.
+	TimersStream       = "FM_TIMERS"
+	timerSubjectPrefix = "fm.tm."
+	timerSubjects      = "fm.tm.>"
+
+	// RunsBucket maps base64url(workflow id) to the JSON RunRecord.
+	RunsBucket = "fm_runs"
+	// HeartbeatsBucket keeps the newest heartbeat per activity attempt.
+	HeartbeatsBucket = "fm_heartbeats"
+
+	// Core NATS subjects (no persistence).
+	querySubjectPrefix = "fm.q."
+	queryQueueGroup    = "workers"
+	cancelSubject      = "fm.cancel"
+
+	// duplicateWindow is how long a Nats-Msg-Id is remembered.
+	duplicateWindow = 2 * time.Minute
+
+	// heartbeatMarkerTTL is how long a deleted heartbeat's marker stays
+	// (watchers see the delete; then it is gone).
+	heartbeatMarkerTTL = time.Minute
+
+	maxQueueLen = 100
+	maxKeyLen   = 255
+	maxRunIDLen = 128
+)
+
+// Headers stored beside each history batch (engine.BatchHeader).
+const (
+	hdrRun    = "Fm-Run"
+	hdrWf     = "Fm-Wf"
+	hdrWfB64  = "Fm-Wf-B64" // workflow ids unsafe in a header, base64url
+	hdrQueue  = "Fm-Queue"
+	hdrKind   = "Fm-Kind"
+	hdrFirst  = "Fm-First"
+	hdrLast   = "Fm-Last"
+	hdrClosed = "Fm-Closed"
+	hdrWake   = "Fm-Wake"
+	hdrDerive = "Fm-Derive"
+	hdrFireAt = "Fm-Fire-At"
+
+	hdrMsgID            = "Nats-Msg-Id"
+	hdrExpectedSubjSeq  = "Nats-Expected-Last-Subject-Sequence"
+	hdrStream           = "Nats-Stream"
+	hdrSubject          = "Nats-Subject"
+	hdrSequence         = "Nats-Sequence"
+	hdrTimeStamp        = "Nats-Time-Stamp"
+	hdrNumPending       = "Nats-Num-Pending"
+	hdrLastSequence     = "Nats-Last-Sequence"
+	hdrStatus           = "Status"
+	hdrStatusDescriptor = "Description"
+)
+
+// streamConfigs is the wanted configuration of every stream.
+func streamConfigs(o Options) []natsjs.StreamConfig {
+	return []natsjs.StreamConfig{
+		{
+			Name:        HistoryStream,
+			Description: "Foreman run histories, one subject per run",
+			Subjects:    []string{historySubjects},
+			Storage:     natsjs.FileStorage,
+			Retention:   natsjs.LimitsPolicy,
+			Discard:     natsjs.DiscardNew,
+			MaxMsgs:     -1,
+			MaxBytes:    -1,
+			MaxAge:      0,
+			MaxMsgSize:  -1,
+			Duplicates:  duplicateWindow,
+			AllowDirect: true,
+			Replicas:    o.Replicas,
+		},
+		{
+			Name:        TasksStream,
+			Description: "Foreman workflow and activity task queues",
+			Subjects:    []string{taskSubjects},
+			Storage:     natsjs.FileStorage,
+			Retention:   natsjs.WorkQueuePolicy,
+			Discard:     natsjs.DiscardNew,
+			MaxMsgs:     -1,
+			MaxBytes:    -1,
+			MaxMsgSize:  -1,
+			Duplicates:  duplicateWindow,
+			Replicas:    o.Replicas,
+		},
+		{
+			Name:              TimersStream,
+			Description:       "Foreman durable timers, one message per key",
+			Subjects:          []string{timerSubjects},
+			Storage:           natsjs.FileStorage,
+			Retention:         natsjs.LimitsPolicy,
+			Discard:           natsjs.DiscardOld,
+			MaxMsgs:           -1,
+			MaxBytes:          -1,
+			MaxMsgSize:        -1,
+			MaxMsgsPerSubject: 1,
+			Duplicates:        duplicateWindow,
+			Replicas:          o.Replicas,
+		},
+	}
+}
+
+// bucketConfigs is the wanted configuration of every KV bucket.
+func bucketConfigs(o Options) []natsjs.KeyValueConfig {
+	return []natsjs.KeyValueConfig{
+		{Bucket: RunsBucket, Description: "Foreman workflow id -> current run", History: 1, Storage: natsjs.FileStorage, Replicas: o.Replicas},
+		{
+			Bucket: HeartbeatsBucket, Description: "Foreman activity heartbeats", History: 1, Storage: natsjs.FileStorage, Replicas: o.Replicas,
+			// DeleteHeartbeat purges with a marker TTL so that one marker per
+			// finished attempt does not pile up forever.
+			LimitMarkerTTL: heartbeatMarkerTTL,
+		},
+	}
+}
+
+func isTokenChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// checkToken requires s to be 1..maxLen of [A-Za-z0-9_-].
+func checkToken(what, s string, maxLen int) error {
+	if s == "" {
+		return fmt.Errorf("%w: %s is empty", ErrInvalidName, what)
+	}
+	if len(s) > maxLen {
+		return fmt.Errorf("%w: %s %.40q… is %d bytes, at most %d allowed", ErrInvalidName, what, s, len(s), maxLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return fmt.Errorf("%w: %s %q: only letters, digits, '_' and '-' are allowed (found %q)", ErrInvalidName, what, s, s[i])
+		}
+	}
+	return nil
+}
+
+// checkDottedKey requires s to be tokens of [A-Za-z0-9_-] joined by single
+// dots: a valid subject suffix and a valid KV key.
+func checkDottedKey(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: %s is empty", ErrInvalidName, what)
+	}
+	if len(s) > maxKeyLen {
+		return fmt.Errorf("%w: %s %.40q… is %d bytes, at most %d allowed", ErrInvalidName, what, s, len(s), maxKeyLen)
+	}
+	prevDot := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if prevDot {
+				return fmt.Errorf("%w: %s %q: empty segment between dots", ErrInvalidName, what, s)
+			}
+			prevDot = true
+			continue
+		}
+		if !isTokenChar(c) {
+			return fmt.Errorf("%w: %s %q: only letters, digits, '_', '-' and '.' are allowed (found %q)", ErrInvalidName, what, s, c)
+		}
+		prevDot = false
+	}
+	if prevDot {
+		return fmt.Errorf("%w: %s %q: ends with a dot", ErrInvalidName, what, s)
+	}
+	return nil
+}
+
+// CheckQueueName reports whether name can be a task queue: 1 to 100 of
+// [A-Za-z0-9_-].
+func CheckQueueName(name string) error { return checkToken("task queue name", name, maxQueueLen) }
+
+func historySubject(runID string) (string, error) {
+	if err := checkToken("run id", runID, maxRunIDLen); err != nil {
+		return "", err
+	}
+	return historySubjectPrefix + runID, nil
+}
+
+func checkTaskKind(kind engine.TaskKind) error {
+	if kind != engine.WorkflowTaskKind && kind != engine.ActivityTaskKind {
+		return fmt.Errorf("%w: task kind %q: must be %q or %q", ErrInvalidName, kind, engine.WorkflowTaskKind, engine.ActivityTaskKind)
+	}
+	return nil
+}
+
+func taskSubject(kind engine.TaskKind, queue string) (string, error) {
+	if err := checkTaskKind(kind); err != nil {
+		return "", err
+	}
+	if err := CheckQueueName(queue); err != nil {
+		return "", err
+	}
+	return taskSubjectPrefix + string(kind) + "." + queue, nil
+}
+
+// taskConsumerName is the durable consumer of one task queue.
+func taskConsumerName(kind engine.TaskKind, queue string) string {
+	return string(kind) + "_" + queue
+}
+
+func timerSubject(key string) (string, error) {
+	if err := checkDottedKey("timer key", key); err != nil {
+		return "", err
+	}
+	return timerSubjectPrefix + key, nil
+}
+
+func querySubject(queue string) (string, error) {
+	if err := CheckQueueName(queue); err != nil {
+		return "", err
+	}
+	return querySubjectPrefix + queue, nil
+}
+
+// runKey encodes a workflow id (any non-empty UTF-8 string) as a KV key.
+func runKey(workflowID string) (string, error) {
+	if workflowID == "" {
+		return "", fmt.Errorf("%w: workflow id is empty", ErrInvalidName)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(workflowID)), nil
+}
+
+func workflowIDFromKey(key string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(key)
+	if err != nil {
+		return "", fmt.Errorf("decoding run key %q: %w", key, err)
+	}
+	return string(b), nil
+}
+
+// headerSafe reports whether s survives as a NATS header value unchanged:
+// no control characters and no surrounding spaces (trimmed by parsers).
+func headerSafe(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] == ' ' || s[0] == '\t' || s[len(s)-1] == ' ' || s[len(s)-1] == '\t' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

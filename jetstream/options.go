@@ -1,0 +1,130 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Defaults applied by Options.withDefaults.
+const (
+	DefaultListen   = "127.0.0.1:4222"
+	DefaultSync     = SyncInterval
+	DefaultReplicas = 1
+	DefaultAckWait  = 30 * time.Second
+
+	// SyncAlways fsyncs every write: an OS crash loses nothing acknowledged,
+	// at ~10x the publish latency.
+	SyncAlways = "always"
+	// SyncInterval is the NATS default: writes reach the OS at once and are
+	// fsynced every couple of minutes; an OS crash (not a process crash) can
+	// lose the last seconds.
+	SyncInterval = "interval"
+
+	// MaxPayload is the largest message the embedded server accepts.
+	MaxPayload = 8 << 20
+)
+
+// Options configure the embedded server, the connection and the store.
+// The zero value is usable for a connection; StartEmbedded needs DataDir.
+type Options struct {
+	// DataDir holds the embedded server's file store.
+	DataDir string
+	// Listen is the embedded server's client address, host:port; default
+	// 127.0.0.1:4222. Port 0 or -1 picks a random free port.
+	Listen string
+	// NATSURL, when set, connects to an existing server or cluster instead
+	// of embedding one.
+	NATSURL string
+	// CredsFile, TLSCert, TLSKey and TLSCA secure the connection.
+	CredsFile, TLSCert, TLSKey, TLSCA string
+	// Sync is "always" (fsync every write) or "interval" (the default).
+	Sync string
+	// Replicas is the replica count of every stream and bucket: 1 (default)
+	// for one server, 3 for a cluster.
+	Replicas int
+	// Name is the client connection name shown by the server.
+	Name string
+	// AckWait is how long a delivered task or history batch may stay
+	// unacknowledged before it is redelivered; default 30s. Workers extend
+	// it with InProgress.
+	AckWait time.Duration
+	// Logger receives connection events (disconnects, reconnects, async
+	// errors) and the embedded server's log; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate reports the first bad value, naming it.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Listen != "" {
+		if _, _, err := splitListen(o.Listen); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch o.Sync {
+	case "", SyncAlways, SyncInterval:
+	default:
+		errs = append(errs, fmt.Errorf("sync %q: must be %q or %q", o.Sync, SyncAlways, SyncInterval))
+	}
+	if o.Replicas < 0 || o.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("replicas %d: must be between 1 and 5", o.Replicas))
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		errs = append(errs, fmt.Errorf("tls: certificate %q and key %q must be given together", o.TLSCert, o.TLSKey))
+	}
+	if o.AckWait < 0 || (o.AckWait > 0 && o.AckWait < 100*time.Millisecond) {
+		errs = append(errs, fmt.Errorf("ack wait %s: must be at least 100ms", o.AckWait))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("jetstream options: %w", err)
+	}
+	return nil
+}
+
+// withDefaults fills in unset fields.
+func (o Options) withDefaults() Options {
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	if o.Sync == "" {
+		o.Sync = DefaultSync
+	}
+	if o.Replicas == 0 {
+		o.Replicas = DefaultReplicas
+	}
+	if o.AckWait == 0 {
+		o.AckWait = DefaultAckWait
+	}
+	if o.Name == "" {
+		o.Name = "foreman"
+	}
+	return o
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// splitListen parses host:port; port 0 and -1 both mean "random" and come
+// back as -1, nats-server's spelling of it.
+func splitListen(listen string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen %q: want host:port: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("listen %q: port must be a number between -1 and 65535", listen)
+	}
+	if port == 0 {
+		port = -1
+	}
+	return host, port, nil
+}

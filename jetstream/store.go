@@ -1,0 +1,156 @@
+package jetstream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+// MinServerVersion is the oldest nats-server the store works with: batched
+// direct get (ReadHistory) arrived in 2.11.0.
+const MinServerVersion = "2.11.0"
+
+// defaultTimeout bounds calls whose context has no deadline.
+const defaultTimeout = 5 * time.Second
+
+var _ engine.Store = (*Store)(nil)
+
+// Store implements engine.Store on JetStream. It is safe for concurrent use.
+type Store struct {
+	nc   *nats.Conn
+	js   natsjs.JetStream
+	opts Options
+	log  *slog.Logger
+
+	history, tasks, timers natsjs.Stream
+	runs, heartbeats       natsjs.KeyValue
+
+	dg *directGetter
+
+	mu        sync.Mutex
+	consumers map[string]natsjs.Consumer // task consumers by name
+
+	closeOnce sync.Once
+}
+
+// Open checks the server, creates or updates every stream and bucket (safe
+// at every start) and returns the store. The store does not own nc: close
+// the connection after Close.
+func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	if err := checkServerVersion(nc.ConnectedServerVersion()); err != nil {
+		return nil, err
+	}
+	ctx, cancel := withDefaultTimeout(ctx, 30*time.Second)
+	defer cancel()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("opening jetstream: %w", err)
+	}
+	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]natsjs.Consumer{}}
+	streams := make(map[string]natsjs.Stream)
+	for _, cfg := range streamConfigs(opts) {
+		st, err := js.CreateOrUpdateStream(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating stream %s: %w", cfg.Name, err)
+		}
+		streams[cfg.Name] = st
+	}
+	s.history, s.tasks, s.timers = streams[HistoryStream], streams[TasksStream], streams[TimersStream]
+	buckets := make(map[string]natsjs.KeyValue)
+	for _, cfg := range bucketConfigs(opts) {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating bucket %s: %w", cfg.Bucket, err)
+		}
+		buckets[cfg.Bucket] = kv
+	}
+	s.runs, s.heartbeats = buckets[RunsBucket], buckets[HeartbeatsBucket]
+	if s.dg, err = newDirectGetter(nc, HistoryStream); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the store's subscriptions. It does not close the
+// connection given to Open.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() { err = s.dg.close() })
+	return err
+}
+
+// Conn is the connection the store uses.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// checkServerVersion refuses servers older than MinServerVersion.
+func checkServerVersion(v string) error {
+	ok, err := versionAtLeast(v, MinServerVersion)
+	if err != nil {
+		return fmt.Errorf("checking nats server version: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: server is %s, foreman needs %s or newer (batched direct get)", ErrServerTooOld, v, MinServerVersion)
+	}
+	return nil
+}
+
+// versionAtLeast compares dotted versions "major.minor.patch", ignoring a
+// leading "v" and any pre-release or build suffix ("2.11.0-RC.1" counts as
+// 2.11.0).
+func versionAtLeast(have, want string) (bool, error) {
+	h, err := parseVersion(have)
+	if err != nil {
+		return false, err
+	}
+	w, err := parseVersion(want)
+	if err != nil {
+		return false, err
+	}
+	for i := range h {
+		if h[i] != w[i] {
+			return h[i] > w[i], nil
+		}
+	}
+	return true, nil
+}
+
+func parseVersion(v string) ([3]int, error) {
+	var out [3]int
+	s := strings.TrimPrefix(strings.TrimSpace(v), "v")
+	if i := strings.IndexAny(s, "-+"); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	if s == "" || len(parts) > 3 {
+		return out, fmt.Errorf("version %q: want major.minor.patch", v)
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return out, fmt.Errorf("version %q: want major.minor.patch", v)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// withDefaultTimeout gives ctx a deadline when it has none.
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}

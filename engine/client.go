@@ -356,7 +356,9 @@ type WorkflowError struct {
 	Failure *Failure
 }
 
-func (e *WorkflowError) Error() string { return fmt.Sprintf("workflow %s: %s", e.Status, e.Failure.Error()) }
+func (e *WorkflowError) Error() string {
+	return fmt.Sprintf("workflow %s: %s", e.Status, e.Failure.Error())
+}
 
 // Unwrap exposes the failure as an ApplicationError.
 func (e *WorkflowError) Unwrap() error {

@@ -54,7 +54,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 			return err
 		}
 	}
-	if !h.Derive || h.Closed {
+	if !h.Derive {
 		return nil
 	}
 	b, err := decodeBatch(sb.Data)
@@ -62,6 +62,9 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		return nil // a batch we cannot read implies nothing; replay reports it
 	}
 	for _, e := range b.Events {
+		if h.Closed && e.Type != EventActivityCancelRequested {
+			continue // a closed run starts nothing new, but still stops what runs
+		}
 		if err := deriveEvent(ctx, s, h, e); err != nil {
 			return err
 		}

@@ -24,7 +24,10 @@ type WorkerOptions struct {
 	// ShutdownTimeout is how long Stop lets in-flight tasks finish before
 	// handing them back (default 10 s).
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// HistoryLimit terminates runs whose history reaches it (default
+	// HistoryLimit; a warning is logged from HistoryWarnEvents on).
+	HistoryLimit int64
+	Logger       *slog.Logger
 }
 
 func (o *WorkerOptions) defaults() {
@@ -43,6 +46,9 @@ func (o *WorkerOptions) defaults() {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.HistoryLimit <= 0 {
+		o.HistoryLimit = HistoryLimit
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -63,11 +69,11 @@ type Worker struct {
 
 	mu      sync.Mutex
 	running map[string]context.CancelCauseFunc // activity attempts in flight, by heartbeat key
-	cancel  context.CancelFunc // stops polling
-	work    context.Context    // in-flight tasks run under it
-	abort   context.CancelFunc // cancels in-flight tasks
-	loops   sync.WaitGroup // the poll loops
-	tasks   sync.WaitGroup // tasks in flight
+	cancel  context.CancelFunc                 // stops polling
+	work    context.Context                    // in-flight tasks run under it
+	abort   context.CancelFunc                 // cancels in-flight tasks
+	loops   sync.WaitGroup                     // the poll loops
+	tasks   sync.WaitGroup                     // tasks in flight
 	stops   []func()
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -27,8 +28,12 @@ type activityRun struct {
 	info      ActivityInfo
 	task      *activityTask
 	hbTimeout time.Duration
-	prev      json.RawMessage // details of the previous attempt's last heartbeat
+	cancel    context.CancelCauseFunc
+
+	mu        sync.Mutex
+	prev      json.RawMessage // the newest heartbeat details (of this or an earlier attempt)
 	lastWrite time.Time
+	flush     *time.Timer // a throttled write waiting to happen
 }
 
 // GetActivityInfo describes the attempt running under ctx.
@@ -52,17 +57,50 @@ func RecordHeartbeat(ctx context.Context, details any) error {
 	if err != nil {
 		return fmt.Errorf("encoding heartbeat details: %w", err)
 	}
+	r.mu.Lock()
 	r.prev = raw
-	throttle := min(r.hbTimeout/3, time.Second)
-	if r.hbTimeout == 0 {
-		throttle = time.Second
+	throttle := time.Second
+	if r.hbTimeout > 0 {
+		throttle = min(r.hbTimeout/3, time.Second)
 	}
-	if time.Since(r.lastWrite) >= throttle {
-		if err := r.writeHeartbeat(ctx, r.hbTimeout); err != nil {
-			return err
+	wait := throttle - time.Since(r.lastWrite)
+	if wait > 0 { // throttled: write the newest details a little later
+		if r.flush == nil {
+			r.flush = time.AfterFunc(wait, func() {
+				r.mu.Lock()
+				r.flush = nil
+				r.mu.Unlock()
+				_ = r.heartbeat(ctx)
+			})
 		}
+		r.mu.Unlock()
+		return context.Cause(ctx)
+	}
+	r.mu.Unlock()
+	if err := r.heartbeat(ctx); err != nil {
+		return err
 	}
 	return context.Cause(ctx)
+}
+
+// heartbeat writes the newest details, unless a newer attempt of the same
+// activity already runs: then this attempt is stale and is cancelled.
+func (r *activityRun) heartbeat(ctx context.Context) error {
+	if r.staleAgainst(ctx) {
+		r.cancel(ErrCanceled)
+		return nil
+	}
+	return r.writeHeartbeat(ctx, r.hbTimeout)
+}
+
+// staleAgainst tells whether the stored heartbeat belongs to a newer attempt.
+func (r *activityRun) staleAgainst(ctx context.Context) bool {
+	data, err := r.w.store.GetHeartbeat(context.WithoutCancel(ctx), heartbeatKey(r.info.RunID, r.info.Seq))
+	if err != nil {
+		return false
+	}
+	var rec heartbeatRecord
+	return json.Unmarshal(data, &rec) == nil && rec.Attempt > r.info.Attempt
 }
 
 // GetHeartbeatDetails reads the details of the last heartbeat recorded for
@@ -76,9 +114,11 @@ func GetHeartbeatDetails(ctx context.Context, valuePtr any) bool {
 }
 
 func (r *activityRun) writeHeartbeat(ctx context.Context, timeout time.Duration) error {
+	r.mu.Lock()
 	r.lastWrite = time.Now()
 	rec := heartbeatRecord{RunID: r.info.RunID, WorkflowID: r.info.WorkflowID, WorkflowQueue: r.task.WorkflowQueue,
 		Seq: r.info.Seq, Attempt: r.info.Attempt, At: r.lastWrite.UTC(), Timeout: timeout, Details: r.prev}
+	r.mu.Unlock()
 	data, _ := json.Marshal(rec)
 	ctx = context.WithoutCancel(ctx)
 	return r.w.store.PutHeartbeat(ctx, heartbeatKey(r.info.RunID, r.info.Seq), data)
@@ -173,7 +213,7 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		actx, c2 = context.WithDeadline(actx, deadline)
 		defer c2()
 	}
-	run := &activityRun{w: w, task: t, hbTimeout: t.Options.HeartbeatTimeout,
+	run := &activityRun{w: w, task: t, hbTimeout: t.Options.HeartbeatTimeout, cancel: cancel,
 		info: ActivityInfo{WorkflowID: t.WorkflowID, RunID: t.RunID, ActivityType: t.ActivityType, Seq: t.Seq, Attempt: t.Attempt, ScheduledAt: t.ScheduledAt}}
 	key := heartbeatKey(t.RunID, t.Seq)
 	if t.Attempt > 1 || t.Options.HeartbeatTimeout > 0 {
@@ -232,8 +272,15 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 // is deleted on success, kept (with its details, for the next attempt) and
 // disarmed on failure.
 func (w *Worker) settleHeartbeat(ctx context.Context, run *activityRun, ok bool) {
-	if run.hbTimeout == 0 && run.lastWrite.IsZero() {
-		return
+	run.mu.Lock()
+	if run.flush != nil {
+		run.flush.Stop()
+		run.flush = nil
+	}
+	wrote := !run.lastWrite.IsZero()
+	run.mu.Unlock()
+	if !wrote || run.staleAgainst(ctx) {
+		return // nothing written, or a newer attempt owns the record now
 	}
 	if ok {
 		_ = w.store.DeleteHeartbeat(ctx, heartbeatKey(run.info.RunID, run.info.Seq))

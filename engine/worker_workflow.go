@@ -97,15 +97,15 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, t *workflowTask,
 		keep = true
 		return ackTask, false
 	}
-	if env.lastEventID >= HistoryLimit {
+	if env.lastEventID >= w.opts.HistoryLimit {
 		return w.terminateOverLimit(ctx, env), false
 	}
 	batch, err := env.liveTask(inbound, now, w.opts.Identity)
 	if err != nil {
 		return w.taskFailed(ctx, t.RunID, err, delivered), false
 	}
-	if env.lastEventID >= HistoryWarnEvents {
-		w.log.Warn("run history is large; it will be terminated at the limit", "run", t.RunID, "events", env.lastEventID, "limit", HistoryLimit)
+	if env.lastEventID >= min(HistoryWarnEvents, w.opts.HistoryLimit/2) {
+		w.log.Warn("run history is large; it will be terminated at the limit", "run", t.RunID, "events", env.lastEventID, "limit", w.opts.HistoryLimit)
 	}
 	data, err := encodeBatch(batch)
 	if err != nil {
@@ -291,7 +291,7 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 // terminateOverLimit ends a run whose history reached HistoryLimit.
 func (w *Worker) terminateOverLimit(ctx context.Context, env *workflowEnv) taskOutcome {
 	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: env.lastEventID + 1, Type: EventWorkflowTerminated, Time: time.Now().UTC(),
-		Attrs: &WorkflowTerminated{Reason: fmt.Sprintf("[%s] history reached %d events, the limit", CodeHistoryTooLarge, HistoryLimit), Identity: w.opts.Identity}}}}
+		Attrs: &WorkflowTerminated{Reason: fmt.Sprintf("[%s] history reached %d events, the limit", CodeHistoryTooLarge, w.opts.HistoryLimit), Identity: w.opts.Identity}}}}
 	data, _ := encodeBatch(b)
 	h := headerFor(b, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
 	if _, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, ""); err != nil && !errors.Is(err, ErrConflict) {

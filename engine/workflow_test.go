@@ -19,8 +19,10 @@ type order struct {
 }
 
 func Reserve(ctx context.Context, o order) (string, error) { return "res-" + o.ID, nil }
-func Charge(ctx context.Context, o order) (string, error)  { return fmt.Sprintf("pay-%s-%d", o.ID, o.Amount), nil }
-func Ship(ctx context.Context, o order) (string, error)    { return "ship-" + o.ID, nil }
+func Charge(ctx context.Context, o order) (string, error) {
+	return fmt.Sprintf("pay-%s-%d", o.ID, o.Amount), nil
+}
+func Ship(ctx context.Context, o order) (string, error) { return "ship-" + o.ID, nil }
 
 // ThreeSteps runs three activities and a timer, and reports progress.
 func ThreeSteps(ctx engine.Context, o order) (string, error) {

@@ -17,8 +17,9 @@ import (
 // AppendHistory publishes one batch on fm.h.<runID> if the run's last batch
 // is still at expectedSeq (the server checks
 // Nats-Expected-Last-Subject-Sequence; 0 means "no batch yet"). One round
-// trip. A retried append with the same msgID inside the duplicate window
-// returns the original sequence.
+// trip. A retried append with the same msgID returns the original
+// sequence: inside the server's duplicate window (2 minutes) by dedupe, and
+// at any time when the batch right after expectedSeq carries msgID.
 func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []byte, expectedSeq uint64, msgID string) (uint64, error) {
 	subj, err := historySubject(h.RunID)
 	if err != nil {
@@ -37,9 +38,30 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 	}
 	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Header: hdr, Data: data})
 	if err != nil {
+		if msgID != "" && isWrongLastSequence(err) {
+			// nats-server checks the expected sequence before the
+			// duplicate window, so a retry of an append that did land
+			// conflicts: see whether the batch after expectedSeq is ours.
+			if seq, ok := s.appendedAs(ctx, subj, expectedSeq, msgID); ok {
+				return seq, nil
+			}
+		}
 		return 0, fmt.Errorf("appending history for run %s after seq %d: %w", h.RunID, expectedSeq, mapPublishError(err))
 	}
 	return ack.Sequence, nil
+}
+
+// appendedAs reports the sequence of the batch that follows expectedSeq on
+// subj if it carries msgID.
+func (s *Store) appendedAs(ctx context.Context, subj string, expectedSeq uint64, msgID string) (uint64, bool) {
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	defer cancel()
+	res, err := s.dg.get(ctx, expectedSeq+1, subj, 1)
+	if err != nil || len(res.msgs) == 0 || res.msgs[0].Header.Get(hdrMsgID) != msgID {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(res.msgs[0].Header.Get(hdrSequence), 10, 64)
+	return seq, err == nil
 }
 
 // ReadHistory reads the run's batches after afterSeq with batched direct

@@ -1,0 +1,124 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
+)
+
+func TestRestartKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	st, srv := jstest.StartIn(t, dir, jetstream.Options{})
+	ctx := testCtx(t)
+	seqs := appendN(t, st, "r1", 3, 0)
+	if _, err := st.CreateRun(ctx, "wf.1", engine.RunRecord{RunID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PublishTask(ctx, engine.WorkflowTaskKind, "q", []byte("task"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutTimer(ctx, engine.StoredTimer{Key: "r1.t", FireAt: time.Now(), Data: []byte("tm")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutHeartbeat(ctx, "r1.a.1", []byte("hb")); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close()
+	st.Conn().Close()
+	srv.Shutdown()
+
+	st2, _ := jstest.StartIn(t, dir, jetstream.Options{})
+	got, err := st2.ReadHistory(ctx, "r1", 0)
+	if err != nil || len(got) != 3 || got[2].Seq != seqs[2] {
+		t.Fatalf("history after restart: %d batches, %v", len(got), err)
+	}
+	if _, err := st2.AppendHistory(ctx, header("r1", 7, 8), nil, seqs[2], ""); err != nil {
+		t.Fatalf("append after restart: %v", err)
+	}
+	if rec, _, err := st2.GetRun(ctx, "wf.1"); err != nil || rec.RunID != "r1" {
+		t.Fatalf("run after restart: %+v %v", rec, err)
+	}
+	if v, err := st2.GetHeartbeat(ctx, "r1.a.1"); err != nil || string(v) != "hb" {
+		t.Fatalf("heartbeat after restart: %q %v", v, err)
+	}
+	ch, _ := consume(t, st2, engine.WorkflowTaskKind, "q", 1)
+	if d := recv(t, ch, 5*time.Second); string(d.Data()) != "task" {
+		t.Fatalf("task after restart: %q", d.Data())
+	}
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	var timers []string
+	_ = st2.WatchTimers(wctx, func(tm engine.StoredTimer) { timers = append(timers, string(tm.Data)) })
+	if len(timers) != 1 || timers[0] != "tm" {
+		t.Fatalf("timers after restart: %v", timers)
+	}
+
+	// Open is idempotent: again on the same connection, data intact.
+	st3, err := jetstream.Open(ctx, st2.Conn(), jetstream.Options{})
+	if err != nil {
+		t.Fatalf("second Open: %v", err)
+	}
+	defer st3.Close()
+	if got, err := st3.ReadHistory(ctx, "r1", 0); err != nil || len(got) != 4 {
+		t.Fatalf("history after second Open: %d, %v", len(got), err)
+	}
+}
+
+func TestSyncAlways(t *testing.T) {
+	_, srv := jstest.StartIn(t, t.TempDir(), jetstream.Options{Sync: jetstream.SyncAlways})
+	if !srv.SyncAlways() {
+		t.Fatal("server started with sync always does not report it")
+	}
+	_, srv2 := jstest.Start(t)
+	if srv2.SyncAlways() {
+		t.Fatal("default server reports sync always")
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		opts jetstream.Options
+		want string
+	}{
+		{jetstream.Options{}, ""},
+		{jetstream.Options{Listen: "127.0.0.1:-1", Sync: "always", Replicas: 3}, ""},
+		{jetstream.Options{Listen: "nohost"}, `listen "nohost"`},
+		{jetstream.Options{Listen: "127.0.0.1:99999"}, "port"},
+		{jetstream.Options{Sync: "sometimes"}, `sync "sometimes"`},
+		{jetstream.Options{Replicas: 7}, "replicas 7"},
+		{jetstream.Options{TLSCert: "c.pem"}, "tls"},
+		{jetstream.Options{AckWait: time.Millisecond}, "ack wait"},
+	} {
+		err := tc.opts.Validate()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.opts, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want it to mention %q", tc.opts, err, tc.want)
+		}
+	}
+	if _, err := jetstream.StartEmbedded(jetstream.Options{}, nil); err == nil {
+		t.Error("StartEmbedded without a data directory accepted")
+	}
+}
+
+func TestConnectFails(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := jetstream.Connect(ctx, "nats://127.0.0.1:1", jetstream.Options{})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("connect to a closed port: %v", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("connect hung until the deadline")
+	}
+}

@@ -1,0 +1,227 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
+)
+
+// consume runs ConsumeTasks in the background, sending deliveries to the
+// returned channel; stop ends it and waits.
+func consume(t *testing.T, st *jetstream.Store, kind engine.TaskKind, queue string, maxInFlight int) (<-chan engine.Delivery, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan engine.Delivery, 1000)
+	done := make(chan error, 1)
+	go func() {
+		done <- st.ConsumeTasks(ctx, kind, queue, maxInFlight, func(d engine.Delivery) { ch <- d })
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("ConsumeTasks returned %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ch, stop
+}
+
+func recv(t *testing.T, ch <-chan engine.Delivery, within time.Duration) engine.Delivery {
+	t.Helper()
+	select {
+	case d := <-ch:
+		return d
+	case <-time.After(within):
+		t.Fatalf("no task within %s", within)
+	}
+	return nil
+}
+
+func noRecv(t *testing.T, ch <-chan engine.Delivery, within time.Duration) {
+	t.Helper()
+	select {
+	case d := <-ch:
+		t.Fatalf("unexpected task %q", d.Data())
+	case <-time.After(within):
+	}
+}
+
+func TestTaskLatencyAndAck(t *testing.T) {
+	st, _ := jstest.Start(t)
+	ctx := testCtx(t)
+	ch, _ := consume(t, st, engine.WorkflowTaskKind, "orders", 10)
+	// Let the pull request reach the server.
+	if err := st.PublishTask(ctx, engine.WorkflowTaskKind, "orders", []byte("warmup"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, ch, 5*time.Second).Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var lat []time.Duration
+	for i := 0; i < 50; i++ {
+		start := time.Now()
+		if err := st.PublishTask(ctx, engine.WorkflowTaskKind, "orders", fmt.Appendf(nil, "t%d", i), ""); err != nil {
+			t.Fatal(err)
+		}
+		d := recv(t, ch, 5*time.Second)
+		lat = append(lat, time.Since(start))
+		if string(d.Data()) != fmt.Sprintf("t%d", i) || d.NumDelivered() != 1 {
+			t.Fatalf("got %q delivered %d", d.Data(), d.NumDelivered())
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("publish -> delivery: p50 %s p90 %s max %s", lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
+	if lat[len(lat)/2] > 5*time.Millisecond {
+		t.Errorf("median publish->delivery %s, want well under 1ms (5ms allowed under -race)", lat[len(lat)/2])
+	}
+	// Acked tasks are gone from the work queue.
+	noRecv(t, ch, 200*time.Millisecond)
+}
+
+func TestTaskNakDelay(t *testing.T) {
+	st, _ := jstest.Start(t)
+	ctx := testCtx(t)
+	ch, _ := consume(t, st, engine.ActivityTaskKind, "pay", 5)
+	if err := st.PublishTask(ctx, engine.ActivityTaskKind, "pay", []byte("charge"), "m1"); err != nil {
+		t.Fatal(err)
+	}
+	// Republishing with the same id is harmless.
+	if err := st.PublishTask(ctx, engine.ActivityTaskKind, "pay", []byte("charge"), "m1"); err != nil {
+		t.Fatal(err)
+	}
+	d := recv(t, ch, 5*time.Second)
+	const delay = 300 * time.Millisecond
+	nakAt := time.Now()
+	if err := d.Nak(delay); err != nil {
+		t.Fatal(err)
+	}
+	d2 := recv(t, ch, 5*time.Second)
+	if since := time.Since(nakAt); since < delay {
+		t.Fatalf("redelivered after %s, want >= %s", since, delay)
+	}
+	if string(d2.Data()) != "charge" || d2.NumDelivered() != 2 {
+		t.Fatalf("redelivery %q NumDelivered %d, want 2", d2.Data(), d2.NumDelivered())
+	}
+	if err := d2.InProgress(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	noRecv(t, ch, 300*time.Millisecond) // the duplicate publish was dropped
+}
+
+func TestTaskRedeliveredAfterConsumerStops(t *testing.T) {
+	st, _ := jstest.StartIn(t, t.TempDir(), jetstream.Options{AckWait: 500 * time.Millisecond})
+	ctx := testCtx(t)
+	ch, stop := consume(t, st, engine.ActivityTaskKind, "q", 1)
+	if err := st.PublishTask(ctx, engine.ActivityTaskKind, "q", []byte("job"), ""); err != nil {
+		t.Fatal(err)
+	}
+	d := recv(t, ch, 5*time.Second)
+	if d.NumDelivered() != 1 {
+		t.Fatalf("NumDelivered %d", d.NumDelivered())
+	}
+	stop() // the worker dies holding the task, never ending it
+
+	ch2, _ := consume(t, st, engine.ActivityTaskKind, "q", 1)
+	d2 := recv(t, ch2, 5*time.Second)
+	if string(d2.Data()) != "job" || d2.NumDelivered() != 2 {
+		t.Fatalf("redelivered %q NumDelivered %d", d2.Data(), d2.NumDelivered())
+	}
+	if err := d2.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTaskMaxInFlight(t *testing.T) {
+	st, _ := jstest.Start(t)
+	ctx := testCtx(t)
+	const maxInFlight = 3
+	for i := 0; i < 10; i++ {
+		if err := st.PublishTask(ctx, engine.ActivityTaskKind, "batch", fmt.Appendf(nil, "%d", i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch, _ := consume(t, st, engine.ActivityTaskKind, "batch", maxInFlight)
+	var held []engine.Delivery
+	for i := 0; i < maxInFlight; i++ {
+		held = append(held, recv(t, ch, 5*time.Second))
+	}
+	noRecv(t, ch, 300*time.Millisecond)
+
+	// A second worker gets the rest at once: the first one hoards nothing.
+	ch2, _ := consume(t, st, engine.ActivityTaskKind, "batch", 10)
+	var got []string
+	for i := 0; i < 10-maxInFlight; i++ {
+		d := recv(t, ch2, 5*time.Second)
+		got = append(got, string(d.Data()))
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ending one delivery frees one slot (nothing left to fetch now).
+	for _, d := range held {
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Slots are free again: new tasks flow to the first worker too.
+	var seen atomic.Int32
+	for i := 0; i < 6; i++ {
+		if err := st.PublishTask(ctx, engine.ActivityTaskKind, "batch", []byte("more"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(5 * time.Second)
+	for seen.Load() < 6 {
+		select {
+		case d := <-ch:
+			_ = d.Ack(ctx)
+			seen.Add(1)
+		case d := <-ch2:
+			_ = d.Ack(ctx)
+			seen.Add(1)
+		case <-deadline:
+			t.Fatalf("only %d of 6 new tasks delivered", seen.Load())
+		}
+	}
+}
+
+func TestTaskBadNames(t *testing.T) {
+	st, _ := jstest.Start(t)
+	ctx := testCtx(t)
+	long := strings.Repeat("q", 101)
+	for _, q := range []string{"", "a.b", "a b", "*", ">", "ü", long} {
+		err := st.PublishTask(ctx, engine.ActivityTaskKind, q, nil, "")
+		if !errors.Is(err, jetstream.ErrInvalidName) || !strings.Contains(err.Error(), "task queue name") {
+			t.Errorf("publish to %q: %v", q, err)
+		}
+		err = st.ConsumeTasks(ctx, engine.ActivityTaskKind, q, 1, func(engine.Delivery) {})
+		if !errors.Is(err, jetstream.ErrInvalidName) {
+			t.Errorf("consume %q: %v", q, err)
+		}
+	}
+	if err := st.PublishTask(ctx, "other", "q", nil, ""); !errors.Is(err, jetstream.ErrInvalidName) {
+		t.Errorf("bad kind: %v", err)
+	}
+	if err := st.ConsumeTasks(ctx, engine.ActivityTaskKind, "q", 0, func(engine.Delivery) {}); err == nil {
+		t.Error("maxInFlight 0 accepted")
+	}
+}

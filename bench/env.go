@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
+)
+
+// benchQueue is the task queue of the in-process worker.
+const benchQueue = "bench"
+
+// env is one durability mode's deployment, all in this process as the
+// default single-machine deployment runs it: an embedded nats-server with a
+// fresh data directory, the engine services (dispatcher, timers), one
+// worker and one client. Services, worker and client each have their own
+// connection (as separate processes would), unless sharedConn.
+type env struct {
+	mode   string
+	dir    string
+	srv    *jetstream.Server
+	conns  []*nats.Conn
+	stores []*jetstream.Store
+	client *engine.Client
+	worker *engine.Worker
+	obs    *observer
+	cfg    *config
+	log    *slog.Logger
+
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+	bgErr  chan error
+}
+
+func benchLogger(verbose bool) *slog.Logger {
+	level := slog.LevelError + 4 // silent: the table is the output
+	if verbose {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// startEnv starts the deployment for one sync mode.
+func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err error) {
+	e := &env{mode: mode, cfg: cfg, log: benchLogger(cfg.verbose), bgErr: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if cfg.dataDir != "" {
+		e.dir = cfg.dataDir + "/" + mode
+		if err := os.RemoveAll(e.dir); err != nil {
+			return e, err
+		}
+		if err := os.MkdirAll(e.dir, 0o755); err != nil {
+			return e, err
+		}
+	} else if e.dir, err = os.MkdirTemp("", "foreman-bench-"+mode+"-"); err != nil {
+		return e, err
+	}
+	opts := jetstream.Options{DataDir: e.dir, Listen: "127.0.0.1:-1", Sync: mode, Name: "foreman-bench"}
+	if e.srv, err = jetstream.StartEmbedded(opts, e.log); err != nil {
+		return e, err
+	}
+	if got := e.srv.SyncAlways(); got != (mode == jetstream.SyncAlways) {
+		return e, fmt.Errorf("server sync_always=%v, asked for sync %q", got, mode)
+	}
+	ctx, cancel := context.WithCancel(parent)
+	e.cancel = cancel
+
+	nstores := 3
+	if cfg.sharedConn {
+		nstores = 1
+	}
+	for i := range nstores {
+		o := opts
+		o.Name = []string{"bench-services", "bench-worker", "bench-client"}[i]
+		o.Logger = e.log
+		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+		nc, err := jetstream.Connect(cctx, e.srv.ClientURL(), o)
+		if err != nil {
+			ccancel()
+			return e, err
+		}
+		e.conns = append(e.conns, nc)
+		st, err := jetstream.Open(cctx, nc, o)
+		ccancel()
+		if err != nil {
+			return e, err
+		}
+		e.stores = append(e.stores, st)
+	}
+	svcStore, wkStore, clStore := e.stores[0], e.stores[0], e.stores[0]
+	if !cfg.sharedConn {
+		wkStore, clStore = e.stores[1], e.stores[2]
+	}
+
+	e.goBackground(func() error { return engine.RunServices(ctx, svcStore, e.log) })
+	e.obs = newObserver()
+	e.goBackground(func() error { return clStore.ConsumeHistory(ctx, "bench-observer", e.obs.handle) })
+
+	e.worker = engine.NewWorker(wkStore, benchQueue, engine.WorkerOptions{Identity: "bench-worker", Logger: e.log, ShutdownTimeout: 2 * time.Second})
+	for _, err := range []error{
+		e.worker.RegisterWorkflow(ThreeActs),
+		e.worker.RegisterWorkflow(WaitSignal),
+		e.worker.RegisterActivity(Noop),
+	} {
+		if err != nil {
+			return e, err
+		}
+	}
+	if err := e.worker.Start(ctx); err != nil {
+		return e, err
+	}
+	e.client = engine.NewClient(clStore, engine.ClientOptions{Identity: "bench-client"})
+	return e, nil
+}
+
+func (e *env) goBackground(fn func() error) {
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
+			e.bgErr <- err
+		}
+	}()
+}
+
+// failed reports a background service that stopped with an error.
+func (e *env) failed() error {
+	select {
+	case err := <-e.bgErr:
+		return fmt.Errorf("background service failed: %w", err)
+	default:
+		return nil
+	}
+}
+
+func (e *env) close() {
+	if e.worker != nil {
+		e.worker.Stop()
+	}
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.bg.Wait()
+	for _, st := range e.stores {
+		_ = st.Close()
+	}
+	for _, nc := range e.conns {
+		nc.Close()
+	}
+	if e.srv != nil {
+		e.srv.Shutdown()
+	}
+	if e.dir != "" && e.cfg.dataDir == "" {
+		_ = os.RemoveAll(e.dir)
+	}
+}
+
+// observer watches every history batch of every run through one durable
+// history consumer (the engine's Store.ConsumeHistory, as the dispatcher
+// uses) and wakes whoever waits for a batch of a given workflow. It is
+// far cheaper than one FollowHistory (an ordered consumer) per run.
+type observer struct {
+	mu    sync.Mutex
+	waits map[string][]*waiter // by workflow id
+}
+
+type waiter struct {
+	match func(engine.BatchHeader) bool
+	ch    chan time.Time // buffered: gets the time the batch was seen
+}
+
+func newObserver() *observer { return &observer{waits: map[string][]*waiter{}} }
+
+func isClosed(h engine.BatchHeader) bool { return h.Closed }
+func isTask(h engine.BatchHeader) bool   { return h.Kind == engine.BatchTask }
+
+// expect registers interest in the first batch of workflowID matching
+// match, appended after now; register before causing it.
+func (o *observer) expect(workflowID string, match func(engine.BatchHeader) bool) <-chan time.Time {
+	w := &waiter{match: match, ch: make(chan time.Time, 1)}
+	o.mu.Lock()
+	o.waits[workflowID] = append(o.waits[workflowID], w)
+	o.mu.Unlock()
+	return w.ch
+}
+
+func (o *observer) forget(workflowID string) {
+	o.mu.Lock()
+	delete(o.waits, workflowID)
+	o.mu.Unlock()
+}
+
+func (o *observer) handle(batches []engine.StoredBatch) error {
+	now := time.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, b := range batches {
+		ws := o.waits[b.Header.WorkflowID]
+		if len(ws) == 0 {
+			continue
+		}
+		keep := ws[:0]
+		for _, w := range ws {
+			if w.match(b.Header) {
+				w.ch <- now
+			} else {
+				keep = append(keep, w)
+			}
+		}
+		if len(keep) == 0 {
+			delete(o.waits, b.Header.WorkflowID)
+		} else {
+			o.waits[b.Header.WorkflowID] = keep
+		}
+	}
+	return nil
+}
+
+// waitFor waits for an expected batch, at most d.
+func waitFor(ctx context.Context, ch <-chan time.Time, d time.Duration, what string) (time.Time, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case at := <-ch:
+		return at, nil
+	case <-t.C:
+		return time.Time{}, fmt.Errorf("%s: not observed within %s", what, d)
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+// waitTimeout bounds every single wait: a stuck workflow fails the run
+// instead of hanging it.
+const waitTimeout = 60 * time.Second
+
+// closeWaiter returns a function that waits until the workflow id (about to
+// be started) is observed closed, and returns when.
+func (e *env) closeWaiter(ctx context.Context, id string) func(runID string) (time.Time, error) {
+	if e.cfg.observe == observeGetResult {
+		return func(runID string) (time.Time, error) {
+			wctx, cancel := context.WithTimeout(ctx, waitTimeout)
+			defer cancel()
+			if err := e.client.GetResult(wctx, id, runID, nil); err != nil {
+				return time.Time{}, fmt.Errorf("result of %s: %w", id, err)
+			}
+			return time.Now(), nil
+		}
+	}
+	ch := e.obs.expect(id, isClosed)
+	return func(string) (time.Time, error) { return waitFor(ctx, ch, waitTimeout, id+" closed") }
+}
+
+// startThreeActs starts a ThreeActs run and waits until it closed. It
+// returns how long Start took and how long until the close was observed.
+func (e *env) startThreeActs(ctx context.Context, id string) (start, e2e time.Duration, err error) {
+	wait := e.closeWaiter(ctx, id)
+	t0 := time.Now()
+	run, err := e.client.Start(ctx, engine.StartOptions{ID: id, TaskQueue: benchQueue}, ThreeActs, nil)
+	t1 := time.Now()
+	if err != nil {
+		e.obs.forget(id)
+		return 0, 0, err
+	}
+	end, err := wait(run.RunID)
+	if err != nil {
+		return 0, 0, err
+	}
+	return t1.Sub(t0), end.Sub(t0), nil
+}
+
+// latencyRep measures Start and end-to-end latency of ThreeActs, one run at
+// a time on an otherwise idle deployment.
+func (e *env) latencyRep(ctx context.Context, rep int) (map[string]float64, error) {
+	var starts, e2es []time.Duration
+	for i := range e.cfg.warmup + e.cfg.samples {
+		s, d, err := e.startThreeActs(ctx, fmt.Sprintf("lat-%d-%d", rep, i))
+		if err != nil {
+			return nil, err
+		}
+		if i >= e.cfg.warmup {
+			starts, e2es = append(starts, s), append(e2es, d)
+		}
+	}
+	if rep == 0 { // the runs really did their work
+		var v int
+		if err := e.client.GetResult(ctx, fmt.Sprintf("lat-%d-0", rep), "", &v); err != nil || v != threeActsResult {
+			return nil, fmt.Errorf("ThreeActs result %d, %v; want %d", v, err, threeActsResult)
+		}
+	}
+	return map[string]float64{
+		"start_p50_ms":    percentile(starts, 50),
+		"e2e_3act_p50_ms": percentile(e2es, 50),
+		"e2e_3act_p99_ms": percentile(e2es, 99),
+	}, nil
+}
+
+// signalRep measures, for a run blocked on a signal channel, the time from
+// calling Signal to the run's next history batch (its workflow task
+// receiving the signal and completing the run) being observed.
+func (e *env) signalRep(ctx context.Context, rep int) (map[string]float64, error) {
+	var ds []time.Duration
+	for i := range e.cfg.warmup + e.cfg.signalSamples {
+		id := fmt.Sprintf("sig-%d-%d", rep, i)
+		blocked := e.obs.expect(id, isTask)
+		reacted := e.obs.expect(id, func(h engine.BatchHeader) bool { return h.Kind == engine.BatchTask && h.Closed })
+		if _, err := e.client.Start(ctx, engine.StartOptions{ID: id, TaskQueue: benchQueue}, WaitSignal, nil); err != nil {
+			e.obs.forget(id)
+			return nil, err
+		}
+		if _, err := waitFor(ctx, blocked, waitTimeout, id+" blocked on its signal"); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		if err := e.client.Signal(ctx, id, "", "go", i); err != nil {
+			return nil, fmt.Errorf("signal %s: %w", id, err)
+		}
+		at, err := waitFor(ctx, reacted, waitTimeout, id+" reacting to its signal")
+		if err != nil {
+			return nil, err
+		}
+		if i >= e.cfg.warmup {
+			ds = append(ds, at.Sub(t0))
+		}
+	}
+	return map[string]float64{"signal_reaction_p50_ms": percentile(ds, 50)}, nil
+}
+
+// throughputRep runs ThreeActs from cfg.concurrency goroutines, each
+// starting a run and waiting for it to close, over and over; it counts
+// completions per second after a warm-up.
+func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, error) {
+	var done atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, e.cfg.concurrency)
+	for g := range e.cfg.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				if _, _, err := e.startThreeActs(ctx, fmt.Sprintf("tp-%d-%d-%d", rep, g, i)); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	sleep := func(d time.Duration) error {
+		select {
+		case <-time.After(d):
+		case err := <-errs:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return e.failed()
+	}
+	var rate float64
+	var n0 int64
+	var t0 time.Time
+	err := sleep(e.cfg.tpWarmup)
+	if err == nil {
+		n0, t0 = done.Load(), time.Now()
+		err = sleep(e.cfg.duration)
+		rate = float64(done.Load()-n0) / time.Since(t0).Seconds()
+	}
+	stop.Store(true)
+	wg.Wait() // in-flight runs finish: the next repetition starts idle
+	close(errs)
+	if err == nil {
+		err = <-errs
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]float64{"throughput_3act_wf_per_s": rate}, nil
+}

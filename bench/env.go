@@ -33,6 +33,9 @@ type env struct {
 	worker *engine.Worker
 	obs    *observer
 	cfg    *config
+	notes  []string // said under the table
+	// clientStore is the client's store, for reading histories back.
+	clientStore engine.Store
 	log    *slog.Logger
 
 	cancel context.CancelFunc
@@ -121,6 +124,7 @@ func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err err
 	if err := e.worker.Start(ctx); err != nil {
 		return e, err
 	}
+	e.clientStore = clStore
 	e.client = engine.NewClient(clStore, engine.ClientOptions{Identity: "bench-client"})
 	return e, nil
 }

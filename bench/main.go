@@ -104,9 +104,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	results, err := run(ctx, cfg)
+	results, notes, err := run(ctx, cfg)
 	if len(results) > 0 {
-		printTable(os.Stdout, cfg, results)
+		printTable(os.Stdout, cfg, results, notes)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "foreman-bench:", err)
@@ -203,19 +203,21 @@ func (c *config) runs(group string) bool { return slices.Contains(c.metrics, gro
 
 // run measures every selected metric in every selected mode and writes
 // cfg.out. It returns what it measured even on error.
-func run(ctx context.Context, cfg *config) ([]*result, error) {
+func run(ctx context.Context, cfg *config) ([]*result, []string, error) {
 	var all []*result
+	var notes []string
 	for _, mode := range cfg.syncModes {
-		rs, err := runMode(ctx, cfg, mode)
+		rs, ns, err := runMode(ctx, cfg, mode)
+		notes = append(notes, ns...)
 		all = append(all, rs...)
 		if err != nil {
-			return all, fmt.Errorf("sync %s: %w", mode, err)
+			return all, notes, fmt.Errorf("sync %s: %w", mode, err)
 		}
 	}
 	if err := writeResults(cfg.out, all); err != nil {
-		return all, err
+		return all, notes, err
 	}
-	return all, nil
+	return all, notes, nil
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -224,11 +226,12 @@ func (e *env) logf(format string, args ...any) {
 	}
 }
 
-func runMode(ctx context.Context, cfg *config, mode string) ([]*result, error) {
+func runMode(ctx context.Context, cfg *config, mode string) (_ []*result, notes []string, err error) {
 	e, err := startEnv(ctx, cfg, mode)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	defer func() { notes = e.notes }()
 	defer e.close()
 	e.logf("sync %s: embedded nats-server in %s", mode, e.dir)
 	byName := map[string]*result{}
@@ -270,7 +273,7 @@ func runMode(ctx context.Context, cfg *config, mode string) ([]*result, error) {
 		stopProfile := func() {}
 		if s.group == "throughput" && cfg.cpuProfile != "" {
 			if stopProfile, err = startCPUProfile(profilePath(cfg.cpuProfile, mode)); err != nil {
-				return collect(), err
+				return collect(), nil, err
 			}
 		}
 		for rep := range s.reps {
@@ -281,7 +284,7 @@ func runMode(ctx context.Context, cfg *config, mode string) ([]*result, error) {
 			}
 			if err != nil {
 				stopProfile()
-				return collect(), fmt.Errorf("%s repetition %d: %w", s.group, rep+1, err)
+				return collect(), nil, fmt.Errorf("%s repetition %d: %w", s.group, rep+1, err)
 			}
 			record(vals)
 			e.logf("  %-10s rep %d/%d (%4.1fs): %s", s.group, rep+1, s.reps, time.Since(t0).Seconds(), formatVals(vals))
@@ -291,7 +294,7 @@ func runMode(ctx context.Context, cfg *config, mode string) ([]*result, error) {
 			e.logf("  cpu profile of the throughput run: %s", profilePath(cfg.cpuProfile, mode))
 		}
 	}
-	return collect(), nil
+	return collect(), nil, nil
 }
 
 func startCPUProfile(path string) (stop func(), err error) {
@@ -348,7 +351,7 @@ func writeResults(path string, rs []*result) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-func printTable(w io.Writer, cfg *config, rs []*result) {
+func printTable(w io.Writer, cfg *config, rs []*result, notes []string) {
 	find := func(name, mode string) *result {
 		for _, r := range rs {
 			if r.Name == name && r.Sync == mode {
@@ -404,6 +407,9 @@ func printTable(w io.Writer, cfg *config, rs []*result) {
 		conn = "services, worker and client sharing one NATS connection"
 	}
 	fmt.Fprintf(w, "All other metrics: one process (embedded server, services, worker, client), %s.\n", conn)
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
 }
 
 func observeDesc(o string) string {

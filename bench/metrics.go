@@ -33,33 +33,46 @@ func (e *env) closeWaiter(ctx context.Context, id string) func(runID string) (ti
 
 // startThreeActs starts a ThreeActs run and waits until it closed. It
 // returns how long Start took and how long until the close was observed.
-func (e *env) startThreeActs(ctx context.Context, id string) (start, e2e time.Duration, err error) {
+func (e *env) startThreeActs(ctx context.Context, id string) (sample, error) {
 	wait := e.closeWaiter(ctx, id)
 	t0 := time.Now()
 	run, err := e.client.Start(ctx, engine.StartOptions{ID: id, TaskQueue: benchQueue}, ThreeActs, nil)
 	t1 := time.Now()
 	if err != nil {
 		e.obs.forget(id)
-		return 0, 0, err
+		return sample{}, err
 	}
 	end, err := wait(run.RunID)
 	if err != nil {
-		return 0, 0, err
+		return sample{}, err
 	}
-	return t1.Sub(t0), end.Sub(t0), nil
+	return sample{runID: run.RunID, t0: t0, started: t1, observed: end}, nil
+}
+
+// sample is one timed ThreeActs run.
+type sample struct {
+	runID                 string
+	t0, started, observed time.Time
 }
 
 // latencyRep measures Start and end-to-end latency of ThreeActs, one run at
 // a time on an otherwise idle deployment.
 func (e *env) latencyRep(ctx context.Context, rep int) (map[string]float64, error) {
 	var starts, e2es []time.Duration
+	var samples []sample
 	for i := range e.cfg.warmup + e.cfg.samples {
-		s, d, err := e.startThreeActs(ctx, fmt.Sprintf("lat-%d-%d", rep, i))
+		s, err := e.startThreeActs(ctx, fmt.Sprintf("lat-%d-%d", rep, i))
 		if err != nil {
 			return nil, err
 		}
 		if i >= e.cfg.warmup {
-			starts, e2es = append(starts, s), append(e2es, d)
+			starts, e2es = append(starts, s.started.Sub(s.t0)), append(e2es, s.observed.Sub(s.t0))
+			samples = append(samples, s)
+		}
+	}
+	if rep == e.cfg.latencyReps-1 {
+		if err := e.breakdown(ctx, samples); err != nil {
+			return nil, err
 		}
 	}
 	if rep == 0 { // the runs really did their work
@@ -119,7 +132,7 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 		go func() {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
-				if _, _, err := e.startThreeActs(ctx, fmt.Sprintf("tp-%d-%d-%d", rep, g, i)); err != nil {
+				if _, err := e.startThreeActs(ctx, fmt.Sprintf("tp-%d-%d-%d", rep, g, i)); err != nil {
 					errs <- err
 					return
 				}
@@ -156,4 +169,32 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 		return nil, err
 	}
 	return map[string]float64{"throughput_3act_wf_per_s": rate}, nil
+}
+
+// breakdown says where the end-to-end time of ThreeActs goes, from the
+// times the store accepted each history batch (server and client share a
+// clock here): Start until the first batch, the first workflow task, each
+// activity round trip (task batch to task batch: dispatcher, activity
+// worker, workflow task), and the close until it was observed.
+func (e *env) breakdown(ctx context.Context, samples []sample) error {
+	var first, wfTask, actRound, observe []time.Duration
+	for _, s := range samples {
+		bs, err := e.clientStore.ReadHistory(ctx, s.runID, 0)
+		if err != nil {
+			return err
+		}
+		if len(bs) < 2 {
+			return fmt.Errorf("run %s: %d history batches", s.runID, len(bs))
+		}
+		first = append(first, bs[0].Time.Sub(s.t0))
+		wfTask = append(wfTask, bs[1].Time.Sub(bs[0].Time))
+		for i := 2; i < len(bs); i++ {
+			actRound = append(actRound, bs[i].Time.Sub(bs[i-1].Time))
+		}
+		observe = append(observe, s.observed.Sub(bs[len(bs)-1].Time))
+	}
+	e.notes = append(e.notes, fmt.Sprintf("sync %s, e2e breakdown (p50): Start call to start batch %.2f ms, first workflow task %.2f ms, "+
+		"%d x activity round trip (dispatch, activity, workflow task) %.2f ms, close batch to observed %.2f ms",
+		e.mode, percentile(first, 50), percentile(wfTask, 50), len(actRound)/len(samples), percentile(actRound, 50), percentile(observe, 50)))
+	return nil
 }

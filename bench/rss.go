@@ -246,7 +246,7 @@ func (e *env) rssRep(ctx context.Context, rep int) (map[string]float64, error) {
 		fmt.Fprintf(os.Stderr, "  note: rss worker holds %d of %d runs in its cache\n", m.CachedRuns, n)
 	}
 	e.logf("  rss rep %d: idle worker %.1f MB; %d blocked: %.1f MB RSS, %.1f MB heap in use, %d goroutines, %d cached runs",
-		rep, float64(idle.RSSKB)/1024, n, float64(m.RSSKB)/1024, float64(m.HeapInuse)/(1<<20), m.Goroutines, m.CachedRuns)
+		rep+1, float64(idle.RSSKB)/1024, n, float64(m.RSSKB)/1024, float64(m.HeapInuse)/(1<<20), m.Goroutines, m.CachedRuns)
 	return map[string]float64{
 		"rss_10k_blocked_mb": float64(m.RSSKB) / 1024,
 		"rss_worker_idle_mb": float64(idle.RSSKB) / 1024,

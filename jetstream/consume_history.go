@@ -196,23 +196,26 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 // callKeepingInProgress runs fn, telling the server the batches are in
 // progress every third of AckWait while it runs.
 func (hc *historyConsumer) callKeepingInProgress(msgs []natsjs.Msg, batches []engine.StoredBatch) error {
-	every := hc.s.opts.AckWait / 3
 	done := make(chan struct{})
-	var t *time.Timer
-	t = time.AfterFunc(every, func() {
-		select {
-		case <-done:
-			return
-		default:
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(hc.s.opts.AckWait / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				for _, m := range msgs {
+					_ = m.InProgress()
+				}
+			}
 		}
-		for _, m := range msgs {
-			_ = m.InProgress()
-		}
-		t.Reset(every)
-	})
+	}()
 	defer func() {
 		close(done)
-		t.Stop()
+		<-stopped // msgs is reused by the caller
 	}()
 	return hc.fn(batches)
 }

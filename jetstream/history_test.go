@@ -319,3 +319,59 @@ func TestConsumeHistoryRetriesInOrder(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+func TestConsumeHistoryManyInOrderAndSlowHandler(t *testing.T) {
+	st, _ := jstest.StartIn(t, t.TempDir(), jetstream.Options{AckWait: 300 * time.Millisecond})
+	ctx := testCtx(t)
+	var want []uint64
+	lasts := map[string]uint64{}
+	for i := 0; i < 1200; i++ { // more than one gather of 512
+		run := fmt.Sprintf("r%d", i%7)
+		seq, err := st.AppendHistory(ctx, header(run, int64(i), int64(i)), nil, lasts[run], "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lasts[run] = seq
+		want = append(want, seq)
+	}
+	var mu sync.Mutex
+	var seen []uint64
+	calls := 0
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_ = st.ConsumeHistory(cctx, "slow", func(bs []engine.StoredBatch) error {
+			mu.Lock()
+			calls++
+			first := calls == 1
+			mu.Unlock()
+			if first {
+				// Longer than AckWait: kept in progress, not redelivered.
+				time.Sleep(time.Second)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, b := range bs {
+				seen = append(seen, b.Seq)
+			}
+			return nil
+		})
+	}()
+	jstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) < len(want) {
+			return fmt.Errorf("seen %d of %d", len(seen), len(want))
+		}
+		return nil
+	})
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("seen %d batches, want %d, in append order, each once", len(seen), len(want))
+	}
+	if calls < 3 {
+		t.Fatalf("fn called %d times for %d batches: want gathers of at most 512", calls, len(want))
+	}
+}

@@ -97,9 +97,9 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if errors.Is(err, natsjs.ErrConsumerNotFound) || errors.Is(err, natsjs.ErrConsumerDeleted) {
-				s.forgetConsumer(name)
-			}
+			// The consumer may be gone (deleted, or a server that lost it):
+			// recreate it before the next pull.
+			s.forgetConsumer(name)
 			s.log.Warn("fetching tasks", "consumer", name, "err", err)
 			bo.wait(ctx)
 			continue

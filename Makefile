@@ -1,0 +1,30 @@
+# Foreman — the two first commands are `make demo` and `make test`.
+GO      ?= go
+BIN     := bin
+DATA    ?= ./foreman-data
+SYNC    ?= interval
+
+.PHONY: build demo test lint bench clean
+
+build:
+	$(GO) build -o $(BIN)/foreman-engine ./cmd/engine
+
+## demo: the engine with its embedded NATS, the example workers and a live demo load.
+demo: build
+	$(BIN)/foreman-engine --demo --data $(DATA) --sync $(SYNC)
+
+## test: vet, then every test with the race detector (real embedded JetStream, real processes).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -timeout 20m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: prints a table and writes bench/out/results.json (both --sync modes).
+bench:
+	$(GO) run ./bench
+
+clean:
+	rm -rf $(BIN) bench/out

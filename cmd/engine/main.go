@@ -1,0 +1,118 @@
+// Command foreman-engine runs Foreman: an embedded NATS JetStream server
+// (or a connection to an existing one with --nats), the engine's services
+// (dispatcher, durable timers, start sweeper) and, with --examples or
+// --demo, workers for the example workflows.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/jetstream"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "foreman-engine:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		opts     jetstream.Options
+		logLevel string
+		withEx   bool
+		demo     bool
+	)
+	flag.StringVar(&opts.DataDir, "data", "./foreman-data", "directory of the embedded server's file store")
+	flag.StringVar(&opts.Listen, "listen", jetstream.DefaultListen, "address the embedded server listens on (host:port)")
+	flag.StringVar(&opts.NATSURL, "nats", os.Getenv("FOREMAN_NATS"), "use an existing NATS server or cluster at this URL instead of embedding one")
+	flag.StringVar(&opts.CredsFile, "creds", "", "NATS credentials file (with --nats)")
+	flag.StringVar(&opts.TLSCert, "tls-cert", "", "client TLS certificate (with --nats)")
+	flag.StringVar(&opts.TLSKey, "tls-key", "", "client TLS key (with --nats)")
+	flag.StringVar(&opts.TLSCA, "tls-ca", "", "CA certificate to verify the server (with --nats)")
+	flag.StringVar(&opts.Sync, "sync", jetstream.SyncInterval, "durability: always (fsync every write) or interval (OS crash may lose the last seconds)")
+	flag.IntVar(&opts.Replicas, "replicas", 0, "replicas of every stream (default 1 embedded, 3 with --nats)")
+	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.BoolVar(&withEx, "examples", false, "run workers for the example workflows")
+	flag.BoolVar(&demo, "demo", false, "run the example workers and keep starting demo executions")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see -h)", flag.Arg(0))
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	opts.Logger, opts.Name = log, "foreman-engine"
+	if opts.Replicas == 0 && opts.NATSURL != "" {
+		opts.Replicas = 3
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	url := opts.NATSURL
+	if url == "" {
+		srv, err := jetstream.StartEmbedded(opts, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+		url = srv.ClientURL()
+		log.Info("embedded NATS JetStream started", "url", url, "data", opts.DataDir, "sync", opts.Sync)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nc, err := jetstream.Connect(startCtx, url, opts)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	store, err := jetstream.Open(startCtx, nc, opts)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	if withEx || demo {
+		w := engine.NewWorker(store, examples.OrderQueue, engine.WorkerOptions{Logger: log})
+		if err := examples.Register(w); err != nil {
+			return err
+		}
+		if err := w.Start(ctx); err != nil {
+			return err
+		}
+		defer w.Stop()
+		log.Info("example workers started", "queue", examples.OrderQueue)
+	}
+	if demo {
+		go func() {
+			if err := examples.Demo(ctx, engine.NewClient(store, engine.ClientOptions{Identity: "demo"})); err != nil {
+				log.Error("demo load stopped", "err", err)
+			}
+		}()
+	}
+	log.Info("foreman-engine ready")
+	err = engine.RunServices(ctx, store, log)
+	if errors.Is(err, context.Canceled) {
+		log.Info("shutting down")
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,118 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/nats-io/nats.go"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The real binary: starts embedded NATS, runs the example workers, serves a
+// client in another process, and shuts down cleanly on SIGTERM.
+func TestEngineBinaryEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "foreman-engine")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn")
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var nc *nats.Conn
+	var store *jetstream.Store
+	var err error
+	for store == nil { // the engine is starting: retry until it answers
+		if nc == nil {
+			nc, err = jetstream.Connect(ctx, "nats://"+addr, jetstream.Options{})
+		}
+		if nc != nil {
+			store, err = jetstream.Open(ctx, nc, jetstream.Options{})
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("engine never answered: %v\n%s", err, logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	defer nc.Close()
+	c := engine.NewClient(store, engine.ClientOptions{Identity: "ops"})
+	in := examples.OrderInput{OrderID: "e2e", Amount: 1500}
+	if _, err := c.Start(ctx, engine.StartOptions{ID: "order-e2e", TaskQueue: examples.OrderQueue}, examples.OrderFulfillment, in); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		x, err := c.Describe(ctx, "order-e2e", "")
+		if err == nil && len(x.Approvals) == 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no pending approval: %+v %v\n%s", x, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := c.Decide(ctx, "order-e2e", "", "manager", true, "ship it"); err != nil {
+		t.Fatal(err)
+	}
+	var tracking string
+	if err := c.GetResult(ctx, "order-e2e", "", &tracking); err != nil || tracking != "TRK-e2e" {
+		t.Fatalf("result %q %v", tracking, err)
+	}
+	_ = store.Close()
+	nc.Close()
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no clean shutdown after SIGTERM\n%s", logs.String())
+	}
+}
+
+func TestEngineRejectsBadFlags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	out, err := exec.Command("go", "run", ".", "--sync", "sometimes").CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte(`sync "sometimes"`)) {
+		t.Fatalf("bad --sync: %v\n%s", err, out)
+	}
+}

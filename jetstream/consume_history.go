@@ -105,6 +105,7 @@ func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) e
 
 	msgs := make([]natsjs.Msg, 0, historyGather)
 	batches := make([]engine.StoredBatch, 0, historyGather)
+	inBatch := make(map[uint64]struct{}, historyGather)
 	for {
 		msgs, batches = msgs[:0], batches[:0]
 		select {
@@ -129,6 +130,7 @@ func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) e
 			}
 		}
 		keep := msgs[:0]
+		clear(inBatch)
 		for _, m := range msgs {
 			b, err := batchFromJS(m)
 			if err != nil {
@@ -143,7 +145,12 @@ func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) e
 				_ = m.Ack()
 				continue
 			}
+			// Acked with the others, handed over once.
 			keep = append(keep, m)
+			if _, dup := inBatch[b.Seq]; dup {
+				continue
+			}
+			inBatch[b.Seq] = struct{}{}
 			batches = append(batches, b)
 		}
 		msgs = keep
@@ -185,7 +192,7 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 	if err := msgs[last].DoubleAck(actx); err != nil && !errors.Is(err, natsjs.ErrMsgAlreadyAckd) {
 		// At-least-once still holds: unconfirmed batches come back and are
 		// dropped as already handled if still remembered.
-		hc.s.log.Warn("history ack not confirmed", "durable", hc.durable, "seq", batches[last].Seq, "err", err)
+		hc.s.log.Warn("history ack not confirmed", "durable", hc.durable, "last_seq", batches[len(batches)-1].Seq, "err", err)
 	}
 	for _, b := range batches {
 		hc.acked.add(b.Seq)

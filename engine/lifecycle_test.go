@@ -187,3 +187,36 @@ func TestOversizedPayloads(t *testing.T) {
 		t.Fatalf("huge signal: %v", err)
 	}
 }
+
+// Graceful shutdown hands unfinished activity attempts back: another worker
+// runs them, with no failed attempt recorded.
+func TestShutdownHandsBackActivities(t *testing.T) {
+	h := newHarness(t)
+	started := make(chan struct{}, 1)
+	wf := func(ctx engine.Context) (string, error) {
+		var s string
+		err := engine.ExecuteActivity(engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: time.Minute}), "work", nil).Get(ctx, &s)
+		return s, err
+	}
+	w1 := h.worker("q", engine.WorkerOptions{ShutdownTimeout: 200 * time.Millisecond}, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Handoff", wf))
+		must(w.RegisterActivityWithName("work", func(ctx context.Context) (string, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			return "first worker", ctx.Err()
+		}))
+	})
+	h.start("handoff", "q", "Handoff", nil)
+	<-started
+	w1.Stop()
+	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Handoff", wf))
+		must(w.RegisterActivityWithName("work", func(ctx context.Context) (string, error) { return "second worker", nil }))
+	})
+	var s string
+	h.mustResult("handoff", &s)
+	events := h.history("handoff")
+	if s != "second worker" || count(events, engine.EventActivityAttemptFailed) != 0 {
+		t.Fatalf("result %q\n%s", s, h.dump("handoff"))
+	}
+}

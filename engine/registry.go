@@ -74,21 +74,15 @@ func inspectFunc(fn any, ctxType reflect.Type, kind string) (*funcInfo, error) {
 }
 
 func (r *registry) registerWorkflow(name string, fn any) error {
-	fi, err := inspectFunc(fn, contextType, "workflow")
-	if err != nil {
-		return err
-	}
-	if name != "" {
-		fi.name = name
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.workflows[fi.name] = fi
-	return nil
+	return r.register(r.workflows, contextType, "workflow", name, fn)
 }
 
 func (r *registry) registerActivity(name string, fn any) error {
-	fi, err := inspectFunc(fn, stdContextType, "activity")
+	return r.register(r.activities, stdContextType, "activity", name, fn)
+}
+
+func (r *registry) register(into map[string]*funcInfo, ctxType reflect.Type, kind, name string, fn any) error {
+	fi, err := inspectFunc(fn, ctxType, kind)
 	if err != nil {
 		return err
 	}
@@ -97,7 +91,7 @@ func (r *registry) registerActivity(name string, fn any) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.activities[fi.name] = fi
+	into[fi.name] = fi
 	return nil
 }
 

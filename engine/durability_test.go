@@ -158,3 +158,31 @@ func TestInterruptedStartConverges(t *testing.T) {
 		t.Fatalf("result %q", res)
 	}
 }
+
+// A long activity keeps its task while it runs, whatever the store's
+// AckWait: it is not redelivered and run a second time alongside.
+func TestLongActivityNotRedelivered(t *testing.T) {
+	store, _ := jstest.StartIn(t, t.TempDir(), jetstream.Options{AckWait: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = engine.RunServices(ctx, store, quietLogger()) }()
+	var calls atomic.Int32
+	w := engine.NewWorker(store, "q", engine.WorkerOptions{Logger: quietLogger(), ShutdownTimeout: time.Second})
+	must(w.RegisterWorkflowWithName("Long", callOnce(engine.ActivityOptions{StartToCloseTimeout: time.Minute}, "long")))
+	must(w.RegisterActivityWithName("long", func(ctx context.Context) (string, error) {
+		calls.Add(1)
+		time.Sleep(3 * time.Second)
+		return "done", nil
+	}))
+	must(w.Start(ctx))
+	defer w.Stop()
+	c := engine.NewClient(store, engine.ClientOptions{})
+	_, err := c.Start(ctx, engine.StartOptions{ID: "long", TaskQueue: "q"}, "Long", nil)
+	must(err)
+	rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer rcancel()
+	must(c.GetResult(rctx, "long", "", nil))
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("activity ran %d times", n)
+	}
+}

@@ -135,6 +135,8 @@ type Delivery interface {
 	// InProgress tells the store the task is still being worked on (resets
 	// its redelivery deadline).
 	InProgress() error
+	// AckWait is the redelivery deadline InProgress resets.
+	AckWait() time.Duration
 }
 
 // TaskQueues are durable work queues, one per (kind, queue name).

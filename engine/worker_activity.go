@@ -303,7 +303,11 @@ func callActivity(ctx context.Context, fi *funcInfo, input json.RawMessage) (res
 func keepInProgress(d Delivery) (stop func()) {
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(10 * time.Second)
+		every := 10 * time.Second
+		if w := d.AckWait(); w > 0 {
+			every = min(every, w/3)
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {

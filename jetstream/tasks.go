@@ -126,7 +126,7 @@ func (s *Store) fetchTasks(ctx context.Context, cons natsjs.Consumer, n int, slo
 			<-slots
 			continue
 		}
-		fn(newDelivery(m, func() { <-slots }))
+		fn(newDelivery(m, s.opts.AckWait, func() { <-slots }))
 	}
 	err = batch.Error()
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
@@ -178,10 +178,11 @@ type delivery struct {
 	numDelivered uint64
 	release      func()
 	once         sync.Once
+	ackWait      time.Duration
 }
 
-func newDelivery(m natsjs.Msg, release func()) *delivery {
-	d := &delivery{m: m, release: release, numDelivered: 1}
+func newDelivery(m natsjs.Msg, ackWait time.Duration, release func()) *delivery {
+	d := &delivery{m: m, release: release, numDelivered: 1, ackWait: ackWait}
 	if md, err := m.Metadata(); err == nil {
 		d.numDelivered = md.NumDelivered
 	}
@@ -189,6 +190,10 @@ func newDelivery(m natsjs.Msg, release func()) *delivery {
 }
 
 func (d *delivery) end() { d.once.Do(d.release) }
+
+// AckWait is how long the task may go without Ack, Nak or InProgress
+// before it is redelivered.
+func (d *delivery) AckWait() time.Duration { return d.ackWait }
 
 // Data is the task as published.
 func (d *delivery) Data() []byte { return d.m.Data() }

@@ -7,5 +7,6 @@
 //
 //	go test -v -run TestCrashRecovery ./internal/crashtest
 //
-// It is skipped under -short.
+// It is skipped under -short. TestCrashSoak, opt-in, kills the host at
+// random points instead (FOREMAN_CRASH_SOAK=40 sets the most kills).
 package crashtest

@@ -3,7 +3,7 @@ package crashtest
 import (
 	"bufio"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
@@ -199,6 +200,8 @@ type conn struct {
 	nc     *nats.Conn
 	store  *jetstream.Store
 	client *engine.Client
+	live   context.Context // ends when the connection is dropped
+	end    context.CancelFunc
 	ready  chan struct{} // closed while a connection is available
 }
 
@@ -218,6 +221,7 @@ func (c *conn) open(ctx context.Context, url string) error {
 				c.mu.Lock()
 				c.nc, c.store = nc, st
 				c.client = engine.NewClient(st, engine.ClientOptions{Identity: "crashtest"})
+				c.live, c.end = context.WithCancel(context.Background())
 				close(c.ready)
 				c.mu.Unlock()
 				return nil
@@ -236,12 +240,15 @@ func (c *conn) open(ctx context.Context, url string) error {
 // drop closes the connection; calls in flight fail at once.
 func (c *conn) drop() {
 	c.mu.Lock()
-	nc, st := c.nc, c.store
+	nc, st, end := c.nc, c.store, c.end
 	if c.client != nil {
 		c.ready = make(chan struct{})
 	}
-	c.nc, c.store, c.client = nil, nil, nil
+	c.nc, c.store, c.client, c.live, c.end = nil, nil, nil, nil, nil
 	c.mu.Unlock()
+	if end != nil {
+		end()
+	}
 	if st != nil {
 		_ = st.Close()
 	}
@@ -250,154 +257,166 @@ func (c *conn) drop() {
 	}
 }
 
-// get returns the current client and store, waiting for one if the host is
-// down.
-func (c *conn) get(ctx context.Context) (*engine.Client, *jetstream.Store, error) {
+// session is one connection's client, store and NATS connection, with a
+// context that ends when the connection is dropped.
+type session struct {
+	client *engine.Client
+	store  *jetstream.Store
+	nc     *nats.Conn
+	live   context.Context
+}
+
+// get returns the current session, waiting for one while the host is down.
+func (c *conn) get(ctx context.Context) (session, error) {
 	for {
 		c.mu.Lock()
-		cl, st, ready := c.client, c.store, c.ready
+		s := session{client: c.client, store: c.store, nc: c.nc, live: c.live}
+		ready := c.ready
 		c.mu.Unlock()
-		if cl != nil {
-			return cl, st, nil
+		if s.client != nil {
+			return s, nil
 		}
 		select {
 		case <-ready:
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return session{}, ctx.Err()
 		}
 	}
 }
 
-// natsConn returns the current NATS connection (nil if down).
-func (c *conn) natsConn() *nats.Conn {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.nc
-}
-
-// runState is what one run's history says so far.
-type runState struct {
-	events    []engine.Event
-	acts      int
-	timerAt   time.Time // TimerStarted.FireAt, zero if not started
-	fired     bool
-	completed bool
-}
-
-// snapshot is the progress of all runs, read from their histories.
-type snapshot struct {
-	at                                                    time.Time
+// progress counts events of every run, as appended to the history stream.
+type progress struct {
 	started, acts, timersStarted, timersFired, completed int
-	pending                                               map[string]time.Time // run with a started, unfired timer -> fire at
+	latestFireAt                                         time.Time // latest due time of any started timer
+	batches                                              int
 }
 
-func (s snapshot) String() string {
+func (p progress) pendingTimers() int { return p.timersStarted - p.timersFired }
+
+func (p progress) String() string {
 	return fmt.Sprintf("%d runs started, %d activities completed, %d timers started (%d pending), %d fired, %d runs completed",
-		s.started, s.acts, s.timersStarted, len(s.pending), s.timersFired, s.completed)
+		p.started, p.acts, p.timersStarted, p.pendingTimers(), p.timersFired, p.completed)
 }
 
-func stateOf(events []engine.Event) runState {
-	st := runState{events: events}
-	for _, e := range events {
-		switch a := e.Attrs.(type) {
-		case *engine.ActivityCompleted:
-			st.acts++
-		case *engine.TimerStarted:
-			st.timerAt = a.FireAt
-		case *engine.TimerFired:
-			st.fired = true
-		case *engine.WorkflowCompleted:
-			st.completed = true
+// observer follows the whole history stream with an ordered consumer
+// (resuming after the last sequence seen on each reconnection), so the test
+// can kill the host within milliseconds of a condition.
+type observer struct {
+	mu      sync.Mutex
+	p       progress
+	next    uint64 // next stream sequence to read
+	bad     []string
+	changed chan struct{}
+}
+
+func newObserver() *observer { return &observer{next: 1, changed: make(chan struct{})} }
+
+func (o *observer) snapshot() (progress, <-chan struct{}) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.p, o.changed
+}
+
+// run follows the stream through every connection until ctx ends.
+func (o *observer) run(ctx context.Context, c *conn) {
+	for {
+		s, err := c.get(ctx)
+		if err != nil {
+			return
+		}
+		if err := o.follow(s); err != nil && s.live.Err() == nil {
+			select { // a failure on a live connection: try again shortly
+			case <-s.live.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
-	return st
 }
 
-// poll reads every run's history (16 at a time).
-func poll(ctx context.Context, c *conn, ids []string) (snapshot, map[string]runState, error) {
-	client, _, err := c.get(ctx)
+func (o *observer) follow(s session) error {
+	js, err := natsjs.New(s.nc)
 	if err != nil {
-		return snapshot{}, nil, err
+		return err
 	}
-	states := make(map[string]runState, len(ids))
-	var mu sync.Mutex
-	var firstErr error
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range work {
-				events, err := client.History(ctx, id, "")
-				mu.Lock()
-				switch {
-				case errors.Is(err, engine.ErrWorkflowNotFound):
-				case err != nil:
-					if firstErr == nil {
-						firstErr = fmt.Errorf("history of %s: %w", id, err)
-					}
-				default:
-					states[id] = stateOf(events)
-				}
-				mu.Unlock()
-			}
-		}()
+	o.mu.Lock()
+	cfg := natsjs.OrderedConsumerConfig{DeliverPolicy: natsjs.DeliverByStartSequencePolicy, OptStartSeq: o.next}
+	o.mu.Unlock()
+	cons, err := js.OrderedConsumer(s.live, jetstream.HistoryStream, cfg)
+	if err != nil {
+		return err
 	}
-	for _, id := range ids {
-		work <- id
+	it, err := cons.Messages()
+	if err != nil {
+		return err
 	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return snapshot{}, nil, firstErr
-	}
-	s := snapshot{at: time.Now(), pending: map[string]time.Time{}}
-	for id, st := range states {
-		s.started++
-		s.acts += st.acts
-		if !st.timerAt.IsZero() {
-			s.timersStarted++
-			if !st.fired {
-				s.pending[id] = st.timerAt
-			}
+	defer it.Stop()
+	for {
+		m, err := it.Next(natsjs.NextContext(s.live))
+		if err != nil {
+			return err
 		}
-		if st.fired {
-			s.timersFired++
+		md, err := m.Metadata()
+		if err != nil {
+			return err
 		}
-		if st.completed {
-			s.completed++
-		}
+		o.apply(md.Sequence.Stream, m.Data())
 	}
-	return s, states, nil
 }
 
-// waitFor polls the runs until cond holds, failing the test after timeout
-// or if the host dies by itself.
-func waitFor(t *testing.T, h *host, c *conn, ids []string, what string, timeout time.Duration, cond func(snapshot) bool) (snapshot, map[string]runState) {
+func (o *observer) apply(seq uint64, data []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if seq < o.next {
+		return
+	}
+	o.next = seq + 1
+	o.p.batches++
+	var b engine.Batch
+	if err := json.Unmarshal(data, &b); err != nil {
+		o.bad = append(o.bad, fmt.Sprintf("history stream seq %d: %v", seq, err))
+		return
+	}
+	for _, e := range b.Events {
+		switch a := e.Attrs.(type) {
+		case *engine.WorkflowStarted:
+			o.p.started++
+		case *engine.ActivityCompleted:
+			o.p.acts++
+		case *engine.TimerStarted:
+			o.p.timersStarted++
+			if a.FireAt.After(o.p.latestFireAt) {
+				o.p.latestFireAt = a.FireAt
+			}
+		case *engine.TimerFired:
+			o.p.timersFired++
+		case *engine.WorkflowCompleted:
+			o.p.completed++
+		}
+	}
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+// waitFor waits until the observed progress satisfies cond, failing the
+// test after timeout or if the host dies by itself.
+func waitFor(t *testing.T, h *host, o *observer, what string, timeout time.Duration, cond func(progress) bool) progress {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var last snapshot
-	var lastErr error
 	for {
-		if !h.alive() {
-			t.Fatalf("crashhost incarnation %d died by itself while waiting for %s\n%s", h.n, what, h.tail(40))
+		p, changed := o.snapshot()
+		if cond(p) {
+			return p
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		s, states, err := poll(ctx, c, ids)
-		cancel()
-		if err == nil {
-			last = s
-			if cond(s) {
-				return s, states
-			}
-		} else {
-			lastErr = err
+		if !h.alive() {
+			t.Fatalf("crashhost incarnation %d died by itself while the test waited for %s\n%s", h.n, what, h.tail(40))
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last seen: %v (last poll error: %v)\n%s", timeout, what, last, lastErr, h.tail(40))
+			t.Fatalf("timed out after %s waiting for %s; observed: %v\n%s", timeout, what, p, h.tail(40))
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
@@ -411,4 +430,19 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// errorLines returns the ERROR lines of a host log.
+func errorLines(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "level=ERROR") {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -14,7 +14,7 @@ const (
 	DefaultListen   = "127.0.0.1:4222"
 	DefaultSync     = SyncInterval
 	DefaultReplicas = 1
-	DefaultAckWait  = 30 * time.Second
+	DefaultAckWait  = 5 * time.Second
 
 	// SyncAlways fsyncs every write: an OS crash loses nothing acknowledged,
 	// at ~10x the publish latency.
@@ -49,8 +49,9 @@ type Options struct {
 	// Name is the client connection name shown by the server.
 	Name string
 	// AckWait is how long a delivered task or history batch may stay
-	// unacknowledged before it is redelivered; default 30s. Workers extend
-	// it with InProgress.
+	// unacknowledged before it is redelivered; default 5s, short so that a
+	// crashed worker's tasks come back fast. Workers extend it with
+	// InProgress while a long activity runs.
 	AckWait time.Duration
 	// Logger receives connection events (disconnects, reconnects, async
 	// errors) and the embedded server's log; nil discards them.

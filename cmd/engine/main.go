@@ -67,28 +67,15 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	url := opts.NATSURL
-	if url == "" {
-		srv, err := jetstream.StartEmbedded(opts, log)
-		if err != nil {
-			return err
-		}
-		defer srv.Shutdown()
-		url = srv.ClientURL()
-		log.Info("embedded NATS JetStream started", "url", url, "data", opts.DataDir, "sync", opts.Sync)
-	}
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	bootCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	nc, err := jetstream.Connect(startCtx, url, opts)
+	node, err := jetstream.Boot(bootCtx, opts, log)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	store, err := jetstream.Open(startCtx, nc, opts)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
+	defer node.Close()
+	store := node.Store
+	log.Info("connected to NATS JetStream", "url", node.URL(), "embedded", node.Server != nil, "data", opts.DataDir, "sync", opts.Sync)
 
 	if withEx || demo {
 		w := engine.NewWorker(store, examples.OrderQueue, engine.WorkerOptions{Logger: log})

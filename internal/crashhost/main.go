@@ -56,23 +56,14 @@ func run() error {
 
 	opts := jetstream.Options{DataDir: *data, Listen: *listen, Sync: *sync, AckWait: *ackWait, Name: "crashhost", Logger: log}
 	started := time.Now()
-	srv, err := jetstream.StartEmbedded(opts, log)
-	if err != nil {
-		return err
-	}
-	defer srv.Shutdown()
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	nc, err := jetstream.Connect(octx, srv.ClientURL(), opts)
+	node, err := jetstream.Boot(octx, opts, log)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	store, err := jetstream.Open(octx, nc, opts)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
+	defer node.Close()
+	store := node.Store
 
 	services := make(chan error, 1)
 	go func() { services <- engine.RunServices(ctx, store, log) }()
@@ -84,7 +75,7 @@ func run() error {
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("crashhost ready %s pid %d in %s\n", srv.ClientURL(), os.Getpid(), time.Since(started).Round(time.Millisecond))
+	fmt.Printf("crashhost ready %s pid %d in %s\n", node.URL(), os.Getpid(), time.Since(started).Round(time.Millisecond))
 
 	var serr error
 	servicesDone := false

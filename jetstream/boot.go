@@ -1,0 +1,57 @@
+package jetstream
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Node is a ready store with what it runs on: the embedded server (unless
+// opts.NATSURL named an existing one) and the connection.
+type Node struct {
+	Store  *Store
+	Conn   *nats.Conn
+	Server *Server // nil when connected to an existing server
+}
+
+// Boot starts the embedded server (or connects to opts.NATSURL), connects
+// and opens the store, creating or upgrading every stream and bucket.
+func Boot(ctx context.Context, opts Options, log *slog.Logger) (*Node, error) {
+	n := &Node{}
+	url := opts.NATSURL
+	if url == "" {
+		srv, err := StartEmbedded(opts, log)
+		if err != nil {
+			return nil, err
+		}
+		n.Server, url = srv, srv.ClientURL()
+	}
+	nc, err := Connect(ctx, url, opts)
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.Conn = nc
+	if n.Store, err = Open(ctx, nc, opts); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// URL is where clients and workers in other processes connect.
+func (n *Node) URL() string { return n.Conn.ConnectedUrl() }
+
+// Close closes the store and the connection and shuts the embedded server down.
+func (n *Node) Close() {
+	if n.Store != nil {
+		_ = n.Store.Close()
+	}
+	if n.Conn != nil {
+		n.Conn.Close()
+	}
+	if n.Server != nil {
+		n.Server.Shutdown()
+	}
+}

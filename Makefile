@@ -24,7 +24,8 @@ lint:
 
 ## bench: prints a table and writes bench/out/results.json (both --sync modes).
 bench:
-	$(GO) run ./bench
+	mkdir -p bench/out
+	$(GO) run ./bench -cpuprofile bench/out/cpu.prof
 
 clean:
 	rm -rf $(BIN) bench/out

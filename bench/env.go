@@ -36,7 +36,7 @@ type env struct {
 	notes  []string // said under the table
 	// clientStore is the client's store, for reading histories back.
 	clientStore engine.Store
-	log    *slog.Logger
+	log         *slog.Logger
 
 	cancel context.CancelFunc
 	bg     sync.WaitGroup

@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
 )
 
 // waitTimeout bounds every single wait: a stuck workflow fails the run
@@ -60,6 +65,8 @@ type sample struct {
 func (e *env) latencyRep(ctx context.Context, rep int) (map[string]float64, error) {
 	var starts, e2es []time.Duration
 	var samples []sample
+	c0 := takeCPUSnap()
+	defer func() { e.noteShared("latency", rep, cpuBetween(c0, takeCPUSnap())) }()
 	for i := range e.cfg.warmup + e.cfg.samples {
 		s, err := e.startThreeActs(ctx, fmt.Sprintf("lat-%d-%d", rep, i))
 		if err != nil {
@@ -123,6 +130,7 @@ func (e *env) signalRep(ctx context.Context, rep int) (map[string]float64, error
 // starting a run and waiting for it to close, over and over; it counts
 // completions per second after a warm-up.
 func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, error) {
+	before, _ := e.streamSeqs(ctx)
 	var done atomic.Int64
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -151,13 +159,25 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 		return e.failed()
 	}
 	var rate float64
-	var n0 int64
-	var t0 time.Time
 	err := sleep(e.cfg.tpWarmup)
 	if err == nil {
-		n0, t0 = done.Load(), time.Now()
-		err = sleep(e.cfg.duration)
-		rate = float64(done.Load()-n0) / time.Since(t0).Seconds()
+		// Count per second too, to show whether the rate is steady.
+		n0, t0, c0 := done.Load(), time.Now(), takeCPUSnap()
+		var perSec []string
+		last, lastT := n0, t0
+		for err == nil && time.Since(t0) < e.cfg.duration {
+			err = sleep(min(time.Second, e.cfg.duration-time.Since(t0)))
+			n, now := done.Load(), time.Now()
+			perSec = append(perSec, fmt.Sprintf("%.0f", float64(n-last)/now.Sub(lastT).Seconds()))
+			last, lastT = n, now
+		}
+		rate = float64(last-n0) / lastT.Sub(t0).Seconds()
+		use := cpuBetween(c0, takeCPUSnap())
+		if e.cfg.verbose || !e.cfg.quick {
+			e.logf("    per second: %s; cpu: this process %.2f cores, other processes %.2f cores (of %d)",
+				strings.Join(perSec, " "), use.self, use.others, runtime.NumCPU())
+		}
+		e.noteShared("throughput", rep, use)
 	}
 	stop.Store(true)
 	wg.Wait() // in-flight runs finish: the next repetition starts idle
@@ -167,6 +187,13 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 	}
 	if err != nil {
 		return nil, err
+	}
+	if after, err := e.streamSeqs(ctx); err == nil && rep == 0 && done.Load() > 0 {
+		var parts []string
+		for _, name := range streamNames {
+			parts = append(parts, fmt.Sprintf("%s %.2f", name, float64(after[name]-before[name])/float64(done.Load())))
+		}
+		e.notes = append(e.notes, fmt.Sprintf("sync %s, stream writes per ThreeActs run: %s", e.mode, strings.Join(parts, ", ")))
 	}
 	return map[string]float64{"throughput_3act_wf_per_s": rate}, nil
 }
@@ -197,4 +224,37 @@ func (e *env) breakdown(ctx context.Context, samples []sample) error {
 		"%d x activity round trip (dispatch, activity, workflow task) %.2f ms, close batch to observed %.2f ms",
 		e.mode, percentile(first, 50), percentile(wfTask, 50), len(actRound)/len(samples), percentile(actRound, 50), percentile(observe, 50)))
 	return nil
+}
+
+// sharedCPU is how much CPU (in cores) other processes may use during a
+// measurement before the figure is flagged as taken on a shared machine.
+const sharedCPU = 0.25
+
+// noteShared flags a repetition during which other processes used the CPU.
+func (e *env) noteShared(what string, rep int, use cpuUse) {
+	if use.others < sharedCPU {
+		return
+	}
+	e.notes = append(e.notes, fmt.Sprintf("WARNING sync %s, %s repetition %d: other processes used %.2f cores meanwhile (this one %.2f): the machine was shared, the figure is pessimistic",
+		e.mode, what, rep+1, use.others, use.self))
+}
+
+// streamNames are the streams whose writes per run are reported.
+var streamNames = []string{jetstream.HistoryStream, jetstream.TasksStream, "KV_" + jetstream.RunsBucket}
+
+// streamSeqs returns the last sequence of each stream in streamNames.
+func (e *env) streamSeqs(ctx context.Context) (map[string]uint64, error) {
+	js, err := natsjs.New(e.conns[0])
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	for _, name := range streamNames {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = st.CachedInfo().State.LastSeq
+	}
+	return out, nil
 }

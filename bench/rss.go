@@ -34,6 +34,7 @@ const (
 type memStats struct {
 	RSSKB      int64  `json:"rss_kb"`
 	HeapInuse  uint64 `json:"heap_inuse"`
+	StackInuse uint64 `json:"stack_inuse"`
 	Goroutines int    `json:"goroutines"`
 	CachedRuns int    `json:"cached_runs"`
 }
@@ -95,7 +96,7 @@ func childMain() int {
 		if err != nil {
 			return fail(err)
 		}
-		out, _ := json.Marshal(memStats{RSSKB: rss, HeapInuse: m.HeapInuse, Goroutines: runtime.NumGoroutine(), CachedRuns: w.CachedRuns()})
+		out, _ := json.Marshal(memStats{RSSKB: rss, HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, Goroutines: runtime.NumGoroutine(), CachedRuns: w.CachedRuns()})
 		fmt.Println(string(out))
 	}
 	// The parent is done: exit without draining (the runs stay blocked).
@@ -245,8 +246,13 @@ func (e *env) rssRep(ctx context.Context, rep int) (map[string]float64, error) {
 	if m.CachedRuns < n {
 		fmt.Fprintf(os.Stderr, "  note: rss worker holds %d of %d runs in its cache\n", m.CachedRuns, n)
 	}
-	e.logf("  rss rep %d: idle worker %.1f MB; %d blocked: %.1f MB RSS, %.1f MB heap in use, %d goroutines, %d cached runs",
-		rep+1, float64(idle.RSSKB)/1024, n, float64(m.RSSKB)/1024, float64(m.HeapInuse)/(1<<20), m.Goroutines, m.CachedRuns)
+	detail := fmt.Sprintf("idle worker %.1f MB; with %d blocked runs %.1f MB RSS (%.1f KB per run): heap in use %.1f MB, goroutine stacks %.1f MB, %d goroutines, %d runs cached",
+		float64(idle.RSSKB)/1024, n, float64(m.RSSKB)/1024, float64(m.RSSKB-idle.RSSKB)/float64(n),
+		float64(m.HeapInuse)/(1<<20), float64(m.StackInuse)/(1<<20), m.Goroutines, m.CachedRuns)
+	e.logf("  rss rep %d: %s", rep+1, detail)
+	if rep == e.cfg.reps-1 {
+		e.notes = append(e.notes, fmt.Sprintf("sync %s, rss worker (last repetition): %s", e.mode, detail))
+	}
 	return map[string]float64{
 		"rss_10k_blocked_mb": float64(m.RSSKB) / 1024,
 		"rss_worker_idle_mb": float64(idle.RSSKB) / 1024,

@@ -147,6 +147,9 @@ func (s *Store) FollowHistory(ctx context.Context, runID string, afterSeq uint64
 // followOrdered runs an ordered consumer on stream, calling fn for each
 // message until ctx ends (ctx.Err()) or fn fails (its error).
 func (s *Store) followOrdered(ctx context.Context, stream string, cfg natsjs.OrderedConsumerConfig, fn func(natsjs.Msg) error) error {
+	// A follower that dies is cleaned up by the server soon; one that ends
+	// deletes its consumer at once (the server caps consumers per stream).
+	cfg.InactiveThreshold = 15 * time.Second
 	cons, err := s.js.OrderedConsumer(ctx, stream, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -161,7 +164,14 @@ func (s *Store) followOrdered(ctx context.Context, stream string, cfg natsjs.Ord
 		}
 		return fmt.Errorf("ordered consumer on %s: %w", stream, err)
 	}
-	defer it.Stop()
+	defer func() {
+		it.Stop()
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = s.js.DeleteConsumer(dctx, stream, info.Name)
+			cancel()
+		}
+	}()
 	for {
 		m, err := it.Next(natsjs.NextContext(ctx))
 		if err != nil {

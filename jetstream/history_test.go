@@ -12,6 +12,7 @@ import (
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 )
 
 func testCtx(t testing.TB) context.Context {
@@ -373,5 +374,36 @@ func TestConsumeHistoryManyInOrderAndSlowHandler(t *testing.T) {
 	}
 	if calls < 3 {
 		t.Fatalf("fn called %d times for %d batches: want gathers of at most 512", calls, len(want))
+	}
+}
+
+// Followers that end delete their consumer: a client waiting on thousands
+// of results one after another must not hit the server's consumer cap.
+func TestFollowHistoryLeavesNoConsumers(t *testing.T) {
+	st, _ := jstest.Start(t)
+	ctx := testCtx(t)
+	run := "0b5e1f4c-1111-4e0b-9a4f-000000000001"
+	appendN(t, st, run, 1, 0)
+	stop := errors.New("seen")
+	for range 50 {
+		err := st.FollowHistory(ctx, run, 0, func(engine.StoredBatch) error { return stop })
+		if !errors.Is(err, stop) {
+			t.Fatal(err)
+		}
+	}
+	js, err := natsjs.New(st.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, jetstream.HistoryStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.Consumers; n > 1 {
+		t.Fatalf("%d consumers left on %s after 50 finished follows", n, jetstream.HistoryStream)
 	}
 }

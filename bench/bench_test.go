@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	// The rss metric re-executes the running binary (this test binary
+	// here) as its worker process.
+	if os.Getenv(envRole) == roleRSS {
+		os.Exit(childMain())
+	}
+	os.Exit(m.Run())
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestQuickRun runs the whole harness at smoke-test scale in both sync
+// modes and checks the JSON it writes.
+func TestQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs embedded servers and a child worker for ~15 s")
+	}
+	out := filepath.Join(t.TempDir(), "out", "results.json")
+	cfg, err := parseFlags([]string{"-quick", "-out", out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.progress = logWriter{t}
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
+	defer cancel()
+	if _, _, err := run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatalf("results are not a JSON array of objects: %v\n%s", err, data)
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		name, _ := r["name"].(string)
+		sync, _ := r["sync"].(string)
+		unit, _ := r["unit"].(string)
+		value, ok := r["value"].(float64)
+		if name == "" || unit == "" || !ok || value <= 0 || (sync != "interval" && sync != "always") {
+			t.Errorf("bad result %v", r)
+		}
+		if len(r) != 4 {
+			t.Errorf("result %v: want exactly name, value, unit, sync", r)
+		}
+		seen[sync+"/"+name] = true
+	}
+	for _, sync := range []string{"interval", "always"} {
+		for _, name := range []string{"start_p50_ms", "e2e_3act_p50_ms", "e2e_3act_p99_ms", "signal_reaction_p50_ms",
+			"throughput_3act_wf_per_s", "rss_10k_blocked_mb"} {
+			if !seen[sync+"/"+name] {
+				t.Errorf("no %s for sync %s in %s", name, sync, data)
+			}
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-sync", "always", "-metrics", "e2e,rss", "-blocked", "50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.syncModes) != 1 || cfg.syncModes[0] != "always" || !cfg.runs("latency") || !cfg.runs("rss") ||
+		cfg.runs("throughput") || cfg.blocked != 50 || cfg.samples != 300 {
+		t.Fatalf("config %+v", cfg)
+	}
+	for _, bad := range [][]string{{"-sync", "never"}, {"-metrics", "speed"}, {"-observe", "psychic"}, {"extra"}} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if p := profilePath("bench/out/cpu.prof", "always"); p != "bench/out/cpu-always.prof" {
+		t.Errorf("profilePath: %s", p)
+	}
+	if v := median([]float64{3, 1, 2}); v != 2 {
+		t.Errorf("median %v", v)
+	}
+	ds := make([]time.Duration, 100)
+	for i := range ds {
+		ds[i] = time.Duration(i+1) * time.Millisecond
+	}
+	if p50, p99 := percentile(ds, 50), percentile(ds, 99); p50 != 50 || p99 != 99 {
+		t.Errorf("p50 %v p99 %v", p50, p99)
+	}
+}

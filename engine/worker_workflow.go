@@ -326,10 +326,11 @@ func (w *Worker) serveQuery(data []byte) []byte {
 	if err != nil {
 		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"})
 	}
-	defer w.cache.put(req.RunID, env)
 	if err := w.applyHistory(ctx, env, req.RunID); err != nil { // answer from the current state
+		env.close() // half-applied: not fit to cache
 		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"})
 	}
+	defer w.cache.put(req.RunID, env)
 	res, err := env.runQuery(req.Name, req.Args)
 	if err != nil {
 		code := "failed"

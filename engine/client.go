@@ -163,7 +163,7 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 		if err != nil {
 			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
 		}
-		if !last.Header.Closed {
+		if !last.Header.Closed || continuedAs(last) != "" {
 			return Run{WorkflowID: opts.ID, RunID: cur.RunID}, fmt.Errorf("start %s: %w (run %s is open)", opts.ID, ErrAlreadyStarted, cur.RunID)
 		}
 		if err := reuseAllowed(opts.IDReusePolicy, last); err != nil {
@@ -194,6 +194,24 @@ func reuseAllowed(p IDReusePolicy, last StoredBatch) error {
 		}
 	}
 	return nil
+}
+
+// continuedAs returns the run that continues the one whose last batch this
+// is, or "".
+func continuedAs(last StoredBatch) string {
+	if !last.Header.Closed {
+		return ""
+	}
+	b, err := decodeBatch(last.Data)
+	if err != nil {
+		return ""
+	}
+	for _, e := range b.Events {
+		if a, ok := e.Attrs.(*WorkflowContinuedAsNew); ok {
+			return a.NewRunID
+		}
+	}
+	return ""
 }
 
 // completeStart appends a run's first batch from its record; whoever finds
@@ -321,6 +339,16 @@ func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn
 // GetResult waits for the run to close and decodes its result into
 // valuePtr; a run that did not complete returns its failure as an error.
 func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valuePtr any) error {
+	for {
+		next, err := c.getResult(ctx, workflowID, runID, valuePtr)
+		if err != nil || next == "" {
+			return err
+		}
+		runID = next // continued as new: the result is the chain's
+	}
+}
+
+func (c *Client) getResult(ctx context.Context, workflowID, runID string, valuePtr any) (string, error) {
 	var closing *Event
 	err := c.FollowHistory(ctx, workflowID, runID, func(e Event) error {
 		if e.Type.Closes() {
@@ -329,25 +357,27 @@ func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valueP
 		return nil
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if closing == nil {
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	switch a := closing.Attrs.(type) {
+	case *WorkflowContinuedAsNew:
+		return a.NewRunID, nil
 	case *WorkflowCompleted:
 		if valuePtr != nil && len(a.Result) > 0 {
-			return json.Unmarshal(a.Result, valuePtr)
+			return "", json.Unmarshal(a.Result, valuePtr)
 		}
-		return nil
+		return "", nil
 	case *WorkflowFailed:
-		return &WorkflowError{Status: StatusFailed, Failure: a.Failure}
+		return "", &WorkflowError{Status: StatusFailed, Failure: a.Failure}
 	case *WorkflowCanceled:
-		return &WorkflowError{Status: StatusCanceled, Failure: &Failure{Type: "CanceledError", Message: "workflow canceled"}}
+		return "", &WorkflowError{Status: StatusCanceled, Failure: &Failure{Type: "CanceledError", Message: "workflow canceled"}}
 	case *WorkflowTerminated:
-		return &WorkflowError{Status: StatusTerminated, Failure: &Failure{Type: "Terminated", Message: a.Reason}}
+		return "", &WorkflowError{Status: StatusTerminated, Failure: &Failure{Type: "Terminated", Message: a.Reason}}
 	}
-	return nil
+	return "", nil
 }
 
 // WorkflowError is a run's failure as seen by a client.

@@ -18,7 +18,8 @@ func (c *Client) appendExternal(ctx context.Context, workflowID, runID string, n
 		return Run{}, err
 	}
 	run := Run{WorkflowID: workflowID, RunID: rec.RunID}
-	for range 20 {
+	chainDeadline := time.Now().Add(10 * time.Second)
+	for attempt := 0; attempt < 20; attempt++ {
 		var last StoredBatch
 		if rec.Start != nil {
 			last, err = c.lastBatch(ctx, rec)
@@ -35,6 +36,16 @@ func (c *Client) appendExternal(ctx context.Context, workflowID, runID string, n
 			return run, fmt.Errorf("%w: run %s belongs to %q, not %q", ErrWorkflowNotFound, rec.RunID, last.Header.WorkflowID, workflowID)
 		}
 		if last.Header.Closed {
+			if runID == "" && continuedAs(last) != "" && time.Now().Before(chainDeadline) {
+				// the current run continued as new: act on its successor once it is recorded
+				time.Sleep(5 * time.Millisecond)
+				if rec, err = c.resolve(ctx, workflowID, ""); err != nil {
+					return run, err
+				}
+				run.RunID = rec.RunID
+				attempt--
+				continue
+			}
 			return run, fmt.Errorf("%w: %q run %s", ErrRunClosed, workflowID, rec.RunID)
 		}
 		if last.Header.LastEventID >= HistoryLimit {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -62,7 +63,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		return nil // a batch we cannot read implies nothing; replay reports it
 	}
 	for _, e := range b.Events {
-		if h.Closed && e.Type != EventActivityCancelRequested {
+		if h.Closed && e.Type != EventActivityCancelRequested && e.Type != EventWorkflowContinuedAsNew {
 			continue // a closed run starts nothing new, but still stops what runs
 		}
 		if err := deriveEvent(ctx, s, h, e); err != nil {
@@ -101,6 +102,38 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 	case *ActivityCancelRequested:
 		n, _ := json.Marshal(cancelNotice{RunID: h.RunID, Seq: a.Seq})
 		return s.PublishCancel(ctx, n)
+	case *WorkflowContinuedAsNew:
+		return startContinuation(ctx, s, h, e.Time, a)
 	}
 	return nil
+}
+
+// startContinuation starts the run that continues a closed one: the run
+// record moves to the new run (compare-and-swap from the old one, so a
+// redelivery is a no-op), then its first batch is appended.
+func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time, a *WorkflowContinuedAsNew) error {
+	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: 1, Type: EventWorkflowStarted, Time: at, Attrs: &WorkflowStarted{
+		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID}}}}
+	for i, sig := range a.Signals {
+		b.Events = append(b.Events, Event{ID: int64(i + 2), Type: EventSignalReceived, Time: at, Attrs: &sig})
+	}
+	data, err := encodeBatch(b)
+	if err != nil {
+		return err
+	}
+	rec := RunRecord{RunID: a.NewRunID, CreatedAt: at, Start: data, StartHeader: headerFor(b, a.NewRunID, h.WorkflowID, h.TaskQueue)}
+	cur, rev, err := s.GetRun(ctx, h.WorkflowID)
+	if err != nil {
+		return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)
+	}
+	switch cur.RunID {
+	case h.RunID:
+		if _, err := s.ReplaceRun(ctx, h.WorkflowID, rec, rev); err != nil && !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)
+		}
+	case a.NewRunID:
+	default:
+		return nil // the chain moved on already
+	}
+	return completeStart(ctx, s, rec)
 }

@@ -37,6 +37,7 @@ const (
 	EventWorkflowFailed           EventType = "WorkflowFailed"
 	EventWorkflowCanceled         EventType = "WorkflowCanceled"
 	EventWorkflowTerminated       EventType = "WorkflowTerminated"
+	EventWorkflowContinuedAsNew   EventType = "WorkflowContinuedAsNew"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.
@@ -53,7 +54,7 @@ func (t EventType) IsCommand() bool {
 	case EventActivityScheduled, EventActivityCancelRequested, EventTimerStarted,
 		EventTimerCanceled, EventMarkerRecorded, EventApprovalRequested, EventStatusSet,
 		EventProgressSet, EventSearchAttributesUpserted, EventWorkflowCompleted,
-		EventWorkflowFailed, EventWorkflowCanceled:
+		EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowContinuedAsNew:
 		return true
 	}
 	return false
@@ -62,7 +63,7 @@ func (t EventType) IsCommand() bool {
 // Closes tells whether the event ends the run.
 func (t EventType) Closes() bool {
 	switch t {
-	case EventWorkflowCompleted, EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowTerminated:
+	case EventWorkflowCompleted, EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowTerminated, EventWorkflowContinuedAsNew:
 		return true
 	}
 	return false
@@ -119,6 +120,8 @@ func newAttrs(t EventType) any {
 		return &WorkflowCanceled{}
 	case EventWorkflowTerminated:
 		return &WorkflowTerminated{}
+	case EventWorkflowContinuedAsNew:
+		return &WorkflowContinuedAsNew{}
 	}
 	return nil
 }
@@ -176,7 +179,7 @@ func headerFor(b *Batch, runID, workflowID, queue string) BatchHeader {
 	for _, e := range b.Events {
 		switch e.Type {
 		case EventActivityScheduled, EventActivityAttemptFailed, EventTimerStarted,
-			EventActivityCancelRequested:
+			EventActivityCancelRequested, EventWorkflowContinuedAsNew:
 			h.Derive = true
 		case EventApprovalRequested:
 			if a := e.Attrs.(*ApprovalRequested); a.Timeout > 0 {

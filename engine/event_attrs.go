@@ -18,6 +18,8 @@ type WorkflowStarted struct {
 	Identity     string          `json:"identity,omitempty"`
 	// ResetFrom names the run this one was reset from, if any.
 	ResetFrom string `json:"reset_from,omitempty"`
+	// ContinuedFrom names the run this one continues, if any.
+	ContinuedFrom string `json:"continued_from,omitempty"`
 }
 
 // WorkflowTaskCompleted ends every batch a workflow task writes.
@@ -182,4 +184,15 @@ type WorkflowCanceled struct {
 type WorkflowTerminated struct {
 	Reason   string `json:"reason,omitempty"`
 	Identity string `json:"identity,omitempty"`
+}
+
+// WorkflowContinuedAsNew closes a run and names the run that continues it
+// with a fresh history: same workflow id and type, new input, and the
+// signals the closing run had received but not yet consumed.
+type WorkflowContinuedAsNew struct {
+	Seq          int64            `json:"seq"`
+	NewRunID     string           `json:"new_run_id"`
+	WorkflowType string           `json:"workflow_type"`
+	Input        json.RawMessage  `json:"input,omitempty"`
+	Signals      []SignalReceived `json:"signals,omitempty"`
 }

@@ -15,6 +15,8 @@ const (
 	StatusFailed     Status = "failed"
 	StatusCanceled   Status = "canceled"
 	StatusTerminated Status = "terminated"
+	// StatusContinuedAsNew: the run closed and a new run of the same id continues it.
+	StatusContinuedAsNew Status = "continued_as_new"
 )
 
 // PendingActivity is an activity that has not finished.
@@ -101,6 +103,8 @@ type Execution struct {
 	// completed task: the run is stuck until the code is fixed.
 	TaskFailure *WorkflowTaskFailed `json:"task_failure,omitempty"`
 	Signals     []string            `json:"signals,omitempty"`
+	// ContinuedAs is the run that continues this one (continued_as_new).
+	ContinuedAs string `json:"continued_as,omitempty"`
 	PendingWork
 }
 
@@ -170,6 +174,8 @@ func Summarize(events []Event) *Execution {
 			x.Status, x.Failure, x.CloseTime = StatusFailed, a.Failure, e.Time
 		case *WorkflowCanceled:
 			x.Status, x.CloseTime = StatusCanceled, e.Time
+		case *WorkflowContinuedAsNew:
+			x.Status, x.CloseTime, x.ContinuedAs = StatusContinuedAsNew, e.Time, a.NewRunID
 		case *WorkflowTerminated:
 			x.Status, x.CloseTime = StatusTerminated, e.Time
 			x.Failure = &Failure{Type: "Terminated", Message: a.Reason}

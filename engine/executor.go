@@ -347,7 +347,10 @@ func (env *workflowEnv) start(a *WorkflowStarted) error {
 // finish issues the command that closes the run.
 func (env *workflowEnv) finish(result json.RawMessage, err error) {
 	seq := env.nextSeq()
+	var can *ContinueAsNewError
 	switch {
+	case errors.As(err, &can):
+		env.continueAsNew(seq, can)
 	case err == nil:
 		env.addCommand(&command{typ: EventWorkflowCompleted, attrs: &WorkflowCompleted{Seq: seq, Result: result}, desc: "completes the workflow"})
 	case env.cancelRequested && errors.Is(err, ErrCanceled):
@@ -393,6 +396,8 @@ func cmdSeq(attrs any) int64 {
 	case *WorkflowFailed:
 		return a.Seq
 	case *WorkflowCanceled:
+		return a.Seq
+	case *WorkflowContinuedAsNew:
 		return a.Seq
 	}
 	return 0

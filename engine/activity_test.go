@@ -250,3 +250,38 @@ func TestActivityCancellation(t *testing.T) {
 		t.Fatalf("history:\n%s", h.dump("c"))
 	}
 }
+
+// MaxConcurrentActivities bounds the attempts a worker runs at once.
+func TestActivityConcurrencyLimit(t *testing.T) {
+	h := newHarness(t)
+	var running, peak atomic.Int32
+	wf := func(ctx engine.Context) error {
+		ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+		var fs []engine.Future
+		for range 8 {
+			fs = append(fs, engine.ExecuteActivity(ctx, "busy", nil))
+		}
+		for _, f := range fs {
+			if err := f.Get(ctx, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	h.worker("q", engine.WorkerOptions{MaxConcurrentActivities: 2}, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Fan", wf))
+		must(w.RegisterActivityWithName("busy", func(ctx context.Context) error {
+			n := running.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			time.Sleep(50 * time.Millisecond)
+			running.Add(-1)
+			return nil
+		}))
+	})
+	h.start("fan", "q", "Fan", nil)
+	h.mustResult("fan", nil)
+	if p := peak.Load(); p != 2 {
+		t.Fatalf("peak concurrency %d, want 2", p)
+	}
+}

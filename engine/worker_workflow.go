@@ -125,7 +125,29 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, t *workflowTask,
 	}
 	env.lastSeq = seq
 	keep = !env.closed
+	w.dispatchEagerly(ctx, env, batch, now)
 	return ackTask, false
+}
+
+// dispatchEagerly publishes the activity tasks of a batch just appended,
+// saving the dispatcher's hop on the hot path. The dispatcher still
+// publishes them (it is the guarantee, should this worker die now); both
+// use the same message id, so the store keeps one.
+func (w *Worker) dispatchEagerly(ctx context.Context, env *workflowEnv, b *Batch, now time.Time) {
+	if env.closed {
+		return
+	}
+	for _, e := range b.Events {
+		a, ok := e.Attrs.(*ActivityScheduled)
+		if !ok {
+			continue
+		}
+		if st := env.activities[a.Seq]; st != nil && !st.done {
+			if err := w.dispatchActivity(ctx, env, st, now); err != nil {
+				return // the dispatcher will do it
+			}
+		}
+	}
 }
 
 // loadRun returns the run's state up to date with history at least up to

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,7 +30,9 @@ func TestNonDeterminismDetected(t *testing.T) {
 		must(engine.ExecuteActivity(ctx, "B", nil).Get(ctx, &b))
 		return a + b, nil
 	}
+	var replays atomic.Int32 // runs of the changed code
 	orderBA := func(ctx engine.Context) (string, error) {
+		replays.Add(1)
 		ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 5 * time.Second})
 		var a, b string
 		must(engine.ExecuteActivity(ctx, "B", nil).Get(ctx, &b))
@@ -61,8 +64,11 @@ func TestNonDeterminismDetected(t *testing.T) {
 		!strings.Contains(x.TaskFailure.Message, "ActivityScheduled(A, seq 1)") || !strings.Contains(x.TaskFailure.Message, "activity B") {
 		t.Fatalf("task failure: %+v", x.TaskFailure)
 	}
-	// The failure is recorded once, not on every retry.
-	time.Sleep(1500 * time.Millisecond)
+	// The task is retried (the code replays again), and the failure is
+	// recorded once, not on every retry.
+	failedAfter := replays.Load()
+	// Two retries: the first one's failure handling is over once the second replays.
+	waitFor(t, "two retries of the failed task", func() bool { return replays.Load() >= failedAfter+2 })
 	if n := count(h.history("nd"), engine.EventWorkflowTaskFailed); n != 1 {
 		t.Fatalf("%d task failures recorded", n)
 	}
@@ -79,11 +85,15 @@ func TestNonDeterminismDetected(t *testing.T) {
 // not hold up other workflows.
 func TestPoisonWorkflowBacksOff(t *testing.T) {
 	h := newHarness(t)
-	var runs atomic.Int32
+	var mu sync.Mutex
+	var runs []time.Time
 	poison := func(ctx engine.Context) error {
-		runs.Add(1)
+		mu.Lock()
+		runs = append(runs, time.Now())
+		mu.Unlock()
 		panic("boom")
 	}
+	runsSoFar := func() []time.Time { mu.Lock(); defer mu.Unlock(); return append([]time.Time(nil), runs...) }
 	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("Poison", poison))
 		registerThreeSteps(w)
@@ -101,9 +111,11 @@ func TestPoisonWorkflowBacksOff(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("healthy workflows took %s next to a poison one", d)
 	}
-	time.Sleep(2 * time.Second)
-	if runs.Load() > 4 {
-		t.Fatalf("poison task ran %d times in ~3 s: no backoff", runs.Load())
+	// It is retried, with backoff: 1 s, then 2 s between attempts.
+	waitFor(t, "two retries of the poison task", func() bool { return len(runsSoFar()) >= 3 })
+	r := runsSoFar()
+	if g1, g2 := r[1].Sub(r[0]), r[2].Sub(r[1]); g1 < 900*time.Millisecond || g2 < 1800*time.Millisecond {
+		t.Fatalf("poison task retried after %s then %s: want about 1 s then 2 s", g1, g2)
 	}
 	x, _ := h.client.Describe(h.ctx, "poison", "")
 	if x.TaskFailure == nil || x.TaskFailure.Code != engine.CodeWorkflowPanic || !strings.Contains(x.TaskFailure.Message, "boom") {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -168,6 +169,23 @@ func decodeBatch(data []byte) (*Batch, error) {
 		return nil, fmt.Errorf("decoding history batch: %w", err)
 	}
 	return &b, nil
+}
+
+// readEvents reads and decodes a run's whole history.
+func readEvents(ctx context.Context, s HistoryStore, runID string) ([]Event, error) {
+	batches, err := s.ReadHistory(ctx, runID, 0)
+	if err != nil {
+		return nil, err
+	}
+	var events []Event
+	for _, sb := range batches {
+		b, err := decodeBatch(sb.Data)
+		if err != nil {
+			return nil, fmt.Errorf("run %s batch %d: %w", runID, sb.Seq, err)
+		}
+		events = append(events, b.Events...)
+	}
+	return events, nil
 }
 
 // headerFor derives the store header of a batch.

@@ -21,7 +21,6 @@ type futureImpl struct {
 	ready bool
 	value any
 	err   error
-	// onGet runs the first time a ready value is read (none by default).
 }
 
 // NewFuture returns a future that workflow code completes itself.

@@ -75,6 +75,8 @@ type Worker struct {
 	loops   sync.WaitGroup                     // the poll loops
 	tasks   sync.WaitGroup                     // tasks in flight
 	stops   []func()
+
+	stopOnce sync.Once
 }
 
 // NewWorker returns a worker for queue. Register functions, then Start.
@@ -153,11 +155,15 @@ func (w *Worker) poll(ctx context.Context, kind TaskKind, max int, handle func(c
 
 // Stop stops polling, lets in-flight tasks finish for up to
 // ShutdownTimeout, then cancels the rest (their tasks are handed back and
-// redelivered to another worker).
+// redelivered to another worker). Calling it again is a no-op.
 func (w *Worker) Stop() {
 	if w.cancel == nil {
 		return
 	}
+	w.stopOnce.Do(w.stop)
+}
+
+func (w *Worker) stop() {
 	for _, stop := range w.stops {
 		stop()
 	}

@@ -337,20 +337,3 @@ func (w *Worker) attemptStillCurrent(ctx context.Context, t *activityTask) bool 
 	}
 	return false
 }
-
-// readEvents reads and decodes a run's whole history.
-func readEvents(ctx context.Context, s HistoryStore, runID string) ([]Event, error) {
-	batches, err := s.ReadHistory(ctx, runID, 0)
-	if err != nil {
-		return nil, err
-	}
-	var events []Event
-	for _, sb := range batches {
-		b, err := decodeBatch(sb.Data)
-		if err != nil {
-			return nil, fmt.Errorf("run %s batch %d: %w", runID, sb.Seq, err)
-		}
-		events = append(events, b.Events...)
-	}
-	return events, nil
-}

@@ -152,9 +152,9 @@ func TestResumeInFreshWorker(t *testing.T) {
 func TestSignalsBeforeReceiveAreKept(t *testing.T) {
 	h := newHarness(t)
 	wf := func(ctx engine.Context) ([]string, error) {
-		if err := engine.Sleep(ctx, 300*time.Millisecond); err != nil {
-			return nil, err
-		}
+		// Items are sent before "go", so they all arrive before the code
+		// first asks for their channel.
+		engine.GetSignalChannel(ctx, "go").Receive(ctx, nil)
 		ch := engine.GetSignalChannel(ctx, "item")
 		var got []string
 		for len(got) < 3 {
@@ -171,13 +171,14 @@ func TestSignalsBeforeReceiveAreKept(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	must(h.client.Signal(h.ctx, "s", "", "go", nil))
 	var got []string
 	h.mustResult("s", &got)
 	if !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
 		t.Fatalf("got %v", got)
 	}
 	events := h.history("s")
-	if n := count(events, engine.EventSignalReceived); n != 3 {
+	if n := count(events, engine.EventSignalReceived); n != 4 {
 		t.Fatalf("%d signals in history", n)
 	}
 	// FM 3: a signal to a closed run is refused, and does not change it.

@@ -17,6 +17,11 @@ const (
 	StatusTerminated Status = "terminated"
 	// StatusContinuedAsNew: the run closed and a new run of the same id continues it.
 	StatusContinuedAsNew Status = "continued_as_new"
+	// StatusReset: an operator reset the run; a new run of the same id replaces it.
+	StatusReset Status = "reset"
+	// StatusCompensated: the run closed (failed, canceled, terminated) and
+	// every registered compensation ran successfully.
+	StatusCompensated Status = "compensated"
 )
 
 // PendingActivity is an activity that has not finished.

@@ -1,0 +1,155 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+// historyFromPull is how many messages the ordered consumer keeps in
+// flight: enough that a reader rebuilding an index never waits on a round
+// trip, small enough to bound memory (history batches are a few KB).
+const historyFromPull = 4096
+
+// ConsumeHistoryFrom reads every history batch of every run in stream
+// order, starting after afterSeq (0: from the beginning), and calls fn with
+// them: each call gets what has arrived, at least one and at most max
+// batches, in order. It blocks for new batches when caught up, and returns
+// ctx.Err() when ctx ends or fn's error as soon as fn fails.
+//
+// It is a reader, not a durable consumer: nothing is acknowledged and no
+// position is kept on the server (an ordered consumer, recreated by the
+// client library if it falls behind or the server restarts). The caller
+// keeps its own position, as the search index does in its own storage, so
+// that a position and what it covers are saved together.
+//
+// A message on the history stream that foreman did not write (no batch
+// headers) is logged and skipped.
+func (s *Store) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int, fn func([]engine.StoredBatch) error) error {
+	if max < 1 {
+		return fmt.Errorf("consuming history from seq %d: max %d: want at least 1", afterSeq, max)
+	}
+	cfg := natsjs.OrderedConsumerConfig{
+		FilterSubjects:    []string{historySubjects},
+		DeliverPolicy:     natsjs.DeliverAllPolicy,
+		InactiveThreshold: 15 * time.Second,
+	}
+	if afterSeq > 0 {
+		cfg.DeliverPolicy = natsjs.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = afterSeq + 1
+	}
+	cons, err := s.js.OrderedConsumer(ctx, HistoryStream, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("consuming history from seq %d: %w", afterSeq, err)
+	}
+	it, err := cons.Messages(natsjs.PullMaxMessages(historyFromPull))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("consuming history from seq %d: %w", afterSeq, err)
+	}
+	defer func() {
+		it.Stop()
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = s.js.DeleteConsumer(dctx, HistoryStream, info.Name)
+			cancel()
+		}
+	}()
+
+	// A reader goroutine keeps the next messages ready while fn runs.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	feed := make(chan natsjs.Msg, historyFromPull)
+	iterErr := make(chan error, 1)
+	go func() {
+		defer close(feed)
+		for {
+			m, err := it.Next(natsjs.NextContext(runCtx))
+			if err != nil {
+				iterErr <- err
+				return
+			}
+			select {
+			case feed <- m:
+			case <-runCtx.Done():
+				return
+			}
+		}
+	}()
+
+	batches := make([]engine.StoredBatch, 0, min(max, historyFromPull))
+	for {
+		batches = batches[:0]
+		var m natsjs.Msg
+		var ok bool
+		select {
+		case m, ok = <-feed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("consuming history: %w", <-iterErr)
+		}
+		for m != nil {
+			if b, err := batchFromJS(m); err != nil {
+				s.log.Error("skipping undecodable history message", "subject", m.Subject(), "err", err)
+			} else {
+				batches = append(batches, b)
+			}
+			m = nil
+			if len(batches) < max {
+				select {
+				case m = <-feed: // nil when closed: the next receive reports why
+				default:
+				}
+			}
+		}
+		if len(batches) == 0 {
+			continue
+		}
+		if err := fn(batches); err != nil {
+			return err
+		}
+	}
+}
+
+// LastHistorySeq is the stream position of the newest history batch (0 when
+// there is none): where a reader of the whole history stands when caught up.
+func (s *Store) LastHistorySeq(ctx context.Context) (uint64, error) {
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	defer cancel()
+	info, err := s.history.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the last history position: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// HistoryBatchTime is when the history batch at stream position seq was
+// stored; engine.ErrNotFound if there is none. Lag measurements use it: the
+// age of the oldest batch a reader has not applied yet.
+func (s *Store) HistoryBatchTime(ctx context.Context, seq uint64) (time.Time, error) {
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	defer cancel()
+	m, err := s.history.GetMsg(ctx, seq)
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return time.Time{}, fmt.Errorf("history batch at seq %d: %w", seq, engine.ErrNotFound)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("history batch at seq %d: %w", seq, err)
+	}
+	return m.Time, nil
+}

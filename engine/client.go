@@ -197,7 +197,7 @@ func reuseAllowed(p IDReusePolicy, last StoredBatch) error {
 }
 
 // continuedAs returns the run that continues the one whose last batch this
-// is, or "".
+// is (continue-as-new or reset), or "".
 func continuedAs(last StoredBatch) string {
 	if !last.Header.Closed {
 		return ""
@@ -207,7 +207,10 @@ func continuedAs(last StoredBatch) string {
 		return ""
 	}
 	for _, e := range b.Events {
-		if a, ok := e.Attrs.(*WorkflowContinuedAsNew); ok {
+		switch a := e.Attrs.(type) {
+		case *WorkflowContinuedAsNew:
+			return a.NewRunID
+		case *WorkflowReset:
 			return a.NewRunID
 		}
 	}
@@ -365,6 +368,8 @@ func (c *Client) getResult(ctx context.Context, workflowID, runID string, valueP
 	switch a := closing.Attrs.(type) {
 	case *WorkflowContinuedAsNew:
 		return a.NewRunID, nil
+	case *WorkflowReset:
+		return a.NewRunID, nil // reset while running: the result is the new run's
 	case *WorkflowCompleted:
 		if valuePtr != nil && len(a.Result) > 0 {
 			return "", json.Unmarshal(a.Result, valuePtr)

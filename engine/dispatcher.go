@@ -63,7 +63,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		return nil // a batch we cannot read implies nothing; replay reports it
 	}
 	for _, e := range b.Events {
-		if h.Closed && e.Type != EventActivityCancelRequested && e.Type != EventWorkflowContinuedAsNew {
+		if h.Closed && e.Type != EventActivityCancelRequested && e.Type != EventWorkflowContinuedAsNew && e.Type != EventWorkflowReset {
 			continue // a closed run starts nothing new, but still stops what runs
 		}
 		if err := deriveEvent(ctx, s, h, e); err != nil {
@@ -73,12 +73,28 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	return nil
 }
 
+// wfTimer stores a durable timer that delivers a workflow task to the run.
+func wfTimer(ctx context.Context, s Store, h BatchHeader, kind string, seq int64, fireAt time.Time, in *inbound) error {
+	t, _ := json.Marshal(workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, Inbound: in})
+	key := timerKey(h.RunID, kind, seq)
+	body, _ := json.Marshal(storedTimerBody{Kind: WorkflowTaskKind, Queue: h.TaskQueue, MsgID: "tm-" + key, Task: t})
+	return s.PutTimer(ctx, StoredTimer{Key: key, FireAt: fireAt, Data: body})
+}
+
+// deriveScheduleToClose stores the schedule-to-close timeout of an activity, if it has one.
+func deriveScheduleToClose(ctx context.Context, s Store, h BatchHeader, scheduled Event) error {
+	a := scheduled.Attrs.(*ActivityScheduled)
+	s2c := a.Options.ScheduleToCloseTimeout
+	if s2c <= 0 {
+		return nil
+	}
+	f := &Failure{Type: "TimeoutError", Message: fmt.Sprintf("activity %s did not finish within %s", a.ActivityType, s2c), TimeoutType: "schedule_to_close"}
+	return wfTimer(ctx, s, h, "s2c", a.Seq, scheduled.Time.Add(s2c), &inbound{Kind: inboundActivityTimeout, Seq: a.Seq, Failure: f})
+}
+
 func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 	wfTimer := func(kind string, seq int64, fireAt time.Time, in *inbound) error {
-		t, _ := json.Marshal(workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, Inbound: in})
-		key := timerKey(h.RunID, kind, seq)
-		body, _ := json.Marshal(storedTimerBody{Kind: WorkflowTaskKind, Queue: h.TaskQueue, MsgID: "tm-" + key, Task: t})
-		return s.PutTimer(ctx, StoredTimer{Key: key, FireAt: fireAt, Data: body})
+		return wfTimer(ctx, s, h, kind, seq, fireAt, in)
 	}
 	switch a := e.Attrs.(type) {
 	case *ActivityScheduled:
@@ -87,10 +103,7 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 		if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
 			return err
 		}
-		if s2c := a.Options.ScheduleToCloseTimeout; s2c > 0 {
-			f := &Failure{Type: "TimeoutError", Message: fmt.Sprintf("activity %s did not finish within %s", a.ActivityType, s2c), TimeoutType: "schedule_to_close"}
-			return wfTimer("s2c", a.Seq, e.Time.Add(s2c), &inbound{Kind: inboundActivityTimeout, Seq: a.Seq, Failure: f})
-		}
+		return deriveScheduleToClose(ctx, s, h, e)
 	case *ActivityAttemptFailed:
 		return wfTimer(fmt.Sprintf("retry%d", a.Attempt+1), a.Seq, a.NextAttempt, &inbound{Kind: inboundRetryDue, Seq: a.Seq, Attempt: a.Attempt + 1})
 	case *TimerStarted:
@@ -104,6 +117,10 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 		return s.PublishCancel(ctx, n)
 	case *WorkflowContinuedAsNew:
 		return startContinuation(ctx, s, h, e.Time, a)
+	case *WorkflowReset:
+		return finishReset(ctx, s, h, e.Time, a)
+	case *ResetApplied:
+		return redispatchPending(ctx, s, h, e.ID)
 	}
 	return nil
 }

@@ -39,6 +39,8 @@ const (
 	EventWorkflowCanceled         EventType = "WorkflowCanceled"
 	EventWorkflowTerminated       EventType = "WorkflowTerminated"
 	EventWorkflowContinuedAsNew   EventType = "WorkflowContinuedAsNew"
+	EventWorkflowReset            EventType = "WorkflowReset"
+	EventResetApplied             EventType = "ResetApplied"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.
@@ -64,7 +66,8 @@ func (t EventType) IsCommand() bool {
 // Closes tells whether the event ends the run.
 func (t EventType) Closes() bool {
 	switch t {
-	case EventWorkflowCompleted, EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowTerminated, EventWorkflowContinuedAsNew:
+	case EventWorkflowCompleted, EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowTerminated, EventWorkflowContinuedAsNew,
+		EventWorkflowReset:
 		return true
 	}
 	return false
@@ -123,6 +126,10 @@ func newAttrs(t EventType) any {
 		return &WorkflowTerminated{}
 	case EventWorkflowContinuedAsNew:
 		return &WorkflowContinuedAsNew{}
+	case EventWorkflowReset:
+		return &WorkflowReset{}
+	case EventResetApplied:
+		return &ResetApplied{}
 	}
 	return nil
 }
@@ -197,7 +204,7 @@ func headerFor(b *Batch, runID, workflowID, queue string) BatchHeader {
 	for _, e := range b.Events {
 		switch e.Type {
 		case EventActivityScheduled, EventActivityAttemptFailed, EventTimerStarted,
-			EventActivityCancelRequested, EventWorkflowContinuedAsNew:
+			EventActivityCancelRequested, EventWorkflowContinuedAsNew, EventWorkflowReset, EventResetApplied:
 			h.Derive = true
 		case EventApprovalRequested:
 			if a := e.Attrs.(*ApprovalRequested); a.Timeout > 0 {

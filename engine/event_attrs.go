@@ -196,3 +196,25 @@ type WorkflowContinuedAsNew struct {
 	Input        json.RawMessage  `json:"input,omitempty"`
 	Signals      []SignalReceived `json:"signals,omitempty"`
 }
+
+// WorkflowReset closes a run (or marks an already closed one) because an
+// operator reset it: a new run replays this one's history up to ToEventID
+// and continues from there. The engine's dispatcher builds the new run from
+// this event alone, so the reset survives any crash once this is recorded.
+type WorkflowReset struct {
+	NewRunID  string `json:"new_run_id"`
+	ToEventID int64  `json:"to_event_id"`
+	Reason    string `json:"reason,omitempty"`
+	Identity  string `json:"identity,omitempty"`
+	// Signals received after ToEventID, re-delivered to the new run once.
+	Signals []SignalReceived `json:"signals,omitempty"`
+}
+
+// ResetApplied follows the copied history in a run created by a reset: from
+// here on the run is live again (pending work is dispatched anew).
+type ResetApplied struct {
+	FromRunID string `json:"from_run_id"`
+	ToEventID int64  `json:"to_event_id"`
+	Reason    string `json:"reason,omitempty"`
+	Identity  string `json:"identity,omitempty"`
+}

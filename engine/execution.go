@@ -110,6 +110,10 @@ type Execution struct {
 	Signals     []string            `json:"signals,omitempty"`
 	// ContinuedAs is the run that continues this one (continued_as_new).
 	ContinuedAs string `json:"continued_as,omitempty"`
+	// ResetTo is the run that replaced this one after an operator reset;
+	// ResetFrom the run this one was reset from.
+	ResetTo   string `json:"reset_to,omitempty"`
+	ResetFrom string `json:"reset_from,omitempty"`
 	PendingWork
 }
 
@@ -130,6 +134,7 @@ func Summarize(events []Event) *Execution {
 		switch a := e.Attrs.(type) {
 		case *WorkflowStarted:
 			x.WorkflowID, x.RunID, x.Type, x.TaskQueue, x.Input, x.StartTime = a.WorkflowID, a.RunID, a.WorkflowType, a.TaskQueue, a.Input, e.Time
+			x.ResetFrom = a.ResetFrom
 		case *WorkflowTaskCompleted:
 			x.TaskFailure = nil
 		case *WorkflowTaskFailed:
@@ -184,6 +189,12 @@ func Summarize(events []Event) *Execution {
 		case *WorkflowTerminated:
 			x.Status, x.CloseTime = StatusTerminated, e.Time
 			x.Failure = &Failure{Type: "Terminated", Message: a.Reason}
+		case *WorkflowReset:
+			// a reset may follow the close (a failed run reset to before the failure)
+			x.Status, x.ResetTo = StatusReset, a.NewRunID
+			if x.CloseTime.IsZero() {
+				x.CloseTime = e.Time
+			}
 		}
 	}
 	if x.Status != StatusRunning {

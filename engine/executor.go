@@ -300,9 +300,9 @@ func (env *workflowEnv) apply(e Event) error {
 		env.cancelRequested = true
 		env.unprocessed = true
 		env.rootScope.cancelNow()
-	case *WorkflowTerminated:
+	case *WorkflowTerminated, *WorkflowReset:
 		env.closed = true
-	case *WorkflowTaskCompleted, *WorkflowTaskFailed:
+	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied:
 	default:
 		return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("event %d: %s is not expected outside a workflow task", e.ID, e.Type)}
 	}

@@ -41,6 +41,7 @@ const (
 	EventWorkflowContinuedAsNew   EventType = "WorkflowContinuedAsNew"
 	EventWorkflowReset            EventType = "WorkflowReset"
 	EventResetApplied             EventType = "ResetApplied"
+	EventRunCompensated           EventType = "RunCompensated"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.
@@ -130,6 +131,8 @@ func newAttrs(t EventType) any {
 		return &WorkflowReset{}
 	case EventResetApplied:
 		return &ResetApplied{}
+	case EventRunCompensated:
+		return &RunCompensated{}
 	}
 	return nil
 }

@@ -99,10 +99,18 @@ type SignalReceived struct {
 	Identity string          `json:"identity,omitempty"`
 }
 
-// Marker kinds.
+// Marker kinds the engine itself records; RecordMarker refuses them.
 const (
 	MarkerSideEffect = "side_effect"
 	MarkerVersion    = "version"
+)
+
+// Marker kinds the compensations package records (the engine knows them so
+// that Summarize can tell a compensated run).
+const (
+	MarkerCompensation     = "compensation"      // a compensation registered after a forward step
+	MarkerCompensationDone = "compensation_done" // ID: the seq of the compensation that ran (Value: "ok", "failed", "skipped")
+	MarkerCompensated      = "compensated"       // every compensation ran successfully
 )
 
 // MarkerRecorded stores a value the code must see again on replay
@@ -217,4 +225,13 @@ type ResetApplied struct {
 	ToEventID int64  `json:"to_event_id"`
 	Reason    string `json:"reason,omitempty"`
 	Identity  string `json:"identity,omitempty"`
+}
+
+// RunCompensated records, on a closed run, that an operator-started
+// compensation ran its whole plan successfully.
+type RunCompensated struct {
+	// Via is the workflow id of the compensation run that did the work.
+	Via      string `json:"via"`
+	Steps    int    `json:"steps"`
+	Identity string `json:"identity,omitempty"`
 }

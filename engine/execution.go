@@ -126,6 +126,7 @@ type Progress struct {
 // Summarize folds a run's events into an Execution.
 func Summarize(events []Event) *Execution {
 	x := &Execution{Status: StatusRunning}
+	compensated := false
 	acts := map[int64]*PendingActivity{}
 	timers := map[int64]*PendingTimer{}
 	approvals := map[int64]*PendingApproval{}
@@ -163,6 +164,10 @@ func Summarize(events []Event) *Execution {
 			delete(approvals, a.Seq)
 		case *ApprovalTimedOut:
 			delete(approvals, a.Seq)
+		case *MarkerRecorded:
+			compensated = compensated || a.Kind == MarkerCompensated
+		case *RunCompensated:
+			compensated = true
 		case *SignalReceived:
 			x.Signals = append(x.Signals, a.Name)
 		case *StatusSet:
@@ -195,6 +200,12 @@ func Summarize(events []Event) *Execution {
 			if x.CloseTime.IsZero() {
 				x.CloseTime = e.Time
 			}
+		}
+	}
+	if compensated {
+		switch x.Status {
+		case StatusFailed, StatusCanceled, StatusTerminated:
+			x.Status = StatusCompensated // the failure stays: it is why compensations ran
 		}
 	}
 	if x.Status != StatusRunning {

@@ -32,6 +32,7 @@ type workflowEnv struct {
 	signals    map[string]*channelImpl
 	queries    map[string]reflect.Value
 	versions   map[string]int
+	markers    map[string][]Marker // RecordMarker's markers by kind, in order
 
 	rootScope *cancelScope
 	root      *wfContext
@@ -101,6 +102,7 @@ func newWorkflowEnv(reg *registry) *workflowEnv {
 		signals:    map[string]*channelImpl{},
 		queries:    map[string]reflect.Value{},
 		versions:   map[string]int{},
+		markers:    map[string][]Marker{},
 		attrs:      map[string]SearchAttribute{},
 	}
 	env.rootScope = newCancelScope(env, nil)

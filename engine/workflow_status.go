@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -152,4 +153,37 @@ func checkVersion(changeID string, v, lo, hi int) int {
 		panic(fmt.Sprintf("engine: version %d of change %q is outside the supported range [%d, %d]", v, changeID, lo, hi))
 	}
 	return v
+}
+
+// Marker is a value workflow code recorded with RecordMarker.
+type Marker struct {
+	Seq   int64           `json:"seq"`
+	ID    string          `json:"id,omitempty"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// RecordMarker records a value in the run's history under kind (and an
+// optional id), for libraries built on the engine (the compensations
+// package records its plan this way) and for operators reading history.
+// It replays like any command: the same code records the same markers.
+func RecordMarker(ctx Context, kind, id string, value any) error {
+	env := mustCtx(ctx).env
+	if kind == "" || kind == MarkerSideEffect || kind == MarkerVersion {
+		return fmt.Errorf("engine: marker kind %q is empty or reserved", kind)
+	}
+	raw, err := encodePayload(value, "marker "+kind)
+	if err != nil {
+		return err
+	}
+	seq := env.nextSeq()
+	env.markers[kind] = append(env.markers[kind], Marker{Seq: seq, ID: id, Value: raw})
+	env.addCommand(&command{typ: EventMarkerRecorded, key: kind + ":" + id,
+		attrs: &MarkerRecorded{Seq: seq, Kind: kind, ID: id, Value: raw}, desc: fmt.Sprintf("records marker %s %s (seq %d)", kind, id, seq)})
+	return nil
+}
+
+// RecordedMarkers returns the markers of kind this run has recorded so far,
+// oldest first (replay-safe: the list is rebuilt as the code replays).
+func RecordedMarkers(ctx Context, kind string) []Marker {
+	return slices.Clone(mustCtx(ctx).env.markers[kind])
 }

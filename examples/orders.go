@@ -6,7 +6,6 @@ package examples
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
@@ -88,51 +87,12 @@ func Ship(ctx context.Context, in OrderInput) (string, error) {
 	return "TRK-" + in.OrderID, nil
 }
 
-func pause(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d/2 + rand.N(d)):
-		return nil
-	}
+// ReleaseInventory undoes ReserveInventory (a compensation).
+func ReleaseInventory(ctx context.Context, in OrderInput) error {
+	return pause(ctx, 100*time.Millisecond)
 }
 
-// Register registers the examples on a worker of OrderQueue.
-func Register(w *engine.Worker) error {
-	for _, err := range []error{
-		w.RegisterWorkflow(OrderFulfillment),
-		w.RegisterActivity(ReserveInventory),
-		w.RegisterActivity(ChargePayment),
-		w.RegisterActivity(Ship),
-	} {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Demo keeps a realistic mix of executions alive until ctx ends: a new
-// order every couple of seconds, some large (waiting for approval), some
-// failing.
-func Demo(ctx context.Context, c *engine.Client) error {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for i := 1; ; i++ {
-		in := OrderInput{OrderID: fmt.Sprintf("%06d", rand.N(1_000_000)), Amount: float64(rand.N(2000)) + 0.99}
-		switch i % 7 {
-		case 3:
-			in.FailAt = "charge"
-		case 5:
-			in.FailAt = "ship"
-		}
-		if _, err := c.Start(ctx, engine.StartOptions{ID: "order-" + in.OrderID, TaskQueue: OrderQueue}, OrderFulfillment, in); err != nil && ctx.Err() == nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+// RefundPayment undoes ChargePayment (a compensation).
+func RefundPayment(ctx context.Context, in OrderInput) error {
+	return pause(ctx, 150*time.Millisecond)
 }

@@ -78,15 +78,12 @@ func run() error {
 	log.Info("connected to NATS JetStream", "url", node.URL(), "embedded", node.Server != nil, "data", opts.DataDir, "sync", opts.Sync)
 
 	if withEx || demo {
-		w := engine.NewWorker(store, examples.OrderQueue, engine.WorkerOptions{Logger: log})
-		if err := examples.Register(w); err != nil {
+		stopWorkers, err := examples.StartWorkers(ctx, store, log)
+		if err != nil {
 			return err
 		}
-		if err := w.Start(ctx); err != nil {
-			return err
-		}
-		defer w.Stop()
-		log.Info("example workers started", "queue", examples.OrderQueue)
+		defer stopWorkers()
+		log.Info("example workers started", "queues", examples.Queues)
 	}
 	if demo {
 		go func() {

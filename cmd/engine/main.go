@@ -77,6 +77,11 @@ func run() error {
 	store := node.Store
 	log.Info("connected to NATS JetStream", "url", node.URL(), "embedded", node.Server != nil, "data", opts.DataDir, "sync", opts.Sync)
 
+	stopCompensator, err := startCompensator(ctx, store, log)
+	if err != nil {
+		return err
+	}
+	defer stopCompensator()
 	if withEx || demo {
 		stopWorkers, err := examples.StartWorkers(ctx, store, log)
 		if err != nil {

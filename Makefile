@@ -4,13 +4,17 @@ BIN     := bin
 DATA    ?= ./foreman-data
 SYNC    ?= interval
 
-.PHONY: build demo test lint bench clean
+.PHONY: build demo engine test lint bench clean
 
 build:
 	$(GO) build -o $(BIN)/foreman-engine ./cmd/engine
 
-## demo: the engine with its embedded NATS, the example workers and a live demo load.
+## demo: the engine (embedded NATS, example workers, a live demo load) and the console; quitting the console stops the engine.
 demo: build
+	BIN=$(BIN) DATA=$(DATA) SYNC=$(SYNC) ./scripts/demo.sh
+
+## engine: the demo engine alone, in the foreground (run `bin/foreman` in a second terminal).
+engine: build
 	$(BIN)/foreman-engine --demo --data $(DATA) --sync $(SYNC)
 
 ## test: vet, then every test with the race detector (real embedded JetStream, real processes).

@@ -1,0 +1,136 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// bin holds the binaries built once for the package's tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "foreman-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = dir
+	for name, pkg := range map[string]string{"foreman-engine": "./cmd/engine", "foreman": "./cmd/console"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", name, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Clean(filepath.Join(wd, "..", ".."))
+}
+
+// syncBuffer is a log sink safe to read while the process writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// engineProc is a running foreman-engine.
+type engineProc struct {
+	url string
+	log *syncBuffer
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startEngine runs foreman-engine with args on a free port and its own data
+// directory, and waits until it is ready. Cleanup stops it.
+func startEngine(t *testing.T, args ...string) *engineProc {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	args = append([]string{"--data", t.TempDir(), "--listen", addr, "--log-level", "info"}, args...)
+	cmd := exec.Command(filepath.Join(bin, "foreman-engine"), args...)
+	e := &engineProc{url: "nats://" + addr, log: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = e.log, e.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("foreman-engine log:\n%s", e.log.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(e.log.String(), "foreman-engine ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("foreman-engine did not become ready:\n%s", e.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return e
+}
+
+// foreman runs the foreman CLI against the engine and returns stdout, stderr and the exit code.
+func (e *engineProc) foreman(t *testing.T, identity string, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "foreman"), args...)
+	cmd.Env = append(os.Environ(), "FOREMAN_NATS="+e.url, "FOREMAN_IDENTITY="+identity)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("foreman %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// mustJSON runs foreman and decodes its JSON stdout into out.
+func (e *engineProc) mustJSON(t *testing.T, out any, args ...string) {
+	t.Helper()
+	stdout, stderr, code := e.foreman(t, "e2e", args...)
+	if code != 0 {
+		t.Fatalf("foreman %v: exit %d\n%s", args, code, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), out); err != nil {
+		t.Fatalf("foreman %v: %v\n%s", args, err, stdout)
+	}
+}

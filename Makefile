@@ -8,6 +8,7 @@ SYNC    ?= interval
 
 build:
 	$(GO) build -o $(BIN)/foreman-engine ./cmd/engine
+	$(GO) build -o $(BIN)/foreman ./cmd/console
 
 ## demo: the engine (embedded NATS, example workers, a live demo load) and the console; quitting the console stops the engine.
 demo: build

@@ -78,8 +78,12 @@ type BatchItem struct {
 	Revision uint64 `json:"-"`
 }
 
+// ErrBatchRunning: another live process is running the batch.
+var ErrBatchRunning = errors.New("batch is running in another process")
+
 // Batches is the batch journal. It is safe for concurrent use.
 type Batches struct {
+	nc *nats.Conn
 	kv natsjs.KeyValue
 }
 
@@ -97,7 +101,7 @@ func OpenBatches(ctx context.Context, nc *nats.Conn, replicas int) (*Batches, er
 	if err != nil {
 		return nil, err
 	}
-	return &Batches{kv: kv}, nil
+	return &Batches{nc: nc, kv: kv}, nil
 }
 
 // CheckBatchID reports whether id can name a batch: 1 to 64 of
@@ -312,4 +316,54 @@ func (j *Batches) Items(ctx context.Context, id string) ([]BatchItem, error) {
 			out = append(out, it)
 		}
 	}
+}
+
+// holdSubjectPrefix + batch id is answered by the process running the batch.
+const holdSubjectPrefix = "fm.batch.hold."
+
+// Hold marks batch id as running in this process until release is called.
+// The hold is a NATS subscription, so it ends with the process however the
+// process ends: a batch killed midway can be resumed at once, while a batch
+// still running elsewhere is refused with ErrBatchRunning (naming who). Two
+// resumes racing past the check are still safe: Claim and Retake let one
+// of them act on each run.
+func (j *Batches) Hold(ctx context.Context, id, holder string) (release func(), err error) {
+	if err := CheckBatchID(id); err != nil {
+		return nil, err
+	}
+	subj := holdSubjectPrefix + id
+	// A live holder answers at once. A request can still reach a holder
+	// that just died if the server has not noticed yet: it times out, and
+	// the next attempt finds no responders.
+	free := false
+	for attempt := 0; attempt < 3 && !free; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		m, err := j.nc.RequestWithContext(actx, subj, nil)
+		cancel()
+		switch {
+		case err == nil:
+			return nil, fmt.Errorf("%w: %s is held by %s", ErrBatchRunning, id, m.Data)
+		case errors.Is(err, nats.ErrNoResponders):
+			free = true
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("checking whether batch %s is running: %w", id, ctx.Err())
+		case !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout):
+			return nil, fmt.Errorf("checking whether batch %s is running: %w", id, err)
+		}
+	}
+	if !free {
+		return nil, fmt.Errorf("%w: %s has a holder that does not answer", ErrBatchRunning, id)
+	}
+	since := time.Now().UTC().Format(time.RFC3339)
+	sub, err := j.nc.Subscribe(subj, func(m *nats.Msg) { _ = m.Respond([]byte(holder + " since " + since)) })
+	if err != nil {
+		return nil, fmt.Errorf("holding batch %s: %w", id, err)
+	}
+	fctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	defer cancel()
+	if err := j.nc.FlushWithContext(fctx); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("holding batch %s: %w", id, err)
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
 }

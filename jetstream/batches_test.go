@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -134,5 +135,49 @@ func TestBatchClaimIsExclusive(t *testing.T) {
 	items, err := j.Items(ctx, "race")
 	if err != nil || len(items) != runs {
 		t.Fatalf("items: %d, %v", len(items), err)
+	}
+}
+
+func TestBatchHold(t *testing.T) {
+	st, srv := jstest.Start(t)
+	ctx := testCtx(t)
+	j, err := jetstream.OpenBatches(ctx, st.Conn(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := j.Hold(ctx, "b-1", "pid 1 on host-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// another process (connection) is refused, and told who holds it
+	nc, err := jetstream.Connect(ctx, srv.ClientURL(), jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := jetstream.OpenBatches(ctx, nc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Hold(ctx, "b-1", "pid 2"); !errors.Is(err, jetstream.ErrBatchRunning) || !strings.Contains(err.Error(), "pid 1 on host-a") {
+		t.Fatalf("second hold: %v, want ErrBatchRunning naming the holder", err)
+	}
+	// another batch is free
+	if rel, err := other.Hold(ctx, "b-2", "pid 2"); err != nil {
+		t.Fatalf("hold another batch: %v", err)
+	} else {
+		rel()
+	}
+	release()
+	rel, err := other.Hold(ctx, "b-1", "pid 2")
+	if err != nil {
+		t.Fatalf("hold after release: %v", err)
+	}
+	// a holder that dies (its connection closes) frees the batch at once
+	nc.Close()
+	_ = rel
+	if rel, err := j.Hold(ctx, "b-1", "pid 3"); err != nil {
+		t.Fatalf("hold after the holder died: %v", err)
+	} else {
+		rel()
 	}
 }

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/charmbracelet/x/term"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
+)
+
+// stdio is the process's standard streams, and whether each is a terminal.
+type stdio struct {
+	in                    io.Reader
+	out, err              io.Writer
+	inTTY, outTTY, errTTY bool
+}
+
+func osStdio() stdio {
+	return stdio{
+		in: os.Stdin, out: os.Stdout, err: os.Stderr,
+		inTTY:  term.IsTerminal(os.Stdin.Fd()),
+		outTTY: term.IsTerminal(os.Stdout.Fd()),
+		errTTY: term.IsTerminal(os.Stderr.Fd()),
+	}
+}
+
+// app is one invocation: its globals, its streams, and the connection to
+// the engine, opened on first use.
+type app struct {
+	g   globals
+	io  stdio
+	out *printer
+	// confirmIn reads y/N answers; shared so several prompts read one stream.
+	confirmIn *bufio.Reader
+
+	node    *jetstream.Node
+	client  *engine.Client
+	search  searcher
+	batches *jetstream.Batches
+	views   *jetstream.Views
+}
+
+func newApp(g globals, s stdio) *app {
+	return &app{g: g, io: s, out: &printer{w: s.out, format: g.output}}
+}
+
+// infof writes a message for the operator to stderr.
+func (a *app) infof(format string, args ...any) {
+	fmt.Fprintf(a.io.err, format+"\n", args...)
+}
+
+// connect dials the engine's NATS server and opens its store (never
+// creating anything: a wrong --nats fails clearly).
+func (a *app) connect(ctx context.Context) error {
+	if a.node != nil {
+		return nil
+	}
+	node, err := jetstream.Dial(ctx, a.g.nats, jetstream.Options{
+		Name: "foreman " + a.g.identity, CredsFile: a.g.creds,
+		TLSCert: a.g.tlsCert, TLSKey: a.g.tlsKey, TLSCA: a.g.tlsCA,
+	})
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoEngine) {
+			return err
+		}
+		return fmt.Errorf("%w (is foreman-engine running? set --nats or FOREMAN_NATS)", err)
+	}
+	a.node = node
+	a.client = engine.NewClient(node.Store, engine.ClientOptions{Identity: a.g.identity})
+	return nil
+}
+
+// engine returns the engine client, connecting first.
+func (a *app) engine(ctx context.Context) (*engine.Client, error) {
+	if err := a.connect(ctx); err != nil {
+		return nil, err
+	}
+	return a.client, nil
+}
+
+// searcher returns the search API client, connecting first.
+func (a *app) searcher(ctx context.Context) (searcher, error) {
+	if a.search != nil {
+		return a.search, nil
+	}
+	if err := a.connect(ctx); err != nil {
+		return nil, err
+	}
+	a.search = newSearcher(a.node.Conn)
+	return a.search, nil
+}
+
+// journal returns the batch journal, creating its bucket on first use.
+func (a *app) journal(ctx context.Context) (*jetstream.Batches, error) {
+	if a.batches != nil {
+		return a.batches, nil
+	}
+	if err := a.connect(ctx); err != nil {
+		return nil, err
+	}
+	b, err := jetstream.OpenBatches(ctx, a.node.Conn, 0)
+	if err != nil {
+		return nil, err
+	}
+	a.batches = b
+	return b, nil
+}
+
+// savedViews returns the saved-views bucket, creating it on first use.
+func (a *app) savedViews(ctx context.Context) (*jetstream.Views, error) {
+	if a.views != nil {
+		return a.views, nil
+	}
+	if err := a.connect(ctx); err != nil {
+		return nil, err
+	}
+	v, err := jetstream.OpenViews(ctx, a.node.Conn, 0)
+	if err != nil {
+		return nil, err
+	}
+	a.views = v
+	return v, nil
+}
+
+func (a *app) close() {
+	if a.node != nil {
+		a.node.Close()
+	}
+}
+
+// confirm asks a yes/no question on the terminal; --yes answers yes.
+// Without a terminal to ask on it refuses (dispatch already refused a
+// destructive command without --yes; this is the backstop).
+func (a *app) confirm(question string) error {
+	if a.g.yes {
+		return nil
+	}
+	if !a.io.inTTY {
+		return refusedf("%s: pass --yes to confirm (standard input is not a terminal)", question)
+	}
+	fmt.Fprintf(a.io.err, "%s [y/N] ", question)
+	if a.confirmIn == nil {
+		a.confirmIn = bufio.NewReader(a.io.in)
+	}
+	line, err := a.confirmIn.ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(a.io.err)
+		return refusedf("%s: not confirmed", question)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return refusedf("%s: not confirmed", question)
+}

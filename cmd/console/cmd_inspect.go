@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+var showCommand = &command{
+	name: "show", args: "WORKFLOW_ID", group: groupInspect,
+	summary: "summary: status, input, result or failure, pending work",
+	flags:   func(fs *flag.FlagSet, o *opts) { defineRun(fs, o) },
+	run: func(ctx context.Context, a *app, o *opts, args []string) error {
+		t, err := oneTarget("show", args, o)
+		if err != nil {
+			return err
+		}
+		c, err := a.engine(ctx)
+		if err != nil {
+			return err
+		}
+		x, err := c.Describe(ctx, t.WorkflowID, t.RunID)
+		if err != nil {
+			return err
+		}
+		if a.out.format != formatTable {
+			return a.out.value(x)
+		}
+		return printExecution(a.io.out, x)
+	},
+}
+
+// oneTarget reads the WORKFLOW_ID argument of a command that takes nothing else.
+func oneTarget(cmd string, args []string, o *opts) (target, error) {
+	switch len(args) {
+	case 0:
+		return target{}, usagef("%s needs a WORKFLOW_ID", cmd)
+	case 1:
+		return target{WorkflowID: args[0], RunID: o.run}, nil
+	}
+	return target{}, usagef("%s takes one WORKFLOW_ID, got %d arguments %q", cmd, len(args), args)
+}
+
+func printExecution(w io.Writer, x *engine.Execution) error {
+	t := &table{}
+	status := string(x.Status)
+	if x.CancelRequested && x.Status == engine.StatusRunning {
+		status += " (cancel requested)"
+	}
+	t.add("Workflow", x.WorkflowID)
+	t.add("Run", x.RunID)
+	t.add("Type", x.Type)
+	t.add("Task queue", x.TaskQueue)
+	t.add("Status", status)
+	t.add("Started", when(x.StartTime))
+	if !x.CloseTime.IsZero() {
+		t.add("Closed", when(x.CloseTime)+" (after "+x.CloseTime.Sub(x.StartTime).Round(1e6).String()+")")
+	}
+	if x.StatusLine != "" {
+		t.add("Status line", x.StatusLine)
+	}
+	if x.Progress != nil {
+		t.add("Progress", fmt.Sprintf("%d/%d", x.Progress.Done, x.Progress.Total))
+	}
+	t.add("Input", clip(compactJSON(x.Input), 200))
+	if len(x.Result) > 0 {
+		t.add("Result", clip(compactJSON(x.Result), 200))
+	}
+	if x.Failure != nil {
+		t.add("Failure", x.Failure.Error())
+	}
+	if x.TaskFailure != nil {
+		t.add("Stuck", fmt.Sprintf("workflow task failing (attempt %d): [%s] %s", x.TaskFailure.Attempt, x.TaskFailure.Code, x.TaskFailure.Message))
+	}
+	if x.ContinuedAs != "" {
+		t.add("Continued as", x.ContinuedAs)
+	}
+	if len(x.Signals) > 0 {
+		t.add("Signals", strings.Join(x.Signals, ", "))
+	}
+	t.add("History", fmt.Sprintf("%d events", x.HistoryLength))
+	if err := t.print(w); err != nil {
+		return err
+	}
+	if len(x.Approvals) > 0 {
+		fmt.Fprintln(w, "\nPending approvals:")
+		at := &table{header: []string{"  NAME", "DESCRIPTION", "APPROVERS", "REQUESTED"}}
+		for _, p := range x.Approvals {
+			at.add("  "+p.Name, p.Description, strings.Join(p.Approvers, ","), when(p.RequestedAt))
+		}
+		if err := at.print(w); err != nil {
+			return err
+		}
+	}
+	if len(x.Activities) > 0 {
+		fmt.Fprintln(w, "\nPending activities:")
+		at := &table{header: []string{"  SEQ", "ACTIVITY", "ATTEMPT", "LAST FAILURE", "NEXT ATTEMPT"}}
+		for _, p := range x.Activities {
+			last := ""
+			if p.LastFailure != nil {
+				last = clip(p.LastFailure.Error(), 80)
+			}
+			at.add(fmt.Sprintf("  %d", p.Seq), p.ActivityType, fmt.Sprint(p.Attempt), last, when(p.NextAttempt))
+		}
+		if err := at.print(w); err != nil {
+			return err
+		}
+	}
+	if len(x.Timers) > 0 {
+		fmt.Fprintln(w, "\nTimers:")
+		tt := &table{header: []string{"  SEQ", "FIRES AT"}}
+		for _, p := range x.Timers {
+			tt.add(fmt.Sprintf("  %d", p.Seq), when(p.FireAt))
+		}
+		if err := tt.print(w); err != nil {
+			return err
+		}
+	}
+	if len(x.SearchAttributes) > 0 {
+		fmt.Fprintln(w, "\nSearch attributes:")
+		keys := make([]string, 0, len(x.SearchAttributes))
+		for k := range x.SearchAttributes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		st := &table{}
+		for _, k := range keys {
+			b, _ := json.Marshal(x.SearchAttributes[k])
+			st.add("  "+k, string(b))
+		}
+		if err := st.print(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var historyCommand = &command{
+	name: "history", args: "WORKFLOW_ID [--follow]", group: groupInspect,
+	summary: "the event history; --follow streams it until the run closes",
+	flags: func(fs *flag.FlagSet, o *opts) {
+		defineRun(fs, o)
+		fs.BoolVar(&o.follow, "follow", false, "keep printing new events until the run closes (with -o json: one event per line)")
+		fs.BoolVar(&o.follow, "f", false, "same as --follow")
+	},
+	streams: func(o *opts) bool { return o.follow },
+	run: func(ctx context.Context, a *app, o *opts, args []string) error {
+		t, err := oneTarget("history", args, o)
+		if err != nil {
+			return err
+		}
+		c, err := a.engine(ctx)
+		if err != nil {
+			return err
+		}
+		if o.follow {
+			if a.out.format == formatTable {
+				printEventHeader(a.io.out)
+			}
+			return c.FollowHistory(ctx, t.WorkflowID, t.RunID, func(e engine.Event) error {
+				if a.out.format == formatTable {
+					return printEvent(a.io.out, e)
+				}
+				b, err := json.Marshal(e)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(a.io.out, "%s\n", b)
+				return err
+			})
+		}
+		events, err := c.History(ctx, t.WorkflowID, t.RunID)
+		if err != nil {
+			return err
+		}
+		if a.out.format != formatTable {
+			return list(a.out, events)
+		}
+		printEventHeader(a.io.out)
+		for _, e := range events {
+			if err := printEvent(a.io.out, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
+
+// Event lines have fixed widths so --follow can print them as they come.
+func printEventHeader(w io.Writer) {
+	fmt.Fprintf(w, "%5s  %-19s  %-26s  %s\n", "ID", "TIME", "TYPE", "DETAILS")
+}
+
+func printEvent(w io.Writer, e engine.Event) error {
+	_, err := fmt.Fprintf(w, "%5d  %-19s  %-26s  %s\n", e.ID, when(e.Time), e.Type, clip(eventDetail(e), 160))
+	return err
+}
+
+// eventDetail renders an event's attributes as key=value pairs (identity
+// and by included: who did what is the point of a history).
+func eventDetail(e engine.Event) string {
+	raw, err := json.Marshal(e.Attrs)
+	if err != nil {
+		return ""
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return cell(string(raw))
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		v := fields[k]
+		var s string
+		if json.Unmarshal(v, &s) == nil && !strings.ContainsAny(s, " \t\n\"=") && s != "" {
+			parts = append(parts, k+"="+s)
+			continue
+		}
+		var b bytes.Buffer
+		if json.Compact(&b, v) != nil {
+			b.Reset()
+			b.Write(v)
+		}
+		parts = append(parts, k+"="+b.String())
+	}
+	return cell(strings.Join(parts, " "))
+}
+
+var stackCommand = &command{
+	name: "stack", args: "WORKFLOW_ID", group: groupInspect,
+	summary: "what each coroutine waits on (the __stack query)",
+	flags:   func(fs *flag.FlagSet, o *opts) { defineRun(fs, o) },
+	run: func(ctx context.Context, a *app, o *opts, args []string) error {
+		t, err := oneTarget("stack", args, o)
+		if err != nil {
+			return err
+		}
+		c, err := a.engine(ctx)
+		if err != nil {
+			return err
+		}
+		raw, err := c.Query(ctx, t.WorkflowID, t.RunID, engine.QueryStack, nil)
+		if err != nil {
+			return err
+		}
+		var stack []engine.CoroutineState
+		if err := json.Unmarshal(raw, &stack); err != nil {
+			return fmt.Errorf("stack of %s: unexpected answer %s: %w", t, clip(string(raw), 80), err)
+		}
+		if a.out.format != formatTable {
+			return list(a.out, stack)
+		}
+		st := &table{header: []string{"COROUTINE", "BLOCKED ON"}}
+		for _, s := range stack {
+			st.add(s.Name, s.BlockedOn)
+		}
+		return st.print(a.io.out)
+	},
+}
+
+var queryCommand = &command{
+	name: "query", args: "WORKFLOW_ID NAME [--input JSON]", group: groupInspect,
+	summary: "run a query handler and print its JSON answer",
+	flags: func(fs *flag.FlagSet, o *opts) {
+		defineRun(fs, o)
+		defineInput(fs, o, "the query's arguments")
+	},
+	run: func(ctx context.Context, a *app, o *opts, args []string) error {
+		if len(args) != 2 {
+			return usagef("query needs WORKFLOW_ID and the query NAME, got %q", args)
+		}
+		var qargs any
+		if o.input != "" {
+			raw, err := readJSON("--input", o.input, a.io.in)
+			if err != nil {
+				return err
+			}
+			qargs = raw
+		}
+		c, err := a.engine(ctx)
+		if err != nil {
+			return err
+		}
+		raw, err := c.Query(ctx, args[0], o.run, args[1], qargs)
+		if err != nil {
+			return err
+		}
+		return printRawJSON(a, raw)
+	},
+}
+
+// printRawJSON prints a JSON answer: indented for table and json, one line
+// for jsonl.
+func printRawJSON(a *app, raw json.RawMessage) error {
+	if len(raw) == 0 {
+		raw = json.RawMessage("null")
+	}
+	var b bytes.Buffer
+	var err error
+	if a.out.format == formatJSONL {
+		err = json.Compact(&b, raw)
+	} else {
+		err = json.Indent(&b, raw, "", "  ")
+	}
+	if err != nil {
+		b.Reset()
+		b.Write(raw)
+	}
+	_, err = fmt.Fprintf(a.io.out, "%s\n", b.Bytes())
+	return err
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/foremanhq/foreman/visibility"
+)
+
+// maxPage is the largest page the search API serves.
+const maxPage = 1000
+
+var listCommand = &command{
+	name: "list", args: "[QUERY]", group: groupFind,
+	summary: "runs matching a query (bleve syntax or Temporal list filter)",
+	flags: func(fs *flag.FlagSet, o *opts) {
+		defineQuery(fs, o, "the query (same as the QUERY argument)")
+		fs.StringVar(&o.sortBy, "sort", "", "comma-separated fields, - first for descending (default -start_time)")
+		fs.IntVar(&o.limit, "limit", 50, "print at most this many runs")
+		fs.BoolVar(&o.all, "all", false, "print every match (pages through them)")
+	},
+	run: func(ctx context.Context, a *app, o *opts, args []string) error {
+		query, err := queryArg("list", o, args)
+		if err != nil {
+			return err
+		}
+		if o.limit < 1 && !o.all {
+			return usagef("--limit %d: must be at least 1 (or use --all)", o.limit)
+		}
+		s, err := a.searcher(ctx)
+		if err != nil {
+			return err
+		}
+		req := visibility.SearchRequest{Query: query, Sort: splitList(o.sortBy)}
+		var hits []visibility.Doc
+		var total uint64
+		for {
+			want := maxPage
+			if !o.all {
+				want = min(o.limit-len(hits), maxPage)
+			}
+			req.Size = want
+			res, err := s.Search(ctx, req)
+			if err != nil {
+				return err
+			}
+			total = res.Total
+			hits = append(hits, res.Hits...)
+			if len(res.Next) == 0 || len(res.Hits) == 0 || (!o.all && len(hits) >= o.limit) {
+				break
+			}
+			req.After = res.Next
+		}
+		if uint64(len(hits)) < total {
+			a.infof("%d of %d matches shown (--limit N or --all for more)", len(hits), total)
+		}
+		if a.out.format != formatTable {
+			return list(a.out, hits)
+		}
+		return printDocs(a, hits)
+	},
+}
+
+func printDocs(a *app, docs []visibility.Doc) error {
+	t := &table{header: []string{"WORKFLOW ID", "TYPE", "STATUS", "STARTED", "WAITING ON", "STATUS LINE", "RUN ID"}}
+	for _, d := range docs {
+		line := d.StatusLine
+		if d.Progress != nil && d.Progress.Total > 0 {
+			line = fmt.Sprintf("[%d/%d] %s", d.Progress.Done, d.Progress.Total, line)
+		}
+		t.add(d.WorkflowID, d.Type, string(d.Status), when(d.StartTime), d.WaitingOn, clip(line, 60), d.RunID)
+	}
+	return t.print(a.io.out)
+}
+
+// queryArg takes the query from -q or the one positional argument.
+func queryArg(cmd string, o *opts, args []string) (string, error) {
+	switch {
+	case len(args) > 1:
+		return "", usagef("%s takes one QUERY argument; quote it: foreman %s '%s'", cmd, cmd, strings.Join(args, " "))
+	case len(args) == 1 && o.query != "":
+		return "", usagef("%s: give the query either as an argument or with -q, not both", cmd)
+	case len(args) == 1:
+		return args[0], nil
+	}
+	return o.query, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+var countCommand = &command{
+	name: "count", args: "[QUERY] [--group-by FIELD]", group: groupFind,
+	summary: "count matching runs, optionally per value of a field",
+	flags: func(fs *flag.FlagSet, o *opts) {
+		defineQuery(fs, o, "the query (same as the QUERY argument)")
+		fs.StringVar(&o.groupBy, "group-by", "", "count per value of this field (status, type, task_queue, waiting_on, …)")
+	},
+	run: func(ctx context.Context, a *app, o *opts, args []string) error {
+		query, err := queryArg("count", o, args)
+		if err != nil {
+			return err
+		}
+		s, err := a.searcher(ctx)
+		if err != nil {
+			return err
+		}
+		res, err := s.Count(ctx, visibility.CountRequest{Query: query, GroupBy: o.groupBy})
+		if err != nil {
+			return err
+		}
+		if a.out.format != formatTable {
+			return a.out.value(res)
+		}
+		if o.groupBy == "" {
+			_, err := fmt.Fprintln(a.io.out, res.Total)
+			return err
+		}
+		t := &table{header: []string{strings.ToUpper(o.groupBy), "COUNT"}}
+		for _, g := range res.Groups {
+			t.add(g.Value, fmt.Sprint(g.Count))
+		}
+		t.add("TOTAL", fmt.Sprint(res.Total))
+		return t.print(a.io.out)
+	},
+}

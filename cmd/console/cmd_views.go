@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+
+	"github.com/foremanhq/foreman/jetstream"
+)
+
+var viewsCommand = &command{
+	name: "views", args: "[list|save NAME QUERY|delete NAME]", group: groupViews,
+	summary: "list, save or delete named searches",
+	writeIf: func(args []string) bool { return len(args) > 0 && args[0] != "list" },
+	flags:   func(fs *flag.FlagSet, o *opts) {},
+	run: func(ctx context.Context, a *app, o *opts, args []string) error {
+		sub := "list"
+		if len(args) > 0 {
+			sub, args = args[0], args[1:]
+		}
+		var want int
+		switch sub {
+		case "list":
+			want = 0
+		case "save":
+			want = 2
+		case "delete":
+			want = 1
+		default:
+			return usagef("views: unknown subcommand %q (want list, save or delete)", sub)
+		}
+		if len(args) != want {
+			return usagef("views %s takes %d argument(s), got %d %q", sub, want, len(args), args)
+		}
+		vs, err := a.savedViews(ctx)
+		if err != nil {
+			return err
+		}
+		switch sub {
+		case "save":
+			if err := vs.Save(ctx, jetstream.View{Name: args[0], Query: args[1], SavedBy: a.g.identity}); err != nil {
+				return err
+			}
+			a.infof("saved view %q", args[0])
+			return nil
+		case "delete":
+			if err := vs.Delete(ctx, args[0]); err != nil {
+				return err
+			}
+			a.infof("deleted view %q", args[0])
+			return nil
+		}
+		views, err := vs.List(ctx)
+		if err != nil {
+			return err
+		}
+		if a.out.format != formatTable {
+			return list(a.out, views)
+		}
+		t := &table{header: []string{"NAME", "QUERY", "SAVED BY", "UPDATED"}}
+		for _, v := range views {
+			t.add(v.Name, v.Query, v.SavedBy, when(v.UpdatedAt))
+		}
+		return t.print(a.io.out)
+	},
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+)
+
+// defaultTimeout bounds a command (or each batch item) without --timeout.
+const defaultTimeout = 30 * time.Second
+
+// run is the whole CLI: it parses, dispatches and returns the exit code.
+func run(ctx context.Context, args []string, s stdio, getenv func(string) string) int {
+	g := defaultGlobals(getenv)
+	root := newFlagSet("foreman", s.err)
+	g.register(root)
+	root.Usage = func() { fmt.Fprintln(s.err, "Run 'foreman help' for usage.") }
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(s.out)
+			return exitOK
+		}
+		return exitUsage
+	}
+	rest := root.Args()
+	if len(rest) == 0 {
+		return bare(ctx, g, s)
+	}
+	name := rest[0]
+	if name == "help" {
+		return help(s, rest[1:])
+	}
+	cmd := lookup(name)
+	if cmd == nil {
+		fmt.Fprintf(s.err, "foreman: unknown command %q\nRun 'foreman help' for the list of commands.\n", name)
+		return exitUsage
+	}
+	return dispatch(ctx, cmd, g, rest[1:], s)
+}
+
+func help(s stdio, args []string) int {
+	if len(args) == 0 {
+		printHelp(s.out)
+		return exitOK
+	}
+	cmd := lookup(args[0])
+	if cmd == nil {
+		fmt.Fprintf(s.err, "foreman help: unknown command %q\n", args[0])
+		return exitUsage
+	}
+	commandHelp(s.out, cmd, commandFlags(cmd, &globals{}, &opts{}, io.Discard))
+	return exitOK
+}
+
+func commandFlags(cmd *command, g *globals, o *opts, w io.Writer) *flag.FlagSet {
+	fs := newFlagSet("foreman "+cmd.name, w)
+	g.register(fs)
+	if cmd.flags != nil {
+		cmd.flags(fs, o)
+	}
+	return fs
+}
+
+// dispatch parses a command's flags, applies the rules every command
+// shares (read-only, confirmation, timeout), runs it and maps its error to
+// an exit code.
+func dispatch(ctx context.Context, cmd *command, g globals, args []string, s stdio) int {
+	o := &opts{}
+	fs := commandFlags(cmd, &g, o, s.err)
+	fs.Usage = func() { fmt.Fprintf(s.err, "Run 'foreman help %s' for usage.\n", cmd.name) }
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		commandHelp(s.out, cmd, fs)
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage // the flag package printed the problem
+	}
+	if err := g.validate(); err != nil {
+		return report(s, cmd, err)
+	}
+	a := newApp(g, s)
+	defer a.close()
+	return report(s, cmd, a.execute(ctx, cmd, o, pos))
+}
+
+// execute is the one place every write passes through: read-only is
+// enforced here and nowhere else.
+func (a *app) execute(ctx context.Context, cmd *command, o *opts, pos []string) error {
+	batch := cmd.act != nil && o.query != ""
+	if cmd.writes(pos) && a.g.readOnly && !o.dryRun {
+		return refusedf("%s changes runs and --read-only is set; nothing was done", cmd.name)
+	}
+	if (cmd.destructive || batch) && !o.dryRun && !a.g.yes && !a.io.inTTY {
+		what := cmd.name
+		if batch {
+			what = "a batch " + cmd.name
+		}
+		return refusedf("%s is destructive: pass --yes to confirm (standard input is not a terminal)", what)
+	}
+	if !batch {
+		timeout := a.g.timeout
+		if timeout == 0 && (cmd.streams == nil || !cmd.streams(o)) {
+			timeout = defaultTimeout
+		}
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+	}
+	switch {
+	case cmd.act == nil:
+		return cmd.run(ctx, a, o, pos)
+	case batch:
+		return a.runBatch(ctx, cmd, o, pos)
+	}
+	return a.runSingle(ctx, cmd, o, pos)
+}
+
+// report prints err for the operator and returns its exit code.
+func report(s stdio, cmd *command, err error) int {
+	code := exitCode(err)
+	if err == nil {
+		return code
+	}
+	msg := err.Error()
+	if code == exitTimeout && errors.Is(err, context.DeadlineExceeded) {
+		msg += " (timed out; raise --timeout)"
+	}
+	fmt.Fprintf(s.err, "foreman %s: %s\n", cmd.name, msg)
+	return code
+}

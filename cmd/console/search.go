@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/foremanhq/foreman/visibility"
+)
+
+// searcher is what list, count and batches need from the search API.
+type searcher interface {
+	Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error)
+	Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error)
+}
+
+// natsSearcher sends search API requests over NATS (visibility/api.go).
+type natsSearcher struct{ nc *nats.Conn }
+
+func newSearcher(nc *nats.Conn) searcher { return natsSearcher{nc: nc} }
+
+func (s natsSearcher) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+	var res visibility.SearchResult
+	return res, s.request(ctx, visibility.SubjectSearch, req, &res)
+}
+
+func (s natsSearcher) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+	var res visibility.CountResult
+	return res, s.request(ctx, visibility.SubjectCount, req, &res)
+}
+
+func (s natsSearcher) request(ctx context.Context, subject string, req, res any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	msg, err := s.nc.RequestWithContext(ctx, subject, body)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return errors.New("the search index is not available: no foreman-engine serves the search API on this NATS server")
+	}
+	if err != nil {
+		return fmt.Errorf("search request: %w", err)
+	}
+	var apiErr struct {
+		Error *visibility.APIError `json:"error"`
+	}
+	if json.Unmarshal(msg.Data, &apiErr) == nil && apiErr.Error != nil {
+		return apiErr.Error
+	}
+	if err := json.Unmarshal(msg.Data, res); err != nil {
+		return fmt.Errorf("search API: malformed answer: %w", err)
+	}
+	return nil
+}

@@ -51,7 +51,7 @@ func Demo(ctx context.Context, c *engine.Client) error {
 		case 1, 5:
 			d.expense(d.rng.IntN(5) < 2)
 		case 2, 7:
-			d.ingestion(d.rng.IntN(3) == 0)
+			d.ingestion(d.rng.IntN(2) == 0)
 		case 4:
 			d.subscription()
 		}
@@ -145,7 +145,10 @@ func (d *demo) failAt() string {
 }
 
 func (d *demo) order(failAt string) {
-	in := OrderInput{OrderID: d.id(), Amount: float64(20+d.rng.IntN(1150)) + 0.99, FailAt: failAt}
+	in := OrderInput{OrderID: d.id(), Amount: float64(20+d.rng.IntN(900)) + 0.99, FailAt: failAt}
+	if d.rng.IntN(10) == 0 { // a large order, waiting for a manager
+		in.Amount += OrderApprovalLimit
+	}
 	d.now("order-"+in.OrderID, OrderQueue, OrderFulfillment, in)
 }
 
@@ -167,8 +170,9 @@ func (d *demo) pickName() string {
 	return names[d.rng.IntN(len(names))]
 }
 
-// ingestion starts a document ingestion; troubled ones have a flaky fetch
-// and a chunk that crashes once. A third get the priority signal later.
+// ingestion starts a document ingestion; troubled ones (half of them) have
+// a flaky fetch and a chunk that crashes once. A third get the priority
+// signal later.
 func (d *demo) ingestion(troubled bool) {
 	in := IngestInput{DocID: "doc-" + d.id(), Pages: 20 + d.rng.IntN(100), ChunkPages: 10,
 		PageTime: Duration(150 * time.Millisecond), Throttle: Duration(2 * time.Second)}

@@ -29,6 +29,8 @@ const (
 	// PriorityChunkFactor multiplies the chunk size once the priority
 	// signal arrived.
 	PriorityChunkFactor = 4
+	// MaxChunks bounds the chunks of one document, and so its history.
+	MaxChunks = 1000
 )
 
 // IngestInput is the input of DocumentIngestion.
@@ -82,10 +84,7 @@ func DocumentIngestion(ctx engine.Context, in IngestInput) (IngestResult, error)
 	if err := in.validate(); err != nil {
 		return IngestResult{}, err
 	}
-	chunkPages := in.ChunkPages
-	if chunkPages <= 0 {
-		chunkPages = DefaultChunkPages
-	}
+	chunkPages := in.chunkPages()
 	// The workflow's state is plain local variables: the query handler
 	// reads them, and replay rebuilds them from history after a restart.
 	prog := IngestProgress{Stage: "fetching", Pages: in.Pages, ChunkPages: chunkPages}
@@ -175,6 +174,13 @@ func throttle(ctx engine.Context, d time.Duration, priority engine.Channel, prog
 	return err
 }
 
+func (in IngestInput) chunkPages() int {
+	if in.ChunkPages <= 0 {
+		return DefaultChunkPages
+	}
+	return in.ChunkPages
+}
+
 func priorityNote(p bool) string {
 	if p {
 		return " (priority)"
@@ -187,11 +193,16 @@ func (in IngestInput) validate() error {
 	if in.DocID == "" {
 		bad = append(bad, "doc_id is required")
 	}
-	if in.Pages <= 0 || in.Pages > 100_000 {
-		bad = append(bad, fmt.Sprintf("pages must be between 1 and 100000, got %d", in.Pages))
+	if in.Pages <= 0 {
+		bad = append(bad, fmt.Sprintf("pages must be positive, got %d", in.Pages))
 	}
 	if in.ChunkPages < 0 || in.FlakyAttempts < 0 || in.CrashAtPage < 0 || in.PageTime < 0 || in.Throttle < 0 {
 		bad = append(bad, "chunk_pages, flaky_attempts, crash_at_page, page_time and throttle must not be negative")
+	} else if chunks := (in.Pages + in.chunkPages() - 1) / in.chunkPages(); chunks > MaxChunks {
+		// Each chunk adds a few events to the run's history, which must
+		// stay well under the engine's limit (engine.HistoryLimit).
+		bad = append(bad, fmt.Sprintf("%d pages in chunks of %d make %d chunks, over the %d a run may have: raise chunk_pages",
+			in.Pages, in.chunkPages(), chunks, MaxChunks))
 	}
 	if len(bad) > 0 {
 		return engine.NewApplicationError("BadInput", "ingestion: "+strings.Join(bad, "; "), true)

@@ -105,10 +105,18 @@ func TestDocumentIngestion(t *testing.T) {
 
 	t.Run("bad input fails with a clear error", func(t *testing.T) {
 		t.Parallel()
-		e.start(t, "ingest-bad", examples.IngestQueue, examples.DocumentIngestion, examples.IngestInput{Pages: 0})
-		app := wantAppError(t, e.result(t, "ingest-bad", nil), "BadInput")
-		if app.Message != "ingestion: doc_id is required; pages must be between 1 and 100000, got 0" {
-			t.Fatalf("message %q", app.Message)
+		for id, c := range map[string]struct {
+			in   examples.IngestInput
+			want string
+		}{
+			"ingest-bad-1": {examples.IngestInput{Pages: 0}, "ingestion: doc_id is required; pages must be positive, got 0"},
+			"ingest-bad-2": {examples.IngestInput{DocID: "D", Pages: 20_001, ChunkPages: 20},
+				"ingestion: 20001 pages in chunks of 20 make 1001 chunks, over the 1000 a run may have: raise chunk_pages"},
+		} {
+			e.start(t, id, examples.IngestQueue, examples.DocumentIngestion, c.in)
+			if app := wantAppError(t, e.result(t, id, nil), "BadInput"); app.Message != c.want {
+				t.Fatalf("%s: message %q, want %q", id, app.Message, c.want)
+			}
 		}
 	})
 }

@@ -22,6 +22,9 @@ const (
 	// DefaultRenewalsPerRun bounds a run's history: after that many
 	// renewals the workflow continues as a new run with a fresh history.
 	DefaultRenewalsPerRun = 12
+	// MaxRenewalsPerRun bounds RenewalsPerRun (each renewal adds a handful of
+	// events to the run's history).
+	MaxRenewalsPerRun = 1000
 )
 
 // SubscriptionInput is the input of SubscriptionRenewal.
@@ -87,7 +90,7 @@ func SubscriptionRenewal(ctx engine.Context, in SubscriptionInput) (Subscription
 			engine.SetProgress(ctx, int64(res.Renewals), int64(in.MaxRenewals))
 			if res.Renewals >= in.MaxRenewals {
 				res.Ended = "completed"
-				engine.SetStatus(ctx, fmt.Sprintf("ended after %d renewals", res.Renewals))
+				engine.SetStatus(ctx, fmt.Sprintf("ended after %d renewal(s)", res.Renewals))
 				return res, nil
 			}
 		}
@@ -101,7 +104,7 @@ func SubscriptionRenewal(ctx engine.Context, in SubscriptionInput) (Subscription
 
 		// Sleep until the next renewal, or until a cancel request.
 		due := engine.Now(ctx).Add(period)
-		engine.SetStatus(ctx, fmt.Sprintf("active (%d renewals); next renewal %s", res.Renewals, due.UTC().Format(time.RFC3339)))
+		engine.SetStatus(ctx, fmt.Sprintf("active, renewed %d times; next renewal %s", res.Renewals, due.UTC().Format(time.RFC3339)))
 		timerCtx, stopTimer := engine.WithCancel(ctx)
 		var req *CancelRequest
 		var timerErr error
@@ -141,7 +144,7 @@ func cancelSubscription(ctx engine.Context, in SubscriptionInput, res Subscripti
 		return res, err
 	}
 	res.Ended, res.Reason = "canceled", reason
-	engine.SetStatus(ctx, fmt.Sprintf("canceled after %d renewals: %s", res.Renewals, reason))
+	engine.SetStatus(ctx, fmt.Sprintf("canceled after %d renewal(s): %s", res.Renewals, reason))
 	return res, nil
 }
 
@@ -155,6 +158,9 @@ func (in SubscriptionInput) validate() error {
 	}
 	if in.Period < 0 || in.MaxRenewals < 0 || in.RenewalsPerRun < 0 || in.Renewed < 0 {
 		bad = append(bad, "period, max_renewals, renewals_per_run and renewed must not be negative")
+	}
+	if in.RenewalsPerRun > MaxRenewalsPerRun {
+		bad = append(bad, fmt.Sprintf("renewals_per_run is %d, over %d: a run's history must stay short", in.RenewalsPerRun, MaxRenewalsPerRun))
 	}
 	if len(bad) > 0 {
 		return engine.NewApplicationError("BadInput", "subscription: "+strings.Join(bad, "; "), true)

@@ -91,12 +91,12 @@ func DocumentIngestion(ctx engine.Context, in IngestInput) (IngestResult, error)
 	if err := engine.SetQueryHandler(ctx, QueryProgress, func() (IngestProgress, error) { return prog, nil }); err != nil {
 		return IngestResult{}, err
 	}
+	// Signals wait in their channel until the code takes them: the
+	// priority signal is checked before each chunk and during each pause.
 	priority := engine.GetSignalChannel(ctx, SignalPriority)
-	takePriority := func() {
-		if !prog.Priority && priority.ReceiveAsync(nil) {
-			prog.Priority = true
-			prog.ChunkPages = chunkPages * PriorityChunkFactor
-		}
+	goFaster := func() {
+		prog.Priority = true
+		prog.ChunkPages = chunkPages * PriorityChunkFactor
 	}
 	res := IngestResult{DocID: in.DocID, Pages: in.Pages}
 
@@ -122,7 +122,9 @@ func DocumentIngestion(ctx engine.Context, in IngestInput) (IngestResult, error)
 	})
 	pageTime := in.PageTime.or(DefaultPageTime)
 	for first := 1; first <= in.Pages; {
-		takePriority()
+		if !prog.Priority && priority.ReceiveAsync(nil) {
+			goFaster()
+		}
 		last := min(first+prog.ChunkPages-1, in.Pages)
 		prog.Stage = fmt.Sprintf("extracting pages %d-%d", first, last)
 		engine.SetStatus(ctx, fmt.Sprintf("%s of %d%s", prog.Stage, in.Pages, priorityNote(prog.Priority)))
@@ -135,9 +137,16 @@ func DocumentIngestion(ctx engine.Context, in IngestInput) (IngestResult, error)
 		prog.PagesDone, prog.ChunksDone = last, prog.ChunksDone+1
 		engine.SetProgress(ctx, int64(prog.PagesDone), int64(in.Pages))
 		first = last + 1
-		if first <= in.Pages {
-			if err := throttle(ctx, in.Throttle.or(DefaultThrottle), priority, &prog, takePriority); err != nil {
+		if first <= in.Pages && !prog.Priority {
+			d := in.Throttle.or(DefaultThrottle)
+			prog.Stage = "throttled"
+			engine.SetStatus(ctx, fmt.Sprintf("throttled: next chunk in %s (signal %q to skip)", d, SignalPriority))
+			signaled, err := pauseUnlessSignaled(ctx, d, priority)
+			if err != nil {
 				return IngestResult{}, err
+			}
+			if signaled {
+				goFaster()
 			}
 		}
 	}
@@ -154,24 +163,20 @@ func DocumentIngestion(ctx engine.Context, in IngestInput) (IngestResult, error)
 	return res, nil
 }
 
-// throttle pauses between chunks on a durable timer, unless the priority
-// signal is (or becomes) pending: a Selector waits for whichever comes
-// first, and the timer is cancelled if the signal wins.
-func throttle(ctx engine.Context, d time.Duration, priority engine.Channel, prog *IngestProgress, takePriority func()) error {
-	takePriority()
-	if prog.Priority {
-		return nil
+// pauseUnlessSignaled waits d on a durable timer, or less if a value
+// arrives on ch (it is taken, and the result is true). A Selector waits for
+// whichever comes first; the timer is cancelled if the signal wins.
+func pauseUnlessSignaled(ctx engine.Context, d time.Duration, ch engine.Channel) (signaled bool, err error) {
+	if ch.ReceiveAsync(nil) {
+		return true, nil
 	}
-	prog.Stage = "throttled"
-	engine.SetStatus(ctx, fmt.Sprintf("throttled: next chunk in %s (signal %q to skip)", d, SignalPriority))
-	timerCtx, cancel := engine.WithCancel(ctx)
-	defer cancel()
-	var err error
+	timerCtx, cancelTimer := engine.WithCancel(ctx)
+	defer cancelTimer()
 	engine.NewSelector(ctx).
 		AddFuture(engine.NewTimer(timerCtx, d), func(f engine.Future) { err = f.Get(ctx, nil) }).
-		AddReceive(priority, func(engine.Channel, bool) { takePriority() }).
+		AddReceive(ch, func(c engine.Channel, _ bool) { signaled = c.ReceiveAsync(nil) }).
 		Select(ctx)
-	return err
+	return signaled, err
 }
 
 func (in IngestInput) chunkPages() int {

@@ -2,6 +2,7 @@ package examples
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -110,8 +111,9 @@ func SubscriptionRenewal(ctx engine.Context, in SubscriptionInput) (Subscription
 		var timerErr error
 		engine.NewSelector(ctx).
 			AddReceive(cancelCh, func(c engine.Channel, _ bool) {
-				req = &CancelRequest{}
-				c.Receive(ctx, req)
+				var raw json.RawMessage // decoded by hand: a malformed payload must not wedge the run
+				c.Receive(ctx, &raw)
+				req = parseCancelRequest(raw)
 			}).
 			AddFuture(engine.NewTimer(timerCtx, period), func(f engine.Future) { timerErr = f.Get(ctx, nil) }).
 			Select(ctx)
@@ -131,6 +133,26 @@ func SubscriptionRenewal(ctx engine.Context, in SubscriptionInput) (Subscription
 		res.Renewals++
 		renewedHere++
 	}
+}
+
+// parseCancelRequest reads the cancel signal's payload: a CancelRequest, a
+// bare reason string, or nothing.
+func parseCancelRequest(raw json.RawMessage) *CancelRequest {
+	var req CancelRequest
+	if len(raw) == 0 || json.Unmarshal(raw, &req) == nil {
+		return &req
+	}
+	if json.Unmarshal(raw, &req.Reason) == nil {
+		return &req
+	}
+	return &CancelRequest{Reason: "canceled on request (unreadable payload " + truncate(string(raw), 80) + ")"}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // cancelSubscription confirms a cancellation to the customer and ends the run.

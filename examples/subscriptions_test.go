@@ -72,16 +72,30 @@ func TestSubscriptionRenewal(t *testing.T) {
 			!strings.HasPrefix(x.StatusLine, "active, renewed 0 times; next renewal ") {
 			t.Fatalf("timer fires at %s, want a period of %s after %s; status %q", x.Timers[0].FireAt, examples.DefaultRenewalPeriod, x.StartTime, x.StatusLine)
 		}
-		if err := e.client.Signal(e.ctx, "sub-S2", "", examples.SignalCancelSubscription, nil); err != nil {
+		// A payload of the wrong shape is tolerated: the run must not wedge.
+		if err := e.client.Signal(e.ctx, "sub-S2", "", examples.SignalCancelSubscription, []int{1, 2}); err != nil {
 			t.Fatal(err)
 		}
 		var res examples.SubscriptionResult
 		e.mustResult(t, "sub-S2", &res)
-		if res.Ended != "canceled" || res.Reason != "canceled on request" || res.Renewals != 0 {
+		if res.Ended != "canceled" || res.Reason != "canceled on request (unreadable payload [1,2])" || res.Renewals != 0 {
 			t.Fatalf("result %+v", res)
 		}
 		if n := countEvents(e.history(t, "sub-S2"), engine.EventTimerCanceled); n != 1 {
 			t.Fatalf("%d timers cancelled, want 1", n)
+		}
+	})
+
+	t.Run("a bare reason string cancels too", func(t *testing.T) {
+		t.Parallel()
+		e.start(t, "sub-S5", examples.BillingQueue, examples.SubscriptionRenewal, examples.SubscriptionInput{SubscriptionID: "S5", Amount: 9})
+		if err := e.client.Signal(e.ctx, "sub-S5", "", examples.SignalCancelSubscription, "too expensive"); err != nil {
+			t.Fatal(err)
+		}
+		var res examples.SubscriptionResult
+		e.mustResult(t, "sub-S5", &res)
+		if res.Ended != "canceled" || res.Reason != "too expensive" {
+			t.Fatalf("result %+v", res)
 		}
 	})
 

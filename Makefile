@@ -22,6 +22,7 @@ engine: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 20m ./...
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=10s ./visibility/query
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,259 @@
+package query
+
+import (
+	"sort"
+	"strings"
+)
+
+// Kind is how a field is indexed, and so which comparisons it supports.
+type Kind int
+
+// Field kinds. The zero Kind is invalid.
+const (
+	// KindKeyword is an exact, sortable value (ids, type, status, names).
+	KindKeyword Kind = iota + 1
+	// KindText is analyzed full text (input, result, failure messages).
+	KindText
+	// KindNumber is a float64 (durations in ms, counts, percentages).
+	KindNumber
+	// KindTime is a date-time.
+	KindTime
+	// KindBool is true or false.
+	KindBool
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindKeyword:
+		return "keyword"
+	case KindText:
+		return "text"
+	case KindNumber:
+		return "number"
+	case KindTime:
+		return "time"
+	case KindBool:
+		return "bool"
+	}
+	return "invalid kind"
+}
+
+// Field is an index field: its bleve path and kind.
+type Field struct {
+	Path string
+	Kind Kind
+}
+
+// Schema resolves a name as written by a user (foreman name, Temporal name,
+// custom attribute) to an index field.
+type Schema interface {
+	Lookup(name string) (Field, bool)
+}
+
+// Lister is implemented by schemas that can list the names they know; the
+// parser uses it to suggest the closest names for an unknown one.
+type Lister interface {
+	Names() []string
+}
+
+// Defaulter is implemented by schemas that say which fields a bare term (a
+// value without a field, bleve dialect) searches. Schemas without it get
+// the built-in defaults: workflow_id, run_id and type exactly, and the
+// built-in text fields as full text.
+type Defaulter interface {
+	DefaultFields() []Field
+}
+
+// AttrPath is the index path of custom search attribute name.
+func AttrPath(name string) string { return attrPrefix + name }
+
+const attrPrefix = "attr."
+
+// builtinField is one built-in field and the other names it answers to.
+type builtinField struct {
+	Field
+	aliases []string // Temporal names
+}
+
+// builtins is the field contract of the index (notes/fields.md).
+var builtins = []builtinField{
+	{Field{"workflow_id", KindKeyword}, []string{"WorkflowId"}},
+	{Field{"run_id", KindKeyword}, []string{"RunId"}},
+	{Field{"type", KindKeyword}, []string{"WorkflowType"}},
+	{Field{"task_queue", KindKeyword}, []string{"TaskQueue"}},
+	{Field{"status", KindKeyword}, []string{"ExecutionStatus"}},
+	{Field{"waiting_on", KindKeyword}, nil},
+	{Field{"approvals", KindKeyword}, nil},
+	{Field{"activities", KindKeyword}, nil},
+	{Field{"pending_activities", KindKeyword}, nil},
+	{Field{"error_types", KindKeyword}, nil},
+	{Field{"signal_names", KindKeyword}, nil},
+	{Field{"actors", KindKeyword}, nil},
+	{Field{"reset_from", KindKeyword}, nil},
+	{Field{"continued_from", KindKeyword}, nil},
+	{Field{"duration_ms", KindNumber}, []string{"ExecutionDuration"}},
+	{Field{"history_length", KindNumber}, []string{"HistoryLength"}},
+	{Field{"attempts", KindNumber}, nil},
+	{Field{"progress_pct", KindNumber}, nil},
+	{Field{"progress_done", KindNumber}, nil},
+	{Field{"progress_total", KindNumber}, nil},
+	{Field{"start_time", KindTime}, []string{"StartTime", "ExecutionTime"}},
+	{Field{"close_time", KindTime}, []string{"CloseTime"}},
+	{Field{"last_event_time", KindTime}, nil},
+	{Field{"approval_since", KindTime}, nil},
+	{Field{"input", KindText}, nil},
+	{Field{"result", KindText}, nil},
+	{Field{"failure", KindText}, nil},
+	{Field{"signals", KindText}, nil},
+	{Field{"status_line", KindText}, nil},
+	{Field{"history", KindText}, nil},
+}
+
+// defaultFields are searched by a bare term: ids and type exactly, the
+// text fields as full text.
+var defaultFields = []Field{
+	{"workflow_id", KindKeyword}, {"run_id", KindKeyword}, {"type", KindKeyword},
+	{"input", KindText}, {"result", KindText}, {"failure", KindText},
+	{"signals", KindText}, {"status_line", KindText}, {"history", KindText},
+}
+
+type builtinSchema struct {
+	byKey map[string]Field
+	names []string
+}
+
+var theBuiltin = newBuiltin()
+
+func newBuiltin() *builtinSchema {
+	b := &builtinSchema{byKey: map[string]Field{}}
+	for _, f := range builtins {
+		b.byKey[fold(f.Path)] = f.Field
+		b.names = append(b.names, f.Path)
+		for _, a := range f.aliases {
+			b.byKey[fold(a)] = f.Field
+			b.names = append(b.names, a)
+		}
+	}
+	return b
+}
+
+// Builtin returns the built-in fields under their foreman names
+// (workflow_id) and Temporal names (WorkflowId). Names match ignoring case
+// and underscores, so WorkflowID, workflowId and waitingOn all resolve.
+// Custom attributes are added by WithAttributes.
+func Builtin() Schema { return theBuiltin }
+
+func (b *builtinSchema) Lookup(name string) (Field, bool) {
+	f, ok := b.byKey[fold(name)]
+	return f, ok
+}
+
+func (b *builtinSchema) Names() []string { return b.names }
+
+func (b *builtinSchema) DefaultFields() []Field { return defaultFields }
+
+// WithAttributes returns base extended with custom search attributes
+// (name -> kind). An attribute answers to its bare name (CustomerId) and to
+// attr.CustomerId; a built-in name wins over a bare attribute name. Bare
+// names match exactly, or ignoring case and underscores when that is
+// unambiguous. Text attributes join the fields a bare term searches.
+func WithAttributes(base Schema, attrs map[string]Kind) Schema {
+	s := &attrSchema{base: base, attrs: map[string]Kind{}, byKey: map[string][]string{}}
+	for name, k := range attrs {
+		s.attrs[name] = k
+		key := fold(name)
+		s.byKey[key] = append(s.byKey[key], name)
+	}
+	return s
+}
+
+type attrSchema struct {
+	base  Schema
+	attrs map[string]Kind
+	byKey map[string][]string // folded name -> attribute names
+}
+
+func (s *attrSchema) Lookup(name string) (Field, bool) {
+	if rest, ok := strings.CutPrefix(name, attrPrefix); ok {
+		if k, ok := s.attrs[rest]; ok {
+			return Field{AttrPath(rest), k}, true
+		}
+		if n, ok := s.unique(rest); ok {
+			return Field{AttrPath(n), s.attrs[n]}, true
+		}
+	}
+	if f, ok := s.base.Lookup(name); ok {
+		return f, true
+	}
+	if k, ok := s.attrs[name]; ok {
+		return Field{AttrPath(name), k}, true
+	}
+	if n, ok := s.unique(name); ok {
+		return Field{AttrPath(n), s.attrs[n]}, true
+	}
+	return Field{}, false
+}
+
+func (s *attrSchema) unique(name string) (string, bool) {
+	if ns := s.byKey[fold(name)]; len(ns) == 1 {
+		return ns[0], true
+	}
+	return "", false
+}
+
+func (s *attrSchema) Names() []string {
+	names := append([]string(nil), knownNames(s.base)...)
+	var attrs []string
+	for n := range s.attrs {
+		attrs = append(attrs, n)
+	}
+	sort.Strings(attrs)
+	return append(names, attrs...)
+}
+
+func (s *attrSchema) DefaultFields() []Field {
+	fields := append([]Field(nil), defaultsOf(s.base)...)
+	var text []string
+	for n, k := range s.attrs {
+		if k == KindText {
+			text = append(text, n)
+		}
+	}
+	sort.Strings(text)
+	for _, n := range text {
+		fields = append(fields, Field{AttrPath(n), KindText})
+	}
+	return fields
+}
+
+func knownNames(s Schema) []string {
+	if l, ok := s.(Lister); ok {
+		return l.Names()
+	}
+	return nil
+}
+
+func defaultsOf(s Schema) []Field {
+	if d, ok := s.(Defaulter); ok {
+		return d.DefaultFields()
+	}
+	return defaultFields
+}
+
+// fold is the key names are matched by: ASCII lower case, underscores
+// dropped (WorkflowID, workflow_id and workflowId are one name).
+func fold(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

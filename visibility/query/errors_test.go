@@ -98,10 +98,10 @@ func TestErrors(t *testing.T) {
 // offer completions.
 func TestErrorExpected(t *testing.T) {
 	cases := map[string]string{
-		`ExecutionStatus = `:      "a value",
-		`WorkflowTyp = 'x'`:       "WorkflowType",
-		`status:runing`:           "running",
-		`history_length:>abc`:     "a number",
+		`ExecutionStatus = `:       "a value",
+		`WorkflowTyp = 'x'`:        "WorkflowType",
+		`status:runing`:            "running",
+		`history_length:>abc`:      "a number",
 		`WorkflowType = 'A' ORDER`: "AND, OR, ORDER BY or the end of the query",
 	}
 	for q, want := range cases {

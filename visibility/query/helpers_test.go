@@ -35,8 +35,10 @@ func js(v any) string {
 	return string(b)
 }
 
-func term(f, v string) string   { return js(map[string]any{"term": v, "field": f}) }
-func phrase(f, v string) string { return js(map[string]any{"match_phrase": v, "field": f, "fuzziness": 0}) }
+func term(f, v string) string { return js(map[string]any{"term": v, "field": f}) }
+func phrase(f, v string) string {
+	return js(map[string]any{"match_phrase": v, "field": f, "fuzziness": 0})
+}
 func prefixQ(f, v string) string {
 	return js(map[string]any{"prefix": v, "field": f})
 }

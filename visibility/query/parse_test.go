@@ -22,8 +22,8 @@ func TestDetect(t *testing.T) {
 		{`(status:running OR status:failed)`, QueryString},
 		{`NOT status:failed`, QueryString},
 		{`order-42`, QueryString},
-		{`card is declined`, QueryString},          // lower-case word operator, unknown name
-		{`payment in progress`, QueryString},       // idem
+		{`card is declined`, QueryString},                    // lower-case word operator, unknown name
+		{`payment in progress`, QueryString},                 // idem
 		{`status:running AND WorkflowId = 'x'`, QueryString}, // decided at the start
 		{`WorkflowId:x`, QueryString},
 		{`WorkflowId = 'x'`, Temporal},
@@ -37,7 +37,7 @@ func TestDetect(t *testing.T) {
 		{`unknown = 'x'`, Temporal}, // then an unknown-field error
 		{`ExecutionStatus IN ('Running')`, Temporal},
 		{`ExecutionStatus in ('Running')`, Temporal}, // known field: any case
-		{`Payment IN ('x')`, Temporal},                // upper case: always
+		{`Payment IN ('x')`, Temporal},               // upper case: always
 		{`Payment in progress`, QueryString},
 		{"`Payment` in ('x')", Temporal},
 		{`WorkflowId STARTS_WITH 'a'`, Temporal},

@@ -36,7 +36,7 @@ func TestBuiltinLookup(t *testing.T) {
 func TestWithAttributes(t *testing.T) {
 	s := WithAttributes(Builtin(), map[string]Kind{
 		"CustomerId": KindKeyword, "customer_id": KindNumber, // fold to the same key
-		"Type": KindText, // shadowed by the built-in type as a bare name
+		"Type":  KindText, // shadowed by the built-in type as a bare name
 		"Score": KindNumber,
 	})
 	cases := []struct {

@@ -92,11 +92,14 @@ func (a *app) runSingle(ctx context.Context, cmd *command, o *opts, pos []string
 	if err != nil {
 		return err
 	}
+	// Bind the action to the run current now: what a confirmation shows
+	// is what gets acted on, and the result names the run.
+	x, err := c.Describe(ctx, t.WorkflowID, t.RunID)
+	if err != nil {
+		return err
+	}
+	t.RunID = x.RunID
 	if o.dryRun && !act.dryRuns {
-		x, err := c.Describe(ctx, t.WorkflowID, t.RunID)
-		if err != nil {
-			return err
-		}
 		a.infof("dry run: %s would act on %s run %s (%s); nothing changed", cmd.name, x.WorkflowID, x.RunID, x.Status)
 		return nil
 	}

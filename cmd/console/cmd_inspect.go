@@ -258,6 +258,9 @@ var stackCommand = &command{
 		if err := json.Unmarshal(raw, &stack); err != nil {
 			return fmt.Errorf("stack of %s: unexpected answer %s: %w", t, clip(string(raw), 80), err)
 		}
+		if len(stack) == 0 {
+			a.infof("no coroutine is live in %s: the run has closed", t)
+		}
 		if a.out.format != formatTable {
 			return list(a.out, stack)
 		}

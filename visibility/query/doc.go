@@ -55,12 +55,14 @@
 //	name      = word | `backquoted`
 //	value     = 'single quoted' | "double quoted" | word
 //
-// Keywords are case-insensitive. In quoted strings a doubled quote or a
-// backslash escapes. A word is any run of characters other than spaces and
-// ( ) , = ! < > ' " ` — so numbers, true, 1h30m and now-24h need no quotes,
-// and unquoted strings are accepted too; AND, OR, NOT, IN, BETWEEN, LIKE,
-// STARTS_WITH, CONTAINS, IS and NULL must be quoted as values and
-// backquoted as names. NOT binds tighter than AND, AND tighter than OR.
+// Keywords are case-insensitive. In a quoted string the quote doubled or
+// after a backslash stands for itself and \\ for a backslash; other
+// backslashes are kept, for LIKE's escapes. A word is any run of characters
+// other than spaces and ( ) , = ! < > ' " ` — so numbers, true, 1h30m and
+// now-24h need no quotes, and unquoted strings are accepted too; AND, OR,
+// NOT, IN, BETWEEN, LIKE, STARTS_WITH, CONTAINS, IS and NULL must be quoted
+// as values and backquoted as names. NOT binds tighter than AND, AND
+// tighter than OR.
 //
 // Operators by kind: = and != on every kind (!= also matches runs without
 // the field); < <= > >= and BETWEEN (inclusive) on keyword, number and time;

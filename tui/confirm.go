@@ -1,0 +1,124 @@
+package tui
+
+import (
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// confirmDialog confirms cancel and terminate (on one run, marked runs or
+// every match). It opens with No focused after the reason, so Enter alone
+// never acts; terminate and batches also ask to type the id or the count.
+type confirmDialog struct {
+	a      action
+	reason lineEdit
+	typed  typedConfirm
+	focus  int  // 0 reason, 1 typed confirmation (if required), last: buttons
+	yes    bool // the Yes button is focused
+	err    string
+}
+
+func newConfirmDialog(m *Model, a action) *confirmDialog {
+	return &confirmDialog{a: a, typed: confirmFor(a.kind, a.scope)}
+}
+
+func (d *confirmDialog) stops() int {
+	if d.typed.required() {
+		return 3
+	}
+	return 2
+}
+
+func (d *confirmDialog) onButtons() bool { return d.focus == d.stops()-1 }
+
+func (d *confirmDialog) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
+	if k.String() == "esc" {
+		m.closeModal()
+		return nil
+	}
+	if f, ok := focusRing(k, d.focus, d.stops()); ok {
+		d.focus = f
+		return nil
+	}
+	if d.onButtons() {
+		switch k.String() {
+		case "left", "right", "h", "l":
+			d.yes = !d.yes
+		case "n":
+			m.closeModal()
+		case "y":
+			d.yes = true
+			return d.submit(m)
+		case "enter":
+			if !d.yes {
+				m.closeModal()
+				return nil
+			}
+			return d.submit(m)
+		}
+		return nil
+	}
+	if k.String() == "enter" {
+		if d.focus == 1 && d.typed.required() {
+			return d.submit(m)
+		}
+		d.focus++
+		return nil
+	}
+	if d.focus == 0 {
+		d.reason.handle(k)
+	} else {
+		d.typed.in.handle(k)
+		d.err = ""
+	}
+	return nil
+}
+
+func (d *confirmDialog) paste(s string) {
+	if d.focus == 0 {
+		d.reason.insert(s)
+	} else if d.focus == 1 && d.typed.required() {
+		d.typed.in.insert(s)
+	}
+}
+
+func (d *confirmDialog) submit(m *Model) tea.Cmd {
+	if !d.typed.ok() {
+		d.err = "that does not match: " + d.typed.label()
+		d.focus = 1
+		d.yes = false
+		return nil
+	}
+	a := d.a
+	a.reason = strings.TrimSpace(d.reason.value())
+	return m.dispatch(a)
+}
+
+func (d *confirmDialog) box(m *Model, w, h int) string {
+	st := &m.st
+	iw := dialogWidth(w)
+	var what string
+	switch d.a.kind {
+	case actCancel:
+		what = "Asks the workflow to cancel: its code decides how to end, and cleanup may still run."
+	case actTerminate:
+		what = "Closes the run at once: no workflow code runs, no cleanup, no compensation."
+	}
+	parts := []string{scopeLines(st, d.a.scope, iw), st.Dim.Render(what),
+		field(st, "Reason (recorded in history)", &d.reason, iw, d.focus == 0)}
+	if d.typed.required() {
+		parts = append(parts, field(st, d.typed.label(), &d.typed.in, iw, d.focus == 1))
+	}
+	if d.err != "" {
+		parts = append(parts, st.Error.Render(d.err))
+	}
+	parts = append(parts, buttons(st, d.onButtons(), d.yes, strings.ToUpper(d.a.kind.verb()[:1])+d.a.kind.verb()[1:])+
+		st.Dim.Render("   tab next · esc close"))
+	title := strings.ToUpper(d.a.kind.verb()[:1]) + d.a.kind.verb()[1:]
+	if d.a.scope.size() > 1 || d.a.scope.all {
+		title += " " + thousands(d.a.scope.size()) + " runs?"
+	} else {
+		title += " this run?"
+	}
+	return dialogBox(st, title, joinLines(parts...), iw, d.a.kind.destructive() || d.typed.required())
+}

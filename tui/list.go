@@ -1,0 +1,690 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/foremanhq/foreman/visibility"
+)
+
+// listKind is what a run list shows: every execution matching the query,
+// or one of the palette's presets.
+type listKind int
+
+const (
+	listExecutions listKind = iota
+	listFailed
+	listRunning
+	listStuck
+	listQueue
+	listView
+)
+
+// Page geometry: pages of 100 rows, at most 6 pages held (600 rows), so
+// memory and render cost do not grow with the number of matches.
+const (
+	pageSize  = 100
+	pagesKept = 6
+)
+
+// runList is a live, sortable, paged table of runs.
+type runList struct {
+	id     int
+	kind   listKind
+	name   string // breadcrumb
+	query  string // the operator's search
+	cols   []column
+	sortBy int // index in cols
+	desc   bool
+	group  string // field the header counts are grouped by
+
+	win    *rowWindow
+	cursor int
+	offset int
+	height int  // rows visible, from the last render
+	atEnd  bool // G pressed: stick to the last row once it arrives
+	selRun string
+
+	marks    map[string]target // run id -> run
+	scopeAll bool              // the next action applies to every match
+
+	pendingWin    *rowWindow // a new query being tried
+	pendingQuery  string
+	pendingOffset int // where the typed query starts in what was sent
+	stuckAfter    time.Duration
+
+	counts   visibility.CountResult
+	countErr error
+	err      error
+	tookMS   float64
+}
+
+func newRunList(m *Model, kind listKind, query string) *runList {
+	l := &runList{id: m.id(), kind: kind, query: query, cols: executionColumns, sortBy: 4, desc: true,
+		group: "status", win: newRowWindow(pageSize, pagesKept), marks: map[string]target{}, height: 18}
+	switch kind {
+	case listExecutions:
+		l.name = "executions"
+	case listFailed:
+		l.name = "failed"
+	case listRunning:
+		l.name = "running"
+	case listStuck:
+		l.name = "stuck > " + compactDuration(m.opts.StuckAfter)
+		l.cols = stuckColumns
+		l.sortBy, l.desc = 2, false // longest stalled first: oldest last event
+		l.group = "waiting_on"
+	case listQueue:
+		l.name = "queue"
+	case listView:
+		l.name = "view"
+	}
+	return l
+}
+
+func (l *runList) sid() int             { return l.id }
+func (l *runList) currentQuery() string { return l.query }
+func (l *runList) acts() bool           { return true }
+func (l *runList) crumb() string        { return l.name + l.crumbQuery() }
+
+func (l *runList) crumbQuery() string {
+	if l.query == "" {
+		return ""
+	}
+	return " /" + oneLine(l.query)
+}
+
+// baseQuery is the preset's own condition ("" for plain searches).
+func (l *runList) baseQuery(m *Model) string {
+	switch l.kind {
+	case listFailed:
+		return "status:failed"
+	case listRunning:
+		return "status:running"
+	case listStuck:
+		after := l.stuckAfter
+		if after <= 0 {
+			after = m.opts.StuckAfter
+		}
+		return stuckQuery(m.now(), after)
+	}
+	return ""
+}
+
+// effectiveQuery is what is sent to the index: the preset's condition and
+// the operator's search.
+func (l *runList) effectiveQuery(m *Model) string {
+	return joinQuery(l.baseQuery(m), l.query)
+}
+
+// userOffset is where the operator's query starts inside the effective
+// query, to point errors back at what they typed.
+func userOffset(base, q string) int {
+	q = strings.TrimSpace(q)
+	if base == "" || q == "" || isTemporalDialect(q) {
+		return 0
+	}
+	return len("+(" + base + ") +(")
+}
+
+// joinQuery ANDs two queries of the bleve dialect; a Temporal-dialect query
+// is kept alone, since the two dialects cannot be mixed.
+func joinQuery(base, q string) string {
+	q = strings.TrimSpace(q)
+	switch {
+	case base == "":
+		return q
+	case q == "":
+		return base
+	case isTemporalDialect(q):
+		return q
+	}
+	return "+(" + base + ") +(" + q + ")"
+}
+
+// isTemporalDialect spots a Temporal list filter (`WorkflowType = 'x'`).
+func isTemporalDialect(q string) bool {
+	return strings.ContainsAny(q, "='") && !strings.Contains(q, ":")
+}
+
+// sortSpec is the sort sent to the index; run_id breaks ties so that
+// search-after cursors are exact.
+func (l *runList) sortSpec() []string {
+	c := l.cols[l.sortBy]
+	f := c.field
+	if l.desc {
+		f = "-" + f
+	}
+	if c.field == "run_id" {
+		return []string{f}
+	}
+	return []string{f, "run_id"}
+}
+
+// invertSort reverses every key, to walk pages from the last row.
+func invertSort(s []string) []string {
+	out := make([]string, len(s))
+	for i, f := range s {
+		if strings.HasPrefix(f, "-") {
+			out[i] = f[1:]
+		} else {
+			out[i] = "-" + f
+		}
+	}
+	return out
+}
+
+func (l *runList) load(m *Model) tea.Cmd {
+	return tea.Batch(l.fetch(m, l.win.want(0, l.height)), l.fetchCounts(m))
+}
+
+func (l *runList) refresh(m *Model) tea.Cmd {
+	return tea.Batch(l.fetch(m, l.win.refresh()), l.fetchCounts(m))
+}
+
+func (l *runList) resize(m *Model) tea.Cmd {
+	l.height = m.tableRows()
+	l.follow()
+	return l.fetch(m, l.win.want(l.offset-l.height, l.offset+2*l.height))
+}
+
+func (l *runList) fetch(m *Model, reqs []pageReq) tea.Cmd {
+	return m.fetchPages(l.id, l.effectiveQuery(m), l.sortSpec(), reqs, false)
+}
+
+// fetchPages asks for pages of a window; replies come back as pageMsg.
+func (m *Model) fetchPages(to int, q string, sort []string, reqs []pageReq, pending bool) tea.Cmd {
+	var cmds []tea.Cmd
+	b, ctx, timeout := m.b, m.ctx, m.opts.RequestTimeout
+	for _, req := range reqs {
+		s := sort
+		if req.chain == fromBottom {
+			s = invertSort(sort)
+		}
+		cmds = append(cmds, func() tea.Msg {
+			c, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			res, err := b.Search(c, visibility.SearchRequest{Query: q, Sort: s, Size: pageSize, After: req.after})
+			return pageMsg{addr: addr{to}, req: req, query: q, pending: pending, res: res, err: err}
+		})
+	}
+	return tea.Batch(cmds...)
+}
+
+func (l *runList) fetchCounts(m *Model) tea.Cmd {
+	q := l.effectiveQuery(m)
+	b, ctx, timeout, to, group := m.b, m.ctx, m.opts.RequestTimeout, l.id, l.group
+	return func() tea.Msg {
+		c, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		res, err := b.Count(c, visibility.CountRequest{Query: q, GroupBy: group})
+		return countMsg{addr: addr{to}, query: q, res: res, err: err}
+	}
+}
+
+// tryQuery runs a new search without giving up the current rows: if the
+// index rejects the query, the bar shows where, and nothing else changes.
+func (l *runList) tryQuery(m *Model, q string) tea.Cmd {
+	l.pendingWin = newRowWindow(pageSize, pagesKept)
+	l.pendingQuery = q
+	base := l.baseQuery(m)
+	eq := joinQuery(base, q)
+	l.pendingOffset = userOffset(base, q)
+	return m.fetchPages(l.id, eq, l.sortSpec(), l.pendingWin.want(0, 0), true)
+}
+
+func (l *runList) receive(m *Model, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case pageMsg:
+		if msg.pending {
+			return l.onTried(m, msg)
+		}
+		if msg.err != nil {
+			l.win.fail(msg.req)
+			if msg.req.gen == l.win.gen {
+				l.err = msg.err
+			}
+			return nil
+		}
+		ok, follow := l.win.apply(msg.req, msg.res)
+		if !ok {
+			return nil
+		}
+		l.err = nil
+		l.tookMS = msg.res.TookMS
+		l.follow()
+		return tea.Batch(l.fetch(m, follow), l.fetch(m, l.win.want(l.offset-l.height, l.offset+2*l.height)))
+	case countMsg:
+		l.counts, l.countErr = msg.res, msg.err
+	}
+	return nil
+}
+
+// onTried handles the answer to a query typed in the bar.
+func (l *runList) onTried(m *Model, msg pageMsg) tea.Cmd {
+	if l.pendingWin == nil || msg.req.gen != l.pendingWin.gen {
+		return nil
+	}
+	if msg.err != nil {
+		l.pendingWin = nil
+		if qb, ok := m.modal.(*queryBar); ok {
+			qb.setError(shiftPos(msg.err, l.pendingOffset))
+			return nil
+		}
+		return m.flashErr("search: %v", msg.err)
+	}
+	l.win, l.query = l.pendingWin, l.pendingQuery
+	l.pendingWin = nil
+	l.win.apply(msg.req, msg.res)
+	l.cursor, l.offset, l.atEnd, l.selRun, l.err = 0, 0, false, "", nil
+	l.marks = map[string]target{}
+	l.scopeAll = false
+	if _, ok := m.modal.(*queryBar); ok {
+		m.closeModal()
+	}
+	m.hist.add(l.query)
+	l.follow()
+	return tea.Batch(l.fetchCounts(m), l.fetch(m, l.win.want(0, 2*l.height)))
+}
+
+// follow keeps the cursor on the same run when rows move under it (live
+// updates insert rows above), and in range when matches shrink.
+func (l *runList) follow() {
+	if l.atEnd && l.win.known {
+		l.cursor = max(l.win.total-1, 0)
+		l.atEnd = false
+	} else if l.selRun != "" {
+		if r := l.win.find(l.selRun); r >= 0 && r != l.cursor {
+			l.offset += r - l.cursor
+			l.cursor = r
+		}
+	}
+	if l.win.known {
+		l.cursor = min(l.cursor, max(l.win.total-1, 0))
+	}
+	l.clampOffset()
+	if d, ok := l.win.row(l.cursor); ok {
+		l.selRun = d.RunID
+	}
+}
+
+func (l *runList) clampOffset() {
+	h := max(l.height, 1)
+	if l.cursor < l.offset {
+		l.offset = l.cursor
+	}
+	if l.cursor >= l.offset+h {
+		l.offset = l.cursor - h + 1
+	}
+	if l.win.known {
+		l.offset = min(l.offset, max(l.win.total-h, 0))
+	}
+	l.offset = max(l.offset, 0)
+}
+
+// moveTo puts the cursor on row r and asks for the pages around it.
+func (l *runList) moveTo(m *Model, r int) tea.Cmd {
+	if !l.win.known {
+		return nil
+	}
+	l.cursor = min(max(r, 0), max(l.win.total-1, 0))
+	l.clampOffset()
+	l.selRun = ""
+	if d, ok := l.win.row(l.cursor); ok {
+		l.selRun = d.RunID
+	}
+	// Near the top of a bottom-anchored window, walking back from the end
+	// would take many pages: restart from the top instead.
+	if l.win.chain == fromBottom && l.offset < pageSize && l.win.total > pageSize*pagesKept {
+		l.win.reset(fromTop)
+	}
+	l.win.evict(l.cursor)
+	return l.fetch(m, l.win.want(l.offset-l.height, l.offset+2*l.height))
+}
+
+// toEnd jumps to the last row: one request with the sort reversed.
+func (l *runList) toEnd(m *Model) tea.Cmd {
+	if !l.win.known {
+		return nil
+	}
+	last := l.win.total - 1
+	if _, ok := l.win.row(last); ok || l.win.total <= pageSize {
+		return l.moveTo(m, last)
+	}
+	l.win.reset(fromBottom)
+	l.atEnd = true
+	l.cursor = max(last, 0)
+	l.win.total, l.win.known = last+1, false
+	l.clampOffset()
+	return l.fetch(m, l.win.want(0, 0))
+}
+
+func (l *runList) toTop(m *Model) tea.Cmd {
+	if l.win.chain == fromBottom {
+		l.win.reset(fromTop)
+		l.cursor, l.offset, l.selRun = 0, 0, ""
+		return l.fetch(m, l.win.want(0, 2*l.height))
+	}
+	return l.moveTo(m, 0)
+}
+
+func (l *runList) setSort(m *Model, col int, desc bool) tea.Cmd {
+	l.sortBy, l.desc = col, desc
+	l.win.reset(fromTop)
+	l.cursor, l.offset, l.selRun, l.atEnd = 0, 0, "", false
+	return l.fetch(m, l.win.want(0, 2*l.height))
+}
+
+// nextSortable returns the next column (after i) the index can sort on.
+func (l *runList) nextSortable(i int) int {
+	for n := 1; n <= len(l.cols); n++ {
+		j := (i + n) % len(l.cols)
+		if l.cols[j].field != "" {
+			return j
+		}
+	}
+	return i
+}
+
+func (l *runList) selected() (*visibility.Doc, bool) { return l.win.row(l.cursor) }
+
+func (l *runList) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
+	ks := m.keys
+	switch {
+	case key.Matches(k, ks.Down):
+		return l.moveTo(m, l.cursor+1), true
+	case key.Matches(k, ks.Up):
+		return l.moveTo(m, l.cursor-1), true
+	case key.Matches(k, ks.PageDown):
+		return l.moveTo(m, l.cursor+l.height), true
+	case key.Matches(k, ks.PageUp):
+		return l.moveTo(m, l.cursor-l.height), true
+	case key.Matches(k, ks.HalfDown):
+		return l.moveTo(m, l.cursor+l.height/2), true
+	case key.Matches(k, ks.HalfUp):
+		return l.moveTo(m, l.cursor-l.height/2), true
+	case key.Matches(k, ks.Top):
+		return l.toTop(m), true
+	case key.Matches(k, ks.Bottom):
+		return l.toEnd(m), true
+	case key.Matches(k, ks.Open):
+		if d, ok := l.selected(); ok {
+			return m.push(newDetail(m, d.WorkflowID, d.RunID)), true
+		}
+		return nil, true
+	case key.Matches(k, ks.Search):
+		m.modal = newQueryBar(m, l)
+		return nil, true
+	case key.Matches(k, ks.SortNext):
+		return l.setSort(m, l.nextSortable(l.sortBy), true), true
+	case key.Matches(k, ks.SortReverse):
+		return l.setSort(m, l.sortBy, !l.desc), true
+	case key.Matches(k, ks.Mark):
+		if d, ok := l.selected(); ok {
+			if _, on := l.marks[d.RunID]; on {
+				delete(l.marks, d.RunID)
+			} else {
+				l.marks[d.RunID] = targetOf(d)
+			}
+			return l.moveTo(m, l.cursor+1), true
+		}
+		return nil, true
+	case key.Matches(k, ks.Unmark):
+		l.marks = map[string]target{}
+		l.scopeAll = false
+		return nil, true
+	case key.Matches(k, ks.ScopeAll):
+		l.scopeAll = !l.scopeAll
+		return nil, true
+	case key.Matches(k, ks.Copy):
+		if d, ok := l.selected(); ok {
+			return m.copyText(d.WorkflowID, "workflow id "+d.WorkflowID), true
+		}
+		return nil, true
+	case key.Matches(k, ks.CopyJSON):
+		if d, ok := l.selected(); ok {
+			return m.copyJSON(d, "run "+d.WorkflowID+" as JSON"), true
+		}
+		return nil, true
+	}
+	if kind, ok := m.actionFor(k); ok {
+		return l.act(m, kind), true
+	}
+	return nil, false
+}
+
+// act opens the dialog of an action on the scope the operator chose: every
+// match (*), the marked rows, or the row under the cursor.
+func (l *runList) act(m *Model, kind actionKind) tea.Cmd {
+	if kind == actQuery {
+		if d, ok := l.selected(); ok {
+			det := newDetail(m, d.WorkflowID, d.RunID)
+			det.tab = tabQuery
+			return m.push(det)
+		}
+		return nil
+	}
+	var s scope
+	switch {
+	case l.scopeAll:
+		s = scope{all: true, query: l.effectiveQuery(m), sort: l.sortSpec(), count: l.win.total, label: l.crumb()}
+		l.scopeAll = false
+	case len(l.marks) > 0:
+		for _, t := range l.marks {
+			s.targets = append(s.targets, t)
+		}
+		sortTargets(s.targets)
+	default:
+		d, ok := l.selected()
+		if !ok {
+			return m.flashErr("no run selected")
+		}
+		s.targets = []target{targetOf(d)}
+		s.approvals = d.PendingApprovals
+	}
+	return m.beginAction(kind, s)
+}
+
+func (l *runList) help(k keyMap) []helpGroup {
+	return []helpGroup{
+		k.navGroup(),
+		{"Runs", []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, k.Mark, k.Unmark, k.ScopeAll}},
+		k.actionGroup(),
+		k.globalGroup(),
+	}
+}
+
+func (l *runList) footer(k keyMap) []key.Binding {
+	return []key.Binding{k.Open, k.Search, k.Palette, k.Mark, k.Approve, k.Signal, k.Terminate}
+}
+
+func (l *runList) header(m *Model) string {
+	var b strings.Builder
+	switch {
+	case l.countErr != nil:
+		b.WriteString(m.st.Error.Render("counts: " + errorText(l.countErr)))
+	case !l.win.known:
+		b.WriteString(m.st.Dim.Render("searching…"))
+	default:
+		b.WriteString(m.st.Bold.Render(thousands(l.win.total)) + m.st.Dim.Render(" matches"))
+		for _, g := range l.counts.Groups {
+			b.WriteString("   ")
+			if l.group == "status" {
+				st := statusOf(g.Value)
+				b.WriteString(m.st.Status(st).Render(statusGlyph(st)+" "+statusWord(st)) + " " + thousands(g.Count))
+			} else {
+				v := g.Value
+				if v == "" {
+					v = "none"
+				}
+				b.WriteString(waitingWord(v, 0) + " " + thousands(g.Count))
+			}
+		}
+	}
+	if n := len(l.marks); n > 0 {
+		b.WriteString("   " + m.st.Marked.Render(thousands(n)+" marked"))
+	}
+	if l.scopeAll {
+		b.WriteString("   " + m.st.Scope.Render(" NEXT ACTION: ALL "+thousands(l.win.total)+" MATCHES "))
+	}
+	return b.String()
+}
+
+func (l *runList) view(m *Model, w, h int) string {
+	rows := max(h-1, 1)
+	offset := min(max(l.offset, l.cursor-rows+1), l.cursor) // the cursor is always on screen
+	cols, widths := layout(l.cols, w)
+	var b strings.Builder
+	b.WriteString(l.headerRow(m, cols, widths))
+	if l.err != nil && !l.win.known {
+		b.WriteString("\n" + m.st.Error.Render(fit("  search failed: "+errorText(l.err), w)))
+		return b.String()
+	}
+	if l.win.known && l.win.total == 0 {
+		b.WriteString("\n" + m.st.Dim.Render(fit("  no executions match"+l.crumbQuery(), w)))
+		return b.String()
+	}
+	cx := cellCtx{st: &m.st, now: m.now()}
+	for i := 0; i < rows; i++ {
+		r := offset + i
+		if l.win.known && r >= l.win.total {
+			break
+		}
+		b.WriteByte('\n')
+		d, ok := l.win.row(r)
+		if !ok {
+			b.WriteString(m.st.Dim.Render(fit("  …", w)))
+			continue
+		}
+		b.WriteString(l.renderRow(m, cx, cols, widths, d, r == l.cursor))
+	}
+	return b.String()
+}
+
+func (l *runList) headerRow(m *Model, cols []column, widths []int) string {
+	var b strings.Builder
+	b.WriteString("  ")
+	sorted := l.cols[l.sortBy].title
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		t := c.title
+		st := m.st.ColHeader
+		if c.title == sorted {
+			if l.desc {
+				t += "▼"
+			} else {
+				t += "▲"
+			}
+			st = m.st.ColSorted
+		}
+		if c.right {
+			b.WriteString(st.Render(fitRight(t, widths[i])))
+		} else {
+			b.WriteString(st.Render(fit(t, widths[i])))
+		}
+	}
+	return b.String()
+}
+
+func (l *runList) renderRow(m *Model, cx cellCtx, cols []column, widths []int, d *visibility.Doc, sel bool) string {
+	var b strings.Builder
+	cx.plain = sel
+	gutter := "  "
+	_, marked := l.marks[d.RunID]
+	switch {
+	case sel && marked:
+		gutter = "▶*"
+	case sel:
+		gutter = "▶ "
+	case marked:
+		gutter = " *"
+	}
+	if marked && !sel {
+		b.WriteString(m.st.Marked.Render(gutter))
+	} else {
+		b.WriteString(gutter)
+	}
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(c.cell(cx, d, widths[i]))
+	}
+	if sel {
+		return m.st.Selected.Render(b.String())
+	}
+	return b.String()
+}
+
+// mouse: a click selects a row or sorts by a column; the wheel scrolls.
+func (l *runList) mouse(m *Model, msg tea.MouseMsg, bodyTop int) tea.Cmd {
+	ms := msg.Mouse()
+	switch msg.(type) {
+	case tea.MouseWheelMsg:
+		switch ms.Button {
+		case tea.MouseWheelUp:
+			return l.moveTo(m, l.cursor-3)
+		case tea.MouseWheelDown:
+			return l.moveTo(m, l.cursor+3)
+		}
+	case tea.MouseClickMsg:
+		if ms.Button != tea.MouseLeft {
+			return nil
+		}
+		y := ms.Y - bodyTop
+		if y == 0 {
+			cols, widths := layout(l.cols, m.w)
+			x := 2
+			for i, c := range cols {
+				if ms.X >= x && ms.X < x+widths[i] && c.field != "" {
+					for j := range l.cols {
+						if l.cols[j].title == c.title {
+							return l.setSort(m, j, !(l.sortBy == j && l.desc))
+						}
+					}
+				}
+				x += widths[i] + 1
+			}
+			return nil
+		}
+		if y > 0 {
+			r := l.offset + y - 1
+			if r == l.cursor {
+				if d, ok := l.selected(); ok {
+					return m.push(newDetail(m, d.WorkflowID, d.RunID))
+				}
+			}
+			return l.moveTo(m, r)
+		}
+	}
+	return nil
+}
+
+// shiftPos moves a query error's position back by off bytes, for queries
+// that were wrapped before they were sent.
+func shiftPos(err error, off int) error {
+	var ae *visibility.APIError
+	if off == 0 || !errors.As(err, &ae) {
+		return err
+	}
+	c := *ae
+	c.Pos = max(c.Pos-off, 0)
+	return &c
+}
+
+// errorText is an error as one line, with the index's own words for API
+// errors.
+func errorText(err error) string {
+	var ae *visibility.APIError
+	if errors.As(err, &ae) {
+		return ae.Message
+	}
+	return oneLine(err.Error())
+}

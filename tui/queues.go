@@ -1,0 +1,169 @@
+package tui
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/foremanhq/foreman/visibility"
+)
+
+// queuesScreen shows each task queue's running runs, and how many of them
+// are retrying an activity or failing their workflow task (a worker to
+// look at). Enter lists the queue's running runs.
+type queuesScreen struct {
+	id      int
+	rows    []queueRow
+	cursor  int
+	err     error
+	loading bool
+}
+
+type queueRow struct {
+	name                       string
+	running, retrying, failing uint64
+}
+
+func newQueues(m *Model) *queuesScreen { return &queuesScreen{id: m.id()} }
+
+func (s *queuesScreen) sid() int      { return s.id }
+func (s *queuesScreen) acts() bool    { return false }
+func (s *queuesScreen) crumb() string { return "queues" }
+
+func (s *queuesScreen) load(m *Model) tea.Cmd {
+	s.loading = true
+	return s.refresh(m)
+}
+
+func (s *queuesScreen) resize(m *Model) tea.Cmd { return nil }
+
+func (s *queuesScreen) refresh(m *Model) tea.Cmd {
+	b, ctx, timeout, id := m.b, m.ctx, m.opts.RequestTimeout, s.id
+	return func() tea.Msg {
+		c, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		count := func(q string) (visibility.CountResult, error) {
+			return b.Count(c, visibility.CountRequest{Query: q, GroupBy: "task_queue"})
+		}
+		msg := queuesMsg{addr: addr{id}}
+		if msg.running, msg.err = count("status:running"); msg.err != nil {
+			return msg
+		}
+		if msg.retrying, msg.err = count("status:running waiting_on:retry"); msg.err != nil {
+			return msg
+		}
+		msg.failing, msg.err = count("status:running waiting_on:task_failure")
+		return msg
+	}
+}
+
+func (s *queuesScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
+	q, ok := msg.(queuesMsg)
+	if !ok {
+		return nil
+	}
+	s.loading = false
+	if q.err != nil {
+		s.err = q.err
+		return nil
+	}
+	s.err = nil
+	by := map[string]*queueRow{}
+	get := func(n string) *queueRow {
+		if r, ok := by[n]; ok {
+			return r
+		}
+		r := &queueRow{name: n}
+		by[n] = r
+		return r
+	}
+	for _, g := range q.running.Groups {
+		get(g.Value).running = g.Count
+	}
+	for _, g := range q.retrying.Groups {
+		get(g.Value).retrying = g.Count
+	}
+	for _, g := range q.failing.Groups {
+		get(g.Value).failing = g.Count
+	}
+	s.rows = s.rows[:0]
+	for _, r := range by {
+		s.rows = append(s.rows, *r)
+	}
+	sort.Slice(s.rows, func(i, j int) bool {
+		if s.rows[i].running != s.rows[j].running {
+			return s.rows[i].running > s.rows[j].running
+		}
+		return s.rows[i].name < s.rows[j].name
+	})
+	s.cursor = min(s.cursor, max(len(s.rows)-1, 0))
+	return nil
+}
+
+func (s *queuesScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
+	ks := m.keys
+	switch {
+	case key.Matches(k, ks.Down):
+		s.cursor = min(s.cursor+1, max(len(s.rows)-1, 0))
+	case key.Matches(k, ks.Up):
+		s.cursor = max(s.cursor-1, 0)
+	case key.Matches(k, ks.Top):
+		s.cursor = 0
+	case key.Matches(k, ks.Bottom):
+		s.cursor = max(len(s.rows)-1, 0)
+	case key.Matches(k, ks.Open):
+		if s.cursor < len(s.rows) {
+			l := newRunList(m, listRunning, "task_queue:"+strconv.Quote(s.rows[s.cursor].name))
+			l.name = "queue " + s.rows[s.cursor].name
+			return m.push(l), true
+		}
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+func (s *queuesScreen) help(k keyMap) []helpGroup {
+	return []helpGroup{{"Queues", []key.Binding{k.Up, k.Down, k.Open}}, k.globalGroup()}
+}
+
+func (s *queuesScreen) footer(k keyMap) []key.Binding {
+	return []key.Binding{k.Open, k.Back, k.Palette}
+}
+
+func (s *queuesScreen) header(m *Model) string {
+	if s.err != nil {
+		return m.st.Error.Render("queues: " + errorText(s.err))
+	}
+	return m.st.Bold.Render(thousands(len(s.rows))) + m.st.Dim.Render(" task queues with running executions")
+}
+
+func (s *queuesScreen) view(m *Model, w, h int) string {
+	var b strings.Builder
+	nameW := max(w-2-3*13, 10)
+	b.WriteString(m.st.ColHeader.Render("  " + fit("TASK QUEUE", nameW) + fitRight("RUNNING", 13) + fitRight("RETRYING", 13) + fitRight("TASK FAILING", 13)))
+	if s.loading {
+		return b.String() + "\n" + m.st.Dim.Render("  loading…")
+	}
+	for i, r := range s.rows {
+		if i >= h-1 {
+			break
+		}
+		g := "  "
+		if i == s.cursor {
+			g = "▶ "
+		}
+		line := g + fit(r.name, nameW) + fitRight(thousands(r.running), 13) + fitRight(thousands(r.retrying), 13) + fitRight(thousands(r.failing), 13)
+		b.WriteByte('\n')
+		if i == s.cursor {
+			b.WriteString(m.st.Selected.Render(line))
+		} else {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}

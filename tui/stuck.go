@@ -1,0 +1,78 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility"
+)
+
+// defaultStuckAfter is how long a running run may go without a history
+// event before :stuck lists it.
+const defaultStuckAfter = 10 * time.Minute
+
+// stuckQuery selects running runs whose history has not grown since
+// now-after. It is rebuilt at every fetch so runs become stuck as time passes.
+func stuckQuery(now time.Time, after time.Duration) string {
+	return fmt.Sprintf(`status:running last_event_time:<"%s"`, now.Add(-after).UTC().Format(time.RFC3339))
+}
+
+// stuckReason says in one line why a run is not moving, from its index
+// document alone.
+func stuckReason(d *visibility.Doc, now time.Time) string {
+	switch d.WaitingOn {
+	case "approval":
+		if a := oldestApproval(d.PendingApprovals); a != nil {
+			s := fmt.Sprintf("approval %q requested %s ago", a.Name, compactDuration(now.Sub(a.RequestedAt)))
+			if a.Description != "" {
+				s += ": " + oneLine(a.Description)
+			}
+			return s
+		}
+		return "waiting for an approval"
+	case "signal":
+		if d.StatusLine != "" {
+			return "waiting for a signal: " + oneLine(d.StatusLine)
+		}
+		return "waiting for a signal"
+	case "retry":
+		for _, p := range d.PendingActivities {
+			if p.LastFailure == nil {
+				continue
+			}
+			s := fmt.Sprintf("activity %s failed attempt %d: %s", p.ActivityType, p.Attempt-1, oneLine(p.LastFailure.Message))
+			if !p.NextAttempt.IsZero() {
+				s += fmt.Sprintf("; next retry in %s", compactDuration(p.NextAttempt.Sub(now)))
+			}
+			return s
+		}
+		return "an activity is retrying"
+	case "activity":
+		for _, p := range d.PendingActivities {
+			return fmt.Sprintf("activity %s running for %s (attempt %d)", p.ActivityType, compactDuration(now.Sub(p.ScheduledAt)), p.Attempt)
+		}
+		return "waiting on an activity"
+	case "timer":
+		return "sleeping on a durable timer"
+	case "task_failure":
+		if d.LastFailure != nil {
+			return "workflow task failing: " + oneLine(d.LastFailure.Message)
+		}
+		return "workflow task failing: deploy a fixed worker"
+	}
+	if d.StatusLine != "" {
+		return "no progress: " + oneLine(d.StatusLine)
+	}
+	return "no progress"
+}
+
+func oldestApproval(as []engine.PendingApproval) *engine.PendingApproval {
+	var o *engine.PendingApproval
+	for i := range as {
+		if o == nil || as[i].RequestedAt.Before(o.RequestedAt) {
+			o = &as[i]
+		}
+	}
+	return o
+}

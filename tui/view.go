@@ -1,0 +1,182 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// View renders the frame: a two-line header (who, live state, counts), the
+// breadcrumbs or the query bar, the screen, and a footer with the last
+// message and the keys that work here. Dialogs are drawn over it.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "foreman — " + m.top().crumb()
+	if m.mouse {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
+	return v
+}
+
+func (m *Model) render() string {
+	if m.tooSmall() {
+		return fmt.Sprintf("foreman needs a terminal of at least %dx%d; this one is %dx%d.\nEnlarge the window, or press q to quit.",
+			minWidth, minHeight, m.w, m.h)
+	}
+	top := m.bodyTop()
+	bodyH := m.h - top - 2
+	lines := make([]string, 0, m.h)
+	lines = append(lines, m.titleLine(), fit(m.top().header(m), m.w))
+	if qb, ok := m.modal.(*queryBar); ok {
+		lines = append(lines, qb.lines(m, m.w)...)
+	} else {
+		lines = append(lines, m.crumbLine())
+	}
+	body := m.top().view(m, m.w, bodyH)
+	bl := strings.Split(body, "\n")
+	for i := 0; i < bodyH; i++ {
+		if i < len(bl) {
+			lines = append(lines, padLine(bl[i], m.w))
+		} else {
+			lines = append(lines, strings.Repeat(" ", m.w))
+		}
+	}
+	lines = append(lines, m.statusLine(), m.keyLine())
+	frame := strings.Join(lines, "\n")
+	switch md := m.modal.(type) {
+	case overlay:
+		box := md.box(m, m.w, m.h)
+		frame = place(frame, box, m.w, m.h)
+	case *palette:
+		frame = placeAt(frame, md.suggestions(m, m.w), 0, m.h-2-lipgloss.Height(md.suggestions(m, m.w)))
+	}
+	return frame
+}
+
+// bodyTop is the first line of the screen body.
+func (m *Model) bodyTop() int {
+	if qb, ok := m.modal.(*queryBar); ok {
+		return 2 + len(qb.lines(m, m.w))
+	}
+	return 3
+}
+
+func (m *Model) titleLine() string {
+	left := m.st.Title.Render("foreman")
+	if m.opts.Identity != "" {
+		left += m.st.Dim.Render(" as ") + m.opts.Identity
+	}
+	if m.opts.ReadOnly {
+		left += "  " + m.st.ReadOnly.Render("[read-only]")
+	}
+	var right string
+	switch {
+	case m.live.off:
+		right = m.st.Warn.Render("○ updates off")
+	case m.lag.err != nil:
+		right = m.st.Warn.Render("○ index unreachable")
+	case m.lag.lag.Behind > 0:
+		right = m.st.Warn.Render(fmt.Sprintf("● live, index %s behind", preciseDuration(msDuration(m.lag.lag.LagMS))))
+	default:
+		right = m.st.OK.Render("● live")
+	}
+	return spread(left, right, m.w)
+}
+
+func (m *Model) crumbLine() string {
+	var parts []string
+	for i, s := range m.stack {
+		c := s.crumb()
+		if i == len(m.stack)-1 {
+			parts = append(parts, m.st.CrumbLast.Render(c))
+		} else {
+			parts = append(parts, m.st.Crumb.Render(c))
+		}
+	}
+	return fit(strings.Join(parts, m.st.Dim.Render(" › ")), m.w)
+}
+
+func (m *Model) statusLine() string {
+	if m.flash.text == "" {
+		if _, ok := m.modal.(*palette); ok {
+			return m.modal.(*palette).line(m, m.w)
+		}
+		return strings.Repeat(" ", m.w)
+	}
+	if p, ok := m.modal.(*palette); ok {
+		return p.line(m, m.w)
+	}
+	if m.flash.err {
+		return m.st.Error.Render(fit("✗ "+oneLine(m.flash.text), m.w))
+	}
+	return m.st.Info.Render(fit("✓ "+oneLine(m.flash.text), m.w))
+}
+
+func (m *Model) keyLine() string {
+	var keys []string
+	_ = keys
+	ks := m.top().footer(m.keys)
+	ks = append(ks, m.keys.Help)
+	return fit(shortHelp(&m.st, ks, m.w), m.w)
+}
+
+// spread puts left and right on one line of width w.
+func spread(left, right string, w int) string {
+	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return fit(left, w)
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+// padLine pads or cuts a rendered line to exactly w cells.
+func padLine(s string, w int) string {
+	n := ansi.StringWidth(s)
+	switch {
+	case n < w:
+		return s + strings.Repeat(" ", w-n)
+	case n > w:
+		return ansi.Truncate(s, w, "")
+	}
+	return s
+}
+
+// place draws box centred over frame.
+func place(frame, box string, w, h int) string {
+	bw, bh := lipgloss.Width(box), lipgloss.Height(box)
+	return placeAt(frame, box, max((w-bw)/2, 0), max((h-bh)/2, 0))
+}
+
+// placeAt draws box over frame with its top-left corner at x, y.
+func placeAt(frame, box string, x, y int) string {
+	fl := strings.Split(frame, "\n")
+	for i, bl := range strings.Split(box, "\n") {
+		row := y + i
+		if row < 0 || row >= len(fl) {
+			continue
+		}
+		line := fl[row]
+		lw := ansi.StringWidth(line)
+		bw := ansi.StringWidth(bl)
+		left := ansi.Cut(line, 0, x)
+		if n := ansi.StringWidth(left); n < x {
+			left += strings.Repeat(" ", x-n)
+		}
+		right := ""
+		if x+bw < lw {
+			right = ansi.Cut(line, x+bw, lw)
+		}
+		fl[row] = left + "\x1b[m" + bl + "\x1b[m" + right
+	}
+	return strings.Join(fl, "\n")
+}
+
+// tableRows is how many data rows a table screen shows under its column
+// headers.
+func (m *Model) tableRows() int {
+	return max(m.h-m.bodyTop()-2-1, 1)
+}

@@ -64,6 +64,7 @@ func exitCode(err error) int {
 	case errors.As(err, &app) && (app.Type == "BadPayload" || app.Type == engine.CodePayloadTooLarge):
 		return exitUsage
 	case errors.Is(err, errRefused),
+		errors.Is(err, jetstream.ErrBatchRunning),
 		errors.Is(err, engine.ErrRunClosed),
 		errors.Is(err, engine.ErrNoSuchApproval),
 		errors.Is(err, engine.ErrNotApprover),

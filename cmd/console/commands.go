@@ -91,6 +91,7 @@ Global flags (before or after the command):
   -o, --output FMT    table (default), json or jsonl
   --timeout D         give up after D (default 30s; --follow, --wait and batches: none, per batch item 30s)
   -y, --yes           confirm destructive actions; required when standard input is not a terminal
+  --no-color          console without colours (also NO_COLOR)
   --creds, --tls-cert, --tls-key, --tls-ca FILE   secure NATS connections
 
 JSON arguments (--input) are inline, @FILE, or - for standard input.

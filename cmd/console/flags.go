@@ -19,7 +19,7 @@ type globals struct {
 	nats, identity, output string
 	creds, tlsCert, tlsKey string
 	tlsCA                  string
-	readOnly, yes          bool
+	readOnly, yes, noColor bool
 	timeout                time.Duration
 }
 
@@ -54,6 +54,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "give up after this long (default 30s; none for --follow, --wait and batches, where it bounds each item)")
 	fs.BoolVar(&g.yes, "yes", g.yes, "confirm destructive actions (required when stdin is not a terminal)")
 	fs.BoolVar(&g.yes, "y", g.yes, "same as --yes")
+	fs.BoolVar(&g.noColor, "no-color", g.noColor, "console: no colours (also NO_COLOR)")
 	fs.StringVar(&g.creds, "creds", g.creds, "NATS credentials file")
 	fs.StringVar(&g.tlsCert, "tls-cert", g.tlsCert, "client TLS certificate")
 	fs.StringVar(&g.tlsKey, "tls-key", g.tlsKey, "client TLS key")

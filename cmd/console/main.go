@@ -7,9 +7,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
+
+	"github.com/foremanhq/foreman/tui"
 )
 
 func main() {
@@ -22,8 +26,32 @@ func main() {
 // bare runs foreman without a command: the console on a terminal, help
 // otherwise (a pipe or a file never gets a full-screen UI).
 func bare(ctx context.Context, g globals, s stdio) int {
-	_ = ctx
-	_ = g
-	printHelp(s.out)
-	return exitOK
+	if !s.outTTY || !s.inTTY {
+		printHelp(s.out)
+		return exitOK
+	}
+	a := newApp(g, s)
+	defer a.close()
+	err := func() error {
+		cctx, cancel := context.WithTimeout(ctx, defaultTimeout)
+		defer cancel()
+		b, err := a.backend(cctx)
+		if err != nil {
+			return err
+		}
+		return tui.Run(ctx, b, tui.Options{Identity: g.identity, ReadOnly: g.readOnly, NoColor: g.noColor, HistoryFile: searchHistoryFile()})
+	}()
+	if err != nil {
+		fmt.Fprintf(s.err, "foreman: %v\n", err)
+	}
+	return exitCode(err)
+}
+
+// searchHistoryFile keeps the console's past searches across sessions.
+func searchHistoryFile() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "foreman", "search-history")
 }

@@ -15,6 +15,7 @@ import (
 type searcher interface {
 	Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error)
 	Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error)
+	Lag(ctx context.Context) (visibility.Lag, error)
 }
 
 // natsSearcher sends search API requests over NATS (visibility/api.go).
@@ -30,6 +31,11 @@ func (s natsSearcher) Search(ctx context.Context, req visibility.SearchRequest) 
 func (s natsSearcher) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
 	var res visibility.CountResult
 	return res, s.request(ctx, visibility.SubjectCount, req, &res)
+}
+
+func (s natsSearcher) Lag(ctx context.Context) (visibility.Lag, error) {
+	var res visibility.Lag
+	return res, s.request(ctx, visibility.SubjectLag, struct{}{}, &res)
 }
 
 func (s natsSearcher) request(ctx context.Context, subject string, req, res any) error {

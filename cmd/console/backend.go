@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/tui"
+	"github.com/foremanhq/foreman/visibility"
+)
+
+// backend is what the console (tui) runs on: the engine client, the search
+// API and the saved views, as the tui.Backend interface. The console
+// refuses writes in read-only mode at its own dispatch point; the backend
+// refuses them too, so no path can slip past.
+type backend struct {
+	c        *engine.Client
+	s        searcher
+	nc       *nats.Conn
+	views    *jetstream.Views
+	identity string
+	readOnly bool
+}
+
+var _ tui.Backend = (*backend)(nil)
+
+func (a *app) backend(ctx context.Context) (*backend, error) {
+	c, err := a.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.searcher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.savedViews(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &backend{c: c, s: s, nc: a.node.Conn, views: v, identity: a.g.identity, readOnly: a.g.readOnly}, nil
+}
+
+func (b *backend) write() error {
+	if b.readOnly {
+		return tui.ErrReadOnly
+	}
+	return nil
+}
+
+func (b *backend) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+	return b.s.Search(ctx, req)
+}
+
+func (b *backend) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+	return b.s.Count(ctx, req)
+}
+
+func (b *backend) Lag(ctx context.Context) (visibility.Lag, error) { return b.s.Lag(ctx) }
+
+// Updates turns the index's update notices into a coalescing signal.
+func (b *backend) Updates(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	sub, err := b.nc.Subscribe(visibility.SubjectUpdates, func(*nats.Msg) {
+		select {
+		case ch <- struct{}{}:
+		default: // one pending notice stands for many
+		}
+	})
+	if err != nil {
+		close(ch)
+		return ch
+	}
+	go func() {
+		<-ctx.Done()
+		_ = sub.Unsubscribe()
+		close(ch) // no send can follow: the subscription is gone
+	}()
+	return ch
+}
+
+func (b *backend) Describe(ctx context.Context, workflowID, runID string) (*engine.Execution, error) {
+	return b.c.Describe(ctx, workflowID, runID)
+}
+
+func (b *backend) History(ctx context.Context, workflowID, runID string) ([]engine.Event, error) {
+	return b.c.History(ctx, workflowID, runID)
+}
+
+func (b *backend) Query(ctx context.Context, workflowID, runID, name string, args json.RawMessage) (json.RawMessage, error) {
+	var a any
+	if len(args) > 0 {
+		a = args
+	}
+	return b.c.Query(ctx, workflowID, runID, name, a)
+}
+
+func (b *backend) Signal(ctx context.Context, workflowID, runID, name string, payload json.RawMessage) error {
+	if err := b.write(); err != nil {
+		return err
+	}
+	var p any
+	if len(payload) > 0 {
+		p = payload
+	}
+	return b.c.Signal(ctx, workflowID, runID, name, p)
+}
+
+func (b *backend) Decide(ctx context.Context, workflowID, runID, approval string, approved bool, comment string) error {
+	if err := b.write(); err != nil {
+		return err
+	}
+	return b.c.Decide(ctx, workflowID, runID, approval, approved, comment)
+}
+
+func (b *backend) Cancel(ctx context.Context, workflowID, runID, reason string) error {
+	if err := b.write(); err != nil {
+		return err
+	}
+	return b.c.Cancel(ctx, workflowID, runID, reason)
+}
+
+func (b *backend) Terminate(ctx context.Context, workflowID, runID, reason string) error {
+	if err := b.write(); err != nil {
+		return err
+	}
+	return b.c.Terminate(ctx, workflowID, runID, reason)
+}
+
+func (b *backend) Reset(ctx context.Context, workflowID, runID, to string, reapplySignals bool, reason string, dryRun bool) (tui.ResetPreview, error) {
+	if !dryRun {
+		if err := b.write(); err != nil {
+			return tui.ResetPreview{}, err
+		}
+	}
+	res, err := b.c.Reset(ctx, workflowID, runID, engine.ResetOptions{To: to, ReapplySignals: reapplySignals, Reason: reason, DryRun: dryRun})
+	if err != nil {
+		return tui.ResetPreview{}, err
+	}
+	ids := func(events []engine.Event) []int64 {
+		out := make([]int64, len(events))
+		for i, e := range events {
+			out[i] = e.ID
+		}
+		return out
+	}
+	return tui.ResetPreview{To: res.ResetEventID, Kept: ids(res.Kept), Dropped: ids(res.Dropped),
+		Reapplied: ids(res.Reapplied), NewRunID: res.NewRunID}, nil
+}
+
+func (b *backend) CompensationPlan(ctx context.Context, workflowID, runID string) ([]tui.CompensationStep, error) {
+	return nil, errors.New("compensation plans are not available in this build")
+}
+
+func (b *backend) Compensate(ctx context.Context, workflowID, runID, reason string) error {
+	if err := b.write(); err != nil {
+		return err
+	}
+	return errors.New("compensate is not available in this build")
+}
+
+func (b *backend) Views(ctx context.Context) ([]tui.SavedView, error) {
+	vs, err := b.views.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tui.SavedView, len(vs))
+	for i, v := range vs {
+		out[i] = tui.SavedView{Name: v.Name, Query: v.Query}
+	}
+	return out, nil
+}
+
+func (b *backend) SaveView(ctx context.Context, name, query string) error {
+	if err := b.write(); err != nil {
+		return err
+	}
+	if err := b.views.Save(ctx, jetstream.View{Name: name, Query: query, SavedBy: b.identity}); err != nil {
+		return fmt.Errorf("saving view: %w", err)
+	}
+	return nil
+}

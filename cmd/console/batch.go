@@ -388,7 +388,7 @@ func newLimiter(rate float64) *limiter {
 }
 
 func (l *limiter) wait(ctx context.Context) error {
-	if l.every == 0 {
+	if l.every == 0 || ctx.Err() != nil {
 		return ctx.Err()
 	}
 	l.mu.Lock()

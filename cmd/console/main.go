@@ -9,8 +9,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/foremanhq/foreman/tui"

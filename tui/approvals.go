@@ -12,9 +12,9 @@ import (
 	"github.com/foremanhq/foreman/visibility"
 )
 
-// approvalsQuery matches runs with at least one pending approval
-// (approval_since is the oldest one's request time; see notes/fields.md).
-const approvalsQuery = `approval_since:>="1970-01-01T00:00:00Z"`
+// approvalsPreset matches runs with at least one pending approval (the
+// approvals field lists their names; see notes/fields.md).
+var approvalsPreset = preset{qs: "approvals:*", temporal: "approvals IS NOT NULL"}
 
 // maxApprovalRuns bounds the inbox; beyond it the header says so and a
 // search narrows it.
@@ -84,7 +84,7 @@ type approvalsReply struct {
 
 func (s *approvalsScreen) fetch(m *Model, q string, pending bool) tea.Cmd {
 	b, ctx, timeout, id := m.b, m.ctx, m.opts.RequestTimeout, s.id
-	eq := joinQuery(approvalsQuery, q)
+	eq, _ := approvalsPreset.combine(q)
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -105,7 +105,8 @@ func (s *approvalsScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 		s.trying = false
 		if r.err != nil {
 			if qb, ok := m.modal.(*queryBar); ok {
-				qb.setError(shiftPos(r.err, userOffset(approvalsQuery, r.query)))
+				_, off := approvalsPreset.combine(r.query)
+				qb.setError(shiftPos(r.err, off))
 				return nil
 			}
 			return m.flashErr("search: %v", r.err)

@@ -107,7 +107,16 @@ var (
 		return fit(oneLine(d.Type), w)
 	}}
 	colAge = column{title: "AGE", field: "start_time", width: 6, priority: 90, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
-		return fitRight(ageOrDuration(d, c.now), w)
+		if d.StartTime.IsZero() {
+			return strings.Repeat(" ", w)
+		}
+		return fitRight(compactDuration(c.now.Sub(d.StartTime)), w)
+	}}
+	colDuration = column{title: "TOOK", field: "duration_ms", width: 6, priority: 30, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+		if d.CloseTime.IsZero() || d.StartTime.IsZero() {
+			return c.r(c.st.Dim, fitRight("—", w))
+		}
+		return fitRight(compactDuration(d.CloseTime.Sub(d.StartTime)), w)
 	}}
 	colProgress = column{title: "PROGRESS", field: "progress_pct", width: 10, priority: 45, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		bar, pct := progressBar(d.Progress, 5)
@@ -117,7 +126,7 @@ var (
 		full := strings.Count(bar, "█")
 		return c.r(c.st.BarFull, strings.Repeat("█", full)) + c.r(c.st.BarEmpty, strings.Repeat("░", 5-full)) + fitRight(pct, w-5)
 	}}
-	colWaiting = column{title: "WAITING", field: "waiting_on", width: 9, priority: 60, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colWaiting = column{title: "WAITING", field: "waiting_on", width: 10, priority: 60, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		s := fit(waitingWord(d.WaitingOn, d.Attempts), w)
 		if d.WaitingOn == "retry" || d.WaitingOn == "task_failure" {
 			return c.r(c.st.Warn, s)
@@ -133,7 +142,7 @@ var (
 	colHistory = column{title: "EVENTS", field: "history_length", width: 6, priority: 5, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		return c.r(c.st.Dim, fitRight(thousands(d.HistoryLength), w))
 	}}
-	colStalled = column{title: "STALLED", field: "last_event_time", width: 7, priority: 90, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colStalled = column{title: "STALLED", field: "last_event_time", width: 8, priority: 90, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		if d.LastEventTime.IsZero() {
 			return strings.Repeat(" ", w)
 		}
@@ -145,18 +154,14 @@ var (
 )
 
 // executionColumns is the executions list (also :failed and :running).
-var executionColumns = []column{colStatus, colWorkflowID, colRun, colType, colAge, colProgress, colWaiting, colStatusLine, colHistory}
+var executionColumns = []column{colStatus, colWorkflowID, colRun, colType, colAge, colDuration, colProgress, colWaiting, colStatusLine, colHistory}
 
 // stuckColumns is the :stuck view: how long and why.
-var stuckColumns = []column{colWorkflowID, colType, colStalled, colWaiting, colWhy}
+var stuckColumns = []column{reweigh(colWorkflowID, 2), reweigh(colType, 1), colStalled, colWaiting, reweigh(colWhy, 12)}
 
-// ageOrDuration is the age of an open run, or how long a closed run took.
-func ageOrDuration(d *visibility.Doc, now time.Time) string {
-	if d.StartTime.IsZero() {
-		return ""
-	}
-	if !d.CloseTime.IsZero() {
-		return compactDuration(d.CloseTime.Sub(d.StartTime))
-	}
-	return compactDuration(now.Sub(d.StartTime))
+// reweigh is c with another share of the spare width.
+func reweigh(c column, weight int) column {
+	c.weight = weight
+	return c
 }
+

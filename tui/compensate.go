@@ -137,7 +137,7 @@ func planTable(st *Styles, plan []CompensationStep, width, rows int) string {
 		return st.Dim.Render("  no compensations registered")
 	}
 	var b strings.Builder
-	b.WriteString(st.ColHeader.Render(fit("  #  STEP", 6) + " " + fit("ACTIVITY", 24) + " " + fit("STATE", 10) + " " + fit("INPUT", max(width-44, 4))))
+	b.WriteString(st.ColHeader.Render(fit("  #", 6) + " " + fit("ACTIVITY", 24) + " " + fit("STATE", 10) + " " + fit("INPUT", max(width-44, 4))))
 	for i, s := range plan {
 		if i == rows {
 			b.WriteString(fmt.Sprintf("\n  … %d more", len(plan)-rows))

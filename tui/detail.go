@@ -401,6 +401,6 @@ func (d *detailScreen) planText(m *Model, w int) string {
 	case d.plan.err != nil:
 		return m.st.Error.Render("  " + errorText(d.plan.err))
 	}
-	head := "  The compensations registered by this run, newest first (P runs them after confirmation)."
+	head := "  Registered compensations, newest first; P runs them after confirmation."
 	return m.st.Dim.Render(head) + "\n\n" + planTable(&m.st, d.plan.steps, w-2, 1<<20)
 }

@@ -94,6 +94,8 @@ func compactDuration(d time.Duration) string {
 // preciseDuration is for timelines, where sub-second gaps matter.
 func preciseDuration(d time.Duration) string {
 	switch {
+	case d == 0:
+		return "0s"
 	case d < 0:
 		return "-" + preciseDuration(-d)
 	case d < time.Millisecond:
@@ -221,7 +223,7 @@ func waitingWord(on string, attempts int) string {
 			return "retry #" + strconv.Itoa(attempts)
 		}
 	case "task_failure":
-		return "task failing"
+		return "task error"
 	}
 	return on
 }

@@ -207,7 +207,7 @@ func (t *timeline) view(m *Model, events []engine.Event, w, h int) string {
 	default:
 		b.WriteString(st.Dim.Render(fit(fmt.Sprintf("  %s events · enter expands · / searches · R resets to the selected event", thousands(len(events))), w)))
 	}
-	b.WriteString("\n" + st.ColHeader.Render(fit("  "+fit("#", 6)+" "+fitRight("T+", 7)+" "+fitRight("GAP", 7)+"   "+fit("EVENT", 24)+" DETAILS", w)))
+	b.WriteString("\n" + st.ColHeader.Render(fit("  "+fit("#", 6)+" "+fitRight("T+", 7)+" "+fitRight("GAP", 7)+"    "+fit("EVENT", 24)+" DETAILS", w)))
 	rows := max(h-2, 1)
 	off := t.offsetFor(events, rows)
 	if len(events) == 0 {
@@ -267,7 +267,7 @@ func (t *timeline) line(st *Styles, e engine.Event, i int, start time.Time, gap 
 	head := gutter + fit(fmt.Sprintf("#%d", e.ID), 6) + " " + fitRight("+"+preciseDuration(e.Time.Sub(start)), 7) + " "
 	gapText := fitRight("+"+preciseDuration(gap), 7)
 	body := " " + exp + mark + fit(string(e.Type), 24) + " "
-	summary := fit(r.summary, max(w-ansiWidth(head)-7-ansiWidth(body), 1))
+	summary := fit(strings.TrimSpace(r.summary), max(w-ansiWidth(head)-7-ansiWidth(body), 1))
 	if sel {
 		return st.Selected.Render(head + gapText + body + summary)
 	}

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,57 +100,40 @@ func (l *runList) crumbQuery() string {
 	return " /" + oneLine(l.query)
 }
 
-// baseQuery is the preset's own condition ("" for plain searches).
-func (l *runList) baseQuery(m *Model) string {
+// preset is the fixed condition of the list's kind.
+func (l *runList) preset(m *Model) preset {
 	switch l.kind {
 	case listFailed:
-		return "status:failed"
+		return preset{"status:failed", "ExecutionStatus = 'Failed'"}
 	case listRunning:
-		return "status:running"
+		return preset{"status:running", "ExecutionStatus = 'Running'"}
 	case listStuck:
 		after := l.stuckAfter
 		if after <= 0 {
 			after = m.opts.StuckAfter
 		}
-		return stuckQuery(m.now(), after)
+		return stuckPreset(after)
 	}
-	return ""
+	return preset{}
 }
 
 // effectiveQuery is what is sent to the index: the preset's condition and
 // the operator's search.
 func (l *runList) effectiveQuery(m *Model) string {
-	return joinQuery(l.baseQuery(m), l.query)
+	q, _ := l.preset(m).combine(l.query)
+	return q
 }
 
-// userOffset is where the operator's query starts inside the effective
-// query, to point errors back at what they typed.
-func userOffset(base, q string) int {
-	q = strings.TrimSpace(q)
-	if base == "" || q == "" || isTemporalDialect(q) {
-		return 0
+// shiftPos moves a query error's position back by off bytes, for queries
+// that were combined with a preset before they were sent.
+func shiftPos(err error, off int) error {
+	var ae *visibility.APIError
+	if off == 0 || !errors.As(err, &ae) {
+		return err
 	}
-	return len("+(" + base + ") +(")
-}
-
-// joinQuery ANDs two queries of the bleve dialect; a Temporal-dialect query
-// is kept alone, since the two dialects cannot be mixed.
-func joinQuery(base, q string) string {
-	q = strings.TrimSpace(q)
-	switch {
-	case base == "":
-		return q
-	case q == "":
-		return base
-	case isTemporalDialect(q):
-		return q
-	}
-	return "+(" + base + ") +(" + q + ")"
-}
-
-// isTemporalDialect spots a Temporal list filter (`WorkflowType = 'x'`).
-func isTemporalDialect(q string) bool {
-	return strings.ContainsAny(q, "='") && !strings.Contains(q, ":")
+	c := *ae
+	c.Pos = max(c.Pos-off, 0)
+	return &c
 }
 
 // sortSpec is the sort sent to the index; run_id breaks ties so that
@@ -232,9 +216,8 @@ func (l *runList) fetchCounts(m *Model) tea.Cmd {
 func (l *runList) tryQuery(m *Model, q string) tea.Cmd {
 	l.pendingWin = newRowWindow(pageSize, pagesKept)
 	l.pendingQuery = q
-	base := l.baseQuery(m)
-	eq := joinQuery(base, q)
-	l.pendingOffset = userOffset(base, q)
+	eq, off := l.preset(m).combine(q)
+	l.pendingOffset = off
 	return m.fetchPages(l.id, eq, l.sortSpec(), l.pendingWin.want(0, 0), true)
 }
 
@@ -504,35 +487,73 @@ func (l *runList) footer(k keyMap) []key.Binding {
 }
 
 func (l *runList) header(m *Model) string {
-	var b strings.Builder
+	var head string
 	switch {
 	case l.countErr != nil:
-		b.WriteString(m.st.Error.Render("counts: " + errorText(l.countErr)))
+		head = m.st.Error.Render("counts: " + errorText(l.countErr))
 	case !l.win.known:
-		b.WriteString(m.st.Dim.Render("searching…"))
+		head = m.st.Dim.Render("searching…")
 	default:
-		b.WriteString(m.st.Bold.Render(thousands(l.win.total)) + m.st.Dim.Render(" matches"))
-		for _, g := range l.counts.Groups {
+		head = m.st.Bold.Render(thousands(l.win.total)) + m.st.Dim.Render(" matches")
+	}
+	var tail string
+	if n := len(l.marks); n > 0 {
+		tail += "   " + m.st.Marked.Render(thousands(n)+" marked")
+	}
+	if l.scopeAll {
+		tail += "   " + m.st.Scope.Render(" NEXT ACTION: ALL "+thousands(l.win.total)+" MATCHES ")
+	}
+	if l.countErr != nil || !l.win.known {
+		return head + tail
+	}
+	// Counts by group, words and all; glyphs and numbers only when narrow.
+	for _, short := range []bool{false, true} {
+		var b strings.Builder
+		for _, g := range l.orderedGroups() {
 			b.WriteString("   ")
 			if l.group == "status" {
 				st := statusOf(g.Value)
-				b.WriteString(m.st.Status(st).Render(statusGlyph(st)+" "+statusWord(st)) + " " + thousands(g.Count))
-			} else {
-				v := g.Value
-				if v == "" {
-					v = "none"
+				label := statusGlyph(st) + " " + statusWord(st)
+				if short {
+					label = statusGlyph(st)
 				}
-				b.WriteString(waitingWord(v, 0) + " " + thousands(g.Count))
+				b.WriteString(m.st.Status(st).Render(label) + " " + thousands(g.Count))
+				continue
+			}
+			v := waitingWord(g.Value, 0)
+			if v == "" {
+				v = "none"
+			}
+			b.WriteString(v + " " + thousands(g.Count))
+		}
+		line := head + b.String() + tail
+		if ansiWidth(line) <= m.w || short {
+			return line
+		}
+	}
+	return head + tail
+}
+
+// orderedGroups lists status counts in the usual status order (the index
+// orders them by size, which moves them around as counts change).
+func (l *runList) orderedGroups() []visibility.Group {
+	if l.group != "status" {
+		return l.counts.Groups
+	}
+	out := make([]visibility.Group, 0, len(l.counts.Groups))
+	for _, st := range allStatuses {
+		for _, g := range l.counts.Groups {
+			if statusOf(g.Value) == st && g.Count > 0 {
+				out = append(out, g)
 			}
 		}
 	}
-	if n := len(l.marks); n > 0 {
-		b.WriteString("   " + m.st.Marked.Render(thousands(n)+" marked"))
+	for _, g := range l.counts.Groups {
+		if !slices.Contains(allStatuses, statusOf(g.Value)) {
+			out = append(out, g)
+		}
 	}
-	if l.scopeAll {
-		b.WriteString("   " + m.st.Scope.Render(" NEXT ACTION: ALL "+thousands(l.win.total)+" MATCHES "))
-	}
-	return b.String()
+	return out
 }
 
 func (l *runList) view(m *Model, w, h int) string {
@@ -665,18 +686,6 @@ func (l *runList) mouse(m *Model, msg tea.MouseMsg, bodyTop int) tea.Cmd {
 		}
 	}
 	return nil
-}
-
-// shiftPos moves a query error's position back by off bytes, for queries
-// that were wrapped before they were sent.
-func shiftPos(err error, off int) error {
-	var ae *visibility.APIError
-	if off == 0 || !errors.As(err, &ae) {
-		return err
-	}
-	c := *ae
-	c.Pos = max(c.Pos-off, 0)
-	return &c
 }
 
 // errorText is an error as one line, with the index's own words for API

@@ -86,10 +86,7 @@ func saveView(m *Model, name string) tea.Cmd {
 	case !ok:
 		return m.flashErr("save: open a list of executions first")
 	}
-	q := l.effectiveQuery(m)
-	if l.kind == listStuck {
-		q = l.query // the stuck condition is relative to now, not saved as a date
-	}
+	q := l.effectiveQuery(m) // the stuck condition is relative (now-10m): it stays true in a view
 	b, ctx, to := m.b, m.ctx, m.opts.RequestTimeout
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, to)

@@ -95,12 +95,15 @@ func (q *queryBar) lines(m *Model, w int) []string {
 		if ae.Expected != "" {
 			msg += " (expected " + ae.Expected + ")"
 		}
-		line := strings.Repeat(" ", col) + "^ " + msg
-		if ansi.StringWidth(line) > w {
-			// Keep the caret; put the message on its left when it does not fit.
-			line = fitRight(msg+" ^", col+1)
+		switch mw := ansi.StringWidth(msg); {
+		case col+2+mw <= w:
+			return append(out, st.Error.Render(fit(strings.Repeat(" ", col)+"^ "+msg, w)))
+		case mw+2 <= col:
+			// The message ends at the caret, on its left.
+			return append(out, st.Error.Render(fit(fitRight(msg+" ^", col+1), w)))
 		}
-		return append(out, st.Error.Render(fit(line, w)))
+		// Too long for either side: caret alone, the message below it.
+		return append(out, st.Error.Render(fit(strings.Repeat(" ", col)+"^", w)), st.Error.Render(fit("  "+msg, w)))
 	}
 	return append(out, st.Error.Render(fit("  ✗ "+errorText(q.err), w)))
 }

@@ -12,10 +12,15 @@ import (
 // event before :stuck lists it.
 const defaultStuckAfter = 10 * time.Minute
 
-// stuckQuery selects running runs whose history has not grown since
-// now-after. It is rebuilt at every fetch so runs become stuck as time passes.
-func stuckQuery(now time.Time, after time.Duration) string {
-	return fmt.Sprintf(`status:running last_event_time:<"%s"`, now.Add(-after).UTC().Format(time.RFC3339))
+// stuckPreset selects running runs whose history has not grown for after.
+// The time is relative (now-10m), so the index evaluates it at each search
+// and runs become stuck as time passes, even in a saved view.
+func stuckPreset(after time.Duration) preset {
+	d := compactDuration(after.Truncate(time.Second))
+	return preset{
+		qs:       "status:running last_event_time:<now-" + d,
+		temporal: "ExecutionStatus = 'Running' AND last_event_time < 'now-" + d + "'",
+	}
 }
 
 // stuckReason says in one line why a run is not moving, from its index

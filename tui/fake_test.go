@@ -1,0 +1,348 @@
+package tui
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility"
+)
+
+// fakeBackend serves fixed data with search-after paging and records every
+// write. With synthetic > 0 it pretends to hold that many runs and builds
+// each page on demand (the benchmark's 100,000 matches).
+type fakeBackend struct {
+	mu        sync.Mutex
+	clock     time.Time
+	docs      []visibility.Doc
+	synthetic int
+	histories map[string][]engine.Event
+	plans     map[string][]CompensationStep
+	answers   map[string]json.RawMessage
+	views     []SavedView
+	calls     []string
+	searches  []visibility.SearchRequest
+	updates   chan struct{}
+	preview   ResetPreview
+}
+
+func newFakeBackend(clock time.Time) *fakeBackend {
+	return &fakeBackend{clock: clock, histories: map[string][]engine.Event{}, plans: map[string][]CompensationStep{},
+		answers: map[string]json.RawMessage{}, updates: make(chan struct{}, 16)}
+}
+
+func (f *fakeBackend) record(format string, args ...any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+	return nil
+}
+
+func (f *fakeBackend) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+func (f *fakeBackend) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.searches = append(f.searches, req)
+	size := cmp.Or(req.Size, 50)
+	start := 0
+	if len(req.After) == 1 {
+		start, _ = strconv.Atoi(req.After[0])
+	}
+	if f.synthetic > 0 {
+		return f.syntheticPage(req, start, size), nil
+	}
+	match, err := f.matcher(req.Query)
+	if err != nil {
+		return visibility.SearchResult{}, err
+	}
+	var hits []visibility.Doc
+	for _, d := range f.docs {
+		if match(&d) {
+			hits = append(hits, d)
+		}
+	}
+	sortDocs(hits, req.Sort)
+	res := visibility.SearchResult{Total: uint64(len(hits)), TookMS: 1.5}
+	end := min(start+size, len(hits))
+	if start < end {
+		res.Hits = slices.Clone(hits[start:end])
+	}
+	if end < len(hits) {
+		res.Next = []string{strconv.Itoa(end)}
+	}
+	return res, nil
+}
+
+// syntheticPage: run i is order-%06d, started i minutes before the clock;
+// a descending first key lists them from i=0, an ascending one from the end.
+func (f *fakeBackend) syntheticPage(req visibility.SearchRequest, start, size int) visibility.SearchResult {
+	n := f.synthetic
+	res := visibility.SearchResult{Total: uint64(n), TookMS: 3}
+	desc := len(req.Sort) == 0 || strings.HasPrefix(req.Sort[0], "-")
+	end := min(start+size, n)
+	for p := start; p < end; p++ {
+		i := p
+		if !desc {
+			i = n - 1 - p
+		}
+		res.Hits = append(res.Hits, syntheticDoc(f.clock, i))
+	}
+	if end < n {
+		res.Next = []string{strconv.Itoa(end)}
+	}
+	return res
+}
+
+func syntheticDoc(clock time.Time, i int) visibility.Doc {
+	statuses := []engine.Status{engine.StatusRunning, engine.StatusCompleted, engine.StatusCompleted, engine.StatusFailed}
+	st := statuses[i%len(statuses)]
+	d := visibility.Doc{WorkflowID: fmt.Sprintf("order-%06d", i), RunID: fmt.Sprintf("run-%06d-aaaa", i), Type: "OrderWorkflow",
+		TaskQueue: "orders", Status: st, StartTime: clock.Add(-time.Duration(i) * time.Minute), HistoryLength: int64(10 + i%40),
+		StatusLine: fmt.Sprintf("step %d of 5: charging card", i%5+1), Progress: &engine.Progress{Done: int64(i % 5), Total: 5},
+		LastEventTime: clock.Add(-time.Duration(i) * time.Second)}
+	if st == engine.StatusRunning {
+		d.WaitingOn = "activity"
+	} else {
+		d.CloseTime = d.StartTime.Add(90 * time.Second)
+	}
+	return d
+}
+
+func sortDocs(docs []visibility.Doc, sortSpec []string) {
+	slices.SortStableFunc(docs, func(a, b visibility.Doc) int {
+		for _, f := range sortSpec {
+			desc := strings.HasPrefix(f, "-")
+			c := compareField(&a, &b, strings.TrimPrefix(f, "-"))
+			if desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return strings.Compare(a.RunID, b.RunID)
+	})
+}
+
+func compareField(a, b *visibility.Doc, f string) int {
+	switch f {
+	case "start_time":
+		return a.StartTime.Compare(b.StartTime)
+	case "last_event_time":
+		return a.LastEventTime.Compare(b.LastEventTime)
+	case "workflow_id":
+		return strings.Compare(a.WorkflowID, b.WorkflowID)
+	case "type":
+		return strings.Compare(a.Type, b.Type)
+	case "status":
+		return strings.Compare(string(a.Status), string(b.Status))
+	case "waiting_on":
+		return strings.Compare(a.WaitingOn, b.WaitingOn)
+	case "run_id":
+		return strings.Compare(a.RunID, b.RunID)
+	case "history_length":
+		return cmp.Compare(a.HistoryLength, b.HistoryLength)
+	case "approval_since":
+		return oldestOf(a).Compare(oldestOf(b))
+	}
+	return 0
+}
+
+func oldestOf(d *visibility.Doc) time.Time {
+	if a := oldestApproval(d.PendingApprovals); a != nil {
+		return a.RequestedAt
+	}
+	return time.Time{}
+}
+
+var knownStatuses = "running, completed, failed, canceled, terminated, timed_out, continued_as_new, reset, compensated"
+
+// matcher understands just enough of the query string for the tests:
+// field:value terms (all required), approvals:*, last_event_time:<now-D,
+// and words matched against workflow ids. An unknown status is a
+// positioned error, as the real index reports it.
+func (f *fakeBackend) matcher(q string) (func(*visibility.Doc) bool, error) {
+	var preds []func(*visibility.Doc) bool
+	i := 0
+	for i < len(q) {
+		if strings.ContainsRune(" ()+", rune(q[i])) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(q) && !strings.ContainsRune(" ()", rune(q[j])) {
+			j++
+		}
+		tok := q[i:j]
+		field, val, ok := strings.Cut(tok, ":")
+		val = strings.Trim(val, `"`)
+		switch {
+		case !ok:
+			preds = append(preds, func(d *visibility.Doc) bool { return strings.Contains(d.WorkflowID, tok) })
+		case field == "status":
+			if !strings.Contains(knownStatuses, val) {
+				return nil, &visibility.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown status %q", val), Pos: i + len("status:"), Expected: "a status: " + knownStatuses}
+			}
+			preds = append(preds, func(d *visibility.Doc) bool { return string(d.Status) == val })
+		case field == "type":
+			preds = append(preds, func(d *visibility.Doc) bool { return d.Type == val })
+		case field == "waiting_on":
+			preds = append(preds, func(d *visibility.Doc) bool { return d.WaitingOn == val })
+		case field == "task_queue":
+			preds = append(preds, func(d *visibility.Doc) bool { return d.TaskQueue == val })
+		case field == "workflow_id":
+			preds = append(preds, func(d *visibility.Doc) bool {
+				p, wild := strings.CutSuffix(val, "*")
+				return d.WorkflowID == val || (wild && strings.HasPrefix(d.WorkflowID, p))
+			})
+		case field == "approvals" && val == "*":
+			preds = append(preds, func(d *visibility.Doc) bool { return len(d.PendingApprovals) > 0 })
+		case field == "last_event_time" && strings.HasPrefix(val, "<now-"):
+			dur, err := parseAge(strings.TrimPrefix(val, "<now-"))
+			if err != nil {
+				return nil, &visibility.APIError{Code: "bad_query", Message: err.Error(), Pos: i}
+			}
+			cut := f.clock.Add(-dur)
+			preds = append(preds, func(d *visibility.Doc) bool { return d.LastEventTime.Before(cut) })
+		default:
+			return nil, &visibility.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown field %q", field), Pos: i, Expected: "a field name"}
+		}
+		i = j
+	}
+	return func(d *visibility.Doc) bool {
+		for _, p := range preds {
+			if !p(d) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func (f *fakeBackend) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.synthetic > 0 {
+		n := uint64(f.synthetic)
+		return visibility.CountResult{Total: n, Groups: []visibility.Group{{Value: "completed", Count: n / 2}, {Value: "running", Count: n / 4}, {Value: "failed", Count: n / 4}}}, nil
+	}
+	match, err := f.matcher(req.Query)
+	if err != nil {
+		return visibility.CountResult{}, err
+	}
+	groups := map[string]uint64{}
+	var total uint64
+	for _, d := range f.docs {
+		if !match(&d) {
+			continue
+		}
+		total++
+		switch req.GroupBy {
+		case "status":
+			groups[string(d.Status)]++
+		case "waiting_on":
+			groups[d.WaitingOn]++
+		case "task_queue":
+			groups[d.TaskQueue]++
+		}
+	}
+	res := visibility.CountResult{Total: total}
+	for v, c := range groups {
+		res.Groups = append(res.Groups, visibility.Group{Value: v, Count: c})
+	}
+	slices.SortFunc(res.Groups, func(a, b visibility.Group) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Value, b.Value))
+	})
+	return res, nil
+}
+
+func (f *fakeBackend) Lag(ctx context.Context) (visibility.Lag, error) {
+	return visibility.Lag{AppliedSeq: 10, HistorySeq: 10, Docs: uint64(len(f.docs))}, nil
+}
+
+func (f *fakeBackend) Updates(ctx context.Context) <-chan struct{} { return f.updates }
+
+func (f *fakeBackend) History(ctx context.Context, wf, run string) ([]engine.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h, ok := f.histories[run]; ok {
+		return h, nil
+	}
+	return nil, fmt.Errorf("%w: run %s of %q", engine.ErrWorkflowNotFound, run, wf)
+}
+
+func (f *fakeBackend) Query(ctx context.Context, wf, run, name string, args json.RawMessage) (json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("query %s %s %s %s", wf, run, name, string(args)))
+	if a, ok := f.answers[name]; ok {
+		return a, nil
+	}
+	return nil, fmt.Errorf("%w: no query handler %q (known: [__stack __pending status])", engine.ErrUnknownQuery, name)
+}
+
+func (f *fakeBackend) CompensationPlan(ctx context.Context, wf, run string) ([]CompensationStep, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.plans[run], nil
+}
+
+func (f *fakeBackend) Signal(ctx context.Context, wf, run, name string, payload json.RawMessage) error {
+	return f.record("signal %s %s %s %s", wf, run, name, string(payload))
+}
+
+func (f *fakeBackend) Decide(ctx context.Context, wf, run, approval string, approved bool, comment string) error {
+	verb := "reject"
+	if approved {
+		verb = "approve"
+	}
+	return f.record("%s %s %s %s %q", verb, wf, run, approval, comment)
+}
+
+func (f *fakeBackend) Cancel(ctx context.Context, wf, run, reason string) error {
+	return f.record("cancel %s %s %q", wf, run, reason)
+}
+
+func (f *fakeBackend) Terminate(ctx context.Context, wf, run, reason string) error {
+	return f.record("terminate %s %s %q", wf, run, reason)
+}
+
+func (f *fakeBackend) Reset(ctx context.Context, wf, run, to string, reapply bool, reason string, dryRun bool) (ResetPreview, error) {
+	if dryRun {
+		return f.preview, nil
+	}
+	_ = f.record("reset %s %s to=%s reapply=%v %q", wf, run, to, reapply, reason)
+	p := f.preview
+	p.NewRunID = "new-run-0001"
+	return p, nil
+}
+
+func (f *fakeBackend) Compensate(ctx context.Context, wf, run, reason string) error {
+	return f.record("compensate %s %s %q", wf, run, reason)
+}
+
+func (f *fakeBackend) Views(ctx context.Context) ([]SavedView, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.views), nil
+}
+
+func (f *fakeBackend) SaveView(ctx context.Context, name, query string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.views = append(f.views, SavedView{Name: name, Query: query})
+	f.calls = append(f.calls, "save-view "+name+" "+query)
+	return nil
+}

@@ -164,4 +164,3 @@ func reweigh(c column, weight int) column {
 	c.weight = weight
 	return c
 }
-

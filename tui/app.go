@@ -224,11 +224,12 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	if act, ok := m.roKeys[k.String()]; ok && m.top().acts() {
-		return m.flashErr("read-only: %s is disabled", act)
-	}
 	if cmd, ok := m.top().key(m, k); ok {
 		return cmd
+	}
+	// A write key the screen did not take (its binding is disabled): say why.
+	if act, ok := m.roKeys[k.String()]; ok && m.top().acts() {
+		return m.flashErr("read-only: %s is disabled", act)
 	}
 	switch {
 	case key.Matches(k, m.keys.Help):

@@ -51,9 +51,6 @@ func newDecideDialog(m *Model, kind actionKind, s scope) (*decideDialog, tea.Cmd
 // stops lists the focusable parts in order.
 func (d *decideDialog) stops() []string {
 	var s []string
-	if len(d.choices) > 1 {
-		s = append(s, "choice")
-	}
 	if d.askName {
 		s = append(s, "name")
 	}
@@ -81,15 +78,19 @@ func (d *decideDialog) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		return d.submit(m)
+	case "up", "down":
+		// Several approvals pending on the run: the arrows pick one while
+		// the comment is typed.
+		if len(d.choices) > 1 {
+			if k.String() == "up" {
+				d.pick(d.choice - 1)
+			} else {
+				d.pick(d.choice + 1)
+			}
+		}
+		return nil
 	}
 	switch d.at() {
-	case "choice":
-		switch k.String() {
-		case "up", "k":
-			d.pick(d.choice - 1)
-		case "down", "j":
-			d.pick(d.choice + 1)
-		}
 	case "name":
 		d.name.handle(k)
 	case "comment":
@@ -188,7 +189,11 @@ func (d *decideDialog) box(m *Model, w, h int) string {
 	if d.identity != "" {
 		as = " as " + d.identity
 	}
-	parts = append(parts, st.Dim.Render("enter "+strings.ToLower(verb)+as+" · tab next · esc close"))
+	hint := "enter " + strings.ToLower(verb) + as + " · esc close"
+	if len(d.choices) > 1 {
+		hint = "↑/↓ choose · " + hint
+	}
+	parts = append(parts, st.Dim.Render(hint))
 	title := verb
 	if n := d.s.size(); n > 1 || d.s.all {
 		title += " " + thousands(n) + " runs?"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/color"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +178,18 @@ func (h *harness) wantCalls(want ...string) {
 	}
 	if strings.Join(writes, "\n") != strings.Join(want, "\n") {
 		h.t.Fatalf("backend writes:\n%s\nwant:\n%s", strings.Join(writes, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// wantCallsAnyOrder is wantCalls for batches, which act on runs in parallel.
+func (h *harness) wantCallsAnyOrder(want ...string) {
+	h.t.Helper()
+	got := h.b.Calls()
+	slices.Sort(got)
+	want = slices.Clone(want)
+	slices.Sort(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		h.t.Fatalf("backend writes:\n%s\nwant (any order):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

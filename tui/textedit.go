@@ -211,7 +211,7 @@ func validJSON(s string) (json.RawMessage, error) {
 		var se *json.SyntaxError
 		off := int64(len(s))
 		if errors.As(err, &se) {
-			off = se.Offset
+			off = max(se.Offset-1, 0) // Offset is just past the offending byte
 		}
 		line, col := lineCol(s, int(off))
 		return nil, fmt.Errorf("invalid JSON at line %d, column %d: %v", line, col, err)

@@ -76,6 +76,14 @@ type scope struct {
 	label     string
 }
 
+// noun is what the scope counts: approvals when each target is one.
+func (s scope) noun() string {
+	if len(s.targets) > 0 && s.targets[0].Approval != "" {
+		return "approvals"
+	}
+	return "runs"
+}
+
 func (s scope) size() int {
 	if s.all {
 		return s.count

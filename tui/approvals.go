@@ -257,7 +257,7 @@ func (s *approvalsScreen) act(m *Model, kind actionKind) tea.Cmd {
 		sc.targets = ts
 		if kind == actQuery && len(ts) == 1 {
 			d := newDetail(m, ts[0].WorkflowID, ts[0].RunID)
-			d.tab = tabQuery
+			d.tab, d.query.editing = tabQuery, true
 			return m.push(d)
 		}
 	}
@@ -297,7 +297,7 @@ var approvalColumns = []struct {
 	weight, prio int
 	right        bool
 }{
-	{"WAITING", 7, 0, 0, 100, true},
+	{"WAITING", 8, 0, 0, 100, true},
 	{"WORKFLOW ID", 0, 14, 3, 100, false},
 	{"APPROVAL", 0, 10, 2, 100, false},
 	{"DESCRIPTION", 0, 12, 5, 90, false},

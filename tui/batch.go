@@ -198,7 +198,7 @@ func (d *batchDialog) box(m *Model, w, h int) string {
 	}
 	switch {
 	case d.err != nil:
-		parts = append(parts, st.Error.Render(fit("stopped: "+errorText(d.err), iw)))
+		parts = append(parts, wrapText(st.Error, "stopped: "+errorText(d.err), iw))
 	case d.finished && d.stopping:
 		parts = append(parts, st.Warn.Render("stopped by the operator")+st.Dim.Render(" · enter close"))
 	case d.finished:
@@ -208,5 +208,5 @@ func (d *batchDialog) box(m *Model, w, h int) string {
 	default:
 		parts = append(parts, st.Dim.Render("esc stops after the runs in flight"))
 	}
-	return dialogBox(st, fmt.Sprintf("Batch %s: %s runs", verb, thousands(d.total)), joinLines(parts...), iw, false)
+	return dialogBox(st, fmt.Sprintf("Batch %s: %s %s", verb, thousands(d.total), d.a.scope.noun()), parts, iw, h, false)
 }

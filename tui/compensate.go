@@ -117,7 +117,7 @@ func (d *compensateDialog) box(m *Model, w, h int) string {
 	case d.loading:
 		parts = append(parts, st.Dim.Render("loading the compensation plan…"))
 	case d.planErr != nil:
-		parts = append(parts, st.Error.Render(fit("plan: "+errorText(d.planErr), iw)))
+		parts = append(parts, wrapText(st.Error, "plan: "+errorText(d.planErr), iw))
 	default:
 		parts = append(parts, fmt.Sprintf("Runs %d compensation(s), newest first, as activities recorded in history:", pendingSteps(d.plan)),
 			planTable(st, d.plan, iw, max(h-22, 3)))
@@ -125,10 +125,10 @@ func (d *compensateDialog) box(m *Model, w, h int) string {
 	parts = append(parts, field(st, "Reason (recorded in history)", &d.reason, iw, d.focus == 0),
 		field(st, d.typed.label(), &d.typed.in, iw, d.focus == 1))
 	if d.err != "" {
-		parts = append(parts, st.Error.Render(d.err))
+		parts = append(parts, wrapText(st.Error, d.err, iw))
 	}
 	parts = append(parts, st.Dim.Render("enter on the last field compensates · esc close"))
-	return dialogBox(st, "Compensate this run?", joinLines(parts...), iw, true)
+	return dialogBox(st, "Compensate this run?", parts, iw, h, true)
 }
 
 // planTable renders plan steps in order (the plan is newest first).

@@ -110,15 +110,15 @@ func (d *confirmDialog) box(m *Model, w, h int) string {
 		parts = append(parts, field(st, d.typed.label(), &d.typed.in, iw, d.focus == 1))
 	}
 	if d.err != "" {
-		parts = append(parts, st.Error.Render(d.err))
+		parts = append(parts, wrapText(st.Error, d.err, iw))
 	}
 	parts = append(parts, buttons(st, d.onButtons(), d.yes, strings.ToUpper(d.a.kind.verb()[:1])+d.a.kind.verb()[1:])+
 		st.Dim.Render("   tab next · esc close"))
 	title := strings.ToUpper(d.a.kind.verb()[:1]) + d.a.kind.verb()[1:]
 	if d.a.scope.size() > 1 || d.a.scope.all {
-		title += " " + thousands(d.a.scope.size()) + " runs?"
+		title += " " + thousands(d.a.scope.size()) + " " + d.a.scope.noun() + "?"
 	} else {
 		title += " this run?"
 	}
-	return dialogBox(st, title, joinLines(parts...), iw, d.a.kind.destructive() || d.typed.required())
+	return dialogBox(st, title, parts, iw, h, d.a.kind.destructive() || d.typed.required())
 }

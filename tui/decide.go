@@ -183,7 +183,7 @@ func (d *decideDialog) box(m *Model, w, h int) string {
 		parts = append(parts, field(st, d.typed.label(), &d.typed.in, iw, d.at() == "typed"))
 	}
 	if d.err != "" {
-		parts = append(parts, st.Error.Render(d.err))
+		parts = append(parts, wrapText(st.Error, d.err, iw))
 	}
 	as := ""
 	if d.identity != "" {
@@ -196,7 +196,7 @@ func (d *decideDialog) box(m *Model, w, h int) string {
 	parts = append(parts, st.Dim.Render(hint))
 	title := verb
 	if n := d.s.size(); n > 1 || d.s.all {
-		title += " " + thousands(n) + " runs?"
+		title += " " + thousands(n) + " " + d.s.noun() + "?"
 	}
-	return dialogBox(st, title, joinLines(parts...), iw, d.typed.required())
+	return dialogBox(st, title, parts, iw, h, d.typed.required())
 }

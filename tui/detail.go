@@ -165,10 +165,12 @@ func (d *detailScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (d *detailScreen) setTab(m *Model, t detailTab) tea.Cmd {
+// setTab shows tab t. Going to the query tab directly (5, Q) starts
+// editing the handler; passing through it with tab does not trap tab.
+func (d *detailScreen) setTab(m *Model, t detailTab, direct bool) tea.Cmd {
 	d.tab = (t + tabCount) % tabCount
 	d.scroll = 0
-	if d.tab == tabQuery {
+	if d.tab == tabQuery && direct {
 		d.query.editing = true
 	}
 	return d.loadTab(m)
@@ -187,13 +189,13 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 		return nil, true
 	}
 	if s := k.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '6' {
-		return d.setTab(m, detailTab(s[0]-'1')), true
+		return d.setTab(m, detailTab(s[0]-'1'), true), true
 	}
 	switch {
 	case key.Matches(k, ks.NextTab):
-		return d.setTab(m, d.tab+1), true
+		return d.setTab(m, d.tab+1, false), true
 	case key.Matches(k, ks.PrevTab):
-		return d.setTab(m, d.tab-1), true
+		return d.setTab(m, d.tab-1, false), true
 	case key.Matches(k, ks.Copy):
 		return m.copyText(d.wf, "workflow id "+d.wf), true
 	case key.Matches(k, ks.CopyJSON):
@@ -250,7 +252,7 @@ func (d *detailScreen) act(m *Model, kind actionKind) tea.Cmd {
 	}
 	switch kind {
 	case actQuery:
-		return d.setTab(m, tabQuery)
+		return d.setTab(m, tabQuery, true)
 	case actReset:
 		if m.opts.ReadOnly {
 			return m.beginAction(kind, s)

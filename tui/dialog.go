@@ -16,12 +16,29 @@ import (
 // dialogWidth is the inner width of dialogs for a terminal w cells wide.
 func dialogWidth(w int) int { return min(max(w-10, 50), 96) }
 
-func dialogBox(st *Styles, title, body string, width int, danger bool) string {
+// dialogBox frames a dialog; on short terminals the parts are not
+// separated by blank lines, so dialogs fit in 24 rows.
+func dialogBox(st *Styles, title string, parts []string, width, height int, danger bool) string {
 	box := st.Dialog
 	if danger {
 		box = st.DangerBox
 	}
-	return box.Width(width + 4).Render(st.Title.Render(title) + "\n\n" + body)
+	sep := "\n\n"
+	if height < 40 {
+		sep = "\n"
+	}
+	var keep []string
+	for _, p := range parts {
+		if p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return box.Width(width + 4).Render(st.Title.Render(title) + sep + strings.Join(keep, sep))
+}
+
+// wrapText wraps s to width cells (dialog errors and notes).
+func wrapText(style lipgloss.Style, s string, width int) string {
+	return style.Width(width).Render(s)
 }
 
 // buttons renders [No] [Yes]; the focused one is reversed.
@@ -49,6 +66,7 @@ func field(st *Styles, label string, e *lineEdit, width int, focused bool) strin
 // count) before a destructive or batch action runs.
 type typedConfirm struct {
 	need string
+	noun string // what a typed count counts
 	in   lineEdit
 }
 
@@ -58,7 +76,7 @@ type typedConfirm struct {
 func confirmFor(kind actionKind, s scope) typedConfirm {
 	switch {
 	case s.all || len(s.targets) > 1:
-		return typedConfirm{need: strconv.Itoa(s.size())}
+		return typedConfirm{need: strconv.Itoa(s.size()), noun: s.noun()}
 	case kind.destructive():
 		return typedConfirm{need: s.targets[0].WorkflowID}
 	}
@@ -70,7 +88,7 @@ func (c *typedConfirm) ok() bool       { return !c.required() || c.in.value() ==
 
 func (c *typedConfirm) label() string {
 	if _, err := strconv.Atoi(c.need); err == nil {
-		return fmt.Sprintf("Type the number of runs (%s) to confirm", c.need)
+		return fmt.Sprintf("Type the number of %s (%s) to confirm", c.noun, c.need)
 	}
 	return fmt.Sprintf("Type the workflow id %q to confirm", c.need)
 }
@@ -90,7 +108,7 @@ func scopeLines(st *Styles, s scope, width int) string {
 		return out
 	}
 	var b strings.Builder
-	b.WriteString(st.Bold.Render(thousands(len(s.targets))) + " marked runs:")
+	b.WriteString(st.Bold.Render(thousands(len(s.targets))) + " marked " + s.noun() + ":")
 	for i, t := range s.targets {
 		if i == 4 {
 			b.WriteString(fmt.Sprintf("\n  … and %d more", len(s.targets)-4))
@@ -114,17 +132,6 @@ func focusRing(k tea.KeyPressMsg, focus, n int) (int, bool) {
 		return (focus + n - 1) % n, true
 	}
 	return focus, false
-}
-
-// joinLines joins non-empty parts with blank lines between.
-func joinLines(parts ...string) string {
-	var keep []string
-	for _, p := range parts {
-		if p != "" {
-			keep = append(keep, p)
-		}
-	}
-	return strings.Join(keep, "\n\n")
 }
 
 // boxWidth is the rendered width of a dialog, for hit tests and placement.

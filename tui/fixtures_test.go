@@ -79,11 +79,29 @@ func fixtureHistory() []engine.Event {
 	}
 }
 
+// retryingHistory is order-1002's: a Charge activity failing and retrying.
+func retryingHistory() []engine.Event {
+	t0 := ago(50 * time.Minute)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	declined := &engine.Failure{Type: "CardDeclined", Message: "card declined by issuer"}
+	return []engine.Event{
+		{ID: 1, Type: engine.EventWorkflowStarted, Time: at(0), Attrs: &engine.WorkflowStarted{WorkflowID: "order-1002", RunID: "r1002-0b44e810",
+			WorkflowType: "OrderWorkflow", TaskQueue: "orders", Input: json.RawMessage(`{"order":"1002"}`)}},
+		{ID: 2, Type: engine.EventWorkflowTaskCompleted, Time: at(30 * time.Millisecond), Attrs: &engine.WorkflowTaskCompleted{Identity: "worker-1"}},
+		{ID: 3, Type: engine.EventStatusSet, Time: at(30 * time.Millisecond), Attrs: &engine.StatusSet{Seq: 1, Text: "charging card"}},
+		{ID: 4, Type: engine.EventActivityScheduled, Time: at(5 * time.Minute), Attrs: &engine.ActivityScheduled{Seq: 5, ActivityType: "Charge", TaskQueue: "orders"}},
+		{ID: 5, Type: engine.EventActivityAttemptFailed, Time: at(6 * time.Minute), Attrs: &engine.ActivityAttemptFailed{Seq: 5, Attempt: 1, Failure: declined, NextAttempt: at(7 * time.Minute)}},
+		{ID: 6, Type: engine.EventActivityAttemptFailed, Time: at(10 * time.Minute), Attrs: &engine.ActivityAttemptFailed{Seq: 5, Attempt: 2, Failure: declined, NextAttempt: at(14 * time.Minute)}},
+		{ID: 7, Type: engine.EventActivityAttemptFailed, Time: at(30 * time.Minute), Attrs: &engine.ActivityAttemptFailed{Seq: 5, Attempt: 3, Failure: declined, NextAttempt: testClock.Add(40 * time.Second)}},
+	}
+}
+
 // newFixtureBackend is the fake backend with the fixture fleet.
 func newFixtureBackend() *fakeBackend {
 	f := newFakeBackend(testClock)
 	f.docs = fixtureDocs()
 	f.histories["r1001-7f3a9c21"] = fixtureHistory()
+	f.histories["r1002-0b44e810"] = retryingHistory()
 	f.answers[engine.QueryStack] = json.RawMessage(`[{"name":"main","blocked_on":"approval ship-order requested 2h ago"},{"name":"reminder","blocked_on":"timer fires in 58m"}]`)
 	f.answers["status"] = json.RawMessage(`{"stage":"awaiting approval","items":3}`)
 	f.plans["r1001-7f3a9c21"] = []CompensationStep{

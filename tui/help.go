@@ -21,12 +21,17 @@ func (h *helpModal) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (h *helpModal) box(m *Model, w, _ int) string {
+func (h *helpModal) box(m *Model, w, hgt int) string {
 	iw := w - 8
-	body := renderHelp(&m.st, h.groups, iw)
-	if m.opts.ReadOnly {
-		body += "\n\n" + m.st.ReadOnly.Render("read-only: actions that change executions are disabled")
+	compact := hgt < 40
+	sep := "\n\n"
+	if compact {
+		sep = "\n"
 	}
-	body += "\n\n" + m.st.Dim.Render("any key closes · : commands: approvals failed stuck running queues save view mouse")
-	return m.st.Dialog.Render(m.st.Title.Render(h.title) + "\n\n" + body)
+	body := renderHelp(&m.st, h.groups, iw, compact)
+	if m.opts.ReadOnly {
+		body += sep + m.st.ReadOnly.Render("read-only: actions that change executions are disabled")
+	}
+	body += sep + m.st.Dim.Render(fit("any key closes · :approvals :failed :stuck :running :queues :save :view", iw))
+	return m.st.Dialog.Render(m.st.Title.Render(h.title) + sep + body)
 }

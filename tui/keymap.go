@@ -102,8 +102,9 @@ func (k keyMap) globalGroup() helpGroup {
 	return helpGroup{"Console", []key.Binding{k.Search, k.Palette, k.Back, k.Copy, k.CopyJSON, k.Refresh, k.Help, k.Quit}}
 }
 
-// renderHelp lays the groups out in columns.
-func renderHelp(st *Styles, groups []helpGroup, width int) string {
+// renderHelp lays the groups out in columns, in rows of columns that fit
+// width; compact leaves no blank line between rows (short terminals).
+func renderHelp(st *Styles, groups []helpGroup, width int, compact bool) string {
 	var cols []string
 	for _, g := range groups {
 		var b strings.Builder
@@ -131,6 +132,9 @@ func renderHelp(st *Styles, groups []helpGroup, width int) string {
 	}
 	if len(row) > 0 {
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+	}
+	if compact {
+		return strings.Join(rows, "\n")
 	}
 	return strings.Join(rows, "\n\n")
 }

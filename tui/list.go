@@ -447,7 +447,7 @@ func (l *runList) act(m *Model, kind actionKind) tea.Cmd {
 	if kind == actQuery {
 		if d, ok := l.selected(); ok {
 			det := newDetail(m, d.WorkflowID, d.RunID)
-			det.tab = tabQuery
+			det.tab, det.query.editing = tabQuery, true
 			return m.push(det)
 		}
 		return nil

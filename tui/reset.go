@@ -145,17 +145,17 @@ func (d *resetDialog) box(m *Model, w, h int) string {
 	case d.loading:
 		parts = append(parts, st.Dim.Render("previewing…"))
 	case d.prevErr != nil:
-		parts = append(parts, st.Error.Render(fit("preview: "+errorText(d.prevErr), iw)))
+		parts = append(parts, wrapText(st.Error, "preview: "+errorText(d.prevErr), iw))
 	case d.prev != nil:
 		parts = append(parts, d.previewText(st, iw))
 	}
 	parts = append(parts, field(st, "Reason (recorded in history)", &d.reason, iw, d.focus == 2),
 		field(st, d.typed.label(), &d.typed.in, iw, d.focus == 3))
 	if d.err != "" {
-		parts = append(parts, st.Error.Render(d.err))
+		parts = append(parts, wrapText(st.Error, d.err, iw))
 	}
-	parts = append(parts, st.Dim.Render("The old run closes as reset; a new run replays the kept history. enter on the last field resets · esc close"))
-	return dialogBox(st, "Reset this run?", joinLines(parts...), iw, true)
+	parts = append(parts, st.Dim.Render("the old run closes as reset · enter on the last field resets · esc close"))
+	return dialogBox(st, "Reset this run?", parts, iw, h, true)
 }
 
 func (d *resetDialog) previewText(st *Styles, width int) string {

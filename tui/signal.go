@@ -141,12 +141,12 @@ func (d *signalDialog) box(m *Model, w, h int) string {
 		parts = append(parts, field(st, d.typed.label(), &d.typed.in, iw, d.focus == 2))
 	}
 	if d.err != "" {
-		parts = append(parts, st.Error.Render(fit(d.err, iw)))
+		parts = append(parts, wrapText(st.Error, d.err, iw))
 	}
 	parts = append(parts, st.Dim.Render("ctrl+s send · tab/shift+tab move · esc close"))
 	title := "Signal"
 	if n := d.s.size(); n > 1 || d.s.all {
-		title += " " + thousands(n) + " runs"
+		title += " " + thousands(n) + " " + d.s.noun()
 	}
-	return dialogBox(st, title, joinLines(parts...), iw, d.typed.required())
+	return dialogBox(st, title, parts, iw, h, d.typed.required())
 }

@@ -285,3 +285,51 @@ func TestActivityConcurrencyLimit(t *testing.T) {
 		t.Fatalf("peak concurrency %d, want 2", p)
 	}
 }
+
+// A worker that stops gracefully hands its running attempt back with the
+// newest heartbeat details (not the last throttled write), and the worker
+// that takes it over resumes from there — even without a heartbeat timeout.
+func TestHandBackKeepsNewestHeartbeatDetails(t *testing.T) {
+	h := newHarness(t)
+	var reached atomic.Int64
+	var resumedFrom atomic.Int64
+	resumedFrom.Store(-1)
+	count := func(ctx context.Context, n int64) (int64, error) {
+		var from int64
+		if engine.GetHeartbeatDetails(ctx, &from) {
+			resumedFrom.Store(from)
+		}
+		for i := from + 1; i <= n; i++ {
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+			reached.Store(i)
+			_ = engine.RecordHeartbeat(ctx, i)
+		}
+		return n, nil
+	}
+	wf := func(ctx engine.Context, n int64) (int64, error) {
+		var out int64
+		err := engine.ExecuteActivity(ctx, "Count", n).Get(ctx, &out)
+		return out, err
+	}
+	first := h.worker("q", engine.WorkerOptions{ShutdownTimeout: 50 * time.Millisecond}, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Counter", wf))
+		must(w.RegisterActivityWithName("Count", count))
+	})
+	h.start("count-1", "q", "Counter", 400)
+	waitFor(t, "the first attempt to make progress", func() bool { return reached.Load() >= 50 })
+	first.Stop()
+	atStop := reached.Load()
+	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Counter", wf))
+		must(w.RegisterActivityWithName("Count", count))
+	})
+	var out int64
+	h.mustResult("count-1", &out)
+	if got := resumedFrom.Load(); got < atStop-1 {
+		t.Fatalf("the second worker resumed from %d, the first had reached %d when it handed the attempt back", got, atStop)
+	}
+}

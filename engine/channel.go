@@ -12,7 +12,8 @@ type Channel interface {
 	// Send blocks until the value is buffered or received.
 	Send(ctx Context, v any)
 	// Receive blocks for the next value and stores it in valuePtr (nil to
-	// discard). more is false once the channel is closed and drained.
+	// discard). more is false once the channel is closed and drained. A
+	// signal payload that does not decode into valuePtr leaves it zero.
 	Receive(ctx Context, valuePtr any) (more bool)
 	// ReceiveAsync takes a value if one is ready.
 	ReceiveAsync(valuePtr any) (ok bool)
@@ -112,8 +113,14 @@ func assign(valuePtr any, v any) {
 		if len(raw) == 0 {
 			return
 		}
+		// A payload from outside (a signal) that does not fit leaves the value
+		// zero, as Temporal does: panicking would wedge the run on every replay
+		// for a message the workflow cannot refuse. The raw payload stays in
+		// history; receive into *json.RawMessage to validate it yourself.
 		if err := json.Unmarshal(raw, valuePtr); err != nil {
-			panic(fmt.Sprintf("engine: decoding %s into %T: %v", truncate(string(raw), 80), valuePtr, err))
+			if pv := reflect.ValueOf(valuePtr); pv.Kind() == reflect.Pointer && !pv.IsNil() {
+				pv.Elem().SetZero()
+			}
 		}
 		return
 	}

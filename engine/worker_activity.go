@@ -216,7 +216,9 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 	run := &activityRun{w: w, task: t, hbTimeout: t.Options.HeartbeatTimeout, cancel: cancel,
 		info: ActivityInfo{WorkflowID: t.WorkflowID, RunID: t.RunID, ActivityType: t.ActivityType, Seq: t.Seq, Attempt: t.Attempt, ScheduledAt: t.ScheduledAt}}
 	key := heartbeatKey(t.RunID, t.Seq)
-	if t.Attempt > 1 || t.Options.HeartbeatTimeout > 0 {
+	// Details exist only if an earlier attempt, or an earlier delivery of
+	// this one (a worker that died or handed it back), heartbeated.
+	if t.Attempt > 1 || t.Options.HeartbeatTimeout > 0 || d.NumDelivered() > 1 {
 		if data, err := w.store.GetHeartbeat(ctx, key); err == nil {
 			var rec heartbeatRecord
 			if json.Unmarshal(data, &rec) == nil {
@@ -246,6 +248,10 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 	cause := context.Cause(actx)
 	switch {
 	case errors.Is(cause, errWorkerStopping):
+		// keep the newest details for whoever takes the attempt over
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		w.settleHeartbeat(sctx, run, false)
+		cancel()
 		return attemptOutcome{handBack: true}
 	case errors.Is(cause, ErrCanceled):
 		return attemptOutcome{canceled: true}

@@ -95,6 +95,14 @@ func (m *Model) push(s screen) tea.Cmd {
 	return s.load(m)
 }
 
+// jump opens a top-level view from the palette: it replaces whatever was
+// drilled into, so Esc leads back to the executions list, not through
+// every view visited.
+func (m *Model) jump(s screen) tea.Cmd {
+	m.stack = m.stack[:1]
+	return m.push(s)
+}
+
 // pop goes back one screen; the one revealed refreshes, as it stopped
 // following updates while hidden.
 func (m *Model) pop() tea.Cmd {

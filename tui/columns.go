@@ -97,13 +97,13 @@ var (
 	colStatus = column{title: "STATUS", field: "status", width: 13, priority: 100, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		return c.r(c.st.Status(d.Status), fit(statusGlyph(d.Status)+" "+statusWord(d.Status), w))
 	}}
-	colWorkflowID = column{title: "WORKFLOW ID", field: "workflow_id", min: 14, weight: 3, priority: 100, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colWorkflowID = column{title: "WORKFLOW ID", field: "workflow_id", min: 14, weight: 2, priority: 100, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		return fit(oneLine(d.WorkflowID), w)
 	}}
 	colRun = column{title: "RUN", field: "run_id", width: 8, priority: 10, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		return c.r(c.st.Dim, fit(shortID(d.RunID), w))
 	}}
-	colType = column{title: "TYPE", field: "type", min: 8, weight: 2, priority: 80, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colType = column{title: "TYPE", field: "type", min: 8, weight: 1, priority: 80, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		return fit(oneLine(d.Type), w)
 	}}
 	colAge = column{title: "AGE", field: "start_time", width: 6, priority: 90, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
@@ -133,7 +133,7 @@ var (
 		}
 		return s
 	}}
-	colStatusLine = column{title: "STATUS LINE", min: 10, weight: 4, priority: 50, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colStatusLine = column{title: "STATUS LINE", min: 10, weight: 5, priority: 50, cell: func(c cellCtx, d *visibility.Doc, w int) string {
 		if d.StatusLine == "" && d.LastFailure != nil && d.Status != "running" {
 			return c.r(c.st.Fail, fit(oneLine(d.LastFailure.Message), w))
 		}
@@ -157,7 +157,7 @@ var (
 var executionColumns = []column{colStatus, colWorkflowID, colRun, colType, colAge, colDuration, colProgress, colWaiting, colStatusLine, colHistory}
 
 // stuckColumns is the :stuck view: how long and why.
-var stuckColumns = []column{reweigh(colWorkflowID, 2), reweigh(colType, 1), colStalled, colWaiting, reweigh(colWhy, 12)}
+var stuckColumns = []column{colWorkflowID, colType, colStalled, colWaiting, reweigh(colWhy, 12)}
 
 // reweigh is c with another share of the spare width.
 func reweigh(c column, weight int) column {

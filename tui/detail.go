@@ -203,6 +203,10 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(k, ks.Refresh):
 		d.stack.loaded, d.plan.loaded = false, false
 		return tea.Batch(d.fetch(m), d.loadTab(m)), true
+	case key.Matches(k, ks.Search) && d.tab != tabHistory:
+		// / in a run searches its history.
+		d.tab, d.hist.searching = tabHistory, true
+		return nil, true
 	}
 	if d.tab == tabHistory {
 		if cmd, ok := d.hist.key(m, d, k); ok {

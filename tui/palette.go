@@ -23,11 +23,11 @@ type paletteCmd struct {
 // by name when the palette opens).
 func paletteCommands() []paletteCmd {
 	return []paletteCmd{
-		{name: "approvals", desc: "pending approvals, oldest first", run: func(m *Model, _ string) tea.Cmd { return m.push(newApprovals(m)) }},
-		{name: "failed", desc: "failed executions", run: func(m *Model, _ string) tea.Cmd { return m.push(newRunList(m, listFailed, "")) }},
+		{name: "approvals", desc: "pending approvals, oldest first", run: func(m *Model, _ string) tea.Cmd { return m.jump(newApprovals(m)) }},
+		{name: "failed", desc: "failed executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listFailed, "")) }},
 		{name: "stuck", args: "[after]", desc: "running with no progress (default " + compactDuration(defaultStuckAfter) + ")", run: openStuck},
-		{name: "running", desc: "running executions", run: func(m *Model, _ string) tea.Cmd { return m.push(newRunList(m, listRunning, "")) }},
-		{name: "queues", desc: "task queues and their load", run: func(m *Model, _ string) tea.Cmd { return m.push(newQueues(m)) }},
+		{name: "running", desc: "running executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listRunning, "")) }},
+		{name: "queues", desc: "task queues and their load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
 		{name: "executions", desc: "all executions (home)", run: func(m *Model, _ string) tea.Cmd {
 			m.stack = m.stack[:1]
 			return m.top().refresh(m)
@@ -56,7 +56,7 @@ func openStuck(m *Model, arg string) tea.Cmd {
 		l.stuckAfter = d
 		l.name = "stuck > " + compactDuration(d)
 	}
-	return m.push(l)
+	return m.jump(l)
 }
 
 // parseAge accepts Go durations plus days: 90s, 15m, 2h, 3d.
@@ -101,7 +101,7 @@ func openView(m *Model, name string) tea.Cmd {
 		if v.Name == name {
 			l := newRunList(m, listView, v.Query)
 			l.name = "view " + v.Name
-			return m.push(l)
+			return m.jump(l)
 		}
 	}
 	return m.flashErr("no saved view %q (:save <name> saves the current search)", name)

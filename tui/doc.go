@@ -1,0 +1,33 @@
+// Package tui is Foreman's interactive console: the screen operators live
+// in to find, inspect and act on executions (DESIGN.md §6).
+//
+// The foreman CLI opens it with Run, giving it a Backend (backend.go) built
+// over engine.Client and visibility.Client. The console never talks to
+// JetStream or bleve: every read and write goes through that interface, in
+// a tea.Cmd with a deadline.
+//
+// # Layout
+//
+// One tea.Model (Model, app.go) owns a stack of screens — the executions
+// list and its presets (list.go), a run's detail (detail.go with its tabs in
+// overview.go, history.go, querytab.go), the approvals inbox (approvals.go),
+// task queues (queues.go) — and at most one modal: the query bar
+// (querybar.go), the command palette (palette.go), help (help.go) or an
+// action dialog (confirm.go, decide.go, signal.go, reset.go,
+// compensate.go, batch.go). Screens and dialogs are plain structs with
+// methods; only Model.Update changes state, and replies carry the id of the
+// screen or dialog that asked, so an answer for something closed is dropped.
+//
+// Lists never hold every match: rowWindow (window.go) pages by search-after
+// cursors from either end (G asks the index for the last page with the sort
+// reversed) and keeps the rows of a few pages around the cursor.
+//
+// Writes start in one place, Model.dispatch (actions.go), which refuses them
+// in read-only mode whatever asked; dialogs capture their target runs when
+// they open, default to No, and ask to type the workflow id (terminate,
+// reset, compensate) or the count (batches) before anything runs.
+//
+// Keys are declared once (keymap.go) and feed the footer, the ? help and
+// the read-only refusals; styles are one Styles value (theme.go) chosen from
+// the terminal's background, or attributes only under NO_COLOR.
+package tui

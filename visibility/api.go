@@ -39,15 +39,23 @@ type SearchRequest struct {
 	WaitForSeq uint64 `json:"wait_for_seq,omitempty"`
 	// Facets asks for the top values of these keyword fields over all matches.
 	Facets []string `json:"facets,omitempty"`
+	// ExactTotal counts every match even when that means visiting them all
+	// (see SearchResult.TotalCapped).
+	ExactTotal bool `json:"exact_total,omitempty"`
 }
 
 // SearchResult is one page of matches.
 type SearchResult struct {
-	Total  uint64             `json:"total"`
-	Hits   []Doc              `json:"hits"`
-	Next   []string           `json:"next,omitempty"` // cursor of the next page; empty on the last page
-	Facets map[string][]Group `json:"facets,omitempty"`
-	TookMS float64            `json:"took_ms"`
+	Total uint64 `json:"total"`
+	// TotalCapped says Total is a lower bound: the query cannot be counted
+	// from the index directly (a phrase, a negation, a wildcard over text)
+	// and counting stopped at CountLimit matches. Count, or ExactTotal,
+	// counts them all.
+	TotalCapped bool               `json:"total_capped,omitempty"`
+	Hits        []Doc              `json:"hits"`
+	Next        []string           `json:"next,omitempty"` // cursor of the next page; empty on the last page
+	Facets      map[string][]Group `json:"facets,omitempty"`
+	TookMS      float64            `json:"took_ms"`
 }
 
 // CountRequest counts runs matching Query, optionally grouped by a keyword field.
@@ -74,6 +82,13 @@ type Group struct {
 type GetRequest struct {
 	RunIDs      []string `json:"run_ids,omitempty"`
 	WorkflowIDs []string `json:"workflow_ids,omitempty"`
+}
+
+// GetResult holds the documents found, in request order (run ids first),
+// and the ids the index does not hold.
+type GetResult struct {
+	Docs    []Doc    `json:"docs"`
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Lag says how far the index is behind history.

@@ -1,0 +1,248 @@
+package visibility
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
+	bq "github.com/blevesearch/bleve/v2/search/query"
+	"github.com/blevesearch/bleve/v2/search/searcher"
+	index "github.com/blevesearch/bleve_index_api"
+)
+
+// Counting. bleve's collector visits every hit to count it, with a
+// document match, a sort key and a heap step each. Counting here skips all
+// that: a single term (and match all) is counted from its postings list
+// (deleted documents excluded); any other query by stepping its searcher,
+// without scores. Scorch folds terms, ranges, prefixes and their
+// conjunctions and disjunctions into one bitmap for such a searcher (the
+// "unadorned" optimization), so that stepping is a bitmap walk.
+
+// maxGroupValues is how many distinct values a grouped count enumerates
+// one by one; fields with more are grouped by bleve's terms facet.
+const maxGroupValues = 256
+
+// withReaders runs fn on a reader of every shard, concurrently, and
+// returns the first error.
+func (ix *Index) withReaders(fn func(k int, r index.IndexReader) error) error {
+	errs := make([]error, len(ix.shards))
+	var wg sync.WaitGroup
+	for k, s := range ix.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			adv, err := s.idx.Advanced()
+			if err != nil {
+				errs[k] = err
+				return
+			}
+			r, err := adv.Reader()
+			if err != nil {
+				errs[k] = err
+				return
+			}
+			defer r.Close()
+			errs[k] = fn(k, r)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countIn counts q's matches in one shard: exactly when the searcher
+// knows its count, else by visiting hits, stopping after limit (0: none)
+// with exact false.
+func (ix *Index) countIn(ctx context.Context, r index.IndexReader, q bq.Query, limit uint64) (uint64, bool, error) {
+	s, err := q.Searcher(ctx, r, ix.mapping, search.SearcherOptions{Score: "none"})
+	if err != nil {
+		return 0, false, err
+	}
+	defer s.Close()
+	switch q.(type) {
+	case *bq.TermQuery, *bq.MatchAllQuery, *bq.MatchNoneQuery:
+		return s.Count(), true, nil
+	}
+	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: r}
+	var n uint64
+	for {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return n, false, ctx.Err()
+		}
+		dm, err := s.Next(sctx)
+		if err != nil {
+			return n, false, err
+		}
+		if dm == nil {
+			return n, true, nil
+		}
+		n++
+		sctx.DocumentMatchPool.Put(dm)
+		if limit > 0 && n >= limit {
+			return n, false, nil
+		}
+	}
+}
+
+// count counts q's matches over every shard; limit as in countIn (per
+// shard).
+func (ix *Index) count(ctx context.Context, q bq.Query, limit uint64) (total uint64, exact bool, err error) {
+	ns := make([]uint64, len(ix.shards))
+	ex := make([]bool, len(ix.shards))
+	err = ix.withReaders(func(k int, r index.IndexReader) error {
+		var err error
+		ns[k], ex[k], err = ix.countIn(ctx, r, q, limit)
+		return err
+	})
+	exact = true
+	for k := range ns {
+		total += ns[k]
+		exact = exact && ex[k]
+	}
+	return total, exact, err
+}
+
+// foldable reports whether scorch folds q into one bitmap in every shard
+// (see above): then counting (q AND term) per group value is a bitmap walk
+// each.
+func (ix *Index) foldable(ctx context.Context, q bq.Query) (bool, error) {
+	ok := make([]bool, len(ix.shards))
+	err := ix.withReaders(func(k int, r index.IndexReader) error {
+		s, err := q.Searcher(ctx, r, ix.mapping, search.SearcherOptions{Score: "none"})
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		switch s.(type) {
+		case *searcher.TermSearcher, *searcher.MatchAllSearcher, *searcher.MatchNoneSearcher:
+			ok[k] = true
+		}
+		return nil
+	})
+	return !slices.Contains(ok, false), err
+}
+
+// fieldValues lists the distinct values of a keyword field in the index
+// (values of deleted documents included), at most max+1.
+func (ix *Index) fieldValues(field string, max int) ([]string, error) {
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	err := ix.withReaders(func(k int, r index.IndexReader) error {
+		d, err := r.FieldDict(field)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		for {
+			e, err := d.Next()
+			if err != nil || e == nil {
+				return err
+			}
+			mu.Lock()
+			seen[e.Term] = true
+			full := len(seen) > max
+			mu.Unlock()
+			if full {
+				return nil
+			}
+		}
+	})
+	vals := make([]string, 0, len(seen))
+	for v := range seen {
+		vals = append(vals, v)
+	}
+	slices.Sort(vals)
+	return vals, err
+}
+
+// groups counts q's matches by the values of a keyword field, largest
+// first, at most limit groups. With few distinct values and a query the
+// index counts directly, each group is the exact count of (q AND
+// field:value); otherwise bleve's terms facet visits every hit.
+func (ix *Index) groups(ctx context.Context, q bq.Query, field string, limit int) ([]Group, error) {
+	vals, err := ix.fieldValues(field, maxGroupValues)
+	if err != nil {
+		return nil, err
+	}
+	_, matchAll := q.(*bq.MatchAllQuery)
+	direct := len(vals) <= maxGroupValues
+	if direct && !matchAll {
+		if direct, err = ix.foldable(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	if !direct {
+		return ix.facet(ctx, q, field, limit)
+	}
+	counts := make([][]uint64, len(ix.shards))
+	err = ix.withReaders(func(k int, r index.IndexReader) error {
+		counts[k] = make([]uint64, len(vals))
+		for i, v := range vals {
+			term := bq.NewTermQuery(v)
+			term.SetField(field)
+			var gq bq.Query = term
+			if !matchAll {
+				gq = bq.NewConjunctionQuery([]bq.Query{q, term})
+			}
+			n, _, err := ix.countIn(ctx, r, gq, 0)
+			if err != nil {
+				return err
+			}
+			counts[k][i] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Group
+	for i, v := range vals {
+		var n uint64
+		for k := range counts {
+			n += counts[k][i]
+		}
+		if n > 0 {
+			out = append(out, Group{Value: v, Count: n})
+		}
+	}
+	sortGroups(out)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// facet groups by bleve's terms facet (every hit visited).
+func (ix *Index) facet(ctx context.Context, q bq.Query, field string, limit int) ([]Group, error) {
+	req := bleve.NewSearchRequestOptions(q, 0, 0, false)
+	req.Score = "none"
+	req.AddFacet(field, bleve.NewFacetRequest(field, limit))
+	res, err := ix.search.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	fr := res.Facets[field]
+	if fr == nil {
+		return nil, fmt.Errorf("no facet result for %s", field)
+	}
+	var out []Group
+	for _, t := range fr.Terms.Terms() {
+		out = append(out, Group{Value: t.Term, Count: uint64(t.Count)})
+	}
+	sortGroups(out)
+	return out, nil
+}
+
+func sortGroups(gs []Group) {
+	slices.SortFunc(gs, func(a, b Group) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Value, b.Value))
+	})
+}

@@ -1,0 +1,212 @@
+package visibility
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
+	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/numeric"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+// docBuilder turns a run's facts into a bleve document directly, with the
+// analyzers and options the mapping names for each field (building by hand
+// spares the mapping's reflection and lets custom attributes be typed by
+// the registry rather than by their Go values).
+type docBuilder struct {
+	keyword, text analysis.Analyzer
+}
+
+func newDocBuilder(m mapping.IndexMapping) (*docBuilder, error) {
+	kw, txt := m.AnalyzerNamed(keyword.Name), m.AnalyzerNamed(standard.Name)
+	if kw == nil || txt == nil {
+		return nil, fmt.Errorf("index mapping lacks the %s or %s analyzer", keyword.Name, standard.Name)
+	}
+	return &docBuilder{keyword: kw, text: txt}, nil
+}
+
+// skipFunc is told about a custom attribute value that does not fit the
+// registered type of its name.
+type skipFunc func(name string, got, registered engine.SearchAttributeType)
+
+// build returns the run's document. Every value goes through a fieldWriter,
+// which also folds it into the fingerprint stored beside the summary.
+func (b *docBuilder) build(f *runFacts, reg *attrRegistry, bounds *fieldBounds, skip skipFunc) (*document.Document, error) {
+	x := f.x
+	w := &fieldWriter{b: b, doc: document.NewDocument(x.RunID), h: fnv.New64a(), bounds: bounds}
+	w.keyword("workflow_id", x.WorkflowID)
+	w.keyword("run_id", x.RunID)
+	w.keyword("type", x.Type)
+	w.keyword("task_queue", x.TaskQueue)
+	w.keyword("status", string(x.Status))
+	w.keyword("waiting_on", f.waitingOn)
+	w.keyword("approvals", f.approvals...)
+	w.keyword("activities", f.activities...)
+	w.keyword("pending_activities", f.pending...)
+	w.keyword("error_types", f.errorTypes...)
+	w.keyword("signal_names", f.signalNames...)
+	w.keyword("actors", f.actors...)
+	w.keyword("reset_from", x.ResetFrom)
+	w.keyword("continued_from", f.continuedFrom)
+
+	w.number("duration_ms", float64(f.durationMS()))
+	w.number("history_length", float64(x.HistoryLength))
+	if f.attempts > 0 {
+		w.number("attempts", float64(f.attempts))
+	}
+	if p := x.Progress; p != nil {
+		w.number("progress_done", float64(p.Done))
+		w.number("progress_total", float64(p.Total))
+		if p.Total > 0 {
+			w.number("progress_pct", math.Round(100*float64(min(max(p.Done, 0), p.Total))/float64(p.Total)))
+		}
+	}
+	w.time("start_time", x.StartTime)
+	w.time("close_time", x.CloseTime)
+	w.time("last_event_time", f.lastEvent.Time)
+	w.time("approval_since", f.approvalSince)
+
+	w.text("input", clip(string(x.Input), maxTextBytes))
+	w.text("result", clip(string(x.Result), maxTextBytes))
+	w.text("failure", f.failureText)
+	w.text("signals", f.signalsText)
+	w.text("status_line", clip(x.StatusLine, maxTextBytes))
+	w.text("history", f.historyText)
+
+	names := make([]string, 0, len(x.SearchAttributes))
+	for name := range x.SearchAttributes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		a := x.SearchAttributes[name]
+		t, ok := reg.typeOf(name)
+		v, fits := attrValue(a)
+		if !ok || t != a.Type || !fits {
+			if skip != nil {
+				skip(name, a.Type, t)
+			}
+			continue
+		}
+		path := attrPath(name)
+		switch v := v.(type) {
+		case string:
+			if t == engine.AttrText {
+				w.text(path, clip(v, maxTextBytes))
+			} else {
+				w.keyword(path, v)
+			}
+		case float64:
+			w.number(path, v)
+		case bool:
+			w.boolean(path, v)
+		case time.Time:
+			w.time(path, v)
+		}
+	}
+
+	summary, err := json.Marshal(f.summary())
+	if err != nil {
+		return nil, fmt.Errorf("encoding the summary of run %s: %w", x.RunID, err)
+	}
+	w.stored(fieldDoc, summary)
+	w.doc.AddField(document.NewTextFieldCustom(fieldFingerprint, nil, []byte(w.fingerprint()), storedOnly, nil))
+	return w.doc, nil
+}
+
+func attrPath(name string) string { return "attr." + name }
+
+// fieldWriter adds fields to a document and hashes what it adds.
+type fieldWriter struct {
+	b   *docBuilder
+	doc *document.Document
+	h   hash.Hash64
+	buf [8]byte
+	// bounds, when set, learns every number and time value.
+	bounds *fieldBounds
+}
+
+// sum folds one value into the fingerprint: path, kind, value.
+func (w *fieldWriter) sum(path string, kind byte, v []byte) {
+	w.h.Write([]byte(path))
+	w.h.Write([]byte{0, kind})
+	binary.LittleEndian.PutUint64(w.buf[:], uint64(len(v)))
+	w.h.Write(w.buf[:])
+	w.h.Write(v)
+}
+
+func (w *fieldWriter) fingerprint() string { return strconv.FormatUint(w.h.Sum64(), 16) }
+
+// keyword adds exact values; several make a multi-valued field.
+func (w *fieldWriter) keyword(path string, vals ...string) {
+	multi := len(vals) > 1
+	for i, v := range vals {
+		if v == "" {
+			continue
+		}
+		v = clip(v, maxKeywordBytes)
+		var pos []uint64
+		if multi {
+			pos = []uint64{uint64(i)}
+		}
+		w.sum(path, 'k', []byte(v))
+		w.doc.AddField(document.NewTextFieldCustom(path, pos, []byte(v), keywordOptions, w.b.keyword))
+	}
+}
+
+func (w *fieldWriter) text(path, v string) {
+	if v == "" {
+		return
+	}
+	w.sum(path, 't', []byte(v))
+	w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(v), textOptions, w.b.text))
+}
+
+func (w *fieldWriter) number(path string, v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	binary.LittleEndian.PutUint64(w.buf[:], math.Float64bits(v))
+	w.sum(path, 'n', w.buf[:])
+	if w.bounds != nil {
+		w.bounds.observe(path, numeric.Float64ToInt64(v))
+	}
+	w.doc.AddField(document.NewNumericFieldWithIndexingOptions(path, nil, v, valueOptions))
+}
+
+func (w *fieldWriter) time(path string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	f, err := document.NewDateTimeFieldWithIndexingOptions(path, nil, t, time.RFC3339Nano, valueOptions)
+	if err != nil {
+		return // outside what the index can represent (before 1677 or after 2262)
+	}
+	w.sum(path, 'd', []byte(t.UTC().Format(time.RFC3339Nano)))
+	if w.bounds != nil {
+		w.bounds.observe(path, t.UnixNano())
+	}
+	w.doc.AddField(f)
+}
+
+func (w *fieldWriter) boolean(path string, v bool) {
+	w.sum(path, 'b', []byte(strconv.FormatBool(v)))
+	w.doc.AddField(document.NewBooleanFieldWithIndexingOptions(path, nil, v, valueOptions))
+}
+
+func (w *fieldWriter) stored(path string, v []byte) {
+	w.sum(path, 's', v)
+	w.doc.AddField(document.NewTextFieldCustom(path, nil, v, storedOnly, nil))
+}

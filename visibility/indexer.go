@@ -1,0 +1,306 @@
+package visibility
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/document"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+// HistorySource is the history the indexer reads (the jetstream Store):
+// every batch of every run in stream order from a position, and one run's
+// history when a run must be read back.
+type HistorySource interface {
+	ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int, fn func([]engine.StoredBatch) error) error
+	ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error)
+}
+
+// IndexerOptions configure an Indexer.
+type IndexerOptions struct {
+	// Window is the most history batches applied in one index write per
+	// shard round (default 16384). Under load the indexer takes what has
+	// arrived, so windows shrink when it keeps up: lag stays low, and a
+	// rebuild gets large, efficient batches.
+	Window int
+	// Notify is called after each applied window (the engine publishes
+	// visibility.SubjectUpdates so consoles refresh).
+	Notify func()
+	// OnApplied, when set, is told about each applied window (metrics).
+	OnApplied func(AppliedWindow)
+	Logger    *slog.Logger
+}
+
+// AppliedWindow describes one applied window of history.
+type AppliedWindow struct {
+	FirstSeq, LastSeq uint64
+	// Stored are the store times of the window's batches, in order: the
+	// lag of each is At minus its time.
+	Stored []time.Time
+	Docs   int // run documents written
+	At     time.Time
+	Took   time.Duration
+}
+
+// Indexer keeps an Index up to date with history: it reads every history
+// batch in stream order from the index's applied position, folds each
+// touched run's events into its document (several updates of a run in a
+// window make one document write) and writes each window to every shard
+// together with the position it reaches.
+type Indexer struct {
+	ix      *Index
+	src     HistorySource
+	opts    IndexerOptions
+	log     *slog.Logger
+	folders []*folder
+
+	// writeAttrs makes the next window store the attribute registry (after
+	// a failed window, whose registry changes may not have been stored).
+	writeAttrs bool
+
+	skipMu sync.Mutex
+	skips  map[string]bool // attribute name/type mismatches already logged
+}
+
+// NewIndexer returns an indexer of ix fed by src. Run it with Run.
+func NewIndexer(ix *Index, src HistorySource, opts IndexerOptions) *Indexer {
+	if opts.Window <= 0 {
+		opts.Window = 16384
+	}
+	if opts.Logger == nil {
+		opts.Logger = ix.log
+	}
+	x := &Indexer{ix: ix, src: src, opts: opts, log: opts.Logger, skips: map[string]bool{}}
+	x.resetFolders()
+	return x
+}
+
+func (x *Indexer) resetFolders() {
+	n := len(x.ix.shards)
+	x.folders = make([]*folder, n)
+	for k := range x.folders {
+		c := newRunCache(x.ix.opts.cacheRuns/n, x.ix.opts.cacheMB<<20/n)
+		x.folders[k] = &folder{cache: c, src: x.src, log: x.log}
+	}
+}
+
+// Run indexes until ctx ends (returning ctx.Err()). A failure (history
+// unreadable, index write refused) is logged and retried from the last
+// applied position after a pause.
+func (x *Indexer) Run(ctx context.Context) error {
+	return x.run(ctx, 0)
+}
+
+// CatchUp indexes until the index has applied history up to seq (LastHistorySeq
+// when it started, for a rebuild), then returns.
+func (x *Indexer) CatchUp(ctx context.Context, seq uint64) error {
+	if x.ix.AppliedSeq() >= seq {
+		return nil
+	}
+	return x.run(ctx, seq)
+}
+
+var errCaughtUp = errors.New("caught up")
+
+func (x *Indexer) run(ctx context.Context, until uint64) error {
+	pause := 100 * time.Millisecond
+	for {
+		from := x.ix.AppliedSeq()
+		err := x.src.ConsumeHistoryFrom(ctx, from, x.opts.Window, func(batches []engine.StoredBatch) error {
+			if err := x.apply(ctx, batches); err != nil {
+				return err
+			}
+			pause = 100 * time.Millisecond
+			if until > 0 && x.ix.AppliedSeq() >= until {
+				return errCaughtUp
+			}
+			return nil
+		})
+		if errors.Is(err, errCaughtUp) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		x.log.Warn("search indexer: retrying from the last applied position", "applied_seq", x.ix.AppliedSeq(), "err", err)
+		// Cached run states may be ahead of what was written: start over.
+		x.resetFolders()
+		x.writeAttrs = true
+		x.ix.bounds.markChanged()
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// attrCandidate is a custom attribute seen in history: registered in
+// stream order, so the first type seen wins the same way on every rebuild.
+type attrCandidate struct {
+	seq  uint64
+	name string
+	typ  engine.SearchAttributeType
+}
+
+// shardWork is one shard's part of a window.
+type shardWork struct {
+	batches []engine.StoredBatch
+	touched []*runState
+	attrs   []attrCandidate
+	docs    []*document.Document
+	err     error
+}
+
+// apply writes one window: fold (per shard, in parallel), register new
+// attributes (in stream order), build and write documents (in parallel).
+func (x *Indexer) apply(ctx context.Context, batches []engine.StoredBatch) error {
+	start := time.Now()
+	end := batches[len(batches)-1].Seq
+	work := make([]shardWork, len(x.ix.shards))
+	for _, b := range batches {
+		k := x.ix.shardOf(b.Header.RunID)
+		if b.Seq > x.ix.shards[k].seq {
+			work[k].batches = append(work[k].batches, b)
+		}
+	}
+	x.parallel(work, func(k int, w *shardWork) { w.err = x.fold(ctx, k, w) })
+	var cands []attrCandidate
+	for k := range work {
+		if work[k].err != nil {
+			return work[k].err
+		}
+		cands = append(cands, work[k].attrs...)
+	}
+	var attrs []byte
+	if x.writeAttrs {
+		attrs = x.ix.reg.marshal()
+	}
+	if len(cands) > 0 {
+		slices.SortStableFunc(cands, func(a, b attrCandidate) int {
+			return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.name, b.name))
+		})
+		changed := false
+		for _, c := range cands {
+			changed = x.ix.reg.register(c.name, c.typ) || changed
+		}
+		if changed {
+			attrs = x.ix.reg.marshal()
+		}
+	}
+	x.parallel(work, func(k int, w *shardWork) {
+		for _, st := range w.touched {
+			doc, err := x.ix.builder.build(deriveFacts(st.events), x.ix.reg, x.ix.bounds, x.skipped)
+			if err != nil {
+				x.log.Error("search indexer: skipping a run's document", "run", st.runID, "err", err)
+				continue
+			}
+			w.docs = append(w.docs, doc)
+		}
+	})
+	bounds := x.ix.bounds.takeChanged()
+	x.parallel(work, func(k int, w *shardWork) {
+		w.err = x.ix.writeShard(k, w.docs, end, attrs, bounds)
+		f := x.folders[k]
+		for _, st := range w.touched {
+			if st.closed {
+				f.cache.remove(st) // closed runs rarely change again
+			}
+		}
+		f.cache.trim()
+	})
+	docs := 0
+	for k := range work {
+		if work[k].err != nil {
+			return work[k].err
+		}
+		docs += len(work[k].docs)
+	}
+	x.writeAttrs = false
+	x.ix.advance(end)
+	if x.opts.Notify != nil {
+		x.opts.Notify()
+	}
+	if x.opts.OnApplied != nil {
+		stored := make([]time.Time, len(batches))
+		for i, b := range batches {
+			stored[i] = b.Time
+		}
+		now := time.Now()
+		x.opts.OnApplied(AppliedWindow{FirstSeq: batches[0].Seq, LastSeq: end, Stored: stored, Docs: docs, At: now, Took: now.Sub(start)})
+	}
+	return nil
+}
+
+// fold applies a shard's batches to its run states and lists the runs
+// touched (each once, in first-touch order) and new attributes.
+func (x *Indexer) fold(ctx context.Context, k int, w *shardWork) error {
+	f := x.folders[k]
+	seen := make(map[*runState]bool, len(w.batches))
+	for _, b := range w.batches {
+		st, events, err := f.apply(ctx, b)
+		if err != nil {
+			return err
+		}
+		if st == nil {
+			continue
+		}
+		for _, e := range events {
+			if a, ok := e.Attrs.(*engine.SearchAttributesUpserted); ok {
+				for name, v := range a.Attributes {
+					if _, known := x.ix.reg.typeOf(name); !known {
+						w.attrs = append(w.attrs, attrCandidate{seq: b.Seq, name: name, typ: v.Type})
+					}
+				}
+			}
+		}
+		if !seen[st] {
+			seen[st] = true
+			w.touched = append(w.touched, st)
+		}
+	}
+	return nil
+}
+
+// parallel runs fn for every shard's work, concurrently when there are
+// several shards.
+func (x *Indexer) parallel(work []shardWork, fn func(k int, w *shardWork)) {
+	if len(work) == 1 {
+		fn(0, &work[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range work {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(k, &work[k])
+		}()
+	}
+	wg.Wait()
+}
+
+// skipped logs a custom attribute value that does not fit its registered
+// type, once per name and type.
+func (x *Indexer) skipped(name string, got, registered engine.SearchAttributeType) {
+	key := name + "\x00" + string(got)
+	x.skipMu.Lock()
+	logged := x.skips[key]
+	x.skips[key] = true
+	x.skipMu.Unlock()
+	if !logged {
+		x.log.Warn("search index: skipping custom attribute values of a different type than first seen",
+			"attribute", name, "type", got, "indexed_as", registered)
+	}
+}
+
+// String names the indexer in logs.
+func (x *Indexer) String() string { return fmt.Sprintf("indexer(%s)", x.ix.dir) }

@@ -1,0 +1,154 @@
+package visibility
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	bq "github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/foremanhq/foreman/visibility/query"
+)
+
+// maxGroups bounds a grouped count's groups; maxGet a Get's ids.
+const (
+	maxGroups = 1000
+	maxGet    = 1000
+)
+
+// Count counts the runs matching req.Query (exactly), grouped by a keyword
+// field when asked. Refusals are *APIError.
+func (ix *Index) Count(ctx context.Context, req CountRequest) (*CountResult, error) {
+	if err := ix.waitFor(ctx, req.WaitForSeq); err != nil {
+		return nil, err
+	}
+	schema := ix.reg.Schema()
+	q, err := query.Parse(req.Query, schema, time.Now())
+	if err != nil {
+		return nil, badQuery(err)
+	}
+	var group string
+	if req.GroupBy != "" {
+		f, ok := schema.Lookup(req.GroupBy)
+		if !ok || f.Kind != query.KindKeyword {
+			return nil, badRequest("group_by %q: want a keyword field (status, type, waiting_on, error_types, task_queue, …)", req.GroupBy)
+		}
+		group = f.Path
+	}
+	total, _, err := ix.count(ctx, q, 0)
+	if err != nil {
+		return nil, internalError(ctx, "counting", err)
+	}
+	res := &CountResult{Total: total}
+	if group != "" && total > 0 {
+		if res.Groups, err = ix.groups(ctx, q, group, maxGroups); err != nil {
+			return nil, internalError(ctx, "grouping by "+group, err)
+		}
+	}
+	return res, nil
+}
+
+// Get returns the documents of runs by run id, and of the current (newest)
+// run of workflow ids; ids not in the index are listed as missing.
+func (ix *Index) Get(ctx context.Context, req GetRequest) (*GetResult, error) {
+	if n := len(req.RunIDs) + len(req.WorkflowIDs); n > maxGet {
+		return nil, badRequest("%d ids: at most %d", n, maxGet)
+	}
+	res := &GetResult{Docs: []Doc{}}
+	for _, id := range req.RunIDs {
+		d, ok, err := ix.docByRun(id)
+		if err != nil {
+			return nil, internalError(ctx, "reading run "+id, err)
+		}
+		if !ok {
+			res.Missing = append(res.Missing, id)
+			continue
+		}
+		res.Docs = append(res.Docs, d)
+	}
+	for _, id := range req.WorkflowIDs {
+		t := bq.NewTermQuery(id)
+		t.SetField("workflow_id")
+		r := ix.newRequest(t, []string{"-start_time", "run_id"}, 1)
+		sr, err := ix.search.SearchInContext(ctx, r)
+		if err != nil {
+			return nil, internalError(ctx, "reading workflow "+id, err)
+		}
+		if len(sr.Hits) == 0 {
+			res.Missing = append(res.Missing, id)
+			continue
+		}
+		d, err := hitDoc(sr.Hits[0])
+		if err != nil {
+			return nil, internalError(ctx, "reading workflow "+id, err)
+		}
+		res.Docs = append(res.Docs, d)
+	}
+	return res, nil
+}
+
+// docByRun reads one run's stored summary from its shard.
+func (ix *Index) docByRun(runID string) (Doc, bool, error) {
+	var d Doc
+	doc, err := ix.shards[ix.shardOf(runID)].idx.Document(runID)
+	if err != nil || doc == nil {
+		return d, false, err
+	}
+	var raw []byte
+	doc.VisitFields(func(f index.Field) {
+		if f.Name() == fieldDoc {
+			raw = f.Value()
+		}
+	})
+	if raw == nil {
+		return d, false, fmt.Errorf("run %s has no stored summary", runID)
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return d, false, fmt.Errorf("run %s: stored summary: %w", runID, err)
+	}
+	return d, true, nil
+}
+
+// DocCount is how many runs the index holds.
+func (ix *Index) DocCount() (uint64, error) {
+	var n uint64
+	for _, s := range ix.shards {
+		c, err := s.idx.DocCount()
+		if err != nil {
+			return 0, err
+		}
+		n += c
+	}
+	return n, nil
+}
+
+// Fingerprints maps every indexed run to the fingerprint of its indexed
+// values (fields and stored summary): two indexes with equal fingerprints
+// hold the same documents. For consistency checks; it reads every
+// document.
+func (ix *Index) Fingerprints(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	var after []string
+	for {
+		r := bleve.NewSearchRequestOptions(bq.NewMatchAllQuery(), 1000, 0, false)
+		r.SortBy([]string{"run_id"})
+		r.Score = "none"
+		r.Fields = []string{fieldFingerprint}
+		r.SearchAfter = after
+		res, err := ix.search.SearchInContext(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range res.Hits {
+			fp, _ := h.Fields[fieldFingerprint].(string)
+			out[h.ID] = fp
+		}
+		if len(res.Hits) < 1000 {
+			return out, nil
+		}
+		after = res.Hits[len(res.Hits)-1].Sort
+	}
+}

@@ -1,0 +1,325 @@
+package visibility
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/numeric"
+	"github.com/blevesearch/bleve/v2/search"
+	bq "github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/foremanhq/foreman/visibility/query"
+)
+
+// Search limits.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+	// CountLimit is where a search stops counting matches of a query the
+	// index cannot count directly (phrases, negations, wildcards over text);
+	// SearchResult.TotalCapped then says Total is a lower bound.
+	CountLimit = 10_000
+	// maxFacets bounds SearchRequest.Facets, facetSize each facet's values.
+	maxFacets = 8
+	facetSize = 20
+)
+
+// plainLimit: a sorted search over at most this many matches lets bleve
+// sort them all; beyond, it narrows by windows of the sort field. (A
+// variable for tests.)
+var plainLimit uint64 = 4096
+
+// windowProbes counts window searches (tests check windows were used).
+var windowProbes atomic.Int64
+
+// windowFields are the sort fields every document has, so a search sorted
+// on them can narrow by ranges of the field without losing any run.
+var windowFields = map[string]bool{"start_time": true, "last_event_time": true, "duration_ms": true, "history_length": true}
+
+// defaultSort is newest first.
+var defaultSort = []string{"-start_time"}
+
+// Search returns one page of the runs matching req.Query. Refusals are
+// *APIError.
+func (ix *Index) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
+	start := time.Now()
+	size := req.Size
+	switch {
+	case size == 0:
+		size = DefaultPageSize
+	case size < 0 || size > MaxPageSize:
+		return nil, badRequest("size %d: want 1 to %d", req.Size, MaxPageSize)
+	}
+	if len(req.Facets) > maxFacets {
+		return nil, badRequest("%d facets: at most %d", len(req.Facets), maxFacets)
+	}
+	if err := ix.waitFor(ctx, req.WaitForSeq); err != nil {
+		return nil, err
+	}
+	schema := ix.reg.Schema()
+	q, qsort, err := query.ParseWithSort(req.Query, schema, time.Now())
+	if err != nil {
+		return nil, badQuery(err)
+	}
+	sortBy := defaultSort
+	switch {
+	case len(req.Sort) > 0:
+		if sortBy, err = query.ParseSort(req.Sort, schema); err != nil {
+			return nil, badSort(err)
+		}
+	case len(qsort) > 0:
+		sortBy = qsort
+	}
+	sortBy = withTieBreaker(sortBy)
+	after, err := decodeCursor(req.After, len(sortBy))
+	if err != nil {
+		return nil, err
+	}
+	facets := make([]string, 0, len(req.Facets))
+	for _, name := range req.Facets {
+		f, ok := schema.Lookup(name)
+		if !ok || f.Kind != query.KindKeyword {
+			return nil, badRequest("facet %q: want a keyword field (status, type, waiting_on, error_types, …)", name)
+		}
+		facets = append(facets, f.Path)
+	}
+
+	limit := uint64(CountLimit)
+	if req.ExactTotal {
+		limit = 0
+	}
+	total, exact, err := ix.count(ctx, q, limit)
+	if err != nil {
+		return nil, internalError(ctx, "counting matches", err)
+	}
+	var hits []*search.DocumentMatch
+	primary, desc := strings.TrimPrefix(sortBy[0], "-"), strings.HasPrefix(sortBy[0], "-")
+	if windowFields[primary] && (total > plainLimit || !exact) {
+		hits, err = ix.searchWindows(ctx, q, sortBy, after, size, primary, desc, total)
+	} else {
+		hits, err = ix.searchPlain(ctx, q, sortBy, after, size)
+	}
+	if err != nil {
+		return nil, internalError(ctx, "searching", err)
+	}
+	res := &SearchResult{Total: total, TotalCapped: !exact, Hits: make([]Doc, 0, len(hits))}
+	for _, h := range hits {
+		d, err := hitDoc(h)
+		if err != nil {
+			return nil, internalError(ctx, "reading a result", err)
+		}
+		res.Hits = append(res.Hits, d)
+	}
+	if len(hits) == size {
+		res.Next = encodeCursor(hits[len(hits)-1].Sort)
+	}
+	for _, f := range facets {
+		gs, err := ix.groups(ctx, q, f, facetSize)
+		if err != nil {
+			return nil, internalError(ctx, "facet "+f, err)
+		}
+		if res.Facets == nil {
+			res.Facets = map[string][]Group{}
+		}
+		res.Facets[f] = gs
+	}
+	res.TookMS = float64(time.Since(start).Microseconds()) / 1000
+	return res, nil
+}
+
+// withTieBreaker makes the order total: run ids are unique.
+func withTieBreaker(sortBy []string) []string {
+	for _, s := range sortBy {
+		switch strings.TrimPrefix(s, "-") {
+		case "run_id", "_id":
+			return sortBy
+		}
+	}
+	return append(slices.Clip(sortBy), "run_id")
+}
+
+func (ix *Index) waitFor(ctx context.Context, seq uint64) error {
+	if seq == 0 {
+		return nil
+	}
+	if err := ix.WaitForSeq(ctx, seq); err != nil {
+		return &APIError{Code: CodeTimeout, Message: fmt.Sprintf("the index has applied history up to %d, not yet %d (wait_for_seq)", ix.AppliedSeq(), seq)}
+	}
+	return nil
+}
+
+func (ix *Index) newRequest(q bq.Query, sortBy []string, size int) *bleve.SearchRequest {
+	r := bleve.NewSearchRequestOptions(q, size, 0, false)
+	r.SortBy(sortBy)
+	if !slices.Contains(sortBy, "_score") && !slices.Contains(sortBy, "-_score") {
+		r.Score = "none"
+	}
+	r.Fields = []string{fieldDoc}
+	return r
+}
+
+// searchPlain lets bleve sort every match.
+func (ix *Index) searchPlain(ctx context.Context, q bq.Query, sortBy []string, after []string, size int) ([]*search.DocumentMatch, error) {
+	r := ix.newRequest(q, sortBy, size)
+	r.SearchAfter = after
+	res, err := ix.search.SearchInContext(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return res.Hits, nil
+}
+
+// searchWindows finds a page sorted on a number or time field that every
+// document has without sorting every match: it searches (q AND field in
+// window) for windows of the field's values from the cursor on (downwards
+// when desc), each beyond the last, until the page is full. The first
+// window is sized from the field's bounds and the match count to hold
+// about two pages, later ones from the density met so far. Pages are the
+// same as a plain sorted search's: a value's ties all fall in one window,
+// ordered by the tie-breaker.
+func (ix *Index) searchWindows(ctx context.Context, q bq.Query, sortBy []string, after []string, size int,
+	field string, desc bool, total uint64) ([]*search.DocumentMatch, error) {
+	lo, hi, ok := ix.bounds.get(field)
+	if !ok || total == 0 {
+		return ix.searchPlain(ctx, q, sortBy, after, size)
+	}
+	// edge is where the next window starts (inclusive while the cursor's
+	// ties may still be there), towards the end the sort walks to.
+	edge, edgeIncl := hi, true
+	if !desc {
+		edge = lo
+	}
+	if after != nil {
+		v, ok := sortValue(after[0])
+		if !ok {
+			return ix.searchPlain(ctx, q, sortBy, after, size)
+		}
+		edge = v
+	}
+	span := float64(hi) - float64(lo)
+	width := max(span*float64(2*size)/float64(total), 1)
+	var hits []*search.DocumentMatch
+	for first := true; ; first = false {
+		var from, to float64 // the window in the field's sortable int64 space
+		last := false
+		if desc {
+			to, from = float64(edge), float64(edge)-width
+			last = from <= float64(lo)
+		} else {
+			from, to = float64(edge), float64(edge)+width
+			last = to >= float64(hi)
+		}
+		wq := bq.NewConjunctionQuery([]bq.Query{q, windowQuery(field, desc, edge, edgeIncl, from, to, last)})
+		r := ix.newRequest(wq, sortBy, size-len(hits))
+		if first {
+			r.SearchAfter = after
+		}
+		windowProbes.Add(1)
+		res, err := ix.search.SearchInContext(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, res.Hits...)
+		if len(hits) >= size || last {
+			return hits, nil
+		}
+		// The next window starts where this one ended: below its lowest
+		// value (desc), or at its excluded upper end (asc).
+		if desc {
+			edge, edgeIncl = int64(from), false
+		} else {
+			edge, edgeIncl = int64(to), true
+		}
+		need := float64(size - len(hits))
+		if n := len(res.Hits); n > 0 {
+			width = max(width*need/float64(n)*1.5, width*2)
+		} else {
+			width *= 8
+		}
+	}
+}
+
+// windowQuery matches field values in the window: from the edge (its own
+// value included or not) to the window's far end; the last window is open
+// at the far end.
+func windowQuery(field string, desc bool, edge int64, edgeIncl bool, from, to float64, last bool) bq.Query {
+	e := numeric.Int64ToFloat64(edge)
+	yes := true
+	var q *bq.NumericRangeQuery
+	if desc {
+		var lo *float64
+		if !last {
+			f := numeric.Int64ToFloat64(int64(from))
+			lo = &f
+		}
+		q = bq.NewNumericRangeInclusiveQuery(lo, &e, &yes, &edgeIncl)
+	} else {
+		var hi *float64
+		if !last {
+			f := numeric.Int64ToFloat64(int64(to))
+			hi = &f
+		}
+		no := false
+		q = bq.NewNumericRangeInclusiveQuery(&e, hi, &edgeIncl, &no)
+	}
+	q.SetField(field)
+	return q
+}
+
+// sortValue decodes a number or time sort value (the prefix-coded term
+// bleve sorts by) into the field's sortable int64.
+func sortValue(v string) (int64, bool) {
+	p := numeric.PrefixCoded(v)
+	if shift, err := p.Shift(); err != nil || shift != 0 {
+		return 0, false
+	}
+	n, err := p.Int64()
+	return n, err == nil
+}
+
+// Cursors are the sort values of a page's last hit, hex-encoded: numbers
+// and times sort by binary terms that JSON strings cannot carry.
+func encodeCursor(sortVals []string) []string {
+	out := make([]string, len(sortVals))
+	for i, v := range sortVals {
+		out[i] = hex.EncodeToString([]byte(v))
+	}
+	return out
+}
+
+func decodeCursor(after []string, n int) ([]string, error) {
+	if len(after) == 0 {
+		return nil, nil
+	}
+	if len(after) != n {
+		return nil, badRequest("after: the cursor has %d values, the sort %d (pass the Next of a search with the same query and sort)", len(after), n)
+	}
+	out := make([]string, n)
+	for i, v := range after {
+		b, err := hex.DecodeString(v)
+		if err != nil {
+			return nil, badRequest("after: malformed cursor value %q (pass the Next of the previous page)", v)
+		}
+		out[i] = string(b)
+	}
+	return out, nil
+}
+
+func hitDoc(h *search.DocumentMatch) (Doc, error) {
+	var d Doc
+	raw, ok := h.Fields[fieldDoc].(string)
+	if !ok {
+		return d, fmt.Errorf("run %s has no stored summary", h.ID)
+	}
+	if err := json.Unmarshal([]byte(raw), &d); err != nil {
+		return d, fmt.Errorf("run %s: stored summary: %w", h.ID, err)
+	}
+	return d, nil
+}

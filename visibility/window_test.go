@@ -1,0 +1,143 @@
+package visibility
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+// winSource is a history in memory: synthetic runs, in stream order.
+type winSource struct {
+	batches []engine.StoredBatch
+	byRun   map[string][]engine.StoredBatch
+}
+
+func (s *winSource) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int, fn func([]engine.StoredBatch) error) error {
+	for i := int(afterSeq); i < len(s.batches); i += max {
+		if err := fn(s.batches[i:min(i+max, len(s.batches))]); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s *winSource) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
+	return s.byRun[runID], nil
+}
+
+// add appends one run: started at start, closed after d unless running.
+func (s *winSource) add(t *testing.T, i int, start time.Time, d time.Duration, running bool) {
+	t.Helper()
+	runID := fmt.Sprintf("run-%05d", i)
+	events := []engine.Event{{ID: 1, Type: engine.EventWorkflowStarted, Time: start, Attrs: &engine.WorkflowStarted{
+		WorkflowID: fmt.Sprintf("wf-%05d", i), RunID: runID, WorkflowType: []string{"A", "B", "C"}[i%3], TaskQueue: "q"}}}
+	events = append(events, engine.Event{ID: 2, Type: engine.EventWorkflowTaskCompleted, Time: start.Add(d / 2), Attrs: &engine.WorkflowTaskCompleted{}})
+	if !running {
+		events = append(events, engine.Event{ID: 3, Type: engine.EventWorkflowCompleted, Time: start.Add(d), Attrs: &engine.WorkflowCompleted{}})
+	}
+	data, err := json.Marshal(engine.Batch{Kind: engine.BatchExternal, Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := engine.StoredBatch{Seq: uint64(len(s.batches) + 1), Data: data, Time: start,
+		Header: engine.BatchHeader{RunID: runID, FirstEventID: 1, LastEventID: int64(len(events)), Closed: !running}}
+	s.batches = append(s.batches, b)
+	if s.byRun == nil {
+		s.byRun = map[string][]engine.StoredBatch{}
+	}
+	s.byRun[runID] = append(s.byRun[runID], b)
+}
+
+// Searches sorted on a field every document has narrow by windows of that
+// field beyond plainLimit matches; every page, forwards and backwards,
+// with ties and sparse and dense matches, is the page bleve's full sort
+// gives.
+func TestWindowedSearchMatchesFullSort(t *testing.T) {
+	src := &winSource{}
+	r := rand.New(rand.NewPCG(7, 7))
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3000 {
+		// Clusters of equal start times, a sparse tail and a dense burst.
+		var start time.Time
+		switch {
+		case i%10 == 0:
+			start = base.Add(time.Duration(r.IntN(30)) * 24 * time.Hour)
+		case i%3 == 0:
+			start = base.Add(time.Duration(i/50) * time.Minute)
+		default:
+			start = base.Add(time.Duration(r.IntN(600)) * time.Millisecond)
+		}
+		src.add(t, i, start, time.Duration(r.IntN(5000))*time.Millisecond, i%7 == 0)
+	}
+	ix, err := OpenIndex(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := NewIndexer(ix, src, IndexerOptions{Window: 700}).CatchUp(ctx, uint64(len(src.batches))); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	pages := func(q string, sort []string, size int) (ids []string) {
+		t.Helper()
+		req := SearchRequest{Query: q, Sort: sort, Size: size}
+		for {
+			res, err := ix.Search(ctx, req)
+			if err != nil {
+				t.Fatalf("%q %v: %v", q, sort, err)
+			}
+			for _, d := range res.Hits {
+				ids = append(ids, d.RunID)
+			}
+			if len(res.Next) == 0 {
+				return ids
+			}
+			req.After = res.Next
+		}
+	}
+	for _, c := range []struct {
+		q    string
+		sort []string
+		size int
+	}{
+		{"", nil, 97},
+		{"", []string{"start_time"}, 250},
+		{"type:B", []string{"-start_time"}, 13},
+		{"status:running", []string{"start_time", "-run_id"}, 31},
+		{"", []string{"-history_length", "start_time"}, 400},
+		{"", []string{"-duration_ms"}, 333},
+		{"type:A status:completed", []string{"last_event_time"}, 50},
+	} {
+		plainLimit = 1 << 62
+		want := pages(c.q, c.sort, c.size)
+		plainLimit = 0
+		probes := windowProbes.Load()
+		got := pages(c.q, c.sort, c.size)
+		plainLimit = 4096
+		if windowProbes.Load() == probes {
+			t.Errorf("%q sorted %v: no window searched", c.q, c.sort)
+		}
+		if len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q sorted %v by %d: windows give %d runs, the full sort %d (first difference at %d)",
+				c.q, c.sort, c.size, len(got), len(want), firstDiff(got, want))
+		}
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}

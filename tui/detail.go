@@ -34,10 +34,11 @@ type detailScreen struct {
 	wf, run string
 	tab     detailTab
 
-	x       *engine.Execution
-	events  []engine.Event
-	err     error
-	loading bool
+	x        *engine.Execution
+	events   []engine.Event
+	err      error
+	loading  bool
+	fetchSeq int // replies to older reads are dropped
 	scroll  int // line offset of the text tabs
 
 	hist  timeline
@@ -98,15 +99,16 @@ func (d *detailScreen) bodyRows(m *Model) int {
 // fetch reads the run's history; the summary is folded from it, so the
 // overview and the timeline always agree.
 func (d *detailScreen) fetch(m *Model) tea.Cmd {
-	b, ctx, timeout, id, wf, run := m.b, m.ctx, m.opts.RequestTimeout, d.id, d.wf, d.run
+	d.fetchSeq++
+	b, ctx, timeout, id, wf, run, seq := m.b, m.ctx, m.opts.RequestTimeout, d.id, d.wf, d.run, d.fetchSeq
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		events, err := b.History(c, wf, run)
 		if err != nil {
-			return describeMsg{addr: addr{id}, err: err}
+			return describeMsg{addr: addr{id}, seq: seq, err: err}
 		}
-		return describeMsg{addr: addr{id}, x: engine.Summarize(events), events: events}
+		return describeMsg{addr: addr{id}, seq: seq, x: engine.Summarize(events), events: events}
 	}
 }
 
@@ -146,6 +148,9 @@ func runQuery(m *Model, to, seq int, t target, name string, args json.RawMessage
 func (d *detailScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case describeMsg:
+		if msg.seq != d.fetchSeq {
+			return nil // a newer read is on its way
+		}
 		d.loading = false
 		if msg.err != nil {
 			d.err = msg.err

@@ -133,6 +133,3 @@ func focusRing(k tea.KeyPressMsg, focus, n int) (int, bool) {
 	}
 	return focus, false
 }
-
-// boxWidth is the rendered width of a dialog, for hit tests and placement.
-func boxWidth(s string) int { return lipgloss.Width(s) }

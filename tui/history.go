@@ -207,7 +207,12 @@ func (t *timeline) view(m *Model, events []engine.Event, w, h int) string {
 	default:
 		b.WriteString(st.Dim.Render(fit(fmt.Sprintf("  %s events · enter expands · / searches · R resets to the selected event", thousands(len(events))), w)))
 	}
-	b.WriteString("\n" + st.ColHeader.Render(fit("  "+fit("#", 6)+" "+fitRight("T+", 7)+" "+fitRight("GAP", 7)+"    "+fit("EVENT", 24)+" DETAILS", w)))
+	since := w >= 100 // narrow terminals give the details the room of T+
+	head := "  " + fit("#", 6) + " "
+	if since {
+		head += fitRight("T+", 7) + " "
+	}
+	b.WriteString("\n" + st.ColHeader.Render(fit(head+fitRight("GAP", 7)+"    "+fit("EVENT", 24)+" DETAILS", w)))
 	rows := max(h-2, 1)
 	off := t.offsetFor(events, rows)
 	if len(events) == 0 {
@@ -224,7 +229,7 @@ func (t *timeline) view(m *Model, events []engine.Event, w, h int) string {
 		if i > 0 {
 			gap = e.Time.Sub(events[i-1].Time)
 		}
-		b.WriteString("\n" + t.line(st, e, i, start, gap, w))
+		b.WriteString("\n" + t.line(st, e, i, start, gap, w, since))
 		used++
 		if t.expanded[e.ID] {
 			for _, jl := range t.jsonLines(e) {
@@ -249,7 +254,7 @@ func (t *timeline) matchInfo() string {
 	return fmt.Sprintf("%d/%d", t.mi+1, len(t.matches))
 }
 
-func (t *timeline) line(st *Styles, e engine.Event, i int, start time.Time, gap time.Duration, w int) string {
+func (t *timeline) line(st *Styles, e engine.Event, i int, start time.Time, gap time.Duration, w int, since bool) string {
 	r := t.rows[i]
 	sel := i == t.cursor
 	gutter := "  "
@@ -264,7 +269,10 @@ func (t *timeline) line(st *Styles, e engine.Event, i int, start time.Time, gap 
 	if t.expanded[e.ID] {
 		exp = "▾"
 	}
-	head := gutter + fit(fmt.Sprintf("#%d", e.ID), 6) + " " + fitRight("+"+preciseDuration(e.Time.Sub(start)), 7) + " "
+	head := gutter + fit(fmt.Sprintf("#%d", e.ID), 6) + " "
+	if since {
+		head += fitRight("+"+preciseDuration(e.Time.Sub(start)), 7) + " "
+	}
 	gapText := fitRight("+"+preciseDuration(gap), 7)
 	body := " " + exp + mark + fit(string(e.Type), 24) + " "
 	summary := fit(strings.TrimSpace(r.summary), max(w-ansiWidth(head)-7-ansiWidth(body), 1))

@@ -243,6 +243,9 @@ func (l *runList) receive(m *Model, msg tea.Msg) tea.Cmd {
 		l.follow()
 		return tea.Batch(l.fetch(m, follow), l.fetch(m, l.win.want(l.offset-l.height, l.offset+2*l.height)))
 	case countMsg:
+		if msg.query != l.effectiveQuery(m) {
+			return nil // counts of a previous search
+		}
 		l.counts, l.countErr = msg.res, msg.err
 	}
 	return nil

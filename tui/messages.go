@@ -63,6 +63,7 @@ type countMsg struct {
 
 type describeMsg struct {
 	addr
+	seq    int
 	x      *engine.Execution
 	events []engine.Event
 	err    error

@@ -52,7 +52,9 @@ func (m *Model) render() string {
 		box := md.box(m, m.w, m.h)
 		frame = place(frame, box, m.w, m.h)
 	case *palette:
-		frame = placeAt(frame, md.suggestions(m, m.w), 0, m.h-2-lipgloss.Height(md.suggestions(m, m.w)))
+		if sug := md.suggestions(m, m.w); sug != "" {
+			frame = placeAt(frame, sug, 0, m.h-2-lipgloss.Height(sug))
+		}
 	}
 	return frame
 }
@@ -100,25 +102,22 @@ func (m *Model) crumbLine() string {
 	return fit(strings.Join(parts, m.st.Dim.Render(" › ")), m.w)
 }
 
+// statusLine is the palette's input while it is open, else the last message.
 func (m *Model) statusLine() string {
-	if m.flash.text == "" {
-		if _, ok := m.modal.(*palette); ok {
-			return m.modal.(*palette).line(m, m.w)
-		}
-		return strings.Repeat(" ", m.w)
-	}
 	if p, ok := m.modal.(*palette); ok {
 		return p.line(m, m.w)
 	}
-	if m.flash.err {
+	switch {
+	case m.flash.text == "":
+		return strings.Repeat(" ", m.w)
+	case m.flash.err:
 		return m.st.Error.Render(fit("✗ "+oneLine(m.flash.text), m.w))
 	}
 	return m.st.Info.Render(fit("✓ "+oneLine(m.flash.text), m.w))
 }
 
+// keyLine shows the keys that work here, from the screen's keymap.
 func (m *Model) keyLine() string {
-	var keys []string
-	_ = keys
 	ks := m.top().footer(m.keys)
 	ks = append(ks, m.keys.Help)
 	return fit(shortHelp(&m.st, ks, m.w), m.w)

@@ -31,10 +31,10 @@ type action struct {
 	params map[string]any
 	// do applies the action.
 	do func(ctx context.Context, c *engine.Client, t target) (outcome, error)
-	// took reports whether history shows this action by identity at or
-	// after since: how a resumed batch settles a run whose earlier attempt
-	// was interrupted. nil means the history cannot tell.
-	took func(events []engine.Event, identity string, since time.Time) bool
+	// took reports whether history shows this action on t by identity at
+	// or after since: how a resumed batch settles a run whose earlier
+	// attempt was interrupted. nil means the history cannot tell.
+	took func(ctx context.Context, c *engine.Client, t target, identity string, since time.Time) (bool, error)
 	// dryRuns: do itself honours --dry-run (reset); for the others a dry
 	// run only checks that the run exists.
 	dryRuns bool

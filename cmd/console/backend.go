@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/tui"
@@ -153,14 +153,38 @@ func (b *backend) Reset(ctx context.Context, workflowID, runID, to string, reapp
 }
 
 func (b *backend) CompensationPlan(ctx context.Context, workflowID, runID string) ([]tui.CompensationStep, error) {
-	return nil, errors.New("compensation plans are not available in this build")
+	events, err := b.c.History(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := compensations.PlanOf(ctx, b.c, workflowID, engine.Summarize(events).RunID)
+	if err != nil {
+		return nil, err
+	}
+	// the plan names steps by command seq; the console shows event ids
+	eventOf := map[int64]int64{}
+	for _, e := range events {
+		if m, ok := e.Attrs.(*engine.MarkerRecorded); ok && m.Kind == engine.MarkerCompensation {
+			eventOf[m.Seq] = e.ID
+		}
+	}
+	out := make([]tui.CompensationStep, len(p.Steps))
+	for i, s := range p.Steps {
+		state := string(s.Status)
+		if s.Status == compensations.StepOK {
+			state = "completed"
+		}
+		out[i] = tui.CompensationStep{EventID: eventOf[s.Seq], Activity: s.Activity, Input: s.Input, State: state}
+	}
+	return out, nil
 }
 
 func (b *backend) Compensate(ctx context.Context, workflowID, runID, reason string) error {
 	if err := b.write(); err != nil {
 		return err
 	}
-	return errors.New("compensate is not available in this build")
+	_, err := compensations.Run(ctx, b.c, workflowID, runID, reason)
+	return err
 }
 
 func (b *backend) Views(ctx context.Context) ([]tui.SavedView, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/visibility"
@@ -273,11 +274,11 @@ func (r *batchRun) resume(ctx context.Context, it jetstream.BatchItem) itemResul
 	if r.act.took == nil {
 		return failed(res, errors.New("an earlier attempt was interrupted mid-action and its outcome cannot be told from history; check the run and act on it by hand"))
 	}
-	events, err := r.c.History(ictx, it.WorkflowID, it.RunID)
+	took, err := r.act.took(ictx, r.c, target{WorkflowID: it.WorkflowID, RunID: it.RunID}, r.app.g.identity, it.StartedAt)
 	if err != nil {
 		return failed(res, fmt.Errorf("checking the interrupted attempt: %w", err))
 	}
-	if r.act.took(events, r.app.g.identity, it.StartedAt) {
+	if took {
 		it.State, it.Reason = jetstream.ItemOK, "done by an interrupted attempt (confirmed from history)"
 		if _, err := r.j.Finish(ictx, r.id, it); err != nil && !errors.Is(err, engine.ErrConflict) {
 			return failed(res, fmt.Errorf("journal: %w", err))
@@ -309,7 +310,7 @@ func (r *batchRun) apply(ctx context.Context, it jetstream.BatchItem, res itemRe
 	case err == nil:
 		it.State, it.Reason = jetstream.ItemOK, out.Detail
 		res.Result, res.Detail = "ok", out.Detail
-	case errors.Is(err, engine.ErrRunClosed) || errors.Is(err, engine.ErrNoSuchApproval):
+	case errors.Is(err, engine.ErrRunClosed) || errors.Is(err, engine.ErrNoSuchApproval) || errors.Is(err, compensations.ErrNothingToCompensate):
 		// the run no longer needs it (closed, decided meanwhile)
 		it.State, it.Reason = jetstream.ItemSkipped, err.Error()
 		res.Result, res.Reason = "skipped", err.Error()

@@ -162,14 +162,19 @@ var terminateCommand = &command{
 	},
 }
 
-// tookBy builds an action's took check from a predicate on one event type.
-func tookBy[A any](match func(a *A, identity string) bool) func([]engine.Event, string, time.Time) bool {
-	return func(events []engine.Event, identity string, since time.Time) bool {
+// tookBy builds an action's took check from a predicate on one event type
+// of the run's own history.
+func tookBy[A any](match func(a *A, identity string) bool) func(context.Context, *engine.Client, target, string, time.Time) (bool, error) {
+	return func(ctx context.Context, c *engine.Client, t target, identity string, since time.Time) (bool, error) {
+		events, err := c.History(ctx, t.WorkflowID, t.RunID)
+		if err != nil {
+			return false, err
+		}
 		for _, e := range events {
 			if a, ok := e.Attrs.(*A); ok && !e.Time.Before(since) && match(a, identity) {
-				return true
+				return true, nil
 			}
 		}
-		return false
+		return false, nil
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 )
 
@@ -26,15 +27,36 @@ var showCommand = &command{
 		if err != nil {
 			return err
 		}
-		x, err := c.Describe(ctx, t.WorkflowID, t.RunID)
+		events, err := c.History(ctx, t.WorkflowID, t.RunID)
 		if err != nil {
 			return err
 		}
-		if a.out.format != formatTable {
-			return a.out.value(x)
+		sx := shown{Execution: engine.Summarize(events)}
+		if p := compensations.PlanFromHistory(events); len(p.Steps) > 0 {
+			// with the progress of an operator-started compensation, if any
+			if full, err := compensations.PlanOf(ctx, c, t.WorkflowID, sx.RunID); err == nil {
+				p = full
+			}
+			sx.CompensationPlan = &p
 		}
-		return printExecution(a.io.out, x)
+		if a.out.format != formatTable {
+			return a.out.value(sx)
+		}
+		if err := printExecution(a.io.out, sx.Execution); err != nil {
+			return err
+		}
+		if sx.CompensationPlan != nil {
+			fmt.Fprintln(a.io.out)
+			return printPlan(a.io.out, *sx.CompensationPlan)
+		}
+		return nil
 	},
+}
+
+// shown is what show prints: the run's summary and its compensation plan.
+type shown struct {
+	*engine.Execution
+	CompensationPlan *compensations.Plan `json:"compensation_plan,omitempty"`
 }
 
 // oneTarget reads the WORKFLOW_ID argument of a command that takes nothing else.

@@ -45,7 +45,7 @@ var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews}
 var commands = []*command{
 	listCommand, countCommand,
 	showCommand, historyCommand, stackCommand, queryCommand,
-	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand,
+	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
 	startCommand,
 	viewsCommand,
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 )
 
@@ -349,4 +350,47 @@ func TestUsageAndHelp(t *testing.T) {
 	e.fails(t, "ops", 4, "--read-only", "views", "save", "x", "y", "--read-only")
 	e.fails(t, "ops", 3, "not found", "views", "delete", "no such view")
 	e.ok(t, "ops", "views", "delete", "big orders")
+}
+
+func TestCompensate(t *testing.T) {
+	e := sharedEngine(t)
+	s := startOrder(t, e, "ops", "cli-order-compensate", 5000)
+	e.waitApproval(t, s.WorkflowID, "manager")
+
+	e.fails(t, "kim", 4, "pass --yes to confirm", "compensate", s.WorkflowID)
+	e.fails(t, "kim", 4, "--read-only is set", "compensate", s.WorkflowID, "--yes", "--read-only")
+	e.fails(t, "kim", 3, "workflow not found", "compensate", "no-such-order", "--yes")
+	e.fails(t, "kim", 3, "has no compensation run", "compensate", s.WorkflowID, "--retry", "--yes")
+
+	dry := jsonOut[compensations.Plan](t, e.ok(t, "kim", "compensate", s.WorkflowID, "--dry-run", "-o", "json"))
+	if len(dry.Steps) != 2 || dry.Steps[0].Activity != "RefundPayment" || dry.Steps[1].Activity != "ReleaseInventory" ||
+		dry.Steps[0].Status != compensations.StepPending || dry.Compensated {
+		t.Fatalf("dry run plan (newest first) = %s", jsonString(dry))
+	}
+	if x := e.describe(t, s.WorkflowID); x.Status != engine.StatusRunning {
+		t.Fatalf("a dry run changed the run: %s", x.Status)
+	}
+	if out := e.ok(t, "kim", "show", s.WorkflowID).stdout; !strings.Contains(out, "Compensation plan of cli-order-compensate") || !strings.Contains(out, "RefundPayment") {
+		t.Fatalf("show lacks the compensation plan:\n%s", out)
+	}
+
+	p := jsonOut[compensations.Plan](t, e.ok(t, "kim", "compensate", s.WorkflowID, "--yes", "--wait", "--timeout", "20s", "--reason", "customer cancelled", "-o", "json"))
+	// (the steps' own statuses are not asserted: PlanOf stops merging the
+	// compensation run's outcomes once RunCompensated is recorded)
+	if !p.Compensated || p.Via != compensations.CompensatorID(s.RunID) || len(p.Steps) != 2 {
+		t.Fatalf("compensate --wait = %s", jsonString(p))
+	}
+	if x := e.describe(t, s.WorkflowID); x.Status != engine.StatusCompensated {
+		t.Fatalf("status after compensate: %s", x.Status)
+	}
+	// who did it: the running order was terminated by kim, and kim started the compensation
+	tr := eventsOf[engine.WorkflowTerminated](e.historyOf(t, s.WorkflowID))
+	if len(tr) != 1 || tr[0].Identity != "kim" || !strings.Contains(tr[0].Reason, "customer cancelled") {
+		t.Fatalf("terminations = %s", jsonString(tr))
+	}
+	st := eventsOf[engine.WorkflowStarted](e.historyOf(t, p.Via))
+	if len(st) != 1 || st[0].Identity != "kim" {
+		t.Fatalf("compensation run started by %s", jsonString(st))
+	}
+	e.fails(t, "kim", 4, "nothing to compensate", "compensate", s.WorkflowID, "--yes")
 }

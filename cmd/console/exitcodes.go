@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/visibility"
@@ -65,6 +66,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errRefused),
 		errors.Is(err, jetstream.ErrBatchRunning),
+		errors.Is(err, compensations.ErrNothingToCompensate),
 		errors.Is(err, engine.ErrRunClosed),
 		errors.Is(err, engine.ErrNoSuchApproval),
 		errors.Is(err, engine.ErrNotApprover),

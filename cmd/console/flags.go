@@ -97,6 +97,8 @@ type opts struct {
 	// start
 	id, queue, idReuse string
 	wait               bool
+	// compensate
+	retry, skip bool
 	// batches and previews
 	dryRun   bool
 	rate     float64

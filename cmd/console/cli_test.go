@@ -151,3 +151,15 @@ func TestLimiterSpacesActions(t *testing.T) {
 		t.Fatal("a cancelled wait returned nil")
 	}
 }
+
+func TestQueryErrorPointsAtTheToken(t *testing.T) {
+	err := error(&queryError{api: &visibility.APIError{Code: "bad_query", Message: `unknown field "stauts"`, Pos: 9, Expected: "a field name"},
+		query: `type:Ord stauts:running`})
+	want := "malformed query: unknown field \"stauts\" (expected a field name)\n  type:Ord stauts:running\n           ^"
+	if err.Error() != want {
+		t.Fatalf("got\n%s\nwant\n%s", err, want)
+	}
+	if exitCode(fmt.Errorf("list: %w", err)) != exitUsage {
+		t.Fatal("a malformed query is a usage error")
+	}
+}

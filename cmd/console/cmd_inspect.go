@@ -154,8 +154,9 @@ func printExecution(w io.Writer, x *engine.Execution) error {
 		sort.Strings(keys)
 		st := &table{}
 		for _, k := range keys {
-			b, _ := json.Marshal(x.SearchAttributes[k])
-			st.add("  "+k, string(b))
+			v := x.SearchAttributes[k]
+			b, _ := json.Marshal(v.Value)
+			st.add("  "+k, string(b), string(v.Type))
 		}
 		if err := st.print(w); err != nil {
 			return err

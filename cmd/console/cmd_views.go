@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/visibility"
 )
 
 var viewsCommand = &command{
@@ -37,6 +40,9 @@ var viewsCommand = &command{
 		}
 		switch sub {
 		case "save":
+			if err := checkQuery(ctx, a, args[1]); err != nil {
+				return err
+			}
 			if err := vs.Save(ctx, jetstream.View{Name: args[0], Query: args[1], SavedBy: a.g.identity}); err != nil {
 				return err
 			}
@@ -62,4 +68,21 @@ var viewsCommand = &command{
 		}
 		return t.print(a.io.out)
 	},
+}
+
+// checkQuery refuses a query the search API says is malformed; when the
+// search API cannot answer, the view is saved unchecked.
+func checkQuery(ctx context.Context, a *app, query string) error {
+	s, err := a.searcher(ctx)
+	if err == nil {
+		_, err = s.Count(ctx, visibility.CountRequest{Query: query})
+	}
+	var api *visibility.APIError
+	if errors.As(err, &api) && exitCode(err) == exitUsage {
+		return fmt.Errorf("query %q: %w", query, err)
+	}
+	if err != nil {
+		a.infof("could not check the query (%v); saving it as given", err)
+	}
+	return nil
 }

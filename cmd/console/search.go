@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -54,10 +56,44 @@ func (s natsSearcher) request(ctx context.Context, subject string, req, res any)
 		Error *visibility.APIError `json:"error"`
 	}
 	if json.Unmarshal(msg.Data, &apiErr) == nil && apiErr.Error != nil {
+		if apiErr.Error.Code == "bad_query" {
+			return &queryError{api: apiErr.Error, query: queryOf(req)}
+		}
 		return apiErr.Error
 	}
 	if err := json.Unmarshal(msg.Data, res); err != nil {
 		return fmt.Errorf("search API: malformed answer: %w", err)
 	}
 	return nil
+}
+
+func queryOf(req any) string {
+	switch r := req.(type) {
+	case visibility.SearchRequest:
+		return r.Query
+	case visibility.CountRequest:
+		return r.Query
+	}
+	return ""
+}
+
+// queryError shows where a malformed query went wrong: the query, and a
+// caret under the offending token.
+type queryError struct {
+	api   *visibility.APIError
+	query string
+}
+
+func (e *queryError) Unwrap() error { return e.api }
+
+func (e *queryError) Error() string {
+	msg := "malformed query: " + e.api.Message
+	if e.api.Expected != "" {
+		msg += " (expected " + e.api.Expected + ")"
+	}
+	if e.query == "" || e.api.Pos < 0 || e.api.Pos > len(e.query) || strings.ContainsAny(e.query, "\n\t") {
+		return msg
+	}
+	col := utf8.RuneCountInString(e.query[:e.api.Pos])
+	return fmt.Sprintf("%s\n  %s\n  %s^", msg, e.query, strings.Repeat(" ", col))
 }

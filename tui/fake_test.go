@@ -272,7 +272,27 @@ func (f *fakeBackend) Lag(ctx context.Context) (visibility.Lag, error) {
 	return visibility.Lag{AppliedSeq: 10, HistorySeq: 10, Docs: uint64(len(f.docs))}, nil
 }
 
-func (f *fakeBackend) Updates(ctx context.Context) <-chan struct{} { return f.updates }
+// Updates forwards the test's notifications until ctx ends, then closes,
+// as the real adapter does.
+func (f *fakeBackend) Updates(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{})
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case v := <-f.updates:
+				select {
+				case out <- v:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
 
 func (f *fakeBackend) History(ctx context.Context, wf, run string) ([]engine.Event, error) {
 	f.mu.Lock()

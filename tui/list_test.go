@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,4 +344,25 @@ func TestThemeFollowsTheTerminalAndNoColor(t *testing.T) {
 	if strings.Contains(h2.m.View().Content, "\x1b[38") {
 		t.Fatal("colour escape codes with NO_COLOR")
 	}
+}
+
+func TestUpdatesChannelDrivesRefreshesUntilItCloses(t *testing.T) {
+	b := newFixtureBackend()
+	h := newHarness(t, b, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	h.m.updates = b.Updates(ctx)
+	b.updates <- struct{}{}
+	b.updates <- struct{}{}
+	if msg := h.m.listen()(); msg != (indexUpdatedMsg{}) {
+		t.Fatalf("listen returned %T", msg)
+	}
+	cancel()
+	for {
+		msg := h.m.listen()()
+		if _, closed := msg.(liveClosedMsg); closed {
+			break
+		}
+	}
+	h.send(liveClosedMsg{})
+	h.wantScreenContains("○ updates off")
 }

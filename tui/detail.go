@@ -39,7 +39,7 @@ type detailScreen struct {
 	err      error
 	loading  bool
 	fetchSeq int // replies to older reads are dropped
-	scroll  int // line offset of the text tabs
+	scroll   int // line offset of the text tabs
 
 	hist  timeline
 	stack asyncJSON

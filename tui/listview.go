@@ -213,4 +213,3 @@ func (l *runList) mouse(m *Model, msg tea.MouseMsg, bodyTop int) tea.Cmd {
 	}
 	return nil
 }
-

@@ -19,6 +19,10 @@ import (
 
 const dispatcherDurable = "dispatcher"
 
+// firstBatchInTaskMax bounds the start batch a wake task carries (bigger
+// inputs are read from history instead).
+const firstBatchInTaskMax = 64 << 10
+
 func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 	return s.ConsumeHistory(ctx, dispatcherDurable, func(batches []StoredBatch) error {
 		// Different runs are independent: derive their tasks concurrently.
@@ -50,7 +54,11 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	h := sb.Header
 	if h.Wake {
-		t, _ := json.Marshal(workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq})
+		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq}
+		if h.FirstEventID == 1 && len(sb.Data) <= firstBatchInTaskMax {
+			wt.First = sb.Data
+		}
+		t, _ := json.Marshal(wt)
 		if err := s.PublishTask(ctx, WorkflowTaskKind, h.TaskQueue, t, wakeMsgID(h.RunID, sb.Seq)); err != nil {
 			return err
 		}

@@ -16,6 +16,9 @@ type workflowTask struct {
 	WorkflowID string   `json:"workflow_id"`
 	HistorySeq uint64   `json:"history_seq,omitempty"` // history holds at least this batch
 	Inbound    *inbound `json:"inbound,omitempty"`
+	// First carries the run's first history batch (at HistorySeq) in the
+	// task that wakes a new run, so the worker starts it without a read.
+	First json.RawMessage `json:"first,omitempty"`
 }
 
 type inboundKind string

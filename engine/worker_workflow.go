@@ -58,7 +58,8 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
 // over from history.
 func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, delivered uint64) taskOutcome {
 	for range 10 {
-		env, err := w.loadRun(ctx, t.RunID, t.HistorySeq)
+		env, err := w.loadRun(ctx, t)
+		t.First = nil // a retry after a conflict reads the history
 		if err != nil {
 			return w.taskFailed(ctx, t.RunID, err, delivered)
 		}
@@ -152,7 +153,8 @@ func (w *Worker) dispatchEagerly(ctx context.Context, env *workflowEnv, b *Batch
 
 // loadRun returns the run's state up to date with history at least up to
 // minSeq: from the cache, or rebuilt by replaying the whole history.
-func (w *Worker) loadRun(ctx context.Context, runID string, minSeq uint64) (*workflowEnv, error) {
+func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (*workflowEnv, error) {
+	runID, minSeq := t.RunID, t.HistorySeq
 	if env := w.cache.take(runID); env != nil {
 		if minSeq <= env.lastSeq {
 			return env, nil
@@ -163,6 +165,15 @@ func (w *Worker) loadRun(ctx context.Context, runID string, minSeq uint64) (*wor
 		env.close() // fall back to a full replay
 	}
 	env := newWorkflowEnv(w.reg)
+	if len(t.First) > 0 {
+		// a new run: its whole history is the batch the task carries (later
+		// batches wake their own tasks; an append conflict reloads)
+		if b, err := decodeBatch(t.First); err == nil && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
+			return env, nil
+		}
+		env.close()
+		env = newWorkflowEnv(w.reg)
+	}
 	if err := w.applyHistory(ctx, env, runID); err != nil {
 		env.close()
 		return nil, err
@@ -344,7 +355,7 @@ func (w *Worker) serveQuery(data []byte) []byte {
 	defer cancel()
 	unlock := w.locks.lock(req.RunID)
 	defer unlock()
-	env, err := w.loadRun(ctx, req.RunID, 0)
+	env, err := w.loadRun(ctx, &workflowTask{RunID: req.RunID})
 	if err != nil {
 		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"})
 	}

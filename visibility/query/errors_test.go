@@ -48,6 +48,11 @@ func TestErrors(t *testing.T) {
 		{`WorkflowType = 'A' ORDER BY`, 27, `at 27: expected a field name after "BY", found end of query`, endOfQuery},
 		{`WorkflowType = 'A' AND WorkflowId ! 'x'`, 34, `at 34: expected "!=", found "!"`, `"!"`},
 		// Query string.
+		{`status:running) ñé`, 14, `at 14: expected a term, AND, OR or the end of the query, found ")"`, `")"`},
+		{`type:Order AND AND ñé`, 15, `at 15: expected a term after "AND", found "AND"`, `"AND"`},
+		{`type:Order OR ñé:x`, 14, `unknown field "ñé"`, `"ñé"`},
+		{`type:Order) ñé`, 10, `found ")"`, `")"`},
+		{`history_length:>ñé€x y`, 16, `history_length takes a number, not "ñé€x"`, `"ñé€x"`},
 		{`status:`, 7, `at 7: expected a value after "status:", found end of query`, endOfQuery},
 		{`status:running type:`, 20, `at 20: expected a value after "type:", found end of query`, endOfQuery},
 		{`statuss:running`, 0, `at 0: unknown field "statuss" (did you mean status?)`, `"statuss"`},

@@ -46,16 +46,17 @@ func (p *qsParser) skipSpace() {
 	}
 }
 
-// foundHere renders the token at the current position for errors.
+// foundHere renders the token at the current position for errors: a
+// parenthesis, or the text up to the next space or parenthesis.
 func (p *qsParser) foundHere() string {
 	if p.eof() {
 		return endOfQuery
 	}
-	end := p.pos + 1
-	for end < len(p.src) && !isSpace(p.src[end]) && isRuneStart(p.src[end]) && !strings.ContainsRune("()", rune(p.src[p.pos])) {
-		end++
+	if c := p.src[p.pos]; c == '(' || c == ')' {
+		return quoteFound(string(c))
 	}
-	for end < len(p.src) && !isRuneStart(p.src[end]) {
+	end := p.pos
+	for end < len(p.src) && !isSpace(p.src[end]) && p.src[end] != '(' && p.src[end] != ')' {
 		end++
 	}
 	return quoteFound(p.src[p.pos:end])
@@ -117,14 +118,12 @@ func (p *qsParser) parseAnd(ctx *Field) (*node, *Error) {
 			break
 		}
 		if p.atAnd() {
-			opPos := p.pos
-			op := quoteFound(strings.TrimSpace(p.src[p.pos : p.pos+min(3, len(p.src)-p.pos)]))
+			opPos, word := p.pos, "AND"
 			if p.src[p.pos] == '&' {
-				op = quoteFound("&&")
-				p.pos += 2
-			} else {
-				p.pos += 3
+				word = "&&"
 			}
+			op := quoteFound(word)
+			p.pos += len(word)
 			if len(kids) == 0 {
 				return nil, expected(opPos, "a term", "", op)
 			}

@@ -1,7 +1,8 @@
 // Command foreman-engine runs Foreman: an embedded NATS JetStream server
 // (or a connection to an existing one with --nats), the engine's services
-// (dispatcher, durable timers, start sweeper) and, with --examples or
-// --demo, workers for the example workflows.
+// (dispatcher, durable timers, start sweeper), the search index with its
+// API and, with --examples or --demo, workers for the example workflows.
+// `foreman-engine reindex` rebuilds the search index from history.
 package main
 
 import (
@@ -33,6 +34,7 @@ func run() error {
 		logLevel string
 		withEx   bool
 		demo     bool
+		idxDir   string
 	)
 	flag.StringVar(&opts.DataDir, "data", "./foreman-data", "directory of the embedded server's file store")
 	flag.StringVar(&opts.Listen, "listen", jetstream.DefaultListen, "address the embedded server listens on (host:port)")
@@ -46,7 +48,18 @@ func run() error {
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.BoolVar(&withEx, "examples", false, "run workers for the example workflows")
 	flag.BoolVar(&demo, "demo", false, "run the example workers and keep starting demo executions")
-	flag.Parse()
+	flag.StringVar(&idxDir, "index-dir", "", "directory of the search index (default <data>/index)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n")
+		flag.PrintDefaults()
+	}
+	args, reindexing := os.Args[1:], false
+	if len(args) > 0 && args[0] == "reindex" {
+		args, reindexing = args[1:], true
+	}
+	if err := flag.CommandLine.Parse(args); err != nil {
+		return err
+	}
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see -h)", flag.Arg(0))
 	}
@@ -67,6 +80,13 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	if reindexing {
+		// Before booting: a running engine holds the index (and its
+		// embedded server the data directory).
+		if err := indexFree(indexDir(idxDir, opts.DataDir)); err != nil {
+			return err
+		}
+	}
 	bootCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	node, err := jetstream.Boot(bootCtx, opts, log)
@@ -76,6 +96,14 @@ func run() error {
 	defer node.Close()
 	store := node.Store
 	log.Info("connected to NATS JetStream", "url", node.URL(), "embedded", node.Server != nil, "data", opts.DataDir, "sync", opts.Sync)
+	if reindexing {
+		return reindex(ctx, store, indexDir(idxDir, opts.DataDir), log)
+	}
+	stopSearch, err := startSearch(ctx, store, indexDir(idxDir, opts.DataDir), log)
+	if err != nil {
+		return err
+	}
+	defer stopSearch()
 
 	stopCompensator, err := startCompensator(ctx, store, log)
 	if err != nil {

@@ -3,6 +3,7 @@ GO      ?= go
 BIN     := bin
 DATA    ?= ./foreman-data
 SYNC    ?= interval
+LISTEN  ?= 127.0.0.1:4222
 
 .PHONY: build demo engine test lint bench clean
 
@@ -12,11 +13,11 @@ build:
 
 ## demo: the engine (embedded NATS, example workers, a live demo load) and the console; quitting the console stops the engine.
 demo: build
-	BIN=$(BIN) DATA=$(DATA) SYNC=$(SYNC) ./scripts/demo.sh
+	BIN=$(BIN) DATA=$(DATA) SYNC=$(SYNC) LISTEN=$(LISTEN) ./scripts/demo.sh
 
 ## engine: the demo engine alone, in the foreground (run `bin/foreman` in a second terminal).
 engine: build
-	$(BIN)/foreman-engine --demo --data $(DATA) --sync $(SYNC)
+	$(BIN)/foreman-engine --demo --data $(DATA) --sync $(SYNC) --listen $(LISTEN)
 
 ## test: vet, then every test with the race detector (real embedded JetStream, real processes).
 test:

@@ -69,13 +69,13 @@ func (a *app) printResult(r itemResult) error {
 	if a.out.format != formatTable {
 		return a.out.value(r)
 	}
-	t := &table{}
 	note := r.Detail
 	if r.Reason != "" {
 		note = r.Reason
 	}
-	t.add(r.Result, r.WorkflowID, r.RunID, note)
-	return t.print(a.io.out)
+	// fixed widths: batch results arrive one by one and must still line up
+	_, err := fmt.Fprintf(a.io.out, "%-7s  %-24s  %-36s  %s\n", r.Result, cell(r.WorkflowID), cell(r.RunID), cell(note))
+	return err
 }
 
 // runSingle applies a write command to the run its first argument names.

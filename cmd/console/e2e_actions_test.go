@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility"
 )
 
 type started struct {
@@ -393,4 +395,50 @@ func TestCompensate(t *testing.T) {
 		t.Fatalf("compensation run started by %s", jsonString(st))
 	}
 	e.fails(t, "kim", 4, "nothing to compensate", "compensate", s.WorkflowID, "--yes")
+}
+
+func TestListAndCount(t *testing.T) {
+	e := sharedEngine(t)
+	for _, id := range []string{"cli-list-a", "cli-list-b", "cli-list-c"} {
+		startGate(t, e, id)
+		e.waitApproval(t, id, "release")
+	}
+	e.ok(t, "alice", "approve", "cli-list-b") // now waits on its finish signal
+	q := "workflow_id:cli-list-*"
+	waitFor(t, "the index to see the three runs as they are", 20*time.Second, func() (bool, string) {
+		r := e.fm(t, "ops", nil, "count", q, "--group-by", "waiting_on", "-o", "json")
+		c := jsonOut[visibility.CountResult](t, r)
+		return c.Total == 3 && len(c.Groups) == 2 && c.Groups[0] == visibility.Group{Value: "approval", Count: 2} &&
+			c.Groups[1] == visibility.Group{Value: "signal", Count: 1}, r.stdout
+	})
+
+	docs := jsonOut[[]visibility.Doc](t, e.ok(t, "ops", "list", q, "--sort", "workflow_id", "-o", "json"))
+	if len(docs) != 3 || docs[0].WorkflowID != "cli-list-a" || docs[2].WorkflowID != "cli-list-c" || docs[0].Type != "Gate" ||
+		docs[0].Status != engine.StatusRunning || docs[1].WaitingOn != "signal" {
+		t.Fatalf("list -o json = %s", jsonString(docs))
+	}
+	lim := e.ok(t, "ops", "list", "-q", q, "--limit", "2", "-o", "jsonl")
+	if n := len(jsonLines[visibility.Doc](t, lim.stdout)); n != 2 || !strings.Contains(lim.stderr, "2 of 3 matches shown") {
+		t.Fatalf("list --limit 2: %d rows, %s", n, lim)
+	}
+	// --all pages with the search-after cursor (the batch test crosses pages)
+	all := e.ok(t, "ops", "list", q, "--all", "--sort", "-workflow_id", "-o", "jsonl")
+	if got := jsonLines[visibility.Doc](t, all.stdout); len(got) != 3 || got[0].WorkflowID != "cli-list-c" {
+		t.Fatalf("list --all: %s", all)
+	}
+	table := e.ok(t, "ops", "list", q).stdout
+	for _, want := range []string{"WORKFLOW ID", "cli-list-b", "Gate", "running", "signal"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("list table lacks %q:\n%s", want, table)
+		}
+	}
+	// the Temporal dialect counts the same runs
+	if out := e.ok(t, "ops", "count", "WorkflowId STARTS_WITH 'cli-list-' AND ExecutionStatus = 'Running'").stdout; strings.TrimSpace(out) != "3" {
+		t.Fatalf("count in the Temporal dialect = %q", out)
+	}
+	r := e.fails(t, "ops", 2, "malformed query", "list", "stauts:running")
+	if !strings.Contains(r.stderr, "stauts:running\n  ^") {
+		t.Fatalf("the error does not point at the bad field:\n%s", r.stderr)
+	}
+	e.fails(t, "ops", 2, "either as an argument or with -q", "list", q, "-q", q)
 }

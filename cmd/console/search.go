@@ -45,6 +45,11 @@ func (s natsSearcher) request(ctx context.Context, subject string, req, res any)
 	if err != nil {
 		return err
 	}
+	if _, ok := ctx.Deadline(); !ok { // a batch has no overall deadline; each request does
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultTimeout)
+		defer cancel()
+	}
 	msg, err := s.nc.RequestWithContext(ctx, subject, body)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return errors.New("the search index is not available: no foreman-engine serves the search API on this NATS server")
@@ -87,7 +92,12 @@ type queryError struct {
 func (e *queryError) Unwrap() error { return e.api }
 
 func (e *queryError) Error() string {
-	msg := "malformed query: " + e.api.Message
+	// the caret shows the position; drop the parser's "at N: " prefix
+	text := e.api.Message
+	if i := strings.Index(text, ": "); i > 3 && strings.HasPrefix(text, "at ") && strings.Trim(text[3:i], "0123456789") == "" {
+		text = text[i+2:]
+	}
+	msg := "malformed query: " + text
 	if e.api.Expected != "" {
 		msg += " (expected " + e.api.Expected + ")"
 	}

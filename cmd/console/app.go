@@ -93,7 +93,7 @@ func (a *app) searcher(ctx context.Context) (searcher, error) {
 	if err := a.connect(ctx); err != nil {
 		return nil, err
 	}
-	a.search = newSearcher(a.node.Conn)
+	a.search = newSearcher(a.node.Store)
 	return a.search, nil
 }
 

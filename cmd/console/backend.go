@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
@@ -21,7 +19,7 @@ import (
 type backend struct {
 	c        *engine.Client
 	s        searcher
-	nc       *nats.Conn
+	store    *jetstream.Store
 	views    *jetstream.Views
 	identity string
 	readOnly bool
@@ -42,7 +40,7 @@ func (a *app) backend(ctx context.Context) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &backend{c: c, s: s, nc: a.node.Conn, views: v, identity: a.g.identity, readOnly: a.g.readOnly}, nil
+	return &backend{c: c, s: s, store: a.node.Store, views: v, identity: a.g.identity, readOnly: a.g.readOnly}, nil
 }
 
 func (b *backend) write() error {
@@ -64,22 +62,12 @@ func (b *backend) Lag(ctx context.Context) (visibility.Lag, error) { return b.s.
 
 // Updates turns the index's update notices into a coalescing signal.
 func (b *backend) Updates(ctx context.Context) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	sub, err := b.nc.Subscribe(visibility.SubjectUpdates, func(*nats.Msg) {
-		select {
-		case ch <- struct{}{}:
-		default: // one pending notice stands for many
-		}
-	})
+	ch, err := visibility.NewClient(b.store).Updates(ctx)
 	if err != nil {
-		close(ch)
-		return ch
+		closed := make(chan struct{})
+		close(closed)
+		return closed
 	}
-	go func() {
-		<-ctx.Done()
-		_ = sub.Unsubscribe()
-		close(ch) // no send can follow: the subscription is gone
-	}()
 	return ch
 }
 

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/foremanhq/foreman/visibility"
 )
@@ -20,66 +17,30 @@ type searcher interface {
 	Lag(ctx context.Context) (visibility.Lag, error)
 }
 
-// natsSearcher sends search API requests over NATS (visibility/api.go).
-type natsSearcher struct{ nc *nats.Conn }
+// indexSearcher is the search API client (visibility.Client over the
+// store's connection), with malformed-query errors that show the query.
+type indexSearcher struct{ c *visibility.Client }
 
-func newSearcher(nc *nats.Conn) searcher { return natsSearcher{nc: nc} }
+func newSearcher(r visibility.Requester) searcher { return indexSearcher{c: visibility.NewClient(r)} }
 
-func (s natsSearcher) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
-	var res visibility.SearchResult
-	return res, s.request(ctx, visibility.SubjectSearch, req, &res)
+func (s indexSearcher) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+	res, err := s.c.Search(ctx, req)
+	return res, withQuery(err, req.Query)
 }
 
-func (s natsSearcher) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
-	var res visibility.CountResult
-	return res, s.request(ctx, visibility.SubjectCount, req, &res)
+func (s indexSearcher) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+	res, err := s.c.Count(ctx, req)
+	return res, withQuery(err, req.Query)
 }
 
-func (s natsSearcher) Lag(ctx context.Context) (visibility.Lag, error) {
-	var res visibility.Lag
-	return res, s.request(ctx, visibility.SubjectLag, struct{}{}, &res)
-}
+func (s indexSearcher) Lag(ctx context.Context) (visibility.Lag, error) { return s.c.Lag(ctx) }
 
-func (s natsSearcher) request(ctx context.Context, subject string, req, res any) error {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return err
+func withQuery(err error, query string) error {
+	var api *visibility.APIError
+	if errors.As(err, &api) && api.Code == "bad_query" {
+		return &queryError{api: api, query: query}
 	}
-	if _, ok := ctx.Deadline(); !ok { // a batch has no overall deadline; each request does
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultTimeout)
-		defer cancel()
-	}
-	msg, err := s.nc.RequestWithContext(ctx, subject, body)
-	if errors.Is(err, nats.ErrNoResponders) {
-		return errors.New("the search index is not available: no foreman-engine serves the search API on this NATS server")
-	}
-	if err != nil {
-		return fmt.Errorf("search request: %w", err)
-	}
-	var apiErr struct {
-		Error *visibility.APIError `json:"error"`
-	}
-	if json.Unmarshal(msg.Data, &apiErr) == nil && apiErr.Error != nil {
-		if apiErr.Error.Code == "bad_query" {
-			return &queryError{api: apiErr.Error, query: queryOf(req)}
-		}
-		return apiErr.Error
-	}
-	if err := json.Unmarshal(msg.Data, res); err != nil {
-		return fmt.Errorf("search API: malformed answer: %w", err)
-	}
-	return nil
-}
-
-func queryOf(req any) string {
-	switch r := req.(type) {
-	case visibility.SearchRequest:
-		return r.Query
-	case visibility.CountRequest:
-		return r.Query
-	}
-	return ""
+	return err
 }
 
 // queryError shows where a malformed query went wrong: the query, and a

@@ -153,6 +153,7 @@ type batchRun struct {
 
 	mu                    sync.Mutex
 	seen                  map[string]bool
+	collected             []itemResult // -o json prints one array at the end
 	done, ok, skip, fails int
 	lastProgress          time.Time
 }
@@ -344,7 +345,9 @@ func (r *batchRun) emit(res itemResult) {
 	default:
 		r.fails++
 	}
-	if err := r.app.printResult(res); err != nil {
+	if r.app.out.format == formatJSON {
+		r.collected = append(r.collected, res)
+	} else if err := r.app.printResult(res); err != nil {
 		r.app.infof("printing result: %v", err)
 	}
 	if now := time.Now(); now.Sub(r.lastProgress) >= progressGap {
@@ -363,6 +366,11 @@ func (r *batchRun) progress(now time.Time) {
 func (r *batchRun) finish(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.app.out.format == formatJSON {
+		if err := list(r.app.out, r.collected); err != nil {
+			r.app.infof("printing results: %v", err)
+		}
+	}
 	took := time.Since(r.started).Round(time.Millisecond)
 	r.app.infof("batch %s: %d runs in %s: %d ok, %d skipped, %d errors", r.id, r.done, took, r.ok, r.skip, r.fails)
 	if ctx.Err() != nil {

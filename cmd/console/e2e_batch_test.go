@@ -356,3 +356,70 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// Batches of the other actions, with per-item errors and skips.
+func TestBatchItemResults(t *testing.T) {
+	e := sharedEngine(t)
+	ids := []string{"cli-batch-1", "cli-batch-2", "cli-batch-3"}
+	for _, id := range ids {
+		startGate(t, e, id)
+		e.waitApproval(t, id, "release")
+	}
+	q := "workflow_id:cli-batch-* waiting_on:approval"
+	waitFor(t, "the index to see three gates waiting", 20*time.Second, func() (bool, string) {
+		r := e.fm(t, "ops", nil, "count", q)
+		return strings.TrimSpace(r.stdout) == "3", r.String()
+	})
+
+	// mallory may not approve: every item is an error with the reason, exit 1
+	r := e.fm(t, "mallory", nil, "approve", "-q", q, "release", "--yes", "-o", "jsonl")
+	lines := jsonLines[itemLine](t, r.stdout)
+	if r.code != 1 || len(lines) != 3 || !strings.Contains(r.stderr, "3 of 3 runs failed") {
+		t.Fatalf("batch approve as mallory: %s", r)
+	}
+	for _, l := range lines {
+		if l.Result != "error" || !strings.Contains(l.Reason, "not an allowed approver") {
+			t.Fatalf("item %+v", l)
+		}
+	}
+	// alice may; the table shows one line per run
+	r = e.ok(t, "alice", "approve", "-q", q, "release", "--yes")
+	okLines := 0
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(l, "ok ") && strings.HasSuffix(l, "approved release") {
+			okLines++
+		}
+	}
+	if okLines != 3 {
+		t.Fatalf("batch approve as alice:\n%s", r)
+	}
+	for _, id := range ids {
+		d := eventsOf[engine.ApprovalDecided](e.historyOf(t, id))
+		if len(d) != 1 || d[0].By != "alice" {
+			t.Fatalf("%s decisions %s", id, jsonString(d))
+		}
+	}
+	// signal every gate; one was terminated meanwhile: skipped, not an error
+	e.ok(t, "ops", "terminate", "cli-batch-3", "--reason", "obsolete", "--yes")
+	gates := "workflow_id:cli-batch-*"
+	waitFor(t, "the index to see two gates waiting on a signal", 20*time.Second, func() (bool, string) {
+		r := e.fm(t, "ops", nil, "count", gates+" waiting_on:signal")
+		return strings.TrimSpace(r.stdout) == "2", r.String()
+	})
+	r = e.ok(t, "ops", "signal", "-q", gates, "finish", "--input", `{"note":"batched"}`, "--yes", "--rate", "0", "-o", "json")
+	res := map[string]itemLine{}
+	for _, l := range jsonOut[[]itemLine](t, r) {
+		res[l.WorkflowID] = l
+	}
+	if res["cli-batch-1"].Result != "ok" || res["cli-batch-2"].Result != "ok" || res["cli-batch-3"].Result != "skipped" ||
+		!strings.Contains(res["cli-batch-3"].Reason, "run is closed") {
+		t.Fatalf("batch signal results %s", jsonString(res))
+	}
+	for _, id := range ids[:2] {
+		if x := e.waitStatus(t, id, engine.StatusCompleted); string(x.Result) != `"`+id+` finished: batched"` {
+			t.Fatalf("%s result %s", id, x.Result)
+		}
+	}
+	e.fails(t, "ops", 2, "--run names one run", "cancel", "-q", gates, "--run", "x", "--yes")
+	e.fails(t, "ops", 2, "malformed query", "cancel", "-q", "stauts:x", "--yes")
+}

@@ -126,6 +126,7 @@ func defineBatch(fs *flag.FlagSet, o *opts) {
 	fs.Float64Var(&o.rate, "rate", 50, "batch: at most this many actions per second (0: no limit)")
 	fs.IntVar(&o.parallel, "parallel", 4, "batch: actions in flight at once")
 	fs.StringVar(&o.batchID, "batch-id", "", "batch: resume the batch with this id (printed when a batch starts)")
+	// results stream one per line (table, jsonl); -o json prints one array when the batch ends
 }
 
 // parseInterleaved parses flags wherever they appear among the positional

@@ -62,6 +62,7 @@ type config struct {
 	observe       string
 	dataDir       string
 	verbose       bool
+	indexRuns     int // runs in the search index benchmark (index.go)
 	progress      io.Writer
 }
 
@@ -123,7 +124,7 @@ func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("foreman-bench", flag.ContinueOnError)
 	cfg := &config{progress: os.Stderr}
 	syncs := fs.String("sync", "interval,always", "durability modes to measure, comma-separated: interval, always")
-	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, or all")
+	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, or all")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: tiny sample counts and scale (< 30 s); the figures are not meaningful")
 	fs.StringVar(&cfg.out, "out", filepath.Join("bench", "out", "results.json"), "where to write the JSON results")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput run to this file (-<sync> is inserted before the extension)")
@@ -140,6 +141,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.observe, "observe", observeConsume, "how the starters see a run close: consume (one history consumer for all runs) or getresult (client.GetResult per run)")
 	fs.StringVar(&cfg.dataDir, "data", "", "keep the servers' data under this directory (default: a temp dir, removed)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log engine and server warnings")
+	fs.IntVar(&cfg.indexRuns, "index-runs", 0, "runs in the search index benchmark (default 1,000,000; -quick 3,000)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -162,10 +164,10 @@ func parseFlags(args []string) (*config, error) {
 			g = groups
 		case "start", "e2e", "latency":
 			g = []string{"latency"}
-		case "signal", "throughput", "rss":
+		case "signal", "throughput", "rss", "index":
 			g = []string{strings.TrimSpace(m)}
 		default:
-			return nil, fmt.Errorf("-metrics: unknown metric %q (want start, e2e, signal, throughput, rss or all)", m)
+			return nil, fmt.Errorf("-metrics: unknown metric %q (want start, e2e, signal, throughput, rss, index or all)", m)
 		}
 		for _, x := range g {
 			if !slices.Contains(cfg.metrics, x) {
@@ -196,6 +198,12 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if *duration > 0 {
 		cfg.duration = *duration
+	}
+	if cfg.indexRuns <= 0 {
+		cfg.indexRuns = 1_000_000
+		if cfg.quick {
+			cfg.indexRuns = 3000
+		}
 	}
 	if *tpWarmup > 0 {
 		cfg.tpWarmup = *tpWarmup
@@ -268,7 +276,8 @@ func runMode(ctx context.Context, cfg *config, mode string) (_ []*result, notes 
 		{"latency", cfg.latencyReps, e.latencyRep},
 		{"signal", cfg.latencyReps, e.signalRep},
 		{"throughput", cfg.reps, e.throughputRep},
-		{"rss", cfg.reps, e.rssRep}, // last: it leaves runs blocked
+		{"rss", cfg.reps, e.rssRep}, // it leaves runs blocked
+		{"index", 1, e.indexRep},    // index.go
 	}
 	for _, s := range steps {
 		if !cfg.runs(s.group) {

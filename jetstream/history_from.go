@@ -16,10 +16,13 @@ import (
 // trip, small enough to bound memory (history batches are a few KB).
 const historyFromPull = 4096
 
+// historyFromMaxBuffered bounds the batches read ahead of the caller.
+const historyFromMaxBuffered = 1 << 16
+
 // ConsumeHistoryFrom reads every history batch of every run in stream
 // order, starting after afterSeq (0: from the beginning), and calls fn with
-// them: each call gets what has arrived, at least one and at most max
-// batches, in order. It blocks for new batches when caught up, and returns
+// them: each call gets what has arrived, at least one and at most
+// maxBatches, in order. It blocks for new batches when caught up, and returns
 // ctx.Err() when ctx ends or fn's error as soon as fn fails.
 //
 // It is a reader, not a durable consumer: nothing is acknowledged and no
@@ -30,9 +33,9 @@ const historyFromPull = 4096
 //
 // A message on the history stream that foreman did not write (no batch
 // headers) is logged and skipped.
-func (s *Store) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int, fn func([]engine.StoredBatch) error) error {
-	if max < 1 {
-		return fmt.Errorf("consuming history from seq %d: max %d: want at least 1", afterSeq, max)
+func (s *Store) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatches int, fn func([]engine.StoredBatch) error) error {
+	if maxBatches < 1 {
+		return fmt.Errorf("consuming history from seq %d: max %d: want at least 1", afterSeq, maxBatches)
 	}
 	cfg := natsjs.OrderedConsumerConfig{
 		FilterSubjects:    []string{historySubjects},
@@ -69,7 +72,9 @@ func (s *Store) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int
 	// A reader goroutine keeps the next messages ready while fn runs.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	feed := make(chan natsjs.Msg, historyFromPull)
+	// The feed holds up to max batches, so that a caller slower than the
+	// stream gets full calls (fewer, larger index writes).
+	feed := make(chan natsjs.Msg, min(max(maxBatches, historyFromPull), historyFromMaxBuffered))
 	iterErr := make(chan error, 1)
 	go func() {
 		defer close(feed)
@@ -87,7 +92,7 @@ func (s *Store) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int
 		}
 	}()
 
-	batches := make([]engine.StoredBatch, 0, min(max, historyFromPull))
+	batches := make([]engine.StoredBatch, 0, min(maxBatches, historyFromPull))
 	for {
 		batches = batches[:0]
 		var m natsjs.Msg
@@ -110,7 +115,7 @@ func (s *Store) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int
 				batches = append(batches, b)
 			}
 			m = nil
-			if len(batches) < max {
+			if len(batches) < maxBatches {
 				select {
 				case m = <-feed: // nil when closed: the next receive reports why
 				default:

@@ -59,8 +59,8 @@ func (ix *Index) withReaders(fn func(k int, r index.IndexReader) error) error {
 }
 
 // countIn counts q's matches in one shard: exactly when the searcher
-// knows its count, else by visiting hits, stopping after limit (0: none)
-// with exact false.
+// knows its count or is one folded bitmap, else by visiting hits, stopping
+// after limit (0: none) with exact false.
 func (ix *Index) countIn(ctx context.Context, r index.IndexReader, q bq.Query, limit uint64) (uint64, bool, error) {
 	s, err := q.Searcher(ctx, r, ix.mapping, search.SearcherOptions{Score: "none"})
 	if err != nil {
@@ -70,6 +70,9 @@ func (ix *Index) countIn(ctx context.Context, r index.IndexReader, q bq.Query, l
 	switch q.(type) {
 	case *bq.TermQuery, *bq.MatchAllQuery, *bq.MatchNoneQuery:
 		return s.Count(), true, nil
+	}
+	if _, folded := s.(*searcher.TermSearcher); folded {
+		limit = 0 // one bitmap: walking it all is cheap
 	}
 	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: r}
 	var n uint64
@@ -92,9 +95,12 @@ func (ix *Index) countIn(ctx context.Context, r index.IndexReader, q bq.Query, l
 	}
 }
 
-// count counts q's matches over every shard; limit as in countIn (per
-// shard).
+// count counts q's matches over every shard; a limit (0: none) is shared
+// out among the shards.
 func (ix *Index) count(ctx context.Context, q bq.Query, limit uint64) (total uint64, exact bool, err error) {
+	if limit > 0 {
+		limit = (limit + uint64(len(ix.shards)) - 1) / uint64(len(ix.shards))
+	}
 	ns := make([]uint64, len(ix.shards))
 	ex := make([]bool, len(ix.shards))
 	err = ix.withReaders(func(k int, r index.IndexReader) error {

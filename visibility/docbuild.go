@@ -183,27 +183,30 @@ func (w *fieldWriter) number(path string, v float64) {
 	if w.bounds != nil {
 		w.bounds.observe(path, numeric.Float64ToInt64(v))
 	}
-	w.doc.AddField(document.NewNumericFieldWithIndexingOptions(path, nil, v, valueOptions))
+	w.value(path, sortableNumber(v))
 }
 
 func (w *fieldWriter) time(path string, t time.Time) {
 	if t.IsZero() {
 		return
 	}
-	f, err := document.NewDateTimeFieldWithIndexingOptions(path, nil, t, time.RFC3339Nano, valueOptions)
-	if err != nil {
-		return // outside what the index can represent (before 1677 or after 2262)
-	}
 	w.sum(path, 'd', []byte(t.UTC().Format(time.RFC3339Nano)))
 	if w.bounds != nil {
-		w.bounds.observe(path, t.UnixNano())
+		w.bounds.observe(path, clampedNanos(t))
 	}
-	w.doc.AddField(f)
+	w.value(path, sortableFromInt64(clampedNanos(t)))
+}
+
+// value adds a number or time as the index lays them out (rangeindex.go).
+func (w *fieldWriter) value(path string, u uint64) {
+	buckets, exact := valueTerms(u)
+	w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(buckets), bucketOptions, termsAnalyzer{}))
+	w.doc.AddField(document.NewTextFieldCustom(exactField(path), nil, []byte(exact), exactOptions, nil))
 }
 
 func (w *fieldWriter) boolean(path string, v bool) {
 	w.sum(path, 'b', []byte(strconv.FormatBool(v)))
-	w.doc.AddField(document.NewBooleanFieldWithIndexingOptions(path, nil, v, valueOptions))
+	w.doc.AddField(document.NewBooleanFieldWithIndexingOptions(path, nil, v, boolOptions))
 }
 
 func (w *fieldWriter) stored(path string, v []byte) {

@@ -3,18 +3,20 @@ package visibility
 import (
 	"container/list"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 
 	"github.com/foremanhq/foreman/engine"
 )
 
-// runState is what the indexer knows of one run: its events up to lastSeq,
-// the stream position of the newest batch folded in.
+// runState is what the indexer knows of one run: its history batches up to
+// lastSeq, the stream position of the newest one. They are kept encoded
+// (a few hundred bytes each, nothing for the garbage collector to scan)
+// and decoded when the run's document is built.
 type runState struct {
 	runID       string
-	events      []engine.Event
+	batches     [][]byte
+	seqs        []uint64 // of batches
 	lastSeq     uint64
 	lastEventID int64 // of the newest batch folded in (from its header)
 	bytes       int   // encoded size of the batches folded in
@@ -91,16 +93,16 @@ type folder struct {
 	log   *slog.Logger
 }
 
-// apply folds b into its run's state and returns the state and the events
-// new to it, or a nil state when b was folded in already. A run met for
-// the first time in the middle of its history (its earlier batches were
-// applied before a restart, or it left the cache) is read back from history
-// up to b; all its events are then new.
-func (f *folder) apply(ctx context.Context, b engine.StoredBatch) (*runState, []engine.Event, error) {
+// apply folds b into its run's state and returns the state and how many
+// batches it gained, or a nil state when b was folded in already. A run
+// met for the first time in the middle of its history (its earlier batches
+// were applied before a restart, or it left the cache) is read back from
+// history up to b: it gains all its batches.
+func (f *folder) apply(ctx context.Context, b engine.StoredBatch) (*runState, int, error) {
 	runID := b.Header.RunID
 	st := f.cache.get(runID)
 	if st != nil && b.Seq <= st.lastSeq {
-		return nil, nil, nil // already folded (a replay after restart)
+		return nil, 0, nil // already folded (a replay after restart)
 	}
 	if st == nil && b.Header.FirstEventID <= 1 {
 		st = &runState{runID: runID}
@@ -110,24 +112,20 @@ func (f *folder) apply(ctx context.Context, b engine.StoredBatch) (*runState, []
 		// Unknown run, or a gap: rebuild the state from history.
 		loaded, err := f.load(ctx, runID, b.Seq)
 		if err != nil {
-			return nil, nil, err
+			return nil, 0, err
 		}
-		return loaded, loaded.events, nil
+		return loaded, len(loaded.batches), nil
 	}
-	before := len(st.events)
 	f.fold(st, b)
-	return st, st.events[before:], nil
+	return st, 1, nil
 }
 
-// fold appends b's events. An undecodable batch is logged and counted as
-// applied (its event ids from the header keep the run's ids contiguous).
+// fold appends b to the run's batches (decoded when its document is
+// built; event ids come from the header, so an undecodable batch still
+// keeps the run's ids contiguous).
 func (f *folder) fold(st *runState, b engine.StoredBatch) {
-	var batch engine.Batch
-	if err := json.Unmarshal(b.Data, &batch); err != nil {
-		f.log.Error("index: skipping undecodable history batch", "run", st.runID, "seq", b.Seq, "err", err)
-	} else {
-		st.events = append(st.events, batch.Events...)
-	}
+	st.batches = append(st.batches, b.Data)
+	st.seqs = append(st.seqs, b.Seq)
 	st.lastSeq, st.lastEventID = b.Seq, b.Header.LastEventID
 	st.closed = st.closed || b.Header.Closed
 	f.cache.grow(st, len(b.Data))

@@ -101,7 +101,17 @@ func WithRunCache(runs, megabytes int) Option {
 // the indexer applies them again. bolt_timeout: a second process opening
 // the index fails instead of waiting forever.
 func bleveConfig() map[string]any {
-	return map[string]any{"unsafe_batch": true, "bolt_timeout": "1s"}
+	c := map[string]any{"unsafe_batch": true, "bolt_timeout": "1s"}
+	if x := os.Getenv("XXX_BLEVE"); x != "" { // TEMP experiment
+		var extra map[string]any
+		if err := json.Unmarshal([]byte(x), &extra); err != nil {
+			panic(err)
+		}
+		for k, v := range extra {
+			c[k] = v
+		}
+	}
+	return c
 }
 
 // OpenIndex opens the index in dir, creating it if needed, and rebuilding

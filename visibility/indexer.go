@@ -26,10 +26,13 @@ type HistorySource interface {
 // IndexerOptions configure an Indexer.
 type IndexerOptions struct {
 	// Window is the most history batches applied in one index write per
-	// shard round (default 16384). Under load the indexer takes what has
-	// arrived, so windows shrink when it keeps up: lag stays low, and a
-	// rebuild gets large, efficient batches.
+	// shard (default 32768): a rebuild writes large, efficient segments.
 	Window int
+	// Gather is how long batches that arrive while the indexer keeps up
+	// are gathered before they are written (default 100ms): the updates of
+	// a run within it make one document write, and the index gets fewer,
+	// larger segments. It bounds the lag it adds.
+	Gather time.Duration
 	// Notify is called after each applied window (the engine publishes
 	// visibility.SubjectUpdates so consoles refresh).
 	Notify func()
@@ -51,7 +54,7 @@ type AppliedWindow struct {
 
 // Indexer keeps an Index up to date with history: it reads every history
 // batch in stream order from the index's applied position, folds each
-// touched run's events into its document (several updates of a run in a
+// touched run's batches into its document (several updates of a run in a
 // window make one document write) and writes each window to every shard
 // together with the position it reaches.
 type Indexer struct {
@@ -72,7 +75,10 @@ type Indexer struct {
 // NewIndexer returns an indexer of ix fed by src. Run it with Run.
 func NewIndexer(ix *Index, src HistorySource, opts IndexerOptions) *Indexer {
 	if opts.Window <= 0 {
-		opts.Window = 16384
+		opts.Window = 32768
+	}
+	if opts.Gather <= 0 {
+		opts.Gather = 100 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = ix.log
@@ -112,17 +118,7 @@ var errCaughtUp = errors.New("caught up")
 func (x *Indexer) run(ctx context.Context, until uint64) error {
 	pause := 100 * time.Millisecond
 	for {
-		from := x.ix.AppliedSeq()
-		err := x.src.ConsumeHistoryFrom(ctx, from, x.opts.Window, func(batches []engine.StoredBatch) error {
-			if err := x.apply(ctx, batches); err != nil {
-				return err
-			}
-			pause = 100 * time.Millisecond
-			if until > 0 && x.ix.AppliedSeq() >= until {
-				return errCaughtUp
-			}
-			return nil
-		})
+		err := x.follow(ctx, until)
 		if errors.Is(err, errCaughtUp) {
 			return nil
 		}
@@ -143,6 +139,56 @@ func (x *Indexer) run(ctx context.Context, until uint64) error {
 	}
 }
 
+// follow reads history from the applied position and applies it in
+// windows: as soon as a full window is there, else once batches have been
+// gathered for opts.Gather. It returns errCaughtUp once until is applied.
+func (x *Indexer) follow(ctx context.Context, until uint64) error {
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	feed := make(chan []engine.StoredBatch, 4)
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- x.src.ConsumeHistoryFrom(rctx, x.ix.AppliedSeq(), x.opts.Window, func(bs []engine.StoredBatch) error {
+			select {
+			case feed <- slices.Clone(bs):
+				return nil
+			case <-rctx.Done():
+				return rctx.Err()
+			}
+		})
+	}()
+	var pending []engine.StoredBatch
+	var timer <-chan time.Time
+	for {
+		select {
+		case bs := <-feed:
+			if len(pending) == 0 {
+				timer = time.After(x.opts.Gather)
+			}
+			pending = append(pending, bs...)
+			if len(pending) < x.opts.Window {
+				continue
+			}
+		case <-timer:
+		case err := <-readErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		for len(pending) > 0 {
+			n := min(len(pending), x.opts.Window)
+			if err := x.apply(ctx, pending[:n]); err != nil {
+				return err
+			}
+			pending = pending[n:]
+		}
+		pending, timer = nil, nil
+		if until > 0 && x.ix.AppliedSeq() >= until {
+			return errCaughtUp
+		}
+	}
+}
+
 // attrCandidate is a custom attribute seen in history: registered in
 // stream order, so the first type seen wins the same way on every rebuild.
 type attrCandidate struct {
@@ -151,17 +197,26 @@ type attrCandidate struct {
 	typ  engine.SearchAttributeType
 }
 
+// touchedRun is a run changed by a window: its events, of which those from
+// newFrom on arrived in the window.
+type touchedRun struct {
+	st      *runState
+	events  []engine.Event
+	newFrom int
+}
+
 // shardWork is one shard's part of a window.
 type shardWork struct {
 	batches []engine.StoredBatch
-	touched []*runState
+	touched []*touchedRun
 	attrs   []attrCandidate
 	docs    []*document.Document
 	err     error
 }
 
-// apply writes one window: fold (per shard, in parallel), register new
-// attributes (in stream order), build and write documents (in parallel).
+// apply writes one window: fold and decode (per shard, in parallel),
+// register new attributes (in stream order), build documents and write
+// them (in parallel).
 func (x *Indexer) apply(ctx context.Context, batches []engine.StoredBatch) error {
 	start := time.Now()
 	end := batches[len(batches)-1].Seq
@@ -197,10 +252,10 @@ func (x *Indexer) apply(ctx context.Context, batches []engine.StoredBatch) error
 		}
 	}
 	x.parallel(work, func(k int, w *shardWork) {
-		for _, st := range w.touched {
-			doc, err := x.ix.builder.build(deriveFacts(st.events), x.ix.reg, x.ix.bounds, x.skipped)
+		for _, t := range w.touched {
+			doc, err := x.ix.builder.build(deriveFacts(t.events), x.ix.reg, x.ix.bounds, x.skipped)
 			if err != nil {
-				x.log.Error("search indexer: skipping a run's document", "run", st.runID, "err", err)
+				x.log.Error("search indexer: skipping a run's document", "run", t.st.runID, "err", err)
 				continue
 			}
 			w.docs = append(w.docs, doc)
@@ -210,9 +265,9 @@ func (x *Indexer) apply(ctx context.Context, batches []engine.StoredBatch) error
 	x.parallel(work, func(k int, w *shardWork) {
 		w.err = x.ix.writeShard(k, w.docs, end, attrs, bounds)
 		f := x.folders[k]
-		for _, st := range w.touched {
-			if st.closed {
-				f.cache.remove(st) // closed runs rarely change again
+		for _, t := range w.touched {
+			if t.st.closed {
+				f.cache.remove(t.st) // closed runs rarely change again
 			}
 		}
 		f.cache.trim()
@@ -240,32 +295,56 @@ func (x *Indexer) apply(ctx context.Context, batches []engine.StoredBatch) error
 	return nil
 }
 
-// fold applies a shard's batches to its run states and lists the runs
-// touched (each once, in first-touch order) and new attributes.
+// fold applies a shard's batches to its run states, then decodes each
+// touched run (once per window) and collects the attributes its new
+// events upsert.
 func (x *Indexer) fold(ctx context.Context, k int, w *shardWork) error {
 	f := x.folders[k]
-	seen := make(map[*runState]bool, len(w.batches))
+	newBatches := map[*runState]int{} // batches added in this window
+	var order []*runState
 	for _, b := range w.batches {
-		st, events, err := f.apply(ctx, b)
+		st, added, err := f.apply(ctx, b)
 		if err != nil {
 			return err
 		}
 		if st == nil {
 			continue
 		}
-		for _, e := range events {
-			if a, ok := e.Attrs.(*engine.SearchAttributesUpserted); ok {
-				for name, v := range a.Attributes {
-					if _, known := x.ix.reg.typeOf(name); !known {
-						w.attrs = append(w.attrs, attrCandidate{seq: b.Seq, name: name, typ: v.Type})
+		if _, seen := newBatches[st]; !seen {
+			order = append(order, st)
+		}
+		if added == len(st.batches) {
+			newBatches[st] = added // read back from history: all of it is new
+		} else {
+			newBatches[st] += added
+		}
+	}
+	for _, st := range order {
+		t := &touchedRun{st: st}
+		firstNew := len(st.batches) - newBatches[st]
+		for i, data := range st.batches {
+			if i == firstNew {
+				t.newFrom = len(t.events)
+			}
+			events, err := decodeEvents(data)
+			if err != nil {
+				x.log.Error("search indexer: skipping an undecodable history batch", "run", st.runID, "seq", st.seqs[i], "err", err)
+				continue
+			}
+			if i >= firstNew {
+				for _, e := range events {
+					if a, ok := e.Attrs.(*engine.SearchAttributesUpserted); ok {
+						for name, v := range a.Attributes {
+							if _, known := x.ix.reg.typeOf(name); !known {
+								w.attrs = append(w.attrs, attrCandidate{seq: st.seqs[i], name: name, typ: v.Type})
+							}
+						}
 					}
 				}
 			}
+			t.events = append(t.events, events...)
 		}
-		if !seen[st] {
-			seen[st] = true
-			w.touched = append(w.touched, st)
-		}
+		w.touched = append(w.touched, t)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package visibility_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -198,5 +199,31 @@ func TestIndexerDocuments(t *testing.T) {
 	want = []visibility.Group{{Value: "ixOrder", Count: 1}, {Value: "ixWaitApproval", Count: 1}}
 	if err != nil || c.Total != 2 || !reflect.DeepEqual(c.Groups, want) {
 		t.Errorf("count with a phrase, by type: %+v %v", c, err)
+	}
+
+	// The indexer's own batch decoder reads every batch of these histories
+	// exactly as the engine's does.
+	last, _ := e.store.LastHistorySeq(e.ctx)
+	n := 0
+	errDone := errors.New("done")
+	err = e.store.ConsumeHistoryFrom(e.ctx, 0, 100, func(bs []engine.StoredBatch) error {
+		for _, b := range bs {
+			var want engine.Batch
+			if err := json.Unmarshal(b.Data, &want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := visibility.DecodeEvents(b.Data)
+			if err != nil || !reflect.DeepEqual(got, want.Events) {
+				t.Fatalf("batch %d decoded as %+v (%v), the engine reads %+v", b.Seq, got, err, want.Events)
+			}
+			n++
+			if b.Seq >= last {
+				return errDone
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, errDone) || n < 20 {
+		t.Fatalf("compared %d batches: %v", n, err)
 	}
 }

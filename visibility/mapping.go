@@ -13,7 +13,7 @@ import (
 // mappingVersion names the mapping and the way documents are derived from
 // history. Change it whenever either changes: an index written under
 // another version is dropped and rebuilt from history on open.
-const mappingVersion = "foreman-vis-3"
+const mappingVersion = "foreman-vis-4"
 
 // Index paths beside the contract fields: the stored summary returned by
 // searches, and a fingerprint of every indexed value (consistency checks
@@ -63,15 +63,19 @@ var builtinFields = []fieldSpec{
 	{"history", query.KindText},
 }
 
-// Indexing options by kind. Keyword, number, time and bool fields keep
-// DocValues (sort and facets read them) and skip frequencies and norms (no
-// relevance scoring on exact values). Text fields keep term vectors, which
-// phrase queries need (a bare word is a phrase match on every text field),
-// and nothing else: they are never sorted or faceted.
+// Indexing options by kind. Keyword and bool fields keep DocValues (sort
+// and facets read them) and skip frequencies and norms (no relevance
+// scoring on exact values). Text fields keep term vectors, which phrase
+// queries need (a bare word is a phrase match on every text field), and
+// nothing else: they are never sorted or faceted. Numbers and times are
+// bucket terms in their field and an exact term with DocValues in its
+// companion field (rangeindex.go).
 const (
 	keywordOptions = index.IndexField | index.DocValues | index.SkipFreqNorm
 	textOptions    = index.IndexField | index.IncludeTermVectors
-	valueOptions   = index.IndexField | index.DocValues
+	boolOptions    = index.IndexField | index.DocValues | index.SkipFreqNorm
+	bucketOptions  = index.IndexField | index.SkipFreqNorm
+	exactOptions   = index.IndexField | index.DocValues | index.SkipFreqNorm
 	storedOnly     = index.StoreField
 )
 
@@ -95,6 +99,9 @@ func buildMapping() (mapping.IndexMapping, error) {
 	dm := bleve.NewDocumentStaticMapping()
 	for _, f := range builtinFields {
 		dm.AddFieldMappingsAt(f.path, fieldMapping(f.kind))
+		if f.kind == query.KindNumber || f.kind == query.KindTime {
+			dm.AddFieldMappingsAt(exactField(f.path), fieldMapping(query.KindKeyword))
+		}
 	}
 	dm.AddFieldMappingsAt(fieldDoc, &mapping.FieldMapping{Type: "text", Analyzer: keyword.Name, Store: true})
 	dm.AddFieldMappingsAt(fieldFingerprint, &mapping.FieldMapping{Type: "text", Analyzer: keyword.Name, Store: true})
@@ -108,6 +115,8 @@ func buildMapping() (mapping.IndexMapping, error) {
 	return im, nil
 }
 
+// fieldMapping is what the mapping says of a field of kind k (numbers and
+// times: their bucket terms, keyword-like; see rangeindex.go).
 func fieldMapping(k query.Kind) *mapping.FieldMapping {
 	fm := &mapping.FieldMapping{Index: true, DocValues: true}
 	switch k {
@@ -115,12 +124,10 @@ func fieldMapping(k query.Kind) *mapping.FieldMapping {
 		fm.Type, fm.Analyzer, fm.SkipFreqNorm = "text", keyword.Name, true
 	case query.KindText:
 		fm.Type, fm.Analyzer, fm.DocValues, fm.IncludeTermVectors = "text", standard.Name, false, true
-	case query.KindNumber:
-		fm.Type = "number"
-	case query.KindTime:
-		fm.Type = "datetime"
+	case query.KindNumber, query.KindTime:
+		fm.Type, fm.Analyzer, fm.DocValues, fm.SkipFreqNorm = "text", keyword.Name, false, true
 	case query.KindBool:
-		fm.Type = "boolean"
+		fm.Type, fm.SkipFreqNorm = "boolean", true
 	}
 	return fm
 }

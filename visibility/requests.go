@@ -30,6 +30,7 @@ func (ix *Index) Count(ctx context.Context, req CountRequest) (*CountResult, err
 	if err != nil {
 		return nil, badQuery(err)
 	}
+	q = ix.rewriteRanges(q)
 	var group string
 	if req.GroupBy != "" {
 		f, ok := schema.Lookup(req.GroupBy)
@@ -72,7 +73,7 @@ func (ix *Index) Get(ctx context.Context, req GetRequest) (*GetResult, error) {
 	for _, id := range req.WorkflowIDs {
 		t := bq.NewTermQuery(id)
 		t.SetField("workflow_id")
-		r := ix.newRequest(t, []string{"-start_time", "run_id"}, 1)
+		r := ix.newRequest(t, []string{"-" + exactField("start_time"), "run_id"}, 1)
 		sr, err := ix.search.SearchInContext(ctx, r)
 		if err != nil {
 			return nil, internalError(ctx, "reading workflow "+id, err)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/numeric"
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 
@@ -77,7 +76,8 @@ func (ix *Index) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 	case len(qsort) > 0:
 		sortBy = qsort
 	}
-	sortBy = withTieBreaker(sortBy)
+	sortBy = withTieBreaker(sortPaths(sortBy, schema))
+	q = ix.rewriteRanges(q)
 	after, err := decodeCursor(req.After, len(sortBy))
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (ix *Index) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 		return nil, internalError(ctx, "counting matches", err)
 	}
 	var hits []*search.DocumentMatch
-	primary, desc := strings.TrimPrefix(sortBy[0], "-"), strings.HasPrefix(sortBy[0], "-")
+	primary, desc := strings.TrimPrefix(strings.TrimPrefix(sortBy[0], "-"), exactPrefix), strings.HasPrefix(sortBy[0], "-")
 	if windowFields[primary] && (total > plainLimit || !exact) {
 		hits, err = ix.searchWindows(ctx, q, sortBy, after, size, primary, desc, total)
 	} else {
@@ -132,6 +132,23 @@ func (ix *Index) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 	}
 	res.TookMS = float64(time.Since(start).Microseconds()) / 1000
 	return res, nil
+}
+
+// sortPaths points sorts on numbers and times at their exact values
+// (rangeindex.go).
+func sortPaths(sortBy []string, schema query.Schema) []string {
+	out := make([]string, len(sortBy))
+	for i, s := range sortBy {
+		desc, path := strings.HasPrefix(s, "-"), strings.TrimPrefix(s, "-")
+		if f, ok := schema.Lookup(path); ok && f.Path == path && (f.Kind == query.KindNumber || f.Kind == query.KindTime) {
+			path = exactField(path)
+		}
+		if desc {
+			path = "-" + path
+		}
+		out[i] = path
+	}
+	return out
 }
 
 // withTieBreaker makes the order total: run ids are unique.
@@ -216,7 +233,7 @@ func (ix *Index) searchWindows(ctx context.Context, q bq.Query, sortBy []string,
 			from, to = float64(edge), float64(edge)+width
 			last = to >= float64(hi)
 		}
-		wq := bq.NewConjunctionQuery([]bq.Query{q, windowQuery(field, desc, edge, edgeIncl, from, to, last)})
+		wq := bq.NewConjunctionQuery([]bq.Query{q, ix.windowQuery(field, desc, edge, edgeIncl, from, to, last)})
 		r := ix.newRequest(wq, sortBy, size-len(hits))
 		if first {
 			r.SearchAfter = after
@@ -249,39 +266,37 @@ func (ix *Index) searchWindows(ctx context.Context, q bq.Query, sortBy []string,
 // windowQuery matches field values in the window: from the edge (its own
 // value included or not) to the window's far end; the last window is open
 // at the far end.
-func windowQuery(field string, desc bool, edge int64, edgeIncl bool, from, to float64, last bool) bq.Query {
-	e := numeric.Int64ToFloat64(edge)
-	yes := true
-	var q *bq.NumericRangeQuery
+func (ix *Index) windowQuery(field string, desc bool, edge int64, edgeIncl bool, from, to float64, last bool) bq.Query {
+	var lo, hi *int64
 	if desc {
-		var lo *float64
+		e := edge
+		if !edgeIncl {
+			e = dec(e)
+		}
+		hi = &e
 		if !last {
-			f := numeric.Int64ToFloat64(int64(from))
+			f := int64(from)
 			lo = &f
 		}
-		q = bq.NewNumericRangeInclusiveQuery(lo, &e, &yes, &edgeIncl)
 	} else {
-		var hi *float64
-		if !last {
-			f := numeric.Int64ToFloat64(int64(to))
-			hi = &f
+		e := edge
+		if !edgeIncl {
+			e = inc(e)
 		}
-		no := false
-		q = bq.NewNumericRangeInclusiveQuery(&e, hi, &edgeIncl, &no)
+		lo = &e
+		if !last {
+			t := dec(int64(to)) // the far end is the next window's edge
+			hi = &t
+		}
 	}
-	q.SetField(field)
-	return q
+	return ix.rangeFor(field, lo, hi)
 }
 
-// sortValue decodes a number or time sort value (the prefix-coded term
-// bleve sorts by) into the field's sortable int64.
+// sortValue decodes a number or time sort value (an exact term,
+// rangeindex.go) into the field's int64.
 func sortValue(v string) (int64, bool) {
-	p := numeric.PrefixCoded(v)
-	if shift, err := p.Shift(); err != nil || shift != 0 {
-		return 0, false
-	}
-	n, err := p.Int64()
-	return n, err == nil
+	u, ok := parseExactTerm(v)
+	return fromSortable(u), ok
 }
 
 // Cursors are the sort values of a page's last hit, hex-encoded: numbers

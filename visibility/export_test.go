@@ -1,0 +1,4 @@
+package visibility
+
+// DecodeEvents exposes the indexer's batch decoder to the external tests.
+var DecodeEvents = decodeEvents

@@ -75,11 +75,18 @@ func PlanOf(ctx context.Context, c *engine.Client, workflowID, runID string) (Pl
 		return Plan{}, err
 	}
 	p := PlanFromHistory(events)
-	if p.Via == "" {
-		if comp, err := c.History(ctx, CompensatorID(p.RunID), ""); err == nil {
-			p.Via = CompensatorID(p.RunID)
-			p.merge(comp)
-		}
+	// The steps' outcomes are in the compensation run's history, also once
+	// the run is marked compensated (which names it in Via).
+	via := p.Via
+	if via == "" {
+		via = CompensatorID(p.RunID)
+	}
+	switch comp, err := c.History(ctx, via, ""); {
+	case err == nil:
+		p.Via = via
+		p.merge(comp)
+	case !errors.Is(err, engine.ErrWorkflowNotFound):
+		return p, fmt.Errorf("reading the compensation run %s: %w", via, err)
 	}
 	return p, nil
 }

@@ -257,6 +257,15 @@ func TestOperatorCompensatesTerminatedRun(t *testing.T) {
 	if last.Identity == "" || last.Via != started.Via || last.Steps != 2 {
 		t.Fatalf("recorded %+v", last)
 	}
+	// The plan of a compensated run shows each step's outcome, not "pending".
+	done, err := compensations.PlanOf(e.ctx, e.client, "o-2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !done.Compensated || done.Via != started.Via || len(done.Pending()) != 0 ||
+		done.Steps[0].Status != compensations.StepOK || done.Steps[1].Status != compensations.StepOK {
+		t.Fatalf("plan of the compensated run: %+v", done)
+	}
 	if _, err := compensations.Run(e.ctx, e.client, "o-2", "", "twice"); !errors.Is(err, compensations.ErrNothingToCompensate) {
 		t.Fatalf("second compensation: %v", err)
 	}

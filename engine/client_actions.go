@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -179,7 +180,8 @@ func (c *Client) Query(ctx context.Context, workflowID, runID, name string, args
 	}
 	if resp.Error != "" {
 		if resp.Code == "unknown_query" {
-			return nil, fmt.Errorf("%w: %s", ErrUnknownQuery, resp.Error)
+			// The worker's message starts with ErrUnknownQuery's own text.
+			return nil, fmt.Errorf("%w: %s", ErrUnknownQuery, strings.TrimPrefix(resp.Error, ErrUnknownQuery.Error()+": "))
 		}
 		return nil, fmt.Errorf("query %s on %q failed: %s", name, workflowID, resp.Error)
 	}

@@ -224,7 +224,8 @@ func TestQueryAndStack(t *testing.T) {
 	if err != nil || !strings.Contains(string(stack), "receive on signal inc") {
 		t.Fatalf("__stack: %s %v", stack, err)
 	}
-	if _, err := h.client.Query(h.ctx, "c", "", "nope", nil); !errors.Is(err, engine.ErrUnknownQuery) {
+	_, err = h.client.Query(h.ctx, "c", "", "nope", nil)
+	if !errors.Is(err, engine.ErrUnknownQuery) || strings.Count(err.Error(), "unknown query") != 1 || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("unknown query: %v", err)
 	}
 	must(h.client.Signal(h.ctx, "c", "", "inc", nil))

@@ -58,12 +58,12 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
 // over from history.
 func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, delivered uint64) taskOutcome {
 	for range 10 {
-		env, err := w.loadRun(ctx, t)
+		env, current, err := w.loadRun(ctx, t)
 		t.First = nil // a retry after a conflict reads the history
 		if err != nil {
 			return w.taskFailed(ctx, t.RunID, err, delivered)
 		}
-		o, retry := w.advance(ctx, env, t, delivered)
+		o, retry := w.advance(ctx, env, current, t, delivered)
 		if !retry {
 			return o
 		}
@@ -71,8 +71,9 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 	return nakAfter(100 * time.Millisecond)
 }
 
-// advance runs one task on a loaded state; retry asks for a fresh load.
-func (w *Worker) advance(ctx context.Context, env *workflowEnv, t *workflowTask, delivered uint64) (taskOutcome, bool) {
+// advance runs one task on a loaded state (current: just read up to the end
+// of history); retry asks for a fresh load.
+func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t *workflowTask, delivered uint64) (taskOutcome, bool) {
 	keep := false
 	defer func() {
 		if keep {
@@ -85,15 +86,35 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, t *workflowTask,
 		return ackTask, false
 	}
 	now := time.Now().UTC()
-	inbound, wait, err := w.accept(ctx, env, t.Inbound, now)
-	if err != nil {
-		w.log.Warn("workflow task side effect failed", "run", t.RunID, "err", err)
-		return nakAfter(time.Second), false
+	d := w.accept(env, t.Inbound, now)
+	if !current && t.Inbound != nil && d.unchecked(env) {
+		// A cached state may lag behind history: another worker may have
+		// advanced the run since. A wake task carries the position of its
+		// batch, which loadRun made sure the state covers; an inbound fact
+		// carries none. Judged on a stale state, a result for an activity
+		// it has not seen scheduled is dropped, and no append would fail to
+		// reveal the mistake. Catch up with history (usually nothing to
+		// read) and judge again.
+		if err := w.applyHistory(ctx, env, t.RunID); err != nil {
+			return taskOutcome{}, true // half-applied: dropped; the retry replays
+		}
+		if env.closed {
+			return ackTask, false
+		}
+		d = w.accept(env, t.Inbound, now)
 	}
-	if wait > 0 {
+	if d.wait > 0 {
 		keep = true
-		return nakAfter(wait), false
+		return nakAfter(d.wait), false
 	}
+	if d.dispatch != nil {
+		if err := w.dispatchActivity(ctx, env, d.dispatch, now); err != nil {
+			w.log.Warn("dispatching an activity retry failed", "run", t.RunID, "err", err)
+			keep = true
+			return nakAfter(time.Second), false
+		}
+	}
+	inbound := d.events
 	if len(inbound) == 0 && !env.unprocessed {
 		keep = true
 		return ackTask, false
@@ -152,37 +173,39 @@ func (w *Worker) dispatchEagerly(ctx context.Context, env *workflowEnv, b *Batch
 }
 
 // loadRun returns the run's state up to date with history at least up to
-// minSeq: from the cache, or rebuilt by replaying the whole history.
-func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (*workflowEnv, error) {
+// the task's HistorySeq: from the cache, or rebuilt by replaying the whole
+// history. current tells whether it was just read up to the end of history
+// (a cached state or a new run's carried start batch may lag behind it).
+func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv, current bool, err error) {
 	runID, minSeq := t.RunID, t.HistorySeq
 	if env := w.cache.take(runID); env != nil {
 		if minSeq <= env.lastSeq {
-			return env, nil
+			return env, false, nil
 		}
 		if err := w.applyHistory(ctx, env, runID); err == nil {
-			return env, nil
+			return env, true, nil
 		}
 		env.close() // fall back to a full replay
 	}
-	env := newWorkflowEnv(w.reg)
+	env = newWorkflowEnv(w.reg)
 	if len(t.First) > 0 {
 		// a new run: its whole history is the batch the task carries (later
 		// batches wake their own tasks; an append conflict reloads)
 		if b, err := decodeBatch(t.First); err == nil && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
-			return env, nil
+			return env, false, nil
 		}
 		env.close()
 		env = newWorkflowEnv(w.reg)
 	}
 	if err := w.applyHistory(ctx, env, runID); err != nil {
 		env.close()
-		return nil, err
+		return nil, false, err
 	}
 	if env.lastSeq == 0 {
 		env.close()
-		return nil, fmt.Errorf("run %s has no history", runID)
+		return nil, false, fmt.Errorf("run %s has no history", runID)
 	}
-	return env, nil
+	return env, true, nil
 }
 
 func (w *Worker) applyHistory(ctx context.Context, env *workflowEnv, runID string) error {
@@ -202,74 +225,91 @@ func (w *Worker) applyHistory(ctx context.Context, env *workflowEnv, runID strin
 	return nil
 }
 
-// accept turns an inbound fact into the events to record, after checking
-// it against the run's state. It returns a wait when the fact is early (a
-// timer not yet due).
-func (w *Worker) accept(ctx context.Context, env *workflowEnv, in *inbound, now time.Time) ([]Event, time.Duration, error) {
+// decision is what an inbound fact amounts to on a run's state: events to
+// record, a wait (the fact is early: a timer not yet due), or an activity
+// attempt to dispatch (a retry fell due); nothing at all when it is stale.
+type decision struct {
+	events   []Event
+	wait     time.Duration
+	dispatch *activityState
+}
+
+// unchecked tells whether the decision takes effect without an
+// optimistic-concurrency check against history: dropping the fact, or
+// dispatching an attempt, with nothing to append. (An append fails on a
+// stale state; a wait is judged again when the fact comes back.)
+func (d decision) unchecked(env *workflowEnv) bool {
+	return d.wait == 0 && len(d.events) == 0 && !env.unprocessed || d.dispatch != nil
+}
+
+// accept judges an inbound fact against the run's state. It has no side
+// effects, so a fact judged on a stale state can be judged again.
+func (w *Worker) accept(env *workflowEnv, in *inbound, now time.Time) decision {
 	if in == nil {
-		return nil, 0, nil
+		return decision{}
 	}
 	switch in.Kind {
 	case inboundActivityResult, inboundActivityTimeout:
 		st := env.activities[in.Seq]
 		if st == nil || st.done {
-			return nil, 0, nil
+			return decision{}
 		}
-		if in.Attempt == 0 { // a schedule-to-close timeout applies to whatever attempt runs
-			in.Attempt = st.attempt
+		attempt := in.Attempt
+		if attempt == 0 { // a schedule-to-close timeout applies to whatever attempt runs
+			attempt = st.attempt
 		}
-		if in.Attempt != st.attempt {
-			return nil, 0, nil // a late result of an older attempt
+		if attempt != st.attempt {
+			return decision{} // a late result of an older attempt
 		}
 		if in.Failure == nil {
-			return []Event{{Type: EventActivityCompleted, Attrs: &ActivityCompleted{Seq: in.Seq, Attempt: in.Attempt, Result: in.Result}}}, 0, nil
+			return decision{events: []Event{{Type: EventActivityCompleted, Attrs: &ActivityCompleted{Seq: in.Seq, Attempt: attempt, Result: in.Result}}}}
 		}
-		return []Event{activityFailureEvent(st, in, now)}, 0, nil
+		return decision{events: []Event{activityFailureEvent(st, in.Seq, attempt, in.Failure, now)}}
 	case inboundTimerFired:
 		st := env.timers[in.Seq]
 		if st == nil || st.done {
-			return nil, 0, nil
+			return decision{}
 		}
 		if early := st.fireAt.Sub(now); early > 0 {
-			return nil, early, nil // never fire before the due time
+			return decision{wait: early} // never fire before the due time
 		}
-		return []Event{{Type: EventTimerFired, Attrs: &TimerFired{Seq: in.Seq}}}, 0, nil
+		return decision{events: []Event{{Type: EventTimerFired, Attrs: &TimerFired{Seq: in.Seq}}}}
 	case inboundApprovalTimeout:
 		st := env.approvals[in.Seq]
 		if st == nil || st.done {
-			return nil, 0, nil
+			return decision{}
 		}
 		if early := st.requestedAt.Add(st.timeout).Sub(now); early > 0 {
-			return nil, early, nil
+			return decision{wait: early}
 		}
-		return []Event{{Type: EventApprovalTimedOut, Attrs: &ApprovalTimedOut{Seq: in.Seq, Name: st.name}}}, 0, nil
+		return decision{events: []Event{{Type: EventApprovalTimedOut, Attrs: &ApprovalTimedOut{Seq: in.Seq, Name: st.name}}}}
 	case inboundRetryDue:
 		st := env.activities[in.Seq]
 		if st == nil || st.done || st.attempt != in.Attempt {
-			return nil, 0, nil
+			return decision{}
 		}
 		if early := st.nextAttempt.Sub(now); early > 0 {
-			return nil, early, nil
+			return decision{wait: early}
 		}
-		return nil, 0, w.dispatchActivity(ctx, env, st, now)
+		return decision{dispatch: st}
 	}
 	w.log.Warn("dropping workflow task with unknown inbound kind", "kind", in.Kind)
-	return nil, 0, nil
+	return decision{}
 }
 
 // activityFailureEvent applies the retry policy to a failed attempt.
-func activityFailureEvent(st *activityState, in *inbound, now time.Time) Event {
+func activityFailureEvent(st *activityState, seq int64, attempt int, f *Failure, now time.Time) Event {
 	p := st.opts.RetryPolicy.normalized()
-	final := in.Failure.TimeoutType == "schedule_to_close" || in.Failure.TimeoutType == "schedule_to_start" ||
-		!p.retryable(in.Failure, in.Attempt)
-	next := now.Add(p.backoff(in.Attempt))
+	final := f.TimeoutType == "schedule_to_close" || f.TimeoutType == "schedule_to_start" ||
+		!p.retryable(f, attempt)
+	next := now.Add(p.backoff(attempt))
 	if s2c := st.opts.ScheduleToCloseTimeout; s2c > 0 && !next.Before(st.scheduledAt.Add(s2c)) {
 		final = true
 	}
 	if final {
-		return Event{Type: EventActivityFailed, Attrs: &ActivityFailed{Seq: in.Seq, Attempt: in.Attempt, Failure: in.Failure}}
+		return Event{Type: EventActivityFailed, Attrs: &ActivityFailed{Seq: seq, Attempt: attempt, Failure: f}}
 	}
-	return Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: in.Seq, Attempt: in.Attempt, Failure: in.Failure, NextAttempt: next}}
+	return Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: seq, Attempt: attempt, Failure: f, NextAttempt: next}}
 }
 
 // dispatchActivity publishes the task for an activity's current attempt.
@@ -355,7 +395,7 @@ func (w *Worker) serveQuery(data []byte) []byte {
 	defer cancel()
 	unlock := w.locks.lock(req.RunID)
 	defer unlock()
-	env, err := w.loadRun(ctx, &workflowTask{RunID: req.RunID})
+	env, _, err := w.loadRun(ctx, &workflowTask{RunID: req.RunID})
 	if err != nil {
 		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"})
 	}

@@ -1,0 +1,263 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
+)
+
+// A cluster of worker processes on one engine: each worker has its own
+// connection and store, as a separate process would.
+type cluster struct {
+	t      *testing.T
+	client *engine.Client
+	ctx    context.Context
+	stores []*countingStore  // opened for the processes to come
+	kills  []func()          // drop each store's connection
+	want   map[string]string // run id -> expected result
+}
+
+// newCluster starts the engine and opens the stores of procs worker
+// processes. They are all opened first: opening a store updates the
+// streams, and nats-server 2.15.2 races (race detector) between a stream
+// update and a consumer being created at the same moment.
+func newCluster(t *testing.T, opts jetstream.Options, procs int) *cluster {
+	t.Helper()
+	store, srv := jstest.StartIn(t, t.TempDir(), opts)
+	c := &cluster{t: t, want: map[string]string{}, client: engine.NewClient(store, engine.ClientOptions{Identity: "tester"})}
+	for range procs {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		nc, err := jetstream.Connect(ctx, srv.ClientURL(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := jetstream.Open(ctx, nc, opts)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = js.Close(); nc.Close() }) // after the worker's Stop
+		c.stores = append(c.stores, &countingStore{Store: js})
+		c.kills = append(c.kills, nc.Close)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = engine.RunServices(ctx, store, quietLogger()) }()
+	t.Cleanup(func() { cancel(); <-done })
+	c.ctx = ctx
+	return c
+}
+
+// process is one worker process: its connection, store and worker.
+type process struct {
+	w     *engine.Worker
+	store *countingStore
+	kill  func() // drops the connection: nothing is acked or handed back
+}
+
+// countingStore counts the history reads of a worker (a cached run needs
+// none).
+type countingStore struct {
+	*jetstream.Store
+	reads atomic.Int64
+}
+
+func (s *countingStore) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
+	s.reads.Add(1)
+	return s.Store.ReadHistory(ctx, runID, afterSeq)
+}
+
+// process starts a worker on the next store newCluster opened.
+func (c *cluster) process(name, queue string, register func(*engine.Worker)) *process {
+	c.t.Helper()
+	store, kill := c.stores[0], c.kills[0]
+	c.stores, c.kills = c.stores[1:], c.kills[1:]
+	w := engine.NewWorker(store, queue, engine.WorkerOptions{Identity: name, Logger: quietLogger(), ShutdownTimeout: 2 * time.Second})
+	register(w)
+	if err := w.Start(c.ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(w.Stop)
+	return &process{w: w, store: store, kill: kill}
+}
+
+// startRuns starts n Steps runs on queue "wf" with ids prefix-i.
+func (c *cluster) startRuns(prefix string, n int) []string {
+	c.t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%d", prefix, i)
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: ids[i], TaskQueue: "wf"}, "Steps", order{ID: ids[i], Amount: i}); err != nil {
+			c.t.Fatalf("start %s: %v", ids[i], err)
+		}
+		c.want[ids[i]] = fmt.Sprintf("res-%s,pay-%s-%d,ship-%s", ids[i], ids[i], i, ids[i])
+	}
+	return ids
+}
+
+// waitAll waits until every run completed with the right result, and
+// checks each history is whole and ran each activity once.
+func (c *cluster) waitAll(ids []string, within time.Duration) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, within)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var res string
+			if err := c.client.GetResult(ctx, id, "", &res); err != nil {
+				errs[i] = err
+				return
+			}
+			if want := c.want[id]; res != want {
+				errs[i] = fmt.Errorf("result %q, want %q", res, want)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if errs[i] != nil {
+			c.t.Fatalf("%s: %v; history:\n%s", id, errs[i], c.dump(id))
+		}
+		events, err := c.client.History(c.ctx, id, "")
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		checkHistory(c.t, events)
+		if n := count(events, engine.EventActivityCompleted); n != 3 {
+			c.t.Fatalf("%s: %d activities completed, want 3", id, n)
+		}
+	}
+}
+
+func (c *cluster) dump(id string) string {
+	events, err := c.client.History(context.Background(), id, "")
+	if err != nil {
+		return err.Error()
+	}
+	s := ""
+	for _, e := range events {
+		s += fmt.Sprintf("  %3d %s\n", e.ID, e.Type)
+	}
+	return s
+}
+
+// Steps runs three activities one after the other on queue "acts".
+func Steps(ctx engine.Context, o order) (string, error) {
+	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{TaskQueue: "acts", StartToCloseTimeout: 10 * time.Second})
+	var parts [3]string
+	for i, step := range []any{Reserve, Charge, Ship} {
+		if err := engine.ExecuteActivity(ctx, step, o).Get(ctx, &parts[i]); err != nil {
+			return "", err
+		}
+	}
+	return parts[0] + "," + parts[1] + "," + parts[2], nil
+}
+
+func registerSteps(w *engine.Worker) { must(w.RegisterWorkflowWithName("Steps", Steps)) }
+
+func registerStepActivities(w *engine.Worker) {
+	must(w.RegisterActivity(Reserve))
+	must(w.RegisterActivity(Charge))
+	must(w.RegisterActivity(Ship))
+}
+
+// One workflow worker keeps its runs in its cache from start to close: a
+// new run starts from the batch its wake task carries and each activity
+// result is applied to the cached state, so no history is ever read.
+func TestOneWorkflowWorkerReadsNoHistory(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 2)
+	a := c.process("wf-a", "wf", registerSteps)
+	c.process("acts", "acts", registerStepActivities)
+	ids := c.startRuns("one", 20)
+	c.waitAll(ids, 30*time.Second)
+	if n := a.store.reads.Load(); n != 0 {
+		t.Fatalf("the worker read history %d times", n)
+	}
+	if n := a.w.CachedRuns(); n != 0 {
+		t.Fatalf("%d closed runs still cached", n)
+	}
+}
+
+// Two workflow workers share queue "wf": whichever gets a run's next task
+// must advance it, even when it holds a stale state of that run in its
+// cache because the other worker advanced the run since (an activity
+// result judged on that state was dropped as unknown, and the run stalled).
+func TestTwoWorkflowWorkersShareQueue(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 3)
+	a := c.process("wf-a", "wf", registerSteps)
+	b := c.process("wf-b", "wf", registerSteps)
+	c.process("acts", "acts", registerStepActivities)
+	ids := c.startRuns("two", 20)
+	c.waitAll(ids, 30*time.Second)
+	t.Logf("history reads: %d and %d for %d runs", a.store.reads.Load(), b.store.reads.Load(), len(ids))
+}
+
+// One of two workflow workers stops gracefully while runs are in flight;
+// the other finishes them all. (A task the server was sending to the
+// stopping worker's pull request as it stopped comes back only after
+// AckWait: jetstream's ConsumeTasks cannot yet end a fetch without that
+// loss; hence the default AckWait here, well inside the deadline.)
+func TestWorkflowWorkerStopsOtherFinishes(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 3)
+	a := c.process("wf-a", "wf", registerSteps)
+	c.process("wf-b", "wf", registerSteps)
+	c.process("acts", "acts", registerStepActivities)
+	ids := c.startRuns("stop", 20)
+	waitFor(t, "some runs under way", func() bool {
+		ev, err := c.client.History(c.ctx, ids[len(ids)-1], "")
+		return err == nil && count(ev, engine.EventActivityCompleted) > 0
+	})
+	stopped := time.Now()
+	a.w.Stop()
+	more := c.startRuns("after", 5)
+	c.waitAll(append(ids, more...), 30*time.Second)
+	t.Logf("all runs closed %s after the stop", time.Since(stopped).Round(time.Millisecond))
+}
+
+// One of two workflow workers dies in the middle of a workflow task (hung,
+// then its connection drops: nothing is acked or handed back); the other
+// picks that task up once its AckWait passes, and finishes every run.
+func TestWorkflowWorkerKilledOtherFinishes(t *testing.T) {
+	c := newCluster(t, jetstream.Options{AckWait: time.Second}, 3)
+	var armed atomic.Bool
+	held, gate := make(chan struct{}), make(chan struct{})
+	a := c.process("wf-a", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Steps", func(ctx engine.Context, o order) (string, error) {
+			if armed.CompareAndSwap(true, false) {
+				close(held)
+				<-gate // hangs holding its workflow task, until the test ends
+			}
+			return Steps(ctx, o)
+		}))
+	})
+	t.Cleanup(func() { close(gate) }) // runs before a's Stop: lets its goroutine end
+	c.process("wf-b", "wf", registerSteps)
+	c.process("acts", "acts", registerStepActivities)
+	ids := c.startRuns("kill", 20)
+	waitFor(t, "some runs under way", func() bool {
+		ev, err := c.client.History(c.ctx, ids[len(ids)-1], "")
+		return err == nil && count(ev, engine.EventActivityCompleted) > 0
+	})
+	armed.Store(true)
+	more := c.startRuns("after", 5) // gives worker a some tasks to hang on
+	select {
+	case <-held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker a never ran workflow code")
+	}
+	a.kill()
+	killed := time.Now()
+	c.waitAll(append(ids, more...), 30*time.Second)
+	t.Logf("all runs closed %s after the kill", time.Since(killed).Round(time.Millisecond))
+}

@@ -33,7 +33,7 @@ func OpenExisting(ctx context.Context, nc *nats.Conn, opts Options) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]natsjs.Consumer{}}
+	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}}
 	for name, dst := range map[string]*natsjs.Stream{HistoryStream: &s.history, TasksStream: &s.tasks, TimersStream: &s.timers} {
 		st, err := js.Stream(ctx, name)
 		if errors.Is(err, natsjs.ErrStreamNotFound) {

@@ -37,7 +37,7 @@ type Store struct {
 	dg *directGetter
 
 	mu        sync.Mutex
-	consumers map[string]natsjs.Consumer // task consumers by name
+	consumers map[string]bool // task consumers known to exist, by name
 
 	closeOnce sync.Once
 }
@@ -59,7 +59,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]natsjs.Consumer{}}
+	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}}
 	streams := make(map[string]natsjs.Stream)
 	for _, cfg := range streamConfigs(opts) {
 		st, err := js.CreateOrUpdateStream(ctx, cfg)

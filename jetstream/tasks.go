@@ -2,7 +2,7 @@ package jetstream
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -18,6 +18,15 @@ const (
 	// taskPullExpiry is how long one pull request waits on the server; a
 	// new one follows at once, so it only bounds idle churn.
 	taskPullExpiry = 30 * time.Second
+	// taskPullHeartbeat is how often the server tells that a waiting pull
+	// request is alive; two missed mean it is lost (a server restart, a
+	// consumer leader that moved), and a new one is sent.
+	taskPullHeartbeat = 5 * time.Second
+	// pullSubjectPrefix + <stream>.<consumer> takes pull requests.
+	pullSubjectPrefix = natsjs.DefaultAPIPrefix + "CONSUMER.MSG.NEXT."
+	// handBackTimeout bounds how long a stopping consumer waits for its
+	// pull request to end (normally one round trip).
+	handBackTimeout = defaultTimeout
 )
 
 // PublishTask stores a task on fm.t.<kind>.<queue>; msgID (Nats-Msg-Id)
@@ -47,9 +56,12 @@ func (s *Store) PublishTask(ctx context.Context, kind engine.TaskKind, queue str
 // maxInFlight), so a busy worker never holds tasks in a client-side buffer
 // that an idle worker could run, and no fetched task waits past its
 // AckWait before fn sees it. A Delivery frees its slot when acked or
-// nakked. When ctx ends, tasks fetched but not yet handed to fn are nakked
-// for immediate redelivery; deliveries fn holds stay with the caller (a
-// worker may drain them), and are redelivered after AckWait if never ended.
+// nakked. When ctx ends, the open pull request is ended and every task it
+// brought that fn has not seen is nakked for immediate redelivery (see
+// pullTasks); deliveries fn holds stay with the caller (a worker may drain
+// them), and are redelivered after AckWait if never ended. A task handed
+// back comes again with NumDelivered one higher: the server counts
+// deliveries, and cannot be told that one was never started.
 func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue string, maxInFlight int, fn func(engine.Delivery)) error {
 	subj, err := taskSubject(kind, queue)
 	if err != nil {
@@ -65,8 +77,7 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		cons, err := s.taskConsumer(ctx, name, subj)
-		if err != nil {
+		if err := s.taskConsumer(ctx, name, subj); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -89,14 +100,14 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 				break reserve
 			}
 		}
-		got, err := s.fetchTasks(ctx, cons, n, slots, fn)
+		got, err := s.pullTasks(ctx, name, n, slots, fn)
 		for i := got; i < n; i++ {
 			<-slots
 		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
 			// The consumer may be gone (deleted, or a server that lost it):
 			// recreate it before the next pull.
 			s.forgetConsumer(name)
@@ -108,44 +119,163 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 	}
 }
 
-// fetchTasks runs one pull request for n tasks, handing each to fn as it
-// arrives. It returns how many arrived (each took one reserved slot).
-func (s *Store) fetchTasks(ctx context.Context, cons natsjs.Consumer, n int, slots chan struct{}, fn func(engine.Delivery)) (int, error) {
-	fctx, cancel := context.WithTimeout(ctx, taskPullExpiry)
-	defer cancel()
-	batch, err := cons.Fetch(n, natsjs.FetchContext(fctx))
+// pullRequest is the body of a JetStream pull request ($JS.API.CONSUMER.MSG.NEXT).
+type pullRequest struct {
+	Batch     int           `json:"batch"`
+	Expires   time.Duration `json:"expires"`
+	Heartbeat time.Duration `json:"idle_heartbeat"`
+}
+
+// pullTasks runs one pull request for n tasks on consumer name, handing
+// each task to fn as it arrives. It returns how many arrived (each took
+// one reserved slot, and was handed to fn or nakked).
+//
+// It speaks the pull protocol itself rather than through nats.go's Fetch:
+// a cancelled Fetch unsubscribes and drops the tasks it has buffered or
+// that are still on the wire, and they wait out AckWait. Here, when ctx
+// ends, the request's inbox is drained: the server serves a pull request
+// only while its reply subject has interest, so once it has seen the
+// UNSUB it drops the request (a task it picked just before and routes
+// after finds no subscriber and is redelivered at once, the server's
+// own doing), and what it sent before arrives ahead of the drain's
+// flush. Those tasks are nakked. The stopped consumer keeps no request
+// open, so it cannot catch and bounce tasks after it stops, each bounce
+// raising NumDelivered.
+func (s *Store) pullTasks(ctx context.Context, name string, n int, slots chan struct{}, fn func(engine.Delivery)) (got int, err error) {
+	inbox := s.nc.NewInbox()
+	// Room for every task of the request and its status messages: a full
+	// channel drops messages (slow consumer).
+	msgs := make(chan *nats.Msg, n+16)
+	sub, err := s.nc.ChanSubscribe(inbox, msgs)
+	if err != nil {
+		return 0, fmt.Errorf("pulling from %s: %w", name, err)
+	}
+	closed := sub.StatusChanged(nats.SubscriptionClosed)
+	live := true // the server may still deliver to inbox
+	defer func() {
+		if live {
+			got += s.handBack(sub, closed, msgs, slots)
+		} else {
+			_ = sub.Unsubscribe()
+		}
+	}()
+	req, err := json.Marshal(pullRequest{Batch: n, Expires: taskPullExpiry, Heartbeat: taskPullHeartbeat})
 	if err != nil {
 		return 0, err
 	}
-	got := 0
-	for m := range batch.Messages() {
-		got++
-		if ctx.Err() != nil {
-			// Not started: hand it back for another worker at once.
-			_ = m.Nak()
-			<-slots
-			continue
+	if err := s.nc.PublishRequest(pullSubjectPrefix+TasksStream+"."+name, inbox, req); err != nil {
+		return 0, fmt.Errorf("pulling from %s: %w", name, err)
+	}
+	hb := time.NewTimer(2 * taskPullHeartbeat)
+	defer hb.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return got, nil
+		case <-hb.C:
+			return got, fmt.Errorf("pulling from %s: no heartbeat from the server in %s", name, 2*taskPullHeartbeat)
+		case m := <-msgs:
+			hb.Reset(2 * taskPullHeartbeat)
+			status, desc := pullStatus(m)
+			switch status {
+			case "":
+				got++
+				if ctx.Err() != nil {
+					s.handBackTask(m, slots)
+					return got, nil
+				}
+				fn(newDelivery(s.nc, m, s.opts.AckWait, func() { <-slots }))
+				if got == n {
+					live = false // the server ended the request with its last task
+					return got, nil
+				}
+			case "100": // idle heartbeat: the request is still waiting
+			case "404", "408": // no tasks, or the request expired
+				live = false
+				return got, nil
+			default:
+				live = false
+				return got, fmt.Errorf("pulling from %s: %s %s", name, status, desc)
+			}
 		}
-		fn(newDelivery(m, s.opts.AckWait, func() { <-slots }))
 	}
-	err = batch.Error()
-	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, nats.ErrTimeout) || errors.Is(err, natsjs.ErrNoMessages)) {
-		err = nil
-	}
-	return got, err
 }
 
-// taskConsumer creates (idempotently) and caches the durable consumer of one
-// task queue.
-func (s *Store) taskConsumer(ctx context.Context, name, subj string) (natsjs.Consumer, error) {
-	s.mu.Lock()
-	c := s.consumers[name]
-	s.mu.Unlock()
-	if c != nil {
-		return c, nil
+// handBackTask naks a task that was not started, for immediate redelivery
+// to another worker, and frees its slot.
+func (s *Store) handBackTask(m *nats.Msg, slots chan struct{}) {
+	if err := s.nc.Publish(m.Reply, ackNak); err != nil {
+		s.log.Warn("handing back a task failed; it is redelivered after AckWait", "subject", m.Subject, "err", err)
 	}
-	c, err := s.js.CreateOrUpdateConsumer(ctx, TasksStream, natsjs.ConsumerConfig{
+	<-slots
+}
+
+// pullStatus returns the status code and description of a status message
+// of the pull protocol, or "" for a task.
+func pullStatus(m *nats.Msg) (code, desc string) {
+	if len(m.Data) > 0 || len(m.Header) == 0 {
+		return "", ""
+	}
+	return m.Header.Get(hdrStatus), m.Header.Get(hdrStatusDescriptor)
+}
+
+// handBack ends a pull request that may still be live: it drains the
+// request's subscription and naks every task that arrives until the drain
+// is over. It returns how many tasks it nakked (each frees its slot).
+func (s *Store) handBack(sub *nats.Subscription, closed <-chan nats.SubStatus, msgs chan *nats.Msg, slots chan struct{}) int {
+	naked := 0
+	nak := func(m *nats.Msg) {
+		if code, _ := pullStatus(m); code == "" {
+			s.handBackTask(m, slots)
+			naked++
+		}
+	}
+	if err := sub.Drain(); err != nil {
+		_ = sub.Unsubscribe()
+	} else {
+		// The drain is over (the subscription closed) one round trip after
+		// the UNSUB; bounded in case the connection fails meanwhile.
+		deadline := time.NewTimer(handBackTimeout)
+		defer deadline.Stop()
+		poll := time.NewTicker(50 * time.Millisecond)
+		defer poll.Stop()
+	wait:
+		for {
+			select {
+			case m := <-msgs:
+				nak(m)
+			case <-closed:
+				break wait
+			case <-poll.C:
+				if s.nc.IsClosed() {
+					break wait
+				}
+			case <-deadline.C:
+				s.log.Warn("handing back tasks: the pull request did not end in time", "subject", sub.Subject)
+				break wait
+			}
+		}
+	}
+	for {
+		select {
+		case m := <-msgs:
+			nak(m)
+		default:
+			return naked
+		}
+	}
+}
+
+// taskConsumer creates (idempotently) the durable consumer of one task
+// queue, once per store unless forgotten.
+func (s *Store) taskConsumer(ctx context.Context, name, subj string) error {
+	s.mu.Lock()
+	known := s.consumers[name]
+	s.mu.Unlock()
+	if known {
+		return nil
+	}
+	_, err := s.js.CreateOrUpdateConsumer(ctx, TasksStream, natsjs.ConsumerConfig{
 		Durable:       name,
 		Description:   "Foreman task queue " + subj,
 		FilterSubject: subj,
@@ -158,12 +288,12 @@ func (s *Store) taskConsumer(ctx context.Context, name, subj string) (natsjs.Con
 		Replicas:      s.opts.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s on %s: %w", name, TasksStream, err)
+		return fmt.Errorf("creating consumer %s on %s: %w", name, TasksStream, err)
 	}
 	s.mu.Lock()
-	s.consumers[name] = c
+	s.consumers[name] = true
 	s.mu.Unlock()
-	return c, nil
+	return nil
 }
 
 func (s *Store) forgetConsumer(name string) {
@@ -172,18 +302,26 @@ func (s *Store) forgetConsumer(name string) {
 	s.mu.Unlock()
 }
 
+// Acknowledgements are published to a delivered task's reply subject.
+var (
+	ackAck      = []byte("+ACK")
+	ackNak      = []byte("-NAK")
+	ackProgress = []byte("+WPI")
+)
+
 // delivery is one task handed to a worker.
 type delivery struct {
-	m            natsjs.Msg
+	nc           *nats.Conn
+	m            *nats.Msg
 	numDelivered uint64
 	release      func()
 	once         sync.Once
 	ackWait      time.Duration
 }
 
-func newDelivery(m natsjs.Msg, ackWait time.Duration, release func()) *delivery {
-	d := &delivery{m: m, release: release, numDelivered: 1, ackWait: ackWait}
-	if md, err := m.Metadata(); err == nil {
+func newDelivery(nc *nats.Conn, m *nats.Msg, ackWait time.Duration, release func()) *delivery {
+	d := &delivery{nc: nc, m: m, release: release, numDelivered: 1, ackWait: ackWait}
+	if md, err := m.Metadata(); err == nil { // parses the reply subject
 		d.numDelivered = md.NumDelivered
 	}
 	return d
@@ -196,7 +334,7 @@ func (d *delivery) end() { d.once.Do(d.release) }
 func (d *delivery) AckWait() time.Duration { return d.ackWait }
 
 // Data is the task as published.
-func (d *delivery) Data() []byte { return d.m.Data() }
+func (d *delivery) Data() []byte { return d.m.Data }
 
 // NumDelivered counts deliveries of this task (1 the first time), as the
 // server tracks it.
@@ -207,8 +345,10 @@ func (d *delivery) NumDelivered() uint64 { return d.numDelivered }
 // if the confirmation fails (the task then comes back after AckWait).
 func (d *delivery) Ack(ctx context.Context) error {
 	defer d.end()
-	if err := d.m.DoubleAck(ctx); err != nil {
-		return fmt.Errorf("acking task %s: %w", d.m.Subject(), err)
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	defer cancel()
+	if _, err := d.nc.RequestWithContext(ctx, d.m.Reply, ackAck); err != nil {
+		return fmt.Errorf("acking task %s: %w", d.m.Subject, err)
 	}
 	return nil
 }
@@ -216,22 +356,20 @@ func (d *delivery) Ack(ctx context.Context) error {
 // Nak hands the task back for redelivery after delay (at once if delay <= 0).
 func (d *delivery) Nak(delay time.Duration) error {
 	defer d.end()
-	var err error
+	body := ackNak
 	if delay > 0 {
-		err = d.m.NakWithDelay(delay)
-	} else {
-		err = d.m.Nak()
+		body = fmt.Appendf(nil, "%s {\"delay\": %d}", ackNak, delay.Nanoseconds())
 	}
-	if err != nil {
-		return fmt.Errorf("nakking task %s: %w", d.m.Subject(), err)
+	if err := d.nc.Publish(d.m.Reply, body); err != nil {
+		return fmt.Errorf("nakking task %s: %w", d.m.Subject, err)
 	}
 	return nil
 }
 
 // InProgress resets the task's redelivery deadline (AckWait).
 func (d *delivery) InProgress() error {
-	if err := d.m.InProgress(); err != nil {
-		return fmt.Errorf("task %s in progress: %w", d.m.Subject(), err)
+	if err := d.nc.Publish(d.m.Reply, ackProgress); err != nil {
+		return fmt.Errorf("task %s in progress: %w", d.m.Subject, err)
 	}
 	return nil
 }

@@ -3,9 +3,15 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
@@ -120,5 +126,86 @@ func TestConnectFails(t *testing.T) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal("connect hung until the deadline")
+	}
+}
+
+// Open leaves streams and buckets already configured as wanted alone (an
+// update on every start raced, inside nats-server, the consumer creation
+// of other processes starting at the same time) and still upgrades those
+// configured otherwise.
+func TestOpenUpdatesOnlyWhatDiffers(t *testing.T) {
+	st, _ := jstest.Start(t)
+	ctx := testCtx(t)
+	nc := st.Conn()
+	var mu sync.Mutex
+	var changes []string // stream API requests that change something
+	for _, op := range []string{"CREATE", "UPDATE"} {
+		sub, err := nc.Subscribe("$JS.API.STREAM."+op+".*", func(m *nats.Msg) {
+			mu.Lock()
+			changes = append(changes, op+" "+m.Subject[strings.LastIndexByte(m.Subject, '.')+1:])
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	openAgain := func() []string {
+		t.Helper()
+		mu.Lock()
+		changes = nil
+		mu.Unlock()
+		st2, err := jetstream.Open(ctx, nc, jetstream.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = st2.Close()
+		if err := nc.Flush(); err != nil { // the requests seen by our subscriptions too
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sort.Strings(changes)
+		return changes
+	}
+	if got := openAgain(); len(got) != 0 {
+		t.Fatalf("second Open changed %v, want nothing", got)
+	}
+
+	// A stream and a bucket configured otherwise (by an older version, say)
+	// are updated, and only those.
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{jetstream.TasksStream, "KV_" + jetstream.HeartbeatsBucket} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		cfg.Description = "old"
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"UPDATE " + jetstream.TasksStream, "UPDATE KV_" + jetstream.HeartbeatsBucket}
+	if got := openAgain(); !slices.Equal(got, want) {
+		t.Fatalf("Open after a change did %v, want %v", got, want)
+	}
+	for _, name := range []string{jetstream.TasksStream, "KV_" + jetstream.HeartbeatsBucket} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := s.CachedInfo().Config.Description; d == "old" {
+			t.Errorf("stream %s not upgraded", name)
+		}
+	}
+	if got := openAgain(); len(got) != 0 {
+		t.Fatalf("Open after the upgrade changed %v, want nothing", got)
 	}
 }

@@ -42,9 +42,10 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-// Open checks the server, creates or updates every stream and bucket (safe
-// at every start) and returns the store. The store does not own nc: close
-// the connection after Close.
+// Open checks the server, creates every stream and bucket or updates those
+// configured otherwise than wanted (safe at every start; one already as
+// wanted is left alone), and returns the store. The store does not own nc:
+// close the connection after Close.
 func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -62,18 +63,18 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}}
 	streams := make(map[string]natsjs.Stream)
 	for _, cfg := range streamConfigs(opts) {
-		st, err := js.CreateOrUpdateStream(ctx, cfg)
+		st, err := ensureStream(ctx, js, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("creating stream %s: %w", cfg.Name, err)
+			return nil, err
 		}
 		streams[cfg.Name] = st
 	}
 	s.history, s.tasks, s.timers = streams[HistoryStream], streams[TasksStream], streams[TimersStream]
 	buckets := make(map[string]natsjs.KeyValue)
 	for _, cfg := range bucketConfigs(opts) {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		kv, err := ensureBucket(ctx, js, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("creating bucket %s: %w", cfg.Bucket, err)
+			return nil, err
 		}
 		buckets[cfg.Bucket] = kv
 	}

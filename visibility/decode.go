@@ -3,6 +3,7 @@ package visibility
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
@@ -27,8 +28,17 @@ type rawBatch struct {
 	Events []rawEvent `json:"events"`
 }
 
-// decodeEvents returns the events of an encoded history batch.
+// decodeEvents returns the events of an encoded history batch: in one
+// pass (jsondec.go) when it can, else as described above.
 func decodeEvents(data []byte) ([]engine.Event, error) {
+	if events, err := fastDecodeEvents(data); err == nil {
+		return events, nil
+	}
+	return slowDecodeEvents(data)
+}
+
+// slowDecodeEvents decodes with encoding/json.
+func slowDecodeEvents(data []byte) ([]engine.Event, error) {
 	var rb rawBatch
 	if err := json.Unmarshal(data, &rb); err != nil {
 		return nil, fmt.Errorf("decoding history batch: %w", err)
@@ -47,6 +57,67 @@ func decodeEvents(data []byte) ([]engine.Event, error) {
 		events[i] = engine.Event{ID: re.ID, Type: re.Type, Time: re.Time, Attrs: attrs}
 	}
 	return events, nil
+}
+
+// fastDecodeEvents decodes a batch in one pass, or fails with errFallback.
+// An event's attributes are decoded once its type is known, so a type key
+// after the attributes also falls back.
+func fastDecodeEvents(data []byte) ([]engine.Event, error) {
+	d := &jsonDecoder{data: data}
+	events := []engine.Event{} // as slowDecodeEvents: never nil
+	err := d.object(func(key []byte) error {
+		switch string(key) {
+		case "events":
+			events = events[:0]
+			if d.literal("null") {
+				return nil
+			}
+			return d.array(func() error {
+				var e engine.Event
+				err := d.object(func(key []byte) error {
+					var err error
+					switch string(key) {
+					case "id":
+						err = d.value(reflect.ValueOf(&e.ID).Elem())
+					case "type":
+						if e.Attrs != nil {
+							return errFallback // attributes decoded for another type
+						}
+						err = d.value(reflect.ValueOf(&e.Type).Elem())
+					case "time":
+						err = d.value(reflect.ValueOf(&e.Time).Elem())
+					case "attrs":
+						if e.Attrs = attrsFor(e.Type); e.Attrs == nil {
+							return errFallback
+						}
+						if !d.literal("null") {
+							err = d.value(reflect.ValueOf(e.Attrs).Elem())
+						}
+					default:
+						return errFallback
+					}
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				if e.Attrs == nil {
+					if e.Attrs = attrsFor(e.Type); e.Attrs == nil {
+						return errFallback
+					}
+				}
+				events = append(events, e)
+				return nil
+			})
+		case "kind", "task_time":
+			return d.skip()
+		}
+		return errFallback
+	})
+	if err != nil {
+		return nil, err
+	}
+	return events, d.end()
 }
 
 func engineDecode(data []byte) ([]engine.Event, error) {

@@ -200,7 +200,9 @@ func (w *fieldWriter) time(path string, t time.Time) {
 // value adds a number or time as the index lays them out (rangeindex.go).
 func (w *fieldWriter) value(path string, u uint64) {
 	buckets, exact := valueTerms(u)
-	w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(buckets), bucketOptions, termsAnalyzer{}))
+	if !exactOnly[path] {
+		w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(buckets), bucketOptions, termsAnalyzer{}))
+	}
 	w.doc.AddField(document.NewTextFieldCustom(exactField(path), nil, []byte(exact), exactOptions, nil))
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/document"
@@ -28,10 +29,11 @@ type IndexerOptions struct {
 	// Window is the most history batches applied in one index write per
 	// shard (default 32768): a rebuild writes large, efficient segments.
 	Window int
-	// Gather is how long batches that arrive while the indexer keeps up
-	// are gathered before they are written (default 100ms): the updates of
-	// a run within it make one document write, and the index gets fewer,
-	// larger segments. It bounds the lag it adds.
+	// Gather bounds how long batches that arrive while the indexer keeps
+	// up are gathered before they are written (default 100ms): the updates
+	// of a run within a window make one document write, and the index gets
+	// fewer, larger segments. The indexer gathers for as long as its last
+	// write took, within 10ms and Gather.
 	Gather time.Duration
 	// Notify is called after each applied window (the engine publishes
 	// visibility.SubjectUpdates so consoles refresh).
@@ -67,6 +69,7 @@ type Indexer struct {
 	// writeAttrs makes the next window store the attribute registry (after
 	// a failed window, whose registry changes may not have been stored).
 	writeAttrs bool
+	lastWrite  atomic.Int64 // how long the last window took to write (ns)
 
 	skipMu sync.Mutex
 	skips  map[string]bool // attribute name/type mismatches already logged
@@ -140,51 +143,110 @@ func (x *Indexer) run(ctx context.Context, until uint64) error {
 }
 
 // follow reads history from the applied position and applies it in
-// windows: as soon as a full window is there, else once batches have been
-// gathered for opts.Gather. It returns errCaughtUp once until is applied.
+// windows, in two stages that overlap: the next window is prepared (runs
+// folded, documents built) while the previous one is written. A window is
+// prepared as soon as a full one is there, else once batches have been
+// gathered for a while (gather). It returns errCaughtUp once until is
+// applied.
 func (x *Indexer) follow(ctx context.Context, until uint64) error {
-	rctx, stop := context.WithCancel(ctx)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	feed := make(chan []engine.StoredBatch, 4)
+	feed := make(chan []engine.StoredBatch, 1)
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- x.src.ConsumeHistoryFrom(rctx, x.ix.AppliedSeq(), x.opts.Window, func(bs []engine.StoredBatch) error {
+		readErr <- x.src.ConsumeHistoryFrom(ctx, x.ix.AppliedSeq(), x.opts.Window, func(bs []engine.StoredBatch) error {
 			select {
 			case feed <- slices.Clone(bs):
 				return nil
-			case <-rctx.Done():
-				return rctx.Err()
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		})
 	}()
+	// Shards may stand at different positions after a restart: each skips
+	// what it has applied already.
+	from := make([]uint64, len(x.ix.shards))
+	for k, s := range x.ix.shards {
+		from[k] = s.seq
+	}
+	windows := make(chan *window, 1) // one waits while another is written
+	written := make(chan error, 1)
+	go func() { written <- x.writeLoop(ctx, windows, until) }()
+	fail := func(err error) error {
+		stop()
+		<-written
+		return err
+	}
+
 	var pending []engine.StoredBatch
 	var timer <-chan time.Time
 	for {
+		gathered := false
 		select {
 		case bs := <-feed:
 			if len(pending) == 0 {
-				timer = time.After(x.opts.Gather)
+				timer = time.After(x.gather())
 			}
 			pending = append(pending, bs...)
 			if len(pending) < x.opts.Window {
 				continue
 			}
 		case <-timer:
-		case err := <-readErr:
+			gathered = true
+		case err := <-written: // failed, or caught up
 			return err
+		case err := <-readErr:
+			return fail(err)
 		case <-ctx.Done():
-			return ctx.Err()
+			return fail(ctx.Err())
 		}
-		for len(pending) > 0 {
+		// Full windows now; the rest once gathered (it may fill up).
+		for len(pending) >= x.opts.Window || gathered && len(pending) > 0 {
 			n := min(len(pending), x.opts.Window)
-			if err := x.apply(ctx, pending[:n]); err != nil {
+			w, err := x.prepare(ctx, pending[:n], from)
+			if err != nil {
+				return fail(err)
+			}
+			select {
+			case windows <- w:
+			case err := <-written:
 				return err
+			case <-ctx.Done():
+				return fail(ctx.Err())
 			}
 			pending = pending[n:]
 		}
-		pending, timer = nil, nil
-		if until > 0 && x.ix.AppliedSeq() >= until {
-			return errCaughtUp
+		if len(pending) == 0 {
+			pending, timer = nil, nil
+		}
+	}
+}
+
+// gather is how long arriving batches are gathered into a window while the
+// writer is idle: as long as the last write took, within [minGather,
+// opts.Gather]. Under light load windows are written within milliseconds;
+// under heavy load each window is about what arrives while the previous one
+// is written, so a run's several batches make one document write.
+func (x *Indexer) gather() time.Duration {
+	return min(max(time.Duration(x.lastWrite.Load()), minGather), x.opts.Gather)
+}
+
+const minGather = 10 * time.Millisecond
+
+// writeLoop writes prepared windows in order until ctx ends or a write
+// fails, or (until > 0) once history up to until is applied (errCaughtUp).
+func (x *Indexer) writeLoop(ctx context.Context, windows <-chan *window, until uint64) error {
+	for {
+		select {
+		case w := <-windows:
+			if err := x.write(w); err != nil {
+				return err
+			}
+			if until > 0 && x.ix.AppliedSeq() >= until {
+				return errCaughtUp
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
@@ -214,30 +276,42 @@ type shardWork struct {
 	err     error
 }
 
-// apply writes one window: fold and decode (per shard, in parallel),
-// register new attributes (in stream order), build documents and write
-// them (in parallel).
-func (x *Indexer) apply(ctx context.Context, batches []engine.StoredBatch) error {
-	start := time.Now()
-	end := batches[len(batches)-1].Seq
-	work := make([]shardWork, len(x.ix.shards))
-	for _, b := range batches {
+// window is a prepared window: each shard's documents, and what is stored
+// with them.
+type window struct {
+	work          []shardWork
+	end           uint64 // the last history position it covers
+	first         uint64
+	stored        []time.Time // store times of its batches, in order
+	attrs, bounds []byte      // registry and bounds to store, when changed
+	start         time.Time
+}
+
+// prepare folds a window's batches into their runs' states and builds the
+// touched runs' documents: fold and decode per shard in parallel, register
+// new attributes in stream order, build documents per shard in parallel.
+// Batches a shard has applied already (at or before from[k]) are skipped.
+func (x *Indexer) prepare(ctx context.Context, batches []engine.StoredBatch, from []uint64) (*window, error) {
+	w := &window{work: make([]shardWork, len(x.ix.shards)), first: batches[0].Seq, end: batches[len(batches)-1].Seq, start: time.Now()}
+	w.stored = make([]time.Time, len(batches))
+	for i, b := range batches {
+		w.stored[i] = b.Time
 		k := x.ix.shardOf(b.Header.RunID)
-		if b.Seq > x.ix.shards[k].seq {
-			work[k].batches = append(work[k].batches, b)
+		if b.Seq > from[k] {
+			w.work[k].batches = append(w.work[k].batches, b)
 		}
 	}
-	x.parallel(work, func(k int, w *shardWork) { w.err = x.fold(ctx, k, w) })
+	x.parallel(w.work, func(k int, sw *shardWork) { sw.err = x.fold(ctx, k, sw) })
 	var cands []attrCandidate
-	for k := range work {
-		if work[k].err != nil {
-			return work[k].err
+	for k := range w.work {
+		if w.work[k].err != nil {
+			return nil, w.work[k].err
 		}
-		cands = append(cands, work[k].attrs...)
+		cands = append(cands, w.work[k].attrs...)
 	}
-	var attrs []byte
 	if x.writeAttrs {
-		attrs = x.ix.reg.marshal()
+		w.attrs = x.ix.reg.marshal()
+		x.writeAttrs = false
 	}
 	if len(cands) > 0 {
 		slices.SortStableFunc(cands, func(a, b attrCandidate) int {
@@ -248,49 +322,51 @@ func (x *Indexer) apply(ctx context.Context, batches []engine.StoredBatch) error
 			changed = x.ix.reg.register(c.name, c.typ) || changed
 		}
 		if changed {
-			attrs = x.ix.reg.marshal()
+			w.attrs = x.ix.reg.marshal()
 		}
 	}
-	x.parallel(work, func(k int, w *shardWork) {
-		for _, t := range w.touched {
+	x.parallel(w.work, func(k int, sw *shardWork) {
+		f := x.folders[k]
+		for _, t := range sw.touched {
 			doc, err := x.ix.builder.build(deriveFacts(t.events), x.ix.reg, x.ix.bounds, x.skipped)
 			if err != nil {
 				x.log.Error("search indexer: skipping a run's document", "run", t.st.runID, "err", err)
 				continue
 			}
-			w.docs = append(w.docs, doc)
-		}
-	})
-	bounds := x.ix.bounds.takeChanged()
-	x.parallel(work, func(k int, w *shardWork) {
-		w.err = x.ix.writeShard(k, w.docs, end, attrs, bounds)
-		f := x.folders[k]
-		for _, t := range w.touched {
+			sw.docs = append(sw.docs, doc)
 			if t.st.closed {
 				f.cache.remove(t.st) // closed runs rarely change again
 			}
 		}
+		sw.touched = nil
 		f.cache.trim()
 	})
+	w.bounds = x.ix.bounds.takeChanged()
+	return w, nil
+}
+
+// write writes a prepared window to every shard (in parallel), each with
+// the position it reaches, and publishes the position.
+func (x *Indexer) write(w *window) error {
+	t0 := time.Now()
+	x.parallel(w.work, func(k int, sw *shardWork) {
+		sw.err = x.ix.writeShard(k, sw.docs, w.end, w.attrs, w.bounds)
+	})
 	docs := 0
-	for k := range work {
-		if work[k].err != nil {
-			return work[k].err
+	for k := range w.work {
+		if w.work[k].err != nil {
+			return w.work[k].err
 		}
-		docs += len(work[k].docs)
+		docs += len(w.work[k].docs)
 	}
-	x.writeAttrs = false
-	x.ix.advance(end)
+	x.ix.advance(w.end)
+	now := time.Now()
+	x.lastWrite.Store(int64(now.Sub(t0)))
 	if x.opts.Notify != nil {
 		x.opts.Notify()
 	}
 	if x.opts.OnApplied != nil {
-		stored := make([]time.Time, len(batches))
-		for i, b := range batches {
-			stored[i] = b.Time
-		}
-		now := time.Now()
-		x.opts.OnApplied(AppliedWindow{FirstSeq: batches[0].Seq, LastSeq: end, Stored: stored, Docs: docs, At: now, Took: now.Sub(start)})
+		x.opts.OnApplied(AppliedWindow{FirstSeq: w.first, LastSeq: w.end, Stored: w.stored, Docs: docs, At: now, Took: now.Sub(w.start)})
 	}
 	return nil
 }

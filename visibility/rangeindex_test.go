@@ -1,10 +1,15 @@
 package visibility
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
 )
 
 // decompose covers exactly [lo, hi], with disjoint spans, whole buckets
@@ -77,5 +82,77 @@ func TestTermsAnalyzer(t *testing.T) {
 	}
 	if sortableNumber(-1) >= sortableNumber(0) || sortableNumber(0.5) >= sortableNumber(2) || fromSortable(sortableFromInt64(-7)) != -7 {
 		t.Fatal("sortable order")
+	}
+}
+
+// Ranges over the fields indexed by exact value alone (exactOnly) find
+// exactly the runs whose values are in them.
+func TestExactOnlyRanges(t *testing.T) {
+	src := &winSource{}
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	pct := map[string]float64{}
+	length := map[string]float64{}
+	for i := range 400 {
+		runID := fmt.Sprintf("run-%05d", i)
+		at := base.Add(time.Duration(i) * time.Second)
+		events := []engine.Event{{ID: 1, Type: engine.EventWorkflowStarted, Time: at, Attrs: &engine.WorkflowStarted{
+			WorkflowID: fmt.Sprintf("wf-%05d", i), RunID: runID, WorkflowType: "A", TaskQueue: "q"}}}
+		if i%9 != 0 { // some runs have no progress
+			done, total := int64(i%23), int64(20)
+			events = append(events, engine.Event{Type: engine.EventProgressSet, Time: at, Attrs: &engine.ProgressSet{Seq: 1, Done: done, Total: total}})
+			pct[runID] = math.Round(100 * float64(min(done, total)) / float64(total))
+		}
+		for range i % 13 {
+			events = append(events, engine.Event{Type: engine.EventStatusSet, Time: at, Attrs: &engine.StatusSet{Text: "x"}})
+		}
+		for j := range events {
+			events[j].ID = int64(j + 1)
+		}
+		length[runID] = float64(len(events))
+		src.addEvents(t, runID, events, at)
+	}
+	ix, err := OpenIndex(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := NewIndexer(ix, src, IndexerOptions{Window: 150}).CatchUp(ctx, uint64(len(src.batches))); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q      string
+		values map[string]float64
+		in     func(v float64) bool
+	}{
+		{"progress_pct:>=50", pct, func(v float64) bool { return v >= 50 }},
+		{"progress_pct:<35", pct, func(v float64) bool { return v < 35 }},
+		{"progress_pct:[10 TO 60}", pct, func(v float64) bool { return v >= 10 && v < 60 }},
+		{"progress_pct:100", pct, func(v float64) bool { return v == 100 }},
+		{"progress_pct:*", pct, func(v float64) bool { return true }},
+		{"history_length:>7", length, func(v float64) bool { return v > 7 }},
+		{"history_length:[3 TO 5]", length, func(v float64) bool { return v >= 3 && v <= 5 }},
+		{"history_length:<=1", length, func(v float64) bool { return v <= 1 }},
+	} {
+		var want []string
+		for id, v := range c.values {
+			if c.in(v) {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		var got []string
+		req := SearchRequest{Query: c.q, Sort: []string{"run_id"}, Size: MaxPageSize, ExactTotal: true}
+		res, err := ix.Search(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.q, err)
+		}
+		for _, d := range res.Hits {
+			got = append(got, d.RunID)
+		}
+		if len(want) == 0 || !slices.Equal(got, want) || res.Total != uint64(len(want)) {
+			t.Errorf("%s: %d runs (total %d), want %d (first difference at %d)", c.q, len(got), res.Total, len(want), firstDiff(got, want))
+		}
 	}
 }

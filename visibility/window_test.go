@@ -43,12 +43,19 @@ func (s *winSource) add(t *testing.T, i int, start time.Time, d time.Duration, r
 	if !running {
 		events = append(events, engine.Event{ID: 3, Type: engine.EventWorkflowCompleted, Time: start.Add(d), Attrs: &engine.WorkflowCompleted{}})
 	}
+	s.addEvents(t, runID, events, start)
+}
+
+// addEvents appends a run's whole history as one batch stored at at.
+func (s *winSource) addEvents(t *testing.T, runID string, events []engine.Event, at time.Time) {
+	t.Helper()
 	data, err := json.Marshal(engine.Batch{Kind: engine.BatchExternal, Events: events})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := engine.StoredBatch{Seq: uint64(len(s.batches) + 1), Data: data, Time: start,
-		Header: engine.BatchHeader{RunID: runID, FirstEventID: 1, LastEventID: int64(len(events)), Closed: !running}}
+	closed := events[len(events)-1].Type.Closes()
+	b := engine.StoredBatch{Seq: uint64(len(s.batches) + 1), Data: data, Time: at,
+		Header: engine.BatchHeader{RunID: runID, FirstEventID: 1, LastEventID: int64(len(events)), Closed: closed}}
 	s.batches = append(s.batches, b)
 	if s.byRun == nil {
 		s.byRun = map[string][]engine.StoredBatch{}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	"github.com/blevesearch/bleve/v2/search/searcher"
@@ -17,10 +18,11 @@ import (
 // Counting. bleve's collector visits every hit to count it, with a
 // document match, a sort key and a heap step each. Counting here skips all
 // that: a single term (and match all) is counted from its postings list
-// (deleted documents excluded); any other query by stepping its searcher,
-// without scores. Scorch folds terms, ranges, prefixes and their
-// conjunctions and disjunctions into one bitmap for such a searcher (the
-// "unadorned" optimization), so that stepping is a bitmap walk.
+// (deleted documents excluded), a range from its bitmaps (rangesearch.go);
+// any other query by stepping its searcher, without scores. Scorch folds
+// terms, prefixes and their conjunctions and disjunctions into one bitmap
+// for such a searcher (the "unadorned" optimization), so that stepping is
+// a bitmap walk.
 
 // maxGroupValues is how many distinct values a grouped count enumerates
 // one by one; fields with more are grouped by bleve's terms facet.
@@ -62,64 +64,88 @@ func (ix *Index) withReaders(fn func(k int, r index.IndexReader) error) error {
 // knows its count or is one folded bitmap, else by visiting hits, stopping
 // after limit (0: none) with exact false.
 func (ix *Index) countIn(ctx context.Context, r index.IndexReader, q bq.Query, limit uint64) (uint64, bool, error) {
+	n, exact, _, err := ix.estimateIn(ctx, r, q, limit)
+	return n, exact, err
+}
+
+// estimateIn is countIn that also estimates the matches when it stops
+// counting at limit: matches are spread over the shard's documents about
+// evenly, and those visited were the ones up to the last found.
+func (ix *Index) estimateIn(ctx context.Context, r index.IndexReader, q bq.Query, limit uint64) (n uint64, exact bool, est float64, err error) {
 	s, err := q.Searcher(ctx, r, ix.mapping, search.SearcherOptions{Score: "none"})
 	if err != nil {
-		return 0, false, err
+		return 0, false, 0, err
 	}
 	defer s.Close()
+	switch s.(type) {
+	case *bitmapSearcher, *searcher.MatchNoneSearcher:
+		return s.Count(), true, float64(s.Count()), nil
+	}
 	switch q.(type) {
-	case *bq.TermQuery, *bq.MatchAllQuery, *bq.MatchNoneQuery:
-		return s.Count(), true, nil
+	case *bq.TermQuery, *bq.MatchAllQuery:
+		return s.Count(), true, float64(s.Count()), nil
 	}
 	if _, folded := s.(*searcher.TermSearcher); folded {
 		limit = 0 // one bitmap: walking it all is cheap
 	}
 	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: r}
-	var n uint64
 	for {
 		if n%1024 == 0 && ctx.Err() != nil {
-			return n, false, ctx.Err()
+			return n, false, float64(n), ctx.Err()
 		}
 		dm, err := s.Next(sctx)
 		if err != nil {
-			return n, false, err
+			return n, false, float64(n), err
 		}
 		if dm == nil {
-			return n, true, nil
+			return n, true, float64(n), nil
 		}
 		n++
-		sctx.DocumentMatchPool.Put(dm)
 		if limit > 0 && n >= limit {
-			return n, false, nil
+			est = float64(n)
+			if snap, ok := r.(*scorch.IndexSnapshot); ok && len(dm.IndexInternalID) == 8 {
+				var numbered uint64
+				for _, ss := range snap.Segments() {
+					numbered += ss.Segment().Count()
+				}
+				est = max(est, float64(n)*float64(numbered)/float64(dm.IndexInternalID.Value()+1))
+			}
+			return n, false, est, nil
 		}
+		sctx.DocumentMatchPool.Put(dm)
 	}
 }
 
 // count counts q's matches over every shard; a limit (0: none) is shared
-// out among the shards.
-func (ix *Index) count(ctx context.Context, q bq.Query, limit uint64) (total uint64, exact bool, err error) {
+// out among the shards. est estimates the matches when not exact.
+func (ix *Index) count(ctx context.Context, q bq.Query, limit uint64) (total uint64, exact bool, est float64, err error) {
 	if limit > 0 {
 		limit = (limit + uint64(len(ix.shards)) - 1) / uint64(len(ix.shards))
 	}
 	ns := make([]uint64, len(ix.shards))
 	ex := make([]bool, len(ix.shards))
+	es := make([]float64, len(ix.shards))
 	err = ix.withReaders(func(k int, r index.IndexReader) error {
 		var err error
-		ns[k], ex[k], err = ix.countIn(ctx, r, q, limit)
+		ns[k], ex[k], es[k], err = ix.estimateIn(ctx, r, q, limit)
 		return err
 	})
 	exact = true
 	for k := range ns {
 		total += ns[k]
 		exact = exact && ex[k]
+		est += es[k]
 	}
-	return total, exact, err
+	return total, exact, est, err
 }
 
-// foldable reports whether scorch folds q into one bitmap in every shard
-// (see above): then counting (q AND term) per group value is a bitmap walk
-// each.
+// foldable reports whether q is evaluated as bitmaps (bitmaps.go) or
+// scorch folds it into one bitmap in every shard (see above): then
+// counting (q AND term) per group value is cheap.
 func (ix *Index) foldable(ctx context.Context, q bq.Query) (bool, error) {
+	if evaluable(q) {
+		return true, nil
+	}
 	ok := make([]bool, len(ix.shards))
 	err := ix.withReaders(func(k int, r index.IndexReader) error {
 		s, err := q.Searcher(ctx, r, ix.mapping, search.SearcherOptions{Score: "none"})
@@ -196,7 +222,7 @@ func (ix *Index) groups(ctx context.Context, q bq.Query, field string, limit int
 			term.SetField(field)
 			var gq bq.Query = term
 			if !matchAll {
-				gq = bq.NewConjunctionQuery([]bq.Query{q, term})
+				gq = asFilter(bq.NewConjunctionQuery([]bq.Query{q, term}))
 			}
 			n, _, err := ix.countIn(ctx, r, gq, 0)
 			if err != nil {

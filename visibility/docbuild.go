@@ -201,7 +201,7 @@ func (w *fieldWriter) time(path string, t time.Time) {
 func (w *fieldWriter) value(path string, u uint64) {
 	buckets, exact := valueTerms(u)
 	if !exactOnly[path] {
-		w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(buckets), bucketOptions, termsAnalyzer{}))
+		w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(buckets), bucketOptions, bucketAnalyzer{}))
 	}
 	w.doc.AddField(document.NewTextFieldCustom(exactField(path), nil, []byte(exact), exactOptions, nil))
 }

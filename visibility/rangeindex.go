@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/numeric"
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
-	"github.com/blevesearch/bleve/v2/search/searcher"
 	index "github.com/blevesearch/bleve_index_api"
 )
 
@@ -64,9 +64,24 @@ func sortableNumber(f float64) uint64  { return uint64(numeric.Float64ToInt64(f)
 func fromSortable(u uint64) int64      { return int64(u ^ (1 << 63)) }
 func sortableFromInt64(v int64) uint64 { return uint64(v) ^ (1 << 63) }
 func exactTerm(u uint64) string        { return fmt.Sprintf("%016x", u) }
+
+// bucketTerm is a bucket at a level: the level's letter and the bucket
+// number in as few big-endian bytes as it has (2, 3 and 4): short terms
+// are quick to look up in each segment's dictionary, and ranges look up
+// hundreds.
 func bucketTerm(level int, b uint64) string {
-	return string(rune('a'+level)) + fmt.Sprintf("%016x", b)
+	return string(appendBucket(nil, level, b))
 }
+
+func appendBucket(dst []byte, level int, b uint64) []byte {
+	dst = append(dst, byte('a'+level))
+	for i := bucketBytes(level) - 1; i >= 0; i-- {
+		dst = append(dst, byte(b>>(8*i)))
+	}
+	return dst
+}
+
+func bucketBytes(level int) int { return (64 - int(rangeShifts[level])) / 8 }
 
 // parseExactTerm reads an exact term (a sort value) back.
 func parseExactTerm(s string) (uint64, bool) {
@@ -78,15 +93,12 @@ func parseExactTerm(s string) (uint64, bool) {
 }
 
 // valueTerms is what a value is indexed as: the bucket terms (one field
-// value, split by termsAnalyzer) and the exact term.
+// value, split by bucketAnalyzer) and the exact term (hex: it is the sort
+// value, and bleve sorts missing values as the lowest and highest text).
 func valueTerms(u uint64) (buckets, exact string) {
-	b := make([]byte, 0, len(rangeShifts)*18)
+	b := make([]byte, 0, 16)
 	for i, s := range rangeShifts {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, byte('a'+i))
-		b = hex16(b, u>>s)
+		b = appendBucket(b, i, u>>s)
 	}
 	return string(b), string(hex16(nil, u))
 }
@@ -99,21 +111,20 @@ func hex16(b []byte, v uint64) []byte {
 	return hex.AppendEncode(b, buf[:])
 }
 
-// termsAnalyzer splits a field value on spaces into terms, nothing else:
-// for the bucket terms of a number or time.
-type termsAnalyzer struct{}
+// bucketAnalyzer splits the bucket terms of a number or time (valueTerms)
+// apart, by their lengths.
+type bucketAnalyzer struct{}
 
-func (termsAnalyzer) Analyze(input []byte) analysis.TokenStream {
-	var ts analysis.TokenStream
-	start, pos := 0, 1
-	for i := 0; i <= len(input); i++ {
-		if i == len(input) || input[i] == ' ' {
-			if i > start {
-				ts = append(ts, &analysis.Token{Term: input[start:i], Start: start, End: i, Position: pos, Type: analysis.AlphaNumeric})
-				pos++
-			}
-			start = i + 1
+func (bucketAnalyzer) Analyze(input []byte) analysis.TokenStream {
+	ts := make(analysis.TokenStream, 0, len(rangeShifts))
+	start := 0
+	for level := range rangeShifts {
+		end := start + 1 + bucketBytes(level)
+		if end > len(input) {
+			break
 		}
+		ts = append(ts, &analysis.Token{Term: input[start:end], Start: start, End: end, Position: level + 1, Type: analysis.AlphaNumeric})
+		start = end
 	}
 	return ts
 }
@@ -176,68 +187,36 @@ type rangeQuery struct {
 	empty  bool // nothing can match (an empty range, or a field never indexed)
 }
 
-// Searcher reads the terms of every span from the dictionaries (bucket
-// terms from the field, exact values from its companion) and searches
-// their union.
+// Searcher evaluates the range as bitmaps (bitmaps.go), also when asked
+// for scores: a range scores nothing.
 func (q *rangeQuery) Searcher(ctx context.Context, r index.IndexReader, m mapping.IndexMapping, opts search.SearcherOptions) (search.Searcher, error) {
-	if q.empty {
-		return searcher.NewMatchNoneSearcher(r)
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return nil, fmt.Errorf("range search: an index reader of type %T, want a scorch snapshot", r)
 	}
-	var buckets, exact []string
+	return newBitmapSearcher(snap, q)
+}
+
+// termRanges are the term ranges the range is the union of: for each span,
+// its bucket terms in the field, or its exact values in the companion.
+func (q *rangeQuery) termRanges() []termRange {
 	spans := []span{{len(rangeShifts), q.lo, q.hi}}
 	if !exactOnly[q.field] {
 		spans = decompose(q.lo, q.hi)
 	}
-	for _, sp := range spans {
-		field, from, to := q.field, bucketTerm(sp.level, sp.lo), bucketTerm(sp.level, sp.hi)
-		if sp.level == len(rangeShifts) {
-			field, from, to = exactField(q.field), exactTerm(sp.lo), exactTerm(sp.hi)
+	ranges := make([]termRange, len(spans))
+	for i, sp := range spans {
+		ranges[i] = termRange{exactField(q.field), exactTerm(sp.lo), exactTerm(sp.hi)}
+		if sp.level < len(rangeShifts) {
+			ranges[i] = termRange{q.field, bucketTerm(sp.level, sp.lo), bucketTerm(sp.level, sp.hi)}
 		}
-		d, err := r.FieldDictRange(field, []byte(from), []byte(to))
-		if err != nil {
-			return nil, err
-		}
-		for {
-			e, err := d.Next()
-			if err != nil {
-				d.Close()
-				return nil, err
-			}
-			if e == nil {
-				break
-			}
-			if sp.level == len(rangeShifts) {
-				exact = append(exact, e.Term)
-			} else {
-				buckets = append(buckets, e.Term)
-			}
-		}
-		d.Close()
 	}
-	var parts []search.Searcher
-	for _, p := range []struct {
-		field string
-		terms []string
-	}{{q.field, buckets}, {exactField(q.field), exact}} {
-		if len(p.terms) == 0 {
-			continue
-		}
-		s, err := searcher.NewMultiTermSearcher(ctx, r, p.terms, p.field, 1, opts, false)
-		if err != nil {
-			for _, s := range parts {
-				_ = s.Close()
-			}
-			return nil, err
-		}
-		parts = append(parts, s)
-	}
-	switch len(parts) {
-	case 0:
-		return searcher.NewMatchNoneSearcher(r)
-	case 1:
-		return parts[0], nil
-	}
-	return searcher.NewDisjunctionSearcher(ctx, r, parts, 1, opts)
+	return ranges
+}
+
+// termRange is an inclusive range of terms of a field.
+type termRange struct {
+	field, from, to string
 }
 
 // rangeFor builds the query for [lo, hi] (in the field's int64 domain,

@@ -67,14 +67,14 @@ func TestDecomposeCoversTheRange(t *testing.T) {
 	}
 }
 
-func TestTermsAnalyzer(t *testing.T) {
+func TestBucketAnalyzer(t *testing.T) {
 	b, e := valueTerms(0x0123456789abcdef)
 	var got []string
-	for _, tok := range (termsAnalyzer{}).Analyze([]byte(b)) {
+	for _, tok := range (bucketAnalyzer{}).Analyze([]byte(b)) {
 		got = append(got, string(tok.Term))
 	}
 	want := []string{bucketTerm(0, 0x0123456789abcdef>>48), bucketTerm(1, 0x0123456789abcdef>>40), bucketTerm(2, 0x0123456789abcdef>>32)}
-	if !slices.Equal(got, want) || e != exactTerm(0x0123456789abcdef) {
+	if !slices.Equal(got, want) || got[2] != "c\x01\x23\x45\x67" || e != exactTerm(0x0123456789abcdef) {
 		t.Fatalf("terms %q %q, want %q", got, e, want)
 	}
 	if u, ok := parseExactTerm(e); !ok || u != 0x0123456789abcdef {

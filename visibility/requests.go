@@ -30,7 +30,7 @@ func (ix *Index) Count(ctx context.Context, req CountRequest) (*CountResult, err
 	if err != nil {
 		return nil, badQuery(err)
 	}
-	q = ix.rewriteRanges(q)
+	q = asFilter(ix.rewriteRanges(q))
 	var group string
 	if req.GroupBy != "" {
 		f, ok := schema.Lookup(req.GroupBy)
@@ -39,7 +39,7 @@ func (ix *Index) Count(ctx context.Context, req CountRequest) (*CountResult, err
 		}
 		group = f.Path
 	}
-	total, _, err := ix.count(ctx, q, 0)
+	total, _, _, err := ix.count(ctx, q, 0)
 	if err != nil {
 		return nil, internalError(ctx, "counting", err)
 	}
@@ -73,16 +73,15 @@ func (ix *Index) Get(ctx context.Context, req GetRequest) (*GetResult, error) {
 	for _, id := range req.WorkflowIDs {
 		t := bq.NewTermQuery(id)
 		t.SetField("workflow_id")
-		r := ix.newRequest(t, []string{"-" + exactField("start_time"), "run_id"}, 1)
-		sr, err := ix.search.SearchInContext(ctx, r)
+		hits, err := ix.topHits(ctx, t, []string{"-" + exactField("start_time"), "run_id"}, nil, 1)
 		if err != nil {
 			return nil, internalError(ctx, "reading workflow "+id, err)
 		}
-		if len(sr.Hits) == 0 {
+		if len(hits) == 0 {
 			res.Missing = append(res.Missing, id)
 			continue
 		}
-		d, err := hitDoc(sr.Hits[0])
+		d, err := hitDoc(hits[0])
 		if err != nil {
 			return nil, internalError(ctx, "reading workflow "+id, err)
 		}

@@ -47,6 +47,7 @@ type indexChildAnswer struct {
 	TookS   float64 `json:"took_s,omitempty"`
 	// mem
 	RSSKB     int64  `json:"rss_kb,omitempty"`
+	FileKB    int64  `json:"file_kb,omitempty"` // of RSSKB: pages of mapped files (the index's segments)
 	HeapInuse uint64 `json:"heap_inuse,omitempty"`
 	// lag (ms)
 	LagP50, LagP99, LagMax float64
@@ -146,7 +147,8 @@ func indexChildMain() int {
 			runtime.GC()
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
-			a.RSSKB, _ = vmRSSKB()
+			a.RSSKB, _ = statusKB("VmRSS:")
+			a.FileKB, _ = statusKB("RssFile:")
 			a.HeapInuse = m.HeapInuse
 			a.Docs, _ = ix.DocCount()
 		case "lag-start":
@@ -177,6 +179,20 @@ func indexChildMain() int {
 	}
 	_ = out.Encode(indexChildAnswer{Docs: docs, Applied: ix.AppliedSeq()})
 	return 0
+}
+
+// statusKB reads a kB figure of this process from /proc/self/status.
+func statusKB(key string) (int64, error) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/self/status", key)
 }
 
 // indexChild is the parent's handle on the index engine process.

@@ -89,10 +89,12 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 		return nil, err
 	}
 	defer c.kill()
+	c0 := c.cpuSnap()
 	built, err := c.ask(fmt.Sprintf("wait %d", last))
 	if err != nil {
 		return nil, err
 	}
+	e.noteShared("index build", rep, cpuBetween(c0, c.cpuSnap()))
 	out["index_runs_per_s"] = float64(built.Docs) / built.TookS
 	e.notes = append(e.notes, fmt.Sprintf("index build: %d runs (%d synthetic, the rest from the earlier metrics), %d history batches, in %.1f s, by the indexer reading JetStream in another process",
 		built.Docs, runs, last, built.TookS))
@@ -104,6 +106,7 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 	if e.cfg.quick {
 		samples = 20
 	}
+	c0 = c.cpuSnap()
 	for _, q := range benchQueries {
 		run, err := e.benchQuery(ctx, client, q.name, int(built.Docs))
 		if err != nil {
@@ -121,6 +124,7 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 		}
 		out["query_p50_ms_"+q.name], out["query_p99_ms_"+q.name] = percentile(ds, 50), percentile(ds, 99)
 	}
+	e.noteShared("index queries", rep, cpuBetween(c0, c.cpuSnap()))
 	var qs []string
 	for _, q := range benchQueries {
 		qs = append(qs, q.name+" = "+q.what)
@@ -136,6 +140,7 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 		mem.Docs, float64(mem.HeapInuse)/(1<<20), float64(mem.FileKB)/1024))
 
 	// Lag under load: the engine runs ThreeActs at 1,000 starts/s.
+	c0 = c.cpuSnap()
 	if _, err := c.ask("lag-start"); err != nil {
 		return nil, err
 	}
@@ -158,6 +163,7 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 	if err != nil {
 		return nil, err
 	}
+	e.noteShared("index lag", rep, cpuBetween(c0, c.cpuSnap()))
 	if lag.LagN == 0 {
 		return nil, errors.New("no batch applied during the lag measurement")
 	}

@@ -63,6 +63,14 @@ func (c *runCache) put(runID string, env *workflowEnv) {
 	}
 }
 
+// has tells whether a run's state is cached (and not taken by a task).
+func (c *runCache) has(runID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.byRun[runID]
+	return ok
+}
+
 func (c *runCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -66,7 +66,15 @@ type process struct {
 // none).
 type countingStore struct {
 	*jetstream.Store
-	reads atomic.Int64
+	reads         atomic.Int64
+	workflowTasks atomic.Int64 // workflow tasks the worker published (activity results)
+}
+
+func (s *countingStore) PublishTask(ctx context.Context, kind engine.TaskKind, queue string, data []byte, msgID string) error {
+	if kind == engine.WorkflowTaskKind {
+		s.workflowTasks.Add(1)
+	}
+	return s.Store.PublishTask(ctx, kind, queue, data, msgID)
 }
 
 func (s *countingStore) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
@@ -91,10 +99,17 @@ func (c *cluster) process(name, queue string, register func(*engine.Worker)) *pr
 // startRuns starts n Steps runs on queue "wf" with ids prefix-i.
 func (c *cluster) startRuns(prefix string, n int) []string {
 	c.t.Helper()
+	return c.startRunsOf("Steps", prefix, n)
+}
+
+// startRunsOf starts n runs of workflowType (Steps or StepsHere) on queue
+// "wf" with ids prefix-i.
+func (c *cluster) startRunsOf(workflowType, prefix string, n int) []string {
+	c.t.Helper()
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s-%d", prefix, i)
-		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: ids[i], TaskQueue: "wf"}, "Steps", order{ID: ids[i], Amount: i}); err != nil {
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: ids[i], TaskQueue: "wf"}, workflowType, order{ID: ids[i], Amount: i}); err != nil {
 			c.t.Fatalf("start %s: %v", ids[i], err)
 		}
 		c.want[ids[i]] = fmt.Sprintf("res-%s,pay-%s-%d,ship-%s", ids[i], ids[i], i, ids[i])
@@ -153,8 +168,13 @@ func (c *cluster) dump(id string) string {
 }
 
 // Steps runs three activities one after the other on queue "acts".
-func Steps(ctx engine.Context, o order) (string, error) {
-	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{TaskQueue: "acts", StartToCloseTimeout: 10 * time.Second})
+func Steps(ctx engine.Context, o order) (string, error) { return steps(ctx, o, "acts") }
+
+// StepsHere runs them on the workflow's own queue.
+func StepsHere(ctx engine.Context, o order) (string, error) { return steps(ctx, o, "") }
+
+func steps(ctx engine.Context, o order, queue string) (string, error) {
+	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{TaskQueue: queue, StartToCloseTimeout: 10 * time.Second})
 	var parts [3]string
 	for i, step := range []any{Reserve, Charge, Ship} {
 		if err := engine.ExecuteActivity(ctx, step, o).Get(ctx, &parts[i]); err != nil {
@@ -165,6 +185,11 @@ func Steps(ctx engine.Context, o order) (string, error) {
 }
 
 func registerSteps(w *engine.Worker) { must(w.RegisterWorkflowWithName("Steps", Steps)) }
+
+func registerStepsHere(w *engine.Worker) {
+	must(w.RegisterWorkflowWithName("StepsHere", StepsHere))
+	registerStepActivities(w)
+}
 
 func registerStepActivities(w *engine.Worker) {
 	must(w.RegisterActivity(Reserve))
@@ -187,6 +212,36 @@ func TestOneWorkflowWorkerReadsNoHistory(t *testing.T) {
 	if n := a.w.CachedRuns(); n != 0 {
 		t.Fatalf("%d closed runs still cached", n)
 	}
+}
+
+// A worker that runs both the workflows and the activities of a queue
+// hands each activity's outcome to the run in process: no result task is
+// published, no history read, and every run completes with each activity
+// run once.
+func TestActivityOutcomeHandedOverInProcess(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 1)
+	a := c.process("both", "wf", registerStepsHere)
+	ids := c.startRunsOf("StepsHere", "here", 20)
+	c.waitAll(ids, 30*time.Second)
+	if n := a.store.workflowTasks.Load(); n != 0 {
+		t.Fatalf("the worker published %d activity results as tasks, want 0 (all handed over in process)", n)
+	}
+	if n := a.store.reads.Load(); n != 0 {
+		t.Fatalf("the worker read history %d times", n)
+	}
+}
+
+// Two such workers share the queue: an activity often runs on the worker
+// that does not hold the run, or holds a stale state of it. Every run
+// still completes with each activity run once, whichever way each outcome
+// went (in process, or published).
+func TestTwoWorkersRunWorkflowsAndActivities(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 2)
+	a := c.process("both-a", "wf", registerStepsHere)
+	b := c.process("both-b", "wf", registerStepsHere)
+	ids := c.startRunsOf("StepsHere", "pair", 40)
+	c.waitAll(ids, 30*time.Second)
+	t.Logf("outcomes published as tasks: %d and %d of %d", a.store.workflowTasks.Load(), b.store.workflowTasks.Load(), 3*len(ids))
 }
 
 // Two workflow workers share queue "wf": whichever gets a run's next task

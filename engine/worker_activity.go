@@ -164,7 +164,12 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 		return
 	}
 	in := &inbound{Kind: inboundActivityResult, Seq: t.Seq, Attempt: t.Attempt, Result: out.result, Failure: out.failure}
-	task, _ := json.Marshal(workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in})
+	wt := workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in}
+	if w.reportLocally(ctx, &wt, t.WorkflowQueue) {
+		w.finishDelivery(ctx, d, ackTask)
+		return
+	}
+	task, _ := json.Marshal(wt)
 	// The outcome is saved (as a workflow task) before the activity task is
 	// acknowledged: a crash in between re-runs the attempt, and the duplicate
 	// outcome is deduplicated or dropped as stale.
@@ -174,6 +179,29 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 		return
 	}
 	w.finishDelivery(ctx, d, ackTask)
+}
+
+// reportLocally hands an activity's outcome straight to its run when this
+// worker runs the workflow tasks of the run's queue and holds the run's
+// state: the result task would be stored and delivered, a hop each way
+// through the server, most likely back to this very worker. The outcome is
+// saved once the workflow task's append succeeds, still before the
+// activity task is acknowledged: the guarantee of the published task. Any
+// other ending (the run's state is elsewhere or in use, an early fact, a
+// failing workflow task) falls back to publishing, which is harmless after
+// a partial attempt: outcomes are deduplicated against history.
+func (w *Worker) reportLocally(ctx context.Context, t *workflowTask, workflowQueue string) bool {
+	if workflowQueue != w.queue || len(w.reg.workflows) == 0 {
+		return false
+	}
+	// The lock first: the workflow task that dispatched this activity may
+	// still hold the run's state, and caches it when done.
+	unlock := w.locks.lock(t.RunID)
+	defer unlock()
+	if !w.cache.has(t.RunID) {
+		return false
+	}
+	return w.processWorkflowTask(ctx, t, 1) == ackTask
 }
 
 // attemptOutcome is what an attempt ended with: a result or failure to

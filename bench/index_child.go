@@ -62,6 +62,7 @@ type indexChildAnswer struct {
 //
 //	wait SEQ   once history up to SEQ is applied: the time since indexing began
 //	mem        RSS after a GC
+//	settle     return once the index has not merged segments for a second
 //	lag-start  record the lag of every batch applied from now on
 //	lag-stop   stop recording; percentiles of the recorded lags
 //
@@ -143,6 +144,16 @@ func indexChildMain() int {
 			a.Docs, _ = ix.DocCount()
 			stopProfile()
 			stopProfile = func() {}
+		case "settle":
+			// until no shard has merged for a second (at most two minutes)
+			t0, quiet := time.Now(), time.Now()
+			for time.Since(quiet) < time.Second && time.Since(t0) < 2*time.Minute {
+				time.Sleep(50 * time.Millisecond)
+				if ix.Merging() {
+					quiet = time.Now()
+				}
+			}
+			a.TookS = time.Since(t0).Seconds()
 		case "mem":
 			runtime.GC()
 			var m runtime.MemStats

@@ -160,6 +160,8 @@ func TestIndexerDocuments(t *testing.T) {
 		{`result:"TRK-1"`, []string{"order-1"}},
 		{"progress_pct:100", []string{"order-1"}},
 		{"progress_done:1 progress_total:2", []string{"order-2"}},
+		{"progress_done:<2 progress_total:<3", []string{"order-2"}},
+		{"progress_total:>=2", []string{"order-1", "order-2"}},
 		{"history_length:>=10 status:completed", []string{"order-1"}},
 		{"close_time:>2000-01-01 type:ixOrder", []string{"order-1", "order-2"}},
 		{"duration_ms:>=0 type:ixWaitSignal", []string{"signal-1"}},

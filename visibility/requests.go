@@ -152,3 +152,18 @@ func (ix *Index) Fingerprints(ctx context.Context) (map[string]string, error) {
 		after = res.Hits[len(res.Hits)-1].Sort
 	}
 }
+
+// Merging tells whether a shard is merging segments in the background
+// (what a rebuild leaves behind for a while): searches then share the CPU
+// with it.
+func (ix *Index) Merging() bool {
+	for _, s := range ix.shards {
+		m, _ := s.idx.StatsMap()["index"].(map[string]any)
+		beg, _ := m["TotFileMergeZapBeg"].(uint64)
+		end, _ := m["TotFileMergeZapEnd"].(uint64)
+		if beg != end {
+			return true
+		}
+	}
+	return false
+}

@@ -101,9 +101,10 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 		built.Docs, runs, last, built.TookS))
 	e.logf("    indexed %d runs in %.1fs", built.Docs, built.TookS)
 
-	// Queries, through the search API as the console sends them: first
-	// while the build's segment merges still run (a note), then on the
-	// settled index (the figures: what operators query in steady state).
+	// Queries, through the search API as the console sends them: a first
+	// pass right after the build (a note: cold caches, and the build's
+	// segment merges may still run), then a second once no shard has
+	// merged for a second (the figures: the steady state operators query).
 	client := visibility.NewClient(st)
 	samples := 200
 	if e.cfg.quick {
@@ -128,7 +129,7 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 		out["query_p50_ms_"+q.name], out["query_p99_ms_"+q.name] = lat[q.name][0], lat[q.name][1]
 		during = append(during, fmt.Sprintf("%s %.1f/%.1f", q.name, merging[q.name][0], merging[q.name][1]))
 	}
-	e.notes = append(e.notes, fmt.Sprintf("queries right after the build, while its segment merges still ran (they settled %.0f s later), p50/p99 ms: %s",
+	e.notes = append(e.notes, fmt.Sprintf("queries, first pass right after the build (cold caches; merges settled %.0f s after it), p50/p99 ms: %s",
 		settled.TookS, strings.Join(during, ", ")))
 	var qs []string
 	for _, q := range benchQueries {

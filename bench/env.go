@@ -22,7 +22,8 @@ const benchQueue = "bench"
 // default single-machine deployment runs it: an embedded nats-server with a
 // fresh data directory, the engine services (dispatcher, timers), one
 // worker and one client. Services, worker and client each have their own
-// connection (as separate processes would), unless sharedConn.
+// connection, unless sharedConn; in process, as foreman-engine's own roles
+// and the workers it hosts connect, unless tcp.
 type env struct {
 	mode   string
 	dir    string
@@ -89,7 +90,13 @@ func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err err
 		o.Name = []string{"bench-services", "bench-worker", "bench-client"}[i]
 		o.Logger = e.log
 		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-		nc, err := jetstream.Connect(cctx, e.srv.ClientURL(), o)
+		var nc *nats.Conn
+		var err error
+		if cfg.tcp {
+			nc, err = jetstream.Connect(cctx, e.srv.ClientURL(), o)
+		} else {
+			nc, err = e.srv.Connect(cctx, o)
+		}
 		if err != nil {
 			ccancel()
 			return e, err

@@ -59,6 +59,7 @@ type config struct {
 	duration      time.Duration
 	blocked       int
 	sharedConn    bool
+	tcp           bool // roles connect over loopback TCP instead of in process
 	observe       string
 	dataDir       string
 	verbose       bool
@@ -137,6 +138,7 @@ func parseFlags(args []string) (*config, error) {
 	duration := fs.Duration("duration", 0, "measured time of each throughput repetition (default 10s)")
 	tpWarmup := fs.Duration("throughput-warmup", 0, "unmeasured time before each throughput repetition (default 2s)")
 	blocked := fs.Int("blocked", 0, "blocked workflows for the rss metric (default 10000)")
+	fs.BoolVar(&cfg.tcp, "tcp", false, "services, worker and client connect to the embedded server over loopback TCP, as separate processes do (default: in process, as foreman-engine's own roles and the workers it hosts do)")
 	fs.BoolVar(&cfg.sharedConn, "shared-conn", false, "services, worker and client share one NATS connection (default: one each, as separate processes would)")
 	fs.StringVar(&cfg.observe, "observe", observeConsume, "how the starters see a run close: consume (one history consumer for all runs) or getresult (client.GetResult per run)")
 	fs.StringVar(&cfg.dataDir, "data", "", "keep the servers' data under this directory (default: a temp dir, removed)")
@@ -418,6 +420,11 @@ func printTable(w io.Writer, cfg *config, rs []*result, notes []string) {
 	conn := "services, worker and client each on their own NATS connection"
 	if cfg.sharedConn {
 		conn = "services, worker and client sharing one NATS connection"
+	}
+	if cfg.tcp {
+		conn += " over loopback TCP (as worker processes of their own connect)"
+	} else {
+		conn += " in process (nats.InProcessServer, as foreman-engine's own roles and the workers it hosts connect; -tcp for loopback TCP)"
 	}
 	fmt.Fprintf(w, "All other metrics: one process (embedded server, services, worker, client), %s.\n", conn)
 	for _, n := range notes {

@@ -19,15 +19,16 @@ type Node struct {
 // and opens the store, creating or upgrading every stream and bucket.
 func Boot(ctx context.Context, opts Options, log *slog.Logger) (*Node, error) {
 	n := &Node{}
-	url := opts.NATSURL
-	if url == "" {
-		srv, err := StartEmbedded(opts, log)
-		if err != nil {
+	var nc *nats.Conn
+	var err error
+	if opts.NATSURL == "" {
+		if n.Server, err = StartEmbedded(opts, log); err != nil {
 			return nil, err
 		}
-		n.Server, url = srv, srv.ClientURL()
+		nc, err = n.Server.Connect(ctx, opts)
+	} else {
+		nc, err = Connect(ctx, opts.NATSURL, opts)
 	}
-	nc, err := Connect(ctx, url, opts)
 	if err != nil {
 		n.Close()
 		return nil, err
@@ -41,7 +42,12 @@ func Boot(ctx context.Context, opts Options, log *slog.Logger) (*Node, error) {
 }
 
 // URL is where clients and workers in other processes connect.
-func (n *Node) URL() string { return n.Conn.ConnectedUrl() }
+func (n *Node) URL() string {
+	if n.Server != nil {
+		return n.Server.ClientURL()
+	}
+	return n.Conn.ConnectedUrl()
+}
 
 // Close closes the store and the connection and shuts the embedded server down.
 func (n *Node) Close() {

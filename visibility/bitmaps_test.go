@@ -65,16 +65,8 @@ func TestFiltersMatchBleve(t *testing.T) {
 			appendBatch(o.runID, o.next, events, end)
 		}
 	}
-	ix, err := OpenIndex(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := NewIndexer(ix, src, IndexerOptions{Window: 97}).CatchUp(ctx, uint64(len(src.batches))); err != nil {
-		t.Fatal(err)
-	}
+	ix := src.index(t, 97)
+	ctx := context.Background()
 	mid := base.Add(750 * time.Minute).Format(time.RFC3339)
 	for _, qs := range []string{
 		`type:A status:running`,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
@@ -50,30 +49,20 @@ func (ix *Index) topHits(ctx context.Context, q bq.Query, sortBy []string, after
 			}
 		}
 	}()
+	// The readers stay open until the page's summaries are read.
 	pages := make([][]*search.DocumentMatch, len(ix.shards))
-	errs := make([]error, len(ix.shards))
-	var wg sync.WaitGroup
-	for k, s := range ix.shards {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			adv, err := s.idx.Advanced()
-			if err == nil {
-				readers[k], err = adv.Reader()
-			}
-			if err != nil {
-				errs[k] = err
-				return
-			}
-			pages[k], errs[k] = collectPage(ctx, readers[k], ix, q, order, opts, after, size)
-		}()
+	err := ix.eachShard(func(k int, s *shard) (err error) {
+		if readers[k], err = s.reader(); err != nil {
+			return err
+		}
+		pages[k], err = collectPage(ctx, readers[k], ix, q, order, opts, after, size)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
 	var all []shardHit
 	for k := range pages {
-		if errs[k] != nil {
-			return nil, errs[k]
-		}
 		for _, dm := range pages[k] {
 			all = append(all, shardHit{k, dm})
 		}

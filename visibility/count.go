@@ -29,35 +29,16 @@ import (
 const maxGroupValues = 256
 
 // withReaders runs fn on a reader of every shard, concurrently, and
-// returns the first error.
+// returns their errors.
 func (ix *Index) withReaders(fn func(k int, r index.IndexReader) error) error {
-	errs := make([]error, len(ix.shards))
-	var wg sync.WaitGroup
-	for k, s := range ix.shards {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			adv, err := s.idx.Advanced()
-			if err != nil {
-				errs[k] = err
-				return
-			}
-			r, err := adv.Reader()
-			if err != nil {
-				errs[k] = err
-				return
-			}
-			defer r.Close()
-			errs[k] = fn(k, r)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
+	return ix.eachShard(func(k int, s *shard) error {
+		r, err := s.reader()
 		if err != nil {
 			return err
 		}
-	}
-	return nil
+		defer r.Close()
+		return fn(k, r)
+	})
 }
 
 // countIn counts q's matches in one shard: exactly when the searcher

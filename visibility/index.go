@@ -18,6 +18,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
@@ -409,22 +410,40 @@ func (ix *Index) Close() error {
 	ix.mu.Unlock()
 	// Shards persist in parallel: each waits for its persister's pause
 	// (bleveConfig).
+	return ix.eachShard(func(_ int, s *shard) error {
+		if err := flush(s); err != nil {
+			ix.log.Warn("search index: newest batches not persisted; they will be applied again", "shard", s.name, "err", err)
+		}
+		if err := s.idx.Close(); err != nil {
+			return fmt.Errorf("closing search index %s: %w", s.name, err)
+		}
+		return nil
+	})
+}
+
+// eachShard runs fn on every shard concurrently and returns their errors.
+func (ix *Index) eachShard(fn func(k int, s *shard) error) error {
 	errs := make([]error, len(ix.shards))
 	var wg sync.WaitGroup
 	for k, s := range ix.shards {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := flush(s); err != nil {
-				ix.log.Warn("search index: newest batches not persisted; they will be applied again", "shard", s.name, "err", err)
-			}
-			if err := s.idx.Close(); err != nil {
-				errs[k] = fmt.Errorf("closing search index %s: %w", s.name, err)
-			}
+			errs[k] = fn(k, s)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// reader opens a reader of the shard's current snapshot (the caller
+// closes it).
+func (s *shard) reader() (index.IndexReader, error) {
+	adv, err := s.idx.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	return adv.Reader()
 }
 
 // flush waits until everything the shard has applied is on disk (batches

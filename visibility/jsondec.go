@@ -184,43 +184,9 @@ func (d *jsonDecoder) skip() error {
 		_, _, err := d.stringToken()
 		return err
 	case '{':
-		d.pos++
-		if d.peek() == '}' {
-			d.pos++
-			return nil
-		}
-		for {
-			if _, _, err := d.stringToken(); err != nil {
-				return err
-			}
-			if err := d.expect(':'); err != nil {
-				return err
-			}
-			if err := d.skip(); err != nil {
-				return err
-			}
-			if d.peek() == ',' {
-				d.pos++
-				continue
-			}
-			return d.expect('}')
-		}
+		return d.object(func([]byte) error { return d.skip() })
 	case '[':
-		d.pos++
-		if d.peek() == ']' {
-			d.pos++
-			return nil
-		}
-		for {
-			if err := d.skip(); err != nil {
-				return err
-			}
-			if d.peek() == ',' {
-				d.pos++
-				continue
-			}
-			return d.expect(']')
-		}
+		return d.array(d.skip)
 	case 't':
 		if d.literal("true") {
 			return nil

@@ -111,16 +111,8 @@ func TestExactOnlyRanges(t *testing.T) {
 		length[runID] = float64(len(events))
 		src.addEvents(t, runID, events, at)
 	}
-	ix, err := OpenIndex(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := NewIndexer(ix, src, IndexerOptions{Window: 150}).CatchUp(ctx, uint64(len(src.batches))); err != nil {
-		t.Fatal(err)
-	}
+	ix := src.index(t, 150)
+	ctx := context.Background()
 	for _, c := range []struct {
 		q      string
 		values map[string]float64

@@ -3,7 +3,6 @@ package visibility
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -31,6 +30,21 @@ func (s *winSource) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max
 
 func (s *winSource) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
 	return s.byRun[runID], nil
+}
+
+// index builds an index of the whole history, applied in windows of
+// window batches; it is closed when the test ends.
+func (s *winSource) index(t *testing.T, window int) *Index {
+	t.Helper()
+	ix, err := OpenIndex(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ix.Close() })
+	if err := NewIndexer(ix, s, IndexerOptions{Window: window}).CatchUp(context.Background(), uint64(len(s.batches))); err != nil {
+		t.Fatal(err)
+	}
+	return ix
 }
 
 // add appends one run: started at start, closed after d unless running.
@@ -84,16 +98,8 @@ func TestWindowedSearchMatchesFullSort(t *testing.T) {
 		}
 		src.add(t, i, start, time.Duration(r.IntN(5000))*time.Millisecond, i%7 == 0)
 	}
-	ix, err := OpenIndex(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := NewIndexer(ix, src, IndexerOptions{Window: 700}).CatchUp(ctx, uint64(len(src.batches))); err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
+	ix := src.index(t, 700)
+	ctx := context.Background()
 	pages := func(q string, sort []string, size int) (ids []string) {
 		t.Helper()
 		req := SearchRequest{Query: q, Sort: sort, Size: size}

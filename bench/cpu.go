@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -38,16 +39,40 @@ func machineBusy() time.Duration {
 	if len(fields) < 5 || fields[0] != "cpu" {
 		return 0
 	}
-	var busy int64
+	var busy []string
 	for i, f := range fields[1:] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
+		if i != 3 && i != 4 { // idle, iowait
+			busy = append(busy, f)
 		}
-		n, _ := strconv.ParseInt(f, 10, 64)
-		busy += n
+	}
+	return jiffies(busy...)
+}
+
+// processCPU is the CPU time process pid used so far (0 if unreadable).
+func processCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// After the command name in parentheses: state is field 3, utime and
+	// stime fields 14 and 15.
+	_, rest, _ := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	return jiffies(f[11:13]...)
+}
+
+// jiffies sums counts of clock ticks as /proc reports them.
+func jiffies(counts ...string) time.Duration {
+	var n int64
+	for _, c := range counts {
+		v, _ := strconv.ParseInt(c, 10, 64)
+		n += v
 	}
 	const hz = 100 // USER_HZ on Linux
-	return time.Duration(busy) * time.Second / hz
+	return time.Duration(n) * time.Second / hz
 }
 
 // cpuUse is what happened between two snapshots, in cores.

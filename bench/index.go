@@ -129,7 +129,7 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 		out["query_p50_ms_"+q.name], out["query_p99_ms_"+q.name] = lat[q.name][0], lat[q.name][1]
 		during = append(during, fmt.Sprintf("%s %.1f/%.1f", q.name, merging[q.name][0], merging[q.name][1]))
 	}
-	e.notes = append(e.notes, fmt.Sprintf("queries, first pass right after the build (cold caches; merges settled %.0f s after it), p50/p99 ms: %s",
+	e.notes = append(e.notes, fmt.Sprintf("queries, first pass right after the build (cold caches; the last merge ended %.1f s after it), p50/p99 ms: %s",
 		settled.TookS, strings.Join(during, ", ")))
 	var qs []string
 	for _, q := range benchQueries {

@@ -145,7 +145,8 @@ func indexChildMain() int {
 			stopProfile()
 			stopProfile = func() {}
 		case "settle":
-			// until no shard has merged for a second (at most two minutes)
+			// until no shard has merged for a second (at most two minutes);
+			// TookS: until the last merge seen
 			t0, quiet := time.Now(), time.Now()
 			for time.Since(quiet) < time.Second && time.Since(t0) < 2*time.Minute {
 				time.Sleep(50 * time.Millisecond)
@@ -153,7 +154,7 @@ func indexChildMain() int {
 					quiet = time.Now()
 				}
 			}
-			a.TookS = time.Since(t0).Seconds()
+			a.TookS = quiet.Sub(t0).Seconds()
 		case "mem":
 			runtime.GC()
 			var m runtime.MemStats
@@ -190,20 +191,6 @@ func indexChildMain() int {
 	}
 	_ = out.Encode(indexChildAnswer{Docs: docs, Applied: ix.AppliedSeq()})
 	return 0
-}
-
-// statusKB reads a kB figure of this process from /proc/self/status.
-func statusKB(key string) (int64, error) {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, key); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/self/status", key)
 }
 
 // indexChild is the parent's handle on the index engine process.
@@ -281,22 +268,7 @@ func (c *indexChild) close() (indexChildAnswer, error) {
 // process's: what the machine did besides is other work sharing it.
 func (c *indexChild) cpuSnap() cpuSnap {
 	s := takeCPUSnap()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
-	if err != nil {
-		return s
-	}
-	// After the command name in parentheses: state is field 3, utime and
-	// stime fields 14 and 15, in clock ticks.
-	_, rest, _ := strings.Cut(string(data), ") ")
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return s
-	}
-	const hz = 100 // USER_HZ on Linux
-	for _, v := range f[11:13] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		s.self += time.Duration(n) * time.Second / hz
-	}
+	s.self += processCPU(c.cmd.Process.Pid)
 	return s
 }
 

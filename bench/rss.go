@@ -39,18 +39,19 @@ type memStats struct {
 	CachedRuns int    `json:"cached_runs"`
 }
 
-// vmRSSKB reads this process's resident set size.
-func vmRSSKB() (int64, error) {
+// statusKB reads a kB figure of this process from /proc/self/status
+// (VmRSS:, RssFile:).
+func statusKB(key string) (int64, error) {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, key); ok {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc/self/status")
+	return 0, fmt.Errorf("no %s in /proc/self/status", key)
 }
 
 // childMain is the RSS child: a worker for Blocked on the queue named in
@@ -92,7 +93,7 @@ func childMain() int {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		rss, err := vmRSSKB()
+		rss, err := statusKB("VmRSS:")
 		if err != nil {
 			return fail(err)
 		}

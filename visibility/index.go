@@ -423,6 +423,9 @@ func (ix *Index) Close() error {
 
 // eachShard runs fn on every shard concurrently and returns their errors.
 func (ix *Index) eachShard(fn func(k int, s *shard) error) error {
+	if len(ix.shards) == 1 {
+		return fn(0, ix.shards[0])
+	}
 	errs := make([]error, len(ix.shards))
 	var wg sync.WaitGroup
 	for k, s := range ix.shards {

@@ -95,10 +95,10 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 	if err != nil {
 		return nil, err
 	}
-	e.noteShared("index build", rep, cpuBetween(c0, c.cpuSnap()))
+	buildCPU := cpuBetween(c0, c.cpuSnap())
 	out["index_runs_per_s"] = float64(built.Docs) / built.TookS
-	e.notes = append(e.notes, fmt.Sprintf("index build: %d runs (%d synthetic, the rest from the earlier metrics), %d history batches, in %.1f s, by the indexer reading JetStream in another process",
-		built.Docs, runs, last, built.TookS))
+	e.notes = append(e.notes, fmt.Sprintf("index build: %d runs (%d synthetic, the rest from the earlier metrics), %d history batches, in %.1f s, by the indexer reading JetStream in another process; cores busy: index engine %.2f, the rest of the machine (the NATS server serving the history) %.2f",
+		built.Docs, runs, last, built.TookS, buildCPU.self, buildCPU.others))
 	e.logf("    indexed %d runs in %.1fs", built.Docs, built.TookS)
 
 	// Queries, through the search API as the console sends them: a first

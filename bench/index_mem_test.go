@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility"
+)
+
+// TestIndexBuildInMemory builds an index of $FOREMAN_IXMEM synthetic runs
+// (the index group's histories) from memory, without NATS: a quick A/B
+// harness for changes to the index (a few hundred thousand runs take a
+// minute or two where the full group takes ten). It reports runs/s; with
+// -cpuprofile, where the build spends its time.
+//
+//	FOREMAN_IXMEM=200000 go test ./bench -run IndexBuildInMemory -v -timeout 1h
+func TestIndexBuildInMemory(t *testing.T) {
+	runs, _ := strconv.Atoi(os.Getenv("FOREMAN_IXMEM"))
+	if runs <= 0 {
+		t.Skip("set FOREMAN_IXMEM to a run count")
+	}
+	src := synthMemHistory(runs)
+	ix, err := visibility.OpenIndex(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, cpu0 := time.Now(), processCPU(os.Getpid())
+	if err := visibility.NewIndexer(ix, src, visibility.IndexerOptions{}).CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
+		t.Fatal(err)
+	}
+	took, cpu := time.Since(start), processCPU(os.Getpid())-cpu0
+	docs, _ := ix.DocCount()
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if docs != uint64(runs) {
+		t.Fatalf("%d documents, want %d", docs, runs)
+	}
+	t.Logf("%d runs (%d batches) in %v: %.0f runs/s, %.1f CPU s (%.0f runs per CPU s)", runs, len(src.batches),
+		took.Round(time.Millisecond), float64(runs)/took.Seconds(), cpu.Seconds(), float64(runs)/cpu.Seconds())
+}
+
+// memHistory is synthetic history held in memory, in stream order.
+type memHistory struct{ batches []engine.StoredBatch }
+
+func (h *memHistory) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int, fn func([]engine.StoredBatch) error) error {
+	for i := int(afterSeq); i < len(h.batches); i += max {
+		if err := fn(h.batches[i:min(i+max, len(h.batches))]); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (h *memHistory) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
+	panic("the in-memory harness never reads a run back: every run starts in it")
+}
+
+// synthMemHistory interleaves runs' batches as writeHistories does (~500
+// runs in flight), start times spread over the 30 days before now.
+func synthMemHistory(runs int) *memHistory {
+	const inFlight = 512
+	r := rand.New(rand.NewPCG(1, 42))
+	now := time.Now().UTC()
+	span := 30 * 24 * time.Hour
+	type live struct {
+		run *synthRun
+		i   int
+	}
+	h := &memHistory{}
+	var flight []*live
+	for n := 1; n <= runs || len(flight) > 0; {
+		for ; len(flight) < inFlight && n <= runs; n++ {
+			start := now.Add(-span).Add(time.Duration(float64(span) * float64(n) / float64(runs+1)))
+			flight = append(flight, &live{run: genRun(r, n, start)})
+		}
+		keep := flight[:0]
+		for _, l := range flight {
+			sb := l.run.batches[l.i]
+			data, err := json.Marshal(engine.Batch{Kind: sb.kind, Events: sb.events})
+			if err != nil {
+				panic(err)
+			}
+			hd := engine.BatchHeader{RunID: l.run.runID, WorkflowID: l.run.workflowID, TaskQueue: l.run.queue, Kind: sb.kind,
+				FirstEventID: sb.events[0].ID, LastEventID: sb.events[len(sb.events)-1].ID}
+			for _, e := range sb.events {
+				hd.Closed = hd.Closed || e.Type.Closes()
+			}
+			h.batches = append(h.batches, engine.StoredBatch{Seq: uint64(len(h.batches) + 1), Header: hd, Data: data, Time: sb.events[0].Time})
+			if l.i++; l.i < len(l.run.batches) {
+				keep = append(keep, l)
+			}
+		}
+		flight = keep
+	}
+	return h
+}
+
+// LastHistorySeq tells the indexer how far the history goes, as the
+// jetstream Store does.
+func (h *memHistory) LastHistorySeq(context.Context) (uint64, error) { return uint64(len(h.batches)), nil }

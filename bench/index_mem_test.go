@@ -105,4 +105,6 @@ func synthMemHistory(runs int) *memHistory {
 
 // LastHistorySeq tells the indexer how far the history goes, as the
 // jetstream Store does.
-func (h *memHistory) LastHistorySeq(context.Context) (uint64, error) { return uint64(len(h.batches)), nil }
+func (h *memHistory) LastHistorySeq(context.Context) (uint64, error) {
+	return uint64(len(h.batches)), nil
+}

@@ -193,4 +193,3 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork) error {
 func (x *Indexer) parallel(work []shardWork, fn func(k int, w *shardWork) error) error {
 	return x.ix.eachShard(func(k int, _ *shard) error { return fn(k, &work[k]) })
 }
-

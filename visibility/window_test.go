@@ -154,3 +154,58 @@ func firstDiff(a, b []string) int {
 	}
 	return min(len(a), len(b))
 }
+
+// dripSource delivers a winSource's history a few batches at a time, more
+// slowly than the indexer's gather timer, and tells the indexer where the
+// history ends, as the jetstream Store does.
+type dripSource struct{ *winSource }
+
+func (s dripSource) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int, fn func([]engine.StoredBatch) error) error {
+	for i := int(afterSeq); i < len(s.batches); i += 10 {
+		if err := fn(s.batches[i:min(i+10, len(s.batches))]); err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (s dripSource) LastHistorySeq(context.Context) (uint64, error) { return uint64(len(s.batches)), nil }
+
+// Far behind the head of history the indexer writes whole catch-up
+// windows even when the reader delivers slowly; the tail is written once
+// gathered.
+func TestCatchUpWritesFullWindows(t *testing.T) {
+	src := &winSource{}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 1000 {
+		src.add(t, i, start.Add(time.Duration(i)*time.Second), time.Second, false)
+	}
+	ix, err := OpenIndex(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	var sizes []uint64
+	x := NewIndexer(ix, dripSource{src}, IndexerOptions{Window: 100, CatchUpWindow: 400, Gather: 10 * time.Millisecond,
+		OnApplied: func(w AppliedWindow) { sizes = append(sizes, w.LastSeq-w.FirstSeq+1) }})
+	if err := x.CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
+		t.Fatal(err)
+	}
+	// 1000 batches: two catch-up windows of 400; then within 400 of the
+	// head, windows of at most 100, cut by the gather timer.
+	if len(sizes) < 4 || sizes[0] != 400 || sizes[1] != 400 {
+		t.Fatalf("window sizes %v: want 400, 400, then windows of at most 100", sizes)
+	}
+	total := uint64(800)
+	for _, n := range sizes[2:] {
+		if n > 100 {
+			t.Fatalf("window sizes %v: want at most 100 within 400 of the head", sizes)
+		}
+		total += n
+	}
+	if docs, _ := ix.DocCount(); total != 1000 || docs != 1000 {
+		t.Fatalf("applied %d batches, %d documents: want 1000 of each", total, docs)
+	}
+}

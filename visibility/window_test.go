@@ -171,7 +171,9 @@ func (s dripSource) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max
 	return ctx.Err()
 }
 
-func (s dripSource) LastHistorySeq(context.Context) (uint64, error) { return uint64(len(s.batches)), nil }
+func (s dripSource) LastHistorySeq(context.Context) (uint64, error) {
+	return uint64(len(s.batches)), nil
+}
 
 // Far behind the head of history the indexer writes whole catch-up
 // windows even when the reader delivers slowly; the tail is written once

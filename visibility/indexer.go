@@ -23,8 +23,8 @@ type HistorySource interface {
 
 // IndexerOptions configure an Indexer.
 type IndexerOptions struct {
-	// Window is the most history batches applied in one index write per
-	// shard (default 32768): a rebuild writes large, efficient segments.
+	// Window is the most history batches applied in one index write
+	// (default 32768).
 	Window int
 	// CatchUpWindow is the most batches in one write while the indexer is
 	// that far behind the head of history (a rebuild; default 4 Window):

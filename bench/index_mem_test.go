@@ -30,10 +30,8 @@ func TestIndexBuildInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// FOREMAN_IXMEM_CATCHUP sets the catch-up window (batches).
-	catchUp, _ := strconv.Atoi(os.Getenv("FOREMAN_IXMEM_CATCHUP"))
 	start, cpu0 := time.Now(), processCPU(os.Getpid())
-	if err := visibility.NewIndexer(ix, src, visibility.IndexerOptions{CatchUpWindow: catchUp}).CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
+	if err := visibility.NewIndexer(ix, src, visibility.IndexerOptions{}).CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
 		t.Fatal(err)
 	}
 	took, cpu := time.Since(start), processCPU(os.Getpid())-cpu0

@@ -26,10 +26,6 @@ type IndexerOptions struct {
 	// Window is the most history batches applied in one index write
 	// (default 32768).
 	Window int
-	// CatchUpWindow is the most batches in one write while the indexer is
-	// that far behind the head of history (a rebuild; default 4 Window):
-	// larger segments are merged fewer times.
-	CatchUpWindow int
 	// Gather bounds how long batches that arrive while the indexer keeps
 	// up are gathered before they are written (default 100ms): the updates
 	// of a run within a window make one document write, and the index gets
@@ -80,9 +76,6 @@ type Indexer struct {
 func NewIndexer(ix *Index, src HistorySource, opts IndexerOptions) *Indexer {
 	if opts.Window <= 0 {
 		opts.Window = 32768
-	}
-	if opts.CatchUpWindow < opts.Window {
-		opts.CatchUpWindow = 4 * opts.Window
 	}
 	if opts.Gather <= 0 {
 		opts.Gather = 100 * time.Millisecond
@@ -192,12 +185,6 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 	var pending []engine.StoredBatch
 	var pendingSince time.Time
 	var timer <-chan time.Time
-	size := func() int { // of the next window
-		if len(pending) > 0 && pending[0].Seq+uint64(x.opts.CatchUpWindow) <= head {
-			return x.opts.CatchUpWindow
-		}
-		return x.opts.Window
-	}
 	for {
 		gathered := false
 		select {
@@ -209,12 +196,12 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 				pendingSince = time.Now()
 			}
 			pending = append(pending, bs...)
-			if len(pending) < size() {
+			if len(pending) < x.opts.Window {
 				continue
 			}
 		case <-timer:
 			timer = nil
-			if pending[0].Seq+uint64(size()) <= head && time.Since(pendingSince) < 5*time.Second {
+			if pending[0].Seq+uint64(x.opts.Window) <= head && time.Since(pendingSince) < 5*time.Second {
 				continue // a full window is on its way
 			}
 			gathered = true
@@ -226,8 +213,8 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 			return fail(ctx.Err())
 		}
 		// Full windows now; the rest once gathered (it may fill up).
-		for len(pending) >= size() || gathered && len(pending) > 0 {
-			n := min(len(pending), size())
+		for len(pending) >= x.opts.Window || gathered && len(pending) > 0 {
+			n := min(len(pending), x.opts.Window)
 			w, err := x.prepare(ctx, pending[:n], from)
 			if err != nil {
 				return fail(err)

@@ -175,9 +175,9 @@ func (s dripSource) LastHistorySeq(context.Context) (uint64, error) {
 	return uint64(len(s.batches)), nil
 }
 
-// Far behind the head of history the indexer writes whole catch-up
-// windows even when the reader delivers slowly; the tail is written once
-// gathered.
+// Far behind the head of history the indexer writes whole windows even
+// when the reader delivers more slowly than it gathers; the tail is
+// written as gathered.
 func TestCatchUpWritesFullWindows(t *testing.T) {
 	src := &winSource{}
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -190,20 +190,20 @@ func TestCatchUpWritesFullWindows(t *testing.T) {
 	}
 	defer ix.Close()
 	var sizes []uint64
-	x := NewIndexer(ix, dripSource{src}, IndexerOptions{Window: 100, CatchUpWindow: 400, Gather: 10 * time.Millisecond,
+	x := NewIndexer(ix, dripSource{src}, IndexerOptions{Window: 100, Gather: 10 * time.Millisecond,
 		OnApplied: func(w AppliedWindow) { sizes = append(sizes, w.LastSeq-w.FirstSeq+1) }})
 	if err := x.CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
 		t.Fatal(err)
 	}
-	// 1000 batches: two catch-up windows of 400; then within 400 of the
-	// head, windows of at most 100, cut by the gather timer.
-	if len(sizes) < 4 || sizes[0] != 400 || sizes[1] != 400 {
-		t.Fatalf("window sizes %v: want 400, 400, then windows of at most 100", sizes)
+	// 1000 batches: nine full windows; the last 100 (within a window of
+	// the head) in windows cut by the gather timer.
+	if len(sizes) < 10 {
+		t.Fatalf("window sizes %v: want nine of 100, then smaller ones", sizes)
 	}
-	total := uint64(800)
-	for _, n := range sizes[2:] {
-		if n > 100 {
-			t.Fatalf("window sizes %v: want at most 100 within 400 of the head", sizes)
+	var total uint64
+	for i, n := range sizes {
+		if i < 9 && n != 100 || n > 100 {
+			t.Fatalf("window sizes %v: want nine of 100, then smaller ones", sizes)
 		}
 		total += n
 	}

@@ -200,11 +200,11 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 				continue
 			}
 		case <-timer:
-			timer = nil
 			if pending[0].Seq+uint64(x.opts.Window) <= head && time.Since(pendingSince) < 5*time.Second {
-				continue // a full window is on its way
+				timer = time.After(x.gather()) // a full window is on its way
+				continue
 			}
-			gathered = true
+			timer, gathered = nil, true
 		case err := <-written: // failed, or caught up
 			return err
 		case err := <-readErr:

@@ -211,3 +211,39 @@ func TestCatchUpWritesFullWindows(t *testing.T) {
 		t.Fatalf("applied %d batches, %d documents: want 1000 of each", total, docs)
 	}
 }
+
+// A history whose head batches are gone (deleted after the head was read)
+// is still applied: the indexer stops waiting for a full window.
+func TestCatchUpWithoutTheHead(t *testing.T) {
+	src := &winSource{}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 50 {
+		src.add(t, i, start.Add(time.Duration(i)*time.Second), time.Second, false)
+	}
+	ix, err := OpenIndex(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	x := NewIndexer(ix, claimedHead{src, 1000}, IndexerOptions{Window: 100, Gather: 10 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := x.CatchUp(ctx, uint64(len(src.batches))); err != nil {
+		t.Fatal(err)
+	}
+	if docs, _ := ix.DocCount(); docs != 50 {
+		t.Fatalf("%d documents, want 50", docs)
+	}
+	if took := time.Since(t0); took < 4*time.Second {
+		t.Fatalf("applied after %v: want it to wait ~5 s for the window the head promised", took)
+	}
+}
+
+// claimedHead is a history whose head is further than its batches go.
+type claimedHead struct {
+	*winSource
+	head uint64
+}
+
+func (s claimedHead) LastHistorySeq(context.Context) (uint64, error) { return s.head, nil }

@@ -179,8 +179,8 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 	// windows are written: the reader falling briefly behind the writer
 	// would otherwise cut small windows, whose small segments merges
 	// then rewrite (measured: a third of the windows of a 100,000-run
-	// rebuild over NATS were cut short). Not for longer than 5 s: the
-	// batches up to the head may have been deleted.
+	// rebuild over NATS were cut short). Not for longer than
+	// maxCatchUpWait: the batches up to the head may have been deleted.
 	head := x.historyHead(ctx)
 	var pending []engine.StoredBatch
 	var pendingSince time.Time
@@ -200,7 +200,7 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 				continue
 			}
 		case <-timer:
-			if pending[0].Seq+uint64(x.opts.Window) <= head && time.Since(pendingSince) < 5*time.Second {
+			if pending[0].Seq+uint64(x.opts.Window) <= head && time.Since(pendingSince) < maxCatchUpWait {
 				timer = time.After(x.gather()) // a full window is on its way
 				continue
 			}
@@ -234,12 +234,14 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 	}
 }
 
+// maxCatchUpWait bounds how long a window waits for the batches the head
+// of history promised.
+const maxCatchUpWait = 5 * time.Second
+
 // historyHead is the position of the newest history batch when the source
 // can tell (the jetstream Store can), else 0.
 func (x *Indexer) historyHead(ctx context.Context) uint64 {
-	h, ok := x.src.(interface {
-		LastHistorySeq(context.Context) (uint64, error)
-	})
+	h, ok := x.src.(HistoryHead)
 	if !ok {
 		return 0
 	}

@@ -15,10 +15,15 @@ import (
 // CountRequest, GetRequest (or nothing, for the lag); the answer is the
 // JSON of the result, or {"error": APIError}.
 
-// HistoryPosition tells where history stands (the jetstream Store): the
-// lag is measured against it.
-type HistoryPosition interface {
+// HistoryHead tells where history ends (the jetstream Store).
+type HistoryHead interface {
 	LastHistorySeq(ctx context.Context) (uint64, error)
+}
+
+// HistoryPosition tells where history stands: the lag is measured against
+// it.
+type HistoryPosition interface {
+	HistoryHead
 	HistoryBatchTime(ctx context.Context, seq uint64) (time.Time, error)
 }
 

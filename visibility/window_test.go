@@ -36,14 +36,21 @@ func (s *winSource) ReadHistory(ctx context.Context, runID string, afterSeq uint
 // window batches; it is closed when the test ends.
 func (s *winSource) index(t *testing.T, window int) *Index {
 	t.Helper()
+	ix := emptyIndex(t)
+	if err := NewIndexer(ix, s, IndexerOptions{Window: window}).CatchUp(context.Background(), uint64(len(s.batches))); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+// emptyIndex opens a new index, closed when the test ends.
+func emptyIndex(t *testing.T) *Index {
+	t.Helper()
 	ix, err := OpenIndex(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ix.Close() })
-	if err := NewIndexer(ix, s, IndexerOptions{Window: window}).CatchUp(context.Background(), uint64(len(s.batches))); err != nil {
-		t.Fatal(err)
-	}
 	return ix
 }
 
@@ -155,42 +162,53 @@ func firstDiff(a, b []string) int {
 	return min(len(a), len(b))
 }
 
-// dripSource delivers a winSource's history a few batches at a time, more
-// slowly than the indexer's gather timer, and tells the indexer where the
-// history ends, as the jetstream Store does.
-type dripSource struct{ *winSource }
+// headSource is a winSource's history that tells the indexer where it
+// ends, as the jetstream Store does: at head (its last batch unless set
+// further, as if the newest batches had been deleted since). With drip it
+// delivers ten batches at a time, more slowly than the indexer gathers.
+type headSource struct {
+	*winSource
+	head uint64
+	drip bool
+}
 
-func (s dripSource) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int, fn func([]engine.StoredBatch) error) error {
+// runsOneSecondApart is a history of n closed runs started a second apart.
+func runsOneSecondApart(t *testing.T, n int) *winSource {
+	t.Helper()
+	src := &winSource{}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		src.add(t, i, start.Add(time.Duration(i)*time.Second), time.Second, false)
+	}
+	return src
+}
+
+func (s headSource) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, max int, fn func([]engine.StoredBatch) error) error {
+	if !s.drip {
+		return s.winSource.ConsumeHistoryFrom(ctx, afterSeq, max, fn)
+	}
 	for i := int(afterSeq); i < len(s.batches); i += 10 {
 		if err := fn(s.batches[i:min(i+10, len(s.batches))]); err != nil {
 			return err
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // a slow reader, not a wait
 	}
 	<-ctx.Done()
 	return ctx.Err()
 }
 
-func (s dripSource) LastHistorySeq(context.Context) (uint64, error) {
-	return uint64(len(s.batches)), nil
+func (s headSource) LastHistorySeq(context.Context) (uint64, error) {
+	return max(s.head, uint64(len(s.batches))), nil
 }
 
 // Far behind the head of history the indexer writes whole windows even
 // when the reader delivers more slowly than it gathers; the tail is
 // written as gathered.
 func TestCatchUpWritesFullWindows(t *testing.T) {
-	src := &winSource{}
-	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 1000 {
-		src.add(t, i, start.Add(time.Duration(i)*time.Second), time.Second, false)
-	}
-	ix, err := OpenIndex(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
+	src := runsOneSecondApart(t, 1000)
+	ix := emptyIndex(t)
 	var sizes []uint64
-	x := NewIndexer(ix, dripSource{src}, IndexerOptions{Window: 100, Gather: 10 * time.Millisecond,
+	x := NewIndexer(ix, headSource{winSource: src, drip: true}, IndexerOptions{Window: 100, Gather: 10 * time.Millisecond,
 		OnApplied: func(w AppliedWindow) { sizes = append(sizes, w.LastSeq-w.FirstSeq+1) }})
 	if err := x.CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
 		t.Fatal(err)
@@ -213,20 +231,13 @@ func TestCatchUpWritesFullWindows(t *testing.T) {
 }
 
 // A history whose head batches are gone (deleted after the head was read)
-// is still applied: the indexer stops waiting for a full window.
+// is still applied: the indexer stops waiting for the full window the head
+// promised after maxCatchUpWait.
 func TestCatchUpWithoutTheHead(t *testing.T) {
-	src := &winSource{}
-	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 50 {
-		src.add(t, i, start.Add(time.Duration(i)*time.Second), time.Second, false)
-	}
-	ix, err := OpenIndex(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	x := NewIndexer(ix, claimedHead{src, 1000}, IndexerOptions{Window: 100, Gather: 10 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	src := runsOneSecondApart(t, 50)
+	ix := emptyIndex(t)
+	x := NewIndexer(ix, headSource{winSource: src, head: 1000}, IndexerOptions{Window: 100, Gather: 10 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*maxCatchUpWait)
 	defer cancel()
 	t0 := time.Now()
 	if err := x.CatchUp(ctx, uint64(len(src.batches))); err != nil {
@@ -235,15 +246,7 @@ func TestCatchUpWithoutTheHead(t *testing.T) {
 	if docs, _ := ix.DocCount(); docs != 50 {
 		t.Fatalf("%d documents, want 50", docs)
 	}
-	if took := time.Since(t0); took < 4*time.Second {
-		t.Fatalf("applied after %v: want it to wait ~5 s for the window the head promised", took)
+	if took := time.Since(t0); took < maxCatchUpWait {
+		t.Fatalf("applied after %v: want it to wait %v for the window the head promised", took, maxCatchUpWait)
 	}
 }
-
-// claimedHead is a history whose head is further than its batches go.
-type claimedHead struct {
-	*winSource
-	head uint64
-}
-
-func (s claimedHead) LastHistorySeq(context.Context) (uint64, error) { return s.head, nil }

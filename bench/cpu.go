@@ -15,6 +15,7 @@ import (
 type cpuSnap struct {
 	at          time.Time
 	self        time.Duration
+	child       time.Duration // of self: a child process's time counted in it (0 if none)
 	machineBusy time.Duration // all CPUs, from /proc/stat (0 if unreadable)
 }
 
@@ -75,8 +76,9 @@ func jiffies(counts ...string) time.Duration {
 	return time.Duration(n) * time.Second / hz
 }
 
-// cpuUse is what happened between two snapshots, in cores.
-type cpuUse struct{ self, others float64 }
+// cpuUse is what happened between two snapshots, in cores (child: the
+// part of self a child process used).
+type cpuUse struct{ self, child, others float64 }
 
 func cpuBetween(a, b cpuSnap) cpuUse {
 	wall := b.at.Sub(a.at).Seconds()
@@ -84,7 +86,7 @@ func cpuBetween(a, b cpuSnap) cpuUse {
 		return cpuUse{}
 	}
 	self := (b.self - a.self).Seconds() / wall
-	u := cpuUse{self: self}
+	u := cpuUse{self: self, child: (b.child - a.child).Seconds() / wall}
 	if b.machineBusy > 0 {
 		u.others = max(0, (b.machineBusy-a.machineBusy).Seconds()/wall-self)
 	}

@@ -90,18 +90,16 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 		return nil, err
 	}
 	defer c.kill()
-	c0, child0 := c.cpuSnap(), processCPU(c.cmd.Process.Pid)
+	c0 := c.cpuSnap()
 	built, err := c.ask(fmt.Sprintf("wait %d", last))
 	if err != nil {
 		return nil, err
 	}
-	c1, child1 := c.cpuSnap(), processCPU(c.cmd.Process.Pid)
-	buildCPU := cpuBetween(c0, c1)
+	buildCPU := cpuBetween(c0, c.cpuSnap())
 	e.noteShared("index build", rep, buildCPU)
-	childCores := (child1 - child0).Seconds() / c1.at.Sub(c0.at).Seconds()
 	out["index_runs_per_s"] = float64(built.Docs) / built.TookS
 	e.notes = append(e.notes, fmt.Sprintf("index build: %d runs (%d synthetic, the rest from the earlier metrics), %d history batches, in %.1f s, by the indexer reading JetStream in another process; cores busy: index engine %.2f, this process (the NATS server serving the history) %.2f",
-		built.Docs, runs, last, built.TookS, childCores, buildCPU.self-childCores))
+		built.Docs, runs, last, built.TookS, buildCPU.child, buildCPU.self-buildCPU.child))
 	e.logf("    indexed %d runs in %.1fs", built.Docs, built.TookS)
 
 	// Queries, through the search API as the console sends them: a first

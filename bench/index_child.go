@@ -268,7 +268,8 @@ func (c *indexChild) close() (indexChildAnswer, error) {
 // process's: what the machine did besides is other work sharing it.
 func (c *indexChild) cpuSnap() cpuSnap {
 	s := takeCPUSnap()
-	s.self += processCPU(c.cmd.Process.Pid)
+	s.child = processCPU(c.cmd.Process.Pid)
+	s.self += s.child
 	return s
 }
 

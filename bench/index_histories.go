@@ -260,6 +260,21 @@ func genRun(r *rand.Rand, n int, start time.Time) *synthRun {
 	return run
 }
 
+// encode is batch i of the run as the engine stores it: header and data.
+func (run *synthRun) encode(i int) (engine.BatchHeader, []byte, error) {
+	sb := run.batches[i]
+	data, err := json.Marshal(engine.Batch{Kind: sb.kind, Events: sb.events})
+	if err != nil {
+		return engine.BatchHeader{}, nil, fmt.Errorf("encoding synthetic history of %s: %w", run.workflowID, err)
+	}
+	h := engine.BatchHeader{RunID: run.runID, WorkflowID: run.workflowID, TaskQueue: run.queue, Kind: sb.kind,
+		FirstEventID: sb.events[0].ID, LastEventID: sb.events[len(sb.events)-1].ID}
+	for _, e := range sb.events {
+		h.Closed = h.Closed || e.Type.Closes()
+	}
+	return h, data, nil
+}
+
 // writeHistories writes runs synthetic runs with start times spread over
 // the 30 days before now, from conc writers, each keeping a few runs in
 // flight. It returns the last history sequence and the messages written.
@@ -312,16 +327,10 @@ func writeHistories(ctx context.Context, st *jetstream.Store, runs, conc int, pr
 				}
 				keep := inflight[:0]
 				for _, l := range inflight {
-					sb := l.run.batches[l.i]
-					data, err := json.Marshal(engine.Batch{Kind: sb.kind, Events: sb.events})
+					h, data, err := l.run.encode(l.i)
 					if err != nil {
 						errs <- err
 						return
-					}
-					h := engine.BatchHeader{RunID: l.run.runID, WorkflowID: l.run.workflowID, TaskQueue: l.run.queue, Kind: sb.kind,
-						FirstEventID: sb.events[0].ID, LastEventID: sb.events[len(sb.events)-1].ID}
-					for _, e := range sb.events {
-						h.Closed = h.Closed || e.Type.Closes()
 					}
 					seq, err := st.AppendHistory(ctx, h, data, l.last, "")
 					if err != nil {

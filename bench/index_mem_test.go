@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -59,6 +58,12 @@ func (h *memHistory) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, ma
 	return ctx.Err()
 }
 
+// LastHistorySeq tells the indexer how far the history goes, as the
+// jetstream Store does.
+func (h *memHistory) LastHistorySeq(context.Context) (uint64, error) {
+	return uint64(len(h.batches)), nil
+}
+
 func (h *memHistory) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
 	panic("the in-memory harness never reads a run back: every run starts in it")
 }
@@ -83,17 +88,12 @@ func synthMemHistory(runs int) *memHistory {
 		}
 		keep := flight[:0]
 		for _, l := range flight {
-			sb := l.run.batches[l.i]
-			data, err := json.Marshal(engine.Batch{Kind: sb.kind, Events: sb.events})
+			hd, data, err := l.run.encode(l.i)
 			if err != nil {
 				panic(err)
 			}
-			hd := engine.BatchHeader{RunID: l.run.runID, WorkflowID: l.run.workflowID, TaskQueue: l.run.queue, Kind: sb.kind,
-				FirstEventID: sb.events[0].ID, LastEventID: sb.events[len(sb.events)-1].ID}
-			for _, e := range sb.events {
-				hd.Closed = hd.Closed || e.Type.Closes()
-			}
-			h.batches = append(h.batches, engine.StoredBatch{Seq: uint64(len(h.batches) + 1), Header: hd, Data: data, Time: sb.events[0].Time})
+			at := l.run.batches[l.i].events[0].Time
+			h.batches = append(h.batches, engine.StoredBatch{Seq: uint64(len(h.batches) + 1), Header: hd, Data: data, Time: at})
 			if l.i++; l.i < len(l.run.batches) {
 				keep = append(keep, l)
 			}
@@ -101,10 +101,4 @@ func synthMemHistory(runs int) *memHistory {
 		flight = keep
 	}
 	return h
-}
-
-// LastHistorySeq tells the indexer how far the history goes, as the
-// jetstream Store does.
-func (h *memHistory) LastHistorySeq(context.Context) (uint64, error) {
-	return uint64(len(h.batches)), nil
 }

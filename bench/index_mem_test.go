@@ -29,8 +29,10 @@ func TestIndexBuildInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var written, windows int // documents written: a run split over windows is written once per window
+	onApplied := func(w visibility.AppliedWindow) { written += w.Docs; windows++ }
 	start, cpu0 := time.Now(), processCPU(os.Getpid())
-	if err := visibility.NewIndexer(ix, src, visibility.IndexerOptions{}).CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
+	if err := visibility.NewIndexer(ix, src, visibility.IndexerOptions{OnApplied: onApplied}).CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
 		t.Fatal(err)
 	}
 	took, cpu := time.Since(start), processCPU(os.Getpid())-cpu0
@@ -41,8 +43,9 @@ func TestIndexBuildInMemory(t *testing.T) {
 	if docs != uint64(runs) {
 		t.Fatalf("%d documents, want %d", docs, runs)
 	}
-	t.Logf("%d runs (%d batches) in %v: %.0f runs/s, %.1f CPU s (%.0f runs per CPU s)", runs, len(src.batches),
-		took.Round(time.Millisecond), float64(runs)/took.Seconds(), cpu.Seconds(), float64(runs)/cpu.Seconds())
+	t.Logf("%d runs (%d batches) in %v: %.0f runs/s, %.1f CPU s (%.0f runs per CPU s); %d windows wrote %.2f documents per run",
+		runs, len(src.batches), took.Round(time.Millisecond), float64(runs)/took.Seconds(), cpu.Seconds(),
+		float64(runs)/cpu.Seconds(), windows, float64(written)/float64(runs))
 }
 
 // memHistory is synthetic history held in memory, in stream order.

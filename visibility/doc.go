@@ -86,7 +86,7 @@ func deriveFacts(events []engine.Event) *runFacts {
 			sigs.add(a.Name)
 			actors.add(a.Identity)
 			signals.add(a.Name)
-			signals.add(string(a.Payload))
+			signals.add(payloadText(a.Payload, maxTextBytes))
 			history.add(a.Name)
 		case *engine.ApprovalRequested:
 			history.add(a.Name)

@@ -78,8 +78,8 @@ func (b *docBuilder) build(f *runFacts, reg *attrRegistry, bounds *fieldBounds, 
 	w.time("last_event_time", f.lastEvent.Time)
 	w.time("approval_since", f.approvalSince)
 
-	w.text("input", clip(string(x.Input), maxTextBytes))
-	w.text("result", clip(string(x.Result), maxTextBytes))
+	w.text("input", payloadText(x.Input, maxTextBytes))
+	w.text("result", payloadText(x.Result, maxTextBytes))
 	w.text("failure", f.failureText)
 	w.text("signals", f.signalsText)
 	w.text("status_line", clip(x.StatusLine, maxTextBytes))

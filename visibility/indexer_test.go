@@ -157,6 +157,8 @@ func TestIndexerDocuments(t *testing.T) {
 		{"history:ixFlaky", []string{"retry-1"}},
 		{`"carrier unavailable"`, []string{"retry-1"}},
 		{`input:"cust-8"`, []string{"order-2"}},
+		{`input:20 input:true`, []string{"order-2"}}, // numbers and booleans are values too
+		{`input:customer`, nil},                      // payload keys are not text (payloadText)
 		{`result:"TRK-1"`, []string{"order-1"}},
 		{"progress_pct:100", []string{"order-1"}},
 		{"progress_done:1 progress_total:2", []string{"order-2"}},

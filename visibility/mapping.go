@@ -13,7 +13,7 @@ import (
 // mappingVersion names the mapping and the way documents are derived from
 // history. Change it whenever either changes: an index written under
 // another version is dropped and rebuilt from history on open.
-const mappingVersion = "foreman-vis-7"
+const mappingVersion = "foreman-vis-8"
 
 // Index paths beside the contract fields: the stored summary returned by
 // searches, and a fingerprint of every indexed value (consistency checks

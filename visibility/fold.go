@@ -91,6 +91,10 @@ type folder struct {
 	cache *runCache
 	src   historyReader
 	log   *slog.Logger
+	// unwritten holds the runs whose documents a window left to a later
+	// one, with the position of their oldest batch not written yet. It is
+	// kept apart from the cache, which may evict a run meanwhile.
+	unwritten map[string]uint64
 }
 
 // apply folds b into its run's state and returns the state and how many

@@ -93,7 +93,7 @@ func (x *Indexer) resetFolders() {
 	x.folders = make([]*folder, n)
 	for k := range x.folders {
 		c := newRunCache(x.ix.opts.cacheRuns/n, x.ix.opts.cacheMB<<20/n)
-		x.folders[k] = &folder{cache: c, src: x.src, log: x.log}
+		x.folders[k] = &folder{cache: c, src: x.src, log: x.log, unwritten: map[string]uint64{}}
 	}
 }
 
@@ -196,11 +196,11 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 				pendingSince = time.Now()
 			}
 			pending = append(pending, bs...)
-			if len(pending) < x.opts.Window {
+			if len(pending) < x.opts.Window+x.lookAhead(pending, head) {
 				continue
 			}
 		case <-timer:
-			if pending[0].Seq+uint64(x.opts.Window) <= head && time.Since(pendingSince) < maxCatchUpWait {
+			if pending[0].Seq+uint64(x.opts.Window+x.lookAhead(pending, head)) <= head && time.Since(pendingSince) < maxCatchUpWait {
 				timer = time.After(x.gather()) // a full window is on its way
 				continue
 			}
@@ -213,9 +213,13 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 			return fail(ctx.Err())
 		}
 		// Full windows now; the rest once gathered (it may fill up).
-		for len(pending) >= x.opts.Window || gathered && len(pending) > 0 {
+		for len(pending) > 0 && (gathered || len(pending) >= x.opts.Window+x.lookAhead(pending, head)) {
 			n := min(len(pending), x.opts.Window)
-			w, err := x.prepare(ctx, pending[:n], from)
+			var ahead []engine.StoredBatch
+			if x.lookAhead(pending, head) > 0 {
+				ahead = pending[n:]
+			}
+			w, err := x.prepare(ctx, pending[:n], ahead, from)
 			if err != nil {
 				return fail(err)
 			}
@@ -237,6 +241,21 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 // maxCatchUpWait bounds how long a window waits for the batches the head
 // of history promised.
 const maxCatchUpWait = 5 * time.Second
+
+// lookAhead is how many batches beyond a window are read before it is cut,
+// far behind the head: the window's runs that go on in them are written
+// with the next window rather than twice (prepare). Runs interleave in
+// history (a few hundred in flight), so a run's batches span a few
+// thousand positions: an eighth of a window sees the next batch of nearly
+// every run the window leaves open. Measured at a million runs: 6 % of
+// the documents written were a run's state that the next window replaced.
+func (x *Indexer) lookAhead(pending []engine.StoredBatch, head uint64) int {
+	n := x.opts.Window / 8
+	if len(pending) == 0 || pending[0].Seq+uint64(x.opts.Window+n) > head {
+		return 0
+	}
+	return n
+}
 
 // historyHead is the position of the newest history batch when the source
 // can tell (the jetstream Store can), else 0.

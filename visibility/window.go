@@ -23,12 +23,10 @@ type attrCandidate struct {
 	typ  engine.SearchAttributeType
 }
 
-// touchedRun is a run changed by a window: its events, of which those from
-// newFrom on arrived in the window.
+// touchedRun is a run whose document a window writes: its events.
 type touchedRun struct {
-	st      *runState
-	events  []engine.Event
-	newFrom int
+	st     *runState
+	events []engine.Event
 }
 
 // shardWork is one shard's part of a window.
@@ -37,6 +35,10 @@ type shardWork struct {
 	touched []*touchedRun
 	attrs   []attrCandidate
 	docs    []*document.Document
+	// seq is the position the shard stands at once written: the window's
+	// end, or just before the oldest batch of a run left to a later
+	// window.
+	seq uint64
 }
 
 // window is a prepared window: each shard's documents, and what is stored
@@ -54,7 +56,13 @@ type window struct {
 // touched runs' documents: fold and decode per shard in parallel, register
 // new attributes in stream order, build documents per shard in parallel.
 // Batches a shard has applied already (at or before from[k]) are skipped.
-func (x *Indexer) prepare(ctx context.Context, batches []engine.StoredBatch, from []uint64) (*window, error) {
+//
+// Runs that are still open and have batches in ahead (read beyond the
+// window) are left to a later window, which writes their whole state once;
+// until then each shard's position stays below the oldest batch it has
+// not written, so that a restart reads it again and a reader waiting for a
+// position sees every batch up to it.
+func (x *Indexer) prepare(ctx context.Context, batches, ahead []engine.StoredBatch, from []uint64) (*window, error) {
 	w := &window{work: make([]shardWork, len(x.ix.shards)), first: batches[0].Seq, end: batches[len(batches)-1].Seq, start: time.Now()}
 	w.stored = make([]time.Time, len(batches))
 	for i, b := range batches {
@@ -64,7 +72,14 @@ func (x *Indexer) prepare(ctx context.Context, batches []engine.StoredBatch, fro
 			w.work[k].batches = append(w.work[k].batches, b)
 		}
 	}
-	if err := x.parallel(w.work, func(k int, sw *shardWork) error { return x.fold(ctx, k, sw) }); err != nil {
+	var later map[string]bool
+	if len(ahead) > 0 {
+		later = make(map[string]bool, len(ahead))
+		for _, b := range ahead {
+			later[b.Header.RunID] = true
+		}
+	}
+	if err := x.parallel(w.work, func(k int, sw *shardWork) error { return x.fold(ctx, k, sw, later) }); err != nil {
 		return nil, err
 	}
 	var cands []attrCandidate
@@ -104,6 +119,12 @@ func (x *Indexer) prepare(ctx context.Context, batches []engine.StoredBatch, fro
 		f.cache.trim()
 		return nil
 	})
+	for k := range w.work {
+		w.work[k].seq = w.end
+		for _, seq := range x.folders[k].unwritten {
+			w.work[k].seq = min(w.work[k].seq, seq-1)
+		}
+	}
 	w.bounds = x.ix.bounds.takeChanged()
 	return w, nil
 }
@@ -113,16 +134,17 @@ func (x *Indexer) prepare(ctx context.Context, batches []engine.StoredBatch, fro
 func (x *Indexer) write(w *window) error {
 	t0 := time.Now()
 	err := x.parallel(w.work, func(k int, sw *shardWork) error {
-		return x.ix.writeShard(k, sw.docs, w.end, w.attrs, w.bounds)
+		return x.ix.writeShard(k, sw.docs, sw.seq, w.attrs, w.bounds)
 	})
 	if err != nil {
 		return err
 	}
-	docs := 0
+	docs, applied := 0, w.end
 	for k := range w.work {
 		docs += len(w.work[k].docs)
+		applied = min(applied, w.work[k].seq)
 	}
-	x.ix.advance(w.end)
+	x.ix.advance(applied)
 	now := time.Now()
 	x.lastWrite.Store(int64(now.Sub(t0)))
 	if x.opts.Notify != nil {
@@ -136,8 +158,8 @@ func (x *Indexer) write(w *window) error {
 
 // fold applies a shard's batches to its run states, then decodes each
 // touched run (once per window) and collects the attributes its new
-// events upsert.
-func (x *Indexer) fold(ctx context.Context, k int, w *shardWork) error {
+// events upsert. Open runs in later are left unwritten (prepare).
+func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[string]bool) error {
 	f := x.folders[k]
 	newBatches := map[*runState]int{} // batches added in this window
 	var order []*runState
@@ -159,11 +181,20 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork) error {
 		}
 	}
 	for _, st := range order {
-		t := &touchedRun{st: st}
 		firstNew := len(st.batches) - newBatches[st]
+		var t *touchedRun // nil: left to a later window
+		if later[st.runID] && !st.closed {
+			if _, ok := f.unwritten[st.runID]; !ok {
+				f.unwritten[st.runID] = st.seqs[firstNew]
+			}
+		} else {
+			delete(f.unwritten, st.runID)
+			t = &touchedRun{st: st}
+			w.touched = append(w.touched, t)
+		}
 		for i, data := range st.batches {
-			if i == firstNew {
-				t.newFrom = len(t.events)
+			if t == nil && i < firstNew {
+				continue // left to a later window: only its new attributes now
 			}
 			events, err := decodeEvents(data)
 			if err != nil {
@@ -171,6 +202,8 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork) error {
 				continue
 			}
 			if i >= firstNew {
+				// Attributes register in stream order, whichever window
+				// writes the run's document.
 				for _, e := range events {
 					if a, ok := e.Attrs.(*engine.SearchAttributesUpserted); ok {
 						for name, v := range a.Attributes {
@@ -181,9 +214,10 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork) error {
 					}
 				}
 			}
-			t.events = append(t.events, events...)
+			if t != nil {
+				t.events = append(t.events, events...)
+			}
 		}
-		w.touched = append(w.touched, t)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -248,5 +249,93 @@ func TestCatchUpWithoutTheHead(t *testing.T) {
 	}
 	if took := time.Since(t0); took < maxCatchUpWait {
 		t.Fatalf("applied after %v: want it to wait %v for the window the head promised", took, maxCatchUpWait)
+	}
+}
+
+// interleavedRuns is a history of n runs of three batches each (started,
+// a workflow task, completed), interleaved as runs in flight together
+// are: a run's next batch comes about eight positions after its last.
+func interleavedRuns(t *testing.T, n int) *winSource {
+	t.Helper()
+	type slot struct{ key, run, part int }
+	var slots []slot
+	for i := range n {
+		for j := range 3 {
+			slots = append(slots, slot{3*i + 8*j, i, j})
+		}
+	}
+	slices.SortFunc(slots, func(a, b slot) int { return a.key - b.key })
+	src := &winSource{byRun: map[string][]engine.StoredBatch{}}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, s := range slots {
+		runID, at := fmt.Sprintf("run-%05d", s.run), start.Add(time.Duration(s.key)*time.Second)
+		var attrs any = &engine.WorkflowStarted{WorkflowID: fmt.Sprintf("wf-%05d", s.run), RunID: runID, WorkflowType: "A", TaskQueue: "q"}
+		typ := engine.EventWorkflowStarted
+		switch s.part {
+		case 1:
+			typ, attrs = engine.EventWorkflowTaskCompleted, &engine.WorkflowTaskCompleted{}
+		case 2:
+			typ, attrs = engine.EventWorkflowCompleted, &engine.WorkflowCompleted{}
+		}
+		id := int64(s.part + 1)
+		data, err := json.Marshal(engine.Batch{Kind: engine.BatchExternal, Events: []engine.Event{{ID: id, Type: typ, Time: at, Attrs: attrs}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := engine.StoredBatch{Seq: uint64(len(src.batches) + 1), Data: data, Time: at,
+			Header: engine.BatchHeader{RunID: runID, FirstEventID: id, LastEventID: id, Closed: s.part == 2}}
+		src.batches = append(src.batches, b)
+		src.byRun[runID] = append(src.byRun[runID], b)
+	}
+	return src
+}
+
+// Far behind the head, a run whose batches two windows share is written
+// once, by the later window, and the applied position never passes a
+// batch whose run's document does not show it yet: a restart reads it
+// again, and a reader waiting for the position sees it. Also when the run
+// cache is too small to keep the runs left to the next window.
+func TestCatchUpWritesEachRunOnce(t *testing.T) {
+	for _, cacheRuns := range []int{20_000, 4} {
+		t.Run(fmt.Sprintf("cache of %d runs", cacheRuns), func(t *testing.T) {
+			const runs = 300
+			src := interleavedRuns(t, runs)
+			ix, err := OpenIndex(t.TempDir(), nil, WithRunCache(cacheRuns, 64))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ix.Close()
+			written, windows := 0, 0
+			check := func(w AppliedWindow) {
+				written += w.Docs
+				windows++
+				applied := ix.AppliedSeq()
+				for runID, batches := range src.byRun {
+					want := 0 // events of the run up to the applied position
+					for _, b := range batches {
+						if b.Seq <= applied {
+							want++
+						}
+					}
+					d, ok, err := ix.docByRun(runID)
+					if err != nil || want > 0 && (!ok || d.HistoryLength < int64(want)) {
+						t.Errorf("window %d-%d, applied %d: %s has %d of its events indexed (%v %v), want %d",
+							w.FirstSeq, w.LastSeq, applied, runID, d.HistoryLength, ok, err, want)
+					}
+				}
+			}
+			x := NewIndexer(ix, headSource{winSource: src}, IndexerOptions{Window: 100, Gather: 10 * time.Millisecond, OnApplied: check})
+			if err := x.CatchUp(context.Background(), uint64(len(src.batches))); err != nil {
+				t.Fatal(err)
+			}
+			if written != runs || windows < 9 {
+				t.Fatalf("%d windows wrote %d documents: want each of the %d runs written once", windows, written, runs)
+			}
+			for runID := range src.byRun {
+				if d, ok, err := ix.docByRun(runID); !ok || err != nil || d.Status != engine.StatusCompleted || d.HistoryLength != 3 {
+					t.Fatalf("%s: %+v %v %v", runID, d, ok, err)
+				}
+			}
+		})
 	}
 }

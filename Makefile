@@ -25,6 +25,7 @@ test:
 	$(GO) test -race -timeout 20m ./...
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=10s ./visibility/query
 	$(GO) test -run='^$$' -fuzz=FuzzPayloadText -fuzztime=10s ./visibility
+	$(GO) test -run='^$$' -fuzz=FuzzASCIIAnalyzer -fuzztime=10s ./visibility
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

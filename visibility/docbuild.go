@@ -13,7 +13,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/numeric"
@@ -22,17 +21,22 @@ import (
 )
 
 // docBuilder turns a run's facts into a bleve document directly, with the
-// analyzers and options the mapping names for each field (building by hand
-// spares the mapping's reflection and lets custom attributes be typed by
-// the registry rather than by their Go values).
+// options the mapping names for each field and analyzers that give the
+// tokens the mapping's do (text: asciiAnalyzer). Building by hand spares
+// the mapping's reflection and lets custom attributes be typed by the
+// registry rather than by their Go values.
 type docBuilder struct {
 	keyword, text analysis.Analyzer
 }
 
 func newDocBuilder(m mapping.IndexMapping) (*docBuilder, error) {
-	kw, txt := m.AnalyzerNamed(keyword.Name), m.AnalyzerNamed(standard.Name)
-	if kw == nil || txt == nil {
-		return nil, fmt.Errorf("index mapping lacks the %s or %s analyzer", keyword.Name, standard.Name)
+	kw := m.AnalyzerNamed(keyword.Name)
+	if kw == nil {
+		return nil, fmt.Errorf("index mapping lacks the %s analyzer", keyword.Name)
+	}
+	txt, err := newASCIIAnalyzer() // the standard analyzer's tokens, as the mapping names for queries
+	if err != nil {
+		return nil, err
 	}
 	return &docBuilder{keyword: kw, text: txt}, nil
 }

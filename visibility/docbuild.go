@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash"
-	"hash/fnv"
 	"math"
 	"sort"
 	"strconv"
@@ -49,7 +47,7 @@ type skipFunc func(name string, got, registered engine.SearchAttributeType)
 // which also folds it into the fingerprint stored beside the summary.
 func (b *docBuilder) build(f *runFacts, reg *attrRegistry, bounds *fieldBounds, skip skipFunc) (*document.Document, error) {
 	x := f.x
-	w := &fieldWriter{b: b, doc: document.NewDocument(x.RunID), h: fnv.New64a(), bounds: bounds}
+	w := &fieldWriter{b: b, doc: document.NewDocument(x.RunID), h: fnvOffset, bounds: bounds}
 	w.keyword("workflow_id", x.WorkflowID)
 	w.keyword("run_id", x.RunID)
 	w.keyword("type", x.Type)
@@ -136,22 +134,38 @@ func attrPath(name string) string { return "attr." + name }
 type fieldWriter struct {
 	b   *docBuilder
 	doc *document.Document
-	h   hash.Hash64
+	h   uint64 // FNV-1a of what was added
 	buf [8]byte
 	// bounds, when set, learns every number and time value.
 	bounds *fieldBounds
 }
 
-// sum folds one value into the fingerprint: path, kind, value.
-func (w *fieldWriter) sum(path string, kind byte, v []byte) {
-	w.h.Write([]byte(path))
-	w.h.Write([]byte{0, kind})
-	binary.LittleEndian.PutUint64(w.buf[:], uint64(len(v)))
-	w.h.Write(w.buf[:])
-	w.h.Write(v)
+// sum folds one value into w's fingerprint: path, kind, length, value
+// (FNV-1a, as hash/fnv's New64a computes it, without converting strings to
+// bytes: through hash.Hash each was an allocation, three per field).
+func sum[T string | []byte](w *fieldWriter, path string, kind byte, v T) {
+	h := fnvAdd(w.h, path)
+	h = fnvAdd(h, string([]byte{0, kind}))
+	var n [8]byte // not w.buf: numbers pass their bits in it
+	binary.LittleEndian.PutUint64(n[:], uint64(len(v)))
+	h = fnvAdd(h, n[:])
+	w.h = fnvAdd(h, v)
 }
 
-func (w *fieldWriter) fingerprint() string { return strconv.FormatUint(w.h.Sum64(), 16) }
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnvAdd[T string | []byte](h uint64, s T) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+func (w *fieldWriter) fingerprint() string { return strconv.FormatUint(w.h, 16) }
 
 // keyword adds exact values; several make a multi-valued field.
 func (w *fieldWriter) keyword(path string, vals ...string) {
@@ -165,7 +179,7 @@ func (w *fieldWriter) keyword(path string, vals ...string) {
 		if multi {
 			pos = []uint64{uint64(i)}
 		}
-		w.sum(path, 'k', []byte(v))
+		sum(w, path, 'k', v)
 		w.doc.AddField(document.NewTextFieldCustom(path, pos, []byte(v), keywordOptions, w.b.keyword))
 	}
 }
@@ -174,7 +188,7 @@ func (w *fieldWriter) text(path, v string) {
 	if v == "" {
 		return
 	}
-	w.sum(path, 't', []byte(v))
+	sum(w, path, 't', v)
 	w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(v), textOptions, w.b.text))
 }
 
@@ -183,7 +197,7 @@ func (w *fieldWriter) number(path string, v float64) {
 		return
 	}
 	binary.LittleEndian.PutUint64(w.buf[:], math.Float64bits(v))
-	w.sum(path, 'n', w.buf[:])
+	sum(w, path, 'n', w.buf[:])
 	if w.bounds != nil {
 		w.bounds.observe(path, numeric.Float64ToInt64(v))
 	}
@@ -194,7 +208,7 @@ func (w *fieldWriter) time(path string, t time.Time) {
 	if t.IsZero() {
 		return
 	}
-	w.sum(path, 'd', []byte(t.UTC().Format(time.RFC3339Nano)))
+	sum(w, path, 'd', t.UTC().Format(time.RFC3339Nano))
 	if w.bounds != nil {
 		w.bounds.observe(path, clampedNanos(t))
 	}
@@ -211,11 +225,11 @@ func (w *fieldWriter) value(path string, u uint64) {
 }
 
 func (w *fieldWriter) boolean(path string, v bool) {
-	w.sum(path, 'b', []byte(strconv.FormatBool(v)))
+	sum(w, path, 'b', strconv.FormatBool(v))
 	w.doc.AddField(document.NewBooleanFieldWithIndexingOptions(path, nil, v, boolOptions))
 }
 
 func (w *fieldWriter) stored(path string, v []byte) {
-	w.sum(path, 's', v)
+	sum(w, path, 's', v)
 	w.doc.AddField(document.NewTextFieldCustom(path, nil, v, storedOnly, nil))
 }

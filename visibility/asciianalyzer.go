@@ -68,23 +68,22 @@ func (a *asciiAnalyzer) Analyze(input []byte) analysis.TokenStream {
 			c += 'a' - 'A'
 		}
 		lower[i] = c
-		if k := wbClass[c]; k >= wbLetter && k <= wbUnder && (i == 0 || wbClass[input[i-1]] < wbLetter || wbClass[input[i-1]] > wbUnder) {
+		if wordChar(c) && (i == 0 || !wordChar(input[i-1])) {
 			words++ // an upper bound: the start of a run of word characters
 		}
 	}
 	tokens := make([]analysis.Token, 0, words)
 	for i := 0; i < len(input); {
-		if k := wbClass[input[i]]; k < wbLetter || k > wbUnder {
+		if !wordChar(input[i]) {
 			i++
 			continue
 		}
 		start := i
 		for i++; i < len(input); i++ {
-			k := wbClass[input[i]]
-			if k >= wbLetter && k <= wbUnder {
+			if wordChar(input[i]) {
 				continue
 			}
-			if i+1 < len(input) && joins(k, wbClass[input[i-1]], wbClass[input[i+1]]) {
+			if i+1 < len(input) && joins(wbClass[input[i]], wbClass[input[i-1]], wbClass[input[i+1]]) {
 				i++
 				continue
 			}
@@ -97,6 +96,12 @@ func (a *asciiAnalyzer) Analyze(input []byte) analysis.TokenStream {
 		ts[i] = &tokens[i]
 	}
 	return a.stop.Filter(ts)
+}
+
+// wordChar: c is part of any word it touches (a letter, a digit, '_').
+func wordChar(c byte) bool {
+	k := wbClass[c]
+	return k >= wbLetter && k <= wbUnder
 }
 
 // wordType is the segmenter's type of a word: a number when it has digits

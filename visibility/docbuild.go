@@ -140,16 +140,15 @@ type fieldWriter struct {
 	bounds *fieldBounds
 }
 
-// sum folds one value into w's fingerprint: path, kind, length, value
-// (FNV-1a, as hash/fnv's New64a computes it, without converting strings to
-// bytes: through hash.Hash each was an allocation, three per field).
+// sum folds one value into w's fingerprint: path, a zero byte, kind,
+// length, value (FNV-1a, as hash/fnv's New64a computes it, without
+// converting strings to bytes: through hash.Hash each was an allocation,
+// three per field).
 func sum[T string | []byte](w *fieldWriter, path string, kind byte, v T) {
-	h := fnvAdd(w.h, path)
-	h = fnvAdd(h, string([]byte{0, kind}))
-	var n [8]byte // not w.buf: numbers pass their bits in it
-	binary.LittleEndian.PutUint64(n[:], uint64(len(v)))
-	h = fnvAdd(h, n[:])
-	w.h = fnvAdd(h, v)
+	var head [10]byte
+	head[1] = kind
+	binary.LittleEndian.PutUint64(head[2:], uint64(len(v)))
+	w.h = fnvAdd(fnvAdd(fnvAdd(w.h, path), head[:]), v)
 }
 
 const (

@@ -196,11 +196,11 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 				pendingSince = time.Now()
 			}
 			pending = append(pending, bs...)
-			if len(pending) < x.opts.Window+x.lookAhead(pending, head) {
+			if len(pending) < x.fullWindow(pending, head) {
 				continue
 			}
 		case <-timer:
-			if pending[0].Seq+uint64(x.opts.Window+x.lookAhead(pending, head)) <= head && time.Since(pendingSince) < maxCatchUpWait {
+			if pending[0].Seq+uint64(x.fullWindow(pending, head)) <= head && time.Since(pendingSince) < maxCatchUpWait {
 				timer = time.After(x.gather()) // a full window is on its way
 				continue
 			}
@@ -213,10 +213,10 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 			return fail(ctx.Err())
 		}
 		// Full windows now; the rest once gathered (it may fill up).
-		for len(pending) > 0 && (gathered || len(pending) >= x.opts.Window+x.lookAhead(pending, head)) {
+		for len(pending) > 0 && (gathered || len(pending) >= x.fullWindow(pending, head)) {
 			n := min(len(pending), x.opts.Window)
 			var ahead []engine.StoredBatch
-			if x.lookAhead(pending, head) > 0 {
+			if x.fullWindow(pending, head) > x.opts.Window {
 				ahead = pending[n:]
 			}
 			w, err := x.prepare(ctx, pending[:n], ahead, from)
@@ -242,19 +242,20 @@ func (x *Indexer) follow(ctx context.Context, until uint64) error {
 // of history promised.
 const maxCatchUpWait = 5 * time.Second
 
-// lookAhead is how many batches beyond a window are read before it is cut,
-// far behind the head: the window's runs that go on in them are written
-// with the next window rather than twice (prepare). Runs interleave in
-// history (a few hundred in flight), so a run's batches span a few
-// thousand positions: an eighth of a window sees the next batch of nearly
-// every run the window leaves open. Measured at a million runs: 6 % of
-// the documents written were a run's state that the next window replaced.
-func (x *Indexer) lookAhead(pending []engine.StoredBatch, head uint64) int {
-	n := x.opts.Window / 8
-	if len(pending) == 0 || pending[0].Seq+uint64(x.opts.Window+n) > head {
-		return 0
+// fullWindow is how many pending batches a window waits for: Window, and
+// far behind the head an eighth more, read before the window is cut so
+// that the window's runs that go on in them are written with the next
+// window rather than twice (prepare). Runs interleave in history (a few
+// hundred in flight), so a run's batches span a few thousand positions:
+// an eighth of a window sees the next batch of nearly every run the window
+// leaves open. Measured at a million runs: 6 % of the documents written
+// were a run's state that the next window replaced.
+func (x *Indexer) fullWindow(pending []engine.StoredBatch, head uint64) int {
+	full := x.opts.Window + x.opts.Window/8
+	if len(pending) == 0 || pending[0].Seq+uint64(full) > head {
+		return x.opts.Window
 	}
-	return n
+	return full
 }
 
 // historyHead is the position of the newest history batch when the source

@@ -68,7 +68,8 @@ func (s *winSource) add(t *testing.T, i int, start time.Time, d time.Duration, r
 	s.addEvents(t, runID, events, start)
 }
 
-// addEvents appends a run's whole history as one batch stored at at.
+// addEvents appends a batch of a run's events (in most tests its whole
+// history), stored at at.
 func (s *winSource) addEvents(t *testing.T, runID string, events []engine.Event, at time.Time) {
 	t.Helper()
 	data, err := json.Marshal(engine.Batch{Kind: engine.BatchExternal, Events: events})
@@ -77,7 +78,7 @@ func (s *winSource) addEvents(t *testing.T, runID string, events []engine.Event,
 	}
 	closed := events[len(events)-1].Type.Closes()
 	b := engine.StoredBatch{Seq: uint64(len(s.batches) + 1), Data: data, Time: at,
-		Header: engine.BatchHeader{RunID: runID, FirstEventID: 1, LastEventID: int64(len(events)), Closed: closed}}
+		Header: engine.BatchHeader{RunID: runID, FirstEventID: events[0].ID, LastEventID: events[len(events)-1].ID, Closed: closed}}
 	s.batches = append(s.batches, b)
 	if s.byRun == nil {
 		s.byRun = map[string][]engine.StoredBatch{}
@@ -265,27 +266,19 @@ func interleavedRuns(t *testing.T, n int) *winSource {
 		}
 	}
 	slices.SortFunc(slots, func(a, b slot) int { return a.key - b.key })
-	src := &winSource{byRun: map[string][]engine.StoredBatch{}}
+	src := &winSource{}
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for _, s := range slots {
 		runID, at := fmt.Sprintf("run-%05d", s.run), start.Add(time.Duration(s.key)*time.Second)
-		var attrs any = &engine.WorkflowStarted{WorkflowID: fmt.Sprintf("wf-%05d", s.run), RunID: runID, WorkflowType: "A", TaskQueue: "q"}
-		typ := engine.EventWorkflowStarted
+		e := engine.Event{ID: int64(s.part + 1), Time: at, Type: engine.EventWorkflowStarted,
+			Attrs: &engine.WorkflowStarted{WorkflowID: fmt.Sprintf("wf-%05d", s.run), RunID: runID, WorkflowType: "A", TaskQueue: "q"}}
 		switch s.part {
 		case 1:
-			typ, attrs = engine.EventWorkflowTaskCompleted, &engine.WorkflowTaskCompleted{}
+			e.Type, e.Attrs = engine.EventWorkflowTaskCompleted, &engine.WorkflowTaskCompleted{}
 		case 2:
-			typ, attrs = engine.EventWorkflowCompleted, &engine.WorkflowCompleted{}
+			e.Type, e.Attrs = engine.EventWorkflowCompleted, &engine.WorkflowCompleted{}
 		}
-		id := int64(s.part + 1)
-		data, err := json.Marshal(engine.Batch{Kind: engine.BatchExternal, Events: []engine.Event{{ID: id, Type: typ, Time: at, Attrs: attrs}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := engine.StoredBatch{Seq: uint64(len(src.batches) + 1), Data: data, Time: at,
-			Header: engine.BatchHeader{RunID: runID, FirstEventID: id, LastEventID: id, Closed: s.part == 2}}
-		src.batches = append(src.batches, b)
-		src.byRun[runID] = append(src.byRun[runID], b)
+		src.addEvents(t, runID, []engine.Event{e}, at)
 	}
 	return src
 }

@@ -275,13 +275,19 @@ func (run *synthRun) encode(i int) (engine.BatchHeader, []byte, error) {
 	return h, data, nil
 }
 
-// writeHistories writes runs synthetic runs with start times spread over
-// the 30 days before now, from conc writers, each keeping a few runs in
+// synthStart is when synthetic run n of runs starts: the runs are spread
+// evenly over the 30 days before now.
+func synthStart(now time.Time, n, runs int) time.Time {
+	const span = 30 * 24 * time.Hour
+	return now.Add(-span).Add(time.Duration(float64(span) * float64(n) / float64(runs+1)))
+}
+
+// writeHistories writes runs synthetic runs started as synthStart says
+// (give or take a second), from conc writers, each keeping a few runs in
 // flight. It returns the last history sequence and the messages written.
 func writeHistories(ctx context.Context, st *jetstream.Store, runs, conc int, progress func(done int)) (last uint64, msgs int64, err error) {
 	const perWriter = 8
 	now := time.Now().UTC()
-	span := 30 * 24 * time.Hour
 	var next atomic.Int64
 	var written, finished atomic.Int64
 	var maxSeq atomic.Uint64
@@ -319,7 +325,7 @@ func writeHistories(ctx context.Context, st *jetstream.Store, runs, conc int, pr
 					if n > runs {
 						break
 					}
-					start := now.Add(-span).Add(time.Duration(float64(span) * float64(n) / float64(runs+1))).Add(time.Duration(r.IntN(1000)) * time.Millisecond)
+					start := synthStart(now, n, runs).Add(time.Duration(r.IntN(1000)) * time.Millisecond)
 					inflight = append(inflight, &live{run: genRun(r, n, start)})
 				}
 				if len(inflight) == 0 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/blevesearch/bleve/v2/analysis"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/registry"
 )
@@ -21,13 +20,10 @@ type asciiAnalyzer struct {
 	stop     analysis.TokenFilter // the standard analyzer's English stop words
 }
 
-func newASCIIAnalyzer() (*asciiAnalyzer, error) {
-	cache := registry.NewCache()
-	std, err := cache.AnalyzerNamed(standard.Name)
-	if err != nil {
-		return nil, fmt.Errorf("the standard analyzer: %w", err)
-	}
-	stop, err := cache.TokenFilterNamed(en.StopName)
+// newASCIIAnalyzer wraps std, the standard analyzer (the mapping's, which
+// queries use).
+func newASCIIAnalyzer(std analysis.Analyzer) (*asciiAnalyzer, error) {
+	stop, err := registry.NewCache().TokenFilterNamed(en.StopName)
 	if err != nil {
 		return nil, fmt.Errorf("the English stop words: %w", err)
 	}

@@ -28,11 +28,11 @@ func sameTokens(t *testing.T, fast *asciiAnalyzer, std analysis.Analyzer, input 
 }
 
 func testAnalyzers(t testing.TB) (*asciiAnalyzer, analysis.Analyzer) {
-	fast, err := newASCIIAnalyzer()
+	std, err := registry.NewCache().AnalyzerNamed(standard.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	std, err := registry.NewCache().AnalyzerNamed(standard.Name)
+	fast, err := newASCIIAnalyzer(std)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/numeric"
@@ -28,11 +29,11 @@ type docBuilder struct {
 }
 
 func newDocBuilder(m mapping.IndexMapping) (*docBuilder, error) {
-	kw := m.AnalyzerNamed(keyword.Name)
-	if kw == nil {
-		return nil, fmt.Errorf("index mapping lacks the %s analyzer", keyword.Name)
+	kw, std := m.AnalyzerNamed(keyword.Name), m.AnalyzerNamed(standard.Name)
+	if kw == nil || std == nil {
+		return nil, fmt.Errorf("index mapping lacks the %s or %s analyzer", keyword.Name, standard.Name)
 	}
-	txt, err := newASCIIAnalyzer() // the standard analyzer's tokens, as the mapping names for queries
+	txt, err := newASCIIAnalyzer(std)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/foremanhq/foreman/engine/internal/clock"
 )
 
 // The timer service fires durable timers and heartbeat deadlines. Timers
@@ -47,15 +49,22 @@ func (h *timerHeap) Pop() any {
 type timerService struct {
 	store Store
 	log   *slog.Logger
+	clock clock.Clock
+	ctx   context.Context
 
-	mu     sync.Mutex
-	heap   timerHeap
-	byKey  map[string]*timerItem
-	wakeup chan struct{}
+	mu    sync.Mutex
+	heap  timerHeap
+	byKey map[string]*timerItem
+	// alarm calls fireDue when the earliest timer falls due. It is armed
+	// as a timer is set, not by a loop woken later, so a test clock knows
+	// of every timer as soon as the store delivered it.
+	alarm   clock.Timer
+	alarmAt time.Time
+	stopped bool
 }
 
 func runTimers(ctx context.Context, s Store, log *slog.Logger) error {
-	ts := &timerService{store: s, log: log, byKey: map[string]*timerItem{}, wakeup: make(chan struct{}, 1)}
+	ts := &timerService{store: s, log: log, clock: clockOf(s), ctx: ctx, byKey: map[string]*timerItem{}}
 	errs := make(chan error, 2)
 	go func() {
 		errs <- s.WatchTimers(ctx, func(t StoredTimer) {
@@ -65,7 +74,7 @@ func runTimers(ctx context.Context, s Store, log *slog.Logger) error {
 	go func() {
 		errs <- s.WatchHeartbeats(ctx, ts.onHeartbeat)
 	}()
-	go ts.loop(ctx)
+	defer ts.stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -77,16 +86,13 @@ func runTimers(ctx context.Context, s Store, log *slog.Logger) error {
 // set adds or replaces the timer with the item's key.
 func (ts *timerService) set(it *timerItem) {
 	ts.mu.Lock()
+	defer ts.mu.Unlock()
 	if old := ts.byKey[it.key]; old != nil && old.index >= 0 {
 		heap.Remove(&ts.heap, old.index)
 	}
 	ts.byKey[it.key] = it
 	heap.Push(&ts.heap, it)
-	ts.mu.Unlock()
-	select {
-	case ts.wakeup <- struct{}{}:
-	default:
-	}
+	ts.armLocked()
 }
 
 func (ts *timerService) remove(key string) {
@@ -97,6 +103,38 @@ func (ts *timerService) remove(key string) {
 			heap.Remove(&ts.heap, old.index)
 		}
 		delete(ts.byKey, key)
+	}
+	ts.armLocked()
+}
+
+// armLocked points the alarm at the earliest timer.
+func (ts *timerService) armLocked() {
+	if ts.stopped {
+		return
+	}
+	if len(ts.heap) == 0 {
+		if ts.alarm != nil {
+			ts.alarm.Stop()
+			ts.alarm = nil
+		}
+		return
+	}
+	at := ts.heap[0].at
+	if ts.alarm != nil && ts.alarmAt.Equal(at) {
+		return
+	}
+	if ts.alarm != nil {
+		ts.alarm.Stop()
+	}
+	ts.alarm, ts.alarmAt = ts.clock.AfterFunc(clock.Until(ts.clock, at), ts.fireDue), at
+}
+
+func (ts *timerService) stop() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.stopped = true
+	if ts.alarm != nil {
+		ts.alarm.Stop()
 	}
 }
 
@@ -115,34 +153,28 @@ func (ts *timerService) onHeartbeat(key string, data []byte) {
 	ts.set(&timerItem{at: rec.At.Add(rec.Timeout), key: "h:" + key, body: body})
 }
 
-func (ts *timerService) loop(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		ts.mu.Lock()
-		var due []*timerItem
-		now := time.Now()
-		for len(ts.heap) > 0 && !ts.heap[0].at.After(now) {
-			it := heap.Pop(&ts.heap).(*timerItem)
-			delete(ts.byKey, it.key)
-			due = append(due, it)
-		}
-		wait := time.Hour
-		if len(ts.heap) > 0 {
-			wait = time.Until(ts.heap[0].at)
-		}
-		ts.mu.Unlock()
-		for _, it := range due {
-			go ts.fire(ctx, it)
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-ts.wakeup:
-		case <-timer.C:
-		}
+// fireDue fires every timer that is due and re-arms the alarm.
+func (ts *timerService) fireDue() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.stopped {
+		return
 	}
+	if ts.alarm != nil {
+		ts.alarm.Stop() // a stale alarm (replaced while it started) must not leave two armed
+		ts.alarm = nil
+	}
+	now := ts.clock.Now()
+	for len(ts.heap) > 0 && !ts.heap[0].at.After(now) {
+		it := heap.Pop(&ts.heap).(*timerItem)
+		delete(ts.byKey, it.key)
+		release := ts.clock.Hold()
+		go func() {
+			defer release()
+			ts.fire(ts.ctx, it)
+		}()
+	}
+	ts.armLocked()
 }
 
 // fire publishes the timer's task, then deletes the timer; on failure it
@@ -157,7 +189,7 @@ func (ts *timerService) fire(ctx context.Context, it *timerItem) {
 	if err := ts.store.PublishTask(ctx, b.Kind, b.Queue, b.Task, b.MsgID); err != nil {
 		if ctx.Err() == nil {
 			ts.log.Warn("firing timer failed; retrying", "key", it.key, "err", err)
-			it.at = time.Now().Add(time.Second)
+			it.at = ts.clock.Now().Add(time.Second)
 			ts.set(it)
 		}
 		return

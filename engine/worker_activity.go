@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/foremanhq/foreman/engine/internal/clock"
 )
 
 // ActivityInfo describes the running activity attempt.
@@ -33,7 +35,7 @@ type activityRun struct {
 	mu        sync.Mutex
 	prev      json.RawMessage // the newest heartbeat details (of this or an earlier attempt)
 	lastWrite time.Time
-	flush     *time.Timer // a throttled write waiting to happen
+	flush     clock.Timer // a throttled write waiting to happen
 }
 
 // GetActivityInfo describes the attempt running under ctx.
@@ -63,10 +65,10 @@ func RecordHeartbeat(ctx context.Context, details any) error {
 	if r.hbTimeout > 0 {
 		throttle = min(r.hbTimeout/3, time.Second)
 	}
-	wait := throttle - time.Since(r.lastWrite)
+	wait := throttle - clock.Since(r.w.clock, r.lastWrite)
 	if wait > 0 { // throttled: write the newest details a little later
 		if r.flush == nil {
-			r.flush = time.AfterFunc(wait, func() {
+			r.flush = r.w.clock.AfterFunc(wait, func() {
 				r.mu.Lock()
 				r.flush = nil
 				r.mu.Unlock()
@@ -115,7 +117,7 @@ func GetHeartbeatDetails(ctx context.Context, valuePtr any) bool {
 
 func (r *activityRun) writeHeartbeat(ctx context.Context, timeout time.Duration) error {
 	r.mu.Lock()
-	r.lastWrite = time.Now()
+	r.lastWrite = r.w.clock.Now()
 	rec := heartbeatRecord{RunID: r.info.RunID, WorkflowID: r.info.WorkflowID, WorkflowQueue: r.task.WorkflowQueue,
 		Seq: r.info.Seq, Attempt: r.info.Attempt, At: r.lastWrite.UTC(), Timeout: timeout, Details: r.prev}
 	r.mu.Unlock()
@@ -221,7 +223,7 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		return attemptOutcome{failure: &Failure{Type: CodeUnknownActivity, Message: fmt.Sprintf("[%s] activity type %q is not registered on the worker of queue %s (registered: %s)",
 			CodeUnknownActivity, t.ActivityType, w.queue, w.reg.activityNames())}}
 	}
-	now := time.Now()
+	now := w.clock.Now()
 	if s2s := t.Options.ScheduleToStartTimeout; s2s > 0 && now.Sub(t.DispatchedAt) > s2s {
 		return attemptOutcome{failure: &Failure{Type: "TimeoutError", Message: fmt.Sprintf("not started within %s", s2s), TimeoutType: "schedule_to_start"}}
 	}
@@ -238,7 +240,7 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 	}
 	if !deadline.IsZero() {
 		var c2 context.CancelFunc
-		actx, c2 = context.WithDeadline(actx, deadline)
+		actx, c2 = clock.WithDeadline(w.clock, actx, deadline)
 		defer c2()
 	}
 	run := &activityRun{w: w, task: t, hbTimeout: t.Options.HeartbeatTimeout, cancel: cancel,
@@ -283,9 +285,9 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		return attemptOutcome{handBack: true}
 	case errors.Is(cause, ErrCanceled):
 		return attemptOutcome{canceled: true}
-	case errors.Is(actx.Err(), context.DeadlineExceeded) && err != nil:
+	case errors.Is(cause, context.DeadlineExceeded) && err != nil:
 		tt := "start_to_close"
-		if s := t.Options.ScheduleToCloseTimeout; s > 0 && !time.Now().Before(t.ScheduledAt.Add(s)) {
+		if s := t.Options.ScheduleToCloseTimeout; s > 0 && !w.clock.Now().Before(t.ScheduledAt.Add(s)) {
 			tt = "schedule_to_close"
 		}
 		failure = &Failure{Type: "TimeoutError", Message: fmt.Sprintf("activity %s attempt %d exceeded its deadline", t.ActivityType, t.Attempt), TimeoutType: tt}

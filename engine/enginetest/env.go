@@ -1,0 +1,364 @@
+package enginetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/internal/clock"
+	"github.com/foremanhq/foreman/jetstream/jstest"
+)
+
+// DefaultTaskQueue is the queue of the environment's worker.
+const DefaultTaskQueue = "enginetest"
+
+// DefaultStart is the test clock's time when an environment starts: fixed,
+// so that runs and their histories are the same on every run of a test.
+var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Option configures an environment.
+type Option func(*options)
+
+type options struct {
+	start   time.Time
+	timeout time.Duration
+	log     *slog.Logger
+	worker  engine.WorkerOptions
+}
+
+// WithStartTime sets the test clock's starting time.
+func WithStartTime(t time.Time) Option { return func(o *options) { o.start = t } }
+
+// WithTimeout bounds, in real time, each wait of the environment (Result,
+// Advance, WaitIdle); past it the test fails with what was still in flight
+// (default 30 s).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithLogger sets the engine's logger (default: errors are not logged
+// unless FOREMAN_TEST_LOG is set, then everything is).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithWorkerOptions configures the environment's worker.
+func WithWorkerOptions(wo engine.WorkerOptions) Option { return func(o *options) { o.worker = wo } }
+
+// Env runs workflows on the real engine — worker, dispatcher, timer service —
+// over a real JetStream store in a temporary directory, with a test clock in
+// place of the wall clock. Time stands still until the test lets it move:
+// Result and ExecuteWorkflow move it whenever everything has settled (no
+// workflow task, activity attempt or stored message in flight) straight to
+// the next timer, retry or timeout; Advance moves it by a given duration. A
+// 72-hour approval timeout or a 10-minute sleep takes milliseconds.
+//
+// Activities run for real (in real time): while one is running, Result
+// does not move the clock. An activity that waits for its own
+// start-to-close or heartbeat timeout is released by Advance.
+type Env struct {
+	t     testing.TB
+	ctx   context.Context
+	opts  options
+	clock *clock.Manual
+	store *trackedStore
+
+	client *engine.Client
+
+	mu         sync.Mutex
+	workflows  map[string]any
+	activities map[string]any
+	worker     *engine.Worker
+	started    int
+}
+
+// New starts an environment for the test; t.Cleanup stops it.
+func New(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	o := options{start: DefaultStart, timeout: 30 * time.Second}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.log == nil {
+		o.log = quietLogger()
+	}
+	if o.worker.Logger == nil {
+		o.worker.Logger = o.log
+	}
+	if o.worker.ShutdownTimeout == 0 {
+		o.worker.ShutdownTimeout = time.Second
+	}
+	if o.worker.Identity == "" {
+		o.worker.Identity = "enginetest"
+	}
+	js, _ := jstest.Start(t)
+	clk := clock.NewManual(o.start)
+	e := &Env{t: t, opts: o, clock: clk, store: newTrackedStore(js, clk),
+		workflows: map[string]any{}, activities: map[string]any{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.ctx = ctx
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = engine.RunServices(ctx, e.store, o.log)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	e.client = engine.NewClient(e.store, engine.ClientOptions{Identity: "tester"})
+	e.probeHeartbeats()
+	return e
+}
+
+func quietLogger() *slog.Logger {
+	level := slog.LevelError + 4
+	if os.Getenv("FOREMAN_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// probeHeartbeats waits until the timer service watches heartbeats: a
+// heartbeat deleted before its watch began would never be seen, and the
+// environment would wait for it forever.
+func (e *Env) probeHeartbeats() {
+	e.t.Helper()
+	const key = "enginetest.probe.0"
+	if err := e.store.PutHeartbeat(e.ctx, key, []byte(`{}`)); err != nil {
+		e.t.Fatalf("enginetest: %v", err)
+	}
+	e.settle(false, "the heartbeat watch to start")
+	if err := e.store.DeleteHeartbeat(e.ctx, key); err != nil {
+		e.t.Fatalf("enginetest: %v", err)
+	}
+	e.settle(false, "the heartbeat watch to start")
+}
+
+// Store is the environment's store: JetStream, on the test clock. Workers
+// and clients built on it share the clock (engine.NewWorker(env.Store(), …)
+// for other task queues; stop them before the test ends).
+func (e *Env) Store() engine.Store { return e.store }
+
+// Client is a client of the environment (identity "tester").
+func (e *Env) Client() *engine.Client { return e.client }
+
+// Context is cancelled when the test ends.
+func (e *Env) Context() context.Context { return e.ctx }
+
+// Now is the test clock's time.
+func (e *Env) Now() time.Time { return e.clock.Now() }
+
+// RegisterWorkflow registers a workflow on the environment's worker (of
+// DefaultTaskQueue). Register before the first Start.
+func (e *Env) RegisterWorkflow(fn any) { e.RegisterWorkflowWithName(engine.FuncName(fn), fn) }
+
+// RegisterWorkflowWithName registers fn under name.
+func (e *Env) RegisterWorkflowWithName(name string, fn any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.workflows[name] = fn
+}
+
+// RegisterActivity registers an activity on the environment's worker.
+func (e *Env) RegisterActivity(fn any) { e.RegisterActivityWithName(engine.FuncName(fn), fn) }
+
+// RegisterActivityWithName registers fn under name.
+func (e *Env) RegisterActivityWithName(name string, fn any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.activities[name] = fn
+}
+
+// OnActivity replaces an activity (the function or its registered name)
+// with fn, which must take and return the same types: the workflow calls
+// fn where it would have called the real one.
+func (e *Env) OnActivity(activity any, fn any) { e.RegisterActivityWithName(engine.FuncName(activity), fn) }
+
+// startWorker starts the environment's worker with what is registered, once.
+func (e *Env) startWorker() {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.worker != nil || len(e.workflows)+len(e.activities) == 0 {
+		return
+	}
+	w := engine.NewWorker(e.store, DefaultTaskQueue, e.opts.worker)
+	var errs []error
+	for name, fn := range e.workflows {
+		errs = append(errs, w.RegisterWorkflowWithName(name, fn))
+	}
+	for name, fn := range e.activities {
+		errs = append(errs, w.RegisterActivityWithName(name, fn))
+	}
+	if err := errors.Join(errs...); err != nil {
+		e.t.Fatalf("enginetest: registering: %v", err)
+	}
+	if err := w.Start(e.ctx); err != nil {
+		e.t.Fatalf("enginetest: starting the worker: %v", err)
+	}
+	e.t.Cleanup(w.Stop)
+	e.worker = w
+}
+
+// Start starts workflow (a function or its registered name) with input on
+// DefaultTaskQueue, under a generated workflow id. Time does not move.
+func (e *Env) Start(workflow any, input any) engine.Run {
+	e.t.Helper()
+	e.mu.Lock()
+	e.started++
+	id := fmt.Sprintf("%s-%d", engine.FuncName(workflow), e.started)
+	e.mu.Unlock()
+	return e.StartWithOptions(engine.StartOptions{ID: id, TaskQueue: DefaultTaskQueue}, workflow, input)
+}
+
+// StartWithOptions starts a run with the given id and queue.
+func (e *Env) StartWithOptions(opts engine.StartOptions, workflow any, input any) engine.Run {
+	e.t.Helper()
+	e.startWorker()
+	run, err := e.client.Start(e.ctx, opts, workflow, input)
+	if err != nil {
+		e.t.Fatalf("enginetest: start %s: %v", opts.ID, err)
+	}
+	return run
+}
+
+// ExecuteWorkflow starts workflow and waits for its result (see Result).
+func (e *Env) ExecuteWorkflow(workflow any, input any, valuePtr any) error {
+	e.t.Helper()
+	return e.Result(e.Start(workflow, input), valuePtr)
+}
+
+// Result waits for the run (or the run it continued as) to close and
+// decodes its result into valuePtr; a run that did not complete returns its
+// failure. While it waits, the clock moves to the next timer whenever
+// everything has settled.
+func (e *Env) Result(run engine.Run, valuePtr any) error {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.client.GetResult(ctx, run.WorkflowID, "", valuePtr) }()
+	deadline := time.Now().Add(e.opts.timeout)
+	for {
+		select {
+		case err := <-done:
+			return err
+		default:
+		}
+		if e.idle(false) && !e.closed(run) {
+			if next, ok := e.clock.Next(); ok {
+				e.clock.Set(next)
+				continue
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("enginetest: %s did not close within %s (test clock at %s; in flight: %s)\nhistory:\n%s",
+				run.WorkflowID, e.opts.timeout, e.Now().Format(time.RFC3339), orNothing(e.store.busy(false)), e.dump(run))
+		}
+		e.waitChange()
+	}
+}
+
+// Advance moves the clock forward by d, firing on the way, in order, each
+// timer, retry and timeout that falls due, and letting the engine settle
+// after each (activity attempts already running are not waited for).
+func (e *Env) Advance(d time.Duration) {
+	e.t.Helper()
+	target := e.clock.Now().Add(d)
+	for {
+		e.settle(true, "the engine to settle")
+		next, ok := e.clock.Next()
+		if !ok || next.After(target) {
+			break
+		}
+		e.clock.Set(next)
+	}
+	e.clock.Set(target)
+	e.settle(true, "the engine to settle")
+}
+
+// WaitIdle waits until nothing is in flight: no workflow task, activity
+// attempt, history batch, task or timer between the engine's parts. Time
+// does not move.
+func (e *Env) WaitIdle() {
+	e.t.Helper()
+	e.settle(false, "the engine to go idle")
+}
+
+// AfterFunc calls fn when the test clock reaches Now()+d (fn may signal,
+// approve or cancel a run at a chosen workflow time; the clock waits for it).
+func (e *Env) AfterFunc(d time.Duration, fn func()) {
+	e.clock.AfterFunc(d, fn)
+}
+
+// History returns the run's events.
+func (e *Env) History(run engine.Run) []engine.Event {
+	e.t.Helper()
+	events, err := e.client.History(e.ctx, run.WorkflowID, run.RunID)
+	if err != nil {
+		e.t.Fatalf("enginetest: history of %s: %v", run.WorkflowID, err)
+	}
+	return events
+}
+
+// idle tells whether nothing is in flight, checked twice so that work
+// handed from one part to the next between the two looks is seen.
+func (e *Env) idle(runningActivities bool) bool {
+	if e.store.busy(runningActivities) != "" {
+		return false
+	}
+	time.Sleep(200 * time.Microsecond)
+	return e.store.busy(runningActivities) == ""
+}
+
+func (e *Env) settle(runningActivities bool, what string) {
+	e.t.Helper()
+	deadline := time.Now().Add(e.opts.timeout)
+	for !e.idle(runningActivities) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("enginetest: timed out after %s waiting for %s; in flight: %s", e.opts.timeout, what, e.store.busy(runningActivities))
+		}
+		e.waitChange()
+	}
+}
+
+// waitChange waits a little, or less if something changes.
+func (e *Env) waitChange() {
+	t := time.NewTimer(5 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-e.store.changes():
+	case <-e.clock.Changed():
+	case <-t.C:
+	}
+}
+
+// closed tells whether the run's current history is closed.
+func (e *Env) closed(run engine.Run) bool {
+	x, err := e.client.Describe(e.ctx, run.WorkflowID, "")
+	return err == nil && x.Status != engine.StatusRunning
+}
+
+func (e *Env) dump(run engine.Run) string {
+	events, err := e.client.History(context.Background(), run.WorkflowID, "")
+	if err != nil {
+		return err.Error()
+	}
+	s := ""
+	for _, ev := range events {
+		b, _ := json.Marshal(ev.Attrs)
+		if len(b) > 200 {
+			b = append(b[:200], "…"...)
+		}
+		s += fmt.Sprintf("  %3d %-26s %s\n", ev.ID, ev.Type, b)
+	}
+	return s
+}
+
+func orNothing(s string) string {
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}

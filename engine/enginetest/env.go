@@ -173,7 +173,9 @@ func (e *Env) RegisterActivityWithName(name string, fn any) {
 // OnActivity replaces an activity (the function or its registered name)
 // with fn, which must take and return the same types: the workflow calls
 // fn where it would have called the real one.
-func (e *Env) OnActivity(activity any, fn any) { e.RegisterActivityWithName(engine.FuncName(activity), fn) }
+func (e *Env) OnActivity(activity any, fn any) {
+	e.RegisterActivityWithName(engine.FuncName(activity), fn)
+}
 
 // startWorker starts the environment's worker with what is registered, once.
 func (e *Env) startWorker() {

@@ -1,12 +1,14 @@
 package enginetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -302,6 +304,24 @@ func (e *Env) History(run engine.Run) []engine.Event {
 		e.t.Fatalf("enginetest: history of %s: %v", run.WorkflowID, err)
 	}
 	return events
+}
+
+// RecordHistory writes the run's history to path as `foreman history
+// WORKFLOW_ID -o json` prints it, the format engine.WorkflowReplayer reads:
+// record the histories of representative runs under testdata/ and replay
+// them in CI, so a change that would break running executions fails a test.
+func (e *Env) RecordHistory(run engine.Run, path string) {
+	e.t.Helper()
+	var b bytes.Buffer
+	if err := engine.WriteHistoryJSON(&b, e.History(run)); err != nil {
+		e.t.Fatalf("enginetest: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		e.t.Fatalf("enginetest: recording history: %v", err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		e.t.Fatalf("enginetest: recording history: %v", err)
+	}
 }
 
 // idle tells whether nothing is in flight, checked twice so that work

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/enginetest"
 )
 
 // attempts lists the attempt numbers recorded for activity seq 1.
@@ -153,8 +154,7 @@ func TestStartToCloseTimeout(t *testing.T) {
 	env.RegisterActivityWithName("slow", func(ctx context.Context) (string, error) {
 		if calls.Add(1) == 1 {
 			started <- struct{}{}
-			<-ctx.Done() // only the deadline ends it
-			return "", ctx.Err()
+			return "", enginetest.WaitForTimeout(ctx) // only the deadline ends it
 		}
 		return "second", nil
 	})
@@ -212,9 +212,6 @@ func TestScheduleToCloseTimeout(t *testing.T) {
 func TestHeartbeatTimeoutAndDetails(t *testing.T) {
 	env := newTestEnv(t)
 	var calls atomic.Int32
-	started := make(chan struct{}, 1)
-	hung := make(chan struct{}) // holds the first attempt until the test ends
-	defer close(hung)
 	resumedFrom := make(chan int, 1)
 	opts := engine.ActivityOptions{StartToCloseTimeout: time.Hour, HeartbeatTimeout: 30 * time.Second,
 		RetryPolicy: &engine.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3}}
@@ -222,8 +219,7 @@ func TestHeartbeatTimeoutAndDetails(t *testing.T) {
 	env.RegisterActivityWithName("hb", func(ctx context.Context) (string, error) {
 		if calls.Add(1) == 1 {
 			must(engine.RecordHeartbeat(ctx, 7))
-			started <- struct{}{}
-			<-hung // hangs: no more heartbeats
+			_ = enginetest.WaitForTimeout(ctx) // hangs: no more heartbeats
 			return "late", nil
 		}
 		var from int
@@ -232,8 +228,6 @@ func TestHeartbeatTimeoutAndDetails(t *testing.T) {
 		return "resumed", nil
 	})
 	run := env.Start("HB", nil)
-	waitStarted(t, started)
-	env.Advance(time.Minute)
 	var s string
 	must(env.Result(run, &s))
 	if s != "resumed" {

@@ -262,6 +262,9 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		}
 	}
 	actx = context.WithValue(actx, activityKey{}, run)
+	if w.clock != clock.Wall {
+		actx = clock.NewContext(actx, w.clock) // a test clock, for enginetest.WaitForTimeout
+	}
 	w.mu.Lock()
 	w.running[key] = cancel
 	w.mu.Unlock()

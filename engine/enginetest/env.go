@@ -58,9 +58,10 @@ func WithWorkerOptions(wo engine.WorkerOptions) Option { return func(o *options)
 // the next timer, retry or timeout; Advance moves it by a given duration. A
 // 72-hour approval timeout or a 10-minute sleep takes milliseconds.
 //
-// Activities run for real (in real time): while one is running, Result
-// does not move the clock. An activity that waits for its own
-// start-to-close or heartbeat timeout is released by Advance.
+// Activities run for real, in real time, and time stands still while one
+// runs: an activity that returns in a few milliseconds does so before any
+// timer fires, on every run of the test. An activity that should wait for
+// its own timeout calls WaitForTimeout, which lets time move on.
 type Env struct {
 	t     testing.TB
 	ctx   context.Context
@@ -130,11 +131,11 @@ func (e *Env) probeHeartbeats() {
 	if err := e.store.PutHeartbeat(e.ctx, key, []byte(`{}`)); err != nil {
 		e.t.Fatalf("enginetest: %v", err)
 	}
-	e.settle(false, "the heartbeat watch to start")
+	e.settle("the heartbeat watch to start")
 	if err := e.store.DeleteHeartbeat(e.ctx, key); err != nil {
 		e.t.Fatalf("enginetest: %v", err)
 	}
-	e.settle(false, "the heartbeat watch to start")
+	e.settle("the heartbeat watch to start")
 }
 
 // Store is the environment's store: JetStream, on the test clock. Workers
@@ -250,7 +251,7 @@ func (e *Env) Result(run engine.Run, valuePtr any) error {
 			return err
 		default:
 		}
-		if e.idle(false) && !e.closed(run) {
+		if e.idle() && !e.closed(run) {
 			if next, ok := e.clock.Next(); ok {
 				e.clock.Set(next)
 				continue
@@ -258,7 +259,7 @@ func (e *Env) Result(run engine.Run, valuePtr any) error {
 		}
 		if time.Now().After(deadline) {
 			e.t.Fatalf("enginetest: %s did not close within %s (test clock at %s; in flight: %s)\nhistory:\n%s",
-				run.WorkflowID, e.opts.timeout, e.Now().Format(time.RFC3339), orNothing(e.store.busy(false)), e.dump(run))
+				run.WorkflowID, e.opts.timeout, e.Now().Format(time.RFC3339), orNothing(e.store.busy()), e.dump(run))
 		}
 		e.waitChange()
 	}
@@ -266,12 +267,12 @@ func (e *Env) Result(run engine.Run, valuePtr any) error {
 
 // Advance moves the clock forward by d, firing on the way, in order, each
 // timer, retry and timeout that falls due, and letting the engine settle
-// after each (activity attempts already running are not waited for).
+// before and after each.
 func (e *Env) Advance(d time.Duration) {
 	e.t.Helper()
 	target := e.clock.Now().Add(d)
 	for {
-		e.settle(true, "the engine to settle")
+		e.settle("the engine to settle")
 		next, ok := e.clock.Next()
 		if !ok || next.After(target) {
 			break
@@ -279,7 +280,7 @@ func (e *Env) Advance(d time.Duration) {
 		e.clock.Set(next)
 	}
 	e.clock.Set(target)
-	e.settle(true, "the engine to settle")
+	e.settle("the engine to settle")
 }
 
 // WaitIdle waits until nothing is in flight: no workflow task, activity
@@ -287,7 +288,7 @@ func (e *Env) Advance(d time.Duration) {
 // does not move.
 func (e *Env) WaitIdle() {
 	e.t.Helper()
-	e.settle(false, "the engine to go idle")
+	e.settle("the engine to go idle")
 }
 
 // AfterFunc calls fn when the test clock reaches Now()+d (fn may signal,
@@ -326,20 +327,20 @@ func (e *Env) RecordHistory(run engine.Run, path string) {
 
 // idle tells whether nothing is in flight, checked twice so that work
 // handed from one part to the next between the two looks is seen.
-func (e *Env) idle(runningActivities bool) bool {
-	if e.store.busy(runningActivities) != "" {
+func (e *Env) idle() bool {
+	if e.store.busy() != "" {
 		return false
 	}
 	time.Sleep(200 * time.Microsecond)
-	return e.store.busy(runningActivities) == ""
+	return e.store.busy() == ""
 }
 
-func (e *Env) settle(runningActivities bool, what string) {
+func (e *Env) settle(what string) {
 	e.t.Helper()
 	deadline := time.Now().Add(e.opts.timeout)
-	for !e.idle(runningActivities) {
+	for !e.idle() {
 		if time.Now().After(deadline) {
-			e.t.Fatalf("enginetest: timed out after %s waiting for %s; in flight: %s", e.opts.timeout, what, e.store.busy(runningActivities))
+			e.t.Fatalf("enginetest: timed out after %s waiting for %s; in flight: %s", e.opts.timeout, what, e.store.busy())
 		}
 		e.waitChange()
 	}
@@ -383,4 +384,20 @@ func orNothing(s string) string {
 		return "nothing"
 	}
 	return s
+}
+
+// WaitForTimeout, called by an activity, waits until the attempt's context
+// ends — its start-to-close or schedule-to-close deadline on the test clock,
+// a cancellation, or the worker stopping — and returns the context's cause.
+// (A heartbeat timeout fails the attempt in history and retries it; the
+// hung attempt itself waits on until its deadline.) Use it for an activity that hangs: while it waits here,
+// the environment lets time move on (a running activity otherwise holds
+// time still). Outside an environment it just waits for the context.
+func WaitForTimeout(ctx context.Context) error {
+	if m, ok := clock.FromContext(ctx).(*clock.Manual); ok {
+		release := m.Park()
+		defer release()
+	}
+	<-ctx.Done()
+	return context.Cause(ctx)
 }

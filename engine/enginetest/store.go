@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/engine/internal/clock"
@@ -30,7 +29,6 @@ type trackedStore struct {
 	batches   map[string]int // run/seq appended, not yet dispatched
 	seen      map[string]bool
 	tasks     map[string]int // kind/queue: published, not yet acknowledged
-	running   map[string]int // kind/queue: delivered, not yet ended
 	consumers map[string]int // kind/queue: ConsumeTasks calls under way
 	timers    map[string][]byte
 	beats     map[string]beat
@@ -44,7 +42,7 @@ type beat struct {
 
 func newTrackedStore(s engine.Store, clk *clock.Manual) *trackedStore {
 	return &trackedStore{Store: s, clock: clk, batches: map[string]int{}, seen: map[string]bool{},
-		tasks: map[string]int{}, running: map[string]int{}, consumers: map[string]int{},
+		tasks: map[string]int{}, consumers: map[string]int{},
 		timers: map[string][]byte{}, beats: map[string]beat{}, changed: make(chan struct{})}
 }
 
@@ -124,7 +122,6 @@ func (s *trackedStore) ConsumeTasks(ctx context.Context, kind engine.TaskKind, q
 	s.update(func() { s.consumers[k]++ })
 	defer s.update(func() { s.consumers[k]-- })
 	return s.Store.ConsumeTasks(ctx, kind, queue, maxInFlight, func(d engine.Delivery) {
-		s.update(func() { s.running[k]++ })
 		fn(&trackedDelivery{Delivery: d, s: s, key: k})
 	})
 }
@@ -142,18 +139,11 @@ func (d *trackedDelivery) Ack(ctx context.Context) error {
 	err := d.Delivery.Ack(ctx)
 	d.once.Do(func() {
 		d.s.update(func() {
-			d.s.running[d.key]--
 			if d.s.tasks[d.key] > 0 {
 				d.s.tasks[d.key]--
 			}
 		})
 	})
-	return err
-}
-
-func (d *trackedDelivery) Nak(delay time.Duration) error {
-	err := d.Delivery.Nak(delay)
-	d.once.Do(func() { d.s.update(func() { d.s.running[d.key]-- }) })
 	return err
 }
 
@@ -206,10 +196,11 @@ func (s *trackedStore) WatchHeartbeats(ctx context.Context, fn func(key string, 
 	})
 }
 
-// busy describes the work in flight, "" when everything has settled. With
-// runningActivities, activity attempts already running do not count (one
-// may be waiting for its own timeout, which only time moving fires).
-func (s *trackedStore) busy(runningActivities bool) string {
+// busy describes the work in flight, "" when everything has settled.
+// Activity attempts parked in WaitForTimeout do not count: they wait for
+// time to move.
+func (s *trackedStore) busy() string {
+	parked := s.clock.Parked()
 	s.mu.Lock()
 	var why []string
 	if s.appending > 0 {
@@ -218,16 +209,19 @@ func (s *trackedStore) busy(runningActivities bool) string {
 	if n := positive(s.batches); n > 0 {
 		why = append(why, fmt.Sprintf("%d history batches not yet dispatched", n))
 	}
+	activities := 0
 	for k, n := range s.tasks {
-		if s.consumers[k] == 0 { // nobody polls it: it waits for a worker, not for time
+		if s.consumers[k] == 0 || n <= 0 { // nobody polls it: it waits for a worker, not for time
 			continue
 		}
-		if runningActivities && strings.HasPrefix(k, string(engine.ActivityTaskKind)+"/") {
-			n -= s.running[k]
+		if strings.HasPrefix(k, string(engine.ActivityTaskKind)+"/") {
+			activities += n
+			continue
 		}
-		if n > 0 {
-			why = append(why, fmt.Sprintf("%d tasks on %s", n, k))
-		}
+		why = append(why, fmt.Sprintf("%d tasks on %s", n, k))
+	}
+	if activities > parked {
+		why = append(why, fmt.Sprintf("%d activity tasks (%d waiting for their timeout)", activities, parked))
 	}
 	if len(s.timers) > 0 {
 		why = append(why, fmt.Sprintf("%d timers not yet armed", len(s.timers)))

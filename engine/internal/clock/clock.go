@@ -57,3 +57,19 @@ func WithDeadline(c Clock, parent context.Context, d time.Time) (context.Context
 	t := c.AfterFunc(Until(c, d), func() { cancel(context.DeadlineExceeded) })
 	return ctx, func() { t.Stop(); cancel(context.Canceled) }
 }
+
+type contextKey struct{}
+
+// NewContext returns ctx carrying c, for code that runs under an activity
+// attempt and needs the engine's clock (enginetest.WaitForTimeout).
+func NewContext(ctx context.Context, c Clock) context.Context {
+	return context.WithValue(ctx, contextKey{}, c)
+}
+
+// FromContext returns the clock ctx carries, or Wall.
+func FromContext(ctx context.Context) Clock {
+	if c, ok := ctx.Value(contextKey{}).(Clock); ok {
+		return c
+	}
+	return Wall
+}

@@ -15,6 +15,7 @@ type Manual struct {
 	pending []*manualTimer
 	seq     uint64
 	holds   int
+	parked  int
 	changed chan struct{} // closed and replaced on every change
 }
 
@@ -86,6 +87,31 @@ func (m *Manual) Hold() func() {
 			m.mu.Unlock()
 		})
 	}
+}
+
+// Park counts an activity attempt that waits for time to pass (for its
+// own timeout) until release is called (once).
+func (m *Manual) Park() func() {
+	m.mu.Lock()
+	m.parked++
+	m.notifyLocked()
+	m.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.mu.Lock()
+			m.parked--
+			m.notifyLocked()
+			m.mu.Unlock()
+		})
+	}
+}
+
+// Parked reports the activity attempts waiting for time to pass.
+func (m *Manual) Parked() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.parked
 }
 
 // Holds reports the holds open, scheduled calls running included.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/engine/enginetest"
 	"github.com/foremanhq/foreman/examples"
 )
 
@@ -29,7 +28,7 @@ var recorded = []struct {
 	wf    any
 	input any
 	// drive acts on the run while it goes (at chosen workflow times)
-	drive func(env *enginetest.Env, run engine.Run)
+	drive func(e *env, run engine.Run)
 }{
 	{name: "order-approved", queue: examples.OrderQueue, wf: examples.OrderFulfillment,
 		input: examples.OrderInput{OrderID: "O-1001", Amount: 2500},
@@ -45,10 +44,10 @@ var recorded = []struct {
 		input: examples.IngestInput{DocID: "D-1", Pages: 12, ChunkPages: 6, PageTime: examples.Duration(2 * time.Millisecond), FlakyAttempts: 1, CrashAtPage: 9}},
 }
 
-func decideAt(after time.Duration, approval string, approved bool) func(*enginetest.Env, engine.Run) {
-	return func(env *enginetest.Env, run engine.Run) {
-		env.AfterFunc(after, func() {
-			if err := env.Client().Decide(env.Context(), run.WorkflowID, run.RunID, approval, approved, "recorded"); err != nil {
+func decideAt(after time.Duration, approval string, approved bool) func(*env, engine.Run) {
+	return func(e *env, run engine.Run) {
+		e.clock.AfterFunc(after, func() {
+			if err := e.client.Decide(e.ctx, run.WorkflowID, run.RunID, approval, approved, "recorded"); err != nil {
 				panic(err)
 			}
 		})
@@ -82,21 +81,16 @@ func TestReplayRecordedHistories(t *testing.T) {
 }
 
 func recordHistories(t *testing.T) {
-	env := enginetest.New(t)
-	stop, err := examples.StartWorkers(env.Context(), env.Store(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	e := newClockEnv(t)
 	for _, rec := range recorded {
-		run := env.StartWithOptions(engine.StartOptions{ID: rec.name, TaskQueue: rec.queue}, rec.wf, rec.input)
+		run := e.clock.StartWithOptions(engine.StartOptions{ID: rec.name, TaskQueue: rec.queue}, rec.wf, rec.input)
 		if rec.drive != nil {
-			rec.drive(env, run)
+			rec.drive(e, run)
 		}
-		if err := env.Result(run, nil); err != nil && !strings.Contains(rec.name, "declined") {
+		if err := e.clock.Result(run, nil); err != nil && !strings.Contains(rec.name, "declined") {
 			t.Fatalf("%s: %v", rec.name, err)
 		}
-		env.RecordHistory(run, historyFile(rec.name))
+		e.clock.RecordHistory(run, historyFile(rec.name))
 	}
 }
 

@@ -1,14 +1,8 @@
 package enginetest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -20,35 +14,6 @@ import (
 
 // DefaultTaskQueue is the queue of the environment's worker.
 const DefaultTaskQueue = "enginetest"
-
-// DefaultStart is the test clock's time when an environment starts: fixed,
-// so that runs and their histories are the same on every run of a test.
-var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// Option configures an environment.
-type Option func(*options)
-
-type options struct {
-	start   time.Time
-	timeout time.Duration
-	log     *slog.Logger
-	worker  engine.WorkerOptions
-}
-
-// WithStartTime sets the test clock's starting time.
-func WithStartTime(t time.Time) Option { return func(o *options) { o.start = t } }
-
-// WithTimeout bounds, in real time, each wait of the environment (Result,
-// Advance, WaitIdle); past it the test fails with what was still in flight
-// (default 30 s).
-func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
-
-// WithLogger sets the engine's logger (default: errors are not logged
-// unless FOREMAN_TEST_LOG is set, then everything is).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
-// WithWorkerOptions configures the environment's worker.
-func WithWorkerOptions(wo engine.WorkerOptions) Option { return func(o *options) { o.worker = wo } }
 
 // Env runs workflows on the real engine — worker, dispatcher, timer service —
 // over a real JetStream store in a temporary directory, with a test clock in
@@ -112,14 +77,6 @@ func New(t testing.TB, opts ...Option) *Env {
 	e.client = engine.NewClient(e.store, engine.ClientOptions{Identity: "tester"})
 	e.probeHeartbeats()
 	return e
-}
-
-func quietLogger() *slog.Logger {
-	level := slog.LevelError + 4
-	if os.Getenv("FOREMAN_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
 // probeHeartbeats waits until the timer service watches heartbeats: a
@@ -189,15 +146,15 @@ func (e *Env) startWorker() {
 		return
 	}
 	w := engine.NewWorker(e.store, DefaultTaskQueue, e.opts.worker)
-	var errs []error
 	for name, fn := range e.workflows {
-		errs = append(errs, w.RegisterWorkflowWithName(name, fn))
+		if err := w.RegisterWorkflowWithName(name, fn); err != nil {
+			e.t.Fatalf("enginetest: registering workflow %s: %v", name, err)
+		}
 	}
 	for name, fn := range e.activities {
-		errs = append(errs, w.RegisterActivityWithName(name, fn))
-	}
-	if err := errors.Join(errs...); err != nil {
-		e.t.Fatalf("enginetest: registering: %v", err)
+		if err := w.RegisterActivityWithName(name, fn); err != nil {
+			e.t.Fatalf("enginetest: registering activity %s: %v", name, err)
+		}
 	}
 	if err := w.Start(e.ctx); err != nil {
 		e.t.Fatalf("enginetest: starting the worker: %v", err)
@@ -297,34 +254,6 @@ func (e *Env) AfterFunc(d time.Duration, fn func()) {
 	e.clock.AfterFunc(d, fn)
 }
 
-// History returns the run's events.
-func (e *Env) History(run engine.Run) []engine.Event {
-	e.t.Helper()
-	events, err := e.client.History(e.ctx, run.WorkflowID, run.RunID)
-	if err != nil {
-		e.t.Fatalf("enginetest: history of %s: %v", run.WorkflowID, err)
-	}
-	return events
-}
-
-// RecordHistory writes the run's history to path as `foreman history
-// WORKFLOW_ID -o json` prints it, the format engine.WorkflowReplayer reads:
-// record the histories of representative runs under testdata/ and replay
-// them in CI, so a change that would break running executions fails a test.
-func (e *Env) RecordHistory(run engine.Run, path string) {
-	e.t.Helper()
-	var b bytes.Buffer
-	if err := engine.WriteHistoryJSON(&b, e.History(run)); err != nil {
-		e.t.Fatalf("enginetest: %v", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		e.t.Fatalf("enginetest: recording history: %v", err)
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		e.t.Fatalf("enginetest: recording history: %v", err)
-	}
-}
-
 // idle tells whether nothing is in flight, checked twice so that work
 // handed from one part to the next between the two looks is seen.
 func (e *Env) idle() bool {
@@ -361,29 +290,6 @@ func (e *Env) waitChange() {
 func (e *Env) closed(run engine.Run) bool {
 	x, err := e.client.Describe(e.ctx, run.WorkflowID, "")
 	return err == nil && x.Status != engine.StatusRunning
-}
-
-func (e *Env) dump(run engine.Run) string {
-	events, err := e.client.History(context.Background(), run.WorkflowID, "")
-	if err != nil {
-		return err.Error()
-	}
-	s := ""
-	for _, ev := range events {
-		b, _ := json.Marshal(ev.Attrs)
-		if len(b) > 200 {
-			b = append(b[:200], "…"...)
-		}
-		s += fmt.Sprintf("  %3d %-26s %s\n", ev.ID, ev.Type, b)
-	}
-	return s
-}
-
-func orNothing(s string) string {
-	if s == "" {
-		return "nothing"
-	}
-	return s
 }
 
 // WaitForTimeout, called by an activity, waits until the attempt's context

@@ -74,44 +74,23 @@ func (m *Manual) AfterFunc(d time.Duration, f func()) Timer {
 
 // Hold counts work under way until release is called (once; later calls
 // are no-ops).
-func (m *Manual) Hold() func() {
-	m.mu.Lock()
-	m.holds++
-	m.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			m.mu.Lock()
-			m.holds--
-			m.notifyLocked()
-			m.mu.Unlock()
-		})
-	}
-}
+func (m *Manual) Hold() func() { return m.count(&m.holds) }
 
-// Park counts an activity attempt that waits for time to pass (for its
-// own timeout) until release is called (once).
-func (m *Manual) Park() func() {
+// count increments *n until release is called (once).
+func (m *Manual) count(n *int) func() {
 	m.mu.Lock()
-	m.parked++
+	*n++
 	m.notifyLocked()
 	m.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			m.mu.Lock()
-			m.parked--
+			*n--
 			m.notifyLocked()
 			m.mu.Unlock()
 		})
 	}
-}
-
-// Parked reports the activity attempts waiting for time to pass.
-func (m *Manual) Parked() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.parked
 }
 
 // Holds reports the holds open, scheduled calls running included.
@@ -119,6 +98,17 @@ func (m *Manual) Holds() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.holds
+}
+
+// Park counts an activity attempt that waits for time to pass (for its
+// own timeout) until release is called (once).
+func (m *Manual) Park() func() { return m.count(&m.parked) }
+
+// Parked reports the activity attempts waiting for time to pass.
+func (m *Manual) Parked() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.parked
 }
 
 // Next returns the time of the earliest scheduled call, if any.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/enginetest"
 )
 
 type order struct {
@@ -56,12 +57,19 @@ func must(err error) {
 	}
 }
 
-func TestActivitiesAndTimerComplete(t *testing.T) {
+// threeStepsEnv is a test environment (on the test clock) running ThreeSteps.
+func threeStepsEnv(t *testing.T) *enginetest.Env {
+	t.Helper()
 	env := newTestEnv(t)
 	env.RegisterWorkflow(ThreeSteps)
 	for _, a := range []any{Reserve, Charge, Ship} {
 		env.RegisterActivity(a)
 	}
+	return env
+}
+
+func TestActivitiesAndTimerComplete(t *testing.T) {
+	env := threeStepsEnv(t)
 	run := env.Start(ThreeSteps, order{ID: "1", Amount: 42})
 	var res string
 	must(env.Result(run, &res))

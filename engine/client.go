@@ -376,9 +376,13 @@ func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valueP
 
 func (c *Client) getResult(ctx context.Context, workflowID, runID string, valuePtr any) (string, error) {
 	var closing *Event
+	compensated := false // the status words are Summarize's: see compensatedStatus
 	err := c.FollowHistory(ctx, workflowID, runID, func(e Event) error {
 		if e.Type.Closes() {
 			closing = &e
+		}
+		if m, ok := e.Attrs.(*MarkerRecorded); ok && m.Kind == MarkerCompensated {
+			compensated = true
 		}
 		return nil
 	})
@@ -399,22 +403,35 @@ func (c *Client) getResult(ctx context.Context, workflowID, runID string, valueP
 		}
 		return "", nil
 	case *WorkflowFailed:
-		return "", &WorkflowError{Status: StatusFailed, Failure: a.Failure}
+		return "", newWorkflowError(StatusFailed, compensated, a.Failure)
 	case *WorkflowCanceled:
-		return "", &WorkflowError{Status: StatusCanceled, Failure: &Failure{Type: "CanceledError", Message: "workflow canceled"}}
+		return "", newWorkflowError(StatusCanceled, compensated, &Failure{Type: "CanceledError", Message: "workflow canceled"})
 	case *WorkflowTerminated:
-		return "", &WorkflowError{Status: StatusTerminated, Failure: &Failure{Type: "Terminated", Message: a.Reason}}
+		return "", newWorkflowError(StatusTerminated, compensated, &Failure{Type: "Terminated", Message: a.Reason})
 	}
 	return "", nil
 }
 
+func newWorkflowError(closed Status, compensated bool, f *Failure) *WorkflowError {
+	e := &WorkflowError{Status: closed, CloseStatus: closed, Failure: f}
+	if compensated {
+		e.Status = compensatedStatus(closed)
+	}
+	return e
+}
+
 // WorkflowError is a run's failure as seen by a client.
 type WorkflowError struct {
-	Status  Status
-	Failure *Failure
+	Status Status // as Execution.Status: compensated for a failed saga
+	// CloseStatus is how the run closed (failed, canceled, terminated).
+	CloseStatus Status
+	Failure     *Failure
 }
 
 func (e *WorkflowError) Error() string {
+	if e.CloseStatus != "" && e.CloseStatus != e.Status {
+		return fmt.Sprintf("workflow %s (%s, then compensated): %s", e.Status, e.CloseStatus, e.Failure.Error())
+	}
 	return fmt.Sprintf("workflow %s: %s", e.Status, e.Failure.Error())
 }
 

@@ -57,6 +57,17 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
 // optimistic-concurrency conflict (someone appended meanwhile) it starts
 // over from history.
 func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, delivered uint64) taskOutcome {
+	if len(t.First) == 0 && !w.cache.has(t.RunID) {
+		// A closed run is not cached, so a task for it would replay its
+		// whole history only to drop the task. After a long run was
+		// terminated with work in flight, each late result replayed 50,000
+		// events under the run's lock, and the worker's handlers queued on
+		// that lock (~1 task/s for every run). One read of the last batch
+		// tells instead.
+		if last, err := w.store.LastBatch(ctx, t.RunID); err == nil && last.Header.Closed {
+			return ackTask
+		}
+	}
 	for range 10 {
 		env, current, err := w.loadRun(ctx, t)
 		t.First = nil // a retry after a conflict reads the history

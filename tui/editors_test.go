@@ -8,8 +8,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// The keys the console's one-line fields always had (README: emacs keys in
-// every field) still edit, and other keys are left to the dialog.
+// The keys the console's one-line fields always had (the emacs ones) still
+// edit, and every other key is left to the dialog.
 func TestLineEditKeys(t *testing.T) {
 	for _, tc := range []struct {
 		start string

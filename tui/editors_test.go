@@ -56,6 +56,9 @@ func TestLineEditKeys(t *testing.T) {
 func TestLineEditView(t *testing.T) {
 	st := newStyles(true, false)
 	var e lineEdit
+	if e.model().Focus() != nil {
+		t.Fatal("focusing a field starts a cursor blink")
+	}
 	for _, r := range "order-1001 order-1002 order-1003" {
 		e.handle(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
@@ -90,6 +93,9 @@ func TestLineEditView(t *testing.T) {
 func TestTextEdit(t *testing.T) {
 	st := newStyles(true, false)
 	e := newTextEdit("{\n  \"a\": 1,")
+	if e.ta.Focus() != nil {
+		t.Fatal("focusing the editor starts a cursor blink")
+	}
 	e.handle(keyMsg("enter"))
 	for _, r := range `"b": 2` {
 		e.handle(tea.KeyPressMsg{Code: r, Text: string(r)})

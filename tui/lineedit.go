@@ -49,6 +49,11 @@ func (e *lineEdit) model() *textinput.Model {
 		e.in = textinput.New()
 		e.in.Prompt = ""
 		e.in.KeyMap = lineKeys
+		// Still from the start: a blinking cursor would make Focus start a
+		// blink timer (view sets the theme's styles, also still).
+		s := e.in.Styles()
+		s.Cursor.Blink = false
+		e.in.SetStyles(s)
 		e.ready = true
 	}
 	return &e.in

@@ -39,6 +39,9 @@ func newTextEdit(s string) textEdit {
 	// ctrl+v and ctrl+shift+c run an external clipboard program; a terminal
 	// paste arrives as tea.PasteMsg, and y/Y copy by OSC 52 elsewhere.
 	ta.KeyMap.Paste, ta.KeyMap.CopySelection = key.Binding{}, key.Binding{}
+	still := ta.Styles() // a still cursor from the start, as in lineEdit.model
+	still.Cursor.Blink = false
+	ta.SetStyles(still)
 	ta.SetValue(s)
 	return textEdit{ta: ta}
 }

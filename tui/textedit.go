@@ -71,26 +71,22 @@ func (e *textEdit) insert(s string) {
 	e.ta, _ = e.ta.Update(tea.PasteMsg{Content: s})
 }
 
-// handle applies an editing key.
+// handle applies an editing key; other keys do nothing.
 func (e *textEdit) handle(k tea.KeyPressMsg) {
 	if k.Text != "" && !typing(k) {
-		return
+		return // the textarea would type the text of a ctrl or alt chord
 	}
 	e.ta.Focus()
-	row, indent := e.ta.Line(), ""
+	row, indent := e.ta.Line(), 0
 	if key.Matches(k, e.ta.KeyMap.InsertNewline) {
 		line := []rune(strings.Split(e.ta.Value(), "\n")[row])
-		head := line[:min(e.ta.Column(), len(line))]
-		for _, r := range head {
-			if r != ' ' {
-				break
-			}
-			indent += " "
+		for indent < min(e.ta.Column(), len(line)) && line[indent] == ' ' {
+			indent++
 		}
 	}
 	e.ta, _ = e.ta.Update(k)
-	if indent != "" && e.ta.Line() == row+1 {
-		e.ta.InsertString(indent)
+	if indent > 0 && e.ta.Line() == row+1 { // a line was made (not at the 999th)
+		e.ta.InsertString(strings.Repeat(" ", indent))
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/foremanhq/foreman/engine"
@@ -39,8 +38,8 @@ type detailScreen struct {
 	events   []engine.Event
 	err      error
 	loading  bool
-	fetchSeq int            // replies to older reads are dropped
-	text     viewport.Model // the text tabs (overview, pending, stack, plan), scrolled
+	fetchSeq int // replies to older reads are dropped
+	scroll   int // line offset of the text tabs
 
 	hist  timeline
 	stack asyncJSON
@@ -63,10 +62,7 @@ type asyncJSON struct {
 }
 
 func newDetail(m *Model, wf, run string) *detailScreen {
-	d := &detailScreen{id: m.id(), wf: wf, run: run, text: viewport.New()}
-	// Our keymap scrolls it (scrollKey), by a whole page for ctrl+d/ctrl+u
-	// as everywhere else in the console; the mouse stays off, as before.
-	d.text.KeyMap, d.text.MouseWheelEnabled = viewport.KeyMap{}, false
+	d := &detailScreen{id: m.id(), wf: wf, run: run}
 	d.hist.expanded = map[int64]bool{}
 	d.query = newQueryTab()
 	return d
@@ -178,7 +174,7 @@ func (d *detailScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 // editing the handler; passing through it with tab does not trap tab.
 func (d *detailScreen) setTab(m *Model, t detailTab, direct bool) tea.Cmd {
 	d.tab = (t + tabCount) % tabCount
-	d.text.SetYOffset(0)
+	d.scroll = 0
 	if d.tab == tabQuery && direct {
 		d.query.editing = true
 	}
@@ -235,33 +231,26 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 
 func (d *detailScreen) scrollKey(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	ks := m.keys
-	d.showText(m, m.w, d.bodyRows(m))
 	page := d.bodyRows(m)
 	switch {
 	case key.Matches(k, ks.Down):
-		d.text.ScrollDown(1)
+		d.scroll++
 	case key.Matches(k, ks.Up):
-		d.text.ScrollUp(1)
+		d.scroll--
 	case key.Matches(k, ks.PageDown, ks.HalfDown):
-		d.text.ScrollDown(page)
+		d.scroll += page
 	case key.Matches(k, ks.PageUp, ks.HalfUp):
-		d.text.ScrollUp(page)
+		d.scroll -= page
 	case key.Matches(k, ks.Top):
-		d.text.GotoTop()
+		d.scroll = 0
 	case key.Matches(k, ks.Bottom):
-		d.text.GotoBottom()
+		d.scroll = 1 << 30
 	default:
 		return nil, false
 	}
+	lines := strings.Count(d.tabText(m, m.w), "\n") + 1
+	d.scroll = min(max(d.scroll, 0), max(lines-d.bodyRows(m), 0))
 	return nil, true
-}
-
-// showText gives the viewport the current text of the tab (it follows the
-// run live) in a w×h window; the viewport keeps the offset within it.
-func (d *detailScreen) showText(m *Model, w, h int) {
-	d.text.SetWidth(w)
-	d.text.SetHeight(h)
-	d.text.SetContent(d.tabText(m, w))
 }
 
 // act starts an action on this run (the run shown, captured now).
@@ -371,11 +360,21 @@ func (d *detailScreen) view(m *Model, w, h int) string {
 		case tabQuery:
 			body = d.query.view(m, w, bodyH)
 		default:
-			d.showText(m, w, bodyH)
-			body = d.text.View()
+			body = d.scrolled(d.tabText(m, w), bodyH)
 		}
 	}
 	return tabs + "\n" + strings.Repeat("─", w) + "\n" + body
+}
+
+// scrolled shows h lines of text from the scroll offset. Not a bubbles
+// viewport: its View pads and wraps the whole body through lipgloss, and a
+// 200x60 frame of order-1001's overview went from 622 to 3,212 allocations
+// (0.3 ms to 1.5 ms) with one, for these few lines of slicing.
+func (d *detailScreen) scrolled(text string, h int) string {
+	lines := strings.Split(text, "\n")
+	top := min(d.scroll, max(len(lines)-h, 0))
+	end := min(top+h, len(lines))
+	return strings.Join(lines[top:end], "\n")
 }
 
 // tabText is the text of the scrolling tabs ("" for the others).

@@ -18,8 +18,8 @@ import (
 // the history with the matches highlighted (n/N jump between them).
 type timeline struct {
 	// offset is the first event shown. The cursor, not a viewport, drives
-	// it: an event's expanded JSON counts as its lines, and the search
-	// jumps from event to event.
+	// it: it counts events, not lines (an expanded event spans its JSON),
+	// and the search jumps from event to event.
 	cursor, offset int
 	expanded       map[int64]bool
 	searching      bool

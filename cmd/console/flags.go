@@ -130,10 +130,10 @@ func defineBatch(fs *flag.FlagSet, o *opts) {
 }
 
 // parseInterleaved parses flags wherever they appear among the positional
-// arguments; "--" ends flags. It is the standard library's idiom, kept as
-// it is: fs.Parse stops at the first positional, which is taken, and Parse
-// runs again on the rest (fs.Parse leaves no other trace of a "--", hence
-// the look at the last argument it consumed).
+// arguments; "--" ends flags. It is already the standard library's idiom
+// and stays: fs.Parse stops at the first positional, which is kept, and
+// parses again from the one after. A "--" shows only as the last argument
+// Parse consumed.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {

@@ -291,19 +291,3 @@ func (e *Env) closed(run engine.Run) bool {
 	x, err := e.client.Describe(e.ctx, run.WorkflowID, "")
 	return err == nil && x.Status != engine.StatusRunning
 }
-
-// WaitForTimeout, called by an activity, waits until the attempt's context
-// ends — its start-to-close or schedule-to-close deadline on the test clock,
-// a cancellation, or the worker stopping — and returns the context's cause.
-// (A heartbeat timeout fails the attempt in history and retries it; the
-// hung attempt itself waits on until its deadline.) Use it for an activity that hangs: while it waits here,
-// the environment lets time move on (a running activity otherwise holds
-// time still). Outside an environment it just waits for the context.
-func WaitForTimeout(ctx context.Context) error {
-	if m, ok := clock.FromContext(ctx).(*clock.Manual); ok {
-		release := m.Park()
-		defer release()
-	}
-	<-ctx.Done()
-	return context.Cause(ctx)
-}

@@ -53,9 +53,18 @@ func WithDeadline(c Clock, parent context.Context, d time.Time) (context.Context
 	if c == Wall {
 		return context.WithDeadline(parent, d)
 	}
-	ctx, cancel := context.WithCancelCause(parent)
+	ctx, cancel := context.WithCancelCause(context.WithValue(parent, deadlineKey{}, d))
 	t := c.AfterFunc(Until(c, d), func() { cancel(context.DeadlineExceeded) })
 	return ctx, func() { t.Stop(); cancel(context.Canceled) }
+}
+
+type deadlineKey struct{}
+
+// DeadlineOf returns the deadline WithDeadline set on a clock other than
+// the wall clock (which sets ctx.Deadline instead).
+func DeadlineOf(ctx context.Context) (time.Time, bool) {
+	d, ok := ctx.Value(deadlineKey{}).(time.Time)
+	return d, ok
 }
 
 type contextKey struct{}

@@ -26,7 +26,8 @@ const DefaultTaskQueue = "enginetest"
 // Activities run for real, in real time, and time stands still while one
 // runs: an activity that returns in a few milliseconds does so before any
 // timer fires, on every run of the test. An activity that should wait for
-// its own timeout calls WaitForTimeout, which lets time move on.
+// its own timeout calls WaitForTimeout, one that takes time calls Sleep;
+// time moves on while they wait.
 type Env struct {
 	t     testing.TB
 	ctx   context.Context
@@ -114,20 +115,22 @@ func (e *Env) Now() time.Time { return e.clock.Now() }
 func (e *Env) RegisterWorkflow(fn any) { e.RegisterWorkflowWithName(engine.FuncName(fn), fn) }
 
 // RegisterWorkflowWithName registers fn under name.
-func (e *Env) RegisterWorkflowWithName(name string, fn any) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.workflows[name] = fn
-}
+func (e *Env) RegisterWorkflowWithName(name string, fn any) { e.register(e.workflows, name, fn) }
 
 // RegisterActivity registers an activity on the environment's worker.
 func (e *Env) RegisterActivity(fn any) { e.RegisterActivityWithName(engine.FuncName(fn), fn) }
 
 // RegisterActivityWithName registers fn under name.
-func (e *Env) RegisterActivityWithName(name string, fn any) {
+func (e *Env) RegisterActivityWithName(name string, fn any) { e.register(e.activities, name, fn) }
+
+func (e *Env) register(into map[string]any, name string, fn any) {
+	e.t.Helper()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.activities[name] = fn
+	if e.worker != nil {
+		e.t.Fatalf("enginetest: %s registered after the first Start: register everything before", name)
+	}
+	into[name] = fn
 }
 
 // OnActivity replaces an activity (the function or its registered name)

@@ -58,7 +58,8 @@ func New(t testing.TB, opts ...Option) *Env {
 		o.worker.Logger = o.log
 	}
 	if o.worker.ShutdownTimeout == 0 {
-		o.worker.ShutdownTimeout = time.Second
+		// what still runs when a test ends is an activity left hanging
+		o.worker.ShutdownTimeout = 200 * time.Millisecond
 	}
 	if o.worker.Identity == "" {
 		o.worker.Identity = "enginetest"

@@ -253,7 +253,8 @@ func (e *Env) WaitIdle() {
 }
 
 // AfterFunc calls fn when the test clock reaches Now()+d (fn may signal,
-// approve or cancel a run at a chosen workflow time; the clock waits for it).
+// approve or cancel a run at a chosen workflow time). The clock waits for fn
+// to return, so fn must not wait for the engine (Result, WaitIdle) itself.
 func (e *Env) AfterFunc(d time.Duration, fn func()) {
 	e.clock.AfterFunc(d, fn)
 }

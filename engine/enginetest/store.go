@@ -221,7 +221,7 @@ func (s *trackedStore) busy() string {
 		why = append(why, fmt.Sprintf("%d tasks on %s", n, k))
 	}
 	if activities > parked {
-		why = append(why, fmt.Sprintf("%d activity tasks (%d waiting for their timeout)", activities, parked))
+		why = append(why, fmt.Sprintf("%d activity tasks, %d of them waiting for time (an activity that hangs or takes time must call enginetest.WaitForTimeout or Sleep)", activities, parked))
 	}
 	if len(s.timers) > 0 {
 		why = append(why, fmt.Sprintf("%d timers not yet armed", len(s.timers)))

@@ -194,6 +194,23 @@ type Bus interface {
 	SubscribeCancels(fn func(data []byte)) (stop func(), err error)
 }
 
+// QueryServer is an optional addition to Bus: query handlers get a context
+// that ends when the requester stops waiting, so a query that replays a
+// long history gives up with its caller. Workers use it when their store
+// has it (the jetstream store does), and ServeQueries otherwise.
+type QueryServer interface {
+	ServeQueriesContext(queue string, handler func(ctx context.Context, req []byte) []byte) (stop func(), err error)
+}
+
+// serveQueries serves queue's queries through b, with a context per
+// request when b is a QueryServer.
+func serveQueries(b Bus, queue string, handler func(ctx context.Context, req []byte) []byte) (stop func(), err error) {
+	if qs, ok := b.(QueryServer); ok {
+		return qs.ServeQueriesContext(queue, handler)
+	}
+	return b.ServeQueries(queue, func(req []byte) []byte { return handler(context.Background(), req) })
+}
+
 // Store is everything the engine needs from persistence.
 type Store interface {
 	HistoryStore

@@ -386,12 +386,14 @@ type queryResponse struct {
 	Code   string          `json:"code,omitempty"` // "unknown_query" | "not_found" | "failed"
 }
 
-func (w *Worker) serveQuery(data []byte) []byte {
+// serveQuery answers a query from the run's current state, within the
+// requester's time (and at most 10 s).
+func (w *Worker) serveQuery(ctx context.Context, data []byte) []byte {
 	var req queryRequest
 	if err := json.Unmarshal(data, &req); err != nil {
 		return mustJSON(queryResponse{Error: "malformed query request: " + err.Error(), Code: "failed"})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	unlock := w.locks.lock(req.RunID)
 	defer unlock()

@@ -28,7 +28,8 @@
 //
 // Redelivery tests wait for the store's redelivery deadline
 // (Delivery.AckWait): give the store a short one (about a second) for
-// the suite; a test whose wait would pass 5 s skips itself and says so.
+// the suite; with a longer one (over 2 s for the in-progress test, 5 s
+// for redelivery) those tests skip themselves and say so.
 // Names used are those the engine generates: run ids of letters, digits
 // and '-', queue names of letters, digits, '-' and '_', timer and
 // heartbeat keys of those and '.'; workflow ids may hold any character.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 // taskOutcome says how a delivery ends.
@@ -33,11 +35,7 @@ func (w *Worker) finishDelivery(ctx context.Context, d Delivery, o taskOutcome) 
 // taskBackoff spaces retries of a failing workflow task so a poison run
 // does not hot-loop: 1 s, 2 s, 4 s … up to a minute.
 func taskBackoff(delivered uint64) time.Duration {
-	d := time.Second
-	for i := uint64(1); i < delivered && d < time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, time.Minute)
+	return backoff.Policy{Initial: time.Second, Factor: 2, Max: time.Minute}.Delay(int(min(delivered, 64)))
 }
 
 func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {

@@ -24,30 +24,31 @@ func BenchmarkRequestReply(b *testing.B) {
 			}
 			return req
 		}
-		b.Run("api/"+name, func(b *testing.B) {
-			st, _ := jstest.Start(b)
-			stop, err := st.ServeAPI("bench.api", func(_ context.Context, req []byte) []byte { return handle(req) })
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer stop()
-			benchRequests(b, func(ctx context.Context) error {
-				_, err := st.Request(ctx, "bench.api", []byte("ping"))
-				return err
+		for _, kind := range []string{"api", "query"} {
+			b.Run(kind+"/"+name, func(b *testing.B) {
+				st, _ := jstest.Start(b)
+				var stop func()
+				var err error
+				request := func(ctx context.Context) error {
+					_, err := st.Request(ctx, "bench.api", []byte("ping"))
+					return err
+				}
+				if kind == "api" {
+					stop, err = st.ServeAPI("bench.api", func(_ context.Context, req []byte) []byte { return handle(req) })
+				} else {
+					stop, err = st.ServeQueries("bench", handle)
+					request = func(ctx context.Context) error {
+						_, err := st.Query(ctx, "bench", []byte("ping"))
+						return err
+					}
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer stop()
+				benchRequests(b, request)
 			})
-		})
-		b.Run("query/"+name, func(b *testing.B) {
-			st, _ := jstest.Start(b)
-			stop, err := st.ServeQueries("bench", handle)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer stop()
-			benchRequests(b, func(ctx context.Context) error {
-				_, err := st.Query(ctx, "bench", []byte("ping"))
-				return err
-			})
-		})
+		}
 	}
 }
 

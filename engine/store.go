@@ -184,7 +184,8 @@ type HeartbeatStore interface {
 // task queue, and activity-cancellation notices.
 type Bus interface {
 	// ServeQueries answers requests for queue with handler (one worker of
-	// the queue gets each request). stop ends serving.
+	// the queue gets each request), concurrently: a slow query must not
+	// hold up the others. stop ends serving.
 	ServeQueries(queue string, handler func(req []byte) []byte) (stop func(), err error)
 	// Query sends req to one worker of queue; ErrNoResponders if none.
 	Query(ctx context.Context, queue string, req []byte) ([]byte, error)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,7 +23,8 @@ import (
 
 const (
 	// BatchesBucket keeps batch journals: "<batch id>.meta" holds the
-	// Batch, "<batch id>.i.<run id>" one BatchItem per run acted on.
+	// Batch, "<batch id>.i.<run id>" one BatchItem per run acted on
+	// ("<batch id>.i.<run id>.a<hash>" per approval when Approval is set).
 	BatchesBucket = "fm_batches"
 	// BatchJournalTTL is how long a journal entry is kept: a batch can be
 	// resumed within this time of its last write.
@@ -64,10 +66,14 @@ const (
 
 // BatchItem is the journal record of one run.
 type BatchItem struct {
-	WorkflowID string         `json:"workflow_id"`
-	RunID      string         `json:"run_id"`
-	State      BatchItemState `json:"state"`
-	Reason     string         `json:"reason,omitempty"`
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	// Approval, when set, makes the record one approval's of the run (the
+	// console decides several approvals of one run in one batch); the
+	// record of a whole run, the CLI's, leaves it empty.
+	Approval string         `json:"approval,omitempty"`
+	State    BatchItemState `json:"state"`
+	Reason   string         `json:"reason,omitempty"`
 	// Attempts counts the claims of this run (1 unless a resume retried it).
 	Attempts  int       `json:"attempts"`
 	StartedAt time.Time `json:"started_at"`
@@ -110,11 +116,18 @@ func CheckBatchID(id string) error { return checkToken("batch id", id, maxBatchI
 
 func batchMetaKey(id string) string { return id + ".meta" }
 
-func batchItemKey(id, runID string) (string, error) {
-	if err := checkToken("run id", runID, maxRunIDLen); err != nil {
+func batchItemKey(id string, it BatchItem) (string, error) {
+	if err := checkToken("run id", it.RunID, maxRunIDLen); err != nil {
 		return "", err
 	}
-	return id + ".i." + runID, nil
+	key := id + ".i." + it.RunID
+	if it.Approval != "" {
+		// approval names are free text; a hash keeps the key a token
+		h := fnv.New64a()
+		h.Write([]byte(it.Approval))
+		key += fmt.Sprintf(".a%016x", h.Sum64())
+	}
+	return key, nil
 }
 
 // Begin records b under b.ID, or returns the batch already recorded there
@@ -196,7 +209,7 @@ func (j *Batches) Get(ctx context.Context, id string) (Batch, error) {
 // Otherwise the earlier record is returned with acquired false: the caller
 // decides from its state whether to act again, through Retake.
 func (j *Batches) Claim(ctx context.Context, id string, it BatchItem) (BatchItem, bool, error) {
-	key, err := batchItemKey(id, it.RunID)
+	key, err := batchItemKey(id, it)
 	if err != nil {
 		return it, false, err
 	}
@@ -264,7 +277,7 @@ func (j *Batches) Finish(ctx context.Context, id string, it BatchItem) (BatchIte
 }
 
 func (j *Batches) update(ctx context.Context, id string, it BatchItem, rev uint64) (uint64, error) {
-	key, err := batchItemKey(id, it.RunID)
+	key, err := batchItemKey(id, it)
 	if err != nil {
 		return 0, err
 	}

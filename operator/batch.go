@@ -81,6 +81,11 @@ type ItemResult struct {
 	Result     string `json:"result"` // ok, skipped or error
 	Reason     string `json:"reason,omitempty"`
 	Detail     string `json:"detail,omitempty"`
+	// Approval is the target's approval, when it named one.
+	Approval string `json:"-"`
+	// Earlier: an earlier attempt of the batch handled the run; this
+	// attempt left it alone.
+	Earlier bool `json:"-"`
 	// Err is the error behind an error result.
 	Err error `json:"-"`
 }
@@ -302,7 +307,7 @@ func (r *batchRun) feed(ctx context.Context, pages Pages, targets chan<- Target)
 				continue
 			}
 			if t.Skip != "" {
-				r.emit(ItemResult{WorkflowID: t.WorkflowID, RunID: t.RunID, Action: r.verb, Result: ResultSkipped, Reason: t.Skip})
+				r.emit(ItemResult{WorkflowID: t.WorkflowID, RunID: t.RunID, Action: r.verb, Approval: t.Approval, Result: ResultSkipped, Reason: t.Skip})
 				continue
 			}
 			select {
@@ -320,7 +325,7 @@ func (r *batchRun) feed(ctx context.Context, pages Pages, targets chan<- Target)
 
 // item handles one run: claim it in the journal, act, record.
 func (r *batchRun) item(ctx context.Context, t Target) ItemResult {
-	res := ItemResult{WorkflowID: t.WorkflowID, RunID: t.RunID, Action: r.verb}
+	res := ItemResult{WorkflowID: t.WorkflowID, RunID: t.RunID, Action: r.verb, Approval: t.Approval}
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ItemTimeout)
 	defer cancel()
 	it, acquired, err := r.Journal.Claim(ictx, r.b.ID, jetstream.BatchItem{WorkflowID: t.WorkflowID, RunID: t.RunID, Approval: t.Approval})
@@ -332,7 +337,7 @@ func (r *batchRun) item(ctx context.Context, t Target) ItemResult {
 	}
 	switch it.State {
 	case jetstream.ItemOK, jetstream.ItemSkipped:
-		res.Result, res.Reason = ResultSkipped, fmt.Sprintf("already handled by this batch (%s at %s)", it.State, when(it.FinishedAt))
+		res.Result, res.Reason, res.Earlier = ResultSkipped, fmt.Sprintf("already handled by this batch (%s at %s)", it.State, when(it.FinishedAt)), true
 		return res
 	case jetstream.ItemStarted:
 		return r.resume(ictx, it)
@@ -342,7 +347,7 @@ func (r *batchRun) item(ctx context.Context, t Target) ItemResult {
 
 // resume settles a run claimed by an attempt that stopped mid-action.
 func (r *batchRun) resume(ctx context.Context, it jetstream.BatchItem) ItemResult {
-	res := ItemResult{WorkflowID: it.WorkflowID, RunID: it.RunID, Action: r.verb}
+	res := ItemResult{WorkflowID: it.WorkflowID, RunID: it.RunID, Action: r.verb, Approval: it.Approval}
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ItemTimeout)
 	defer cancel()
 	if !r.canTell {

@@ -27,15 +27,26 @@ type harness struct {
 	b         *fakeBackend
 	ticks     []time.Duration
 	clipboard []string
+	// after, when set, runs after each message is handled (a test reacts
+	// mid-flow, on the test's goroutine).
+	after func()
 }
 
 func newHarness(t testing.TB, b *fakeBackend, opts Options) *harness {
+	t.Helper()
+	return newHarnessOn(t, b, b, opts)
+}
+
+// newHarnessOn drives a console on backend; fake is what backend reads
+// from (and records to).
+func newHarnessOn(t testing.TB, backend Backend, b *fakeBackend, opts Options) *harness {
 	t.Helper()
 	opts.Now = func() time.Time { return testClock }
 	if opts.Identity == "" {
 		opts.Identity = "alice"
 	}
-	m := New(context.Background(), b, opts)
+	b.t = t
+	m := New(context.Background(), backend, opts)
 	h := &harness{t: t, m: m, b: b}
 	m.tick = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
 		h.ticks = append(h.ticks, d)
@@ -79,6 +90,9 @@ func (h *harness) run(cmd tea.Cmd) {
 			}
 			_, next := h.m.Update(msg)
 			queue = append(queue, next)
+			if h.after != nil {
+				h.after()
+			}
 		}
 	}
 }

@@ -108,10 +108,8 @@ func builtins() []Action {
 				if env.Views == nil {
 					return Outcome{}, errors.New("saving view: no saved-views bucket")
 				}
-				if err := env.Views.Save(ctx, jetstream.View{Name: p.Name, Query: p.Query, SavedBy: env.Identity}); err != nil {
-					return Outcome{}, fmt.Errorf("saving view: %w", err)
-				}
-				return Outcome{Detail: "saved view " + p.Name}, nil
+				err := env.Views.Save(ctx, jetstream.View{Name: p.Name, Query: p.Query, SavedBy: env.Identity})
+				return Outcome{Detail: "saved view " + p.Name}, err
 			},
 		},
 		{

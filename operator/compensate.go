@@ -61,7 +61,8 @@ func resolveCompensation(retry bool) Action {
 		return a.Name == signal && a.Identity == id
 	})
 	return Action{
-		Name: name, Verb: "compensate --" + verb, Write: true,
+		// destructive as compensate itself: skipping gives a step up for good
+		Name: name, Verb: "compensate --" + verb, Write: true, Destructive: true, Needs: Needs{Confirm: true},
 		Summary: verb + " the failed step of a compensation",
 		Args:    func(Params) map[string]any { return map[string]any{verb: true} },
 		Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {

@@ -15,8 +15,8 @@ import (
 // methods; only Model.Update changes state, and every I/O happens in a
 // tea.Cmd that returns a message.
 type Model struct {
-	ctx  context.Context
-	b    Backend
+	ctx context.Context
+	b   Backend
 	// acts is every write's way out: b, behind operator.ReadOnly in
 	// read-only mode.
 	acts operator.Actions

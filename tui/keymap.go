@@ -76,7 +76,9 @@ func newKeyMap(acts operator.Actions) keyMap {
 		Compensate: b([]string{"P"}, "P", "compensate"),
 	}
 	for i, w := range k.writes() {
+		// the help names the catalog action the key performs
 		kind := actSignal + actionKind(i)
+		w.SetHelp(w.Help().Key, kind.name())
 		if kind.writes() && errors.Is(acts.Check(operator.Request{Action: kind.name()}), operator.ErrReadOnly) {
 			w.SetEnabled(false)
 		}

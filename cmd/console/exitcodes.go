@@ -10,6 +10,7 @@ import (
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/visibility"
 )
 
@@ -32,7 +33,8 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// errRefused wraps refusals the CLI itself makes (read-only, no --yes).
+// errRefused wraps refusals the CLI itself makes (no --yes, not confirmed);
+// read-only refusals are operator.ErrReadOnly.
 var errRefused = errors.New("refused")
 
 func refusedf(format string, args ...any) error {
@@ -46,10 +48,12 @@ func exitCode(err error) int {
 		return exitOK
 	}
 	var usage *usageError
+	var invalid *operator.InvalidError
 	var api *visibility.APIError
 	var app *engine.ApplicationError
 	switch {
 	case errors.As(err, &usage),
+		errors.As(err, &invalid),
 		errors.Is(err, engine.ErrBadResetPoint),
 		errors.Is(err, jetstream.ErrBatchMismatch),
 		errors.Is(err, jetstream.ErrInvalidName):
@@ -65,6 +69,7 @@ func exitCode(err error) int {
 	case errors.As(err, &app) && (app.Type == "BadPayload" || app.Type == engine.CodePayloadTooLarge):
 		return exitUsage
 	case errors.Is(err, errRefused),
+		errors.Is(err, operator.ErrReadOnly),
 		errors.Is(err, jetstream.ErrBatchRunning),
 		errors.Is(err, compensations.ErrNothingToCompensate),
 		errors.Is(err, engine.ErrRunClosed),
@@ -83,15 +88,4 @@ func exitCode(err error) int {
 		return exitTimeout
 	}
 	return exitFailure
-}
-
-// definite tells whether err proves that a write did not take effect (the
-// engine refused it before appending anything). Timeouts and connection
-// errors do not: the append may have landed.
-func definite(err error) bool {
-	switch exitCode(err) {
-	case exitUsage, exitNotFound, exitRefused:
-		return true
-	}
-	return errors.Is(err, engine.ErrBusy)
 }

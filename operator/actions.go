@@ -146,32 +146,65 @@ func (r readOnly) Took(ctx context.Context, req Request, since time.Time) (bool,
 	return r.next.Took(ctx, req, since)
 }
 
-// Definite tells whether err proves that an action did not take effect:
-// the engine (or read-only mode) refused it before appending anything.
-// Timeouts and connection errors do not: the append may have landed, and a
-// resumed batch settles such a run from its history.
-func Definite(err error) bool {
+// Kind is what an error from an action says, for exit codes and journals.
+type Kind int
+
+const (
+	// KindOther: a failure that may hide an effect (a lost connection).
+	KindOther Kind = iota
+	// KindInvalid: the request is malformed; the operator must change it.
+	KindInvalid
+	// KindNotFound: no such workflow, run, query handler or action.
+	KindNotFound
+	// KindRefused: the engine (or read-only mode) said no: the run is
+	// closed, the approval gone, the operator not an approver, …
+	KindRefused
+	// KindTimeout: no answer in time; the action may have taken effect.
+	KindTimeout
+)
+
+// Classify says what err means. Sentinels are matched with errors.Is, so
+// wrapping anywhere keeps the kind.
+func Classify(err error) Kind {
 	var inv *InvalidError
 	var app *engine.ApplicationError
 	switch {
+	case err == nil:
+		return KindOther
 	case errors.As(err, &inv),
-		errors.As(err, &app) && (app.Type == "BadPayload" || app.Type == engine.CodePayloadTooLarge),
-		errors.Is(err, ErrReadOnly),
-		errors.Is(err, ErrUnknownAction),
 		errors.Is(err, engine.ErrBadResetPoint),
+		errors.As(err, &app) && (app.Type == "BadPayload" || app.Type == engine.CodePayloadTooLarge):
+		return KindInvalid
+	case errors.Is(err, ErrReadOnly),
 		errors.Is(err, compensations.ErrNothingToCompensate),
 		errors.Is(err, engine.ErrRunClosed),
 		errors.Is(err, engine.ErrNoSuchApproval),
 		errors.Is(err, engine.ErrNotApprover),
 		errors.Is(err, engine.ErrAlreadyStarted),
-		errors.Is(err, engine.ErrHistoryLimit),
-		errors.Is(err, engine.ErrWorkflowNotFound),
+		errors.Is(err, engine.ErrHistoryLimit):
+		return KindRefused
+	case errors.Is(err, engine.ErrWorkflowNotFound),
 		errors.Is(err, engine.ErrUnknownQuery),
 		errors.Is(err, engine.ErrNotFound),
-		errors.Is(err, engine.ErrBusy):
+		errors.Is(err, ErrUnknownAction):
+		return KindNotFound
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, engine.ErrNoResponders):
+		return KindTimeout
+	}
+	return KindOther
+}
+
+// Definite tells whether err proves that an action did not take effect:
+// the engine (or read-only mode) refused it before appending anything.
+// Timeouts and connection errors do not: the append may have landed, and a
+// resumed batch settles such a run from its history.
+func Definite(err error) bool {
+	switch Classify(err) {
+	case KindInvalid, KindNotFound, KindRefused:
 		return true
 	}
-	return false
+	return errors.Is(err, engine.ErrBusy)
 }
 
 // needless reports whether err says the run no longer needs the action

@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/operator/operatortest"
 	"github.com/foremanhq/foreman/visibility"
 )
 
@@ -20,33 +17,15 @@ import (
 // operator actions and batch journal of an embedded engine.
 type engineBackend struct {
 	*fakeBackend
-	operator.Actions
+	acts operator.Actions
 }
 
-func (b *engineBackend) Check(req operator.Request) error { return b.Actions.Check(req) }
+func (b *engineBackend) Check(req operator.Request) error { return b.acts.Check(req) }
 func (b *engineBackend) Perform(ctx context.Context, req operator.Request) (operator.Outcome, error) {
-	return b.Actions.Perform(ctx, req)
+	return b.acts.Perform(ctx, req)
 }
 func (b *engineBackend) Took(ctx context.Context, req operator.Request, since time.Time) (bool, error) {
-	return b.Actions.Took(ctx, req, since)
-}
-
-// losing performs each action, but loses the answer of the lose-th one:
-// it took effect, and the console hears a timeout (a dropped connection).
-type losing struct {
-	operator.Actions
-	lose int32
-	n    atomic.Int32
-	lost sync.Map
-}
-
-func (l *losing) Perform(ctx context.Context, req operator.Request) (operator.Outcome, error) {
-	out, err := l.Actions.Perform(ctx, req)
-	if l.n.Add(1) == l.lose {
-		l.lost.Store(req.Target.RunID, true)
-		return operator.Outcome{}, context.DeadlineExceeded
-	}
-	return out, err
+	return b.acts.Took(ctx, req, since)
 }
 
 // TestConsoleBatchStoppedMidwayAndResumed cancels every match from the
@@ -55,27 +34,16 @@ func (l *losing) Perform(ctx context.Context, req operator.Request) (operator.Ou
 // and the dialog counts every run done.
 func TestConsoleBatchStoppedMidwayAndResumed(t *testing.T) {
 	const n = 20
-	store, _ := jstest.Start(t)
-	ctx := context.Background()
-	c := engine.NewClient(store, engine.ClientOptions{Identity: "alice"})
+	e := operatortest.Start(t)
 	fake := newFakeBackend(testClock)
-	for i := range n {
-		r, err := c.Start(ctx, engine.StartOptions{ID: fmt.Sprintf("idle-%02d", i), TaskQueue: "nobody"}, "Idle", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+	runs := e.StartIdle(t, "idle", n)
+	for i, r := range runs {
 		fake.docs = append(fake.docs, visibility.Doc{WorkflowID: r.WorkflowID, RunID: r.RunID, Type: "Idle", TaskQueue: "nobody",
 			Status: engine.StatusRunning, StartTime: testClock.Add(-time.Duration(i) * time.Minute), LastEventTime: testClock})
 	}
-	j, err := jetstream.OpenBatches(ctx, store.Conn(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake.journal = j
-	acts := &losing{Actions: operator.New(operator.Default, func(context.Context) (operator.Env, error) {
-		return operator.Env{Client: c, Identity: c.Identity()}, nil
-	}), lose: 3}
-	h := newHarnessOn(t, &engineBackend{fakeBackend: fake, Actions: acts}, fake, Options{})
+	fake.journal = e.Journal
+	lose := &operatortest.LoseAnswer{Actions: e.Actions, Lose: 3}
+	h := newHarnessOn(t, &engineBackend{fakeBackend: fake, acts: lose}, fake, Options{})
 
 	stopped := false
 	h.after = func() {
@@ -114,28 +82,15 @@ func TestConsoleBatchStoppedMidwayAndResumed(t *testing.T) {
 		t.Fatalf("resumed: %d done (%d ok, %d skipped), %d failed; want all %d", done, ok2, skipped, failed, n)
 	}
 	h.wantScreenContains(fmt.Sprintf("%d/%d", n, n), "finished")
-	for _, d := range fake.docs {
-		events, err := c.History(ctx, d.WorkflowID, d.RunID)
-		if err != nil {
-			t.Fatal(err)
+	for _, r := range runs {
+		if got := e.CancelsOf(t, r); got != 1 {
+			t.Errorf("%s cancelled %d times, want once", r.WorkflowID, got)
 		}
-		cancels := 0
-		for _, e := range events {
-			if _, ok := e.Attrs.(*engine.WorkflowCancelRequested); ok {
-				cancels++
-			}
-		}
-		if cancels != 1 {
-			t.Errorf("%s cancelled %d times, want once", d.WorkflowID, cancels)
-		}
-		if _, lost := acts.lost.Load(d.RunID); lost {
-			if r := bd.results[d.RunID+"\x00"]; !strings.Contains(r.Reason, "confirmed from history") {
-				t.Errorf("the run whose answer was lost: %+v", r)
-			}
+		if res := bd.results[r.RunID+"\x00"]; lose.Lost(r.RunID) && !strings.Contains(res.Reason, "confirmed from history") {
+			t.Errorf("the run whose answer was lost: %+v", res)
 		}
 	}
-	items, err := j.Items(ctx, bd.batchID)
-	if err != nil || len(items) != n {
+	if items, err := e.Journal.Items(context.Background(), bd.batchID); err != nil || len(items) != n {
 		t.Fatalf("journal of %s: %d runs, %v", bd.batchID, len(items), err)
 	}
 }

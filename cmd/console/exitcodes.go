@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/foremanhq/foreman/compensations"
-	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/visibility"
@@ -41,20 +38,16 @@ func refusedf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errRefused, fmt.Sprintf(format, args...))
 }
 
-// exitCode maps an error to the documented exit code. Engine sentinels are
-// matched with errors.Is, so wrapping anywhere keeps the code right.
+// exitCode maps an error to the documented exit code: the CLI's own
+// errors first, then what operator.Classify says of the engine's.
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
 	var usage *usageError
-	var invalid *operator.InvalidError
 	var api *visibility.APIError
-	var app *engine.ApplicationError
 	switch {
 	case errors.As(err, &usage),
-		errors.As(err, &invalid),
-		errors.Is(err, engine.ErrBadResetPoint),
 		errors.Is(err, jetstream.ErrBatchMismatch),
 		errors.Is(err, jetstream.ErrInvalidName):
 		return exitUsage
@@ -66,25 +59,20 @@ func exitCode(err error) int {
 			return exitTimeout
 		}
 		return exitFailure
-	case errors.As(err, &app) && (app.Type == "BadPayload" || app.Type == engine.CodePayloadTooLarge):
-		return exitUsage
 	case errors.Is(err, errRefused),
-		errors.Is(err, operator.ErrReadOnly),
-		errors.Is(err, jetstream.ErrBatchRunning),
-		errors.Is(err, compensations.ErrNothingToCompensate),
-		errors.Is(err, engine.ErrRunClosed),
-		errors.Is(err, engine.ErrNoSuchApproval),
-		errors.Is(err, engine.ErrNotApprover),
-		errors.Is(err, engine.ErrAlreadyStarted),
-		errors.Is(err, engine.ErrHistoryLimit):
+		errors.Is(err, jetstream.ErrBatchRunning):
 		return exitRefused
-	case errors.Is(err, engine.ErrWorkflowNotFound),
-		errors.Is(err, engine.ErrUnknownQuery),
-		errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, nats.ErrTimeout):
+		return exitTimeout
+	}
+	switch operator.Classify(err) {
+	case operator.KindInvalid:
+		return exitUsage
+	case operator.KindRefused:
+		return exitRefused
+	case operator.KindNotFound:
 		return exitNotFound
-	case errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, nats.ErrTimeout),
-		errors.Is(err, engine.ErrNoResponders):
+	case operator.KindTimeout:
 		return exitTimeout
 	}
 	return exitFailure

@@ -3,7 +3,6 @@ package operator
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -65,47 +64,6 @@ type Batch struct {
 // NewBatchID returns a fresh batch id.
 func NewBatchID() string { return "b-" + uuid.NewString()[:13] }
 
-// Results of one run.
-const (
-	ResultOK      = "ok"
-	ResultSkipped = "skipped"
-	ResultError   = "error"
-)
-
-// ItemResult is the result of the action on one run: a line of the CLI's
-// output (jsonl with -o jsonl) and a row of the console's batch dialog.
-type ItemResult struct {
-	WorkflowID string `json:"workflow_id"`
-	RunID      string `json:"run_id,omitempty"`
-	Action     string `json:"action"`
-	Result     string `json:"result"` // ok, skipped or error
-	Reason     string `json:"reason,omitempty"`
-	Detail     string `json:"detail,omitempty"`
-	// Approval is the target's approval, when it named one.
-	Approval string `json:"-"`
-	// Earlier: an earlier attempt of the batch handled the run; this
-	// attempt left it alone.
-	Earlier bool `json:"-"`
-	// Err is the error behind an error result.
-	Err error `json:"-"`
-}
-
-// Counts are a batch's results so far.
-type Counts struct {
-	Done, OK, Skipped, Failed int
-}
-
-// Summary is how a batch run ended.
-type Summary struct {
-	ID string
-	Counts
-	// Resumed: the batch id was already journaled.
-	Resumed bool
-	// Interrupted: ctx ended before every run was handled; run the batch
-	// again with the same ID to finish it.
-	Interrupted bool
-}
-
 // Runner runs batches. Set Actions, Journal and Identity; the rest has
 // defaults.
 type Runner struct {
@@ -145,12 +103,9 @@ func (r *Runner) Run(ctx context.Context, b Batch, pages Pages) (Summary, error)
 	}
 	cat := cmp.Or(r.Catalog, Default)
 	a, ok := cat.Lookup(b.Request.Action)
-	var args json.RawMessage
-	if ok && a.Args != nil {
-		var err error
-		if args, err = json.Marshal(a.Args(b.Request.Params)); err != nil {
-			return Summary{}, fmt.Errorf("encoding the batch's arguments: %w", err)
-		}
+	args, err := a.journalArgs(b.Request.Params)
+	if err != nil {
+		return Summary{}, err
 	}
 	if b.ID == "" {
 		b.ID = NewBatchID()

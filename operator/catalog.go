@@ -68,6 +68,19 @@ func (a *Action) VerbOf() string {
 	return a.Name
 }
 
+// journalArgs encodes the arguments a batch journal records (nil when a
+// is nil or records none).
+func (a *Action) journalArgs(p Params) (json.RawMessage, error) {
+	if a == nil || a.Args == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(a.Args(p))
+	if err != nil {
+		return nil, fmt.Errorf("encoding the arguments of %s: %w", a.Name, err)
+	}
+	return raw, nil
+}
+
 // Allows tells whether a run in status s accepts the action.
 func (a *Action) Allows(s engine.Status) bool {
 	return len(a.States) == 0 || slices.Contains(a.States, s)

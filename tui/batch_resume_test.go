@@ -8,42 +8,27 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/operator/operatortest"
 	"github.com/foremanhq/foreman/visibility"
 )
-
-// engineBackend is the fake's search over real runs, with the real
-// operator actions and batch journal of an embedded engine.
-type engineBackend struct {
-	*fakeBackend
-	acts operator.Actions
-}
-
-func (b *engineBackend) Check(req operator.Request) error { return b.acts.Check(req) }
-func (b *engineBackend) Perform(ctx context.Context, req operator.Request) (operator.Outcome, error) {
-	return b.acts.Perform(ctx, req)
-}
-func (b *engineBackend) Took(ctx context.Context, req operator.Request, since time.Time) (bool, error) {
-	return b.acts.Took(ctx, req, since)
-}
 
 // TestConsoleBatchStoppedMidwayAndResumed cancels every match from the
 // console on a real engine, stops the batch midway (one run acted on with
 // its answer lost), and resumes it: every run is cancelled exactly once
 // and the dialog counts every run done.
 func TestConsoleBatchStoppedMidwayAndResumed(t *testing.T) {
-	const n = 20
-	e := operatortest.Start(t)
 	fake := newFakeBackend(testClock)
+	e := operatortest.Start(t)
+	const n = 20
 	runs := e.StartIdle(t, "idle", n)
 	for i, r := range runs {
 		fake.docs = append(fake.docs, visibility.Doc{WorkflowID: r.WorkflowID, RunID: r.RunID, Type: "Idle", TaskQueue: "nobody",
 			Status: engine.StatusRunning, StartTime: testClock.Add(-time.Duration(i) * time.Minute), LastEventTime: testClock})
 	}
-	fake.journal = e.Journal
+	fake.journal = e.Journal // the journal on the engine's JetStream
 	lose := &operatortest.LoseAnswer{Actions: e.Actions, Lose: 3}
-	h := newHarnessOn(t, &engineBackend{fakeBackend: fake, acts: lose}, fake, Options{})
+	fake.real = lose
+	h := newHarness(t, fake, Options{})
 
 	stopped := false
 	h.after = func() {

@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/operator/operatortest"
 	"github.com/foremanhq/foreman/visibility"
 )
 
@@ -37,7 +36,9 @@ type fakeBackend struct {
 	preview   ResetPreview
 	// t starts the journal's JetStream (set by newHarness).
 	t       testing.TB
-	journal *jetstream.Batches
+	journal operator.Journal
+	// real, when set, performs the actions instead (a real engine's).
+	real operator.Actions
 }
 
 func newFakeBackend(clock time.Time) *fakeBackend {
@@ -329,6 +330,9 @@ func (f *fakeBackend) CompensationPlan(ctx context.Context, wf, run string) ([]C
 // Check accepts every catalog action: read-only is the decorator's, which
 // the console puts in front of the backend.
 func (f *fakeBackend) Check(req operator.Request) error {
+	if f.real != nil {
+		return f.real.Check(req)
+	}
 	if _, ok := operator.Default.Lookup(req.Action); !ok {
 		return fmt.Errorf("%w %q", operator.ErrUnknownAction, req.Action)
 	}
@@ -337,6 +341,9 @@ func (f *fakeBackend) Check(req operator.Request) error {
 
 // Perform records each write as one line the tests compare.
 func (f *fakeBackend) Perform(ctx context.Context, req operator.Request) (operator.Outcome, error) {
+	if f.real != nil {
+		return f.real.Perform(ctx, req)
+	}
 	t, p := req.Target, req.Params
 	switch req.Action {
 	case operator.ActSignal:
@@ -379,7 +386,10 @@ func resetResultOf(p ResetPreview) engine.ResetResult {
 }
 
 // Took: the fake keeps no history of its writes.
-func (f *fakeBackend) Took(context.Context, operator.Request, time.Time) (bool, error) {
+func (f *fakeBackend) Took(ctx context.Context, req operator.Request, since time.Time) (bool, error) {
+	if f.real != nil {
+		return f.real.Took(ctx, req, since)
+	}
 	return false, nil
 }
 
@@ -389,12 +399,7 @@ func (f *fakeBackend) Journal(ctx context.Context) (operator.Journal, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.journal == nil {
-		store, _ := jstest.Start(f.t)
-		j, err := jetstream.OpenBatches(ctx, store.Conn(), 0)
-		if err != nil {
-			return nil, err
-		}
-		f.journal = j
+		f.journal = operatortest.Start(f.t).Journal
 	}
 	return f.journal, nil
 }

@@ -34,19 +34,12 @@ type harness struct {
 
 func newHarness(t testing.TB, b *fakeBackend, opts Options) *harness {
 	t.Helper()
-	return newHarnessOn(t, b, b, opts)
-}
-
-// newHarnessOn drives a console on backend; fake is what backend reads
-// from (and records to).
-func newHarnessOn(t testing.TB, backend Backend, b *fakeBackend, opts Options) *harness {
-	t.Helper()
 	opts.Now = func() time.Time { return testClock }
 	if opts.Identity == "" {
 		opts.Identity = "alice"
 	}
 	b.t = t
-	m := New(context.Background(), backend, opts)
+	m := New(context.Background(), b, opts)
 	h := &harness{t: t, m: m, b: b}
 	m.tick = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
 		h.ticks = append(h.ticks, d)

@@ -12,6 +12,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/operator"
 )
 
 // The batch journal lets an operator's batch action (approve every match of
@@ -37,52 +38,26 @@ const (
 // identity.
 var ErrBatchMismatch = errors.New("batch id belongs to another batch")
 
-// Batch describes a batch action: what was asked, over which query, by whom.
-type Batch struct {
-	ID     string `json:"id"`
-	Action string `json:"action"`
-	Query  string `json:"query"`
-	// Args are the action's parameters (signal name and payload, reason, …)
-	// so that a resume can check it does the same thing.
-	Args      json.RawMessage `json:"args,omitempty"`
-	Identity  string          `json:"identity"`
-	CreatedAt time.Time       `json:"created_at"`
-}
-
-// BatchItemState is where a batch stands with one run.
-type BatchItemState string
-
-const (
-	// ItemStarted: claimed, the action may or may not have taken effect
-	// (the process stopped before recording the outcome).
-	ItemStarted BatchItemState = "started"
-	// ItemOK: the action took effect.
-	ItemOK BatchItemState = "ok"
-	// ItemSkipped: nothing to do on this run (already in the wanted state).
-	ItemSkipped BatchItemState = "skipped"
-	// ItemError: the action was refused or failed and did not take effect.
-	ItemError BatchItemState = "error"
+// The journal's records are declared by the operator layer, which runs
+// the batches (operator.Journal); Batches implements it.
+type (
+	// Batch describes a batch action: what was asked, over which query, by whom.
+	Batch = operator.BatchRecord
+	// BatchItemState is where a batch stands with one run.
+	BatchItemState = operator.ItemState
+	// BatchItem is the journal record of one run.
+	BatchItem = operator.ItemRecord
 )
 
-// BatchItem is the journal record of one run.
-type BatchItem struct {
-	WorkflowID string `json:"workflow_id"`
-	RunID      string `json:"run_id"`
-	// Approval, when set, makes the record one approval's of the run (the
-	// console decides several approvals of one run in one batch); the
-	// record of a whole run, the CLI's, leaves it empty.
-	Approval string         `json:"approval,omitempty"`
-	State    BatchItemState `json:"state"`
-	Reason   string         `json:"reason,omitempty"`
-	// Attempts counts the claims of this run (1 unless a resume retried it).
-	Attempts  int       `json:"attempts"`
-	StartedAt time.Time `json:"started_at"`
-	// FinishedAt is zero while State is ItemStarted.
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	// Revision is the journal revision the record was read or written at;
-	// Finish and Retake compare-and-swap on it.
-	Revision uint64 `json:"-"`
-}
+// Where a batch stands with one run (see operator.ItemState).
+const (
+	ItemStarted = operator.ItemStarted
+	ItemOK      = operator.ItemOK
+	ItemSkipped = operator.ItemSkipped
+	ItemError   = operator.ItemError
+)
+
+var _ operator.Journal = (*Batches)(nil)
 
 // ErrBatchRunning: another live process is running the batch.
 var ErrBatchRunning = errors.New("batch is running in another process")

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/jetstream"
 )
 
 // A batch applies one action to many runs: every match of a query, paged
@@ -24,18 +23,6 @@ import (
 // is resumed with the same batch id: runs already handled are skipped, and
 // a run whose action was in flight when the batch died is settled from its
 // history, so no run is ever acted on twice.
-
-// Journal is the batch journal; *jetstream.Batches is the implementation.
-type Journal interface {
-	Begin(ctx context.Context, b jetstream.Batch) (jetstream.Batch, bool, error)
-	Hold(ctx context.Context, id, holder string) (release func(), err error)
-	Claim(ctx context.Context, id string, it jetstream.BatchItem) (jetstream.BatchItem, bool, error)
-	Retake(ctx context.Context, id string, prev jetstream.BatchItem) (jetstream.BatchItem, bool, error)
-	Finish(ctx context.Context, id string, it jetstream.BatchItem) (jetstream.BatchItem, error)
-	Items(ctx context.Context, id string) ([]jetstream.BatchItem, error)
-}
-
-var _ Journal = (*jetstream.Batches)(nil)
 
 // Pages yields a batch's runs a page at a time: after is nil for the
 // first page, then the next cursor returned; an empty next ends the batch.
@@ -113,7 +100,7 @@ func (r *Runner) Run(ctx context.Context, b Batch, pages Pages) (Summary, error)
 	if b.Name == "" {
 		b.Name = b.Request.Action
 	}
-	rec, resumed, err := r.Journal.Begin(ctx, jetstream.Batch{ID: b.ID, Action: b.Name, Query: b.Query, Args: args, Identity: r.Identity})
+	rec, resumed, err := r.Journal.Begin(ctx, BatchRecord{ID: b.ID, Action: b.Name, Query: b.Query, Args: args, Identity: r.Identity})
 	if err != nil {
 		return Summary{}, err
 	}
@@ -193,16 +180,16 @@ func (r *batchRun) settleInterrupted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	counts := map[jetstream.BatchItemState]int{}
-	var open []jetstream.BatchItem
+	counts := map[ItemState]int{}
+	var open []ItemRecord
 	for _, it := range items {
 		counts[it.State]++
-		if it.State == jetstream.ItemStarted {
+		if it.State == ItemStarted {
 			open = append(open, it)
 		}
 	}
 	r.logf("batch %s so far: %d ok, %d skipped, %d errors, %d interrupted mid-action",
-		r.b.ID, counts[jetstream.ItemOK], counts[jetstream.ItemSkipped], counts[jetstream.ItemError], len(open))
+		r.b.ID, counts[ItemOK], counts[ItemSkipped], counts[ItemError], len(open))
 	for _, it := range open {
 		if ctx.Err() != nil {
 			return nil
@@ -215,7 +202,7 @@ func (r *batchRun) settleInterrupted(ctx context.Context) error {
 	return nil
 }
 
-func targetOf(it jetstream.BatchItem) Target {
+func targetOf(it ItemRecord) Target {
 	return Target{WorkflowID: it.WorkflowID, RunID: it.RunID, Approval: it.Approval}
 }
 
@@ -283,7 +270,7 @@ func (r *batchRun) item(ctx context.Context, t Target) ItemResult {
 	res := ItemResult{WorkflowID: t.WorkflowID, RunID: t.RunID, Action: r.verb, Approval: t.Approval}
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ItemTimeout)
 	defer cancel()
-	it, acquired, err := r.Journal.Claim(ictx, r.b.ID, jetstream.BatchItem{WorkflowID: t.WorkflowID, RunID: t.RunID, Approval: t.Approval})
+	it, acquired, err := r.Journal.Claim(ictx, r.b.ID, ItemRecord{WorkflowID: t.WorkflowID, RunID: t.RunID, Approval: t.Approval})
 	if err != nil {
 		return failed(res, fmt.Errorf("journal: %w (nothing done)", err))
 	}
@@ -291,17 +278,17 @@ func (r *batchRun) item(ctx context.Context, t Target) ItemResult {
 		return r.apply(ictx, it, res)
 	}
 	switch it.State {
-	case jetstream.ItemOK, jetstream.ItemSkipped:
+	case ItemOK, ItemSkipped:
 		res.Result, res.Reason, res.Earlier = ResultSkipped, fmt.Sprintf("already handled by this batch (%s at %s)", it.State, when(it.FinishedAt)), true
 		return res
-	case jetstream.ItemStarted:
+	case ItemStarted:
 		return r.resume(ictx, it)
 	}
 	return r.retake(ictx, it, res) // an earlier attempt failed without effect: try again
 }
 
 // resume settles a run claimed by an attempt that stopped mid-action.
-func (r *batchRun) resume(ctx context.Context, it jetstream.BatchItem) ItemResult {
+func (r *batchRun) resume(ctx context.Context, it ItemRecord) ItemResult {
 	res := ItemResult{WorkflowID: it.WorkflowID, RunID: it.RunID, Action: r.verb, Approval: it.Approval}
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ItemTimeout)
 	defer cancel()
@@ -313,7 +300,7 @@ func (r *batchRun) resume(ctx context.Context, it jetstream.BatchItem) ItemResul
 		return failed(res, fmt.Errorf("checking the interrupted attempt: %w", err))
 	}
 	if took {
-		it.State, it.Reason = jetstream.ItemOK, "done by an interrupted attempt (confirmed from history)"
+		it.State, it.Reason = ItemOK, "done by an interrupted attempt (confirmed from history)"
 		if _, err := r.Journal.Finish(ictx, r.b.ID, it); err != nil && !errors.Is(err, engine.ErrConflict) {
 			return failed(res, fmt.Errorf("journal: %w", err))
 		}
@@ -323,7 +310,7 @@ func (r *batchRun) resume(ctx context.Context, it jetstream.BatchItem) ItemResul
 	return r.retake(ictx, it, res)
 }
 
-func (r *batchRun) retake(ctx context.Context, prev jetstream.BatchItem, res ItemResult) ItemResult {
+func (r *batchRun) retake(ctx context.Context, prev ItemRecord, res ItemResult) ItemResult {
 	it, acquired, err := r.Journal.Retake(ctx, r.b.ID, prev)
 	if err != nil {
 		return failed(res, fmt.Errorf("journal: %w (nothing done)", err))
@@ -338,17 +325,17 @@ func (r *batchRun) retake(ctx context.Context, prev jetstream.BatchItem, res Ite
 // apply acts on a claimed run and journals the outcome. An error that may
 // hide an effect (a timeout) leaves the claim open: a resume settles it
 // from history.
-func (r *batchRun) apply(ctx context.Context, it jetstream.BatchItem, res ItemResult) ItemResult {
+func (r *batchRun) apply(ctx context.Context, it ItemRecord, res ItemResult) ItemResult {
 	out, err := r.Actions.Perform(ctx, r.request(targetOf(it)))
 	switch {
 	case err == nil:
-		it.State, it.Reason = jetstream.ItemOK, out.Detail
+		it.State, it.Reason = ItemOK, out.Detail
 		res.Result, res.Detail = ResultOK, out.Detail
 	case needless(err):
-		it.State, it.Reason = jetstream.ItemSkipped, err.Error()
+		it.State, it.Reason = ItemSkipped, err.Error()
 		res.Result, res.Reason = ResultSkipped, err.Error()
 	case Definite(err):
-		it.State, it.Reason = jetstream.ItemError, err.Error()
+		it.State, it.Reason = ItemError, err.Error()
 		res = failed(res, err)
 	default:
 		return failed(res, fmt.Errorf("%w (outcome unknown: resuming the batch checks the history)", err))

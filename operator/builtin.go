@@ -10,7 +10,6 @@ import (
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/jetstream"
 )
 
 // Names of the built-in actions.
@@ -106,20 +105,19 @@ func builtins() []Action {
 		{
 			Name: ActViewSave, Verb: "views save", Write: true, Summary: "save a named search",
 			Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {
-				if env.Views == nil {
-					return Outcome{}, errors.New("saving view: no saved-views bucket")
+				if env.SaveView == nil {
+					return Outcome{}, errors.New("saving view: no saved views")
 				}
-				err := env.Views.Save(ctx, jetstream.View{Name: p.Name, Query: p.Query, SavedBy: env.Identity})
-				return Outcome{Detail: "saved view " + p.Name}, err
+				return Outcome{Detail: "saved view " + p.Name}, env.SaveView(ctx, p.Name, p.Query)
 			},
 		},
 		{
 			Name: ActViewDelete, Verb: "views delete", Write: true, Summary: "delete a named search",
 			Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {
-				if env.Views == nil {
-					return Outcome{}, errors.New("deleting view: no saved-views bucket")
+				if env.DeleteView == nil {
+					return Outcome{}, errors.New("deleting view: no saved views")
 				}
-				return Outcome{Detail: "deleted view " + p.Name}, env.Views.Delete(ctx, p.Name)
+				return Outcome{Detail: "deleted view " + p.Name}, env.DeleteView(ctx, p.Name)
 			},
 		},
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/jetstream"
 )
 
 // Action is one operator action, declared once. The CLI's subcommands, the
@@ -144,8 +143,10 @@ type Env struct {
 	Client *engine.Client
 	// Identity is who acts, recorded in history (the client's identity).
 	Identity string
-	// Views is the saved-views bucket (nil: the view actions fail).
-	Views *jetstream.Views
+	// SaveView and DeleteView keep the shared saved views (nil: the view
+	// actions fail).
+	SaveView   func(ctx context.Context, name, query string) error
+	DeleteView func(ctx context.Context, name string) error
 }
 
 // Catalog is a set of actions by name; it is safe for concurrent use.

@@ -68,7 +68,14 @@ func (a *app) env(ctx context.Context) (operator.Env, error) {
 	if err != nil {
 		return operator.Env{}, err
 	}
-	return operator.Env{Client: c, Identity: c.Identity(), Views: a.views}, nil
+	env := operator.Env{Client: c, Identity: c.Identity()}
+	if vs := a.views; vs != nil {
+		env.SaveView = func(ctx context.Context, name, query string) error {
+			return vs.Save(ctx, jetstream.View{Name: name, Query: query, SavedBy: a.g.identity})
+		}
+		env.DeleteView = vs.Delete
+	}
+	return env, nil
 }
 
 // infof writes a message for the operator to stderr.

@@ -258,7 +258,8 @@ func (d *batchDialog) box(m *Model, w, h int) string {
 	case d.stopping:
 		parts = append(parts, st.Warn.Render("stopping after the runs in flight…"))
 	default:
-		parts = append(parts, st.Dim.Render("esc stops after the runs in flight"))
+		// the id lets the CLI resume a batch over matches should the console die
+		parts = append(parts, st.Dim.Render("esc stops after the runs in flight · batch "+d.batchID))
 	}
 	return dialogBox(st, fmt.Sprintf("Batch %s: %s %s", verb, thousands(d.total), d.a.scope.noun()), parts, iw, h, false)
 }

@@ -35,7 +35,14 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := derive(ctx, s, sb); err != nil {
+				err := derive(ctx, s, sb)
+				if errors.Is(err, ErrInvalidArgument) {
+					// Redelivery cannot help a batch the store refuses
+					// for good; retrying it forever would hot-loop.
+					log.Error("skipped a history batch whose tasks the store refuses", "run_id", sb.Header.RunID, "seq", sb.Seq, "err", err)
+					return
+				}
+				if err != nil {
 					errs <- fmt.Errorf("run %s batch %d: %w", sb.Header.RunID, sb.Seq, err)
 				}
 			}()

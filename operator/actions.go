@@ -173,6 +173,7 @@ func Classify(err error) Kind {
 		return KindOther
 	case errors.As(err, &inv),
 		errors.Is(err, engine.ErrBadResetPoint),
+		errors.Is(err, engine.ErrInvalidArgument),
 		errors.As(err, &app) && (app.Type == "BadPayload" || app.Type == engine.CodePayloadTooLarge):
 		return KindInvalid
 	case errors.Is(err, ErrReadOnly),

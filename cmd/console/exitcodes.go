@@ -49,8 +49,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &usage),
 		errors.Is(err, jetstream.ErrBatchMismatch),
-		errors.Is(err, jetstream.ErrInvalidName),
-		errors.Is(err, engine.ErrInvalidArgument):
+		errors.Is(err, jetstream.ErrInvalidName):
 		return exitUsage
 	case errors.As(err, &api):
 		switch api.Code {

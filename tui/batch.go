@@ -78,9 +78,7 @@ func (d *batchDialog) start(m *Model) tea.Cmd {
 	if a.scope.all {
 		batch.Query, pages = a.scope.query, matchPages(b, a, to)
 	}
-	host, _ := os.Hostname()
 	r := &operator.Runner{Actions: m.acts, Identity: m.opts.Identity, Rate: consoleRate, Parallel: batchParallel, ItemTimeout: to,
-		Holder: fmt.Sprintf("the console of %s (pid %d on %s)", m.opts.Identity, os.Getpid(), host),
 		OnResult: func(res operator.ItemResult, _ operator.Counts) {
 			select {
 			case events <- batchStepMsg{addr: addr{id}, result: &res}:
@@ -93,7 +91,8 @@ func (d *batchDialog) start(m *Model) tea.Cmd {
 			cancel()
 			return batchStepMsg{addr: addr{id}, done: true, err: err}
 		}
-		r.Journal = j
+		host, _ := os.Hostname()
+		r.Journal, r.Holder = j, fmt.Sprintf("the console of %s (pid %d on %s)", r.Identity, os.Getpid(), host)
 		go func() {
 			defer cancel()
 			sum, err := r.Run(ctx, batch, pages)
@@ -102,14 +101,24 @@ func (d *batchDialog) start(m *Model) tea.Cmd {
 			case <-life.Done():
 			}
 		}()
-		return <-events
+		return receiveStep(life, events)
 	}
 }
 
 // next waits for the runner's next message.
-func (d *batchDialog) next() tea.Cmd {
-	events := d.events
-	return func() tea.Msg { return <-events }
+func (d *batchDialog) next(m *Model) tea.Cmd {
+	life, events := m.ctx, d.events
+	return func() tea.Msg { return receiveStep(life, events) }
+}
+
+// receiveStep waits for a batch message, or for the console to end.
+func receiveStep(life context.Context, events <-chan batchStepMsg) tea.Msg {
+	select {
+	case msg := <-events:
+		return msg
+	case <-life.Done():
+		return nil
+	}
 }
 
 func targetsOf(ts []target) []operator.Target {
@@ -168,7 +177,7 @@ func (d *batchDialog) receive(m *Model, msg tea.Msg) tea.Cmd {
 		}
 	}
 	if !s.done {
-		return d.next()
+		return d.next(m)
 	}
 	d.finished, d.stopped, d.err = true, s.interrupted, s.err
 	return m.top().refresh(m)

@@ -109,12 +109,10 @@ func (r *Runner) Run(ctx context.Context, b Batch, pages Pages) (Summary, error)
 		return Summary{}, err
 	}
 	defer release()
-	run := &batchRun{Runner: r, b: b, verb: b.Name, seen: map[string]bool{}, limit: newLimiter(r.Rate), canTell: ok && a.Took != nil}
+	run := &batchRun{Runner: r, b: b, verb: b.Name, seen: map[string]bool{}, limit: newLimiter(r.Rate),
+		canTell: ok && a.Took != nil, itemTimeout: cmp.Or(max(r.ItemTimeout, 0), 30*time.Second)}
 	if ok {
 		run.verb = a.VerbOf()
-	}
-	if run.ItemTimeout <= 0 {
-		run.ItemTimeout = 30 * time.Second
 	}
 	if resumed {
 		run.logf("resuming batch %s (%s over %q, started by %s at %s)", b.ID, rec.Action, rec.Query, rec.Identity, when(rec.CreatedAt))
@@ -149,7 +147,8 @@ type batchRun struct {
 	limit *rate.Limiter
 	// canTell: the action's history tells whether an interrupted attempt
 	// took effect.
-	canTell bool
+	canTell     bool
+	itemTimeout time.Duration
 
 	mu     sync.Mutex
 	seen   map[string]bool // item keys handed out: a run is taken once per pass
@@ -268,7 +267,7 @@ func (r *batchRun) feed(ctx context.Context, pages Pages, targets chan<- Target)
 // item handles one run: claim it in the journal, act, record.
 func (r *batchRun) item(ctx context.Context, t Target) ItemResult {
 	res := ItemResult{WorkflowID: t.WorkflowID, RunID: t.RunID, Action: r.verb, Approval: t.Approval}
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ItemTimeout)
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.itemTimeout)
 	defer cancel()
 	it, acquired, err := r.Journal.Claim(ictx, r.b.ID, ItemRecord{WorkflowID: t.WorkflowID, RunID: t.RunID, Approval: t.Approval})
 	if err != nil {
@@ -290,7 +289,7 @@ func (r *batchRun) item(ctx context.Context, t Target) ItemResult {
 // resume settles a run claimed by an attempt that stopped mid-action.
 func (r *batchRun) resume(ctx context.Context, it ItemRecord) ItemResult {
 	res := ItemResult{WorkflowID: it.WorkflowID, RunID: it.RunID, Action: r.verb, Approval: it.Approval}
-	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.ItemTimeout)
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.itemTimeout)
 	defer cancel()
 	if !r.canTell {
 		return failed(res, errors.New("an earlier attempt was interrupted mid-action and its outcome cannot be told from history; check the run and act on it by hand"))

@@ -43,8 +43,9 @@ func (a *app) backend(ctx context.Context) (*backend, error) {
 	return &backend{Actions: a.actions, app: a, c: c, s: s, store: a.node.Store, views: v}, nil
 }
 
-// Journal is the CLI's batch journal: a console batch over matches can be
-// resumed with foreman VERB -q QUERY --batch-id ID, and the other way round.
+// Journal is the CLI's batch journal. A console batch over matches is
+// recorded as the CLI records one (action, query, arguments, identity), so
+// foreman VERB -q QUERY --batch-id ID can finish it should the console die.
 func (b *backend) Journal(ctx context.Context) (operator.Journal, error) {
 	return b.app.journal(ctx)
 }

@@ -6,7 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/operator/operatortest"
 )
 
 // TestReadOnlyRefusesANewWriteWithoutExtraCode registers a write action the
@@ -85,5 +87,31 @@ func TestCatalogDeclaresEveryBuiltin(t *testing.T) {
 		if !ok || a.Args == nil || a.Took == nil {
 			t.Errorf("%s cannot run in a resumable batch (declared %v, Args or Took missing)", name, ok)
 		}
+	}
+}
+
+// TestCatalogStatesMatchTheEngine: an action the catalog says needs a
+// running run is refused by the engine on a closed one.
+func TestCatalogStatesMatchTheEngine(t *testing.T) {
+	e := operatortest.Start(t)
+	run := e.StartIdle(t, "closed", 1)[0]
+	ctx := context.Background()
+	if err := e.Client.Terminate(ctx, run.WorkflowID, run.RunID, "closing it"); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, a := range operator.Default.Actions() {
+		if a.Allows(engine.StatusTerminated) || !a.Allows(engine.StatusRunning) {
+			continue
+		}
+		checked++
+		p := operator.Params{Name: "poke", Approval: "release", Reason: "test"}
+		_, err := e.Actions.Perform(ctx, operator.Request{Action: a.Name, Target: run, Params: p})
+		if !errors.Is(err, engine.ErrRunClosed) {
+			t.Errorf("%s on a terminated run: %v, want %v", a.Name, err, engine.ErrRunClosed)
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked %d actions, want signal, approve, reject, cancel and terminate", checked)
 	}
 }

@@ -57,6 +57,10 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
 // optimistic-concurrency conflict (someone appended meanwhile) it starts
 // over from history.
 func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, delivered uint64) taskOutcome {
+	if in := t.Inbound; in != nil && in.Kind == inboundActivityTimeout && in.Failure != nil &&
+		in.Failure.TimeoutType == "schedule_to_start" && w.attemptStarted(ctx, t.RunID, in.Seq, in.Attempt) {
+		return ackTask // taken in time: the start-to-close deadline takes over
+	}
 	if len(t.First) == 0 && !w.cache.has(t.RunID) {
 		// A closed run is not cached, so a task for it would replay its
 		// whole history only to drop the task. After a long run was
@@ -320,7 +324,8 @@ func activityFailureEvent(st *activityState, seq int64, attempt int, f *Failure,
 	if final {
 		return Event{Type: EventActivityFailed, Attrs: &ActivityFailed{Seq: seq, Attempt: attempt, Failure: f}}
 	}
-	return Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: seq, Attempt: attempt, Failure: f, NextAttempt: next}}
+	return Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: seq, Attempt: attempt, Failure: f, NextAttempt: next,
+		ScheduleToStart: st.opts.ScheduleToStartTimeout}}
 }
 
 // dispatchActivity publishes the task for an activity's current attempt.

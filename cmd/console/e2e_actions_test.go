@@ -14,11 +14,12 @@ import (
 )
 
 type started struct {
-	WorkflowID string          `json:"workflow_id"`
-	RunID      string          `json:"run_id"`
-	Status     string          `json:"status"`
-	Result     json.RawMessage `json:"result"`
-	Failure    *engine.Failure `json:"failure"`
+	WorkflowID  string          `json:"workflow_id"`
+	RunID       string          `json:"run_id"`
+	Status      string          `json:"status"`
+	CloseStatus string          `json:"close_status"`
+	Result      json.RawMessage `json:"result"`
+	Failure     *engine.Failure `json:"failure"`
 }
 
 type itemLine struct {
@@ -112,8 +113,9 @@ func TestApproveAndReject(t *testing.T) {
 	if out.Result != "ok" || out.Action != "reject" || out.RunID != r.RunID {
 		t.Fatalf("reject -o json = %+v", out)
 	}
-	x := e.waitStatus(t, r.WorkflowID, engine.StatusCompleted)
-	if string(x.Result) != `"order cli-order-reject rejected by bob"` {
+	// It completed with the verdict after undoing its steps: compensated.
+	x := e.waitStatus(t, r.WorkflowID, engine.StatusCompensated)
+	if string(x.Result) != `"order cli-order-reject rejected by bob"` || x.CloseStatus != engine.StatusCompleted {
 		t.Fatalf("rejected order result %s", x.Result)
 	}
 	e.fails(t, "bob", 4, "run is closed", "reject", r.WorkflowID, "manager")
@@ -291,7 +293,8 @@ func TestStartWait(t *testing.T) {
 	if f.code != 1 || !strings.Contains(f.stderr, "card declined") {
 		t.Fatalf("start --wait of a failing order: %s", f)
 	}
-	if out := jsonOut[started](t, f); out.Status != "failed" || out.Failure == nil {
+	// A saga that failed and undid its steps: the word list and show use.
+	if out := jsonOut[started](t, f); out.Status != "compensated" || out.CloseStatus != "failed" || out.Failure == nil {
 		t.Fatalf("failed run printed %+v", out)
 	}
 	g := startGate(t, e, "cli-gate-twice")

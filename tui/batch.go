@@ -9,7 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Batch geometry: runs are acted on 8 at a time (a gentle rate on the
@@ -70,7 +70,7 @@ func (d *batchDialog) step(m *Model) tea.Cmd {
 		return func() tea.Msg {
 			c, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			res, err := b.Search(c, visibility.SearchRequest{Query: a.scope.query, Sort: a.scope.sort, Size: batchPage, After: after})
+			res, err := b.Search(c, searchapi.SearchRequest{Query: a.scope.query, Sort: a.scope.sort, Size: batchPage, After: after})
 			if err != nil {
 				return batchStepMsg{addr: addr{id}, err: err}
 			}
@@ -109,7 +109,7 @@ func (d *batchDialog) step(m *Model) tea.Cmd {
 	}
 }
 
-func hasApproval(d *visibility.Doc, name string) bool {
+func hasApproval(d *searchapi.Doc, name string) bool {
 	for _, a := range d.PendingApprovals {
 		if a.Name == name {
 			return true

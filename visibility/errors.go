@@ -8,14 +8,6 @@ import (
 	"github.com/foremanhq/foreman/visibility/query"
 )
 
-// API error codes (APIError.Code).
-const (
-	CodeBadQuery   = "bad_query"
-	CodeBadRequest = "bad_request"
-	CodeTimeout    = "timeout"
-	CodeInternal   = "internal"
-)
-
 func badRequest(format string, args ...any) *APIError {
 	return &APIError{Code: CodeBadRequest, Message: fmt.Sprintf(format, args...)}
 }

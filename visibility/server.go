@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // The search API on the wire: a request is the JSON of SearchRequest,
@@ -32,11 +33,6 @@ type HistoryPosition interface {
 type Server interface {
 	ServeAPI(subject string, handler func(ctx context.Context, req []byte) []byte) (stop func(), err error)
 	HistoryPosition
-}
-
-// errorBody is the answer to a refused request.
-type errorBody struct {
-	Error *APIError `json:"error"`
 }
 
 // Serve answers the search API's requests from ix until stop is called.
@@ -106,7 +102,7 @@ func answer(ctx context.Context, handle func(context.Context, []byte) (any, erro
 			err = merr
 		}
 	}
-	b, _ := json.Marshal(errorBody{Error: internalError(ctx, "search API", err)})
+	b, _ := json.Marshal(searchapi.ErrorBody{Error: internalError(ctx, "search API", err)})
 	return b
 }
 

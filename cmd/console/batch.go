@@ -14,7 +14,7 @@ import (
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // A batch applies a write action to every run matching a query: it pages
@@ -34,10 +34,10 @@ const (
 
 // dryRunReport is what a batch --dry-run prints.
 type dryRunReport struct {
-	Action string           `json:"action"`
-	Query  string           `json:"query"`
-	Count  uint64           `json:"count"`
-	Sample []visibility.Doc `json:"sample"`
+	Action string          `json:"action"`
+	Query  string          `json:"query"`
+	Count  uint64          `json:"count"`
+	Sample []searchapi.Doc `json:"sample"`
 }
 
 func (a *app) runBatch(ctx context.Context, cmd *command, o *opts, params []string) error {
@@ -66,7 +66,7 @@ func (a *app) runBatch(ctx context.Context, cmd *command, o *opts, params []stri
 	if err != nil {
 		return err
 	}
-	count, err := s.Count(ctx, visibility.CountRequest{Query: o.query})
+	count, err := s.Count(ctx, searchapi.CountRequest{Query: o.query})
 	if err != nil {
 		return err
 	}
@@ -120,13 +120,13 @@ func (a *app) runBatch(ctx context.Context, cmd *command, o *opts, params []stri
 }
 
 func (a *app) printDryRun(ctx context.Context, s searcher, verb, query string, n uint64) error {
-	res, err := s.Search(ctx, visibility.SearchRequest{Query: query, Size: sampleSize})
+	res, err := s.Search(ctx, searchapi.SearchRequest{Query: query, Size: sampleSize})
 	if err != nil {
 		return err
 	}
 	rep := dryRunReport{Action: verb, Query: query, Count: n, Sample: res.Hits}
 	if rep.Sample == nil {
-		rep.Sample = []visibility.Doc{}
+		rep.Sample = []searchapi.Doc{}
 	}
 	if a.out.format != formatTable {
 		return a.out.value(rep)
@@ -191,7 +191,7 @@ func (r *batchRun) settleInterrupted(ctx context.Context) error {
 // run pages through the matches and acts on each, until the matches are
 // exhausted or ctx ends (then in-flight items finish and are journaled).
 func (r *batchRun) run(ctx context.Context, s searcher, o *opts) {
-	docs := make(chan visibility.Doc)
+	docs := make(chan searchapi.Doc)
 	var wg sync.WaitGroup
 	for range o.parallel {
 		wg.Go(func() {
@@ -215,8 +215,8 @@ func (r *batchRun) run(ctx context.Context, s searcher, o *opts) {
 }
 
 // feed sends every match, once, to docs.
-func (r *batchRun) feed(ctx context.Context, s searcher, query string, docs chan<- visibility.Doc) error {
-	req := visibility.SearchRequest{Query: query, Size: batchPage}
+func (r *batchRun) feed(ctx context.Context, s searcher, query string, docs chan<- searchapi.Doc) error {
+	req := searchapi.SearchRequest{Query: query, Size: batchPage}
 	for {
 		res, err := s.Search(ctx, req)
 		if err != nil {
@@ -244,7 +244,7 @@ func (r *batchRun) feed(ctx context.Context, s searcher, query string, docs chan
 }
 
 // item handles one matching run: claim it in the journal, act, record.
-func (r *batchRun) item(ctx context.Context, d visibility.Doc) itemResult {
+func (r *batchRun) item(ctx context.Context, d searchapi.Doc) itemResult {
 	res := itemResult{WorkflowID: d.WorkflowID, RunID: d.RunID, Action: r.act.verb}
 	// journal writes and the action itself finish even when ctx ends, so
 	// that an interrupted batch leaves nothing half-recorded it could avoid

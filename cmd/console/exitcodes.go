@@ -10,7 +10,7 @@ import (
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Exit codes: scripts branch on these, so they never change meaning.
@@ -46,7 +46,7 @@ func exitCode(err error) int {
 		return exitOK
 	}
 	var usage *usageError
-	var api *visibility.APIError
+	var api *searchapi.APIError
 	var app *engine.ApplicationError
 	switch {
 	case errors.As(err, &usage),

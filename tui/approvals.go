@@ -13,7 +13,7 @@ import (
 )
 
 // approvalsPreset matches runs with at least one pending approval (the
-// approvals field lists their names; see notes/fields.md).
+// approvals field lists their names; see the field table, visibility/fields).
 var approvalsPreset = preset{qs: "approvals:*", temporal: "approvals IS NOT NULL"}
 
 // maxApprovalRuns bounds the inbox; beyond it the header says so and a

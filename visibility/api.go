@@ -6,23 +6,6 @@ import "github.com/foremanhq/foreman/visibility/searchapi"
 // so the console can use them; these aliases keep the names the engine and
 // the tests have always used.
 
-// Subjects of the search API (request/reply, JSON bodies).
-const (
-	SubjectSearch  = searchapi.SubjectSearch
-	SubjectCount   = searchapi.SubjectCount
-	SubjectLag     = searchapi.SubjectLag
-	SubjectGet     = searchapi.SubjectGet
-	SubjectUpdates = searchapi.SubjectUpdates
-)
-
-// API error codes (APIError.Code).
-const (
-	CodeBadQuery   = searchapi.CodeBadQuery
-	CodeBadRequest = searchapi.CodeBadRequest
-	CodeTimeout    = searchapi.CodeTimeout
-	CodeInternal   = searchapi.CodeInternal
-)
-
 // Requests, results and the error of the search API.
 type (
 	SearchRequest = searchapi.SearchRequest

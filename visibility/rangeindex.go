@@ -15,6 +15,8 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/foremanhq/foreman/visibility/fields"
 )
 
 // Numbers and times have an index layout of their own.
@@ -48,13 +50,9 @@ import (
 // rangeShifts are the bucket widths, widest first, as bit shifts of u.
 var rangeShifts = [...]uint{48, 40, 32}
 
-// exactOnly are the number fields indexed by exact value alone: a
-// percentage, attempts, history lengths (at most the engine's history
-// limit, 50,000 by default), and progress counts (steps or items of a
-// run, which take few distinct values; ranges over them are rare, and
-// their buckets were a twelfth of the postings of a run's document).
-var exactOnly = map[string]bool{"progress_pct": true, "attempts": true, "history_length": true,
-	"progress_done": true, "progress_total": true}
+// exactOnly are the number fields indexed by exact value alone (the field
+// table's ExactOnly).
+var exactOnly = fields.NameSet(func(s *fields.Spec) bool { return s.ExactOnly })
 
 // exactPrefix names the companion field holding a value's exact term.
 const exactPrefix = "_v."

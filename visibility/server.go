@@ -41,28 +41,28 @@ func Serve(ix *Index, s Server) (stop func(), err error) {
 		subject string
 		handle  func(ctx context.Context, req []byte) (any, error)
 	}{
-		{SubjectSearch, func(ctx context.Context, b []byte) (any, error) {
+		{searchapi.SubjectSearch, func(ctx context.Context, b []byte) (any, error) {
 			var req SearchRequest
 			if err := decodeRequest(b, &req); err != nil {
 				return nil, err
 			}
 			return ix.Search(ctx, req)
 		}},
-		{SubjectCount, func(ctx context.Context, b []byte) (any, error) {
+		{searchapi.SubjectCount, func(ctx context.Context, b []byte) (any, error) {
 			var req CountRequest
 			if err := decodeRequest(b, &req); err != nil {
 				return nil, err
 			}
 			return ix.Count(ctx, req)
 		}},
-		{SubjectGet, func(ctx context.Context, b []byte) (any, error) {
+		{searchapi.SubjectGet, func(ctx context.Context, b []byte) (any, error) {
 			var req GetRequest
 			if err := decodeRequest(b, &req); err != nil {
 				return nil, err
 			}
 			return ix.Get(ctx, req)
 		}},
-		{SubjectLag, func(ctx context.Context, _ []byte) (any, error) { return ix.Lag(ctx, s) }},
+		{searchapi.SubjectLag, func(ctx context.Context, _ []byte) (any, error) { return ix.Lag(ctx, s) }},
 	}
 	var stops []func()
 	stopAll := func() {
@@ -138,7 +138,7 @@ type Publisher interface {
 }
 
 // UpdateNotifier returns a notify function for IndexerOptions.Notify that
-// publishes on SubjectUpdates at most once per interval (the last call in
+// publishes on searchapi.SubjectUpdates at most once per interval (the last call in
 // an interval is published at its end, so the newest change is never left
 // unannounced), and a stop function.
 func UpdateNotifier(p Publisher, interval time.Duration) (notify func(), stop func()) {
@@ -153,7 +153,7 @@ func UpdateNotifier(p Publisher, interval time.Duration) (notify func(), stop fu
 			case <-done:
 				return
 			}
-			_ = p.Publish(SubjectUpdates, nil)
+			_ = p.Publish(searchapi.SubjectUpdates, nil)
 			select {
 			case <-time.After(interval):
 			case <-done:

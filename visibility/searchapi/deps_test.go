@@ -14,9 +14,6 @@ import (
 // without). A new import of visibility, or of anything that pulls bleve,
 // from the console fails here.
 func TestConsoleLinksNoBleve(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.Dir}}",
 		"github.com/foremanhq/foreman/visibility/searchapi",
 		"github.com/foremanhq/foreman/tui",

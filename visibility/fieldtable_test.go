@@ -6,13 +6,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/document"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility/fields"
+	"github.com/foremanhq/foreman/visibility/query"
 )
 
 // sampleRuns are histories that between them set every built-in field and
@@ -141,6 +145,99 @@ func TestDocumentBytesUnchanged(t *testing.T) {
 	want := []string{"foreman-vis-8", "39a6ba7e73c26af1", "c4a18519681eab21", "78c6f84c40c30342", "c15c0663e3ac88a1", "b7926eff1873f9e4"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("mapping version, mapping and documents:\n got %q\nwant %q", got, want)
+	}
+}
+
+// Every entry of the field table reaches each place it drives: the
+// mapping maps it, the query schema resolves its name and aliases to its
+// kind, and a sample run's document carries it (a new field needs a
+// sample run that sets it, in sampleRuns).
+func TestFieldTableDrivesIndex(t *testing.T) {
+	m, err := buildMapping()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, reg := newTestBuilder(t)
+	indexed := map[string]bool{}
+	for _, events := range sampleRuns() {
+		d, err := b.build(deriveFacts(events), reg, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range d.Fields {
+			indexed[f.Name()] = true
+		}
+	}
+	for _, s := range fields.Builtin {
+		if fm := m.FieldMappingForPath(s.Name); fm.Type == "" || !fm.Index {
+			t.Errorf("%s: the mapping has %+v", s.Name, fm)
+		}
+		for _, name := range append([]string{s.Name}, s.Aliases...) {
+			if f, ok := query.Builtin().Lookup(name); !ok || f != (query.Field{Path: s.Name, Kind: s.Kind}) {
+				t.Errorf("%s: the query schema resolves %q to %v, %v", s.Name, name, f, ok)
+			}
+		}
+		if !indexed[s.Name] && !indexed[exactField(s.Name)] {
+			t.Errorf("%s: no sample run's document has it", s.Name)
+		}
+	}
+}
+
+// The stored summary's fields that the table marks InDoc hold the values
+// the index holds, so what a list shows is what a query matched.
+func TestDocMatchesFieldTable(t *testing.T) {
+	docNames := map[string]bool{}
+	dt := reflect.TypeFor[Doc]()
+	for i := range dt.NumField() {
+		name, _, _ := strings.Cut(dt.Field(i).Tag.Get("json"), ",")
+		docNames[name] = true
+	}
+	for _, events := range sampleRuns() {
+		f := deriveFacts(events)
+		raw, err := json.Marshal(summary(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range fields.Builtin {
+			if !s.InDoc {
+				continue
+			}
+			if !docNames[s.Name] {
+				t.Errorf("%s: InDoc, but Doc has no such field", s.Name)
+			}
+			var want any
+			switch {
+			case s.Keyword != nil:
+				want = s.Keyword(f)
+			case s.Number != nil:
+				v, ok := s.Number(f)
+				if ok && v != 0 {
+					want = v
+				}
+			case s.Time != nil:
+				if v := s.Time(f); !v.IsZero() {
+					want = v.Format(time.RFC3339Nano)
+				}
+			case s.Text != nil:
+				want = s.Text(f)
+			default:
+				t.Errorf("%s: a %v field in Doc", s.Name, s.Kind)
+			}
+			got, ok := doc[s.Name]
+			if !ok || got == "" || got == 0.0 {
+				got = nil
+			}
+			if want == "" {
+				want = nil
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("run %s: Doc.%s is %v, the index holds %v", f.X.RunID, s.Name, got, want)
+			}
+		}
 	}
 }
 

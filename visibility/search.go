@@ -89,7 +89,7 @@ func (ix *Index) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 	facets := make([]string, 0, len(req.Facets))
 	for _, name := range req.Facets {
 		f, ok := schema.Lookup(name)
-		if !ok || f.Kind != query.KindKeyword {
+		if !ok || !f.Kind.Facetable() {
 			return nil, badRequest("facet %q: want a keyword field (status, type, waiting_on, error_types, …)", name)
 		}
 		facets = append(facets, f.Path)

@@ -42,3 +42,12 @@ func (k Kind) String() string {
 	}
 	return "invalid kind"
 }
+
+// Sortable tells whether searches may sort on a field of the kind: every
+// kind but text, which has no single value to sort by (and keeps no doc
+// values).
+func (k Kind) Sortable() bool { return k != KindText }
+
+// Facetable tells whether counts may group by a field of the kind and
+// searches ask for its top values: keyword fields.
+func (k Kind) Facetable() bool { return k == KindKeyword }

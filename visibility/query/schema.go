@@ -11,13 +11,10 @@ import (
 // (declared with the field table, package fields).
 type Kind = fields.Kind
 
-// Field kinds. The zero Kind is invalid.
+// Field kinds, as package fields declares them. The zero Kind is invalid.
 const (
-	KindKeyword = fields.KindKeyword
-	KindText    = fields.KindText
-	KindNumber  = fields.KindNumber
-	KindTime    = fields.KindTime
-	KindBool    = fields.KindBool
+	KindKeyword, KindText, KindNumber = fields.KindKeyword, fields.KindText, fields.KindNumber
+	KindTime, KindBool                = fields.KindTime, fields.KindBool
 )
 
 // Field is an index field: its bleve path and kind.

@@ -19,6 +19,19 @@ type Failure struct {
 	Details []byte `json:"details,omitempty"`
 }
 
+// Failure types the engine records for an activity execution that ended
+// without an outcome of its own. Both are retried per the retry policy,
+// as a new attempt; list them in NonRetryableErrorTypes to fail instead.
+const (
+	// FailureWorkerLost: the attempt's task came back to the queue because
+	// the worker it was delivered to stopped extending its lease (it died,
+	// hung or lost the server).
+	FailureWorkerLost = "WorkerLost"
+	// FailureWorkerStopped: the worker running the attempt was stopped
+	// (a deploy); the next attempt reads the newest heartbeat details.
+	FailureWorkerStopped = "WorkerStopped"
+)
+
 func (f *Failure) Error() string {
 	if f.TimeoutType != "" {
 		return fmt.Sprintf("%s timeout: %s", f.TimeoutType, f.Message)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/internal/lograte"
 	"github.com/foremanhq/foreman/jetstream"
 )
 
@@ -68,7 +69,9 @@ func run() error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// Repeated warnings (a retry loop against a full disk) are written once
+	// per window with a count, not once per retry.
+	log := slog.New(lograte.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), lograte.DefaultWindow))
 	opts.Logger, opts.Name = log, "foreman-engine"
 	if opts.Replicas == 0 && opts.NATSURL != "" {
 		opts.Replicas = 3

@@ -1,6 +1,7 @@
 package fields
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -67,6 +68,25 @@ func TestKind(t *testing.T) {
 		}
 		if k.Sortable() != (k != KindText) || k.Facetable() != (k == KindKeyword) {
 			t.Errorf("%v: sortable %v, facetable %v", k, k.Sortable(), k.Facetable())
+		}
+	}
+}
+
+// The README's list of fields names every built-in field: a new field is
+// documented where users look.
+func TestREADMEListsEveryField(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(readme), "\nFields (one table, `visibility/fields`):")
+	list, _, _ = strings.Cut(list, "\n\n")
+	if !ok {
+		t.Fatal("README has no list of fields")
+	}
+	for _, f := range Builtin {
+		if !strings.Contains(list, "`"+f.Name+"`") {
+			t.Errorf("README's fields do not name %s", f.Name)
 		}
 	}
 }

@@ -12,11 +12,13 @@ import (
 )
 
 // mappingVersion names the mapping and the way documents are derived from
-// history. Change it whenever either changes: an index written under
-// another version is dropped and rebuilt from history on open.
+// history. Change it whenever either changes (an entry of fields.Builtin
+// added, removed or changed included; TestDocumentBytesUnchanged says
+// when): an index written under another version is dropped and rebuilt
+// from history on open.
 const mappingVersion = "foreman-vis-8"
 
-// Index paths beside the contract fields: the stored summary returned by
+// Index paths beside the built-in fields: the stored summary returned by
 // searches, and a fingerprint of every indexed value (consistency checks
 // compare it between indexes).
 const (
@@ -41,11 +43,11 @@ const (
 )
 
 // buildMapping is the static mapping: one field mapping per built-in field
-// (the table fields.Builtin),
-// the stored summary, and a sub-document for custom attributes whose text
-// values are analyzed like the built-in text fields. Documents are built by
-// docBuilder with the same options; the mapping is what query-time analysis
-// and the index metadata see.
+// (the table fields.Builtin) by its kind, the stored summary, and a
+// sub-document for custom attributes whose text values are analyzed like
+// the built-in text fields. Documents are built by docBuilder with the same
+// options; the mapping is what query-time analysis and the index metadata
+// see.
 func buildMapping() (mapping.IndexMapping, error) {
 	im := bleve.NewIndexMapping()
 	im.DefaultAnalyzer = standard.Name

@@ -18,6 +18,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/visibility/fields"
+	"github.com/foremanhq/foreman/visibility/query"
 )
 
 // docBuilder turns a run's facts into a bleve document directly, with the
@@ -83,7 +84,7 @@ func (b *docBuilder) build(f *fields.Facts, reg *attrRegistry, bounds *fieldBoun
 			}
 			continue
 		}
-		path := attrPath(name)
+		path := query.AttrPath(name)
 		switch v := v.(type) {
 		case string:
 			if t == engine.AttrText {
@@ -108,8 +109,6 @@ func (b *docBuilder) build(f *fields.Facts, reg *attrRegistry, bounds *fieldBoun
 	w.doc.AddField(document.NewTextFieldCustom(fieldFingerprint, nil, []byte(w.fingerprint()), storedOnly, nil))
 	return w.doc, nil
 }
-
-func attrPath(name string) string { return "attr." + name }
 
 // fieldWriter adds fields to a document and hashes what it adds.
 type fieldWriter struct {

@@ -101,11 +101,11 @@ func (b *docBuilder) build(f *fields.Facts, reg *attrRegistry, bounds *fieldBoun
 		}
 	}
 
-	summary, err := json.Marshal(summary(f))
+	raw, err := json.Marshal(summary(f))
 	if err != nil {
 		return nil, fmt.Errorf("encoding the summary of run %s: %w", x.RunID, err)
 	}
-	w.stored(fieldDoc, summary)
+	w.stored(fieldDoc, raw)
 	w.doc.AddField(document.NewTextFieldCustom(fieldFingerprint, nil, []byte(w.fingerprint()), storedOnly, nil))
 	return w.doc, nil
 }

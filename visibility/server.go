@@ -14,7 +14,8 @@ import (
 
 // The search API on the wire: a request is the JSON of SearchRequest,
 // CountRequest, GetRequest (or nothing, for the lag); the answer is the
-// JSON of the result, or {"error": APIError}.
+// JSON of the result, or {"error": APIError} (searchapi.ErrorBody, which
+// the client decodes).
 
 // HistoryHead tells where history ends (the jetstream Store).
 type HistoryHead interface {

@@ -144,7 +144,7 @@ func TestDocumentBytesUnchanged(t *testing.T) {
 	}
 	want := []string{"foreman-vis-8", "39a6ba7e73c26af1", "c4a18519681eab21", "78c6f84c40c30342", "c15c0663e3ac88a1", "b7926eff1873f9e4"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("mapping version, mapping and documents:\n got %q\nwant %q", got, want)
+		t.Errorf("the mapping or the documents changed: bump mappingVersion (indexes rebuild), then set the digests\n got %q\nwant %q", got, want)
 	}
 }
 

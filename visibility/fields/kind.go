@@ -3,8 +3,11 @@
 // aliases, how it is searched and sorted, and how its value is read from a
 // run's Facts. The bleve mapping and the document builder (package
 // visibility), the query schema (package visibility/query) and the sort
-// windows are all built from it, so adding a field is one entry here plus
-// a test that a run sets it.
+// windows are all built from it. Adding a field is one entry here, and
+// what the tests then ask for: a sample run that sets it
+// (visibility's sampleRuns, TestFieldTableDrivesIndex), its name in the
+// README's list (TestREADMEListsEveryField), and, since documents change,
+// a new mappingVersion and document digests (TestDocumentBytesUnchanged).
 //
 // It links no bleve: the query package and the index read it, and it says
 // nothing about how bleve stores a kind (that is visibility/mapping.go).

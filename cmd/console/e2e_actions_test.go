@@ -10,7 +10,7 @@ import (
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 type started struct {
@@ -410,23 +410,23 @@ func TestListAndCount(t *testing.T) {
 	q := "workflow_id:cli-list-*"
 	waitFor(t, "the index to see the three runs as they are", 20*time.Second, func() (bool, string) {
 		r := e.fm(t, "ops", nil, "count", q, "--group-by", "waiting_on", "-o", "json")
-		c := jsonOut[visibility.CountResult](t, r)
-		return c.Total == 3 && len(c.Groups) == 2 && c.Groups[0] == visibility.Group{Value: "approval", Count: 2} &&
-			c.Groups[1] == visibility.Group{Value: "signal", Count: 1}, r.stdout
+		c := jsonOut[searchapi.CountResult](t, r)
+		return c.Total == 3 && len(c.Groups) == 2 && c.Groups[0] == searchapi.Group{Value: "approval", Count: 2} &&
+			c.Groups[1] == searchapi.Group{Value: "signal", Count: 1}, r.stdout
 	})
 
-	docs := jsonOut[[]visibility.Doc](t, e.ok(t, "ops", "list", q, "--sort", "workflow_id", "-o", "json"))
+	docs := jsonOut[[]searchapi.Doc](t, e.ok(t, "ops", "list", q, "--sort", "workflow_id", "-o", "json"))
 	if len(docs) != 3 || docs[0].WorkflowID != "cli-list-a" || docs[2].WorkflowID != "cli-list-c" || docs[0].Type != "Gate" ||
 		docs[0].Status != engine.StatusRunning || docs[1].WaitingOn != "signal" {
 		t.Fatalf("list -o json = %s", jsonString(docs))
 	}
 	lim := e.ok(t, "ops", "list", "-q", q, "--limit", "2", "-o", "jsonl")
-	if n := len(jsonLines[visibility.Doc](t, lim.stdout)); n != 2 || !strings.Contains(lim.stderr, "2 of 3 matches shown") {
+	if n := len(jsonLines[searchapi.Doc](t, lim.stdout)); n != 2 || !strings.Contains(lim.stderr, "2 of 3 matches shown") {
 		t.Fatalf("list --limit 2: %d rows, %s", n, lim)
 	}
 	// --all pages with the search-after cursor (the batch test crosses pages)
 	all := e.ok(t, "ops", "list", q, "--all", "--sort", "-workflow_id", "-o", "jsonl")
-	if got := jsonLines[visibility.Doc](t, all.stdout); len(got) != 3 || got[0].WorkflowID != "cli-list-c" {
+	if got := jsonLines[searchapi.Doc](t, all.stdout); len(got) != 3 || got[0].WorkflowID != "cli-list-c" {
 		t.Fatalf("list --all: %s", all)
 	}
 	table := e.ok(t, "ops", "list", q).stdout

@@ -18,6 +18,7 @@ import (
 type Client struct {
 	store    Store
 	identity string
+	closes   *closeWatch // shared waits for results; nil: one follower per wait
 }
 
 // ClientOptions configure a Client.
@@ -34,7 +35,7 @@ func NewClient(store Store, opts ClientOptions) *Client {
 			opts.Identity = u.Username
 		}
 	}
-	return &Client{store: store, identity: opts.Identity}
+	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store)}
 }
 
 // Identity is who the client acts as.
@@ -377,7 +378,7 @@ func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valueP
 func (c *Client) getResult(ctx context.Context, workflowID, runID string, valuePtr any) (string, error) {
 	var closing *Event
 	compensated := false // the status words are Summarize's: see compensatedStatus
-	err := c.FollowHistory(ctx, workflowID, runID, func(e Event) error {
+	see := func(e Event) error {
 		if e.Type.Closes() {
 			closing = &e
 		}
@@ -385,7 +386,13 @@ func (c *Client) getResult(ctx context.Context, workflowID, runID string, valueP
 			compensated = true
 		}
 		return nil
-	})
+	}
+	var err error
+	if c.closes != nil {
+		err = c.awaitEvents(ctx, workflowID, runID, see)
+	} else {
+		err = c.FollowHistory(ctx, workflowID, runID, see)
+	}
 	if err != nil {
 		return "", err
 	}

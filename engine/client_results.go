@@ -203,11 +203,19 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 
 // awaitWith waits with reader f; nil, nil when f stopped first.
 func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}) ([]StoredBatch, error) {
+	woken := false
 	for {
-		bs, err := closedHistory(ctx, w.store, runID)
+		var bs []StoredBatch
+		var err error
+		if woken { // the run closed: no need to ask first
+			bs, err = historyToClose(ctx, w.store, runID)
+		} else {
+			bs, err = closedHistory(ctx, w.store, runID)
+		}
 		if bs != nil || err != nil {
 			return bs, err
 		}
+		woken = true
 		select {
 		case <-ch:
 		case <-f.done:
@@ -231,6 +239,12 @@ func closedHistory(ctx context.Context, s Store, runID string) ([]StoredBatch, e
 	if !last.Header.Closed {
 		return nil, nil
 	}
+	return historyToClose(ctx, s, runID)
+}
+
+// historyToClose reads the run's batches up to and including the first
+// closed one; nil if none is closed.
+func historyToClose(ctx context.Context, s Store, runID string) ([]StoredBatch, error) {
 	bs, err := s.ReadHistory(ctx, runID, 0)
 	if err != nil {
 		return nil, err
@@ -240,17 +254,20 @@ func closedHistory(ctx context.Context, s Store, runID string) ([]StoredBatch, e
 			return bs[:i+1], nil
 		}
 	}
-	return nil, fmt.Errorf("run %s: last batch closed but no closed batch read", runID)
+	return nil, nil
 }
 
 // awaitEvents calls fn with each event of the run up to the one closing
 // it, once it closed: what FollowHistory gives, through the shared reader.
 func (c *Client) awaitEvents(ctx context.Context, workflowID, runID string, fn func(Event) error) error {
-	rec, err := c.resolve(ctx, workflowID, runID)
-	if err != nil {
-		return err
+	if runID == "" { // the current run (a given run id resolves to itself)
+		rec, err := c.resolve(ctx, workflowID, runID)
+		if err != nil {
+			return err
+		}
+		runID = rec.RunID
 	}
-	bs, err := c.closes.await(ctx, rec.RunID)
+	bs, err := c.closes.await(ctx, runID)
 	if err != nil {
 		return err
 	}

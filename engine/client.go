@@ -343,14 +343,8 @@ func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn
 	}
 	errClosed := errors.New("closed")
 	err = c.store.FollowHistory(ctx, rec.RunID, 0, func(sb StoredBatch) error {
-		b, err := decodeBatch(sb.Data)
-		if err != nil {
+		if err := eachEvent(sb, fn); err != nil {
 			return err
-		}
-		for _, e := range b.Events {
-			if err := fn(e); err != nil {
-				return err
-			}
 		}
 		if sb.Header.Closed {
 			return errClosed

@@ -272,14 +272,22 @@ func (c *Client) awaitEvents(ctx context.Context, workflowID, runID string, fn f
 		return err
 	}
 	for _, sb := range bs {
-		b, err := decodeBatch(sb.Data)
-		if err != nil {
+		if err := eachEvent(sb, fn); err != nil {
 			return err
 		}
-		for _, e := range b.Events {
-			if err := fn(e); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// eachEvent calls fn with each event of the batch.
+func eachEvent(sb StoredBatch, fn func(Event) error) error {
+	b, err := decodeBatch(sb.Data)
+	if err != nil {
+		return err
+	}
+	for _, e := range b.Events {
+		if err := fn(e); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +187,62 @@ func BenchmarkConcurrentGetResult(b *testing.B) {
 				wg.Wait()
 			}
 		})
+	}
+}
+
+// A wait that spans a restart of the server (its reader's consumer gone,
+// the client reconnecting) still sees the run close afterwards.
+func TestGetResultSurvivesServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	listen := l.Addr().String()
+	must(l.Close())
+	opts := jetstream.Options{DataDir: dir, Listen: listen, Name: "restart"}
+	srv, err := jetstream.StartEmbedded(opts, nil)
+	must(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nc, err := jetstream.Connect(ctx, srv.ClientURL(), opts)
+	must(err)
+	defer nc.Close()
+	cs, err := jetstream.Open(ctx, nc, opts)
+	must(err)
+	defer cs.Close()
+	c := engine.NewClient(cs, engine.ClientOptions{Identity: "waiter"})
+	// Started with no engine running: it closes only after the restart.
+	_, err = c.Start(ctx, engine.StartOptions{ID: "across", TaskQueue: "q"}, "Quick", nil)
+	must(err)
+	done := make(chan error, 1)
+	var v int
+	go func() { done <- c.GetResult(ctx, "across", "", &v) }()
+	js, err := natsjs.New(nc)
+	must(err)
+	jstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		st, err := js.Stream(ctx, jetstream.HistoryStream)
+		if err != nil {
+			return err
+		}
+		if n := st.CachedInfo().State.Consumers; n == 0 {
+			return fmt.Errorf("the wait's reader is not up yet")
+		}
+		return nil
+	})
+	srv.Shutdown()
+	store, _ := jstest.StartIn(t, dir, opts)
+	svcDone := make(chan struct{})
+	go func() { defer close(svcDone); _ = engine.RunServices(ctx, store, quietLogger()) }()
+	defer func() { cancel(); <-svcDone }()
+	w := engine.NewWorker(store, "q", engine.WorkerOptions{Logger: quietLogger(), ShutdownTimeout: time.Second})
+	must(w.RegisterWorkflowWithName("Quick", func(engine.Context) (int, error) { return 5, nil }))
+	must(w.Start(ctx))
+	defer w.Stop()
+	select {
+	case err := <-done:
+		if err != nil || v != 5 {
+			t.Fatalf("result across a restart: %d, %v; want 5", v, err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("no result 40 s after the restart")
 	}
 }

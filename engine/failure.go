@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 // Failure is an error as stored in history: a type to match retry policies
@@ -176,14 +178,7 @@ func (p *RetryPolicy) normalized() RetryPolicy {
 
 // backoff returns the wait before attempt+1, after attempt failed.
 func (p RetryPolicy) backoff(attempt int) time.Duration {
-	d := float64(p.InitialInterval)
-	for i := 1; i < attempt; i++ {
-		d *= p.BackoffCoefficient
-		if d >= float64(p.MaximumInterval) {
-			return p.MaximumInterval
-		}
-	}
-	return min(time.Duration(d), p.MaximumInterval)
+	return backoff.Policy{Initial: p.InitialInterval, Factor: p.BackoffCoefficient, Max: p.MaximumInterval}.Delay(attempt)
 }
 
 // retryable tells whether a failure of the given attempt may be retried.

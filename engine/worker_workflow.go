@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 // taskOutcome says how a delivery ends.
@@ -33,11 +35,7 @@ func (w *Worker) finishDelivery(ctx context.Context, d Delivery, o taskOutcome) 
 // taskBackoff spaces retries of a failing workflow task so a poison run
 // does not hot-loop: 1 s, 2 s, 4 s … up to a minute.
 func taskBackoff(delivered uint64) time.Duration {
-	d := time.Second
-	for i := uint64(1); i < delivered && d < time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, time.Minute)
+	return backoff.Policy{Initial: time.Second, Factor: 2, Max: time.Minute}.Delay(int(min(delivered, 64)))
 }
 
 func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
@@ -407,12 +405,14 @@ type queryResponse struct {
 // below the requester's default timeout so the refusal reaches them.
 const queryConsistencyWait = 4 * time.Second
 
-func (w *Worker) serveQuery(data []byte) []byte {
+// serveQuery answers a query from the run's current state, within the
+// requester's time (ctx) and at most queryConsistencyWait.
+func (w *Worker) serveQuery(ctx context.Context, data []byte) []byte {
 	var req queryRequest
 	if err := json.Unmarshal(data, &req); err != nil {
 		return mustJSON(queryResponse{Error: "malformed query request: " + err.Error(), Code: "failed"})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), queryConsistencyWait)
+	ctx, cancel := context.WithTimeout(ctx, queryConsistencyWait)
 	defer cancel()
 	// Linearizable with signals: an input acknowledged to its sender is in
 	// history, but the handler must see what the workflow code made of it.
@@ -420,17 +420,16 @@ func (w *Worker) serveQuery(data []byte) []byte {
 	// lock is released meanwhile, so this worker can run that task). The
 	// built-in queries describe the run as it is, so they answer at once:
 	// an operator asks __stack precisely of runs that do not progress.
-	for backoff := time.Millisecond; ; backoff = min(2*backoff, 50*time.Millisecond) {
+	poll := backoff.Loop{Policy: backoff.Policy{Initial: time.Millisecond, Factor: 2, Max: 50 * time.Millisecond}}
+	for {
 		resp, done := w.answerQuery(ctx, &req)
 		if done {
 			return resp
 		}
-		select {
-		case <-ctx.Done():
+		if !poll.Wait(ctx) {
 			return mustJSON(queryResponse{Code: "failed", Error: fmt.Sprintf(
 				"query %q on run %s: the run has inputs (signals, decisions, its start) that its workflow task has not processed within %s; an answer now would not reflect them (is the workflow task failing? see its history)",
 				req.Name, req.RunID, queryConsistencyWait)})
-		case <-time.After(backoff):
 		}
 	}
 }

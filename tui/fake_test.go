@@ -9,9 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/operator/operatortest"
 	"github.com/foremanhq/foreman/visibility"
 )
 
@@ -31,6 +34,11 @@ type fakeBackend struct {
 	searches  []visibility.SearchRequest
 	updates   chan struct{}
 	preview   ResetPreview
+	// t starts the journal's JetStream (set by newHarness).
+	t       testing.TB
+	journal operator.Journal
+	// real, when set, performs the actions instead (a real engine's).
+	real operator.Actions
 }
 
 func newFakeBackend(clock time.Time) *fakeBackend {
@@ -319,50 +327,85 @@ func (f *fakeBackend) CompensationPlan(ctx context.Context, wf, run string) ([]C
 	return f.plans[run], nil
 }
 
-func (f *fakeBackend) Signal(ctx context.Context, wf, run, name string, payload json.RawMessage) error {
-	return f.record("signal %s %s %s %s", wf, run, name, string(payload))
-}
-
-func (f *fakeBackend) Decide(ctx context.Context, wf, run, approval string, approved bool, comment string) error {
-	verb := "reject"
-	if approved {
-		verb = "approve"
+// Check accepts every catalog action: read-only is the decorator's, which
+// the console puts in front of the backend.
+func (f *fakeBackend) Check(req operator.Request) error {
+	if f.real != nil {
+		return f.real.Check(req)
 	}
-	return f.record("%s %s %s %s %q", verb, wf, run, approval, comment)
-}
-
-func (f *fakeBackend) Cancel(ctx context.Context, wf, run, reason string) error {
-	return f.record("cancel %s %s %q", wf, run, reason)
-}
-
-func (f *fakeBackend) Terminate(ctx context.Context, wf, run, reason string) error {
-	return f.record("terminate %s %s %q", wf, run, reason)
-}
-
-func (f *fakeBackend) Reset(ctx context.Context, wf, run, to string, reapply bool, reason string, dryRun bool) (ResetPreview, error) {
-	if dryRun {
-		return f.preview, nil
+	if _, ok := operator.Default.Lookup(req.Action); !ok {
+		return fmt.Errorf("%w %q", operator.ErrUnknownAction, req.Action)
 	}
-	_ = f.record("reset %s %s to=%s reapply=%v %q", wf, run, to, reapply, reason)
-	p := f.preview
-	p.NewRunID = "new-run-0001"
-	return p, nil
+	return nil
 }
 
-func (f *fakeBackend) Compensate(ctx context.Context, wf, run, reason string) error {
-	return f.record("compensate %s %s %q", wf, run, reason)
+// Perform records each write as one line the tests compare.
+func (f *fakeBackend) Perform(ctx context.Context, req operator.Request) (operator.Outcome, error) {
+	if f.real != nil {
+		return f.real.Perform(ctx, req)
+	}
+	t, p := req.Target, req.Params
+	switch req.Action {
+	case operator.ActSignal:
+		return operator.Outcome{}, f.record("signal %s %s %s %s", t.WorkflowID, t.RunID, p.Name, string(p.Input))
+	case operator.ActApprove, operator.ActReject:
+		return operator.Outcome{}, f.record("%s %s %s %s %q", req.Action, t.WorkflowID, t.RunID, cmp.Or(t.Approval, p.Approval), p.Comment)
+	case operator.ActCancel, operator.ActTerminate, operator.ActCompensate:
+		return operator.Outcome{}, f.record("%s %s %s %q", req.Action, t.WorkflowID, t.RunID, p.Reason)
+	case operator.ActReset:
+		f.mu.Lock()
+		res := resetResultOf(f.preview)
+		f.mu.Unlock()
+		if p.DryRun {
+			res.DryRun = true
+			return operator.Outcome{Data: res}, nil
+		}
+		_ = f.record("reset %s %s to=%s reapply=%v %q", t.WorkflowID, t.RunID, p.To, p.ReapplySignals, p.Reason)
+		res.NewRunID = "new-run-0001"
+		return operator.Outcome{Data: res}, nil
+	case operator.ActViewSave:
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.views = append(f.views, SavedView{Name: p.Name, Query: p.Query})
+		f.calls = append(f.calls, "save-view "+p.Name+" "+p.Query)
+		return operator.Outcome{}, nil
+	}
+	return operator.Outcome{}, fmt.Errorf("fake backend: no %s", req.Action)
+}
+
+// resetResultOf is the engine's answer the fixture's preview stands for.
+func resetResultOf(p ResetPreview) engine.ResetResult {
+	events := func(ids []int64) []engine.Event {
+		out := make([]engine.Event, len(ids))
+		for i, id := range ids {
+			out[i] = engine.Event{ID: id}
+		}
+		return out
+	}
+	return engine.ResetResult{ResetEventID: p.To, Kept: events(p.Kept), Dropped: events(p.Dropped), Reapplied: events(p.Reapplied), NewRunID: p.NewRunID}
+}
+
+// Took: the fake keeps no history of its writes.
+func (f *fakeBackend) Took(ctx context.Context, req operator.Request, since time.Time) (bool, error) {
+	if f.real != nil {
+		return f.real.Took(ctx, req, since)
+	}
+	return false, nil
+}
+
+// Journal is a real batch journal on an embedded JetStream, started on
+// the first batch (the harness runs commands on the test's goroutine).
+func (f *fakeBackend) Journal(ctx context.Context) (operator.Journal, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.journal == nil {
+		f.journal = operatortest.Start(f.t).Journal
+	}
+	return f.journal, nil
 }
 
 func (f *fakeBackend) Views(ctx context.Context) ([]SavedView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.views), nil
-}
-
-func (f *fakeBackend) SaveView(ctx context.Context, name, query string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.views = append(f.views, SavedView{Name: name, Query: query})
-	f.calls = append(f.calls, "save-view "+name+" "+query)
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/visibility"
 )
 
@@ -98,14 +99,13 @@ type actionDoneMsg struct {
 	err error
 }
 
-// batchStepMsg reports a chunk of a batch.
+// batchStepMsg reports one run of a batch, or (done) its end.
 type batchStepMsg struct {
 	addr
-	results []itemResult
-	next    []string // search-after cursor of the next page (all-matches batches)
-	pending []target // targets fetched but not yet done
-	done    bool
-	err     error
+	result      *operator.ItemResult
+	done        bool
+	interrupted bool // done before every run was handled
+	err         error
 }
 
 type approvalsMsg struct {

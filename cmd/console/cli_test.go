@@ -14,6 +14,7 @@ import (
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
+	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/visibility"
 )
 
@@ -61,7 +62,9 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("x: %w", engine.ErrNoSuchApproval), exitRefused},
 		{fmt.Errorf("x: %w", engine.ErrNotApprover), exitRefused},
 		{fmt.Errorf("x: %w", engine.ErrAlreadyStarted), exitRefused},
-		{refusedf("read-only"), exitRefused},
+		{refusedf("not confirmed"), exitRefused},
+		{fmt.Errorf("x: %w", &operator.ReadOnlyError{Action: "approve"}), exitRefused},
+		{&operator.InvalidError{Msg: "name the one to decide"}, exitUsage},
 		{fmt.Errorf("x: %w", jetstream.ErrBatchRunning), exitRefused},
 		{fmt.Errorf("x: %w", jetstream.ErrBatchMismatch), exitUsage},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), exitTimeout},
@@ -73,7 +76,7 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 	// definite errors prove nothing was written; a timeout does not
-	if !definite(fmt.Errorf("x: %w", engine.ErrRunClosed)) || definite(context.DeadlineExceeded) || definite(errors.New("connection reset")) {
+	if !operator.Definite(fmt.Errorf("x: %w", engine.ErrRunClosed)) || operator.Definite(context.DeadlineExceeded) || operator.Definite(errors.New("connection reset")) {
 		t.Fatal("definite misclassifies")
 	}
 }
@@ -131,24 +134,6 @@ func TestConfirmOnATerminal(t *testing.T) {
 	s, _, errb = term("y\n")
 	if code := run(ctx, []string{"--read-only", "terminate", "wf-confirm", "--reason", "r"}, s, env); code != exitRefused || strings.Contains(errb.String(), "[y/N]") {
 		t.Fatalf("read-only: exit %d, stderr %s", code, errb)
-	}
-}
-
-func TestLimiterSpacesActions(t *testing.T) {
-	l := newLimiter(100) // every 10ms
-	start := time.Now()
-	for range 11 {
-		if err := l.wait(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if d := time.Since(start); d < 95*time.Millisecond {
-		t.Fatalf("11 actions at 100/s took %s, want at least 100ms", d)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := newLimiter(0.001).wait(ctx); err == nil {
-		t.Fatal("a cancelled wait returned nil")
 	}
 }
 

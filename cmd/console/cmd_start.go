@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/operator"
 )
 
 // startResult is what start prints (with --wait, the outcome too).
@@ -22,8 +23,7 @@ type startResult struct {
 }
 
 var startCommand = &command{
-	name: "start", args: "TYPE --queue QUEUE [--input JSON]", group: groupStart, write: true,
-	summary: "start a run of a registered workflow type",
+	name: "start", args: "TYPE --queue QUEUE [--input JSON]", group: groupStart, action: performs(operator.ActStart),
 	flags: func(fs *flag.FlagSet, o *opts) {
 		fs.StringVar(&o.queue, "queue", "", "task queue whose workers run the workflow (required)")
 		fs.StringVar(&o.id, "id", "", "workflow id (default TYPE-<random>)")
@@ -40,23 +40,25 @@ var startCommand = &command{
 		if o.queue == "" {
 			return usagef("start needs --queue: the task queue whose workers run %s", typ)
 		}
-		var input any
+		p := operator.Params{Name: typ}
 		if o.input != "" {
 			raw, err := readJSON("--input", o.input, a.io.in)
 			if err != nil {
 				return err
 			}
-			input = raw
+			p.Input = raw
 		}
 		id := o.id
 		if id == "" {
 			id = typ + "-" + uuid.NewString()[:8]
 		}
+		p.Start = engine.StartOptions{ID: id, TaskQueue: o.queue, IDReusePolicy: engine.IDReusePolicy(o.idReuse)}
 		c, err := a.engine(ctx)
 		if err != nil {
 			return err
 		}
-		run, err := c.Start(ctx, engine.StartOptions{ID: id, TaskQueue: o.queue, IDReusePolicy: engine.IDReusePolicy(o.idReuse)}, typ, input)
+		out, err := a.actions.Perform(ctx, operator.Request{Action: operator.ActStart, Params: p})
+		run, _ := out.Data.(engine.Run)
 		if err != nil {
 			if run.RunID != "" && errors.Is(err, engine.ErrAlreadyStarted) {
 				return fmt.Errorf("%w (see foreman show %s)", err, id)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
 	"github.com/foremanhq/foreman/internal/lograte"
@@ -121,15 +123,21 @@ func run() error {
 		defer stopWorkers()
 		log.Info("example workers started", "queues", examples.Queues)
 	}
+	// The services and the demo load stop together: when the services
+	// fail, the demo stops too and run returns once both have.
+	g, gctx := errgroup.WithContext(ctx)
 	if demo {
-		go func() {
-			if err := examples.Demo(ctx, engine.NewClient(store, engine.ClientOptions{Identity: "demo"})); err != nil {
+		g.Go(func() error {
+			err := examples.Demo(gctx, engine.NewClient(store, engine.ClientOptions{Identity: "demo"}))
+			if err != nil {
 				log.Error("demo load stopped", "err", err)
 			}
-		}()
+			return nil // the engine runs on without it
+		})
 	}
 	log.Info("foreman-engine ready")
-	err = engine.RunServices(ctx, store, log)
+	g.Go(func() error { return engine.RunServices(gctx, store, log) })
+	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		log.Info("shutting down")
 		return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,9 @@ func TestParseFlags(t *testing.T) {
 	if len(cfg.syncModes) != 1 || cfg.syncModes[0] != "always" || !cfg.runs("latency") || !cfg.runs("rss") ||
 		cfg.runs("throughput") || cfg.blocked != 50 || cfg.samples != 300 {
 		t.Fatalf("config %+v", cfg)
+	}
+	if cfg, err := parseFlags([]string{"-shape", "in-process,deployed"}); err != nil || !slices.Equal(cfg.shapes, []string{"deployed", "in-process"}) {
+		t.Errorf("-shape in-process,deployed: %v, %v; want the deployed shape first", cfg.shapes, err)
 	}
 	for _, bad := range [][]string{{"-sync", "never"}, {"-metrics", "speed"}, {"-observe", "psychic"}, {"-shape", "cloud"}, {"extra"}} {
 		if _, err := parseFlags(bad); err == nil {

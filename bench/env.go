@@ -20,12 +20,14 @@ import (
 // benchQueue is the task queue of the in-process worker.
 const benchQueue = "bench"
 
-// env is one durability mode's deployment, all in this process as the
-// default single-machine deployment runs it: an embedded nats-server with a
-// fresh data directory, the engine services (dispatcher, timers), one
-// worker and one client. Services, worker and client each have their own
+// env is one durability mode's deployment in one shape. In process
+// (startEnv): an embedded nats-server with a fresh data directory, the
+// engine services (dispatcher, timers), one worker and one client, all in
+// this process. Services, worker and client each have their own
 // connection, unless sharedConn; in process, as foreman-engine's own roles
-// and the workers it hosts connect, unless tcp.
+// and the workers it hosts connect, unless tcp. Deployed
+// (startDeployedEnv): a foreman-engine process, and this process's worker
+// and client over TCP.
 type env struct {
 	shape  string // shapeInProcess, or shapeDeployed (deployed.go)
 	mode   string

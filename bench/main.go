@@ -137,7 +137,7 @@ func parseFlags(args []string) (*config, error) {
 	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, or all")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: tiny sample counts and scale (a minute or two for everything but index); the figures are not meaningful")
 	fs.StringVar(&cfg.out, "out", filepath.Join("bench", "out", "results.json"), "where to write the JSON results")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput run to this file (-<sync> is inserted before the extension)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process during the throughput run to this file (-<sync> or -deployed-<sync> is inserted before the extension)")
 	reps := fs.Int("reps", 0, "repetitions of throughput and rss (default 3)")
 	latReps := fs.Int("latency-reps", 0, "repetitions of start/e2e and signal (default 5)")
 	samples := fs.Int("samples", 0, "measured workflows per start/e2e repetition (default 300)")
@@ -159,12 +159,16 @@ func parseFlags(args []string) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	var asked []string
 	for sh := range strings.SplitSeq(*shapes, ",") {
 		sh = strings.TrimSpace(sh)
 		if shapeGroups[sh] == nil {
 			return nil, fmt.Errorf("-shape %q: want deployed and/or in-process", sh)
 		}
-		if !slices.Contains(cfg.shapes, sh) {
+		asked = append(asked, sh)
+	}
+	for _, sh := range []string{shapeDeployed, shapeInProcess} { // the deployed figures first
+		if slices.Contains(asked, sh) {
 			cfg.shapes = append(cfg.shapes, sh)
 		}
 	}

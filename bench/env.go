@@ -178,8 +178,16 @@ func (e *env) failed() error {
 	case err := <-e.bgErr:
 		return fmt.Errorf("background service failed: %w", err)
 	default:
-		return nil
 	}
+	if e.engine != nil {
+		select {
+		case err := <-e.engine.exit:
+			e.engine.exit <- err // for stop
+			return fmt.Errorf("foreman-engine exited: %v", err)
+		default:
+		}
+	}
+	return nil
 }
 
 func (e *env) close() {

@@ -359,8 +359,8 @@ func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn
 
 // GetResult waits for the run to close and decodes its result into
 // valuePtr; a run that did not complete returns its failure as an error.
-// Concurrent calls on one client share one reader of history, so that
-// waiting for many runs at once costs the server no more than for one.
+// Concurrent calls on one client share one reader of history instead of
+// a server-side consumer each.
 func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valuePtr any) error {
 	for {
 		next, err := c.getResult(ctx, workflowID, runID, valuePtr)

@@ -197,15 +197,10 @@ func waitSearch(ctx context.Context, c *visibility.Client) error {
 	}
 }
 
-// lagSampler asks the engine's search API for the index lag every
-// interval until stopped: the lag the console would show meanwhile.
-type lagSampler struct {
-	// stop ends the sampling and returns the samples (an error if every
-	// request failed).
-	stop func() ([]time.Duration, error)
-}
-
-func sampleLag(ctx context.Context, c *visibility.Client, every time.Duration) *lagSampler {
+// sampleLag asks the engine's search API for the index lag every interval
+// until stop, which returns the samples (an error if every request
+// failed): the lag the console would show meanwhile.
+func sampleLag(ctx context.Context, c *visibility.Client, every time.Duration) (stop func() ([]time.Duration, error)) {
 	ctx, cancel := context.WithCancel(ctx)
 	var mu sync.Mutex
 	var lags []time.Duration
@@ -232,12 +227,12 @@ func sampleLag(ctx context.Context, c *visibility.Client, every time.Duration) *
 			mu.Unlock()
 		}
 	}()
-	return &lagSampler{stop: func() ([]time.Duration, error) {
+	return func() ([]time.Duration, error) {
 		cancel()
 		<-done
 		if len(lags) == 0 && firstErr != nil {
 			return nil, fmt.Errorf("index lag: %w", firstErr)
 		}
 		return lags, nil
-	}}
+	}
 }

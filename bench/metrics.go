@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -163,9 +164,9 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 	out := map[string]float64{}
 	err := sleep(e.cfg.tpWarmup)
 	if err == nil {
-		var lag *lagSampler
+		var stopLag func() ([]time.Duration, error)
 		if e.search != nil {
-			lag = sampleLag(ctx, e.search, lagEvery)
+			stopLag = sampleLag(ctx, e.search, lagEvery)
 		}
 		// Count per second too, to show whether the rate is steady.
 		n0, t0, c0 := done.Load(), time.Now(), e.cpuSnap()
@@ -184,14 +185,18 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 		}
 		use := cpuBetween(c0, c1)
 		if e.cfg.verbose || !e.cfg.quick {
-			e.logf("    per second: %s; cpu: deployment %.2f cores (engine process %.2f), other processes %.2f cores (of %d)",
-				strings.Join(perSec, " "), use.self, use.child, use.others, runtime.NumCPU())
+			of := ""
+			if e.engine != nil {
+				of = fmt.Sprintf(" (foreman-engine %.2f)", use.child)
+			}
+			e.logf("    per second: %s; cpu: deployment %.2f cores%s, other processes %.2f cores (of %d)",
+				strings.Join(perSec, " "), use.self, of, use.others, runtime.NumCPU())
 		}
 		e.noteShared("throughput", rep, use)
-		if lag != nil {
-			lags, lerr := lag.stop()
+		if stopLag != nil {
+			lags, lerr := stopLag()
 			if lerr != nil {
-				err = lerr
+				err = cmp.Or(err, lerr)
 			} else {
 				out["index_lag_p99_ms"] = percentile(lags, 99)
 				e.logf("    index lag (search API, every %s): p50 %.1f ms, p99 %.1f ms over %d samples",

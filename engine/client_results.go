@@ -202,8 +202,16 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 }
 
 // awaitWith waits with reader f; nil, nil when f stopped first.
+//
+// Besides the reader's wake-ups it asks again after 1 s, then ever less
+// often: reads of a run's last batch may be answered by a replica that
+// has not stored the close yet (direct gets on a clustered stream), and
+// the reader, positioned after it, would not bring it.
 func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}) ([]StoredBatch, error) {
 	woken := false
+	recheck := time.NewTimer(closeRecheckFirst)
+	defer recheck.Stop()
+	every := closeRecheckFirst
 	for {
 		var bs []StoredBatch
 		var err error
@@ -215,9 +223,13 @@ func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID stri
 		if bs != nil || err != nil {
 			return bs, err
 		}
-		woken = true
 		select {
 		case <-ch:
+			woken = true
+		case <-recheck.C:
+			woken = false
+			every = min(2*every, closeRecheckMax)
+			recheck.Reset(every)
 		case <-f.done:
 			return nil, nil
 		case <-ctx.Done():
@@ -225,6 +237,13 @@ func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID stri
 		}
 	}
 }
+
+// The rechecks of a wait: the first after closeRecheckFirst, then twice
+// as long each time, up to closeRecheckMax.
+const (
+	closeRecheckFirst = time.Second
+	closeRecheckMax   = 30 * time.Second
+)
 
 // closedHistory returns the run's batches up to and including the first
 // closed one, or nil while the run is open (or has no history yet).

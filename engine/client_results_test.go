@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -261,5 +262,38 @@ func TestGetResultSurvivesServerRestart(t *testing.T) {
 		}
 	case <-time.After(40 * time.Second):
 		t.Fatal("no result 40 s after the restart")
+	}
+}
+
+// staleOnce answers the first LastBatch as a replica that has not stored
+// the run's history yet would.
+type staleOnce struct {
+	*jetstream.Store
+	stale atomic.Bool
+}
+
+func (s *staleOnce) LastBatch(ctx context.Context, runID string) (engine.StoredBatch, error) {
+	if s.stale.CompareAndSwap(true, false) {
+		return engine.StoredBatch{}, engine.ErrNotFound
+	}
+	return s.Store.LastBatch(ctx, runID)
+}
+
+// A wait whose first read was stale (a close the shared reader, positioned
+// after it, will never bring) still returns, on its recheck.
+func TestGetResultRechecksAStaleRead(t *testing.T) {
+	h := newHarness(t)
+	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Echo", echoOnSignal)) })
+	h.start("stale", "q", "Echo", nil)
+	must(h.client.Signal(h.ctx, "stale", "", "go", 3))
+	h.mustResult("stale", nil)
+	st := &staleOnce{Store: h.store}
+	st.stale.Store(true)
+	c := engine.NewClient(st, engine.ClientOptions{Identity: "stale"})
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	var v int
+	if err := c.GetResult(ctx, "stale", "", &v); err != nil || v != 3 {
+		t.Fatalf("result after a stale read: %d, %v; want 3", v, err)
 	}
 }

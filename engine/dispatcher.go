@@ -132,7 +132,7 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 	switch a := e.Attrs.(type) {
 	case *ActivityScheduled:
 		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
-			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: time.Now().UTC()})
+			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC()})
 		if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
 			return err
 		}

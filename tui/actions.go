@@ -12,7 +12,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/operator"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // actionKind is an operator action on runs: a key of the console, mapped
@@ -66,7 +66,7 @@ type target struct {
 	Approval   string // approve/reject: the approval's name
 }
 
-func targetOf(d *visibility.Doc) target { return target{WorkflowID: d.WorkflowID, RunID: d.RunID} }
+func targetOf(d *searchapi.Doc) target { return target{WorkflowID: d.WorkflowID, RunID: d.RunID} }
 
 func sortTargets(ts []target) {
 	slices.SortFunc(ts, func(a, b target) int {

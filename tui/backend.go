@@ -6,11 +6,11 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/operator"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Backend is everything the console needs from the engine, in domain terms.
-// The foreman CLI implements it over engine.Client and visibility.Client;
+// The foreman CLI implements it over engine.Client and searchapi.Client;
 // the console never touches JetStream or bleve itself (DESIGN.md §2).
 //
 // Every method may block on the network: the console only calls them from
@@ -30,13 +30,13 @@ type Backend interface {
 // Searcher finds runs in the visibility index.
 type Searcher interface {
 	// Search returns one page of runs matching req.Query. A malformed query
-	// fails with a *visibility.APIError whose Pos and Expected point at the
+	// fails with a *searchapi.APIError whose Pos and Expected point at the
 	// offending token.
-	Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error)
+	Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error)
 	// Count counts runs matching req.Query, grouped when req.GroupBy is set.
-	Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error)
+	Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error)
 	// Lag says how far the index is behind history.
-	Lag(ctx context.Context) (visibility.Lag, error)
+	Lag(ctx context.Context) (searchapi.Lag, error)
 	// Updates delivers a value each time the index applied new history (many
 	// may be coalesced into one), until ctx ends; the channel is then closed.
 	Updates(ctx context.Context) <-chan struct{}

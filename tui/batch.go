@@ -10,7 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/foremanhq/foreman/operator"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Batch geometry: runs are acted on 8 at a time and at most consoleRate
@@ -135,7 +135,7 @@ func matchPages(b Backend, a action, timeout time.Duration) operator.Pages {
 	return func(ctx context.Context, after []string) ([]operator.Target, []string, error) {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		res, err := b.Search(c, visibility.SearchRequest{Query: a.scope.query, Sort: a.scope.sort, Size: batchPage, After: after})
+		res, err := b.Search(c, searchapi.SearchRequest{Query: a.scope.query, Sort: a.scope.sort, Size: batchPage, After: after})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -153,7 +153,7 @@ func matchPages(b Backend, a action, timeout time.Duration) operator.Pages {
 	}
 }
 
-func hasApproval(d *visibility.Doc, name string) bool {
+func hasApproval(d *searchapi.Doc, name string) bool {
 	for _, a := range d.PendingApprovals {
 		if a.Name == name {
 			return true

@@ -9,7 +9,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/operator/operatortest"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // TestConsoleBatchStoppedMidwayAndResumed cancels every match from the
@@ -22,7 +22,7 @@ func TestConsoleBatchStoppedMidwayAndResumed(t *testing.T) {
 	const n = 20
 	runs := e.StartIdle(t, "idle", n)
 	for i, r := range runs {
-		fake.docs = append(fake.docs, visibility.Doc{WorkflowID: r.WorkflowID, RunID: r.RunID, Type: "Idle", TaskQueue: "nobody",
+		fake.docs = append(fake.docs, searchapi.Doc{WorkflowID: r.WorkflowID, RunID: r.RunID, Type: "Idle", TaskQueue: "nobody",
 			Status: engine.StatusRunning, StartTime: testClock.Add(-time.Duration(i) * time.Minute), LastEventTime: testClock})
 	}
 	fake.journal = e.Journal // the journal on the engine's JetStream

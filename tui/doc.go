@@ -2,7 +2,7 @@
 // in to find, inspect and act on executions (DESIGN.md §6).
 //
 // The foreman CLI opens it with Run, giving it a Backend (backend.go) built
-// over engine.Client and visibility.Client. The console never talks to
+// over engine.Client and searchapi.Client. The console never talks to
 // JetStream or bleve: every read and write goes through that interface, in
 // a tea.Cmd with a deadline.
 //

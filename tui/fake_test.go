@@ -15,7 +15,7 @@ import (
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/operator/operatortest"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // fakeBackend serves fixed data with search-after paging and records every
@@ -24,14 +24,14 @@ import (
 type fakeBackend struct {
 	mu        sync.Mutex
 	clock     time.Time
-	docs      []visibility.Doc
+	docs      []searchapi.Doc
 	synthetic int
 	histories map[string][]engine.Event
 	plans     map[string][]CompensationStep
 	answers   map[string]json.RawMessage
 	views     []SavedView
 	calls     []string
-	searches  []visibility.SearchRequest
+	searches  []searchapi.SearchRequest
 	updates   chan struct{}
 	preview   ResetPreview
 	// t starts the journal's JetStream (set by newHarness).
@@ -59,7 +59,7 @@ func (f *fakeBackend) Calls() []string {
 	return slices.Clone(f.calls)
 }
 
-func (f *fakeBackend) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+func (f *fakeBackend) Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.searches = append(f.searches, req)
@@ -73,16 +73,16 @@ func (f *fakeBackend) Search(ctx context.Context, req visibility.SearchRequest) 
 	}
 	match, err := f.matcher(req.Query)
 	if err != nil {
-		return visibility.SearchResult{}, err
+		return searchapi.SearchResult{}, err
 	}
-	var hits []visibility.Doc
+	var hits []searchapi.Doc
 	for _, d := range f.docs {
 		if match(&d) {
 			hits = append(hits, d)
 		}
 	}
 	sortDocs(hits, req.Sort)
-	res := visibility.SearchResult{Total: uint64(len(hits)), TookMS: 1.5}
+	res := searchapi.SearchResult{Total: uint64(len(hits)), TookMS: 1.5}
 	end := min(start+size, len(hits))
 	if start < end {
 		res.Hits = slices.Clone(hits[start:end])
@@ -95,9 +95,9 @@ func (f *fakeBackend) Search(ctx context.Context, req visibility.SearchRequest) 
 
 // syntheticPage: run i is order-%06d, started i minutes before the clock;
 // a descending first key lists them from i=0, an ascending one from the end.
-func (f *fakeBackend) syntheticPage(req visibility.SearchRequest, start, size int) visibility.SearchResult {
+func (f *fakeBackend) syntheticPage(req searchapi.SearchRequest, start, size int) searchapi.SearchResult {
 	n := f.synthetic
-	res := visibility.SearchResult{Total: uint64(n), TookMS: 3}
+	res := searchapi.SearchResult{Total: uint64(n), TookMS: 3}
 	desc := len(req.Sort) == 0 || strings.HasPrefix(req.Sort[0], "-")
 	end := min(start+size, n)
 	for p := start; p < end; p++ {
@@ -113,10 +113,10 @@ func (f *fakeBackend) syntheticPage(req visibility.SearchRequest, start, size in
 	return res
 }
 
-func syntheticDoc(clock time.Time, i int) visibility.Doc {
+func syntheticDoc(clock time.Time, i int) searchapi.Doc {
 	statuses := []engine.Status{engine.StatusRunning, engine.StatusCompleted, engine.StatusCompleted, engine.StatusFailed}
 	st := statuses[i%len(statuses)]
-	d := visibility.Doc{WorkflowID: fmt.Sprintf("order-%06d", i), RunID: fmt.Sprintf("run-%06d-aaaa", i), Type: "OrderWorkflow",
+	d := searchapi.Doc{WorkflowID: fmt.Sprintf("order-%06d", i), RunID: fmt.Sprintf("run-%06d-aaaa", i), Type: "OrderWorkflow",
 		TaskQueue: "orders", Status: st, StartTime: clock.Add(-time.Duration(i) * time.Minute), HistoryLength: int64(10 + i%40),
 		StatusLine: fmt.Sprintf("step %d of 5: charging card", i%5+1), Progress: &engine.Progress{Done: int64(i % 5), Total: 5},
 		LastEventTime: clock.Add(-time.Duration(i) * time.Second)}
@@ -128,8 +128,8 @@ func syntheticDoc(clock time.Time, i int) visibility.Doc {
 	return d
 }
 
-func sortDocs(docs []visibility.Doc, sortSpec []string) {
-	slices.SortStableFunc(docs, func(a, b visibility.Doc) int {
+func sortDocs(docs []searchapi.Doc, sortSpec []string) {
+	slices.SortStableFunc(docs, func(a, b searchapi.Doc) int {
 		for _, f := range sortSpec {
 			desc := strings.HasPrefix(f, "-")
 			c := compareField(&a, &b, strings.TrimPrefix(f, "-"))
@@ -144,7 +144,7 @@ func sortDocs(docs []visibility.Doc, sortSpec []string) {
 	})
 }
 
-func compareField(a, b *visibility.Doc, f string) int {
+func compareField(a, b *searchapi.Doc, f string) int {
 	switch f {
 	case "start_time":
 		return a.StartTime.Compare(b.StartTime)
@@ -168,7 +168,7 @@ func compareField(a, b *visibility.Doc, f string) int {
 	return 0
 }
 
-func oldestOf(d *visibility.Doc) time.Time {
+func oldestOf(d *searchapi.Doc) time.Time {
 	if a := oldestApproval(d.PendingApprovals); a != nil {
 		return a.RequestedAt
 	}
@@ -181,8 +181,8 @@ var knownStatuses = "running, completed, failed, canceled, terminated, timed_out
 // field:value terms (all required), approvals:*, last_event_time:<now-D,
 // and words matched against workflow ids. An unknown status is a
 // positioned error, as the real index reports it.
-func (f *fakeBackend) matcher(q string) (func(*visibility.Doc) bool, error) {
-	var preds []func(*visibility.Doc) bool
+func (f *fakeBackend) matcher(q string) (func(*searchapi.Doc) bool, error) {
+	var preds []func(*searchapi.Doc) bool
 	i := 0
 	for i < len(q) {
 		if strings.ContainsRune(" ()+", rune(q[i])) {
@@ -198,38 +198,38 @@ func (f *fakeBackend) matcher(q string) (func(*visibility.Doc) bool, error) {
 		val = strings.Trim(val, `"`)
 		switch {
 		case !ok:
-			preds = append(preds, func(d *visibility.Doc) bool { return strings.Contains(d.WorkflowID, tok) })
+			preds = append(preds, func(d *searchapi.Doc) bool { return strings.Contains(d.WorkflowID, tok) })
 		case field == "status":
 			if !strings.Contains(knownStatuses, val) {
-				return nil, &visibility.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown status %q", val), Pos: i + len("status:"), Expected: "a status: " + knownStatuses}
+				return nil, &searchapi.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown status %q", val), Pos: i + len("status:"), Expected: "a status: " + knownStatuses}
 			}
-			preds = append(preds, func(d *visibility.Doc) bool { return string(d.Status) == val })
+			preds = append(preds, func(d *searchapi.Doc) bool { return string(d.Status) == val })
 		case field == "type":
-			preds = append(preds, func(d *visibility.Doc) bool { return d.Type == val })
+			preds = append(preds, func(d *searchapi.Doc) bool { return d.Type == val })
 		case field == "waiting_on":
-			preds = append(preds, func(d *visibility.Doc) bool { return d.WaitingOn == val })
+			preds = append(preds, func(d *searchapi.Doc) bool { return d.WaitingOn == val })
 		case field == "task_queue":
-			preds = append(preds, func(d *visibility.Doc) bool { return d.TaskQueue == val })
+			preds = append(preds, func(d *searchapi.Doc) bool { return d.TaskQueue == val })
 		case field == "workflow_id":
-			preds = append(preds, func(d *visibility.Doc) bool {
+			preds = append(preds, func(d *searchapi.Doc) bool {
 				p, wild := strings.CutSuffix(val, "*")
 				return d.WorkflowID == val || (wild && strings.HasPrefix(d.WorkflowID, p))
 			})
 		case field == "approvals" && val == "*":
-			preds = append(preds, func(d *visibility.Doc) bool { return len(d.PendingApprovals) > 0 })
+			preds = append(preds, func(d *searchapi.Doc) bool { return len(d.PendingApprovals) > 0 })
 		case field == "last_event_time" && strings.HasPrefix(val, "<now-"):
 			dur, err := parseAge(strings.TrimPrefix(val, "<now-"))
 			if err != nil {
-				return nil, &visibility.APIError{Code: "bad_query", Message: err.Error(), Pos: i}
+				return nil, &searchapi.APIError{Code: "bad_query", Message: err.Error(), Pos: i}
 			}
 			cut := f.clock.Add(-dur)
-			preds = append(preds, func(d *visibility.Doc) bool { return d.LastEventTime.Before(cut) })
+			preds = append(preds, func(d *searchapi.Doc) bool { return d.LastEventTime.Before(cut) })
 		default:
-			return nil, &visibility.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown field %q", field), Pos: i, Expected: "a field name"}
+			return nil, &searchapi.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown field %q", field), Pos: i, Expected: "a field name"}
 		}
 		i = j
 	}
-	return func(d *visibility.Doc) bool {
+	return func(d *searchapi.Doc) bool {
 		for _, p := range preds {
 			if !p(d) {
 				return false
@@ -239,16 +239,16 @@ func (f *fakeBackend) matcher(q string) (func(*visibility.Doc) bool, error) {
 	}, nil
 }
 
-func (f *fakeBackend) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+func (f *fakeBackend) Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.synthetic > 0 {
 		n := uint64(f.synthetic)
-		return visibility.CountResult{Total: n, Groups: []visibility.Group{{Value: "completed", Count: n / 2}, {Value: "running", Count: n / 4}, {Value: "failed", Count: n / 4}}}, nil
+		return searchapi.CountResult{Total: n, Groups: []searchapi.Group{{Value: "completed", Count: n / 2}, {Value: "running", Count: n / 4}, {Value: "failed", Count: n / 4}}}, nil
 	}
 	match, err := f.matcher(req.Query)
 	if err != nil {
-		return visibility.CountResult{}, err
+		return searchapi.CountResult{}, err
 	}
 	groups := map[string]uint64{}
 	var total uint64
@@ -266,18 +266,18 @@ func (f *fakeBackend) Count(ctx context.Context, req visibility.CountRequest) (v
 			groups[d.TaskQueue]++
 		}
 	}
-	res := visibility.CountResult{Total: total}
+	res := searchapi.CountResult{Total: total}
 	for v, c := range groups {
-		res.Groups = append(res.Groups, visibility.Group{Value: v, Count: c})
+		res.Groups = append(res.Groups, searchapi.Group{Value: v, Count: c})
 	}
-	slices.SortFunc(res.Groups, func(a, b visibility.Group) int {
+	slices.SortFunc(res.Groups, func(a, b searchapi.Group) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Value, b.Value))
 	})
 	return res, nil
 }
 
-func (f *fakeBackend) Lag(ctx context.Context) (visibility.Lag, error) {
-	return visibility.Lag{AppliedSeq: 10, HistorySeq: 10, Docs: uint64(len(f.docs))}, nil
+func (f *fakeBackend) Lag(ctx context.Context) (searchapi.Lag, error) {
+	return searchapi.Lag{AppliedSeq: 10, HistorySeq: 10, Docs: uint64(len(f.docs))}, nil
 }
 
 // Updates forwards the test's notifications until ctx ends, then closes,

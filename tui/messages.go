@@ -6,7 +6,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/operator"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Messages that commands send back to Update. Replies carry the id of the
@@ -33,7 +33,7 @@ type (
 	// flashExpiredMsg clears the footer message it was scheduled for.
 	flashExpiredMsg struct{ seq int }
 	lagMsg          struct {
-		lag visibility.Lag
+		lag searchapi.Lag
 		err error
 	}
 	viewsMsg struct {
@@ -51,14 +51,14 @@ type pageMsg struct {
 	req     pageReq
 	query   string
 	pending bool // a new query being tried: an error keeps the old rows
-	res     visibility.SearchResult
+	res     searchapi.SearchResult
 	err     error
 }
 
 type countMsg struct {
 	addr
 	query string
-	res   visibility.CountResult
+	res   searchapi.CountResult
 	err   error
 }
 
@@ -110,12 +110,12 @@ type batchStepMsg struct {
 
 type approvalsMsg struct {
 	addr
-	res visibility.SearchResult
+	res searchapi.SearchResult
 	err error
 }
 
 type queuesMsg struct {
 	addr
-	running, retrying, failing visibility.CountResult
+	running, retrying, failing searchapi.CountResult
 	err                        error
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/tui"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // backend is what the console (tui) runs on: the engine client, the search
@@ -50,19 +50,19 @@ func (b *backend) Journal(ctx context.Context) (operator.Journal, error) {
 	return b.app.journal(ctx)
 }
 
-func (b *backend) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+func (b *backend) Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error) {
 	return b.s.Search(ctx, req)
 }
 
-func (b *backend) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+func (b *backend) Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error) {
 	return b.s.Count(ctx, req)
 }
 
-func (b *backend) Lag(ctx context.Context) (visibility.Lag, error) { return b.s.Lag(ctx) }
+func (b *backend) Lag(ctx context.Context) (searchapi.Lag, error) { return b.s.Lag(ctx) }
 
 // Updates turns the index's update notices into a coalescing signal.
 func (b *backend) Updates(ctx context.Context) <-chan struct{} {
-	ch, err := visibility.NewClient(b.store).Updates(ctx)
+	ch, err := searchapi.NewClient(b.store).Updates(ctx)
 	if err != nil {
 		closed := make(chan struct{})
 		close(closed)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/operator"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // A batch applies a write action to every run matching a query, through the
@@ -27,10 +27,10 @@ const (
 
 // dryRunReport is what a batch --dry-run prints.
 type dryRunReport struct {
-	Action string           `json:"action"`
-	Query  string           `json:"query"`
-	Count  uint64           `json:"count"`
-	Sample []visibility.Doc `json:"sample"`
+	Action string          `json:"action"`
+	Query  string          `json:"query"`
+	Count  uint64          `json:"count"`
+	Sample []searchapi.Doc `json:"sample"`
 }
 
 func (a *app) runBatch(ctx context.Context, cmd *command, o *opts, params []string) error {
@@ -55,7 +55,7 @@ func (a *app) runBatch(ctx context.Context, cmd *command, o *opts, params []stri
 	if err != nil {
 		return err
 	}
-	count, err := s.Count(ctx, visibility.CountRequest{Query: o.query})
+	count, err := s.Count(ctx, searchapi.CountRequest{Query: o.query})
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (a *app) runBatch(ctx context.Context, cmd *command, o *opts, params []stri
 // searchPages reads the matches of query with the search-after cursor.
 func searchPages(s searcher, query string) operator.Pages {
 	return func(ctx context.Context, after []string) ([]operator.Target, []string, error) {
-		res, err := s.Search(ctx, visibility.SearchRequest{Query: query, Size: batchPage, After: after})
+		res, err := s.Search(ctx, searchapi.SearchRequest{Query: query, Size: batchPage, After: after})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -108,13 +108,13 @@ func searchPages(s searcher, query string) operator.Pages {
 }
 
 func (a *app) printDryRun(ctx context.Context, s searcher, verb, query string, n uint64) error {
-	res, err := s.Search(ctx, visibility.SearchRequest{Query: query, Size: sampleSize})
+	res, err := s.Search(ctx, searchapi.SearchRequest{Query: query, Size: sampleSize})
 	if err != nil {
 		return err
 	}
 	rep := dryRunReport{Action: verb, Query: query, Count: n, Sample: res.Hits}
 	if rep.Sample == nil {
-		rep.Sample = []visibility.Doc{}
+		rep.Sample = []searchapi.Doc{}
 	}
 	if a.out.format != formatTable {
 		return a.out.value(rep)

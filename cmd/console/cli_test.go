@@ -15,7 +15,7 @@ import (
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/foremanhq/foreman/operator"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 func TestReadJSONNamesThePosition(t *testing.T) {
@@ -54,8 +54,8 @@ func TestExitCodes(t *testing.T) {
 		{errors.New("boom"), exitFailure},
 		{usagef("bad"), exitUsage},
 		{fmt.Errorf("reset: %w", engine.ErrBadResetPoint), exitUsage},
-		{&visibility.APIError{Code: "bad_query", Message: "x"}, exitUsage},
-		{&visibility.APIError{Code: "timeout"}, exitTimeout},
+		{&searchapi.APIError{Code: "bad_query", Message: "x"}, exitUsage},
+		{&searchapi.APIError{Code: "timeout"}, exitTimeout},
 		{fmt.Errorf("x: %w", engine.ErrWorkflowNotFound), exitNotFound},
 		{fmt.Errorf("x: %w", engine.ErrUnknownQuery), exitNotFound},
 		{fmt.Errorf("x: %w", engine.ErrRunClosed), exitRefused},
@@ -138,7 +138,7 @@ func TestConfirmOnATerminal(t *testing.T) {
 }
 
 func TestQueryErrorPointsAtTheToken(t *testing.T) {
-	err := error(&queryError{api: &visibility.APIError{Code: "bad_query", Message: `unknown field "stauts"`, Pos: 9, Expected: "a field name"},
+	err := error(&queryError{api: &searchapi.APIError{Code: "bad_query", Message: `unknown field "stauts"`, Pos: 9, Expected: "a field name"},
 		query: `type:Ord stauts:running`})
 	want := "malformed query: unknown field \"stauts\" (expected a field name)\n  type:Ord stauts:running\n           ^"
 	if err.Error() != want {

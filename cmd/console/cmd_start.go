@@ -15,11 +15,13 @@ import (
 
 // startResult is what start prints (with --wait, the outcome too).
 type startResult struct {
-	WorkflowID string          `json:"workflow_id"`
-	RunID      string          `json:"run_id"`
-	Status     engine.Status   `json:"status,omitempty"`
-	Result     json.RawMessage `json:"result,omitempty"`
-	Failure    *engine.Failure `json:"failure,omitempty"`
+	WorkflowID string        `json:"workflow_id"`
+	RunID      string        `json:"run_id"`
+	Status     engine.Status `json:"status,omitempty"`
+	// CloseStatus is how the run closed, when Status is compensated.
+	CloseStatus engine.Status   `json:"close_status,omitempty"`
+	Result      json.RawMessage `json:"result,omitempty"`
+	Failure     *engine.Failure `json:"failure,omitempty"`
 }
 
 var startCommand = &command{
@@ -84,7 +86,7 @@ var startCommand = &command{
 		// The status word is the one show and list print (a saga that
 		// compensated says so, however it closed).
 		if x, err := c.Describe(ctx, run.WorkflowID, run.RunID); err == nil {
-			res.Status = x.Status
+			res.Status, res.CloseStatus = x.Status, x.CloseStatus
 		}
 		if err := printStart(a, res); err != nil {
 			return err

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/foremanhq/foreman/operator"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 var viewsCommand = &command{
@@ -85,9 +85,9 @@ var viewsCommand = &command{
 func checkQuery(ctx context.Context, a *app, query string) error {
 	s, err := a.searcher(ctx)
 	if err == nil {
-		_, err = s.Count(ctx, visibility.CountRequest{Query: query})
+		_, err = s.Count(ctx, searchapi.CountRequest{Query: query})
 	}
-	var api *visibility.APIError
+	var api *searchapi.APIError
 	if errors.As(err, &api) && exitCode(err) == exitUsage {
 		return fmt.Errorf("query %q: %w", query, err)
 	}

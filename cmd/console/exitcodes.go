@@ -8,7 +8,7 @@ import (
 
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/operator"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Exit codes: scripts branch on these, so they never change meaning.
@@ -45,7 +45,7 @@ func exitCode(err error) int {
 		return exitOK
 	}
 	var usage *usageError
-	var api *visibility.APIError
+	var api *searchapi.APIError
 	switch {
 	case errors.As(err, &usage),
 		errors.Is(err, jetstream.ErrBatchMismatch),

@@ -17,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // The deployed shape (issue #21): what a user runs. The real foreman-engine
@@ -174,14 +174,14 @@ func startDeployedEnv(ctx context.Context, cfg *config, mode string) (_ *env, er
 	}
 	wkStore, clStore := e.stores[0], e.stores[len(e.stores)-1]
 	// Ready once its search API answers (the services start right after).
-	e.search = visibility.NewClient(clStore)
+	e.search = searchapi.NewClient(clStore)
 	if err := waitSearch(ctx, e.search); err != nil {
 		return e, err
 	}
 	return e, e.startApp(ctx, wkStore, clStore)
 }
 
-func waitSearch(ctx context.Context, c *visibility.Client) error {
+func waitSearch(ctx context.Context, c *searchapi.Client) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -200,7 +200,7 @@ func waitSearch(ctx context.Context, c *visibility.Client) error {
 // sampleLag asks the engine's search API for the index lag every interval
 // until stop, which returns the samples (an error if every request
 // failed): the lag the console would show meanwhile.
-func sampleLag(ctx context.Context, c *visibility.Client, every time.Duration) (stop func() ([]time.Duration, error)) {
+func sampleLag(ctx context.Context, c *searchapi.Client, every time.Duration) (stop func() ([]time.Duration, error)) {
 	ctx, cancel := context.WithCancel(ctx)
 	var mu sync.Mutex
 	var lags []time.Duration

@@ -14,7 +14,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // benchQueue is the task queue of the in-process worker.
@@ -45,7 +45,7 @@ type env struct {
 	log         *slog.Logger
 	// The deployed shape's engine process and its search API.
 	engine *engineProc
-	search *visibility.Client
+	search *searchapi.Client
 
 	cancel context.CancelFunc
 	bg     sync.WaitGroup

@@ -187,6 +187,7 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 // a reader fails, its waits start over with a new one, positioned anew:
 // no close goes unnoticed.
 func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, error) {
+	pause := 50 * time.Millisecond
 	for {
 		f, err := w.acquire(ctx)
 		if err != nil {
@@ -198,6 +199,13 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 		if bs != nil || err != nil {
 			return bs, err
 		}
+		// The reader stopped: not in a tight loop if it keeps failing.
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		pause = min(2*pause, 2*time.Second)
 	}
 }
 

@@ -253,6 +253,18 @@ func (c *config) measures(shape, group string) bool {
 func run(ctx context.Context, cfg *config) ([]*result, []string, error) {
 	var all []*result
 	var notes []string
+	// The engines measured here, on random ports, leave their credentials
+	// for local clients (this process, its child processes) in a private
+	// config directory instead of the user's.
+	if os.Getenv(jetstream.ConfigDirEnv) == "" {
+		dir, err := os.MkdirTemp("", "foreman-bench-config-")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(dir)
+		os.Setenv(jetstream.ConfigDirEnv, dir)
+		defer os.Unsetenv(jetstream.ConfigDirEnv)
+	}
 	if slices.Contains(cfg.shapes, shapeDeployed) && cfg.engineBin == "" {
 		dir, err := os.MkdirTemp("", "foreman-bench-bin-")
 		if err != nil {

@@ -216,7 +216,7 @@ func TestGetResultSurvivesServerRestart(t *testing.T) {
 	must(err)
 	listen := l.Addr().String()
 	must(l.Close())
-	opts := jetstream.Options{DataDir: dir, Listen: listen, Name: "restart"}
+	opts := jetstream.Options{DataDir: dir, Listen: listen, Name: "restart", NoAuth: true}
 	srv, err := jetstream.StartEmbedded(opts, nil)
 	must(err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

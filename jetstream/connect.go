@@ -2,7 +2,9 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,7 +19,9 @@ const (
 )
 
 // Connect opens a client connection to url with the credentials, TLS files
-// and name of opts. The connection reconnects forever.
+// and name of opts. The connection reconnects forever. Without
+// opts.CredsFile it uses the credentials a foreman-engine on this machine
+// left for url (LocalCredsPath), if there are any.
 func Connect(ctx context.Context, url string, opts Options) (*nats.Conn, error) {
 	return connect(ctx, url, opts)
 }
@@ -28,7 +32,11 @@ func Connect(ctx context.Context, url string, opts Options) (*nats.Conn, error) 
 // VM, three times one in process, and a workflow makes about eleven in a
 // row. Processes elsewhere connect to ClientURL.
 func (s *Server) Connect(ctx context.Context, opts Options) (*nats.Conn, error) {
-	return connect(ctx, s.ClientURL(), opts, nats.InProcessServer(s.ns))
+	// The server's own key; no TLS in process (the server does not ask for
+	// it there), and opts' TLS files are the server's, not a client's.
+	opts.CredsFile, opts.TLSCert, opts.TLSKey, opts.TLSCA = s.credsFile, "", "", ""
+	url := strings.Replace(s.ClientURL(), "tls://", "nats://", 1)
+	return connect(ctx, url, opts, nats.InProcessServer(s.ns))
 }
 
 func connect(ctx context.Context, url string, opts Options, extra ...nats.Option) (*nats.Conn, error) {
@@ -66,8 +74,16 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 			log.Warn("nats async error", "subject", subj, "err", err)
 		}),
 	}
-	if opts.CredsFile != "" {
-		nopts = append(nopts, nats.UserCredentials(opts.CredsFile))
+	creds := opts.CredsFile
+	if creds == "" {
+		creds = localCreds(url)
+	}
+	if creds != "" {
+		o, err := credsOption(creds)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", url, err)
+		}
+		nopts = append(nopts, o)
 	}
 	if opts.TLSCert != "" {
 		nopts = append(nopts, nats.ClientCert(opts.TLSCert, opts.TLSKey))
@@ -76,8 +92,24 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 		nopts = append(nopts, nats.RootCAs(opts.TLSCA))
 	}
 	nc, err := nats.Connect(url, append(nopts, extra...)...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		return nil, fmt.Errorf("connecting to %s: %w (%s)", url, err, credsHint(url, creds))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", url, err)
 	}
 	return nc, nil
+}
+
+// credsHint says what to do when the server refused the credentials used
+// (or their absence).
+func credsHint(url, used string) string {
+	if used != "" {
+		return "credentials " + used + " were refused: the engine at this URL has other ones (pass --creds <its data dir>/auth/local.nk)"
+	}
+	where, err := LocalCredsPath(url)
+	if err != nil {
+		where = err.Error()
+	}
+	return "the server requires credentials and none were found at " + where + ": run as the OS user that started foreman-engine, set " + ConfigDirEnv + " as it had it, or pass --creds <its data dir>/auth/local.nk"
 }

@@ -1,7 +1,11 @@
 package jetstream_test
 
 import (
+	"fmt"
+	"os"
 	"testing"
+
+	"github.com/foremanhq/foreman/jetstream"
 
 	"go.uber.org/goleak"
 )
@@ -9,6 +13,16 @@ import (
 // TestMain fails the package when a goroutine outlives the tests: every
 // server, connection, consumer and request server a test starts must be
 // stopped by then.
+//
+// Authenticated servers leave their credentials for local clients in a
+// temporary config directory, never the user's.
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "foreman-jetstream-config")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv(jetstream.ConfigDirEnv, dir)
+	defer os.RemoveAll(dir)
 	goleak.VerifyTestMain(m)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,8 +40,21 @@ type Options struct {
 	// NATSURL, when set, connects to an existing server or cluster instead
 	// of embedding one.
 	NATSURL string
-	// CredsFile, TLSCert, TLSKey and TLSCA secure the connection.
+	// CredsFile, TLSCert, TLSKey and TLSCA secure the connection. Without
+	// CredsFile a client uses the credentials an engine on this machine
+	// left for the URL it dials (LocalCredsPath), if any. For the embedded
+	// server (no NATSURL), TLSCert and TLSKey are its certificate and key,
+	// and TLSCA, when set, makes it require client certificates signed by
+	// that CA.
 	CredsFile, TLSCert, TLSKey, TLSCA string
+	// NoAuth lets the embedded server accept connections without
+	// credentials: for in-process test servers. By default it creates a
+	// user key under DataDir and refuses every connection not signed by it.
+	NoAuth bool
+	// Insecure allows the embedded server to listen on an address other
+	// hosts reach without TLS (or without authentication); refused
+	// otherwise.
+	Insecure bool
 	// Sync is "always" (fsync every write) or "interval" (the default).
 	Sync string
 	// Replicas is the replica count of every stream and bucket: 1 (default)
@@ -77,6 +91,9 @@ func (o Options) Validate() error {
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		errs = append(errs, fmt.Errorf("tls: certificate %q and key %q must be given together", o.TLSCert, o.TLSKey))
 	}
+	if err := o.checkExposure(); err != nil {
+		errs = append(errs, err)
+	}
 	if o.AckWait < 0 || (o.AckWait > 0 && o.AckWait < 100*time.Millisecond) {
 		errs = append(errs, fmt.Errorf("ack wait %s: must be at least 100ms", o.AckWait))
 	}
@@ -84,6 +101,29 @@ func (o Options) Validate() error {
 		return fmt.Errorf("jetstream options: %w", err)
 	}
 	return nil
+}
+
+// checkExposure refuses an embedded server that other hosts can reach
+// while it talks in clear text or lets anyone in, unless Insecure says so.
+func (o Options) checkExposure() error {
+	if o.NATSURL != "" || o.Insecure {
+		return nil
+	}
+	host, _, err := splitListen(o.withDefaults().Listen)
+	if err != nil || isLoopback(host) {
+		return nil // a bad Listen is reported on its own
+	}
+	var missing []string
+	if o.NoAuth {
+		missing = append(missing, "authentication")
+	}
+	if o.TLSCert == "" {
+		missing = append(missing, "TLS (--tls-cert and --tls-key)")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("listen %q: reachable from other hosts without %s; use a loopback address such as %s, give the server a certificate, or pass --insecure to accept the risk", o.Listen, strings.Join(missing, " or "), DefaultListen)
 }
 
 // withDefaults fills in unset fields.

@@ -142,6 +142,7 @@ func operatorMode(t *testing.T, dir string) (credsPath string, opts *server.Opti
 
 type pki struct {
 	ca, clientCert, clientKey string // file paths
+	serverCert, serverKey     string // file paths
 	serverTLS                 *tls.Config
 }
 
@@ -182,6 +183,7 @@ func newPKI(t *testing.T, dir string) pki {
 	cDER, cKey := leaf(2, x509.ExtKeyUsageClientAuth)
 	p.clientCert, p.clientKey = write("client.pem", "CERTIFICATE", cDER), write("client-key.pem", "EC PRIVATE KEY", keyDER(cKey))
 	sDER, sKey := leaf(3, x509.ExtKeyUsageServerAuth)
+	p.serverCert, p.serverKey = write("server.pem", "CERTIFICATE", sDER), write("server-key.pem", "EC PRIVATE KEY", keyDER(sKey))
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
 	p.serverTLS = &tls.Config{

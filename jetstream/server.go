@@ -16,15 +16,23 @@ const readyTimeout = 60 * time.Second
 
 // Server is an in-process nats-server with JetStream on a file store.
 type Server struct {
-	ns   *server.Server
-	lock *dataLock
-	once sync.Once
+	ns        *server.Server
+	lock      *dataLock
+	credsFile string // "" when the server lets anyone in (Options.NoAuth)
+	localFile string // the copy for clients on this machine, if written
+	once      sync.Once
 }
 
 // StartEmbedded starts nats-server in this process with JetStream storing
 // under opts.DataDir, listening on opts.Listen, and waits until it accepts
 // clients. The server's own log goes to logger at debug level (warnings and
 // errors keep their level); a nil logger discards it.
+//
+// Unless opts.NoAuth, the server accepts only clients signed by the user
+// key it keeps under <DataDir>/auth (created on the first start), and
+// leaves a copy for clients of the same OS user at LocalCredsPath of its
+// URL. With opts.TLSCert it speaks TLS; with opts.TLSCA it also requires
+// client certificates signed by that CA.
 func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -43,6 +51,7 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded nats: %w", err)
 	}
+	var credsFile string
 	sopts := &server.Options{
 		ServerName:             opts.Name,
 		Host:                   host,
@@ -53,6 +62,10 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 		NoSigs:                 true,
 		DisableJetStreamBanner: true,
 		SyncAlways:             opts.Sync == SyncAlways,
+	}
+	if err := secureServer(sopts, opts, &credsFile); err != nil {
+		lock.release()
+		return nil, fmt.Errorf("starting embedded nats: %w", err)
 	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {
@@ -76,8 +89,46 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 		lock.release()
 		return nil, fmt.Errorf("starting embedded nats: jetstream did not start (data %s)", opts.DataDir)
 	}
-	return &Server{ns: ns, lock: lock}, nil
+	s := &Server{ns: ns, lock: lock, credsFile: credsFile}
+	if credsFile != "" {
+		// Not fatal: clients can still be given --creds.
+		if s.localFile, err = publishLocalCreds(s.ClientURL(), credsFile); err != nil {
+			logger.Warn("clients on this machine will not find the engine's credentials; pass them --creds", "creds", credsFile, "err", err)
+		}
+	}
+	return s, nil
 }
+
+// secureServer adds authentication (a user nkey, its public key the only
+// one the server accepts) and TLS to sopts; credsFile receives the path of
+// the user's seed.
+func secureServer(sopts *server.Options, opts Options, credsFile *string) error {
+	if !opts.NoAuth {
+		path, pub, err := serverCreds(opts.DataDir)
+		if err != nil {
+			return err
+		}
+		sopts.Nkeys = []*server.NkeyUser{{Nkey: pub}}
+		*credsFile = path
+	}
+	if opts.TLSCert != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: opts.TLSCert, KeyFile: opts.TLSKey, CaFile: opts.TLSCA, Verify: opts.TLSCA != ""})
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		sopts.TLSConfig, sopts.TLS, sopts.TLSVerify = tc, true, opts.TLSCA != ""
+		sopts.TLSTimeout = 5
+	}
+	return nil
+}
+
+// CredsFile is the file of the user key the server accepts (under its
+// data directory); "" when it accepts anyone.
+func (s *Server) CredsFile() string { return s.credsFile }
+
+// LocalCredsFile is the copy of CredsFile that clients on this machine
+// find by the server's URL; "" when none was written.
+func (s *Server) LocalCredsFile() string { return s.localFile }
 
 // ClientURL is the URL clients in other processes connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }

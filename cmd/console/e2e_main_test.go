@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
+	// The engines the tests start leave their credentials there, and the
+	// CLI finds them there: never in the user's config directory.
+	os.Setenv(jetstream.ConfigDirEnv, filepath.Join(dir, "config"))
 	for name, pkg := range map[string]string{"foreman-engine": "../engine", "foreman": "."} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,7 +1,11 @@
 package main_test
 
 import (
+	"fmt"
+	"os"
 	"testing"
+
+	"github.com/foremanhq/foreman/jetstream"
 
 	"go.uber.org/goleak"
 )
@@ -11,6 +15,16 @@ import (
 // by then. One ignore: bleve's init starts the library-wide analysis
 // workers (bleve.Config's queue, config.go), which live as long as the
 // process whatever the indexes do.
+//
+// The engines the tests start (and the clients that find their
+// credentials) use a temporary config directory, never the user's.
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "foreman-engine-config")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv(jetstream.ConfigDirEnv, dir)
+	defer os.RemoveAll(dir)
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
 }

@@ -42,10 +42,11 @@ func run() error {
 	flag.StringVar(&opts.DataDir, "data", "./foreman-data", "directory of the embedded server's file store")
 	flag.StringVar(&opts.Listen, "listen", jetstream.DefaultListen, "address the embedded server listens on (host:port)")
 	flag.StringVar(&opts.NATSURL, "nats", os.Getenv("FOREMAN_NATS"), "use an existing NATS server or cluster at this URL instead of embedding one")
-	flag.StringVar(&opts.CredsFile, "creds", "", "NATS credentials file (with --nats)")
-	flag.StringVar(&opts.TLSCert, "tls-cert", "", "client TLS certificate (with --nats)")
-	flag.StringVar(&opts.TLSKey, "tls-key", "", "client TLS key (with --nats)")
-	flag.StringVar(&opts.TLSCA, "tls-ca", "", "CA certificate to verify the server (with --nats)")
+	flag.StringVar(&opts.CredsFile, "creds", "", "NATS credentials file (with --nats; the embedded server makes its own under <data>/auth)")
+	flag.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate: the embedded server's, or the client's with --nats")
+	flag.StringVar(&opts.TLSKey, "tls-key", "", "TLS key of --tls-cert")
+	flag.StringVar(&opts.TLSCA, "tls-ca", "", "CA certificate: the embedded server requires client certificates it signed; with --nats, verifies the server")
+	flag.BoolVar(&opts.Insecure, "insecure", false, "allow --listen on an address other hosts reach without TLS")
 	flag.StringVar(&opts.Sync, "sync", jetstream.SyncInterval, "durability: always (fsync every write) or interval (OS crash may lose the last seconds)")
 	flag.IntVar(&opts.Replicas, "replicas", 0, "replicas of every stream (default 1 embedded, 3 with --nats)")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -101,6 +102,9 @@ func run() error {
 	defer node.Close()
 	store := node.Store
 	log.Info("connected to NATS JetStream", "url", node.URL(), "embedded", node.Server != nil, "data", opts.DataDir, "sync", opts.Sync)
+	if s := node.Server; s != nil {
+		log.Info("clients need credentials", "creds", s.CredsFile(), "local_copy", s.LocalCredsFile(), "tls", opts.TLSCert != "")
+	}
 	if reindexing {
 		return reindex(ctx, store, indexDir(idxDir, opts.DataDir), log)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -69,6 +70,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 		}
 	}
 	defer nc.Close()
+	unauthenticatedRefused(t, "nats://"+addr, filepath.Join(dir, "data"))
 	secondEngineRefused(t, bin, filepath.Join(dir, "data"), cmd.Process.Pid)
 	c := engine.NewClient(store, engine.ClientOptions{Identity: "ops"})
 	in := examples.OrderInput{OrderID: "e2e", Amount: 1500}
@@ -137,6 +139,70 @@ func secondEngineRefused(t *testing.T, bin, data string, firstPid int) {
 	if !strings.Contains(msg, "data directory in use") || !strings.Contains(msg, "pid="+strconv.Itoa(firstPid)) {
 		t.Fatalf("second engine's refusal does not name the first (pid %d):\n%s", firstPid, msg)
 	}
+}
+
+// unauthenticatedRefused: the engine made its credentials under its data
+// directory (0600) and left a copy for clients of this user (which the
+// test's jetstream.Connect just used, given no credentials); a plain NATS
+// client without them is refused.
+func unauthenticatedRefused(t *testing.T, url, data string) {
+	t.Helper()
+	for _, p := range []string{filepath.Join(data, "auth", "local.nk"), localCreds(t, url)} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: mode %o, want 600", p, fi.Mode().Perm())
+		}
+	}
+	raw, err := nats.Connect(url, nats.NoReconnect())
+	if err == nil {
+		raw.Close()
+		t.Fatal("foreman-engine accepted a NATS connection without credentials")
+	}
+	if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("connection without credentials: %v, want an authorization violation", err)
+	}
+}
+
+func localCreds(t *testing.T, url string) string {
+	t.Helper()
+	p, err := jetstream.LocalCredsPath(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Listening where other hosts reach the engine without TLS is refused at
+// once, the error naming TLS and --insecure; --insecure lets it start.
+func TestEngineRefusesExposedListen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "foreman-engine")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--listen", "0.0.0.0:"+strconv.Itoa(freePort(t)), "--data", filepath.Join(dir, "data"))
+	began := time.Now()
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("--listen 0.0.0.0 without TLS: %v, want a non-zero exit\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("--insecure")) || !bytes.Contains(out, []byte("TLS")) {
+		t.Fatalf("refusal does not name TLS and --insecure:\n%s", out)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Fatalf("refused only after %s", d)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Fatal("the refused engine created its data directory")
+	}
+	t.Logf("refusal: %s", out)
 }
 
 func TestEngineRejectsBadFlags(t *testing.T) {

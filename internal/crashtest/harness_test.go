@@ -22,6 +22,21 @@ import (
 	"github.com/foremanhq/foreman/jetstream"
 )
 
+// TestMain points the config directory where the crash hosts leave their
+// credentials (and the harness finds them) at a temporary one, never the
+// user's.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "foreman-crashtest-config")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv(jetstream.ConfigDirEnv, dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // buildHost compiles internal/crashhost into dir.
 func buildHost(t *testing.T, dir string) string {
 	t.Helper()

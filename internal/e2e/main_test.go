@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/foremanhq/foreman/jetstream"
 )
 
 // bin holds the binaries built once for the package's tests.
@@ -25,6 +27,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
+	// The engines the tests start leave their credentials there, and the
+	// CLI and console find them there: never in the user's config
+	// directory. newScreen passes it into tmux sessions.
+	os.Setenv(jetstream.ConfigDirEnv, filepath.Join(dir, "config"))
 	for name, pkg := range map[string]string{"foreman-engine": "./cmd/engine", "foreman": "./cmd/console"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Dir = repoRoot()

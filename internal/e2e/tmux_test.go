@@ -2,10 +2,13 @@ package e2e_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foremanhq/foreman/jetstream"
 )
 
 // screen is a tmux session running one command in a fixed-size terminal.
@@ -23,6 +26,9 @@ func newScreen(t *testing.T, width, height int, env []string, cmdline string) *s
 	}
 	name := fmt.Sprintf("foreman-e2e-%d", time.Now().UnixNano())
 	args := []string{"new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height)}
+	// A tmux server already running does not hand this process's
+	// environment to its sessions.
+	env = append(env, jetstream.ConfigDirEnv+"="+os.Getenv(jetstream.ConfigDirEnv))
 	for _, e := range env {
 		args = append(args, "-e", e)
 	}

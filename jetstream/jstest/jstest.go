@@ -20,7 +20,10 @@ func Start(t testing.TB) (*jetstream.Store, *jetstream.Server) {
 
 // StartIn runs an embedded server storing in dir (reuse a dir to test a
 // restart) with opts (DataDir and a random Listen port are filled in when
-// unset) and opens a store on it. Cleanup closes the store and the
+// unset) and opens a store on it. The server accepts clients without
+// credentials (Options.NoAuth), so that tests connect to it with plain
+// NATS clients and write nothing into the user's config directory;
+// authentication is tested on servers started by StartEmbedded itself. Cleanup closes the store and the
 // connection and shuts the server down; calling srv.Shutdown earlier is
 // fine.
 func StartIn(t testing.TB, dir string, opts jetstream.Options) (*jetstream.Store, *jetstream.Server) {
@@ -34,6 +37,7 @@ func StartIn(t testing.TB, dir string, opts jetstream.Options) (*jetstream.Store
 	if opts.Name == "" {
 		opts.Name = "jstest"
 	}
+	opts.NoAuth = true
 	srv, err := jetstream.StartEmbedded(opts, nil)
 	if err != nil {
 		t.Fatalf("jstest: %v", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/term"
+	"github.com/nats-io/nats.go"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
@@ -94,8 +95,8 @@ func (a *app) connect(ctx context.Context) error {
 		TLSCert: a.g.tlsCert, TLSKey: a.g.tlsKey, TLSCA: a.g.tlsCA,
 	})
 	if err != nil {
-		if errors.Is(err, jetstream.ErrNoEngine) {
-			return err
+		if errors.Is(err, jetstream.ErrNoEngine) || errors.Is(err, nats.ErrAuthorization) {
+			return err // it is running; the error says what is wrong
 		}
 		return fmt.Errorf("%w (is foreman-engine running? set --nats or FOREMAN_NATS)", err)
 	}

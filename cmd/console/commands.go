@@ -110,7 +110,8 @@ Global flags (before or after the command):
   --timeout D         give up after D (default 30s; --follow, --wait and batches: none, per batch item 30s)
   -y, --yes           confirm destructive actions; required when standard input is not a terminal
   --no-color          console without colours (also NO_COLOR)
-  --creds, --tls-cert, --tls-key, --tls-ca FILE   secure NATS connections
+  --creds, --tls-cert, --tls-key, --tls-ca FILE   secure NATS connections (default
+                      credentials: the ones the engine on this machine left for --nats)
 
 JSON arguments (--input) are inline, @FILE, or - for standard input.
 Data goes to standard output, messages to standard error.

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 
 	"go.uber.org/goleak"
 )
@@ -17,12 +17,10 @@ import (
 // Authenticated servers leave their credentials for local clients in a
 // temporary config directory, never the user's.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "foreman-jetstream-config")
+	remove, err := jstest.IsolateConfigDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Setenv(jetstream.ConfigDirEnv, dir)
-	defer os.RemoveAll(dir)
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) { remove(); os.Exit(code) }))
 }

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 
 	"go.uber.org/goleak"
 )
@@ -19,12 +19,11 @@ import (
 // The engines the tests start (and the clients that find their
 // credentials) use a temporary config directory, never the user's.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "foreman-engine-config")
+	remove, err := jstest.IsolateConfigDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Setenv(jetstream.ConfigDirEnv, dir)
-	defer os.RemoveAll(dir)
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"),
+		goleak.Cleanup(func(code int) { remove(); os.Exit(code) }))
 }

@@ -20,20 +20,20 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 )
 
 // TestMain points the config directory where the crash hosts leave their
 // credentials (and the harness finds them) at a temporary one, never the
 // user's.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "foreman-crashtest-config")
+	remove, err := jstest.IsolateConfigDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Setenv(jetstream.ConfigDirEnv, dir)
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

@@ -5,6 +5,8 @@ package jstest
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -74,4 +76,22 @@ func CheckFor(t testing.TB, total, every time.Duration, fn func() error) {
 		time.Sleep(every)
 	}
 	t.Fatalf("jstest: condition not met after %s: %v", total, err)
+}
+
+// IsolateConfigDir points jetstream.ConfigDirEnv at a new temporary
+// directory for the rest of the process: call it from TestMain, so that
+// the authenticated engines the tests start (in process or as binaries,
+// which inherit the environment) leave their credentials there and the
+// clients find them there, never in the user's config directory. The
+// returned func removes the directory.
+func IsolateConfigDir() (remove func(), err error) {
+	dir, err := os.MkdirTemp("", "foreman-test-config-")
+	if err != nil {
+		return nil, fmt.Errorf("jstest: config dir: %w", err)
+	}
+	if err := os.Setenv(jetstream.ConfigDirEnv, dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("jstest: config dir: %w", err)
+	}
+	return func() { os.RemoveAll(dir) }, nil
 }

@@ -183,7 +183,7 @@ func reuseAllowed(p IDReusePolicy, last StoredBatch) error {
 	case RejectDuplicate:
 		return fmt.Errorf("%w: the id reuse policy rejects a second run", ErrAlreadyStarted)
 	case AllowDuplicateFailedOnly:
-		b, err := decodeBatch(last.Data)
+		b, err := DecodeBatch(last.Data)
 		if err != nil {
 			return err
 		}
@@ -202,7 +202,7 @@ func continuedAs(last StoredBatch) string {
 	if !last.Header.Closed {
 		return ""
 	}
-	b, err := decodeBatch(last.Data)
+	b, err := DecodeBatch(last.Data)
 	if err != nil {
 		return ""
 	}
@@ -319,7 +319,7 @@ func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn
 	}
 	errClosed := errors.New("closed")
 	err = c.store.FollowHistory(ctx, rec.RunID, 0, func(sb StoredBatch) error {
-		b, err := decodeBatch(sb.Data)
+		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return err
 		}

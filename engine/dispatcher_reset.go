@@ -32,7 +32,7 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 		if sb.Header.LastEventID <= have {
 			continue
 		}
-		b, err := decodeBatch(sb.Data)
+		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return fmt.Errorf("reset of %s: batch %d: %w", h.RunID, sb.Seq, err)
 		}

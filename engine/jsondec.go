@@ -1,4 +1,4 @@
-package visibility
+package engine
 
 import (
 	"bytes"
@@ -13,11 +13,11 @@ import (
 	"unicode/utf8"
 )
 
-// A single-pass JSON decoder for history batches. encoding/json scans a
-// value twice (once to validate it, once to decode it), and the indexer's
-// batch layout (attributes kept raw until the event type is known) makes
-// that four scans of every attribute byte; decoding was a sixth of the
-// indexer's CPU time. This decoder reads each byte once, into the same Go
+// A single-pass JSON decoder for history batches (DecodeBatch). encoding/json
+// scans a value twice (once to validate it, once to decode it), and a
+// batch's layout (attributes kept raw until the event type is known) makes
+// that four scans or more of every attribute byte; decoding was a sixth of
+// the search indexer's CPU time. This decoder reads each byte once, into the same Go
 // types, by their json tags. It handles what history is made of (structs,
 // strings, numbers, bools, times, raw JSON, base64 bytes, pointers, slices,
 // string-keyed maps, and any) and refuses everything else, as it refuses

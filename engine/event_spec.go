@@ -1,0 +1,229 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+)
+
+// The event registry. Every event type is declared once, in the tables of
+// event_table_*.go, with everything the system knows about it: its
+// attributes type, whether workflow code issues it (and so replay checks
+// it) and whether it closes the run, what the dispatcher derives from it,
+// how Summarize folds it, and how it reads as one line in the console. The
+// executor, dispatcher, summarizer, batch decoder and console read it from
+// here; TestEventRegistryComplete fails when an entry leaves a decision out.
+
+// eventKind says who records an event and whether it ends the run. The zero
+// value is invalid, so an entry cannot leave the decision out.
+type eventKind uint8
+
+const (
+	_ eventKind = iota
+	// kindFact: from outside the code (a result, a signal, an operator).
+	kindFact
+	// kindCommand: a decision of workflow code, matched against the code on replay.
+	kindCommand
+	// kindClosingFact: a fact that ends the run (terminate, reset).
+	kindClosingFact
+	// kindClosingCommand: a command that ends the run (complete, fail, ...).
+	kindClosingCommand
+)
+
+// deriveRule says what the dispatcher does with an event. The zero value is
+// invalid, so an entry cannot leave the decision out.
+type deriveRule uint8
+
+const (
+	_ deriveRule = iota
+	// deriveNothing: the event implies no task, timer or notice.
+	deriveNothing
+	// deriveWhileOpen: derived unless its batch closes the run (a closed
+	// run starts nothing new).
+	deriveWhileOpen
+	// deriveAlways: derived even in a batch that closes the run (it stops
+	// running work, or starts the run that replaces this one).
+	deriveAlways
+)
+
+// replayKey is what must match, besides the event type, when replayed code
+// issues a command again.
+type replayKey struct {
+	seq int64  // the command's seq, in the order the code issued it
+	key string // what else must match ("" for type and seq alone)
+	// label names the command in a non-determinism error, before its seq.
+	label string
+}
+
+// eventDef declares one event type, typed on its attributes A.
+type eventDef[A any] struct {
+	kind eventKind
+	// failure: the event records a failure (the console marks its line).
+	failure bool
+	// replay: for commands (and only for them), their replay key.
+	replay  func(a *A) replayKey
+	derives deriveRule
+	// deriveIf, if set, narrows derives to some events of the type (the
+	// dispatcher then skips decoding batches that hold none).
+	deriveIf func(a *A) bool
+	// derive stores what the event implies; set iff derives is not deriveNothing.
+	derive func(ctx context.Context, s Store, h BatchHeader, e Event, a *A) error
+	// fold applies the event to a run's summary (Summarize).
+	fold func(x *summary, e Event, a *A)
+	// line says in one line what the event means (the console's history).
+	line func(n *EventNarrator, e Event, a *A) string
+}
+
+// eventSpec is an eventDef with its attributes type erased, as the
+// registry holds it.
+type eventSpec interface {
+	newAttrs() any
+	eventKind() eventKind
+	recordsFailure() bool
+	replayKey(attrs any) replayKey
+	// derivesFrom tells whether the dispatcher must look at this event.
+	derivesFrom(attrs any) bool
+	deriveAfterClose() bool
+	deriveFrom(ctx context.Context, s Store, h BatchHeader, e Event) error
+	foldInto(x *summary, e Event)
+	lineOf(n *EventNarrator, e Event) string
+	// missing names the entries the declaration leaves out.
+	missing() []string
+}
+
+func (d eventDef[A]) newAttrs() any        { return new(A) }
+func (d eventDef[A]) eventKind() eventKind { return d.kind }
+func (d eventDef[A]) recordsFailure() bool { return d.failure }
+
+func (d eventDef[A]) replayKey(attrs any) replayKey {
+	if a, ok := attrs.(*A); ok && d.replay != nil {
+		return d.replay(a)
+	}
+	return replayKey{}
+}
+
+func (d eventDef[A]) derivesFrom(attrs any) bool {
+	if d.derives == deriveNothing || d.derive == nil {
+		return false
+	}
+	a, ok := attrs.(*A)
+	return ok && (d.deriveIf == nil || d.deriveIf(a))
+}
+
+func (d eventDef[A]) deriveAfterClose() bool { return d.derives == deriveAlways }
+
+func (d eventDef[A]) deriveFrom(ctx context.Context, s Store, h BatchHeader, e Event) error {
+	if a, ok := e.Attrs.(*A); ok && d.derivesFrom(a) {
+		return d.derive(ctx, s, h, e, a)
+	}
+	return nil
+}
+
+func (d eventDef[A]) foldInto(x *summary, e Event) {
+	if a, ok := e.Attrs.(*A); ok && d.fold != nil {
+		d.fold(x, e, a)
+	}
+}
+
+func (d eventDef[A]) lineOf(n *EventNarrator, e Event) string {
+	if a, ok := e.Attrs.(*A); ok && d.line != nil {
+		return d.line(n, e, a)
+	}
+	return ""
+}
+
+func (d eventDef[A]) missing() []string {
+	var m []string
+	isCommand := d.kind == kindCommand || d.kind == kindClosingCommand
+	switch {
+	case d.kind == 0:
+		m = append(m, "kind (kindFact, kindCommand, kindClosingFact or kindClosingCommand)")
+	case isCommand && d.replay == nil:
+		m = append(m, "replay (a command's replay key)")
+	case !isCommand && d.replay != nil:
+		m = append(m, "no replay (only commands are replayed)")
+	}
+	switch {
+	case d.derives == 0:
+		m = append(m, "derives (deriveNothing, deriveWhileOpen or deriveAlways)")
+	case (d.derives == deriveNothing) != (d.derive == nil):
+		m = append(m, "derive (set iff derives is not deriveNothing)")
+	case d.derives == deriveNothing && d.deriveIf != nil:
+		m = append(m, "no deriveIf (the event derives nothing)")
+	}
+	if d.fold == nil {
+		m = append(m, "fold (an empty func if Summarize ignores it)")
+	}
+	if d.line == nil {
+		m = append(m, "line (the console's one-line description)")
+	}
+	return m
+}
+
+// eventSpecs is the registry, filled by the tables' init functions (a
+// package-level initializer would be an initialization cycle: deriving
+// reads the registry again, for the headers of the batches it appends).
+var eventSpecs = map[EventType]eventSpec{}
+
+// register adds a table of declarations to the registry.
+func register(table map[EventType]eventSpec) {
+	for t, s := range table {
+		if _, dup := eventSpecs[t]; dup {
+			panic(fmt.Sprintf("engine: event type %s declared twice", t))
+		}
+		eventSpecs[t] = s
+	}
+}
+
+// EventTypes returns every event type a history may hold, sorted by name.
+func EventTypes() []EventType {
+	ts := make([]EventType, 0, len(eventSpecs))
+	for t := range eventSpecs {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+	return ts
+}
+
+// IsCommand tells whether the event records a decision of workflow code.
+func (t EventType) IsCommand() bool {
+	s, ok := eventSpecs[t]
+	return ok && (s.eventKind() == kindCommand || s.eventKind() == kindClosingCommand)
+}
+
+// Closes tells whether the event ends the run.
+func (t EventType) Closes() bool {
+	s, ok := eventSpecs[t]
+	return ok && (s.eventKind() == kindClosingFact || s.eventKind() == kindClosingCommand)
+}
+
+// newAttrs returns an empty attributes value for t, or nil if t is unknown.
+func newAttrs(t EventType) any {
+	if s, ok := eventSpecs[t]; ok {
+		return s.newAttrs()
+	}
+	return nil
+}
+
+// replayKeyOf is the replay key of a command's attributes.
+func replayKeyOf(t EventType, attrs any) replayKey {
+	if s, ok := eventSpecs[t]; ok {
+		return s.replayKey(attrs)
+	}
+	return replayKey{}
+}
+
+// describeEvent names a command event the way a non-determinism error shows it.
+func describeEvent(e Event) string {
+	k := replayKeyOf(e.Type, e.Attrs)
+	if k.label != "" {
+		return fmt.Sprintf("%s(%s, seq %d)", e.Type, k.label, k.seq)
+	}
+	return fmt.Sprintf("%s(seq %d)", e.Type, k.seq)
+}
+
+// derivesFrom tells whether the dispatcher must look at e.
+func derivesFrom(e Event) bool {
+	s, ok := eventSpecs[e.Type]
+	return ok && s.derivesFrom(e.Attrs)
+}

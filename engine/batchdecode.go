@@ -30,6 +30,13 @@ func DecodeBatch(data []byte) (*Batch, error) {
 	return &b, nil
 }
 
+// The names batches repeat, interned by the decoder (eventTypeNames is
+// filled as event types are registered).
+var (
+	batchKindNames = map[string]string{string(BatchTask): string(BatchTask), string(BatchExternal): string(BatchExternal)}
+	eventTypeNames = map[string]string{}
+)
+
 // fastDecodeBatch decodes a batch in one pass, or fails with errFallback.
 func fastDecodeBatch(data []byte) (*Batch, error) {
 	d := &jsonDecoder{data: data}
@@ -37,9 +44,9 @@ func fastDecodeBatch(data []byte) (*Batch, error) {
 	err := d.object(func(key []byte) error {
 		switch string(key) {
 		case "kind":
-			return d.value(reflect.ValueOf(&b.Kind).Elem())
+			return decodeName(d, batchKindNames, &b.Kind)
 		case "task_time":
-			return d.value(reflect.ValueOf(&b.TaskTime).Elem())
+			return d.time(&b.TaskTime)
 		case "events":
 			if d.literal("null") {
 				b.Events = nil
@@ -75,9 +82,9 @@ func (d *jsonDecoder) event() (Event, error) {
 			if e.Attrs != nil {
 				return errFallback // attributes decoded for another type
 			}
-			return d.value(reflect.ValueOf(&e.Type).Elem())
+			return decodeName(d, eventTypeNames, &e.Type)
 		case "time":
-			return d.value(reflect.ValueOf(&e.Time).Elem())
+			return d.time(&e.Time)
 		case "attrs":
 			if e.Attrs = newAttrs(e.Type); e.Attrs == nil {
 				return errFallback
@@ -98,4 +105,15 @@ func (d *jsonDecoder) event() (Event, error) {
 		}
 	}
 	return e, nil
+}
+
+// decodeName decodes a name every batch or event repeats, interned from
+// known; null leaves *dst as it is, as encoding/json does.
+func decodeName[T ~string](d *jsonDecoder, known map[string]string, dst *T) error {
+	if d.literal("null") {
+		return nil
+	}
+	s, err := d.interned(known)
+	*dst = T(s)
+	return err
 }

@@ -218,3 +218,52 @@ func FuzzDecodeBatch(f *testing.F) {
 	}
 	f.Fuzz(checkDecodeBatch)
 }
+
+// benchBatch is a typical workflow task's batch: an order's start, two
+// activities, status, progress, search attributes, a timer.
+func benchBatch(b *testing.B) []byte {
+	t0 := time.Date(2026, 11, 3, 9, 30, 0, 123456789, time.UTC)
+	t1 := t0.Add(time.Second)
+	in := json.RawMessage(`{"order_id":"ord-0012345","customer":"Jürgen Müller","items":[{"sku":"A-1","qty":2,"price":19.99},{"sku":"B-7","qty":1,"price":250}],"note":"leave at the door"}`)
+	opts := ActivityOptions{TaskQueue: "payments", StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 5 * time.Minute}
+	evs := []Event{
+		{ID: 1, Type: EventWorkflowStarted, Time: t0, Attrs: &WorkflowStarted{WorkflowID: "order-0012345", RunID: "0195a1c2-7d3e-7a4b-9c1d-2e3f4a5b6c7d", WorkflowType: "OrderWorkflow", TaskQueue: "orders", Input: in, Identity: "api@host-a"}},
+		{ID: 2, Type: EventActivityScheduled, Time: t0, Attrs: &ActivityScheduled{Seq: 1, ActivityType: "ChargeCard", TaskQueue: "payments", Input: in, Options: opts}},
+		{ID: 3, Type: EventActivityCompleted, Time: t1, Attrs: &ActivityCompleted{Seq: 1, Attempt: 1, Result: json.RawMessage(`{"charge_id":"ch_3NkQ","amount":289.98,"currency":"EUR"}`)}},
+		{ID: 4, Type: EventStatusSet, Time: t1, Attrs: &StatusSet{Seq: 2, Text: "charged, shipping"}},
+		{ID: 5, Type: EventProgressSet, Time: t1, Attrs: &ProgressSet{Seq: 3, Done: 2, Total: 5}},
+		{ID: 6, Type: EventSearchAttributesUpserted, Time: t1, Attrs: &SearchAttributesUpserted{Seq: 4, Attributes: map[string]SearchAttribute{
+			"Region": {Type: "keyword", Value: "eu-west"}, "Amount": {Type: "float", Value: 289.98}}}},
+		{ID: 7, Type: EventActivityScheduled, Time: t1, Attrs: &ActivityScheduled{Seq: 5, ActivityType: "ShipOrder", TaskQueue: "shipping", Input: in, Options: opts}},
+		{ID: 8, Type: EventTimerStarted, Time: t1, Attrs: &TimerStarted{Seq: 6, Duration: time.Hour, FireAt: t0.Add(time.Hour)}},
+		{ID: 9, Type: EventWorkflowTaskCompleted, Time: t1, Attrs: &WorkflowTaskCompleted{Identity: "worker-1@host-b"}},
+	}
+	data, err := json.Marshal(Batch{Kind: BatchTask, TaskTime: t1, Events: evs})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := fastDecodeBatch(data); err != nil {
+		b.Fatalf("the fast path gives up on the benchmark's batch: %v", err)
+	}
+	return data
+}
+
+// DecodeBatch against the encoding/json decoding every engine reader used
+// before it.
+func BenchmarkDecodeBatch(b *testing.B) {
+	data := benchBatch(b)
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (*Batch, error)
+	}{{"DecodeBatch", DecodeBatch}, {"encoding-json", decodeStd}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

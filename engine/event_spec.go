@@ -172,6 +172,7 @@ func register(table map[EventType]eventSpec) {
 			panic(fmt.Sprintf("engine: event type %s declared twice", t))
 		}
 		eventSpecs[t] = s
+		eventTypeNames[string(t)] = string(t)
 	}
 }
 

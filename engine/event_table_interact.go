@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -118,13 +119,8 @@ func init() {
 				}
 			},
 			line: func(_ *EventNarrator, _ Event, a *SearchAttributesUpserted) string {
-				keys := make([]string, 0, len(a.Attributes))
-				for k := range a.Attributes {
-					keys = append(keys, k)
-				}
-				sort.Strings(keys)
-				parts := make([]string, 0, len(keys))
-				for _, k := range keys {
+				var parts []string
+				for _, k := range slices.Sorted(maps.Keys(a.Attributes)) {
 					v, _ := json.Marshal(a.Attributes[k].Value)
 					parts = append(parts, k+"="+string(v))
 				}

@@ -114,6 +114,36 @@ func (d *jsonDecoder) stringToken() (tok []byte, plain bool, err error) {
 	return nil, false, errFallback
 }
 
+// time decodes a time into tm (through its pointer: boxing a time.Time
+// into a reflect.Value costs an allocation per event).
+func (d *jsonDecoder) time(tm *time.Time) error {
+	tok, _, err := d.stringToken()
+	if err != nil {
+		return err
+	}
+	if err := tm.UnmarshalJSON(tok); err != nil {
+		return errFallback
+	}
+	return nil
+}
+
+// interned decodes a string value; one found in known is returned as
+// known's own copy, which saves an allocation per event for the names
+// every event repeats (its type, its batch's kind).
+func (d *jsonDecoder) interned(known map[string]string) (string, error) {
+	tok, plain, err := d.stringToken()
+	if err != nil {
+		return "", err
+	}
+	if !plain {
+		return unquote(tok)
+	}
+	if s, ok := known[string(tok[1:len(tok)-1])]; ok {
+		return s, nil
+	}
+	return string(tok[1 : len(tok)-1]), nil
+}
+
 // str decodes a string value.
 func (d *jsonDecoder) str() (string, error) {
 	tok, plain, err := d.stringToken()
@@ -315,16 +345,7 @@ func (d *jsonDecoder) value(v reflect.Value) error {
 	t := v.Type()
 	switch t {
 	case typeTime:
-		tok, _, err := d.stringToken()
-		if err != nil {
-			return err
-		}
-		var tm time.Time
-		if err := tm.UnmarshalJSON(tok); err != nil {
-			return errFallback
-		}
-		v.Set(reflect.ValueOf(tm))
-		return nil
+		return d.time(v.Addr().Interface().(*time.Time))
 	case typeRaw:
 		d.skipSpace()
 		start := d.pos

@@ -13,6 +13,10 @@ type EventType string
 // Every event type a history may hold. Command events are produced by
 // workflow code and checked against the code on replay; the others are
 // facts from outside the code (a result, a signal, an operator).
+//
+// Adding one takes a constant here, its attributes struct (event_attrs.go)
+// and its entry in the registry (event_table_*.go, see event_spec.go);
+// TestEventRegistryComplete names whatever is missing.
 const (
 	EventWorkflowStarted          EventType = "WorkflowStarted"
 	EventWorkflowTaskCompleted    EventType = "WorkflowTaskCompleted"

@@ -3,7 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 )
 
 // The event registry. Every event type is declared once, in the tables of
@@ -177,14 +178,7 @@ func register(table map[EventType]eventSpec) {
 }
 
 // EventTypes returns every event type a history may hold, sorted by name.
-func EventTypes() []EventType {
-	ts := make([]EventType, 0, len(eventSpecs))
-	for t := range eventSpecs {
-		ts = append(ts, t)
-	}
-	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
-	return ts
-}
+func EventTypes() []EventType { return slices.Sorted(maps.Keys(eventSpecs)) }
 
 // IsCommand tells whether the event records a decision of workflow code.
 func (t EventType) IsCommand() bool {

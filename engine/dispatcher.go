@@ -91,7 +91,10 @@ func wfTimer(ctx context.Context, s Store, h BatchHeader, kind string, seq int64
 
 // deriveScheduleToClose stores the schedule-to-close timeout of an activity, if it has one.
 func deriveScheduleToClose(ctx context.Context, s Store, h BatchHeader, scheduled Event) error {
-	a := scheduled.Attrs.(*ActivityScheduled)
+	a, ok := scheduled.Attrs.(*ActivityScheduled)
+	if !ok {
+		return nil // only activities have one
+	}
 	s2c := a.Options.ScheduleToCloseTimeout
 	if s2c <= 0 {
 		return nil

@@ -47,6 +47,23 @@ const (
 	deriveAlways
 )
 
+// pendingEffect says what an event does to the work a run waits on
+// (activities, timers, approvals). The zero value is invalid, so an entry
+// cannot leave the decision out.
+type pendingEffect uint8
+
+const (
+	_ pendingEffect = iota
+	// pendingNone: the event touches no pending work.
+	pendingNone
+	// pendingOpens: the event opens pending work (named by its seq).
+	pendingOpens
+	// pendingUpdates: the event changes open work (a failed attempt to retry).
+	pendingUpdates
+	// pendingCloses: the event ends open work.
+	pendingCloses
+)
+
 // replayKey is what must match, besides the event type, when replayed code
 // issues a command again.
 type replayKey struct {
@@ -68,7 +85,11 @@ type eventDef[A any] struct {
 	// dispatcher then skips decoding batches that hold none).
 	deriveIf func(a *A) bool
 	// derive stores what the event implies; set iff derives is not deriveNothing.
-	derive func(ctx context.Context, s Store, h BatchHeader, e Event, a *A) error
+	derive  func(ctx context.Context, s Store, h BatchHeader, e Event, a *A) error
+	pending pendingEffect
+	// workSeq names the pending work the event touches; set iff pending is
+	// not pendingNone.
+	workSeq func(a *A) int64
 	// fold applies the event to a run's summary (Summarize).
 	fold func(x *summary, e Event, a *A)
 	// line says in one line what the event means (the console's history).
@@ -86,6 +107,8 @@ type eventSpec interface {
 	derivesFrom(attrs any) bool
 	deriveAfterClose() bool
 	deriveFrom(ctx context.Context, s Store, h BatchHeader, e Event) error
+	// pendingOf says what the event does to pending work, and to which.
+	pendingOf(attrs any) (pendingEffect, int64)
 	foldInto(x *summary, e Event)
 	lineOf(n *EventNarrator, e Event) string
 	// missing names the entries the declaration leaves out.
@@ -120,6 +143,13 @@ func (d eventDef[A]) deriveFrom(ctx context.Context, s Store, h BatchHeader, e E
 	return nil
 }
 
+func (d eventDef[A]) pendingOf(attrs any) (pendingEffect, int64) {
+	if a, ok := attrs.(*A); ok && d.workSeq != nil {
+		return d.pending, d.workSeq(a)
+	}
+	return pendingNone, 0
+}
+
 func (d eventDef[A]) foldInto(x *summary, e Event) {
 	if a, ok := e.Attrs.(*A); ok && d.fold != nil {
 		d.fold(x, e, a)
@@ -151,6 +181,12 @@ func (d eventDef[A]) missing() []string {
 		m = append(m, "derive (set iff derives is not deriveNothing)")
 	case d.derives == deriveNothing && d.deriveIf != nil:
 		m = append(m, "no deriveIf (the event derives nothing)")
+	}
+	switch {
+	case d.pending == 0:
+		m = append(m, "pending (pendingNone, pendingOpens, pendingUpdates or pendingCloses)")
+	case (d.pending == pendingNone) != (d.workSeq == nil):
+		m = append(m, "workSeq (set iff pending is not pendingNone)")
 	}
 	if d.fold == nil {
 		m = append(m, "fold (an empty func if Summarize ignores it)")

@@ -134,9 +134,25 @@ func TestEventRegistryFacts(t *testing.T) {
 	afterClose := []EventType{EventActivityCancelRequested, EventWorkflowContinuedAsNew, EventWorkflowReset}
 	failures := []EventType{EventWorkflowTaskFailed, EventActivityAttemptFailed, EventActivityFailed,
 		EventApprovalTimedOut, EventWorkflowFailed, EventWorkflowTerminated}
+	pending := map[EventType]pendingEffect{
+		EventActivityScheduled: pendingOpens, EventTimerStarted: pendingOpens, EventApprovalRequested: pendingOpens,
+		EventActivityAttemptFailed: pendingUpdates,
+		EventActivityCompleted:     pendingCloses, EventActivityFailed: pendingCloses, EventActivityCancelRequested: pendingCloses,
+		EventTimerFired: pendingCloses, EventTimerCanceled: pendingCloses, EventApprovalDecided: pendingCloses, EventApprovalTimedOut: pendingCloses,
+	}
 	for _, typ := range EventTypes() {
 		spec := eventSpecs[typ]
 		attrs := newAttrs(typ)
+		if seq := reflect.ValueOf(attrs).Elem().FieldByName("Seq"); seq.IsValid() {
+			seq.SetInt(9)
+		}
+		want, ok := pending[typ]
+		if !ok {
+			want = pendingNone
+		}
+		if effect, seq := spec.pendingOf(attrs); effect != want || (want != pendingNone && seq != 9) {
+			t.Errorf("%s: pending work effect %d on seq %d, want %d on seq 9", typ, effect, seq, want)
+		}
 		checks := []struct {
 			what      string
 			got, want bool

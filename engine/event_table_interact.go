@@ -17,6 +17,7 @@ func init() {
 		EventSignalReceived: eventDef[SignalReceived]{
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
+			pending: pendingNone,
 			fold:    func(x *summary, _ Event, a *SignalReceived) { x.Signals = append(x.Signals, a.Name) },
 			line: func(n *EventNarrator, _ Event, a *SignalReceived) string {
 				return n.withPayload(a.Name+n.by(a.Identity), a.Payload)
@@ -28,6 +29,7 @@ func init() {
 				return replayKey{seq: a.Seq, key: a.Kind + ":" + a.ID, label: a.Kind + " " + a.ID}
 			},
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold: func(x *summary, _ Event, a *MarkerRecorded) {
 				x.compensated = x.compensated || a.Kind == MarkerCompensated
 			},
@@ -47,6 +49,8 @@ func init() {
 			derive: func(ctx context.Context, s Store, h BatchHeader, e Event, a *ApprovalRequested) error {
 				return wfTimer(ctx, s, h, "approval", a.Seq, e.Time.Add(a.Timeout), &inbound{Kind: inboundApprovalTimeout, Seq: a.Seq})
 			},
+			pending: pendingOpens,
+			workSeq: func(a *ApprovalRequested) int64 { return a.Seq },
 			fold: func(x *summary, e Event, a *ApprovalRequested) {
 				x.approvals[a.Seq] = &PendingApproval{Seq: a.Seq, Name: a.Name, Description: a.Description, Approvers: a.Approvers, RequestedAt: e.Time, Timeout: a.Timeout}
 			},
@@ -68,6 +72,8 @@ func init() {
 		EventApprovalDecided: eventDef[ApprovalDecided]{
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
+			pending: pendingCloses,
+			workSeq: func(a *ApprovalDecided) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *ApprovalDecided) { delete(x.approvals, a.Seq) },
 			line: func(n *EventNarrator, e Event, a *ApprovalDecided) string {
 				verb := "approved"
@@ -85,6 +91,8 @@ func init() {
 			kind:    kindFact,
 			failure: true,
 			derives: deriveNothing, // its batch wakes the run
+			pending: pendingCloses,
+			workSeq: func(a *ApprovalTimedOut) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *ApprovalTimedOut) { delete(x.approvals, a.Seq) },
 			line: func(n *EventNarrator, e Event, a *ApprovalTimedOut) string {
 				return a.Name + " timed out after " + n.f.Age(e.Time.Sub(n.approvals[a.Seq]))
@@ -94,6 +102,7 @@ func init() {
 			kind:    kindCommand,
 			replay:  func(a *StatusSet) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold:    func(x *summary, _ Event, a *StatusSet) { x.StatusLine = a.Text },
 			line:    func(_ *EventNarrator, _ Event, a *StatusSet) string { return fmt.Sprintf("%q", a.Text) },
 		},
@@ -101,6 +110,7 @@ func init() {
 			kind:    kindCommand,
 			replay:  func(a *ProgressSet) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold:    func(x *summary, _ Event, a *ProgressSet) { x.Progress = &Progress{Done: a.Done, Total: a.Total} },
 			line: func(_ *EventNarrator, _ Event, a *ProgressSet) string {
 				return fmt.Sprintf("%d of %d", a.Done, a.Total)
@@ -110,6 +120,7 @@ func init() {
 			kind:    kindCommand,
 			replay:  func(a *SearchAttributesUpserted) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing, // the indexer reads them from history
+			pending: pendingNone,
 			fold: func(x *summary, _ Event, a *SearchAttributesUpserted) {
 				if x.SearchAttributes == nil {
 					x.SearchAttributes = map[string]SearchAttribute{}

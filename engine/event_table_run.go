@@ -13,6 +13,7 @@ func init() {
 		EventWorkflowStarted: eventDef[WorkflowStarted]{
 			kind:    kindFact,
 			derives: deriveNothing, // the start batch wakes the run (its header's Wake)
+			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowStarted) {
 				x.WorkflowID, x.RunID, x.Type, x.TaskQueue, x.Input, x.StartTime = a.WorkflowID, a.RunID, a.WorkflowType, a.TaskQueue, a.Input, e.Time
 				x.ResetFrom = a.ResetFrom
@@ -31,6 +32,7 @@ func init() {
 		EventWorkflowTaskCompleted: eventDef[WorkflowTaskCompleted]{
 			kind:    kindFact,
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold:    func(x *summary, _ Event, _ *WorkflowTaskCompleted) { x.TaskFailure = nil },
 			line:    func(n *EventNarrator, _ Event, a *WorkflowTaskCompleted) string { return n.by(a.Identity) },
 		},
@@ -38,6 +40,7 @@ func init() {
 			kind:    kindFact,
 			failure: true,
 			derives: deriveNothing, // the worker retries the task itself
+			pending: pendingNone,
 			fold:    func(x *summary, _ Event, a *WorkflowTaskFailed) { x.TaskFailure = a },
 			line: func(n *EventNarrator, _ Event, a *WorkflowTaskFailed) string {
 				return fmt.Sprintf("[%s] %s (attempt %d)", a.Code, n.f.Text(a.Message), a.Attempt)
@@ -46,6 +49,7 @@ func init() {
 		EventWorkflowCancelRequested: eventDef[WorkflowCancelRequested]{
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
+			pending: pendingNone,
 			fold:    func(x *summary, _ Event, _ *WorkflowCancelRequested) { x.CancelRequested = true },
 			line: func(n *EventNarrator, _ Event, a *WorkflowCancelRequested) string {
 				return n.reason(a.Reason) + n.by(a.Identity)
@@ -55,6 +59,7 @@ func init() {
 			kind:    kindClosingCommand,
 			replay:  func(a *WorkflowCompleted) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowCompleted) {
 				x.Status, x.Result, x.CloseTime = StatusCompleted, a.Result, e.Time
 			},
@@ -65,6 +70,7 @@ func init() {
 			failure: true,
 			replay:  func(a *WorkflowFailed) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowFailed) {
 				x.Status, x.Failure, x.CloseTime = StatusFailed, a.Failure, e.Time
 			},
@@ -74,6 +80,7 @@ func init() {
 			kind:    kindClosingCommand,
 			replay:  func(a *WorkflowCanceled) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold:    func(x *summary, e Event, _ *WorkflowCanceled) { x.Status, x.CloseTime = StatusCanceled, e.Time },
 			line:    func(*EventNarrator, Event, *WorkflowCanceled) string { return "" }, // the type says it all
 		},
@@ -81,6 +88,7 @@ func init() {
 			kind:    kindClosingFact,
 			failure: true,
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowTerminated) {
 				x.Status, x.CloseTime = StatusTerminated, e.Time
 				x.Failure = &Failure{Type: "Terminated", Message: a.Reason}
@@ -96,6 +104,7 @@ func init() {
 			derive: func(ctx context.Context, s Store, h BatchHeader, e Event, a *WorkflowContinuedAsNew) error {
 				return startContinuation(ctx, s, h, e.Time, a)
 			},
+			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowContinuedAsNew) {
 				x.Status, x.CloseTime, x.ContinuedAs = StatusContinuedAsNew, e.Time, a.NewRunID
 			},
@@ -107,6 +116,7 @@ func init() {
 			derive: func(ctx context.Context, s Store, h BatchHeader, e Event, a *WorkflowReset) error {
 				return finishReset(ctx, s, h, e.Time, a)
 			},
+			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowReset) {
 				// a reset may follow the close (a failed run reset to before the failure)
 				x.Status, x.ResetTo = StatusReset, a.NewRunID
@@ -122,12 +132,14 @@ func init() {
 			derive: func(ctx context.Context, s Store, h BatchHeader, e Event, _ *ResetApplied) error {
 				return redispatchPending(ctx, s, h, e.ID)
 			},
-			fold: func(*summary, Event, *ResetApplied) {}, // the copied history before it says it all
-			line: func(*EventNarrator, Event, *ResetApplied) string { return "" },
+			pending: pendingNone,
+			fold:    func(*summary, Event, *ResetApplied) {}, // the copied history before it says it all
+			line:    func(*EventNarrator, Event, *ResetApplied) string { return "" },
 		},
 		EventRunCompensated: eventDef[RunCompensated]{
 			kind:    kindFact,
 			derives: deriveNothing,
+			pending: pendingNone,
 			fold:    func(x *summary, _ Event, _ *RunCompensated) { x.compensated = true },
 			line:    func(*EventNarrator, Event, *RunCompensated) string { return "" },
 		},

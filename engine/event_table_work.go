@@ -13,6 +13,8 @@ func init() {
 			},
 			derives: deriveWhileOpen,
 			derive:  deriveActivityTask,
+			pending: pendingOpens,
+			workSeq: func(a *ActivityScheduled) int64 { return a.Seq },
 			fold: func(x *summary, e Event, a *ActivityScheduled) {
 				x.acts[a.Seq] = &PendingActivity{Seq: a.Seq, ActivityType: a.ActivityType, TaskQueue: a.TaskQueue, Attempt: 1, ScheduledAt: e.Time}
 			},
@@ -26,6 +28,8 @@ func init() {
 			failure: true,
 			derives: deriveWhileOpen,
 			derive:  deriveRetry,
+			pending: pendingUpdates,
+			workSeq: func(a *ActivityAttemptFailed) int64 { return a.Seq },
 			fold: func(x *summary, _ Event, a *ActivityAttemptFailed) {
 				if p := x.acts[a.Seq]; p != nil {
 					p.Attempt, p.LastFailure, p.NextAttempt = a.Attempt+1, a.Failure, a.NextAttempt
@@ -42,6 +46,8 @@ func init() {
 		EventActivityCompleted: eventDef[ActivityCompleted]{
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
+			pending: pendingCloses,
+			workSeq: func(a *ActivityCompleted) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *ActivityCompleted) { delete(x.acts, a.Seq) },
 			line: func(n *EventNarrator, e Event, a *ActivityCompleted) string {
 				ref := n.activities[a.Seq]
@@ -52,6 +58,8 @@ func init() {
 			kind:    kindFact,
 			failure: true,
 			derives: deriveNothing, // its batch wakes the run
+			pending: pendingCloses,
+			workSeq: func(a *ActivityFailed) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *ActivityFailed) { delete(x.acts, a.Seq) },
 			line: func(n *EventNarrator, e Event, a *ActivityFailed) string {
 				ref := n.activities[a.Seq]
@@ -63,6 +71,8 @@ func init() {
 			replay:  func(a *ActivityCancelRequested) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveAlways, // a closing run still stops what runs
 			derive:  deriveCancelNotice,
+			pending: pendingCloses,
+			workSeq: func(a *ActivityCancelRequested) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *ActivityCancelRequested) { delete(x.acts, a.Seq) },
 			line: func(n *EventNarrator, _ Event, a *ActivityCancelRequested) string {
 				return n.activities[a.Seq].name
@@ -73,6 +83,8 @@ func init() {
 			replay:  func(a *TimerStarted) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveWhileOpen,
 			derive:  deriveTimer,
+			pending: pendingOpens,
+			workSeq: func(a *TimerStarted) int64 { return a.Seq },
 			fold: func(x *summary, _ Event, a *TimerStarted) {
 				x.timers[a.Seq] = &PendingTimer{Seq: a.Seq, FireAt: a.FireAt}
 			},
@@ -84,6 +96,8 @@ func init() {
 		EventTimerFired: eventDef[TimerFired]{
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
+			pending: pendingCloses,
+			workSeq: func(a *TimerFired) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *TimerFired) { delete(x.timers, a.Seq) },
 			line: func(n *EventNarrator, e Event, a *TimerFired) string {
 				return "after " + n.f.Duration(e.Time.Sub(n.timers[a.Seq]))
@@ -93,6 +107,8 @@ func init() {
 			kind:    kindCommand,
 			replay:  func(a *TimerCanceled) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing, // the stored timer fires into a run that ignores it
+			pending: pendingCloses,
+			workSeq: func(a *TimerCanceled) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *TimerCanceled) { delete(x.timers, a.Seq) },
 			line:    func(_ *EventNarrator, _ Event, a *TimerCanceled) string { return fmt.Sprintf("timer seq %d", a.Seq) },
 		},

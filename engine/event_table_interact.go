@@ -90,7 +90,7 @@ func init() {
 		EventApprovalTimedOut: eventDef[ApprovalTimedOut]{
 			kind:    kindFact,
 			failure: true,
-			derives: deriveNothing, // its batch wakes the run
+			derives: deriveNothing, // recorded by the workflow task that handles it
 			pending: pendingCloses,
 			workSeq: func(a *ApprovalTimedOut) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *ApprovalTimedOut) { delete(x.approvals, a.Seq) },

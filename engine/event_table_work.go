@@ -45,7 +45,7 @@ func init() {
 		},
 		EventActivityCompleted: eventDef[ActivityCompleted]{
 			kind:    kindFact,
-			derives: deriveNothing, // its batch wakes the run
+			derives: deriveNothing, // recorded by the workflow task that handles it
 			pending: pendingCloses,
 			workSeq: func(a *ActivityCompleted) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *ActivityCompleted) { delete(x.acts, a.Seq) },
@@ -57,7 +57,7 @@ func init() {
 		EventActivityFailed: eventDef[ActivityFailed]{
 			kind:    kindFact,
 			failure: true,
-			derives: deriveNothing, // its batch wakes the run
+			derives: deriveNothing, // recorded by the workflow task that handles it
 			pending: pendingCloses,
 			workSeq: func(a *ActivityFailed) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *ActivityFailed) { delete(x.acts, a.Seq) },
@@ -95,7 +95,7 @@ func init() {
 		},
 		EventTimerFired: eventDef[TimerFired]{
 			kind:    kindFact,
-			derives: deriveNothing, // its batch wakes the run
+			derives: deriveNothing, // recorded by the workflow task that handles it
 			pending: pendingCloses,
 			workSeq: func(a *TimerFired) int64 { return a.Seq },
 			fold:    func(x *summary, _ Event, a *TimerFired) { delete(x.timers, a.Seq) },

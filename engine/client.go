@@ -72,19 +72,20 @@ const MaxWorkflowIDBytes = 1000
 func validateStart(opts StartOptions) error {
 	switch {
 	case opts.ID == "":
-		return errors.New("start: a workflow id is required")
+		return fmt.Errorf("start: %w: a workflow id is required", ErrInvalidArgument)
 	case len(opts.ID) > MaxWorkflowIDBytes:
-		return fmt.Errorf("start: workflow id is %d bytes, over the %d-byte limit", len(opts.ID), MaxWorkflowIDBytes)
+		return fmt.Errorf("start: %w: workflow id is %d bytes, over the %d-byte limit", ErrInvalidArgument, len(opts.ID), MaxWorkflowIDBytes)
 	case !utf8.ValidString(opts.ID):
-		return errors.New("start: workflow id is not valid UTF-8")
-	case opts.TaskQueue == "":
-		return errors.New("start: a task queue is required")
+		return fmt.Errorf("start: %w: workflow id is not valid UTF-8", ErrInvalidArgument)
+	}
+	if err := CheckTaskQueue(opts.TaskQueue); err != nil {
+		return fmt.Errorf("start %s: %w", opts.ID, err)
 	}
 	switch opts.IDReusePolicy {
 	case "", AllowDuplicate, AllowDuplicateFailedOnly, RejectDuplicate:
 		return nil
 	}
-	return fmt.Errorf("start: unknown id reuse policy %q", opts.IDReusePolicy)
+	return fmt.Errorf("start %s: %w: unknown id reuse policy %q", opts.ID, ErrInvalidArgument, opts.IDReusePolicy)
 }
 
 // Start starts a run of workflow (a function or its registered type name)
@@ -160,6 +161,14 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
 		}
 		last, err := c.lastBatch(ctx, cur)
+		if errors.Is(err, ErrInvalidArgument) {
+			// The current run never started and never can (a record
+			// the store refuses): it holds the id for nobody.
+			if _, err := c.store.ReplaceRun(ctx, opts.ID, rec, rev); err == nil {
+				return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+			}
+			continue
+		}
 		if err != nil {
 			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
 		}
@@ -245,17 +254,31 @@ func (c *Client) lastBatch(ctx context.Context, rec RunRecord) (StoredBatch, err
 
 // sweepStarts completes starts a crash interrupted between the run record
 // and the first history batch.
+//
+// A record whose start the store refuses for good (written by an older
+// version that did not validate its task queue) is quarantined: logged once
+// with what is wrong, left in place for operators, and skipped; the engine
+// keeps serving, and a new start with the same id replaces it.
 func sweepStarts(ctx context.Context, s Store, log *slog.Logger) error {
-	n := 0
+	n, bad := 0, 0
 	err := s.ListRuns(ctx, func(workflowID string, rec RunRecord) error {
 		if _, err := s.LastBatch(ctx, rec.RunID); errors.Is(err, ErrNotFound) {
+			err := completeStart(ctx, s, rec)
+			switch {
+			case errors.Is(err, ErrInvalidArgument):
+				bad++
+				log.Error("quarantined a start that can never complete; start the workflow again to replace it",
+					"workflow_id", workflowID, "run_id", rec.RunID, "err", err)
+				return nil
+			case err != nil:
+				return err
+			}
 			n++
-			return completeStart(ctx, s, rec)
 		}
 		return nil
 	})
-	if n > 0 {
-		log.Info("completed interrupted starts", "count", n)
+	if n > 0 || bad > 0 {
+		log.Info("completed interrupted starts", "count", n, "quarantined", bad)
 	}
 	return err
 }
@@ -353,9 +376,13 @@ func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valueP
 
 func (c *Client) getResult(ctx context.Context, workflowID, runID string, valuePtr any) (string, error) {
 	var closing *Event
+	compensated := false // the status words are Summarize's: see compensatedStatus
 	err := c.FollowHistory(ctx, workflowID, runID, func(e Event) error {
 		if e.Type.Closes() {
 			closing = &e
+		}
+		if m, ok := e.Attrs.(*MarkerRecorded); ok && m.Kind == MarkerCompensated {
+			compensated = true
 		}
 		return nil
 	})
@@ -376,22 +403,35 @@ func (c *Client) getResult(ctx context.Context, workflowID, runID string, valueP
 		}
 		return "", nil
 	case *WorkflowFailed:
-		return "", &WorkflowError{Status: StatusFailed, Failure: a.Failure}
+		return "", newWorkflowError(StatusFailed, compensated, a.Failure)
 	case *WorkflowCanceled:
-		return "", &WorkflowError{Status: StatusCanceled, Failure: &Failure{Type: "CanceledError", Message: "workflow canceled"}}
+		return "", newWorkflowError(StatusCanceled, compensated, &Failure{Type: "CanceledError", Message: "workflow canceled"})
 	case *WorkflowTerminated:
-		return "", &WorkflowError{Status: StatusTerminated, Failure: &Failure{Type: "Terminated", Message: a.Reason}}
+		return "", newWorkflowError(StatusTerminated, compensated, &Failure{Type: "Terminated", Message: a.Reason})
 	}
 	return "", nil
 }
 
+func newWorkflowError(closed Status, compensated bool, f *Failure) *WorkflowError {
+	e := &WorkflowError{Status: closed, CloseStatus: closed, Failure: f}
+	if compensated {
+		e.Status = compensatedStatus(closed)
+	}
+	return e
+}
+
 // WorkflowError is a run's failure as seen by a client.
 type WorkflowError struct {
-	Status  Status
-	Failure *Failure
+	Status Status // as Execution.Status: compensated for a failed saga
+	// CloseStatus is how the run closed (failed, canceled, terminated).
+	CloseStatus Status
+	Failure     *Failure
 }
 
 func (e *WorkflowError) Error() string {
+	if e.CloseStatus != "" && e.CloseStatus != e.Status {
+		return fmt.Sprintf("workflow %s (%s, then compensated): %s", e.Status, e.CloseStatus, e.Failure.Error())
+	}
 	return fmt.Sprintf("workflow %s: %s", e.Status, e.Failure.Error())
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -35,7 +36,14 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := derive(ctx, s, sb); err != nil {
+				err := derive(ctx, s, sb)
+				if errors.Is(err, ErrInvalidArgument) {
+					// Redelivery cannot help a batch the store refuses
+					// for good; retrying it forever would hot-loop.
+					log.Error("skipped a history batch whose tasks the store refuses", "run_id", sb.Header.RunID, "seq", sb.Seq, "err", err)
+					return
+				}
+				if err != nil {
 					errs <- fmt.Errorf("run %s batch %d: %w", sb.Header.RunID, sb.Seq, err)
 				}
 			}()
@@ -103,6 +111,23 @@ func deriveScheduleToClose(ctx context.Context, s Store, h BatchHeader, schedule
 	return wfTimer(ctx, s, h, "s2c", a.Seq, scheduled.Time.Add(s2c), &inbound{Kind: inboundActivityTimeout, Seq: a.Seq, Failure: f})
 }
 
+// deriveScheduleToStart stores the schedule-to-start timeout of one
+// attempt, if the activity has one: due dueAt + s2s, judged when it fires
+// against the attempt's start record (a worker that takes the attempt
+// writes one first), so the engine fires it even if no worker ever polls
+// the queue.
+func deriveScheduleToStart(ctx context.Context, s Store, h BatchHeader, seq int64, attempt int, activityType string, s2s time.Duration, dueAt time.Time) error {
+	if s2s <= 0 {
+		return nil
+	}
+	what := "attempt " + strconv.Itoa(attempt)
+	if activityType != "" {
+		what = "activity " + activityType + " " + what
+	}
+	f := &Failure{Type: "TimeoutError", Message: fmt.Sprintf("%s was not taken by a worker within %s", what, s2s), TimeoutType: "schedule_to_start"}
+	return wfTimer(ctx, s, h, "s2s"+strconv.Itoa(attempt), seq, dueAt.Add(s2s), &inbound{Kind: inboundActivityTimeout, Seq: seq, Attempt: attempt, Failure: f})
+}
+
 // deriveEvent stores what one event implies, as its registry entry declares.
 func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 	if spec, ok := eventSpecs[e.Type]; ok {
@@ -114,18 +139,25 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 // What the registry's entries (event_table_*.go) derive from their events.
 
 // deriveActivityTask queues an activity's first attempt and stores its
-// schedule-to-close timeout.
+// schedule-to-start and schedule-to-close timeouts.
 func deriveActivityTask(ctx context.Context, s Store, h BatchHeader, e Event, a *ActivityScheduled) error {
 	t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
 		ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: time.Now().UTC()})
 	if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
 		return err
 	}
+	if err := deriveScheduleToStart(ctx, s, h, a.Seq, 1, a.ActivityType, a.Options.ScheduleToStartTimeout, e.Time); err != nil {
+		return err
+	}
 	return deriveScheduleToClose(ctx, s, h, e)
 }
 
-// deriveRetry stores the timer that runs a failed activity's next attempt.
+// deriveRetry stores the timer that runs a failed activity's next attempt,
+// and that attempt's schedule-to-start timeout.
 func deriveRetry(ctx context.Context, s Store, h BatchHeader, _ Event, a *ActivityAttemptFailed) error {
+	if err := deriveScheduleToStart(ctx, s, h, a.Seq, a.Attempt+1, "", a.ScheduleToStart, a.NextAttempt); err != nil {
+		return err
+	}
 	return wfTimer(ctx, s, h, fmt.Sprintf("retry%d", a.Attempt+1), a.Seq, a.NextAttempt, &inbound{Kind: inboundRetryDue, Seq: a.Seq, Attempt: a.Attempt + 1})
 }
 

@@ -22,6 +22,11 @@ var (
 	ErrBusy = errors.New("run is busy, try again")
 	// ErrHistoryLimit: the run's history reached HistoryLimit events.
 	ErrHistoryLimit = errors.New("history limit reached")
+	// ErrInvalidArgument: a request names something that can never be
+	// stored (a task queue name with a dot, an empty id, ...). Retrying
+	// cannot help; stores wrap it in their own refusals of malformed names
+	// so that the engine tells a permanent refusal from a transient one.
+	ErrInvalidArgument = errors.New("invalid argument")
 )
 
 // History size limits: past HistoryWarnEvents the worker logs a warning on

@@ -52,6 +52,9 @@ type ActivityAttemptFailed struct {
 	Attempt     int       `json:"attempt"`
 	Failure     *Failure  `json:"failure"`
 	NextAttempt time.Time `json:"next_attempt"`
+	// ScheduleToStart is the activity's schedule-to-start timeout, so the
+	// dispatcher arms it for the next attempt without reading history.
+	ScheduleToStart time.Duration `json:"schedule_to_start,omitempty"`
 }
 
 // ActivityCompleted carries an activity's result.

@@ -19,8 +19,11 @@ const (
 	StatusContinuedAsNew Status = "continued_as_new"
 	// StatusReset: an operator reset the run; a new run of the same id replaces it.
 	StatusReset Status = "reset"
-	// StatusCompensated: the run closed (failed, canceled, terminated) and
-	// every registered compensation ran successfully.
+	// StatusCompensated: the run closed (completed, failed, canceled or
+	// terminated) and its whole compensation plan ran, in the workflow or
+	// by an operator afterwards. How it closed stays in
+	// Execution.CloseStatus: a failed saga is status compensated, close
+	// status failed.
 	StatusCompensated Status = "compensated"
 )
 
@@ -89,11 +92,16 @@ func (p *PendingWork) sort() {
 
 // Execution summarizes a run from its history alone (no worker needed).
 type Execution struct {
-	WorkflowID       string                     `json:"workflow_id"`
-	RunID            string                     `json:"run_id"`
-	Type             string                     `json:"type"`
-	TaskQueue        string                     `json:"task_queue"`
-	Status           Status                     `json:"status"`
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	Type       string `json:"type"`
+	TaskQueue  string `json:"task_queue"`
+	Status     Status `json:"status"`
+	// CloseStatus is how the run closed, before any compensation:
+	// completed, failed, canceled, terminated, continued_as_new or reset;
+	// empty while it runs. It differs from Status only when Status is
+	// compensated.
+	CloseStatus      Status                     `json:"close_status,omitempty"`
 	StartTime        time.Time                  `json:"start_time"`
 	CloseTime        time.Time                  `json:"close_time,omitzero"`
 	Input            json.RawMessage            `json:"input,omitempty"`
@@ -143,11 +151,11 @@ func Summarize(events []Event) *Execution {
 			spec.foldInto(sum, e)
 		}
 	}
+	if x.Status != StatusRunning {
+		x.CloseStatus = x.Status
+	}
 	if sum.compensated {
-		switch x.Status {
-		case StatusFailed, StatusCanceled, StatusTerminated:
-			x.Status = StatusCompensated // the failure stays: it is why compensations ran
-		}
+		x.Status = compensatedStatus(x.Status)
 	}
 	if x.Status != StatusRunning {
 		return x // nothing is pending on a closed run
@@ -163,4 +171,16 @@ func Summarize(events []Event) *Execution {
 	}
 	x.PendingWork.sort()
 	return x
+}
+
+// compensatedStatus is the status of a run that closed with closed and
+// whose compensation plan ran: compensated, unless another run replaced or
+// continues it (those say where the work went on). A failure stays in the
+// Execution: it is why the compensations ran.
+func compensatedStatus(closed Status) Status {
+	switch closed {
+	case StatusCompleted, StatusFailed, StatusCanceled, StatusTerminated:
+		return StatusCompensated
+	}
+	return closed
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 // Failure is an error as stored in history: a type to match retry policies
@@ -18,6 +20,19 @@ type Failure struct {
 	// Details, when set, is a JSON value the error carried.
 	Details []byte `json:"details,omitempty"`
 }
+
+// Failure types the engine records for an activity execution that ended
+// without an outcome of its own. Both are retried per the retry policy,
+// as a new attempt; list them in NonRetryableErrorTypes to fail instead.
+const (
+	// FailureWorkerLost: the attempt's task came back to the queue because
+	// the worker it was delivered to stopped extending its lease (it died,
+	// hung or lost the server).
+	FailureWorkerLost = "WorkerLost"
+	// FailureWorkerStopped: the worker running the attempt was stopped
+	// (a deploy); the next attempt reads the newest heartbeat details.
+	FailureWorkerStopped = "WorkerStopped"
+)
 
 func (f *Failure) Error() string {
 	if f.TimeoutType != "" {
@@ -163,14 +178,7 @@ func (p *RetryPolicy) normalized() RetryPolicy {
 
 // backoff returns the wait before attempt+1, after attempt failed.
 func (p RetryPolicy) backoff(attempt int) time.Duration {
-	d := float64(p.InitialInterval)
-	for i := 1; i < attempt; i++ {
-		d *= p.BackoffCoefficient
-		if d >= float64(p.MaximumInterval) {
-			return p.MaximumInterval
-		}
-	}
-	return min(time.Duration(d), p.MaximumInterval)
+	return backoff.Policy{Initial: p.InitialInterval, Factor: p.BackoffCoefficient, Max: p.MaximumInterval}.Delay(attempt)
 }
 
 // retryable tells whether a failure of the given attempt may be retried.

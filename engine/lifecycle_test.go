@@ -188,8 +188,9 @@ func TestOversizedPayloads(t *testing.T) {
 	}
 }
 
-// Graceful shutdown hands unfinished activity attempts back: another worker
-// runs them, with no failed attempt recorded.
+// Graceful shutdown interrupts unfinished activity attempts: each is
+// recorded as stopped (every execution has its own attempt number), and
+// another worker runs the next attempt.
 func TestShutdownHandsBackActivities(t *testing.T) {
 	h := newHarness(t)
 	started := make(chan struct{}, 1)
@@ -216,7 +217,8 @@ func TestShutdownHandsBackActivities(t *testing.T) {
 	var s string
 	h.mustResult("handoff", &s)
 	events := h.history("handoff")
-	if s != "second worker" || count(events, engine.EventActivityAttemptFailed) != 0 {
-		t.Fatalf("result %q\n%s", s, h.dump("handoff"))
+	if ends, attempts := attemptsOf(events); s != "second worker" || len(ends) != 2 ||
+		ends[0] != engine.FailureWorkerStopped || attempts[0] != 1 || ends[1] != "ok" || attempts[1] != 2 {
+		t.Fatalf("result %q, attempts %v %v\n%s", s, ends, attempts, h.dump("handoff"))
 	}
 }

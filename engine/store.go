@@ -184,7 +184,8 @@ type HeartbeatStore interface {
 // task queue, and activity-cancellation notices.
 type Bus interface {
 	// ServeQueries answers requests for queue with handler (one worker of
-	// the queue gets each request). stop ends serving.
+	// the queue gets each request), concurrently: a slow query must not
+	// hold up the others. stop ends serving.
 	ServeQueries(queue string, handler func(req []byte) []byte) (stop func(), err error)
 	// Query sends req to one worker of queue; ErrNoResponders if none.
 	Query(ctx context.Context, queue string, req []byte) ([]byte, error)
@@ -192,6 +193,23 @@ type Bus interface {
 	PublishCancel(ctx context.Context, data []byte) error
 	// SubscribeCancels calls fn for every cancel notice; stop ends it.
 	SubscribeCancels(fn func(data []byte)) (stop func(), err error)
+}
+
+// QueryServer is an optional addition to Bus: query handlers get a context
+// that ends when the requester stops waiting, so a query that replays a
+// long history gives up with its caller. Workers use it when their store
+// has it (the jetstream store does), and ServeQueries otherwise.
+type QueryServer interface {
+	ServeQueriesContext(queue string, handler func(ctx context.Context, req []byte) []byte) (stop func(), err error)
+}
+
+// serveQueries serves queue's queries through b, with a context per
+// request when b is a QueryServer.
+func serveQueries(b Bus, queue string, handler func(ctx context.Context, req []byte) []byte) (stop func(), err error) {
+	if qs, ok := b.(QueryServer); ok {
+		return qs.ServeQueriesContext(queue, handler)
+	}
+	return b.ServeQueries(queue, func(req []byte) []byte { return handler(context.Background(), req) })
 }
 
 // Store is everything the engine needs from persistence.

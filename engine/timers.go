@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // The timer service fires durable timers and heartbeat deadlines. Timers
@@ -52,26 +54,25 @@ type timerService struct {
 	heap   timerHeap
 	byKey  map[string]*timerItem
 	wakeup chan struct{}
+	firing sync.WaitGroup // fire calls under way
 }
 
+// runTimers runs the timer service until ctx ends or one of its parts (the
+// two watches, the firing loop) fails; then it stops the others and
+// returns once all have stopped, timers being fired included.
 func runTimers(ctx context.Context, s Store, log *slog.Logger) error {
 	ts := &timerService{store: s, log: log, byKey: map[string]*timerItem{}, wakeup: make(chan struct{}, 1)}
-	errs := make(chan error, 2)
-	go func() {
-		errs <- s.WatchTimers(ctx, func(t StoredTimer) {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return s.WatchTimers(ctx, func(t StoredTimer) {
 			ts.set(&timerItem{at: t.FireAt, seq: t.Seq, key: "t:" + t.Key, body: t.Data})
 		})
-	}()
-	go func() {
-		errs <- s.WatchHeartbeats(ctx, ts.onHeartbeat)
-	}()
-	go ts.loop(ctx)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case err := <-errs:
-		return err
-	}
+	})
+	g.Go(func() error { return s.WatchHeartbeats(ctx, ts.onHeartbeat) })
+	g.Go(func() error { ts.loop(ctx); return ctx.Err() })
+	err := g.Wait()
+	ts.firing.Wait()
+	return err
 }
 
 // set adds or replaces the timer with the item's key.
@@ -133,7 +134,7 @@ func (ts *timerService) loop(ctx context.Context) {
 		}
 		ts.mu.Unlock()
 		for _, it := range due {
-			go ts.fire(ctx, it)
+			ts.firing.Go(func() { ts.fire(ctx, it) })
 		}
 		timer.Reset(wait)
 		select {
@@ -172,19 +173,20 @@ func (ts *timerService) fire(ctx context.Context, it *timerItem) {
 // RunServices runs the engine's background services on store until ctx
 // ends: the dispatcher (history → tasks and timers), the timer service, and
 // the start sweeper. Run exactly one per deployment... or several: every
-// service is idempotent, so a second instance only costs work.
+// service is idempotent, so a second instance only costs work. When one
+// service fails, the others are stopped; RunServices returns the failure
+// once all have stopped (ctx.Err() when ctx ended).
 func RunServices(ctx context.Context, store Store, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	errs := make(chan error, 3)
-	go func() { errs <- runDispatcher(ctx, store, log.With("service", "dispatcher")) }()
-	go func() { errs <- runTimers(ctx, store, log.With("service", "timers")) }()
-	go func() { errs <- sweepStarts(ctx, store, log.With("service", "starts")) }()
-	for range 3 {
-		if err := <-errs; err != nil && ctx.Err() == nil {
-			return err
-		}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runDispatcher(gctx, store, log.With("service", "dispatcher")) })
+	g.Go(func() error { return runTimers(gctx, store, log.With("service", "timers")) })
+	g.Go(func() error { return sweepStarts(gctx, store, log.With("service", "starts")) })
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	return ctx.Err()
+	return err
 }

@@ -108,7 +108,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
 	if len(w.reg.workflows) > 0 {
-		stop, err := w.store.ServeQueries(w.queue, w.serveQuery)
+		stop, err := serveQueries(w.store, w.queue, w.serveQuery)
 		if err != nil {
 			cancel()
 			return fmt.Errorf("serving queries on %s: %w", w.queue, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,10 @@ type activityRun struct {
 	task      *activityTask
 	hbTimeout time.Duration
 	cancel    context.CancelCauseFunc
+
+	// finished is set when the attempt's outcome is decided: a heartbeat
+	// of an abandoned function (past its deadline) is refused.
+	finished atomic.Bool
 
 	mu        sync.Mutex
 	prev      json.RawMessage // the newest heartbeat details (of this or an earlier attempt)
@@ -86,6 +91,9 @@ func RecordHeartbeat(ctx context.Context, details any) error {
 // heartbeat writes the newest details, unless a newer attempt of the same
 // activity already runs: then this attempt is stale and is cancelled.
 func (r *activityRun) heartbeat(ctx context.Context) error {
+	if r.finished.Load() {
+		return nil // the attempt is decided; nothing it reports counts now
+	}
 	if r.staleAgainst(ctx) {
 		r.cancel(ErrCanceled)
 		return nil
@@ -150,19 +158,32 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 		w.finishDelivery(ctx, d, ackTask)
 		return
 	}
-	if d.NumDelivered() > 1 && !w.attemptStillCurrent(ctx, &t) {
-		w.finishDelivery(ctx, d, ackTask) // an attempt that was already decided
-		return
-	}
-	out := w.runAttempt(ctx, d, &t)
-	if out.handBack {
-		w.finishDelivery(ctx, d, nakAfter(0))
-		return
+	var out attemptOutcome
+	if d.NumDelivered() > 1 {
+		if !w.attemptStillCurrent(ctx, &t) {
+			w.finishDelivery(ctx, d, ackTask) // an attempt that was already decided
+			return
+		}
+		// The task came back: the worker it was delivered to stopped
+		// extending its lease (it died, hung or lost the server) or handed
+		// it back. That execution is over for the engine: it is recorded
+		// as a failed attempt and the retry policy decides, so every
+		// execution has its own attempt number and a late result of the
+		// lost one is refused.
+		out = attemptOutcome{failure: &Failure{Type: FailureWorkerLost, Message: fmt.Sprintf(
+			"attempt %d of activity %s was delivered %d times: the worker running it stopped without reporting (died, hung, or was stopped)",
+			t.Attempt, t.ActivityType, d.NumDelivered()-1)}}
+	} else {
+		out = w.runAttempt(ctx, d, &t)
 	}
 	if out.canceled { // the workflow moved on; a late result would be dropped anyway
 		w.finishDelivery(ctx, d, ackTask)
 		return
 	}
+	// An outcome is reported even while the worker stops (an interrupted
+	// attempt's is WorkerStopped): otherwise it comes back as WorkerLost.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	in := &inbound{Kind: inboundActivityResult, Seq: t.Seq, Attempt: t.Attempt, Result: out.result, Failure: out.failure}
 	wt := workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in}
 	if w.reportLocally(ctx, &wt, t.WorkflowQueue) {
@@ -205,13 +226,11 @@ func (w *Worker) reportLocally(ctx context.Context, t *workflowTask, workflowQue
 }
 
 // attemptOutcome is what an attempt ended with: a result or failure to
-// report; or nothing, when it was cancelled or must be handed back to
-// another worker because this one is stopping.
+// report; or nothing, when it was cancelled.
 type attemptOutcome struct {
 	result   json.RawMessage
 	failure  *Failure
 	canceled bool
-	handBack bool
 }
 
 // runAttempt runs one attempt of an activity.
@@ -254,7 +273,10 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 			}
 		}
 	}
-	if run.hbTimeout > 0 { // start the heartbeat clock, so a worker that dies now is noticed
+	// The start record: it starts the heartbeat clock, so a worker that
+	// dies now is noticed, and tells the engine's schedule-to-start timer
+	// that the attempt was taken.
+	if run.hbTimeout > 0 || t.Options.ScheduleToStartTimeout > 0 {
 		if err := run.writeHeartbeat(ctx, run.hbTimeout); err != nil {
 			w.log.Warn("writing initial heartbeat failed", "err", err)
 		}
@@ -269,26 +291,32 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		w.mu.Unlock()
 	}()
 	stopProgress := keepInProgress(d)
-	result, err := callActivity(actx, fi, t.Input)
+	result, err, late := callBefore(actx, fi, t.Input, deadline)
 	stopProgress()
+	run.finished.Store(true) // a heartbeat from now on is refused
 
 	var failure *Failure
 	cause := context.Cause(actx)
 	switch {
-	case errors.Is(cause, errWorkerStopping):
-		// keep the newest details for whoever takes the attempt over
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		w.settleHeartbeat(sctx, run, false)
-		cancel()
-		return attemptOutcome{handBack: true}
-	case errors.Is(cause, ErrCanceled):
-		return attemptOutcome{canceled: true}
-	case errors.Is(actx.Err(), context.DeadlineExceeded) && err != nil:
+	case late:
+		// The deadline decides, not what the function returned: a success
+		// after it is a timeout (the engine may already have retried), and
+		// a function that never returns gives its slot back at it.
 		tt := "start_to_close"
 		if s := t.Options.ScheduleToCloseTimeout; s > 0 && !time.Now().Before(t.ScheduledAt.Add(s)) {
 			tt = "schedule_to_close"
 		}
-		failure = &Failure{Type: "TimeoutError", Message: fmt.Sprintf("activity %s attempt %d exceeded its deadline", t.ActivityType, t.Attempt), TimeoutType: tt}
+		failure = &Failure{Type: "TimeoutError", Message: fmt.Sprintf("activity %s attempt %d did not finish within its deadline", t.ActivityType, t.Attempt), TimeoutType: tt}
+	case errors.Is(cause, errWorkerStopping):
+		// Handed back: this execution ends here. The newest details are
+		// kept for the next attempt, which resumes from them.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		w.settleHeartbeat(sctx, run, false)
+		cancel()
+		return attemptOutcome{failure: &Failure{Type: FailureWorkerStopped, Message: fmt.Sprintf(
+			"attempt %d of activity %s was interrupted: its worker stopped", t.Attempt, t.ActivityType)}}
+	case errors.Is(cause, ErrCanceled):
+		return attemptOutcome{canceled: true}
 	case err != nil:
 		failure = FailureFrom(err)
 	}
@@ -321,6 +349,34 @@ func (w *Worker) settleHeartbeat(ctx context.Context, run *activityRun, ok bool)
 		return
 	}
 	_ = run.writeHeartbeat(ctx, 0)
+}
+
+// callBefore runs the activity function and waits for it until deadline
+// (none if zero). late reports that the deadline passed first, or that the
+// function returned after it; the function is then abandoned (Go cannot
+// stop a goroutine), its context cancelled and its result discarded.
+func callBefore(ctx context.Context, fi *funcInfo, input json.RawMessage, deadline time.Time) (res json.RawMessage, err error, late bool) {
+	if deadline.IsZero() {
+		res, err = callActivity(ctx, fi, input)
+		return res, err, false
+	}
+	type outcome struct {
+		res json.RawMessage
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		r, e := callActivity(ctx, fi, input)
+		done <- outcome{r, e}
+	}()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		return o.res, o.err, !time.Now().Before(deadline)
+	case <-timer.C:
+		return nil, nil, true
+	}
 }
 
 func callActivity(ctx context.Context, fi *funcInfo, input json.RawMessage) (res json.RawMessage, err error) {
@@ -370,4 +426,17 @@ func (w *Worker) attemptStillCurrent(ctx context.Context, t *activityTask) bool 
 		}
 	}
 	return false
+}
+
+// attemptStarted tells whether a worker took the attempt (its start
+// record, written before the function runs, is there), for judging a
+// schedule-to-start timeout. In doubt (the record cannot be read) it says
+// no: the timeout is then recorded, and the attempt's result is refused.
+func (w *Worker) attemptStarted(ctx context.Context, runID string, seq int64, attempt int) bool {
+	data, err := w.store.GetHeartbeat(ctx, heartbeatKey(runID, seq))
+	if err != nil {
+		return false
+	}
+	var rec heartbeatRecord
+	return json.Unmarshal(data, &rec) == nil && rec.Attempt >= attempt
 }

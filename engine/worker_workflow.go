@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 // taskOutcome says how a delivery ends.
@@ -33,11 +35,7 @@ func (w *Worker) finishDelivery(ctx context.Context, d Delivery, o taskOutcome) 
 // taskBackoff spaces retries of a failing workflow task so a poison run
 // does not hot-loop: 1 s, 2 s, 4 s … up to a minute.
 func taskBackoff(delivered uint64) time.Duration {
-	d := time.Second
-	for i := uint64(1); i < delivered && d < time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, time.Minute)
+	return backoff.Policy{Initial: time.Second, Factor: 2, Max: time.Minute}.Delay(int(min(delivered, 64)))
 }
 
 func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
@@ -57,6 +55,21 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
 // optimistic-concurrency conflict (someone appended meanwhile) it starts
 // over from history.
 func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, delivered uint64) taskOutcome {
+	if in := t.Inbound; in != nil && in.Kind == inboundActivityTimeout && in.Failure != nil &&
+		in.Failure.TimeoutType == "schedule_to_start" && w.attemptStarted(ctx, t.RunID, in.Seq, in.Attempt) {
+		return ackTask // taken in time: the start-to-close deadline takes over
+	}
+	if len(t.First) == 0 && !w.cache.has(t.RunID) {
+		// A closed run is not cached, so a task for it would replay its
+		// whole history only to drop the task. After a long run was
+		// terminated with work in flight, each late result replayed 50,000
+		// events under the run's lock, and the worker's handlers queued on
+		// that lock (~1 task/s for every run). One read of the last batch
+		// tells instead.
+		if last, err := w.store.LastBatch(ctx, t.RunID); err == nil && last.Header.Closed {
+			return ackTask
+		}
+	}
 	for range 10 {
 		env, current, err := w.loadRun(ctx, t)
 		t.First = nil // a retry after a conflict reads the history
@@ -309,7 +322,8 @@ func activityFailureEvent(st *activityState, seq int64, attempt int, f *Failure,
 	if final {
 		return Event{Type: EventActivityFailed, Attrs: &ActivityFailed{Seq: seq, Attempt: attempt, Failure: f}}
 	}
-	return Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: seq, Attempt: attempt, Failure: f, NextAttempt: next}}
+	return Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: seq, Attempt: attempt, Failure: f, NextAttempt: next,
+		ScheduleToStart: st.opts.ScheduleToStartTimeout}}
 }
 
 // dispatchActivity publishes the task for an activity's current attempt.
@@ -386,33 +400,66 @@ type queryResponse struct {
 	Code   string          `json:"code,omitempty"` // "unknown_query" | "not_found" | "failed"
 }
 
-func (w *Worker) serveQuery(data []byte) []byte {
+// queryConsistencyWait bounds how long a query waits for the run's
+// workflow task to process inputs acknowledged before the query came; it is
+// below the requester's default timeout so the refusal reaches them.
+const queryConsistencyWait = 4 * time.Second
+
+// serveQuery answers a query from the run's current state, within the
+// requester's time (ctx) and at most queryConsistencyWait.
+func (w *Worker) serveQuery(ctx context.Context, data []byte) []byte {
 	var req queryRequest
 	if err := json.Unmarshal(data, &req); err != nil {
 		return mustJSON(queryResponse{Error: "malformed query request: " + err.Error(), Code: "failed"})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, queryConsistencyWait)
 	defer cancel()
+	// Linearizable with signals: an input acknowledged to its sender is in
+	// history, but the handler must see what the workflow code made of it.
+	// Until the run's workflow task has processed every input, wait (the
+	// lock is released meanwhile, so this worker can run that task). The
+	// built-in queries describe the run as it is, so they answer at once:
+	// an operator asks __stack precisely of runs that do not progress.
+	poll := backoff.Loop{Policy: backoff.Policy{Initial: time.Millisecond, Factor: 2, Max: 50 * time.Millisecond}}
+	for {
+		resp, done := w.answerQuery(ctx, &req)
+		if done {
+			return resp
+		}
+		if !poll.Wait(ctx) {
+			return mustJSON(queryResponse{Code: "failed", Error: fmt.Sprintf(
+				"query %q on run %s: the run has inputs (signals, decisions, its start) that its workflow task has not processed within %s; an answer now would not reflect them (is the workflow task failing? see its history)",
+				req.Name, req.RunID, queryConsistencyWait)})
+		}
+	}
+}
+
+// answerQuery answers req from the run's current state, or reports done =
+// false when that state has inputs the workflow code has not processed yet.
+func (w *Worker) answerQuery(ctx context.Context, req *queryRequest) (resp []byte, done bool) {
 	unlock := w.locks.lock(req.RunID)
 	defer unlock()
 	env, _, err := w.loadRun(ctx, &workflowTask{RunID: req.RunID})
 	if err != nil {
-		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"})
+		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"}), true
 	}
 	if err := w.applyHistory(ctx, env, req.RunID); err != nil { // answer from the current state
 		env.close() // half-applied: not fit to cache
-		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"})
+		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"}), true
 	}
 	defer w.cache.put(req.RunID, env)
+	if env.unprocessed && !env.closed && req.Name != QueryStack && req.Name != QueryPending {
+		return nil, false
+	}
 	res, err := env.runQuery(req.Name, req.Args)
 	if err != nil {
 		code := "failed"
 		if errors.Is(err, ErrUnknownQuery) {
 			code = "unknown_query"
 		}
-		return mustJSON(queryResponse{Error: err.Error(), Code: code})
+		return mustJSON(queryResponse{Error: err.Error(), Code: code}), true
 	}
-	return mustJSON(queryResponse{Result: res})
+	return mustJSON(queryResponse{Result: res}), true
 }
 
 func mustJSON(v any) []byte {

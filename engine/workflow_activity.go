@@ -29,6 +29,12 @@ func ExecuteActivity(ctx Context, activity any, input any) Future {
 		opts.StartToCloseTimeout = DefaultStartToCloseTimeout
 	}
 	f := &futureImpl{}
+	if err := CheckTaskQueue(opts.TaskQueue); err != nil {
+		// Refused here, before any command: a scheduled activity on a
+		// queue the store cannot name would stall the run forever.
+		f.Set(nil, fmt.Errorf("activity %s: %w", name, err))
+		return f
+	}
 	raw, err := encodePayload(input, "input of activity "+name)
 	if err != nil {
 		f.Set(nil, err) // deterministic: the same input fails the same way on replay

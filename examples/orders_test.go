@@ -119,8 +119,11 @@ func TestOrderFulfillment(t *testing.T) {
 			t.Fatalf("activities %v, want %v", got, want)
 		}
 		x := e.describe(t, id)
-		if x.Status != engine.StatusCompleted || x.StatusLine != "order 5 rejected by manager-1; payment refunded, stock released" {
-			t.Fatalf("describe: %s %q", x.Status, x.StatusLine)
+		// It completed, and its steps were undone: one status word for
+		// that everywhere (compensated), and how it closed beside it.
+		if x.Status != engine.StatusCompensated || x.CloseStatus != engine.StatusCompleted ||
+			x.StatusLine != "order 5 rejected by manager-1; payment refunded, stock released" {
+			t.Fatalf("describe: %s (closed %s) %q", x.Status, x.CloseStatus, x.StatusLine)
 		}
 	})
 
@@ -135,7 +138,7 @@ func TestOrderFulfillment(t *testing.T) {
 		}
 		err := e.result(t, id, nil)
 		var we *engine.WorkflowError
-		if !errors.As(err, &we) || we.Status != engine.StatusCanceled {
+		if !errors.As(err, &we) || we.Status != engine.StatusCompensated || we.CloseStatus != engine.StatusCanceled {
 			t.Fatalf("result: %v", err)
 		}
 		if got := activities(e.history(t, id))[2:]; !reflect.DeepEqual(got, []string{"RefundPayment", "ReleaseInventory"}) {

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -18,20 +15,8 @@ import (
 // API of the visibility package): no persistence, one answer per request
 // from one of the engines serving the subject.
 
-const (
-	// apiQueueGroup spreads requests over every engine serving a subject.
-	apiQueueGroup = "foreman-engine"
-	// hdrTimeout carries the requester's remaining time, in milliseconds,
-	// so that a handler that waits (for the index to catch up) gives up
-	// when nobody is listening any more.
-	hdrTimeout = "Fm-Timeout-Ms"
-	// apiDefaultTimeout bounds requests whose context has no deadline, and
-	// handlers whose requester sent none; apiMaxTimeout bounds any handler.
-	apiDefaultTimeout = 10 * time.Second
-	apiMaxTimeout     = 60 * time.Second
-	// apiMaxInFlight bounds handlers running at once per subject.
-	apiMaxInFlight = 64
-)
+// apiQueueGroup spreads requests over every engine serving a subject.
+const apiQueueGroup = "foreman-engine"
 
 func checkAPISubject(subject string) error {
 	if subject == "" || strings.ContainsAny(subject, " \t\r\n*>") {
@@ -44,63 +29,12 @@ func checkAPISubject(subject string) error {
 // Engines serving the same subject share the requests (a queue group).
 // Each request runs in its own goroutine (at most 64 at once) with a
 // context that ends when the requester stops waiting; stop waits for
-// running handlers.
+// running handlers. Each subject is a micro service named foreman-api.
 func (s *Store) ServeAPI(subject string, handler func(ctx context.Context, req []byte) []byte) (func(), error) {
 	if err := checkAPISubject(subject); err != nil {
 		return nil, fmt.Errorf("serving API: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	sem := make(chan struct{}, apiMaxInFlight)
-	var wg sync.WaitGroup
-	sub, err := s.nc.QueueSubscribe(subject, apiQueueGroup, func(m *nats.Msg) {
-		if m.Reply == "" {
-			return // nobody waits for an answer
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			rctx, rcancel := context.WithTimeout(ctx, requestTimeout(m.Header))
-			defer rcancel()
-			if err := m.Respond(handler(rctx, m.Data)); err != nil {
-				s.log.Warn("answering API request", "subject", subject, "err", err)
-			}
-		}()
-	})
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("serving %s: %w", subject, err)
-	}
-	// Make sure the server knows the subscription before anyone asks.
-	if err := s.nc.Flush(); err != nil {
-		_ = sub.Unsubscribe()
-		cancel()
-		return nil, fmt.Errorf("serving %s: %w", subject, err)
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			_ = sub.Unsubscribe()
-			// Once the server has it, requests go to other engines (or
-			// fail fast with no responders) instead of to this one.
-			_ = s.nc.FlushTimeout(2 * time.Second)
-			cancel()
-			wg.Wait()
-		})
-	}, nil
-}
-
-// requestTimeout reads the requester's remaining time.
-func requestTimeout(h nats.Header) time.Duration {
-	ms, err := strconv.ParseInt(h.Get(hdrTimeout), 10, 64)
-	if err != nil || ms <= 0 {
-		return apiDefaultTimeout
-	}
-	return min(time.Duration(ms)*time.Millisecond, apiMaxTimeout)
+	return s.serveRequests("foreman-api", subject, apiQueueGroup, handler)
 }
 
 // Request sends req to one engine serving subject and returns its answer.
@@ -110,23 +44,14 @@ func (s *Store) Request(ctx context.Context, subject string, req []byte) ([]byte
 	if err := checkAPISubject(subject); err != nil {
 		return nil, fmt.Errorf("request: %w", err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, apiDefaultTimeout)
-	defer cancel()
-	msg := nats.NewMsg(subject)
-	msg.Data = req
-	if dl, ok := ctx.Deadline(); ok {
-		// Leave the handler a little less than we wait, to answer in time.
-		left := time.Until(dl) * 9 / 10
-		msg.Header.Set(hdrTimeout, strconv.FormatInt(max(left.Milliseconds(), 1), 10))
-	}
-	resp, err := s.nc.RequestMsgWithContext(ctx, msg)
+	resp, err := s.request(ctx, subject, req, replyDefaultTimeout)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return nil, fmt.Errorf("%s: %w: nobody serves it on this NATS server (is foreman-engine running?)", subject, engine.ErrNoResponders)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("request to %s: %w", subject, err)
 	}
-	return resp.Data, nil
+	return resp, nil
 }
 
 // Publish sends a notice on subject (no persistence, no answer).

@@ -2,11 +2,14 @@ package jetstream_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
@@ -136,5 +139,38 @@ func TestPublishSubscribe(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no notice")
+	}
+}
+
+// Every served subject is a micro service: `nats micro ls` finds the
+// engines serving the search API and the workers serving queries.
+func TestRequestServersAreDiscoverable(t *testing.T) {
+	st, _ := jstest.Start(t)
+	stopAPI, err := st.ServeAPI("test.discover", func(context.Context, []byte) []byte { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopAPI()
+	stopQ, err := st.ServeQueries("orders", func([]byte) []byte { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopQ()
+	for service, subject := range map[string]string{"foreman-api": "test.discover", "foreman-query": "fm.q.orders"} {
+		ping, err := micro.ControlSubject(micro.InfoVerb, service, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := st.Conn().Request(ping, nil, 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s info: %v", service, err)
+		}
+		var info micro.Info
+		if err := json.Unmarshal(resp.Data, &info); err != nil {
+			t.Fatal(err)
+		}
+		if len(info.Endpoints) != 1 || info.Endpoints[0].Subject != subject {
+			t.Fatalf("%s serves %+v, want one endpoint on %s", service, info.Endpoints, subject)
+		}
 	}
 }

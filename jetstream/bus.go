@@ -11,48 +11,42 @@ import (
 )
 
 // ServeQueries answers requests on fm.q.<queue>; the queue group spreads
-// them over the queue's workers.
+// them over the queue's workers. Requests are answered concurrently (see
+// serveRequests), as the micro service foreman-query.
 func (s *Store) ServeQueries(queue string, handler func(req []byte) []byte) (func(), error) {
+	return s.ServeQueriesContext(queue, func(_ context.Context, req []byte) []byte { return handler(req) })
+}
+
+// ServeQueriesContext is ServeQueries with a context per request that ends
+// when the requester stops waiting (engine.QueryServer).
+func (s *Store) ServeQueriesContext(queue string, handler func(ctx context.Context, req []byte) []byte) (func(), error) {
 	subj, err := querySubject(queue)
 	if err != nil {
 		return nil, fmt.Errorf("serving queries: %w", err)
 	}
-	sub, err := s.nc.QueueSubscribe(subj, queryQueueGroup, func(m *nats.Msg) {
-		if m.Reply == "" {
-			return
-		}
-		if err := m.Respond(handler(m.Data)); err != nil {
-			s.log.Warn("answering query", "queue", queue, "err", err)
-		}
-	})
+	stop, err := s.serveRequests("foreman-query", subj, queryQueueGroup, handler)
 	if err != nil {
 		return nil, fmt.Errorf("serving queries of %s: %w", queue, err)
 	}
-	// Make sure the server knows the subscription before a caller queries.
-	if err := s.nc.Flush(); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("serving queries of %s: %w", queue, err)
-	}
-	return func() { _ = sub.Unsubscribe() }, nil
+	return stop, nil
 }
 
 // Query sends req to one worker of queue and returns its answer;
-// engine.ErrNoResponders when no worker serves the queue.
+// engine.ErrNoResponders when no worker serves the queue. A context
+// without deadline gets 5 s.
 func (s *Store) Query(ctx context.Context, queue string, req []byte) ([]byte, error) {
 	subj, err := querySubject(queue)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
-	defer cancel()
-	resp, err := s.nc.RequestWithContext(ctx, subj, req)
+	resp, err := s.request(ctx, subj, req, defaultTimeout)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return nil, fmt.Errorf("query to task queue %s: %w", queue, engine.ErrNoResponders)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("query to task queue %s: %w", queue, err)
 	}
-	return resp.Data, nil
+	return resp, nil
 }
 
 // PublishCancel broadcasts an activity-cancel notice on fm.cancel and

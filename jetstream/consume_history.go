@@ -9,6 +9,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 const (
@@ -46,14 +47,14 @@ func (s *Store) ConsumeHistory(ctx context.Context, durable string, fn func([]en
 		Replicas:      s.opts.Replicas,
 	}
 	hc := &historyConsumer{s: s, durable: durable, fn: fn, acked: newSeqRing(recentAcked)}
-	var bo backoff
+	bo := backoff.Loop{Policy: retryLoop}
 	for {
 		err := hc.run(ctx, cfg)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		s.log.Warn("history consumer restarting", "durable", durable, "err", err)
-		bo.wait(ctx)
+		bo.Wait(ctx)
 	}
 }
 
@@ -165,7 +166,7 @@ func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) e
 
 // handle calls fn until it succeeds (or ctx ends), then acks.
 func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batches []engine.StoredBatch) error {
-	var bo backoff
+	bo := backoff.Loop{Policy: retryLoop}
 	for attempt := 1; ; attempt++ {
 		err := hc.callKeepingInProgress(msgs, batches)
 		if err == nil {
@@ -173,7 +174,7 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 		}
 		hc.s.log.Warn("history consumer handler failed; retrying the same batches", "durable", hc.durable,
 			"first_seq", batches[0].Seq, "count", len(batches), "attempt", attempt, "err", err)
-		if !bo.wait(ctx) {
+		if !bo.Wait(ctx) {
 			for _, m := range msgs {
 				_ = m.Nak()
 			}

@@ -16,7 +16,9 @@ var (
 	// ErrInvalidName: a run id, queue name, timer or heartbeat key, workflow
 	// id or message id cannot be used as given. The wrapping message names
 	// the value and the rule it breaks.
-	ErrInvalidName = errors.New("invalid name")
+	// It wraps engine.ErrInvalidArgument: the engine treats it as
+	// permanent (quarantines, never retries).
+	ErrInvalidName error = invalidName{}
 	// ErrServerTooOld: the NATS server lacks a feature the store needs.
 	ErrServerTooOld = errors.New("nats server too old")
 )
@@ -65,3 +67,10 @@ func mapPublishError(err error) error {
 	}
 	return err
 }
+
+// invalidName is ErrInvalidName: it reads "invalid name" and matches
+// engine.ErrInvalidArgument too.
+type invalidName struct{}
+
+func (invalidName) Error() string        { return "invalid name" }
+func (invalidName) Is(target error) bool { return target == engine.ErrInvalidArgument }

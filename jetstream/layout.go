@@ -46,7 +46,7 @@ const (
 	// (watchers see the delete; then it is gone).
 	heartbeatMarkerTTL = time.Minute
 
-	maxQueueLen = 100
+	maxQueueLen = engine.MaxTaskQueueBytes
 	maxKeyLen   = 255
 	maxRunIDLen = 128
 )

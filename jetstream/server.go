@@ -17,6 +17,7 @@ const readyTimeout = 60 * time.Second
 // Server is an in-process nats-server with JetStream on a file store.
 type Server struct {
 	ns   *server.Server
+	lock *dataLock
 	once sync.Once
 }
 
@@ -36,6 +37,12 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Before the server opens the file store: a second server on it
+	// would corrupt it.
+	lock, err := lockDataDir(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded nats: %w", err)
+	}
 	sopts := &server.Options{
 		ServerName:             opts.Name,
 		Host:                   host,
@@ -49,6 +56,7 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("starting embedded nats: %w", err)
 	}
 	if logger == nil {
@@ -59,14 +67,16 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 	if !ns.ReadyForConnections(readyTimeout) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
+		lock.release()
 		return nil, fmt.Errorf("starting embedded nats on %s (data %s): not ready after %s", opts.Listen, opts.DataDir, readyTimeout)
 	}
 	if !ns.JetStreamEnabled() {
 		ns.Shutdown()
 		ns.WaitForShutdown()
+		lock.release()
 		return nil, fmt.Errorf("starting embedded nats: jetstream did not start (data %s)", opts.DataDir)
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, lock: lock}, nil
 }
 
 // ClientURL is the URL clients in other processes connect to.
@@ -88,6 +98,7 @@ func (s *Server) Shutdown() {
 	s.once.Do(func() {
 		s.ns.Shutdown()
 		s.ns.WaitForShutdown()
+		s.lock.release()
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 // MinServerVersion is the oldest nats-server the store works with: batched
@@ -21,6 +22,10 @@ const MinServerVersion = "2.11.0"
 
 // defaultTimeout bounds calls whose context has no deadline.
 const defaultTimeout = 5 * time.Second
+
+// retryLoop spaces the retries of a failing consumer loop: 50ms doubling
+// to 5s.
+var retryLoop = backoff.Policy{Initial: 50 * time.Millisecond, Factor: 2, Max: 5 * time.Second}
 
 var _ engine.Store = (*Store)(nil)
 

@@ -11,6 +11,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 const (
@@ -72,7 +73,7 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 	}
 	name := taskConsumerName(kind, queue)
 	slots := make(chan struct{}, maxInFlight) // a send takes a slot
-	var bo backoff
+	bo := backoff.Loop{Policy: retryLoop}
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -82,7 +83,7 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 				return ctx.Err()
 			}
 			s.log.Warn("task consumer unavailable", "consumer", name, "err", err)
-			bo.wait(ctx)
+			bo.Wait(ctx)
 			continue
 		}
 		select {
@@ -112,10 +113,10 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 			// recreate it before the next pull.
 			s.forgetConsumer(name)
 			s.log.Warn("fetching tasks", "consumer", name, "err", err)
-			bo.wait(ctx)
+			bo.Wait(ctx)
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,116 +93,6 @@ func TestTaskLatencyAndAck(t *testing.T) {
 	}
 	// Acked tasks are gone from the work queue.
 	noRecv(t, ch, 200*time.Millisecond)
-}
-
-func TestTaskNakDelay(t *testing.T) {
-	st, _ := jstest.Start(t)
-	ctx := testCtx(t)
-	ch, _ := consume(t, st, engine.ActivityTaskKind, "pay", 5)
-	if err := st.PublishTask(ctx, engine.ActivityTaskKind, "pay", []byte("charge"), "m1"); err != nil {
-		t.Fatal(err)
-	}
-	// Republishing with the same id is harmless.
-	if err := st.PublishTask(ctx, engine.ActivityTaskKind, "pay", []byte("charge"), "m1"); err != nil {
-		t.Fatal(err)
-	}
-	d := recv(t, ch, 5*time.Second)
-	const delay = 300 * time.Millisecond
-	nakAt := time.Now()
-	if err := d.Nak(delay); err != nil {
-		t.Fatal(err)
-	}
-	d2 := recv(t, ch, 5*time.Second)
-	if since := time.Since(nakAt); since < delay {
-		t.Fatalf("redelivered after %s, want >= %s", since, delay)
-	}
-	if string(d2.Data()) != "charge" || d2.NumDelivered() != 2 {
-		t.Fatalf("redelivery %q NumDelivered %d, want 2", d2.Data(), d2.NumDelivered())
-	}
-	if err := d2.InProgress(); err != nil {
-		t.Fatal(err)
-	}
-	if err := d2.Ack(ctx); err != nil {
-		t.Fatal(err)
-	}
-	noRecv(t, ch, 300*time.Millisecond) // the duplicate publish was dropped
-}
-
-func TestTaskRedeliveredAfterConsumerStops(t *testing.T) {
-	st, _ := jstest.StartIn(t, t.TempDir(), jetstream.Options{AckWait: 500 * time.Millisecond})
-	ctx := testCtx(t)
-	ch, stop := consume(t, st, engine.ActivityTaskKind, "q", 1)
-	if err := st.PublishTask(ctx, engine.ActivityTaskKind, "q", []byte("job"), ""); err != nil {
-		t.Fatal(err)
-	}
-	d := recv(t, ch, 5*time.Second)
-	if d.NumDelivered() != 1 {
-		t.Fatalf("NumDelivered %d", d.NumDelivered())
-	}
-	stop() // the worker dies holding the task, never ending it
-
-	ch2, _ := consume(t, st, engine.ActivityTaskKind, "q", 1)
-	d2 := recv(t, ch2, 5*time.Second)
-	if string(d2.Data()) != "job" || d2.NumDelivered() != 2 {
-		t.Fatalf("redelivered %q NumDelivered %d", d2.Data(), d2.NumDelivered())
-	}
-	if err := d2.Ack(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestTaskMaxInFlight(t *testing.T) {
-	st, _ := jstest.Start(t)
-	ctx := testCtx(t)
-	const maxInFlight = 3
-	for i := 0; i < 10; i++ {
-		if err := st.PublishTask(ctx, engine.ActivityTaskKind, "batch", fmt.Appendf(nil, "%d", i), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ch, _ := consume(t, st, engine.ActivityTaskKind, "batch", maxInFlight)
-	var held []engine.Delivery
-	for i := 0; i < maxInFlight; i++ {
-		held = append(held, recv(t, ch, 5*time.Second))
-	}
-	noRecv(t, ch, 300*time.Millisecond)
-
-	// A second worker gets the rest at once: the first one hoards nothing.
-	ch2, _ := consume(t, st, engine.ActivityTaskKind, "batch", 10)
-	var got []string
-	for i := 0; i < 10-maxInFlight; i++ {
-		d := recv(t, ch2, 5*time.Second)
-		got = append(got, string(d.Data()))
-		if err := d.Ack(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Ending one delivery frees one slot (nothing left to fetch now).
-	for _, d := range held {
-		if err := d.Ack(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Slots are free again: new tasks flow to the first worker too.
-	var seen atomic.Int32
-	for i := 0; i < 6; i++ {
-		if err := st.PublishTask(ctx, engine.ActivityTaskKind, "batch", []byte("more"), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.After(5 * time.Second)
-	for seen.Load() < 6 {
-		select {
-		case d := <-ch:
-			_ = d.Ack(ctx)
-			seen.Add(1)
-		case d := <-ch2:
-			_ = d.Ack(ctx)
-			seen.Add(1)
-		case <-deadline:
-			t.Fatalf("only %d of 6 new tasks delivered", seen.Load())
-		}
-	}
 }
 
 func TestTaskBadNames(t *testing.T) {

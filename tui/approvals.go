@@ -29,7 +29,7 @@ type approvalsScreen struct {
 	rows    []approvalRow
 	total   uint64
 	cursor  int
-	offset  int
+	offset  int // first row shown; the cursor drives it, as in runList
 	marks   map[string]target
 	err     error
 	loading bool

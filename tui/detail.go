@@ -366,7 +366,10 @@ func (d *detailScreen) view(m *Model, w, h int) string {
 	return tabs + "\n" + strings.Repeat("─", w) + "\n" + body
 }
 
-// scrolled shows h lines of text from the scroll offset.
+// scrolled shows h lines of text from the scroll offset. Not a bubbles
+// viewport: its View pads and wraps the whole body through lipgloss, and a
+// 200x60 frame of order-1001's overview went from 622 to 3,212 allocations
+// (0.3 ms to 1.5 ms) with one, for these few lines of slicing.
 func (d *detailScreen) scrolled(text string, h int) string {
 	lines := strings.Split(text, "\n")
 	top := min(d.scroll, max(len(lines)-h, 0))

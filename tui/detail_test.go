@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/foremanhq/foreman/engine"
 )
 
@@ -134,4 +136,37 @@ func TestCopyFromTheList(t *testing.T) {
 		t.Fatalf("clipboard %q", h.clipboard)
 	}
 	h.wantScreenContains("copied run refund-77 as JSON")
+}
+
+// The text tabs scroll by line, by page and to either end, and no further
+// than their last line (order-1001's overview is 21 lines over 17 rows).
+func TestDetailTextScrolls(t *testing.T) {
+	h, d := openOrder1001(t, Options{})
+	text := strings.Split(ansi.Strip(d.tabText(h.m, h.m.w)), "\n")
+	rows := d.bodyRows(h.m)
+	if len(text) <= rows {
+		t.Fatalf("the overview has %d lines for %d rows: nothing to scroll", len(text), rows)
+	}
+	body := func() []string { // the rows under the tab bar and its rule
+		return strings.Split(h.screen(), "\n")[h.m.bodyTop()+2:][:rows]
+	}
+	wantTop := func(keys string, line int) {
+		t.Helper()
+		if got, want := strings.TrimRight(body()[0], " "), strings.TrimRight(text[line], " "); got != want {
+			t.Fatalf("after %s the first row is %q, want line %d %q", keys, got, line+1, want)
+		}
+	}
+	wantTop("opening", 0)
+	h.press("j")
+	wantTop("j", 1)
+	h.press("G")
+	wantTop("G", len(text)-rows)
+	h.press("j", "ctrl+d")
+	wantTop("G j ctrl+d", len(text)-rows)
+	h.press("k")
+	wantTop("G k", len(text)-rows-1)
+	h.press("ctrl+u")
+	wantTop("ctrl+u", 0)
+	h.press("G", "2", "1")
+	wantTop("another tab and back", 0)
 }

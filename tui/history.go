@@ -17,6 +17,9 @@ import (
 // highlighted, Enter to expand an event to its JSON, and / to search within
 // the history with the matches highlighted (n/N jump between them).
 type timeline struct {
+	// offset is the first event shown. The cursor, not a viewport, drives
+	// it: it counts events, not lines (an expanded event spans its JSON),
+	// and the search jumps from event to event.
 	cursor, offset int
 	expanded       map[int64]bool
 	searching      bool

@@ -1,138 +1,123 @@
 package tui
 
 import (
-	"strings"
-	"unicode"
-
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
+	"charm.land/lipgloss/v2"
 )
 
 // lineEdit is a one-line text field: the query bar, the palette, comments,
-// reasons and typed confirmations. It is deliberately small and has no
-// blinking cursor, so renders are deterministic (golden files).
+// reasons, typed confirmations and the history search. It is bubbles'
+// textinput with its virtual cursor held still (no blink), so frames are
+// deterministic (golden files). The zero value is an empty field.
+//
+// What stays ours is the glue the dialogs need: a field is focused when a
+// key reaches it and drawn focused or not by whoever renders it (the
+// dialogs keep one focus index, not a Focus/Blur call per field), and
+// handle reports whether the key was an editing key.
 type lineEdit struct {
-	text []rune
-	pos  int
+	in    textinput.Model
+	ready bool
+}
+
+// lineKeys are textinput's bindings less ctrl+v, which reads the clipboard
+// by running an external program (a terminal paste arrives as
+// tea.PasteMsg), and the suggestion keys: the palette and the query bar
+// give up/down and tab their own meaning.
+var lineKeys = func() textinput.KeyMap {
+	km := textinput.DefaultKeyMap()
+	km.Paste, km.AcceptSuggestion, km.NextSuggestion, km.PrevSuggestion = key.Binding{}, key.Binding{}, key.Binding{}, key.Binding{}
+	return km
+}()
+
+// lineBindings lists lineKeys, to tell an editing key from any other.
+var lineBindings = []key.Binding{
+	lineKeys.CharacterForward, lineKeys.CharacterBackward, lineKeys.WordForward, lineKeys.WordBackward,
+	lineKeys.DeleteWordBackward, lineKeys.DeleteWordForward, lineKeys.DeleteAfterCursor, lineKeys.DeleteBeforeCursor,
+	lineKeys.DeleteCharacterBackward, lineKeys.DeleteCharacterForward, lineKeys.LineStart, lineKeys.LineEnd,
 }
 
 func newLineEdit(s string) lineEdit {
-	r := []rune(s)
-	return lineEdit{text: r, pos: len(r)}
+	var e lineEdit
+	e.set(s)
+	return e
 }
 
-func (e *lineEdit) value() string { return string(e.text) }
+func (e *lineEdit) model() *textinput.Model {
+	if !e.ready {
+		e.in = textinput.New()
+		e.in.Prompt = ""
+		e.in.KeyMap = lineKeys
+		// Still from the start: a blinking cursor would make Focus start a
+		// blink timer (view sets the theme's styles, also still).
+		s := e.in.Styles()
+		s.Cursor.Blink = false
+		e.in.SetStyles(s)
+		e.ready = true
+	}
+	return &e.in
+}
 
+func (e *lineEdit) value() string { return e.in.Value() }
+
+// set replaces the text and puts the cursor at its end.
 func (e *lineEdit) set(s string) {
-	e.text = []rune(s)
-	e.pos = len(e.text)
+	in := e.model()
+	in.SetValue(s)
+	in.CursorEnd()
 }
 
 // insert adds text at the cursor; newlines and tabs become spaces.
 func (e *lineEdit) insert(s string) {
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s)
-	r := []rune(s)
-	e.text = append(e.text[:e.pos], append(r, e.text[e.pos:]...)...)
-	e.pos += len(r)
+	in := e.model()
+	in.Focus()
+	// The input's commands are cursor blinks and clipboard reads: with a
+	// static cursor and no ctrl+v it returns none.
+	*in, _ = in.Update(tea.PasteMsg{Content: s})
 }
 
 // handle applies an editing key and reports whether it was one.
 func (e *lineEdit) handle(k tea.KeyPressMsg) bool {
-	switch k.String() {
-	case "left", "ctrl+b":
-		e.pos = max(e.pos-1, 0)
-	case "right", "ctrl+f":
-		e.pos = min(e.pos+1, len(e.text))
-	case "home", "ctrl+a":
-		e.pos = 0
-	case "end", "ctrl+e":
-		e.pos = len(e.text)
-	case "backspace", "ctrl+h":
-		if e.pos > 0 {
-			e.text = append(e.text[:e.pos-1], e.text[e.pos:]...)
-			e.pos--
-		}
-	case "delete", "ctrl+d":
-		if e.pos < len(e.text) {
-			e.text = append(e.text[:e.pos], e.text[e.pos+1:]...)
-		}
-	case "ctrl+u":
-		e.text = e.text[e.pos:]
-		e.pos = 0
-	case "ctrl+k":
-		e.text = e.text[:e.pos]
-	case "ctrl+w", "alt+backspace":
-		i := e.pos
-		for i > 0 && e.text[i-1] == ' ' {
-			i--
-		}
-		for i > 0 && e.text[i-1] != ' ' {
-			i--
-		}
-		e.text = append(e.text[:i], e.text[e.pos:]...)
-		e.pos = i
-	case "alt+left", "alt+b":
-		for e.pos > 0 && e.text[e.pos-1] == ' ' {
-			e.pos--
-		}
-		for e.pos > 0 && e.text[e.pos-1] != ' ' {
-			e.pos--
-		}
-	case "alt+right", "alt+f":
-		for e.pos < len(e.text) && e.text[e.pos] == ' ' {
-			e.pos++
-		}
-		for e.pos < len(e.text) && e.text[e.pos] != ' ' {
-			e.pos++
-		}
-	default:
-		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
-			e.insert(k.Text)
-			return true
-		}
+	if !typing(k) && !key.Matches(k, lineBindings...) {
 		return false
 	}
+	in := e.model()
+	in.Focus()
+	*in, _ = in.Update(k)
 	return true
 }
 
-// view renders the text in width cells with the cursor shown by a reverse
-// cell, scrolling horizontally to keep the cursor visible.
+// typing reports whether k types its text. The editors insert the text of
+// any key they do not bind; a ctrl or alt chord never types.
+func typing(k tea.KeyPressMsg) bool {
+	return k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0
+}
+
+// view renders the field in width cells, the cursor a reverse cell when
+// focused; the input scrolls sideways to keep the cursor in view.
 func (e *lineEdit) view(st *Styles, width int, focused bool) string {
 	if width <= 1 {
 		return ""
 	}
-	start := 0
-	if e.pos >= width-1 {
-		start = e.pos - (width - 2)
-	}
-	end := min(len(e.text), start+width-1)
-	before := string(e.text[start:e.pos])
-	var at, after string
-	if e.pos < len(e.text) {
-		at = string(e.text[e.pos])
-		if e.pos+1 < end {
-			after = string(e.text[e.pos+1 : end])
-		}
-	} else {
-		at = " "
-	}
-	out := st.Input.Render(before)
+	in := e.model()
+	in.SetStyles(inputStyles(st))
 	if focused {
-		out += st.Cursor.Render(at)
+		in.Focus()
 	} else {
-		out += st.Input.Render(at)
+		in.Blur()
 	}
-	out += st.Input.Render(after)
-	if n := ansi.StringWidth(out); n < width {
-		out += strings.Repeat(" ", width-n)
-	}
-	return out
+	in.SetWidth(width - 1) // the text; the cursor takes one more cell
+	// SetWidth does not scroll; placing the cursor where it is does, so a
+	// resize or the first frame after typing keeps the cursor in view.
+	in.SetCursor(in.Position())
+	return padLine(in.View(), width)
+}
+
+// inputStyles dresses a textinput in the theme: text in Input, the cursor
+// in reverse (Cursor's colour, none under NO_COLOR), never blinking.
+func inputStyles(st *Styles) textinput.Styles {
+	s := textinput.StyleState{Text: st.Input, Placeholder: st.Dim, Suggestion: st.Dim, Prompt: lipgloss.NewStyle()}
+	return textinput.Styles{Focused: s, Blurred: s,
+		Cursor: textinput.CursorStyle{Color: st.Cursor.GetForeground(), Shape: tea.CursorBlock}}
 }

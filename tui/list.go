@@ -45,6 +45,9 @@ type runList struct {
 
 	win    *rowWindow
 	cursor int
+	// offset is the first row shown. Not a bubbles viewport: the rows are
+	// a window over matches read page by page (100,000 and more), and a
+	// viewport scrolls content it holds whole.
 	offset int
 	height int  // rows visible, from the last render
 	atEnd  bool // G pressed: stick to the last row once it arrives

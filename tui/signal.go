@@ -21,7 +21,7 @@ type signalDialog struct {
 
 func newSignalDialog(m *Model, s scope) *signalDialog {
 	d := &signalDialog{s: s, payload: newTextEdit("{\n  \n}"), typed: confirmFor(actSignal, s)}
-	d.payload.row, d.payload.col = 1, 2
+	d.payload.moveTo(1, 2)
 	if det, ok := m.top().(*detailScreen); ok && det.x != nil {
 		for _, n := range det.x.Signals {
 			if !slices.Contains(d.known, n) {

@@ -5,197 +5,113 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textarea"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
+	"charm.land/lipgloss/v2"
 )
 
 // textEdit is a small multi-line editor for JSON payloads (signal payloads,
-// query arguments). Like lineEdit it has no blinking cursor.
+// query arguments): bubbles' textarea with line numbers, long lines
+// soft-wrapped and, like lineEdit, a virtual cursor that does not blink.
+// Built by newTextEdit; it holds pointers (the textarea's viewport), so it
+// is not copied once in use.
+//
+// Ours on top: the field is focused when a key reaches it and drawn as its
+// dialog says (see lineEdit), and Enter keeps the indentation of the line,
+// as code editors do, which the textarea does not.
 type textEdit struct {
-	lines [][]rune
-	row   int
-	col   int
-	top   int // first visible line
+	ta textarea.Model
 }
+
+// textMaxLines bounds the lines Enter can make. The textarea sizes the
+// line-number column for it (three digits, as before); a paste is bounded
+// by the textarea's own 10,000 lines only.
+const textMaxLines = 999
 
 func newTextEdit(s string) textEdit {
-	e := textEdit{}
-	e.set(s)
-	return e
+	ta := textarea.New()
+	ta.Prompt = ""
+	ta.ShowLineNumbers = true
+	ta.EndOfBufferCharacter = '~'
+	ta.MaxHeight = textMaxLines
+	// ctrl+v and ctrl+shift+c run an external clipboard program; a terminal
+	// paste arrives as tea.PasteMsg, and y/Y copy by OSC 52 elsewhere.
+	ta.KeyMap.Paste, ta.KeyMap.CopySelection = key.Binding{}, key.Binding{}
+	still := ta.Styles() // a still cursor from the start, as in lineEdit.model
+	still.Cursor.Blink = false
+	ta.SetStyles(still)
+	ta.SetValue(s)
+	return textEdit{ta: ta}
 }
 
-func (e *textEdit) set(s string) {
-	e.lines = nil
-	for _, l := range strings.Split(s, "\n") {
-		e.lines = append(e.lines, []rune(l))
+func (e *textEdit) value() string { return e.ta.Value() }
+
+// moveTo puts the cursor on line row (0-based), column col.
+func (e *textEdit) moveTo(row, col int) {
+	e.ta.MoveToBegin()
+	for e.ta.Line() < row {
+		l, c := e.ta.Line(), e.ta.Column()
+		e.ta.CursorDown()
+		if e.ta.Line() == l && e.ta.Column() == c {
+			break // the last line
+		}
 	}
-	e.row = len(e.lines) - 1
-	e.col = len(e.lines[e.row])
-	e.top = 0
+	e.ta.SetCursorColumn(col)
 }
 
-func (e *textEdit) value() string {
-	parts := make([]string, len(e.lines))
-	for i, l := range e.lines {
-		parts[i] = string(l)
-	}
-	return strings.Join(parts, "\n")
-}
-
+// insert pastes s at the cursor. Line ends become one newline and a tab one
+// space, as before (the textarea would make \r\n two lines, a tab four).
 func (e *textEdit) insert(s string) {
-	for i, part := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
-		if i > 0 {
-			e.newline()
+	s = strings.NewReplacer("\r\n", "\n", "\r", "", "\t", " ").Replace(s)
+	e.ta.Focus()
+	// The textarea's commands are cursor blinks and clipboard reads and
+	// writes: with a static cursor and those keys unbound it returns none.
+	e.ta, _ = e.ta.Update(tea.PasteMsg{Content: s})
+}
+
+// handle applies an editing key; other keys do nothing.
+func (e *textEdit) handle(k tea.KeyPressMsg) {
+	if k.Text != "" && !typing(k) {
+		return // the textarea would type the text of a ctrl or alt chord
+	}
+	e.ta.Focus()
+	row, indent := e.ta.Line(), 0
+	if key.Matches(k, e.ta.KeyMap.InsertNewline) {
+		line := []rune(strings.Split(e.ta.Value(), "\n")[row])
+		for indent < min(e.ta.Column(), len(line)) && line[indent] == ' ' {
+			indent++
 		}
-		part = strings.Map(func(r rune) rune {
-			if r == '\t' {
-				return ' '
-			}
-			if unicode.IsControl(r) {
-				return -1
-			}
-			return r
-		}, part)
-		r := []rune(part)
-		l := e.lines[e.row]
-		e.lines[e.row] = append(l[:e.col], append(r, l[e.col:]...)...)
-		e.col += len(r)
+	}
+	e.ta, _ = e.ta.Update(k)
+	if indent > 0 && e.ta.Line() == row+1 { // a line was made (not at the 999th)
+		e.ta.InsertString(strings.Repeat(" ", indent))
 	}
 }
 
-func (e *textEdit) newline() {
-	l := e.lines[e.row]
-	head, tail := append([]rune(nil), l[:e.col]...), append([]rune(nil), l[e.col:]...)
-	// Keep the indentation of the line, as editors do.
-	indent := 0
-	for indent < len(head) && head[indent] == ' ' {
-		indent++
-	}
-	tail = append([]rune(strings.Repeat(" ", indent)), tail...)
-	e.lines[e.row] = head
-	e.lines = append(e.lines[:e.row+1], append([][]rune{tail}, e.lines[e.row+1:]...)...)
-	e.row++
-	e.col = indent
-}
-
-// handle applies an editing key and reports whether it was one.
-func (e *textEdit) handle(k tea.KeyPressMsg) bool {
-	switch k.String() {
-	case "enter":
-		e.newline()
-	case "tab":
-		e.insert("  ")
-	case "left":
-		if e.col > 0 {
-			e.col--
-		} else if e.row > 0 {
-			e.row--
-			e.col = len(e.lines[e.row])
-		}
-	case "right":
-		if e.col < len(e.lines[e.row]) {
-			e.col++
-		} else if e.row < len(e.lines)-1 {
-			e.row++
-			e.col = 0
-		}
-	case "up":
-		if e.row > 0 {
-			e.row--
-			e.col = min(e.col, len(e.lines[e.row]))
-		}
-	case "down":
-		if e.row < len(e.lines)-1 {
-			e.row++
-			e.col = min(e.col, len(e.lines[e.row]))
-		}
-	case "home", "ctrl+a":
-		e.col = 0
-	case "end", "ctrl+e":
-		e.col = len(e.lines[e.row])
-	case "backspace", "ctrl+h":
-		switch {
-		case e.col > 0:
-			l := e.lines[e.row]
-			e.lines[e.row] = append(l[:e.col-1], l[e.col:]...)
-			e.col--
-		case e.row > 0:
-			prev := e.lines[e.row-1]
-			e.col = len(prev)
-			e.lines[e.row-1] = append(prev, e.lines[e.row]...)
-			e.lines = append(e.lines[:e.row], e.lines[e.row+1:]...)
-			e.row--
-		}
-	case "delete":
-		l := e.lines[e.row]
-		switch {
-		case e.col < len(l):
-			e.lines[e.row] = append(l[:e.col], l[e.col+1:]...)
-		case e.row < len(e.lines)-1:
-			e.lines[e.row] = append(l, e.lines[e.row+1]...)
-			e.lines = append(e.lines[:e.row+1], e.lines[e.row+2:]...)
-		}
-	case "ctrl+k":
-		e.lines[e.row] = e.lines[e.row][:e.col]
-	case "ctrl+u":
-		e.lines[e.row] = e.lines[e.row][e.col:]
-		e.col = 0
-	default:
-		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
-			e.insert(k.Text)
-			return true
-		}
-		return false
-	}
-	return true
-}
-
-// view renders height lines of width cells with line numbers.
+// view renders height lines of width cells: line numbers, the text, and ~
+// past its end.
 func (e *textEdit) view(st *Styles, width, height int, focused bool) string {
-	if e.row < e.top {
-		e.top = e.row
+	e.ta.SetStyles(textStyles(st))
+	if focused {
+		e.ta.Focus()
+	} else {
+		e.ta.Blur()
 	}
-	if e.row >= e.top+height {
-		e.top = e.row - height + 1
-	}
-	var b strings.Builder
-	for i := e.top; i < e.top+height; i++ {
-		if i > e.top {
-			b.WriteByte('\n')
-		}
-		if i >= len(e.lines) {
-			b.WriteString(st.Dim.Render(fit("~", width)))
-			continue
-		}
-		num := st.Dim.Render(fmt.Sprintf("%3d ", i+1))
-		w := width - 4
-		l := e.lines[i]
-		if i != e.row || !focused {
-			b.WriteString(num + st.Input.Render(fit(string(l), w)))
-			continue
-		}
-		start := 0
-		if e.col >= w-1 {
-			start = e.col - (w - 2)
-		}
-		end := min(len(l), start+w-1)
-		at := " "
-		after := ""
-		if e.col < len(l) {
-			at = string(l[e.col])
-			if e.col+1 < end {
-				after = string(l[e.col+1 : end])
-			}
-		}
-		line := st.Input.Render(string(l[start:e.col])) + st.Cursor.Render(at) + st.Input.Render(after)
-		if n := ansi.StringWidth(line); n < w {
-			line += strings.Repeat(" ", w-n)
-		}
-		b.WriteString(num + line)
-	}
-	return b.String()
+	e.ta.SetWidth(width)
+	e.ta.SetHeight(height) // after the width: it scrolls the cursor into view
+	return e.ta.View()
+}
+
+// textStyles dresses a textarea in the theme (see inputStyles): no
+// highlighted cursor line, dim line numbers and end of buffer.
+func textStyles(st *Styles) textarea.Styles {
+	s := textarea.StyleState{Base: lipgloss.NewStyle(), Text: st.Input, CursorLine: st.Input,
+		LineNumber: st.Dim, CursorLineNumber: st.Dim, EndOfBuffer: st.Dim, Placeholder: st.Dim,
+		Prompt: lipgloss.NewStyle(), Selection: st.Selected}
+	return textarea.Styles{Focused: s, Blurred: s,
+		Cursor: textarea.CursorStyle{Color: st.Cursor.GetForeground(), Shape: tea.CursorBlock}}
 }
 
 // validJSON checks a payload before it is sent; empty means JSON null. The

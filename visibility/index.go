@@ -43,6 +43,8 @@ type Index struct {
 	applied uint64        // every shard has applied history up to here
 	changed chan struct{} // closed and replaced when applied moves
 	closed  bool
+
+	watch dirWatch // tells when the directory is removed under us
 }
 
 // shard is one bleve index and the history position it has applied.
@@ -172,6 +174,7 @@ func OpenIndex(dir string, log *slog.Logger, opts ...Option) (*Index, error) {
 		}
 		ix.search = bleve.NewIndexAlias(idxs...)
 	}
+	ix.watch.start(filepath.Join(dir, metaFile), log)
 	return ix, nil
 }
 
@@ -408,10 +411,11 @@ func (ix *Index) Close() error {
 	}
 	ix.closed = true
 	ix.mu.Unlock()
+	ix.watch.stop()
 	// Shards persist in parallel: each waits for its persister's pause
 	// (bleveConfig).
 	return ix.eachShard(func(_ int, s *shard) error {
-		if err := flush(s); err != nil {
+		if err := flush(s, ix.watch.gone); err != nil {
 			ix.log.Warn("search index: newest batches not persisted; they will be applied again", "shard", s.name, "err", err)
 		}
 		if err := s.idx.Close(); err != nil {
@@ -450,8 +454,13 @@ func (s *shard) reader() (index.IndexReader, error) {
 }
 
 // flush waits until everything the shard has applied is on disk (batches
-// are persisted in the background; closing does not wait for them).
-func flush(s *shard) error {
+// are persisted in the background; closing does not wait for them). It
+// gives up at once if the directory is gone: the persister then retries
+// forever and the callback never comes.
+func flush(s *shard, gone func() bool) error {
+	if gone() {
+		return errIndexDirGone
+	}
 	done := make(chan error, 1)
 	b := s.idx.NewBatch()
 	b.SetInternal(keySeq, []byte(strconv.FormatUint(s.seq, 10)))
@@ -464,10 +473,19 @@ func flush(s *shard) error {
 	if err := s.idx.Batch(b); err != nil {
 		return err
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		return errors.New("timed out waiting for the index to persist")
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			if gone() {
+				return errIndexDirGone
+			}
+		case <-deadline:
+			return errors.New("timed out waiting for the index to persist")
+		}
 	}
 }

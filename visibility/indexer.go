@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/backoff"
 )
 
 // HistorySource is the history the indexer reads (the jetstream Store):
@@ -116,7 +117,7 @@ func (x *Indexer) CatchUp(ctx context.Context, seq uint64) error {
 var errCaughtUp = errors.New("caught up")
 
 func (x *Indexer) run(ctx context.Context, until uint64) error {
-	pause := 100 * time.Millisecond
+	pause := backoff.Loop{Policy: backoff.Policy{Initial: 100 * time.Millisecond, Factor: 2, Max: 5 * time.Second}}
 	for {
 		err := x.follow(ctx, until)
 		if errors.Is(err, errCaughtUp) {
@@ -130,12 +131,9 @@ func (x *Indexer) run(ctx context.Context, until uint64) error {
 		x.resetFolders()
 		x.writeAttrs = true
 		x.ix.bounds.markChanged()
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
+		if !pause.Wait(ctx) {
 			return ctx.Err()
 		}
-		pause = min(2*pause, 5*time.Second)
 	}
 }
 

@@ -79,6 +79,11 @@ var startCommand = &command{
 		default:
 			return werr
 		}
+		// The status word is the one show and list print (a saga that
+		// compensated says so, however it closed).
+		if x, err := c.Describe(ctx, run.WorkflowID, run.RunID); err == nil {
+			res.Status = x.Status
+		}
 		if err := printStart(a, res); err != nil {
 			return err
 		}

@@ -52,7 +52,8 @@ func exitCode(err error) int {
 	case errors.As(err, &usage),
 		errors.Is(err, engine.ErrBadResetPoint),
 		errors.Is(err, jetstream.ErrBatchMismatch),
-		errors.Is(err, jetstream.ErrInvalidName):
+		errors.Is(err, jetstream.ErrInvalidName),
+		errors.Is(err, engine.ErrInvalidArgument):
 		return exitUsage
 	case errors.As(err, &api):
 		switch api.Code {

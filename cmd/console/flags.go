@@ -130,8 +130,10 @@ func defineBatch(fs *flag.FlagSet, o *opts) {
 }
 
 // parseInterleaved parses flags wherever they appear among the positional
-// arguments (the standard library stops at the first positional); "--"
-// ends flags.
+// arguments; "--" ends flags. It is already the standard library's idiom
+// and stays: fs.Parse stops at the first positional, which is kept, and
+// parses again from the one after. A "--" shows only as the last argument
+// Parse consumed.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {

@@ -16,8 +16,11 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/internal/lograte"
 	"github.com/foremanhq/foreman/jetstream"
 )
 
@@ -68,7 +71,9 @@ func run() error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// Repeated warnings (a retry loop against a full disk) are written once
+	// per window with a count, not once per retry.
+	log := slog.New(lograte.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), lograte.DefaultWindow))
 	opts.Logger, opts.Name = log, "foreman-engine"
 	if opts.Replicas == 0 && opts.NATSURL != "" {
 		opts.Replicas = 3
@@ -118,15 +123,21 @@ func run() error {
 		defer stopWorkers()
 		log.Info("example workers started", "queues", examples.Queues)
 	}
+	// The services and the demo load stop together: when the services
+	// fail, the demo stops too and run returns once both have.
+	g, gctx := errgroup.WithContext(ctx)
 	if demo {
-		go func() {
-			if err := examples.Demo(ctx, engine.NewClient(store, engine.ClientOptions{Identity: "demo"})); err != nil {
+		g.Go(func() error {
+			err := examples.Demo(gctx, engine.NewClient(store, engine.ClientOptions{Identity: "demo"}))
+			if err != nil {
 				log.Error("demo load stopped", "err", err)
 			}
-		}()
+			return nil // the engine runs on without it
+		})
 	}
 	log.Info("foreman-engine ready")
-	err = engine.RunServices(ctx, store, log)
+	g.Go(func() error { return engine.RunServices(gctx, store, log) })
+	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		log.Info("shutting down")
 		return nil

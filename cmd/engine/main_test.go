@@ -3,10 +3,12 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +69,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 		}
 	}
 	defer nc.Close()
+	secondEngineRefused(t, bin, filepath.Join(dir, "data"), cmd.Process.Pid)
 	c := engine.NewClient(store, engine.ClientOptions{Identity: "ops"})
 	in := examples.OrderInput{OrderID: "e2e", Amount: 1500}
 	if _, err := c.Start(ctx, engine.StartOptions{ID: "order-e2e", TaskQueue: examples.OrderQueue}, examples.OrderFulfillment, in); err != nil {
@@ -104,6 +107,35 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no clean shutdown after SIGTERM\n%s", logs.String())
+	}
+}
+
+// secondEngineRefused starts a second engine on a running one's data
+// directory: it must exit at once, naming the first, before its embedded
+// server opens the file store (two servers on one store corrupt it).
+func secondEngineRefused(t *testing.T, bin, data string, firstPid int) {
+	t.Helper()
+	var stderr bytes.Buffer
+	second := exec.Command(bin, "--data", data, "--listen", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+	second.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- second.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("second engine on the same data: exit %v, want 1\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		second.Process.Kill()
+		t.Fatalf("second engine on the same data still running after 15s\n%s", stderr.String())
+	}
+	msg := stderr.String()
+	if !strings.Contains(msg, "data directory in use") || !strings.Contains(msg, "pid="+strconv.Itoa(firstPid)) {
+		t.Fatalf("second engine's refusal does not name the first (pid %d):\n%s", firstPid, msg)
 	}
 }
 

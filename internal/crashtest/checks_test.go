@@ -18,7 +18,10 @@ import (
 )
 
 // wantTypes is the one history a CrashFlow run may have, crashes or not:
-// duplicate deliveries must leave no trace.
+// duplicate deliveries must leave no trace. The one difference a crash may
+// make: an activity execution killed with its worker is recorded as a lost
+// attempt (ActivityAttemptFailed, WorkerLost, in a batch of its own), and
+// the next attempt runs it again; lostAttempts strips those pairs.
 var wantTypes = []engine.EventType{
 	engine.EventWorkflowStarted,
 	engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
@@ -63,8 +66,8 @@ func checkRun(id string, events []engine.Event, x *engine.Execution) []string {
 				events[i].Time.Format(time.StampMicro), events[i-1].ID, events[i-1].Type, events[i-1].Time.Format(time.StampMicro))
 		}
 	}
-	if !slices.Equal(types, wantTypes) {
-		bad("event types\n     got %v\n    want %v", types, wantTypes)
+	if got := lostAttempts(events, bad); !slices.Equal(got, wantTypes) {
+		bad("event types (lost attempts aside)\n     got %v\n    want %v", got, wantTypes)
 	}
 
 	count := map[engine.EventType]int{}
@@ -78,6 +81,7 @@ func checkRun(id string, events []engine.Event, x *engine.Execution) []string {
 	var firedAt time.Time
 	steps := flow.Steps(flow.CrashInput{ID: id})
 	nAct := 0
+	lost := map[int64]int{}
 	for i, e := range events {
 		count[e.Type]++
 		if e.Type.Closes() {
@@ -94,7 +98,15 @@ func checkRun(id string, events []engine.Event, x *engine.Execution) []string {
 			}
 		case *engine.ActivityScheduled:
 			scheduled[a.Seq] = a.ActivityType
+		case *engine.ActivityAttemptFailed:
+			lost[a.Seq]++
+			if a.Attempt != lost[a.Seq] {
+				bad("activity seq %d: lost attempt numbered %d, want %d (each execution its own number)", a.Seq, a.Attempt, lost[a.Seq])
+			}
 		case *engine.ActivityCompleted:
+			if want := lost[a.Seq] + 1; a.Attempt != want {
+				bad("activity seq %d completed by attempt %d after %d lost, want attempt %d", a.Seq, a.Attempt, lost[a.Seq], want)
+			}
 			if actSeqs[a.Seq] {
 				bad("activity seq %d completed twice", a.Seq)
 			}
@@ -154,6 +166,26 @@ func checkRun(id string, events []engine.Event, x *engine.Execution) []string {
 		bad("closing event %d (%s) is followed by %d more events", events[closing].ID, events[closing].Type, len(events)-1-closing)
 	}
 	return p
+}
+
+// lostAttempts returns the history's event types without the attempts that
+// a kill interrupted (ActivityAttemptFailed with WorkerLost, followed by the
+// WorkflowTaskCompleted of its batch); any other failed attempt is bad.
+func lostAttempts(events []engine.Event, bad func(string, ...any)) []engine.EventType {
+	var types []engine.EventType
+	for i := 0; i < len(events); i++ {
+		if a, ok := events[i].Attrs.(*engine.ActivityAttemptFailed); ok {
+			if a.Failure == nil || a.Failure.Type != engine.FailureWorkerLost {
+				bad("activity seq %d attempt %d failed: %v (only a lost attempt is expected)", a.Seq, a.Attempt, a.Failure)
+			}
+			if i+1 < len(events) && events[i+1].Type == engine.EventWorkflowTaskCompleted {
+				i++
+			}
+			continue
+		}
+		types = append(types, events[i].Type)
+	}
+	return types
 }
 
 // dumpHistory formats a history for a failure message.

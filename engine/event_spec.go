@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -73,6 +74,17 @@ type replayKey struct {
 	label string
 }
 
+// runOutcome is how a closing event ends the run, as a client waiting on
+// the run's result sees it.
+type runOutcome struct {
+	status Status // how the run closed
+	// next is the run that carries the work on (continue-as-new, reset):
+	// the result a client waits for is that run's.
+	next    string
+	result  json.RawMessage // a completed run's result
+	failure *Failure        // why the run did not complete
+}
+
 // eventDef declares one event type, typed on its attributes A.
 type eventDef[A any] struct {
 	kind eventKind
@@ -90,6 +102,8 @@ type eventDef[A any] struct {
 	// workSeq names the pending work the event touches; set iff pending is
 	// not pendingNone.
 	workSeq func(a *A) int64
+	// outcome: for events that close the run (and only for them), how.
+	outcome func(a *A) runOutcome
 	// fold applies the event to a run's summary (Summarize).
 	fold func(x *summary, e Event, a *A)
 	// line says in one line what the event means (the console's history).
@@ -109,6 +123,7 @@ type eventSpec interface {
 	deriveFrom(ctx context.Context, s Store, h BatchHeader, e Event) error
 	// pendingOf says what the event does to pending work, and to which.
 	pendingOf(attrs any) (pendingEffect, int64)
+	outcomeOf(attrs any) (runOutcome, bool)
 	foldInto(x *summary, e Event)
 	lineOf(n *EventNarrator, e Event) string
 	// missing names the entries the declaration leaves out.
@@ -150,6 +165,13 @@ func (d eventDef[A]) pendingOf(attrs any) (pendingEffect, int64) {
 	return pendingNone, 0
 }
 
+func (d eventDef[A]) outcomeOf(attrs any) (runOutcome, bool) {
+	if a, ok := attrs.(*A); ok && d.outcome != nil {
+		return d.outcome(a), true
+	}
+	return runOutcome{}, false
+}
+
 func (d eventDef[A]) foldInto(x *summary, e Event) {
 	if a, ok := e.Attrs.(*A); ok && d.fold != nil {
 		d.fold(x, e, a)
@@ -181,6 +203,9 @@ func (d eventDef[A]) missing() []string {
 		m = append(m, "derive (set iff derives is not deriveNothing)")
 	case d.derives == deriveNothing && d.deriveIf != nil:
 		m = append(m, "no deriveIf (the event derives nothing)")
+	}
+	if closing := d.kind == kindClosingFact || d.kind == kindClosingCommand; closing != (d.outcome != nil) {
+		m = append(m, "outcome (set iff the event closes the run)")
 	}
 	switch {
 	case d.pending == 0:
@@ -251,6 +276,14 @@ func describeEvent(e Event) string {
 		return fmt.Sprintf("%s(%s, seq %d)", e.Type, k.label, k.seq)
 	}
 	return fmt.Sprintf("%s(seq %d)", e.Type, k.seq)
+}
+
+// closeOutcome is how e ends the run, if it does.
+func closeOutcome(e Event) (runOutcome, bool) {
+	if s, ok := eventSpecs[e.Type]; ok {
+		return s.outcomeOf(e.Attrs)
+	}
+	return runOutcome{}, false
 }
 
 // derivesFrom tells whether the dispatcher must look at e.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -173,6 +174,22 @@ func TestEventRegistryFacts(t *testing.T) {
 	if derivesFrom(Event{Type: EventApprovalRequested, Attrs: &ApprovalRequested{}}) ||
 		!derivesFrom(Event{Type: EventApprovalRequested, Attrs: &ApprovalRequested{Timeout: time.Hour}}) {
 		t.Error("ApprovalRequested derives a timer iff it has a timeout")
+	}
+	// How each closing event ends the run for a client waiting on its result.
+	for _, c := range []struct {
+		e    Event
+		want runOutcome
+	}{
+		{Event{Type: EventWorkflowCompleted, Attrs: &WorkflowCompleted{Result: json.RawMessage(`1`)}}, runOutcome{status: StatusCompleted, result: json.RawMessage(`1`)}},
+		{Event{Type: EventWorkflowFailed, Attrs: &WorkflowFailed{Failure: &Failure{Message: "x"}}}, runOutcome{status: StatusFailed, failure: &Failure{Message: "x"}}},
+		{Event{Type: EventWorkflowCanceled, Attrs: &WorkflowCanceled{}}, runOutcome{status: StatusCanceled, failure: &Failure{Type: "CanceledError", Message: "workflow canceled"}}},
+		{Event{Type: EventWorkflowTerminated, Attrs: &WorkflowTerminated{Reason: "r"}}, runOutcome{status: StatusTerminated, failure: &Failure{Type: "Terminated", Message: "r"}}},
+		{Event{Type: EventWorkflowContinuedAsNew, Attrs: &WorkflowContinuedAsNew{NewRunID: "n"}}, runOutcome{status: StatusContinuedAsNew, next: "n"}},
+		{Event{Type: EventWorkflowReset, Attrs: &WorkflowReset{NewRunID: "m"}}, runOutcome{status: StatusReset, next: "m"}},
+	} {
+		if got, ok := closeOutcome(c.e); !ok || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: outcome %+v (%v), want %+v", c.e.Type, got, ok, c.want)
+		}
 	}
 	// Replay keys and the names non-determinism errors give commands.
 	for _, c := range []struct {

@@ -60,6 +60,7 @@ func init() {
 			replay:  func(a *WorkflowCompleted) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing,
 			pending: pendingNone,
+			outcome: func(a *WorkflowCompleted) runOutcome { return runOutcome{status: StatusCompleted, result: a.Result} },
 			fold: func(x *summary, e Event, a *WorkflowCompleted) {
 				x.Status, x.Result, x.CloseTime = StatusCompleted, a.Result, e.Time
 			},
@@ -71,6 +72,7 @@ func init() {
 			replay:  func(a *WorkflowFailed) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing,
 			pending: pendingNone,
+			outcome: func(a *WorkflowFailed) runOutcome { return runOutcome{status: StatusFailed, failure: a.Failure} },
 			fold: func(x *summary, e Event, a *WorkflowFailed) {
 				x.Status, x.Failure, x.CloseTime = StatusFailed, a.Failure, e.Time
 			},
@@ -81,14 +83,20 @@ func init() {
 			replay:  func(a *WorkflowCanceled) replayKey { return replayKey{seq: a.Seq} },
 			derives: deriveNothing,
 			pending: pendingNone,
-			fold:    func(x *summary, e Event, _ *WorkflowCanceled) { x.Status, x.CloseTime = StatusCanceled, e.Time },
-			line:    func(*EventNarrator, Event, *WorkflowCanceled) string { return "" }, // the type says it all
+			outcome: func(*WorkflowCanceled) runOutcome {
+				return runOutcome{status: StatusCanceled, failure: &Failure{Type: "CanceledError", Message: "workflow canceled"}}
+			},
+			fold: func(x *summary, e Event, _ *WorkflowCanceled) { x.Status, x.CloseTime = StatusCanceled, e.Time },
+			line: func(*EventNarrator, Event, *WorkflowCanceled) string { return "" }, // the type says it all
 		},
 		EventWorkflowTerminated: eventDef[WorkflowTerminated]{
 			kind:    kindClosingFact,
 			failure: true,
 			derives: deriveNothing,
 			pending: pendingNone,
+			outcome: func(a *WorkflowTerminated) runOutcome {
+				return runOutcome{status: StatusTerminated, failure: &Failure{Type: "Terminated", Message: a.Reason}}
+			},
 			fold: func(x *summary, e Event, a *WorkflowTerminated) {
 				x.Status, x.CloseTime = StatusTerminated, e.Time
 				x.Failure = &Failure{Type: "Terminated", Message: a.Reason}
@@ -105,6 +113,9 @@ func init() {
 				return startContinuation(ctx, s, h, e.Time, a)
 			},
 			pending: pendingNone,
+			outcome: func(a *WorkflowContinuedAsNew) runOutcome {
+				return runOutcome{status: StatusContinuedAsNew, next: a.NewRunID}
+			},
 			fold: func(x *summary, e Event, a *WorkflowContinuedAsNew) {
 				x.Status, x.CloseTime, x.ContinuedAs = StatusContinuedAsNew, e.Time, a.NewRunID
 			},
@@ -117,6 +128,8 @@ func init() {
 				return finishReset(ctx, s, h, e.Time, a)
 			},
 			pending: pendingNone,
+			// reset while running: the result is the new run's
+			outcome: func(a *WorkflowReset) runOutcome { return runOutcome{status: StatusReset, next: a.NewRunID} },
 			fold: func(x *summary, e Event, a *WorkflowReset) {
 				// a reset may follow the close (a failed run reset to before the failure)
 				x.Status, x.ResetTo = StatusReset, a.NewRunID

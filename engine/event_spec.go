@@ -11,10 +11,14 @@ import (
 // The event registry. Every event type is declared once, in the tables of
 // event_table_*.go, with everything the system knows about it: its
 // attributes type, whether workflow code issues it (and so replay checks
-// it) and whether it closes the run, what the dispatcher derives from it,
-// how Summarize folds it, and how it reads as one line in the console. The
-// executor, dispatcher, summarizer, batch decoder and console read it from
-// here; TestEventRegistryComplete fails when an entry leaves a decision out.
+// it, by its replay key), whether it closes the run (and how, for a client
+// waiting on the result), what the dispatcher derives from it, what it does
+// to the work the run waits on, how Summarize folds it, and how it reads as
+// one line in the console. Replay, the dispatcher and reset, the client,
+// Summarize, the batch decoder (and so the search indexer) and the console
+// read it from here; TestEventRegistryComplete fails when an entry leaves a
+// decision out. (The executor's apply stays one switch over the facts, as
+// replay is in go-workflows; the test checks it takes every fact.)
 
 // eventKind says who records an event and whether it ends the run. The zero
 // value is invalid, so an entry cannot leave the decision out.

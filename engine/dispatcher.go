@@ -79,7 +79,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		return nil // a batch we cannot read implies nothing; replay reports it
 	}
 	for _, e := range b.Events {
-		if spec, ok := eventSpecs[e.Type]; !ok || h.Closed && !spec.deriveAfterClose() {
+		if h.Closed && !specOf(e.Type).deriveAfterClose() {
 			continue // a closed run starts nothing new, but still stops what runs
 		}
 		if err := deriveEvent(ctx, s, h, e); err != nil {
@@ -130,10 +130,7 @@ func deriveScheduleToStart(ctx context.Context, s Store, h BatchHeader, seq int6
 
 // deriveEvent stores what one event implies, as its registry entry declares.
 func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
-	if spec, ok := eventSpecs[e.Type]; ok {
-		return spec.deriveFrom(ctx, s, h, e)
-	}
-	return nil
+	return specOf(e.Type).deriveFrom(ctx, s, h, e)
 }
 
 // What the registry's entries (event_table_*.go) derive from their events.

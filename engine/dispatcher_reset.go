@@ -110,11 +110,7 @@ func redispatchPending(ctx context.Context, s Store, h BatchHeader, upTo int64) 
 		if e.ID >= upTo {
 			break
 		}
-		spec, ok := eventSpecs[e.Type]
-		if !ok {
-			continue
-		}
-		switch effect, seq := spec.pendingOf(e.Attrs); effect {
+		switch effect, seq := specOf(e.Type).pendingOf(e.Attrs); effect {
 		case pendingOpens:
 			open[seq] = &openWork{opened: e, last: e}
 			order = append(order, seq)

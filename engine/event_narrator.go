@@ -56,10 +56,7 @@ func NewEventNarrator(f LineFormat) *EventNarrator {
 // Describe returns e's line and whether e records a failure. An event type
 // the registry does not know reads as "".
 func (n *EventNarrator) Describe(e Event) (line string, failure bool) {
-	s, ok := eventSpecs[e.Type]
-	if !ok {
-		return "", false
-	}
+	s := specOf(e.Type)
 	return s.lineOf(n, e), s.recordsFailure()
 }
 

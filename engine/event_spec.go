@@ -190,38 +190,27 @@ func (d eventDef[A]) lineOf(n *EventNarrator, e Event) string {
 }
 
 func (d eventDef[A]) missing() []string {
+	command := d.kind == kindCommand || d.kind == kindClosingCommand
+	closing := d.kind == kindClosingFact || d.kind == kindClosingCommand
 	var m []string
-	isCommand := d.kind == kindCommand || d.kind == kindClosingCommand
-	switch {
-	case d.kind == 0:
-		m = append(m, "kind (kindFact, kindCommand, kindClosingFact or kindClosingCommand)")
-	case isCommand && d.replay == nil:
-		m = append(m, "replay (a command's replay key)")
-	case !isCommand && d.replay != nil:
-		m = append(m, "no replay (only commands are replayed)")
-	}
-	switch {
-	case d.derives == 0:
-		m = append(m, "derives (deriveNothing, deriveWhileOpen or deriveAlways)")
-	case (d.derives == deriveNothing) != (d.derive == nil):
-		m = append(m, "derive (set iff derives is not deriveNothing)")
-	case d.derives == deriveNothing && d.deriveIf != nil:
-		m = append(m, "no deriveIf (the event derives nothing)")
-	}
-	if closing := d.kind == kindClosingFact || d.kind == kindClosingCommand; closing != (d.outcome != nil) {
-		m = append(m, "outcome (set iff the event closes the run)")
-	}
-	switch {
-	case d.pending == 0:
-		m = append(m, "pending (pendingNone, pendingOpens, pendingUpdates or pendingCloses)")
-	case (d.pending == pendingNone) != (d.workSeq == nil):
-		m = append(m, "workSeq (set iff pending is not pendingNone)")
-	}
-	if d.fold == nil {
-		m = append(m, "fold (an empty func if Summarize ignores it)")
-	}
-	if d.line == nil {
-		m = append(m, "line (the console's one-line description)")
+	for _, c := range []struct {
+		lacks bool
+		entry string
+	}{
+		{d.kind == 0, "kind (kindFact, kindCommand, kindClosingFact or kindClosingCommand)"},
+		{command != (d.replay != nil), "replay (set iff the event is a command)"},
+		{closing != (d.outcome != nil), "outcome (set iff the event closes the run)"},
+		{d.derives == 0, "derives (deriveNothing, deriveWhileOpen or deriveAlways)"},
+		{d.derives != 0 && (d.derives == deriveNothing) != (d.derive == nil), "derive (set iff derives is not deriveNothing)"},
+		{d.derives == deriveNothing && d.deriveIf != nil, "no deriveIf (the event derives nothing)"},
+		{d.pending == 0, "pending (pendingNone, pendingOpens, pendingUpdates or pendingCloses)"},
+		{d.pending != 0 && (d.pending == pendingNone) != (d.workSeq == nil), "workSeq (set iff pending is not pendingNone)"},
+		{d.fold == nil, "fold (an empty func if Summarize ignores it)"},
+		{d.line == nil, "line (the console's one-line description)"},
+	} {
+		if c.lacks {
+			m = append(m, c.entry)
+		}
 	}
 	return m
 }
@@ -245,16 +234,28 @@ func register(table map[EventType]eventSpec) {
 // EventTypes returns every event type a history may hold, sorted by name.
 func EventTypes() []EventType { return slices.Sorted(maps.Keys(eventSpecs)) }
 
+// unknownEvent stands for an event type the registry does not know: it
+// derives, folds, and narrates nothing.
+var unknownEvent eventSpec = eventDef[struct{}]{}
+
+// specOf returns t's registry entry, or unknownEvent.
+func specOf(t EventType) eventSpec {
+	if s, ok := eventSpecs[t]; ok {
+		return s
+	}
+	return unknownEvent
+}
+
 // IsCommand tells whether the event records a decision of workflow code.
 func (t EventType) IsCommand() bool {
-	s, ok := eventSpecs[t]
-	return ok && (s.eventKind() == kindCommand || s.eventKind() == kindClosingCommand)
+	k := specOf(t).eventKind()
+	return k == kindCommand || k == kindClosingCommand
 }
 
 // Closes tells whether the event ends the run.
 func (t EventType) Closes() bool {
-	s, ok := eventSpecs[t]
-	return ok && (s.eventKind() == kindClosingFact || s.eventKind() == kindClosingCommand)
+	k := specOf(t).eventKind()
+	return k == kindClosingFact || k == kindClosingCommand
 }
 
 // newAttrs returns an empty attributes value for t, or nil if t is unknown.
@@ -266,12 +267,7 @@ func newAttrs(t EventType) any {
 }
 
 // replayKeyOf is the replay key of a command's attributes.
-func replayKeyOf(t EventType, attrs any) replayKey {
-	if s, ok := eventSpecs[t]; ok {
-		return s.replayKey(attrs)
-	}
-	return replayKey{}
-}
+func replayKeyOf(t EventType, attrs any) replayKey { return specOf(t).replayKey(attrs) }
 
 // describeEvent names a command event the way a non-determinism error shows it.
 func describeEvent(e Event) string {
@@ -283,15 +279,7 @@ func describeEvent(e Event) string {
 }
 
 // closeOutcome is how e ends the run, if it does.
-func closeOutcome(e Event) (runOutcome, bool) {
-	if s, ok := eventSpecs[e.Type]; ok {
-		return s.outcomeOf(e.Attrs)
-	}
-	return runOutcome{}, false
-}
+func closeOutcome(e Event) (runOutcome, bool) { return specOf(e.Type).outcomeOf(e.Attrs) }
 
 // derivesFrom tells whether the dispatcher must look at e.
-func derivesFrom(e Event) bool {
-	s, ok := eventSpecs[e.Type]
-	return ok && s.derivesFrom(e.Attrs)
-}
+func derivesFrom(e Event) bool { return specOf(e.Type).derivesFrom(e.Attrs) }

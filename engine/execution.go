@@ -147,9 +147,7 @@ func Summarize(events []Event) *Execution {
 	sum := &summary{Execution: x, acts: map[int64]*PendingActivity{}, timers: map[int64]*PendingTimer{}, approvals: map[int64]*PendingApproval{}}
 	for _, e := range events {
 		x.HistoryLength = e.ID
-		if spec, ok := eventSpecs[e.Type]; ok {
-			spec.foldInto(sum, e)
-		}
+		specOf(e.Type).foldInto(sum, e)
 	}
 	if x.Status != StatusRunning {
 		x.CloseStatus = x.Status

@@ -238,14 +238,7 @@ func (d *jsonDecoder) skip() error {
 
 // object calls field for each key of an object, positioned at its value.
 func (d *jsonDecoder) object(field func(key []byte) error) error {
-	if err := d.expect('{'); err != nil {
-		return err
-	}
-	if d.peek() == '}' {
-		d.pos++
-		return nil
-	}
-	for {
+	return d.sequence('{', '}', func() error {
 		tok, plain, err := d.stringToken()
 		if err != nil {
 			return err
@@ -261,35 +254,31 @@ func (d *jsonDecoder) object(field func(key []byte) error) error {
 		if err := d.expect(':'); err != nil {
 			return err
 		}
-		if err := field(key); err != nil {
-			return err
-		}
-		if d.peek() == ',' {
-			d.pos++
-			continue
-		}
-		return d.expect('}')
-	}
+		return field(key)
+	})
 }
 
 // array calls elem for each element of an array.
-func (d *jsonDecoder) array(elem func() error) error {
-	if err := d.expect('['); err != nil {
+func (d *jsonDecoder) array(elem func() error) error { return d.sequence('[', ']', elem) }
+
+// sequence reads open, items separated by commas, and closing.
+func (d *jsonDecoder) sequence(open, closing byte, item func() error) error {
+	if err := d.expect(open); err != nil {
 		return err
 	}
-	if d.peek() == ']' {
+	if d.peek() == closing {
 		d.pos++
 		return nil
 	}
 	for {
-		if err := elem(); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		if d.peek() == ',' {
 			d.pos++
 			continue
 		}
-		return d.expect(']')
+		return d.expect(closing)
 	}
 }
 
@@ -395,36 +384,14 @@ func (d *jsonDecoder) value(v reflect.Value) error {
 		default:
 			return errFallback
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
 		num, err := d.number()
 		if err != nil {
 			return err
 		}
-		n, err := strconv.ParseInt(string(num), 10, t.Bits())
-		if err != nil {
-			return errFallback
-		}
-		v.SetInt(n)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		num, err := d.number()
-		if err != nil {
-			return err
-		}
-		n, err := strconv.ParseUint(string(num), 10, t.Bits())
-		if err != nil {
-			return errFallback
-		}
-		v.SetUint(n)
-	case reflect.Float32, reflect.Float64:
-		num, err := d.number()
-		if err != nil {
-			return err
-		}
-		f, err := strconv.ParseFloat(string(num), t.Bits())
-		if err != nil {
-			return errFallback
-		}
-		v.SetFloat(f)
+		return setNumber(v, string(num))
 	case reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(t.Elem()))
@@ -481,6 +448,32 @@ func (d *jsonDecoder) value(v reflect.Value) error {
 			v.Set(reflect.ValueOf(x))
 		}
 	default:
+		return errFallback
+	}
+	return nil
+}
+
+// setNumber sets a numeric v from a JSON number's text; a number v cannot
+// hold (a fraction in an integer, out of range) falls back, and
+// encoding/json reports it.
+func setNumber(v reflect.Value, num string) error {
+	bits := v.Type().Bits()
+	var err error
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		var f float64
+		f, err = strconv.ParseFloat(num, bits)
+		v.SetFloat(f)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		var n uint64
+		n, err = strconv.ParseUint(num, 10, bits)
+		v.SetUint(n)
+	default:
+		var n int64
+		n, err = strconv.ParseInt(num, 10, bits)
+		v.SetInt(n)
+	}
+	if err != nil {
 		return errFallback
 	}
 	return nil

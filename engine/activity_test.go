@@ -3,11 +3,13 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/enginetest"
 )
 
 // attempts lists the attempt numbers recorded for activity seq 1.
@@ -33,12 +35,18 @@ func callOnce(opts engine.ActivityOptions, activity string) func(ctx engine.Cont
 	}
 }
 
-// Retries follow the policy with exact attempt counts and backoff in history.
+// Retries follow the policy with exact attempt counts and backoff, in
+// history and in when the attempts run (on the test clock).
 func TestRetryBackoffExactAttempts(t *testing.T) {
-	h := newHarness(t)
+	env := newTestEnv(t)
 	var calls atomic.Int32
+	var mu sync.Mutex
+	var ranAt []time.Time
 	flaky := func(ctx context.Context) (string, error) {
 		n := calls.Add(1)
+		mu.Lock()
+		ranAt = append(ranAt, env.Now())
+		mu.Unlock()
 		if int(n) != engine.GetActivityInfo(ctx).Attempt {
 			return "", errors.New("attempt number mismatch")
 		}
@@ -47,116 +55,153 @@ func TestRetryBackoffExactAttempts(t *testing.T) {
 		}
 		return "ok", nil
 	}
-	policy := &engine.RetryPolicy{InitialInterval: 100 * time.Millisecond, BackoffCoefficient: 2, MaximumAttempts: 5}
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Flaky", callOnce(engine.ActivityOptions{StartToCloseTimeout: 5 * time.Second, RetryPolicy: policy}, "flaky")))
-		must(w.RegisterActivityWithName("flaky", flaky))
-	})
-	h.start("f", "q", "Flaky", nil)
+	policy := &engine.RetryPolicy{InitialInterval: time.Minute, BackoffCoefficient: 2, MaximumAttempts: 5}
+	env.RegisterWorkflowWithName("Flaky", callOnce(engine.ActivityOptions{StartToCloseTimeout: 5 * time.Second, RetryPolicy: policy}, "flaky"))
+	env.RegisterActivityWithName("flaky", flaky)
+	run := env.Start("Flaky", nil)
 	var s string
-	h.mustResult("f", &s)
-	events := h.history("f")
+	must(env.Result(run, &s))
+	events := env.History(run)
 	failed, final, finalAttempt := activityOutcomes(events)
 	if len(failed) != 2 || failed[0] != 1 || failed[1] != 2 || final != engine.EventActivityCompleted || finalAttempt != 3 {
-		t.Fatalf("attempts: failed %v, final %s at %d\n%s", failed, final, finalAttempt, h.dump("f"))
+		t.Fatalf("attempts: failed %v, final %s at %d\n%s", failed, final, finalAttempt, dumpEvents(events))
 	}
-	// backoff: 100 ms after attempt 1, 200 ms after attempt 2
+	// backoff: a minute after attempt 1, two after attempt 2
 	var gaps []time.Duration
 	for _, e := range events {
 		if a, ok := e.Attrs.(*engine.ActivityAttemptFailed); ok {
 			gaps = append(gaps, a.NextAttempt.Sub(e.Time))
 		}
 	}
-	if gaps[0] != 100*time.Millisecond || gaps[1] != 200*time.Millisecond {
-		t.Fatalf("backoff %v, want [100ms 200ms]", gaps)
+	if gaps[0] != time.Minute || gaps[1] != 2*time.Minute {
+		t.Fatalf("backoff %v, want [1m 2m]", gaps)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ranAt) != 3 || ranAt[1].Sub(ranAt[0]) != time.Minute || ranAt[2].Sub(ranAt[1]) != 2*time.Minute {
+		t.Fatalf("attempts ran at %v: want 1m then 2m apart", ranAt)
 	}
 }
 
 func TestRetryExhaustedAndNonRetryable(t *testing.T) {
-	h := newHarness(t)
+	env := newTestEnv(t)
 	var calls, calls2 atomic.Int32
-	policy := &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond, MaximumAttempts: 3, NonRetryableErrorTypes: []string{"CardDeclined"}}
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
-		opts := engine.ActivityOptions{StartToCloseTimeout: 5 * time.Second, RetryPolicy: policy}
-		must(w.RegisterWorkflowWithName("Always", callOnce(opts, "always")))
-		must(w.RegisterWorkflowWithName("Declined", callOnce(opts, "declined")))
-		must(w.RegisterActivityWithName("always", func(ctx context.Context) (string, error) {
-			calls.Add(1)
-			return "", errors.New("boom")
-		}))
-		must(w.RegisterActivityWithName("declined", func(ctx context.Context) (string, error) {
-			calls2.Add(1)
-			return "", engine.NewApplicationError("CardDeclined", "card declined", false)
-		}))
+	policy := &engine.RetryPolicy{InitialInterval: time.Minute, MaximumAttempts: 3, NonRetryableErrorTypes: []string{"CardDeclined"}}
+	opts := engine.ActivityOptions{StartToCloseTimeout: 5 * time.Second, RetryPolicy: policy}
+	env.RegisterWorkflowWithName("Always", callOnce(opts, "always"))
+	env.RegisterWorkflowWithName("Declined", callOnce(opts, "declined"))
+	env.RegisterActivityWithName("always", func(ctx context.Context) (string, error) {
+		calls.Add(1)
+		return "", errors.New("boom")
 	})
-	h.start("a", "q", "Always", nil)
-	h.start("d", "q", "Declined", nil)
-	err := h.result("a", nil)
+	env.RegisterActivityWithName("declined", func(ctx context.Context) (string, error) {
+		calls2.Add(1)
+		return "", engine.NewApplicationError("CardDeclined", "card declined", false)
+	})
+	a := env.Start("Always", nil)
+	d := env.Start("Declined", nil)
+	err := env.Result(a, nil)
 	var we *engine.WorkflowError
 	if !errors.As(err, &we) || we.Status != engine.StatusFailed {
 		t.Fatalf("want failed workflow, got %v", err)
 	}
-	failed, final, finalAttempt := activityOutcomes(h.history("a"))
+	failed, final, finalAttempt := activityOutcomes(env.History(a))
 	if len(failed) != 2 || final != engine.EventActivityFailed || finalAttempt != 3 || calls.Load() != 3 {
 		t.Fatalf("exhausted: failed %v final %s@%d calls %d", failed, final, finalAttempt, calls.Load())
 	}
-	err = h.result("d", nil)
+	err = env.Result(d, nil)
 	var app *engine.ApplicationError
 	if !errors.As(err, &app) || app.Type != "CardDeclined" {
 		t.Fatalf("declined: %v", err)
 	}
-	failed, final, finalAttempt = activityOutcomes(h.history("d"))
+	failed, final, finalAttempt = activityOutcomes(env.History(d))
 	if len(failed) != 0 || final != engine.EventActivityFailed || finalAttempt != 1 || calls2.Load() != 1 {
 		t.Fatalf("non-retryable: failed %v final %s@%d calls %d", failed, final, finalAttempt, calls2.Load())
 	}
 }
 
-// Start-to-close: an attempt that overruns is failed as a timeout and retried.
+// eventTime returns the time of the first event of type typ.
+func eventTime(t *testing.T, events []engine.Event, typ engine.EventType) time.Time {
+	t.Helper()
+	for _, e := range events {
+		if e.Type == typ {
+			return e.Time
+		}
+	}
+	t.Fatalf("no %s in history:\n%s", typ, dumpEvents(events))
+	return time.Time{}
+}
+
+// waitStarted waits (in real time) for an activity to signal that it runs.
+func waitStarted(t *testing.T, started <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the activity never started")
+	}
+}
+
+// Start-to-close: an attempt that overruns is failed as a timeout when its
+// deadline passes, and retried.
 func TestStartToCloseTimeout(t *testing.T) {
-	h := newHarness(t)
+	env := newTestEnv(t)
 	var calls atomic.Int32
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
-		opts := engine.ActivityOptions{StartToCloseTimeout: 200 * time.Millisecond,
-			RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond, MaximumAttempts: 2}}
-		must(w.RegisterWorkflowWithName("Slow", callOnce(opts, "slow")))
-		must(w.RegisterActivityWithName("slow", func(ctx context.Context) (string, error) {
-			if calls.Add(1) == 1 {
-				<-ctx.Done()
-				return "", ctx.Err()
-			}
-			return "second", nil
-		}))
+	started := make(chan struct{}, 1)
+	opts := engine.ActivityOptions{StartToCloseTimeout: time.Hour,
+		RetryPolicy: &engine.RetryPolicy{InitialInterval: time.Minute, MaximumAttempts: 2}}
+	env.RegisterWorkflowWithName("Slow", callOnce(opts, "slow"))
+	env.RegisterActivityWithName("slow", func(ctx context.Context) (string, error) {
+		if calls.Add(1) == 1 {
+			started <- struct{}{}
+			return "", enginetest.WaitForTimeout(ctx) // only the deadline ends it
+		}
+		return "second", nil
 	})
-	h.start("s", "q", "Slow", nil)
+	run := env.Start("Slow", nil)
+	waitStarted(t, started)
+	env.Advance(59 * time.Minute)
+	if n := count(env.History(run), engine.EventActivityAttemptFailed); n != 0 {
+		t.Fatalf("the attempt timed out before its deadline:\n%s", dumpEvents(env.History(run)))
+	}
+	env.Advance(time.Minute)
 	var s string
-	h.mustResult("s", &s)
-	events := h.history("s")
+	must(env.Result(run, &s))
+	events := env.History(run)
 	for _, e := range events {
 		if a, ok := e.Attrs.(*engine.ActivityAttemptFailed); ok {
-			if a.Attempt != 1 || a.Failure.TimeoutType != "start_to_close" {
-				t.Fatalf("attempt failure %+v", a.Failure)
+			if a.Attempt != 1 || a.Failure.TimeoutType != "start_to_close" || s != "second" {
+				t.Fatalf("attempt failure %+v, result %q", a.Failure, s)
+			}
+			if d := e.Time.Sub(eventTime(t, events, engine.EventActivityScheduled)); d != time.Hour {
+				t.Fatalf("timed out %s after it was scheduled, want the 1h deadline", d)
 			}
 			return
 		}
 	}
-	t.Fatalf("no timed-out attempt in history:\n%s", h.dump("s"))
+	t.Fatalf("no timed-out attempt in history:\n%s", dumpEvents(events))
 }
 
-// Schedule-to-close bounds all attempts together.
+// Schedule-to-close bounds all attempts together: with retries at 1, 2, 4
+// minutes, the fifth attempt would start past the 10 minutes, so the
+// fourth failure is final.
 func TestScheduleToCloseTimeout(t *testing.T) {
-	h := newHarness(t)
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
-		opts := engine.ActivityOptions{ScheduleToCloseTimeout: 300 * time.Millisecond, RetryPolicy: &engine.RetryPolicy{InitialInterval: 50 * time.Millisecond}}
-		must(w.RegisterWorkflowWithName("S2C", callOnce(opts, "fails")))
-		must(w.RegisterActivityWithName("fails", func(ctx context.Context) (string, error) { return "", errors.New("nope") }))
-	})
-	h.start("s", "q", "S2C", nil)
-	if err := h.result("s", nil); err == nil {
+	env := newTestEnv(t)
+	var calls atomic.Int32
+	opts := engine.ActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute, RetryPolicy: &engine.RetryPolicy{InitialInterval: time.Minute}}
+	env.RegisterWorkflowWithName("S2C", callOnce(opts, "fails"))
+	env.RegisterActivityWithName("fails", func(ctx context.Context) (string, error) { calls.Add(1); return "", errors.New("nope") })
+	run := env.Start("S2C", nil)
+	if err := env.Result(run, nil); err == nil {
 		t.Fatal("want failure")
 	}
-	_, final, _ := activityOutcomes(h.history("s"))
-	if final != engine.EventActivityFailed {
-		t.Fatalf("final %s", final)
+	events := env.History(run)
+	_, final, finalAttempt := activityOutcomes(events)
+	if final != engine.EventActivityFailed || finalAttempt != 4 || calls.Load() != 4 {
+		t.Fatalf("final %s at attempt %d after %d calls, want ActivityFailed at 4\n%s", final, finalAttempt, calls.Load(), dumpEvents(events))
+	}
+	if d := eventTime(t, events, engine.EventActivityFailed).Sub(eventTime(t, events, engine.EventActivityScheduled)); d != 7*time.Minute {
+		t.Fatalf("failed for good %s after scheduling, want 7m", d)
 	}
 }
 
@@ -165,44 +210,43 @@ func TestScheduleToCloseTimeout(t *testing.T) {
 // heartbeat timeout later, long before start-to-close, and the next attempt
 // reads the last heartbeat's details.
 func TestHeartbeatTimeoutAndDetails(t *testing.T) {
-	h := newHarness(t)
+	env := newTestEnv(t)
 	var calls atomic.Int32
 	resumedFrom := make(chan int, 1)
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
-		opts := engine.ActivityOptions{StartToCloseTimeout: time.Minute, HeartbeatTimeout: 500 * time.Millisecond,
-			RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond, MaximumAttempts: 3}}
-		must(w.RegisterWorkflowWithName("HB", callOnce(opts, "hb")))
-		must(w.RegisterActivityWithName("hb", func(ctx context.Context) (string, error) {
-			if calls.Add(1) == 1 {
-				must(engine.RecordHeartbeat(ctx, 7))
-				time.Sleep(1200 * time.Millisecond) // hangs: no more heartbeats
-				return "late", nil
-			}
-			var from int
-			engine.GetHeartbeatDetails(ctx, &from)
-			resumedFrom <- from
-			return "resumed", nil
-		}))
+	opts := engine.ActivityOptions{StartToCloseTimeout: time.Hour, HeartbeatTimeout: 30 * time.Second,
+		RetryPolicy: &engine.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3}}
+	env.RegisterWorkflowWithName("HB", callOnce(opts, "hb"))
+	env.RegisterActivityWithName("hb", func(ctx context.Context) (string, error) {
+		if calls.Add(1) == 1 {
+			must(engine.RecordHeartbeat(ctx, 7))
+			_ = enginetest.WaitForTimeout(ctx) // hangs: no more heartbeats
+			return "late", nil
+		}
+		var from int
+		engine.GetHeartbeatDetails(ctx, &from)
+		resumedFrom <- from
+		return "resumed", nil
 	})
-	start := time.Now()
-	h.start("h", "q", "HB", nil)
+	run := env.Start("HB", nil)
 	var s string
-	h.mustResult("h", &s)
+	must(env.Result(run, &s))
 	if s != "resumed" {
 		t.Fatalf("result %q: the late result of the timed-out attempt must be dropped", s)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Fatalf("took %s: heartbeat timeout not enforced", took)
 	}
 	if from := <-resumedFrom; from != 7 {
 		t.Fatalf("next attempt read heartbeat details %d, want 7", from)
 	}
-	for _, e := range h.history("h") {
+	events := env.History(run)
+	for _, e := range events {
 		if a, ok := e.Attrs.(*engine.ActivityAttemptFailed); ok && a.Failure.TimeoutType == "heartbeat" {
+			// the last heartbeat was written at most a throttle (1 s) after the call
+			if d := e.Time.Sub(eventTime(t, events, engine.EventActivityScheduled)); d < 30*time.Second || d > 31*time.Second {
+				t.Fatalf("heartbeat timeout fired %s after scheduling, want 30-31s", d)
+			}
 			return
 		}
 	}
-	t.Fatalf("no heartbeat timeout in history:\n%s", h.dump("h"))
+	t.Fatalf("no heartbeat timeout in history:\n%s", dumpEvents(events))
 }
 
 // FM 13: cancelling an activity reaches its context promptly and its late

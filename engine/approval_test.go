@@ -72,21 +72,29 @@ func TestApprovalApproveRejectRefuse(t *testing.T) {
 	}
 }
 
+// An approval timeout fires at its time of workflow time (72 h, in
+// milliseconds on the test clock); a decision after the close is refused.
 func TestApprovalTimeout(t *testing.T) {
-	h := newHarness(t)
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Expense", approvalFlow(300*time.Millisecond)))
-	})
-	h.start("e", "q", "Expense", nil)
+	env := newTestEnv(t)
+	env.RegisterWorkflowWithName("Expense", approvalFlow(72*time.Hour))
+	run := env.Start("Expense", nil)
+	env.Advance(71 * time.Hour)
+	if n := count(env.History(run), engine.EventApprovalTimedOut); n != 0 {
+		t.Fatalf("timed out before 72h:\n%s", dumpEvents(env.History(run)))
+	}
 	var r approvalResult
-	h.mustResult("e", &r)
+	must(env.Result(run, &r))
 	if r.Outcome != "escalated" {
 		t.Fatalf("%+v", r)
 	}
-	if count(h.history("e"), engine.EventApprovalTimedOut) != 1 {
-		t.Fatalf("history:\n%s", h.dump("e"))
+	events := env.History(run)
+	if count(events, engine.EventApprovalTimedOut) != 1 {
+		t.Fatalf("history:\n%s", dumpEvents(events))
 	}
-	if err := h.client.Decide(h.ctx, "e", "", "manager", true, ""); !errors.Is(err, engine.ErrRunClosed) {
+	if d := eventTime(t, events, engine.EventApprovalTimedOut).Sub(eventTime(t, events, engine.EventApprovalRequested)); d != 72*time.Hour {
+		t.Fatalf("timed out %s after the request, want 72h", d)
+	}
+	if err := env.Client().Decide(env.Context(), run.WorkflowID, "", "manager", true, ""); !errors.Is(err, engine.ErrRunClosed) {
 		t.Fatalf("decision after close: %v", err)
 	}
 }

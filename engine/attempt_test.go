@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/enginetest"
 	"github.com/foremanhq/foreman/jetstream"
 )
 
@@ -41,48 +42,51 @@ func fastRetry(s2c time.Duration) engine.ActivityOptions {
 // 16): the attempt is recorded as timed out and retried, and its late
 // result is not recorded.
 func TestLateSuccessIsATimeout(t *testing.T) {
-	h := newHarness(t)
+	env := newTestEnv(t)
+	testOver, over := context.WithCancel(context.Background())
+	t.Cleanup(over)
 	var calls atomic.Int32
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Late", callOnce(fastRetry(150*time.Millisecond), "late")))
-		must(w.RegisterActivityWithName("late", func(ctx context.Context) (string, error) {
-			if calls.Add(1) == 1 {
-				time.Sleep(400 * time.Millisecond) // ignores ctx
-				return "late success", nil
-			}
-			return "in time", nil
-		}))
+	env.RegisterWorkflowWithName("Late", callOnce(fastRetry(150*time.Millisecond), "late"))
+	env.RegisterActivityWithName("late", func(ctx context.Context) (string, error) {
+		if calls.Add(1) == 1 {
+			// ignores ctx: only the end of the test cuts its 400 ms short
+			ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			defer context.AfterFunc(testOver, cancel)()
+			_ = enginetest.Sleep(ictx, 400*time.Millisecond)
+			return "late success", nil
+		}
+		return "in time", nil
 	})
-	h.start("late", "q", "Late", nil)
+	run := env.Start("Late", nil)
 	var s string
-	h.mustResult("late", &s)
-	ends, attempts := attemptsOf(h.history("late"))
+	must(env.Result(run, &s))
+	events := env.History(run)
+	ends, attempts := attemptsOf(events)
 	if s != "in time" || len(ends) != 2 || ends[0] != "start_to_close" || attempts[0] != 1 || ends[1] != "ok" || attempts[1] != 2 {
-		t.Fatalf("result %q, attempts %v %v; want a start_to_close timeout of attempt 1, then attempt 2 ok\n%s", s, ends, attempts, h.dump("late"))
+		t.Fatalf("result %q, attempts %v %v; want a start_to_close timeout of attempt 1, then attempt 2 ok\n%s", s, ends, attempts, dumpEvents(events))
 	}
 }
 
 // An activity that never returns gives its worker slot back at its
 // deadline: with one slot, the retry still runs and the run completes.
 func TestNeverReturningActivityFreesItsSlot(t *testing.T) {
-	h := newHarness(t)
+	env := newTestEnv(t, enginetest.WithWorkerOptions(engine.WorkerOptions{MaxConcurrentActivities: 1, ShutdownTimeout: time.Second}))
 	var calls atomic.Int32
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
-	h.worker("q", engine.WorkerOptions{MaxConcurrentActivities: 1}, func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Stuck", callOnce(fastRetry(200*time.Millisecond), "stuck")))
-		must(w.RegisterActivityWithName("stuck", func(ctx context.Context) (string, error) {
-			if calls.Add(1) == 1 {
-				<-block // never returns while the test runs, whatever ctx says
-			}
-			return "second", nil
-		}))
+	env.RegisterWorkflowWithName("Stuck", callOnce(fastRetry(200*time.Millisecond), "stuck"))
+	env.RegisterActivityWithName("stuck", func(ctx context.Context) (string, error) {
+		if calls.Add(1) == 1 {
+			_ = enginetest.WaitForTimeout(ctx)
+			<-block // never returns while the test runs, whatever ctx says
+		}
+		return "second", nil
 	})
-	h.start("stuck", "q", "Stuck", nil)
+	run := env.Start("Stuck", nil)
 	var s string
-	h.mustResult("stuck", &s)
-	if ends, attempts := attemptsOf(h.history("stuck")); s != "second" || len(ends) != 2 || ends[0] != "start_to_close" || attempts[1] != 2 {
-		t.Fatalf("result %q, attempts %v %v\n%s", s, ends, attempts, h.dump("stuck"))
+	must(env.Result(run, &s))
+	if ends, attempts := attemptsOf(env.History(run)); s != "second" || len(ends) != 2 || ends[0] != "start_to_close" || attempts[1] != 2 {
+		t.Fatalf("result %q, attempts %v %v\n%s", s, ends, attempts, dumpEvents(env.History(run)))
 	}
 }
 
@@ -142,32 +146,28 @@ func itoa(n int) string { return string(rune('0' + n)) }
 // worker polls its queue) times out on time, and an attempt taken in time
 // is not timed out by it however long it then runs.
 func TestScheduleToStartFiresWithoutAnyWorker(t *testing.T) {
-	h := newHarness(t)
+	env := newTestEnv(t)
 	nobody := engine.ActivityOptions{TaskQueue: "nobody-polls", ScheduleToStartTimeout: 300 * time.Millisecond}
 	taken := engine.ActivityOptions{ScheduleToStartTimeout: 300 * time.Millisecond, StartToCloseTimeout: 5 * time.Second}
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Orphan", callOnce(nobody, "orphan")))
-		must(w.RegisterWorkflowWithName("Taken", callOnce(taken, "slow")))
-		must(w.RegisterActivityWithName("slow", func(ctx context.Context) (string, error) {
-			time.Sleep(700 * time.Millisecond) // longer than schedule-to-start
-			return "done", nil
-		}))
+	env.RegisterWorkflowWithName("Orphan", callOnce(nobody, "orphan"))
+	env.RegisterWorkflowWithName("Taken", callOnce(taken, "slow"))
+	env.RegisterActivityWithName("slow", func(ctx context.Context) (string, error) {
+		return "done", enginetest.Sleep(ctx, 700*time.Millisecond) // longer than schedule-to-start
 	})
-	start := time.Now()
-	h.start("orphan", "q", "Orphan", nil)
-	h.start("taken", "q", "Taken", nil)
-	err := h.result("orphan", nil)
-	took := time.Since(start)
-	ends, _ := attemptsOf(h.history("orphan"))
+	orphan := env.Start("Orphan", nil)
+	err := env.Result(orphan, nil)
+	events := env.History(orphan)
+	ends, _ := attemptsOf(events)
 	if err == nil || len(ends) != 1 || ends[0] != "final:TimeoutError" {
-		t.Fatalf("orphan: %v, attempts %v\n%s", err, ends, h.dump("orphan"))
+		t.Fatalf("orphan: %v, attempts %v\n%s", err, ends, dumpEvents(events))
 	}
-	if took < 300*time.Millisecond || took > 5*time.Second {
-		t.Fatalf("schedule-to-start of 300ms fired after %s", took)
+	if d := events[len(events)-1].Time.Sub(events[0].Time); d != 300*time.Millisecond {
+		t.Fatalf("schedule-to-start of 300ms fired after %s", d)
 	}
 	var s string
-	h.mustResult("taken", &s)
-	if ends, _ := attemptsOf(h.history("taken")); s != "done" || len(ends) != 1 || ends[0] != "ok" {
-		t.Fatalf("taken: %q, attempts %v\n%s", s, ends, h.dump("taken"))
+	tk := env.Start("Taken", nil)
+	must(env.Result(tk, &s))
+	if ends, _ := attemptsOf(env.History(tk)); s != "done" || len(ends) != 1 || ends[0] != "ok" {
+		t.Fatalf("taken: %q, attempts %v\n%s", s, ends, dumpEvents(env.History(tk)))
 	}
 }

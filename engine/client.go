@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os/user"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -132,7 +131,7 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 		return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
 	}
 	runID := uuid.NewString()
-	now := time.Now().UTC()
+	now := clockOf(c.store).Now().UTC()
 	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: 1, Type: EventWorkflowStarted, Time: now, Attrs: &WorkflowStarted{
 		WorkflowID: opts.ID, RunID: runID, WorkflowType: FuncName(workflow), TaskQueue: opts.TaskQueue, Input: raw, Identity: c.identity}}}}
 	if sig != nil {

@@ -67,7 +67,7 @@ func (c *Client) appendExternal(ctx context.Context, workflowID, runID string, n
 		if err != nil {
 			return run, err
 		}
-		now := time.Now().UTC()
+		now := clockOf(c.store).Now().UTC()
 		for i := range events {
 			events[i].ID, events[i].Time = last.Header.LastEventID+int64(i)+1, now
 		}

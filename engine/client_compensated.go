@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // MarkCompensated records on a closed run that an operator-started
@@ -40,7 +39,7 @@ func (c *Client) MarkCompensated(ctx context.Context, workflowID, runID, via str
 			return fmt.Errorf("run %s of %q is still open: close it before marking it compensated", rec.RunID, workflowID)
 		}
 		last := batches[len(batches)-1]
-		b := &Batch{Kind: BatchExternal, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventRunCompensated, Time: time.Now().UTC(),
+		b := &Batch{Kind: BatchExternal, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventRunCompensated, Time: clockOf(c.store).Now().UTC(),
 			Attrs: &RunCompensated{Via: via, Steps: steps, Identity: c.identity}}}}
 		data, err := encodeBatch(b)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/enginetest"
 )
 
 func step(name string) func(ctx context.Context) (string, error) {
@@ -248,23 +249,23 @@ func TestSignalRacingCompletion(t *testing.T) {
 // FM 10: past the history limit the run is terminated with a clear reason,
 // and signals are refused.
 func TestHistoryLimit(t *testing.T) {
-	h := newHarness(t)
+	env := newTestEnv(t, enginetest.WithWorkerOptions(engine.WorkerOptions{HistoryLimit: 60}))
 	wf := func(ctx engine.Context) error {
 		for i := 0; ; i++ {
 			engine.SetProgress(ctx, int64(i), 0)
-			if err := engine.Sleep(ctx, time.Millisecond); err != nil {
+			if err := engine.Sleep(ctx, time.Minute); err != nil {
 				return err
 			}
 		}
 	}
-	h.worker("q", engine.WorkerOptions{HistoryLimit: 60}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Grow", wf)) })
-	h.start("grow", "q", "Grow", nil)
-	err := h.result("grow", nil)
+	env.RegisterWorkflowWithName("Grow", wf)
+	run := env.Start("Grow", nil)
+	err := env.Result(run, nil)
 	var we *engine.WorkflowError
 	if !errors.As(err, &we) || we.Status != engine.StatusTerminated || !strings.Contains(we.Failure.Message, engine.CodeHistoryTooLarge) {
 		t.Fatalf("%v", err)
 	}
-	if n := len(h.history("grow")); n > 70 {
+	if n := len(env.History(run)); n > 70 {
 		t.Fatalf("history grew to %d events past a limit of 60", n)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foremanhq/foreman/engine/internal/clock"
 )
 
 // declaredEventTypes reads the EventType constants from event.go's source,
@@ -89,7 +91,7 @@ func TestEventRegistryComplete(t *testing.T) {
 			}
 
 			// The executor applies facts outside a workflow task and refuses commands there.
-			err := newWorkflowEnv(newRegistry()).apply(e)
+			err := newWorkflowEnv(newRegistry(), clock.Wall).apply(e)
 			var te *taskError
 			refused := errors.As(err, &te) && te.code == CodeBadHistory
 			if refused != typ.IsCommand() {

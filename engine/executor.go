@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+
+	"github.com/foremanhq/foreman/engine/internal/clock"
 )
 
 // workflowEnv is the live state of one run: its coroutines, the commands
 // they issued, and what they wait for. It is rebuilt by replaying history
 // and then advanced one workflow task at a time.
 type workflowEnv struct {
-	reg  *registry
-	info WorkflowInfo
+	reg   *registry
+	info  WorkflowInfo
+	clock clock.Clock // for describing waits (__stack), never for decisions
 
 	sched     scheduler
 	now       time.Time
@@ -92,9 +95,10 @@ type approvalState struct {
 	future      *futureImpl
 }
 
-func newWorkflowEnv(reg *registry) *workflowEnv {
+func newWorkflowEnv(reg *registry, clk clock.Clock) *workflowEnv {
 	env := &workflowEnv{
 		reg:        reg,
+		clock:      clk,
 		activities: map[int64]*activityState{},
 		timers:     map[int64]*timerState{},
 		approvals:  map[int64]*approvalState{},

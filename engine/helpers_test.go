@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/enginetest"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 )
@@ -102,6 +103,17 @@ func (h *harness) dump(id string) string {
 	if err != nil {
 		return err.Error()
 	}
+	return dumpEvents(events)
+}
+
+// newTestEnv is an engine on the test clock: timers, retries and timeouts
+// take no wall time (see engine/enginetest).
+func newTestEnv(t *testing.T, opts ...enginetest.Option) *enginetest.Env {
+	t.Helper()
+	return enginetest.New(t, append([]enginetest.Option{enginetest.WithLogger(quietLogger())}, opts...)...)
+}
+
+func dumpEvents(events []engine.Event) string {
 	s := ""
 	for _, e := range events {
 		b, _ := json.Marshal(e.Attrs)

@@ -83,7 +83,7 @@ func (c *Client) Reset(ctx context.Context, workflowID, runID string, opts Reset
 		}
 		res.NewRunID = uuid.NewString()
 		last := batches[len(batches)-1]
-		b := &Batch{Kind: BatchExternal, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventWorkflowReset, Time: time.Now().UTC(),
+		b := &Batch{Kind: BatchExternal, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventWorkflowReset, Time: clockOf(c.store).Now().UTC(),
 			Attrs: &WorkflowReset{NewRunID: res.NewRunID, ToEventID: res.ResetEventID, Reason: opts.Reason, Identity: c.identity, Signals: signals}}}}
 		data, err := encodeBatch(b)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/foremanhq/foreman/engine/internal/clock"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -49,27 +50,34 @@ func (h *timerHeap) Pop() any {
 type timerService struct {
 	store Store
 	log   *slog.Logger
+	clock clock.Clock
+	ctx   context.Context
 
-	mu     sync.Mutex
-	heap   timerHeap
-	byKey  map[string]*timerItem
-	wakeup chan struct{}
-	firing sync.WaitGroup // fire calls under way
+	mu    sync.Mutex
+	heap  timerHeap
+	byKey map[string]*timerItem
+	// alarm calls fireDue when the earliest timer falls due. It is armed
+	// as a timer is set, not by a loop woken later, so a test clock knows
+	// of every timer as soon as the store delivered it.
+	alarm   clock.Timer
+	alarmAt time.Time
+	stopped bool
+	firing  sync.WaitGroup // fire calls under way
 }
 
 // runTimers runs the timer service until ctx ends or one of its parts (the
-// two watches, the firing loop) fails; then it stops the others and
-// returns once all have stopped, timers being fired included.
+// two watches) fails; then it stops the other and the alarm, and returns
+// once all have stopped, timers being fired included.
 func runTimers(ctx context.Context, s Store, log *slog.Logger) error {
-	ts := &timerService{store: s, log: log, byKey: map[string]*timerItem{}, wakeup: make(chan struct{}, 1)}
 	g, ctx := errgroup.WithContext(ctx)
+	ts := &timerService{store: s, log: log, clock: clockOf(s), ctx: ctx, byKey: map[string]*timerItem{}}
 	g.Go(func() error {
 		return s.WatchTimers(ctx, func(t StoredTimer) {
 			ts.set(&timerItem{at: t.FireAt, seq: t.Seq, key: "t:" + t.Key, body: t.Data})
 		})
 	})
 	g.Go(func() error { return s.WatchHeartbeats(ctx, ts.onHeartbeat) })
-	g.Go(func() error { ts.loop(ctx); return ctx.Err() })
+	g.Go(func() error { <-ctx.Done(); ts.stop(); return ctx.Err() }) // the alarm stops with the service
 	err := g.Wait()
 	ts.firing.Wait()
 	return err
@@ -78,16 +86,13 @@ func runTimers(ctx context.Context, s Store, log *slog.Logger) error {
 // set adds or replaces the timer with the item's key.
 func (ts *timerService) set(it *timerItem) {
 	ts.mu.Lock()
+	defer ts.mu.Unlock()
 	if old := ts.byKey[it.key]; old != nil && old.index >= 0 {
 		heap.Remove(&ts.heap, old.index)
 	}
 	ts.byKey[it.key] = it
 	heap.Push(&ts.heap, it)
-	ts.mu.Unlock()
-	select {
-	case ts.wakeup <- struct{}{}:
-	default:
-	}
+	ts.armLocked()
 }
 
 func (ts *timerService) remove(key string) {
@@ -98,6 +103,38 @@ func (ts *timerService) remove(key string) {
 			heap.Remove(&ts.heap, old.index)
 		}
 		delete(ts.byKey, key)
+	}
+	ts.armLocked()
+}
+
+// armLocked points the alarm at the earliest timer.
+func (ts *timerService) armLocked() {
+	if ts.stopped {
+		return
+	}
+	if len(ts.heap) == 0 {
+		if ts.alarm != nil {
+			ts.alarm.Stop()
+			ts.alarm = nil
+		}
+		return
+	}
+	at := ts.heap[0].at
+	if ts.alarm != nil && ts.alarmAt.Equal(at) {
+		return
+	}
+	if ts.alarm != nil {
+		ts.alarm.Stop()
+	}
+	ts.alarm, ts.alarmAt = ts.clock.AfterFunc(clock.Until(ts.clock, at), ts.fireDue), at
+}
+
+func (ts *timerService) stop() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.stopped = true
+	if ts.alarm != nil {
+		ts.alarm.Stop()
 	}
 }
 
@@ -116,34 +153,28 @@ func (ts *timerService) onHeartbeat(key string, data []byte) {
 	ts.set(&timerItem{at: rec.At.Add(rec.Timeout), key: "h:" + key, body: body})
 }
 
-func (ts *timerService) loop(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		ts.mu.Lock()
-		var due []*timerItem
-		now := time.Now()
-		for len(ts.heap) > 0 && !ts.heap[0].at.After(now) {
-			it := heap.Pop(&ts.heap).(*timerItem)
-			delete(ts.byKey, it.key)
-			due = append(due, it)
-		}
-		wait := time.Hour
-		if len(ts.heap) > 0 {
-			wait = time.Until(ts.heap[0].at)
-		}
-		ts.mu.Unlock()
-		for _, it := range due {
-			ts.firing.Go(func() { ts.fire(ctx, it) })
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-ts.wakeup:
-		case <-timer.C:
-		}
+// fireDue fires every timer that is due and re-arms the alarm.
+func (ts *timerService) fireDue() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.stopped {
+		return
 	}
+	if ts.alarm != nil {
+		ts.alarm.Stop() // a stale alarm (replaced while it started) must not leave two armed
+		ts.alarm = nil
+	}
+	now := ts.clock.Now()
+	for len(ts.heap) > 0 && !ts.heap[0].at.After(now) {
+		it := heap.Pop(&ts.heap).(*timerItem)
+		delete(ts.byKey, it.key)
+		release := ts.clock.Hold()
+		ts.firing.Go(func() {
+			defer release()
+			ts.fire(ts.ctx, it)
+		})
+	}
+	ts.armLocked()
 }
 
 // fire publishes the timer's task, then deletes the timer; on failure it
@@ -158,7 +189,7 @@ func (ts *timerService) fire(ctx context.Context, it *timerItem) {
 	if err := ts.store.PublishTask(ctx, b.Kind, b.Queue, b.Task, b.MsgID); err != nil {
 		if ctx.Err() == nil {
 			ts.log.Warn("firing timer failed; retrying", "key", it.key, "err", err)
-			it.at = time.Now().Add(time.Second)
+			it.at = ts.clock.Now().Add(time.Second)
 			ts.set(it)
 		}
 		return

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/foremanhq/foreman/engine/internal/clock"
 )
 
 // WorkerOptions tune a Worker; zero values pick the defaults.
@@ -65,6 +67,7 @@ type Worker struct {
 	log   *slog.Logger
 	reg   *registry
 	cache *runCache
+	clock clock.Clock // workflow time: event times, timeouts, heartbeats
 	locks runLocks
 
 	mu      sync.Mutex
@@ -82,7 +85,7 @@ type Worker struct {
 // NewWorker returns a worker for queue. Register functions, then Start.
 func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
-	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue),
+	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
 		reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{}}
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/foremanhq/foreman/engine/internal/clock"
 )
 
 // ActivityInfo describes the running activity attempt.
@@ -38,7 +40,7 @@ type activityRun struct {
 	mu        sync.Mutex
 	prev      json.RawMessage // the newest heartbeat details (of this or an earlier attempt)
 	lastWrite time.Time
-	flush     *time.Timer // a throttled write waiting to happen
+	flush     clock.Timer // a throttled write waiting to happen
 }
 
 // GetActivityInfo describes the attempt running under ctx.
@@ -68,10 +70,10 @@ func RecordHeartbeat(ctx context.Context, details any) error {
 	if r.hbTimeout > 0 {
 		throttle = min(r.hbTimeout/3, time.Second)
 	}
-	wait := throttle - time.Since(r.lastWrite)
+	wait := throttle - clock.Since(r.w.clock, r.lastWrite)
 	if wait > 0 { // throttled: write the newest details a little later
 		if r.flush == nil {
-			r.flush = time.AfterFunc(wait, func() {
+			r.flush = r.w.clock.AfterFunc(wait, func() {
 				r.mu.Lock()
 				r.flush = nil
 				r.mu.Unlock()
@@ -123,7 +125,7 @@ func GetHeartbeatDetails(ctx context.Context, valuePtr any) bool {
 
 func (r *activityRun) writeHeartbeat(ctx context.Context, timeout time.Duration) error {
 	r.mu.Lock()
-	r.lastWrite = time.Now()
+	r.lastWrite = r.w.clock.Now()
 	rec := heartbeatRecord{RunID: r.info.RunID, WorkflowID: r.info.WorkflowID, WorkflowQueue: r.task.WorkflowQueue,
 		Seq: r.info.Seq, Attempt: r.info.Attempt, At: r.lastWrite.UTC(), Timeout: timeout, Details: r.prev}
 	r.mu.Unlock()
@@ -240,7 +242,7 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		return attemptOutcome{failure: &Failure{Type: CodeUnknownActivity, Message: fmt.Sprintf("[%s] activity type %q is not registered on the worker of queue %s (registered: %s)",
 			CodeUnknownActivity, t.ActivityType, w.queue, w.reg.activityNames())}}
 	}
-	now := time.Now()
+	now := w.clock.Now()
 	if s2s := t.Options.ScheduleToStartTimeout; s2s > 0 && now.Sub(t.DispatchedAt) > s2s {
 		return attemptOutcome{failure: &Failure{Type: "TimeoutError", Message: fmt.Sprintf("not started within %s", s2s), TimeoutType: "schedule_to_start"}}
 	}
@@ -257,7 +259,7 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 	}
 	if !deadline.IsZero() {
 		var c2 context.CancelFunc
-		actx, c2 = context.WithDeadline(actx, deadline)
+		actx, c2 = clock.WithDeadline(w.clock, actx, deadline)
 		defer c2()
 	}
 	run := &activityRun{w: w, task: t, hbTimeout: t.Options.HeartbeatTimeout, cancel: cancel,
@@ -282,6 +284,9 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		}
 	}
 	actx = context.WithValue(actx, activityKey{}, run)
+	if w.clock != clock.Wall {
+		actx = clock.NewContext(actx, w.clock) // a test clock, for enginetest.WaitForTimeout
+	}
 	w.mu.Lock()
 	w.running[key] = cancel
 	w.mu.Unlock()
@@ -291,7 +296,7 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		w.mu.Unlock()
 	}()
 	stopProgress := keepInProgress(d)
-	result, err, late := callBefore(actx, fi, t.Input, deadline)
+	result, err, late := callBefore(actx, w.clock, fi, t.Input, deadline)
 	stopProgress()
 	run.finished.Store(true) // a heartbeat from now on is refused
 
@@ -303,7 +308,7 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		// after it is a timeout (the engine may already have retried), and
 		// a function that never returns gives its slot back at it.
 		tt := "start_to_close"
-		if s := t.Options.ScheduleToCloseTimeout; s > 0 && !time.Now().Before(t.ScheduledAt.Add(s)) {
+		if s := t.Options.ScheduleToCloseTimeout; s > 0 && !w.clock.Now().Before(t.ScheduledAt.Add(s)) {
 			tt = "schedule_to_close"
 		}
 		failure = &Failure{Type: "TimeoutError", Message: fmt.Sprintf("activity %s attempt %d did not finish within its deadline", t.ActivityType, t.Attempt), TimeoutType: tt}
@@ -355,7 +360,7 @@ func (w *Worker) settleHeartbeat(ctx context.Context, run *activityRun, ok bool)
 // (none if zero). late reports that the deadline passed first, or that the
 // function returned after it; the function is then abandoned (Go cannot
 // stop a goroutine), its context cancelled and its result discarded.
-func callBefore(ctx context.Context, fi *funcInfo, input json.RawMessage, deadline time.Time) (res json.RawMessage, err error, late bool) {
+func callBefore(ctx context.Context, clk clock.Clock, fi *funcInfo, input json.RawMessage, deadline time.Time) (res json.RawMessage, err error, late bool) {
 	if deadline.IsZero() {
 		res, err = callActivity(ctx, fi, input)
 		return res, err, false
@@ -369,12 +374,13 @@ func callBefore(ctx context.Context, fi *funcInfo, input json.RawMessage, deadli
 		r, e := callActivity(ctx, fi, input)
 		done <- outcome{r, e}
 	}()
-	timer := time.NewTimer(time.Until(deadline))
+	expired := make(chan struct{})
+	timer := clk.AfterFunc(clock.Until(clk, deadline), func() { close(expired) })
 	defer timer.Stop()
 	select {
 	case o := <-done:
-		return o.res, o.err, !time.Now().Before(deadline)
-	case <-timer.C:
+		return o.res, o.err, !clk.Now().Before(deadline)
+	case <-expired:
 		return nil, nil, true
 	}
 }

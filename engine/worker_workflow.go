@@ -98,7 +98,7 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	if env.closed {
 		return ackTask, false
 	}
-	now := time.Now().UTC()
+	now := w.clock.Now().UTC()
 	d := w.accept(env, t.Inbound, now)
 	if !current && t.Inbound != nil && d.unchecked(env) {
 		// A cached state may lag behind history: another worker may have
@@ -200,7 +200,7 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 		}
 		env.close() // fall back to a full replay
 	}
-	env = newWorkflowEnv(w.reg)
+	env = newWorkflowEnv(w.reg, w.clock)
 	if len(t.First) > 0 {
 		// a new run: its whole history is the batch the task carries (later
 		// batches wake their own tasks; an append conflict reloads)
@@ -208,7 +208,7 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 			return env, false, nil
 		}
 		env.close()
-		env = newWorkflowEnv(w.reg)
+		env = newWorkflowEnv(w.reg, w.clock)
 	}
 	if err := w.applyHistory(ctx, env, runID); err != nil {
 		env.close()
@@ -365,7 +365,7 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 	if last.Header.Closed {
 		return ackTask
 	}
-	fail := &Batch{Kind: BatchTask, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventWorkflowTaskFailed, Time: time.Now().UTC(),
+	fail := &Batch{Kind: BatchTask, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventWorkflowTaskFailed, Time: w.clock.Now().UTC(),
 		Attrs: &WorkflowTaskFailed{Code: te.code, Message: te.msg, Stack: truncate(te.stack, 4000), Identity: w.opts.Identity, Attempt: int(delivered)}}}}
 	data, _ := encodeBatch(fail)
 	h := headerFor(fail, runID, last.Header.WorkflowID, last.Header.TaskQueue)
@@ -377,7 +377,7 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 
 // terminateOverLimit ends a run whose history reached HistoryLimit.
 func (w *Worker) terminateOverLimit(ctx context.Context, env *workflowEnv) taskOutcome {
-	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: env.lastEventID + 1, Type: EventWorkflowTerminated, Time: time.Now().UTC(),
+	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: env.lastEventID + 1, Type: EventWorkflowTerminated, Time: w.clock.Now().UTC(),
 		Attrs: &WorkflowTerminated{Reason: fmt.Sprintf("[%s] history reached %d events, the limit", CodeHistoryTooLarge, w.opts.HistoryLimit), Identity: w.opts.Identity}}}}
 	data, _ := encodeBatch(b)
 	h := headerFor(b, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)

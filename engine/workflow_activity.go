@@ -42,7 +42,7 @@ func ExecuteActivity(ctx Context, activity any, input any) Future {
 	}
 	seq := env.nextSeq()
 	st := &activityState{seq: seq, typ: name, opts: opts, input: raw, scheduledAt: env.now, attempt: 1, future: f}
-	f.desc = func() string { return st.describe(time.Now()) }
+	f.desc = func() string { return st.describe(env.clock.Now()) }
 	env.activities[seq] = st
 	env.addCommand(&command{
 		typ:   EventActivityScheduled,

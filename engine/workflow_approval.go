@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"time"
+
+	"github.com/foremanhq/foreman/engine/internal/clock"
 )
 
 // ApprovalOptions describe a human approval.
@@ -40,7 +42,7 @@ func AwaitApproval(ctx Context, name string, opts ApprovalOptions) (ApprovalDeci
 	st := &approvalState{seq: seq, name: name, description: opts.Description, approvers: opts.Approvers,
 		requestedAt: env.now, timeout: opts.Timeout, future: f}
 	f.desc = func() string {
-		return fmt.Sprintf("approval %s requested %s ago", name, time.Since(st.requestedAt).Round(time.Second))
+		return fmt.Sprintf("approval %s requested %s ago", name, clock.Since(env.clock, st.requestedAt).Round(time.Second))
 	}
 	env.approvals[seq] = st
 	env.addCommand(&command{typ: EventApprovalRequested,

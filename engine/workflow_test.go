@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/enginetest"
 )
 
 type order struct {
@@ -56,17 +57,30 @@ func must(err error) {
 	}
 }
 
+// threeStepsEnv is a test environment (on the test clock) running ThreeSteps.
+func threeStepsEnv(t *testing.T) *enginetest.Env {
+	t.Helper()
+	env := newTestEnv(t)
+	env.RegisterWorkflow(ThreeSteps)
+	for _, a := range []any{Reserve, Charge, Ship} {
+		env.RegisterActivity(a)
+	}
+	return env
+}
+
 func TestActivitiesAndTimerComplete(t *testing.T) {
-	h := newHarness(t)
-	h.worker("q", engine.WorkerOptions{}, registerThreeSteps)
-	h.start("o-1", "q", ThreeSteps, order{ID: "1", Amount: 42})
+	env := threeStepsEnv(t)
+	run := env.Start(ThreeSteps, order{ID: "1", Amount: 42})
 	var res string
-	h.mustResult("o-1", &res)
+	must(env.Result(run, &res))
 	if want := "res-1,pay-1-42,ship-1"; res != want {
 		t.Fatalf("result %q, want %q", res, want)
 	}
-	events := h.history("o-1")
+	events := env.History(run)
 	checkHistory(t, events)
+	if d := eventTime(t, events, engine.EventTimerFired).Sub(eventTime(t, events, engine.EventTimerStarted)); d != 50*time.Millisecond {
+		t.Fatalf("the 50ms timer fired after %s", d)
+	}
 	want := []engine.EventType{
 		engine.EventWorkflowStarted,
 		engine.EventStatusSet, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
@@ -78,7 +92,7 @@ func TestActivitiesAndTimerComplete(t *testing.T) {
 	if got := types(events); !reflect.DeepEqual(got, want) {
 		t.Fatalf("history types:\n got %v\nwant %v", got, want)
 	}
-	x, err := h.client.Describe(h.ctx, "o-1", "")
+	x, err := env.Client().Describe(env.Context(), run.WorkflowID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,18 +104,23 @@ func TestActivitiesAndTimerComplete(t *testing.T) {
 // Replay equivalence: with no cache every task replays the whole history;
 // the result and the history must be identical to a cached run.
 func TestReplayEquivalence(t *testing.T) {
-	h := newHarness(t)
-	h.worker("cached", engine.WorkerOptions{}, registerThreeSteps)
-	h.worker("replay", engine.WorkerOptions{CacheSize: -1}, registerThreeSteps)
-	h.start("a", "cached", ThreeSteps, order{ID: "x", Amount: 7})
-	h.start("b", "replay", ThreeSteps, order{ID: "x", Amount: 7})
+	env := newTestEnv(t)
+	for q, opts := range map[string]engine.WorkerOptions{"cached": {}, "replay": {CacheSize: -1}} {
+		opts.Logger = quietLogger()
+		w := engine.NewWorker(env.Store(), q, opts)
+		registerThreeSteps(w)
+		must(w.Start(env.Context()))
+		t.Cleanup(w.Stop)
+	}
+	a := env.StartWithOptions(engine.StartOptions{ID: "a", TaskQueue: "cached"}, ThreeSteps, order{ID: "x", Amount: 7})
+	b := env.StartWithOptions(engine.StartOptions{ID: "b", TaskQueue: "replay"}, ThreeSteps, order{ID: "x", Amount: 7})
 	var ra, rb string
-	h.mustResult("a", &ra)
-	h.mustResult("b", &rb)
+	must(env.Result(a, &ra))
+	must(env.Result(b, &rb))
 	if ra != rb {
 		t.Fatalf("cached result %q != replayed result %q", ra, rb)
 	}
-	ta, tb := types(h.history("a")), types(h.history("b"))
+	ta, tb := types(env.History(a)), types(env.History(b))
 	if !reflect.DeepEqual(ta, tb) {
 		t.Fatalf("histories differ:\n%v\n%v", ta, tb)
 	}

@@ -79,9 +79,19 @@ func TestExpenseApproval(t *testing.T) {
 		}
 	})
 
+	// On the test clock: the real 72-hour manager timeout passes in
+	// milliseconds.
 	t.Run("no manager decision escalates to a director", func(t *testing.T) {
 		t.Parallel()
-		id := startExpense(t, examples.ExpenseInput{ExpenseID: "E4", Amount: 2500, Submitter: "bob", ManagerTimeout: examples.Duration(200 * time.Millisecond)})
+		e := newClockEnv(t)
+		id := "expense-E4"
+		e.start(t, id, examples.ExpenseQueue, examples.ExpenseApproval, examples.ExpenseInput{ExpenseID: "E4", Amount: 2500, Submitter: "bob"})
+		e.waitForApproval(t, id, "manager")
+		e.clock.Advance(examples.DefaultManagerTimeout - time.Minute)
+		if x := e.describe(t, id); len(x.Approvals) != 1 || x.Approvals[0].Name != "manager" {
+			t.Fatalf("escalated before the manager's 72 h: %+v", x.Approvals)
+		}
+		e.clock.Advance(time.Minute)
 		p := e.waitForApproval(t, id, "director")
 		if !strings.HasPrefix(p.Description, "escalated: expense E4") || p.Timeout != 0 {
 			t.Fatalf("director request %+v", p)
@@ -90,7 +100,7 @@ func TestExpenseApproval(t *testing.T) {
 		if err := e.as("alice").Decide(e.ctx, id, "", "manager", true, "late"); err == nil {
 			t.Fatal("a timed-out manager approval accepted a decision")
 		}
-		if x := e.describe(t, id); !strings.HasPrefix(x.StatusLine, "escalated: no manager decided within 200ms") {
+		if x := e.describe(t, id); !strings.HasPrefix(x.StatusLine, "escalated: no manager decided within 72h0m0s") {
 			t.Fatalf("status line %q", x.StatusLine)
 		}
 		if err := e.as("carol").Decide(e.ctx, id, "", "director", true, "ok"); err != nil {
@@ -109,7 +119,11 @@ func TestExpenseApproval(t *testing.T) {
 
 	t.Run("a director rejects after escalation", func(t *testing.T) {
 		t.Parallel()
-		id := startExpense(t, examples.ExpenseInput{ExpenseID: "E5", Amount: 9000, Submitter: "dan", ManagerTimeout: examples.Duration(100 * time.Millisecond)})
+		e := newClockEnv(t)
+		id := "expense-E5"
+		e.start(t, id, examples.ExpenseQueue, examples.ExpenseApproval, examples.ExpenseInput{ExpenseID: "E5", Amount: 9000, Submitter: "dan"})
+		e.waitForApproval(t, id, "manager")
+		e.clock.Advance(examples.DefaultManagerTimeout)
 		e.waitForApproval(t, id, "director")
 		if err := e.as("carol").Decide(e.ctx, id, "", "director", false, "over policy"); err != nil {
 			t.Fatal(err)
@@ -124,16 +138,23 @@ func TestExpenseApproval(t *testing.T) {
 
 	t.Run("nobody decides in time", func(t *testing.T) {
 		t.Parallel()
-		id := startExpense(t, examples.ExpenseInput{ExpenseID: "E6", Amount: 1200, Submitter: "dan",
-			ManagerTimeout: examples.Duration(100 * time.Millisecond), DirectorTimeout: examples.Duration(100 * time.Millisecond)})
+		e := newClockEnv(t)
+		id := "expense-E6"
+		e.start(t, id, examples.ExpenseQueue, examples.ExpenseApproval, examples.ExpenseInput{ExpenseID: "E6", Amount: 1200, Submitter: "dan",
+			DirectorTimeout: examples.Duration(24 * time.Hour)})
 		var res examples.ExpenseResult
 		e.mustResult(t, id, &res)
 		if res.Outcome != "rejected" || res.Level != "expired" || !res.Escalated || res.PaymentID != "" ||
 			res.Summary != "expense E6 of 1200.00 rejected: no decision from a manager or a director in time" {
 			t.Fatalf("result %+v", res)
 		}
-		if got := activities(e.history(t, id)); !reflect.DeepEqual(got, []string{"NotifyRejection"}) {
+		events := e.history(t, id)
+		if got := activities(events); !reflect.DeepEqual(got, []string{"NotifyRejection"}) {
 			t.Fatalf("activities %v", got)
+		}
+		// 72 h for the manager, then 24 h for the director
+		if d := events[len(events)-1].Time.Sub(events[0].Time); d != 96*time.Hour {
+			t.Fatalf("decided %s after the start, want 96h", d)
 		}
 	})
 

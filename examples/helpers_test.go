@@ -12,18 +12,21 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/enginetest"
 	"github.com/foremanhq/foreman/examples"
-	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 )
 
 // env is one engine (embedded JetStream, services) running the example
-// workers, with a client. Subtests of one test share it.
+// workers, with a client. Subtests of one test share it, unless it runs on
+// the test clock (newClockEnv): then each has its own, as moving time for
+// one would move it for all.
 type env struct {
 	t      *testing.T
 	ctx    context.Context
-	store  *jetstream.Store
+	store  engine.Store
 	client *engine.Client
+	clock  *enginetest.Env // nil on the wall clock
 }
 
 func quietLogger() *slog.Logger {
@@ -52,6 +55,20 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, ctx: ctx, store: store, client: engine.NewClient(store, engine.ClientOptions{Identity: "tester"})}
 }
 
+// newClockEnv is an engine on the test clock (engine/enginetest): the
+// examples' real timeouts and periods (72 h, 30 days) take milliseconds.
+// Result moves the clock whenever everything has settled.
+func newClockEnv(t *testing.T) *env {
+	t.Helper()
+	te := enginetest.New(t, enginetest.WithLogger(quietLogger()))
+	stop, err := examples.StartWorkers(te.Context(), te.Store(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return &env{t: t, ctx: te.Context(), store: te.Store(), client: te.Client(), clock: te}
+}
+
 // as returns a client acting as identity (approvals record who decided).
 func (e *env) as(identity string) *engine.Client {
 	return engine.NewClient(e.store, engine.ClientOptions{Identity: identity})
@@ -67,6 +84,9 @@ func (e *env) start(t *testing.T, id, queue string, wf, in any) {
 // result waits (at most 20 s) for the run to close and decodes its result.
 func (e *env) result(t *testing.T, id string, out any) error {
 	t.Helper()
+	if e.clock != nil {
+		return e.clock.Result(engine.Run{WorkflowID: id}, out)
+	}
 	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
 	defer cancel()
 	err := e.client.GetResult(ctx, id, "", out)

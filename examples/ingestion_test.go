@@ -19,8 +19,9 @@ func TestDocumentIngestion(t *testing.T) {
 	// retried and resumes from its last heartbeat, redoing no page.
 	t.Run("retries and resumes from the last heartbeat", func(t *testing.T) {
 		t.Parallel()
+		e := newClockEnv(t) // the default throttle (1 s) and retry backoff pass on the test clock
 		in := examples.IngestInput{DocID: "D1", Pages: 12, ChunkPages: 6, PageTime: examples.Duration(2 * time.Millisecond),
-			Throttle: examples.Duration(time.Millisecond), FlakyAttempts: 1, CrashAtPage: 9}
+			FlakyAttempts: 1, CrashAtPage: 9}
 		e.start(t, "ingest-D1", examples.IngestQueue, examples.DocumentIngestion, in)
 		var res examples.IngestResult
 		e.mustResult(t, "ingest-D1", &res)

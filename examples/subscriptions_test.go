@@ -16,13 +16,15 @@ func TestSubscriptionRenewal(t *testing.T) {
 
 	// Renewals tick on durable timers; after RenewalsPerRun the workflow
 	// continues as new; the cancel signal ends it cleanly wherever it is.
+	// On the test clock: three 30-day periods pass in milliseconds.
 	t.Run("renews, continues as new, and stops on cancel", func(t *testing.T) {
 		t.Parallel()
-		in := examples.SubscriptionInput{SubscriptionID: "S1", Customer: "ana", Amount: 49,
-			Period: examples.Duration(30 * time.Millisecond), RenewalsPerRun: 2}
+		e := newClockEnv(t)
+		in := examples.SubscriptionInput{SubscriptionID: "S1", Customer: "ana", Amount: 49, RenewalsPerRun: 2}
 		e.start(t, "sub-S1", examples.BillingQueue, examples.SubscriptionRenewal, in)
 		first := e.describe(t, "sub-S1").RunID
-		// Wait for the run that continues the first one.
+		e.clock.Advance(3 * examples.DefaultRenewalPeriod)
+		// The run that continues the first one.
 		e.waitFor(t, "sub-S1", func() error {
 			x, err := e.client.Describe(e.ctx, "sub-S1", "")
 			if err != nil {
@@ -40,7 +42,7 @@ func TestSubscriptionRenewal(t *testing.T) {
 		}
 		var res examples.SubscriptionResult
 		e.mustResult(t, "sub-S1", &res) // follows the chain of runs to the last
-		if res.Ended != "canceled" || res.Reason != "moving to a competitor" || res.Renewals < 2 ||
+		if res.Ended != "canceled" || res.Reason != "moving to a competitor" || res.Renewals != 3 ||
 			res.LastInvoice != fmt.Sprintf("INV-S1-%d", res.Renewals) {
 			t.Fatalf("result %+v", res)
 		}
@@ -101,7 +103,8 @@ func TestSubscriptionRenewal(t *testing.T) {
 
 	t.Run("ends after max renewals", func(t *testing.T) {
 		t.Parallel()
-		in := examples.SubscriptionInput{SubscriptionID: "S3", Customer: "chen", Amount: 5, Period: examples.Duration(10 * time.Millisecond), MaxRenewals: 3}
+		e := newClockEnv(t)
+		in := examples.SubscriptionInput{SubscriptionID: "S3", Customer: "chen", Amount: 5, MaxRenewals: 3}
 		e.start(t, "sub-S3", examples.BillingQueue, examples.SubscriptionRenewal, in)
 		var res examples.SubscriptionResult
 		e.mustResult(t, "sub-S3", &res)
@@ -110,6 +113,10 @@ func TestSubscriptionRenewal(t *testing.T) {
 		}
 		if x := e.describe(t, "sub-S3"); x.Progress == nil || *x.Progress != (engine.Progress{Done: 3, Total: 3}) {
 			t.Fatalf("progress %+v", x.Progress)
+		}
+		events := e.history(t, "sub-S3")
+		if d := events[len(events)-1].Time.Sub(events[0].Time); d != 3*examples.DefaultRenewalPeriod {
+			t.Fatalf("ended %s after the start, want three periods", d)
 		}
 	})
 

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/operator"
 )
 
 // The batch journal lets an operator's batch action (approve every match of
@@ -22,7 +24,8 @@ import (
 
 const (
 	// BatchesBucket keeps batch journals: "<batch id>.meta" holds the
-	// Batch, "<batch id>.i.<run id>" one BatchItem per run acted on.
+	// Batch, "<batch id>.i.<run id>" one BatchItem per run acted on
+	// ("<batch id>.i.<run id>.a<hash>" per approval when Approval is set).
 	BatchesBucket = "fm_batches"
 	// BatchJournalTTL is how long a journal entry is kept: a batch can be
 	// resumed within this time of its last write.
@@ -35,48 +38,26 @@ const (
 // identity.
 var ErrBatchMismatch = errors.New("batch id belongs to another batch")
 
-// Batch describes a batch action: what was asked, over which query, by whom.
-type Batch struct {
-	ID     string `json:"id"`
-	Action string `json:"action"`
-	Query  string `json:"query"`
-	// Args are the action's parameters (signal name and payload, reason, …)
-	// so that a resume can check it does the same thing.
-	Args      json.RawMessage `json:"args,omitempty"`
-	Identity  string          `json:"identity"`
-	CreatedAt time.Time       `json:"created_at"`
-}
-
-// BatchItemState is where a batch stands with one run.
-type BatchItemState string
-
-const (
-	// ItemStarted: claimed, the action may or may not have taken effect
-	// (the process stopped before recording the outcome).
-	ItemStarted BatchItemState = "started"
-	// ItemOK: the action took effect.
-	ItemOK BatchItemState = "ok"
-	// ItemSkipped: nothing to do on this run (already in the wanted state).
-	ItemSkipped BatchItemState = "skipped"
-	// ItemError: the action was refused or failed and did not take effect.
-	ItemError BatchItemState = "error"
+// The journal's records are declared by the operator layer, which runs
+// the batches (operator.Journal); Batches implements it.
+type (
+	// Batch describes a batch action: what was asked, over which query, by whom.
+	Batch = operator.BatchRecord
+	// BatchItemState is where a batch stands with one run.
+	BatchItemState = operator.ItemState
+	// BatchItem is the journal record of one run.
+	BatchItem = operator.ItemRecord
 )
 
-// BatchItem is the journal record of one run.
-type BatchItem struct {
-	WorkflowID string         `json:"workflow_id"`
-	RunID      string         `json:"run_id"`
-	State      BatchItemState `json:"state"`
-	Reason     string         `json:"reason,omitempty"`
-	// Attempts counts the claims of this run (1 unless a resume retried it).
-	Attempts  int       `json:"attempts"`
-	StartedAt time.Time `json:"started_at"`
-	// FinishedAt is zero while State is ItemStarted.
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	// Revision is the journal revision the record was read or written at;
-	// Finish and Retake compare-and-swap on it.
-	Revision uint64 `json:"-"`
-}
+// Where a batch stands with one run (see operator.ItemState).
+const (
+	ItemStarted = operator.ItemStarted
+	ItemOK      = operator.ItemOK
+	ItemSkipped = operator.ItemSkipped
+	ItemError   = operator.ItemError
+)
+
+var _ operator.Journal = (*Batches)(nil)
 
 // ErrBatchRunning: another live process is running the batch.
 var ErrBatchRunning = errors.New("batch is running in another process")
@@ -110,11 +91,18 @@ func CheckBatchID(id string) error { return checkToken("batch id", id, maxBatchI
 
 func batchMetaKey(id string) string { return id + ".meta" }
 
-func batchItemKey(id, runID string) (string, error) {
-	if err := checkToken("run id", runID, maxRunIDLen); err != nil {
+func batchItemKey(id string, it BatchItem) (string, error) {
+	if err := checkToken("run id", it.RunID, maxRunIDLen); err != nil {
 		return "", err
 	}
-	return id + ".i." + runID, nil
+	key := id + ".i." + it.RunID
+	if it.Approval != "" {
+		// approval names are free text; a hash keeps the key a token
+		h := fnv.New64a()
+		h.Write([]byte(it.Approval))
+		key += fmt.Sprintf(".a%016x", h.Sum64())
+	}
+	return key, nil
 }
 
 // Begin records b under b.ID, or returns the batch already recorded there
@@ -196,7 +184,7 @@ func (j *Batches) Get(ctx context.Context, id string) (Batch, error) {
 // Otherwise the earlier record is returned with acquired false: the caller
 // decides from its state whether to act again, through Retake.
 func (j *Batches) Claim(ctx context.Context, id string, it BatchItem) (BatchItem, bool, error) {
-	key, err := batchItemKey(id, it.RunID)
+	key, err := batchItemKey(id, it)
 	if err != nil {
 		return it, false, err
 	}
@@ -264,7 +252,7 @@ func (j *Batches) Finish(ctx context.Context, id string, it BatchItem) (BatchIte
 }
 
 func (j *Batches) update(ctx context.Context, id string, it BatchItem, rev uint64) (uint64, error) {
-	key, err := batchItemKey(id, it.RunID)
+	key, err := batchItemKey(id, it)
 	if err != nil {
 		return 0, err
 	}

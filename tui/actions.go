@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -12,10 +11,13 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
-// actionKind is an operator action on runs.
+// actionKind is an operator action on runs: a key of the console, mapped
+// to its operator catalog entry (which says whether it writes and whether
+// it is destructive).
 type actionKind int
 
 const (
@@ -26,19 +28,34 @@ const (
 	actTerminate
 	actReset
 	actCompensate
-	actQuery // read-only: opens the query tab
+	actQuery // read-only: opens the query tab; not a catalog action
 )
 
 func (k actionKind) verb() string {
 	return [...]string{"", "signal", "approve", "reject", "cancel", "terminate", "reset", "compensate", "query"}[k]
 }
 
-// writes tells whether the action changes runs (refused in read-only mode).
-func (k actionKind) writes() bool { return k != actQuery }
+// name is the action's operator catalog entry ("" for actQuery).
+func (k actionKind) name() string {
+	return [...]string{"", operator.ActSignal, operator.ActApprove, operator.ActReject, operator.ActCancel,
+		operator.ActTerminate, operator.ActReset, operator.ActCompensate, ""}[k]
+}
+
+func (k actionKind) entry() *operator.Action {
+	a, _ := operator.Default.Lookup(k.name())
+	return a
+}
+
+// writes tells whether the action changes runs, as the catalog says.
+func (k actionKind) writes() bool {
+	a := k.entry()
+	return a != nil && a.Write
+}
 
 // destructive actions ask the operator to type the workflow id.
 func (k actionKind) destructive() bool {
-	return k == actTerminate || k == actReset || k == actCompensate
+	a := k.entry()
+	return a != nil && a.Destructive
 }
 
 // target is one run an action applies to, captured when its dialog opened:
@@ -49,7 +66,7 @@ type target struct {
 	Approval   string // approve/reject: the approval's name
 }
 
-func targetOf(d *visibility.Doc) target { return target{WorkflowID: d.WorkflowID, RunID: d.RunID} }
+func targetOf(d *searchapi.Doc) target { return target{WorkflowID: d.WorkflowID, RunID: d.RunID} }
 
 func sortTargets(ts []target) {
 	slices.SortFunc(ts, func(a, b target) int {
@@ -121,10 +138,20 @@ func (m *Model) actionFor(k tea.KeyPressMsg) (actionKind, bool) {
 	return 0, false
 }
 
+// refusal is why the actions the console was given refuse kind outright
+// (read-only mode: operator.ReadOnly), or nil. The console holds no rule
+// of its own: it asks the decorator every write goes through.
+func (m *Model) refusal(kind actionKind) error {
+	if kind.name() == "" {
+		return nil
+	}
+	return m.acts.Check(operator.Request{Action: kind.name()})
+}
+
 // beginAction opens the dialog that completes and confirms an action. The
 // targets are captured now, so what the operator confirms is what runs.
 func (m *Model) beginAction(kind actionKind, s scope) tea.Cmd {
-	if m.opts.ReadOnly && kind.writes() {
+	if errors.Is(m.refusal(kind), operator.ErrReadOnly) {
 		return m.flashErr("read-only: %s is disabled", kind.verb())
 	}
 	if s.size() == 0 {
@@ -160,50 +187,85 @@ func (m *Model) beginAction(kind actionKind, s scope) tea.Cmd {
 	return nil
 }
 
-// dispatch is the one place writes start. Read-only mode stops them here,
-// whatever screen or dialog asked (a view that forgot cannot leak a write).
+// dispatch is where writes start: one run at once, several through the
+// batch runner. Whatever screen or dialog asked, the write goes through
+// m.acts, behind the read-only decorator; a refusal is told here before a
+// batch dialog opens.
 func (m *Model) dispatch(a action) tea.Cmd {
-	if m.opts.ReadOnly && a.kind.writes() {
+	if err := m.refusal(a.kind); err != nil {
 		m.closeModal()
-		return m.flashErr("read-only: %s refused", a.kind.verb())
+		if errors.Is(err, operator.ErrReadOnly) {
+			return m.flashErr("read-only: %s refused", a.kind.verb())
+		}
+		return m.flashErr("%s: %v", a.kind.verb(), err)
 	}
 	if a.scope.all || len(a.scope.targets) > 1 {
 		d := newBatchDialog(m, a)
 		m.modal = d
-		return d.step(m)
+		return d.start(m)
 	}
 	m.closeModal()
 	t := a.scope.targets[0]
-	b, ctx, to := m.b, m.ctx, m.opts.RequestTimeout
+	acts, ctx, to := m.acts, m.ctx, m.opts.RequestTimeout
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, to)
 		defer cancel()
-		res, err := perform(c, b, a, t)
+		res, err := perform(c, acts, a, t)
 		return actionDoneMsg{act: a, t: t, res: res, err: err}
 	}
 }
 
-// perform calls the backend for one run. Only dispatch and the batch
-// runner (started by dispatch) call it.
-func perform(ctx context.Context, b Actor, a action, t target) (ResetPreview, error) {
-	switch a.kind {
-	case actSignal:
-		return ResetPreview{}, b.Signal(ctx, t.WorkflowID, t.RunID, a.signal, a.payload)
-	case actApprove, actReject:
-		if t.Approval == "" {
-			return ResetPreview{}, errors.New("no pending approval named")
-		}
-		return ResetPreview{}, b.Decide(ctx, t.WorkflowID, t.RunID, t.Approval, a.kind == actApprove, a.reason)
-	case actCancel:
-		return ResetPreview{}, b.Cancel(ctx, t.WorkflowID, t.RunID, a.reason)
-	case actTerminate:
-		return ResetPreview{}, b.Terminate(ctx, t.WorkflowID, t.RunID, a.reason)
-	case actReset:
-		return b.Reset(ctx, t.WorkflowID, t.RunID, a.resetTo, a.reapply, a.reason, false)
-	case actCompensate:
-		return ResetPreview{}, b.Compensate(ctx, t.WorkflowID, t.RunID, a.reason)
+// request is the operator request of a on one run (Target "" for a batch).
+func (a action) request(t target) operator.Request {
+	p := operator.Params{Reason: a.reason, Name: a.signal, Input: a.payload, To: a.resetTo, ReapplySignals: a.reapply, Approval: a.approval}
+	if a.kind == actApprove || a.kind == actReject {
+		p.Reason, p.Comment = "", a.reason
 	}
-	return ResetPreview{}, fmt.Errorf("unknown action %d", a.kind)
+	return operator.Request{Action: a.kind.name(), Target: operator.Target{WorkflowID: t.WorkflowID, RunID: t.RunID, Approval: t.Approval}, Params: p}
+}
+
+// perform runs a on one run. Only dispatch calls it.
+func perform(ctx context.Context, acts operator.Actions, a action, t target) (ResetPreview, error) {
+	if (a.kind == actApprove || a.kind == actReject) && t.Approval == "" {
+		return ResetPreview{}, errors.New("no pending approval named")
+	}
+	out, err := acts.Perform(ctx, a.request(t))
+	if err != nil {
+		return ResetPreview{}, err
+	}
+	return resetPreviewOf(out), nil
+}
+
+// previewReset asks for a dry run of a reset (a read: read-only lets it by).
+func previewReset(ctx context.Context, acts operator.Actions, t target, to string, reapply bool) (ResetPreview, error) {
+	out, err := acts.Perform(ctx, operator.Request{Action: operator.ActReset, Target: operator.Target{WorkflowID: t.WorkflowID, RunID: t.RunID},
+		Params: operator.Params{To: to, ReapplySignals: reapply, DryRun: true}})
+	if err != nil {
+		return ResetPreview{}, err
+	}
+	return resetPreviewOf(out), nil
+}
+
+// storeView saves a named search (a write: refused in read-only mode).
+func storeView(ctx context.Context, acts operator.Actions, name, query string) error {
+	_, err := acts.Perform(ctx, operator.Request{Action: operator.ActViewSave, Params: operator.Params{Name: name, Query: query}})
+	return err
+}
+
+// resetPreviewOf reads a reset's result out of an outcome.
+func resetPreviewOf(out operator.Outcome) ResetPreview {
+	res, ok := out.Data.(engine.ResetResult)
+	if !ok {
+		return ResetPreview{}
+	}
+	ids := func(events []engine.Event) []int64 {
+		ids := make([]int64, len(events))
+		for i, e := range events {
+			ids[i] = e.ID
+		}
+		return ids
+	}
+	return ResetPreview{To: res.ResetEventID, Kept: ids(res.Kept), Dropped: ids(res.Dropped), Reapplied: ids(res.Reapplied), NewRunID: res.NewRunID}
 }
 
 func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {

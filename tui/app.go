@@ -6,6 +6,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/foremanhq/foreman/operator"
 )
 
 // Model is the console's one tea.Model. Screens (list, detail, approvals,
@@ -13,15 +15,18 @@ import (
 // methods; only Model.Update changes state, and every I/O happens in a
 // tea.Cmd that returns a message.
 type Model struct {
-	ctx  context.Context
-	b    Backend
+	ctx context.Context
+	b   Backend
+	// acts is every write's way out: b, behind operator.ReadOnly in
+	// read-only mode.
+	acts operator.Actions
 	opts Options
 	now  func() time.Time
 	// tick schedules a message; tests replace it to record instead of wait.
 	tick func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd
 
 	keys    keyMap
-	roKeys  map[string]string // write key -> action, to explain refusals in read-only mode
+	roKeys  map[string]string // disabled write key -> action, to explain refusals in read-only mode
 	st      Styles
 	w, h    int
 	stack   []screen
@@ -50,18 +55,21 @@ const debounce = 250 * time.Millisecond
 // New builds the console model; Run is the usual entry point.
 func New(ctx context.Context, b Backend, opts Options) *Model {
 	opts = opts.withDefaults()
+	var acts operator.Actions = b
+	if opts.ReadOnly {
+		acts = operator.ReadOnly(operator.Default, b)
+	}
 	m := &Model{
-		ctx: ctx, b: b, opts: opts, now: opts.Now, tick: tea.Tick,
-		keys:  newKeyMap(opts.ReadOnly),
+		ctx: ctx, b: b, acts: acts, opts: opts, now: opts.Now, tick: tea.Tick,
+		keys:  newKeyMap(acts),
 		st:    newStyles(true, opts.NoColor),
 		hist:  loadSearchHistory(opts.HistoryFile),
 		mouse: opts.Mouse,
 		w:     80, h: 24,
 	}
-	if opts.ReadOnly {
-		m.roKeys = map[string]string{}
-		all := newKeyMap(false)
-		for _, b := range all.writes() {
+	m.roKeys = map[string]string{}
+	for _, b := range m.keys.writes() {
+		if !b.Enabled() {
 			for _, k := range b.Keys() {
 				m.roKeys[k] = b.Help().Desc
 			}

@@ -9,11 +9,11 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // approvalsPreset matches runs with at least one pending approval (the
-// approvals field lists their names; see notes/fields.md).
+// approvals field lists their names; see the field table, visibility/fields).
 var approvalsPreset = preset{qs: "approvals:*", temporal: "approvals IS NOT NULL"}
 
 // maxApprovalRuns bounds the inbox; beyond it the header says so and a
@@ -88,7 +88,7 @@ func (s *approvalsScreen) fetch(m *Model, q string, pending bool) tea.Cmd {
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		res, err := b.Search(c, visibility.SearchRequest{Query: eq, Sort: []string{"approval_since", "run_id"}, Size: maxApprovalRuns})
+		res, err := b.Search(c, searchapi.SearchRequest{Query: eq, Sort: []string{"approval_since", "run_id"}, Size: maxApprovalRuns})
 		return approvalsReply{approvalsMsg: approvalsMsg{addr: addr{id}, res: res, err: err}, query: q, pending: pending}
 	}
 }

@@ -3,14 +3,14 @@ package tui
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Backend is everything the console needs from the engine, in domain terms.
-// The foreman CLI implements it over engine.Client and visibility.Client;
+// The foreman CLI implements it over engine.Client and searchapi.Client;
 // the console never touches JetStream or bleve itself (DESIGN.md §2).
 //
 // Every method may block on the network: the console only calls them from
@@ -18,20 +18,25 @@ import (
 type Backend interface {
 	Searcher
 	Inspector
-	Actor
+	// Actions performs every write, by its operator catalog entry; the
+	// console wraps it with operator.ReadOnly in read-only mode.
+	operator.Actions
+	// Journal keeps the console's batches, as it keeps the CLI's
+	// (jetstream.Batches): journaled, resumable, never acting twice on a run.
+	Journal(ctx context.Context) (operator.Journal, error)
 	ViewStore
 }
 
 // Searcher finds runs in the visibility index.
 type Searcher interface {
 	// Search returns one page of runs matching req.Query. A malformed query
-	// fails with a *visibility.APIError whose Pos and Expected point at the
+	// fails with a *searchapi.APIError whose Pos and Expected point at the
 	// offending token.
-	Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error)
+	Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error)
 	// Count counts runs matching req.Query, grouped when req.GroupBy is set.
-	Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error)
+	Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error)
 	// Lag says how far the index is behind history.
-	Lag(ctx context.Context) (visibility.Lag, error)
+	Lag(ctx context.Context) (searchapi.Lag, error)
 	// Updates delivers a value each time the index applied new history (many
 	// may be coalesced into one), until ctx ends; the channel is then closed.
 	Updates(ctx context.Context) <-chan struct{}
@@ -49,28 +54,10 @@ type Inspector interface {
 	CompensationPlan(ctx context.Context, workflowID, runID string) ([]CompensationStep, error)
 }
 
-// Actor changes runs. Every call is recorded in the run's history with the
-// operator identity the adapter was built with. The console only calls these
-// from its one dispatch point (actions.go), which refuses them in read-only
-// mode.
-type Actor interface {
-	Signal(ctx context.Context, workflowID, runID, name string, payload json.RawMessage) error
-	// Decide approves or rejects the pending approval called approval.
-	Decide(ctx context.Context, workflowID, runID, approval string, approved bool, comment string) error
-	Cancel(ctx context.Context, workflowID, runID, reason string) error
-	Terminate(ctx context.Context, workflowID, runID, reason string) error
-	// Reset starts a new run from the history up to `to`: an event id, "first"
-	// or "last-good" (just before the first failure). With dryRun nothing
-	// changes and the preview says what would be kept and dropped.
-	Reset(ctx context.Context, workflowID, runID, to string, reapplySignals bool, reason string, dryRun bool) (ResetPreview, error)
-	// Compensate runs the run's registered compensations, newest first.
-	Compensate(ctx context.Context, workflowID, runID, reason string) error
-}
-
-// ViewStore keeps named searches that a team shares.
+// ViewStore lists the named searches a team shares (saving one is the
+// operator.ActViewSave action).
 type ViewStore interface {
 	Views(ctx context.Context) ([]SavedView, error)
-	SaveView(ctx context.Context, name, query string) error
 }
 
 // ResetPreview says what a reset keeps and drops.
@@ -106,4 +93,4 @@ type SavedView struct {
 }
 
 // ErrReadOnly is what every write returns when the console runs read-only.
-var ErrReadOnly = errors.New("read-only mode: writes are disabled")
+var ErrReadOnly = operator.ErrReadOnly

@@ -6,7 +6,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // column is one column of a run table: how wide, how to sort by it, and how
@@ -20,7 +20,7 @@ type column struct {
 	weight   int    // flexible: share of the spare width
 	priority int    // the lowest priorities are dropped first when narrow
 	right    bool
-	cell     func(c cellCtx, d *visibility.Doc, w int) string
+	cell     func(c cellCtx, d *searchapi.Doc, w int) string
 }
 
 // cellCtx is what a cell may read besides its document.
@@ -94,31 +94,31 @@ func layout(cols []column, width int) (keep []column, widths []int) {
 
 // Columns of the executions list.
 var (
-	colStatus = column{title: "STATUS", field: "status", width: 13, priority: 100, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colStatus = column{title: "STATUS", field: "status", width: 13, priority: 100, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Status(d.Status), fit(statusGlyph(d.Status)+" "+statusWord(d.Status), w))
 	}}
-	colWorkflowID = column{title: "WORKFLOW ID", field: "workflow_id", min: 14, weight: 2, priority: 100, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colWorkflowID = column{title: "WORKFLOW ID", field: "workflow_id", min: 14, weight: 2, priority: 100, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(oneLine(d.WorkflowID), w)
 	}}
-	colRun = column{title: "RUN", field: "run_id", width: 8, priority: 10, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colRun = column{title: "RUN", field: "run_id", width: 8, priority: 10, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Dim, fit(shortID(d.RunID), w))
 	}}
-	colType = column{title: "TYPE", field: "type", min: 8, weight: 1, priority: 80, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colType = column{title: "TYPE", field: "type", min: 8, weight: 1, priority: 80, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(oneLine(d.Type), w)
 	}}
-	colAge = column{title: "AGE", field: "start_time", width: 6, priority: 90, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colAge = column{title: "AGE", field: "start_time", width: 6, priority: 90, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		if d.StartTime.IsZero() {
 			return strings.Repeat(" ", w)
 		}
 		return fitRight(compactDuration(c.now.Sub(d.StartTime)), w)
 	}}
-	colDuration = column{title: "TOOK", field: "duration_ms", width: 6, priority: 30, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colDuration = column{title: "TOOK", field: "duration_ms", width: 6, priority: 30, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		if d.CloseTime.IsZero() || d.StartTime.IsZero() {
 			return c.r(c.st.Dim, fitRight("—", w))
 		}
 		return fitRight(compactDuration(d.CloseTime.Sub(d.StartTime)), w)
 	}}
-	colProgress = column{title: "PROGRESS", field: "progress_pct", width: 10, priority: 45, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colProgress = column{title: "PROGRESS", field: "progress_pct", width: 10, priority: 45, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		bar, pct := progressBar(d.Progress, 5)
 		if bar == "" {
 			return strings.Repeat(" ", w)
@@ -126,29 +126,29 @@ var (
 		full := strings.Count(bar, "█")
 		return c.r(c.st.BarFull, strings.Repeat("█", full)) + c.r(c.st.BarEmpty, strings.Repeat("░", 5-full)) + fitRight(pct, w-5)
 	}}
-	colWaiting = column{title: "WAITING", field: "waiting_on", width: 10, priority: 60, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colWaiting = column{title: "WAITING", field: "waiting_on", width: 10, priority: 60, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		s := fit(waitingWord(d.WaitingOn, d.Attempts), w)
 		if d.WaitingOn == "retry" || d.WaitingOn == "task_failure" {
 			return c.r(c.st.Warn, s)
 		}
 		return s
 	}}
-	colStatusLine = column{title: "STATUS LINE", min: 10, weight: 5, priority: 50, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colStatusLine = column{title: "STATUS LINE", min: 10, weight: 5, priority: 50, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		if d.StatusLine == "" && d.LastFailure != nil && d.Status != "running" {
 			return c.r(c.st.Fail, fit(oneLine(d.LastFailure.Message), w))
 		}
 		return fit(oneLine(d.StatusLine), w)
 	}}
-	colHistory = column{title: "EVENTS", field: "history_length", width: 6, priority: 5, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colHistory = column{title: "EVENTS", field: "history_length", width: 6, priority: 5, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Dim, fitRight(thousands(d.HistoryLength), w))
 	}}
-	colStalled = column{title: "STALLED", field: "last_event_time", width: 8, priority: 90, right: true, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colStalled = column{title: "STALLED", field: "last_event_time", width: 8, priority: 90, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		if d.LastEventTime.IsZero() {
 			return strings.Repeat(" ", w)
 		}
 		return c.r(c.st.Warn, fitRight(compactDuration(c.now.Sub(d.LastEventTime)), w))
 	}}
-	colWhy = column{title: "WHY", min: 16, weight: 6, priority: 95, cell: func(c cellCtx, d *visibility.Doc, w int) string {
+	colWhy = column{title: "WHY", min: 16, weight: 6, priority: 95, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(stuckReason(d, c.now), w)
 	}}
 )

@@ -263,8 +263,8 @@ func (d *detailScreen) act(m *Model, kind actionKind) tea.Cmd {
 	case actQuery:
 		return d.setTab(m, tabQuery, true)
 	case actReset:
-		if m.opts.ReadOnly {
-			return m.beginAction(kind, s)
+		if m.refusal(kind) != nil {
+			return m.beginAction(kind, s) // it says why
 		}
 		to := "last-good"
 		if d.tab == tabHistory {

@@ -2,7 +2,7 @@
 // in to find, inspect and act on executions (DESIGN.md §6).
 //
 // The foreman CLI opens it with Run, giving it a Backend (backend.go) built
-// over engine.Client and visibility.Client. The console never talks to
+// over engine.Client and searchapi.Client. The console never talks to
 // JetStream or bleve: every read and write goes through that interface, in
 // a tea.Cmd with a deadline.
 //
@@ -22,10 +22,13 @@
 // cursors from either end (G asks the index for the last page with the sort
 // reversed) and keeps the rows of a few pages around the cursor.
 //
-// Writes start in one place, Model.dispatch (actions.go), which refuses them
-// in read-only mode whatever asked; dialogs capture their target runs when
-// they open, default to No, and ask to type the workflow id (terminate,
-// reset, compensate) or the count (batches) before anything runs.
+// Writes are operator catalog actions (package operator): they start in
+// Model.dispatch (actions.go) and all go through Model.acts, the backend
+// behind operator.ReadOnly in read-only mode, the one place that refuses
+// them; batches run on operator.Runner, journaled and resumable like the
+// CLI's. Dialogs capture their target runs when they open, default to No,
+// and ask to type the workflow id (terminate, reset, compensate) or the
+// count (batches) before anything runs.
 //
 // Keys are declared once (keymap.go) and feed the footer, the ? help and
 // the read-only refusals; styles are one Styles value (theme.go) chosen from

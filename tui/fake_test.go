@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/operator/operatortest"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // fakeBackend serves fixed data with search-after paging and records every
@@ -21,16 +24,21 @@ import (
 type fakeBackend struct {
 	mu        sync.Mutex
 	clock     time.Time
-	docs      []visibility.Doc
+	docs      []searchapi.Doc
 	synthetic int
 	histories map[string][]engine.Event
 	plans     map[string][]CompensationStep
 	answers   map[string]json.RawMessage
 	views     []SavedView
 	calls     []string
-	searches  []visibility.SearchRequest
+	searches  []searchapi.SearchRequest
 	updates   chan struct{}
 	preview   ResetPreview
+	// t starts the journal's JetStream (set by newHarness).
+	t       testing.TB
+	journal operator.Journal
+	// real, when set, performs the actions instead (a real engine's).
+	real operator.Actions
 }
 
 func newFakeBackend(clock time.Time) *fakeBackend {
@@ -51,7 +59,7 @@ func (f *fakeBackend) Calls() []string {
 	return slices.Clone(f.calls)
 }
 
-func (f *fakeBackend) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+func (f *fakeBackend) Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.searches = append(f.searches, req)
@@ -65,16 +73,16 @@ func (f *fakeBackend) Search(ctx context.Context, req visibility.SearchRequest) 
 	}
 	match, err := f.matcher(req.Query)
 	if err != nil {
-		return visibility.SearchResult{}, err
+		return searchapi.SearchResult{}, err
 	}
-	var hits []visibility.Doc
+	var hits []searchapi.Doc
 	for _, d := range f.docs {
 		if match(&d) {
 			hits = append(hits, d)
 		}
 	}
 	sortDocs(hits, req.Sort)
-	res := visibility.SearchResult{Total: uint64(len(hits)), TookMS: 1.5}
+	res := searchapi.SearchResult{Total: uint64(len(hits)), TookMS: 1.5}
 	end := min(start+size, len(hits))
 	if start < end {
 		res.Hits = slices.Clone(hits[start:end])
@@ -87,9 +95,9 @@ func (f *fakeBackend) Search(ctx context.Context, req visibility.SearchRequest) 
 
 // syntheticPage: run i is order-%06d, started i minutes before the clock;
 // a descending first key lists them from i=0, an ascending one from the end.
-func (f *fakeBackend) syntheticPage(req visibility.SearchRequest, start, size int) visibility.SearchResult {
+func (f *fakeBackend) syntheticPage(req searchapi.SearchRequest, start, size int) searchapi.SearchResult {
 	n := f.synthetic
-	res := visibility.SearchResult{Total: uint64(n), TookMS: 3}
+	res := searchapi.SearchResult{Total: uint64(n), TookMS: 3}
 	desc := len(req.Sort) == 0 || strings.HasPrefix(req.Sort[0], "-")
 	end := min(start+size, n)
 	for p := start; p < end; p++ {
@@ -105,10 +113,10 @@ func (f *fakeBackend) syntheticPage(req visibility.SearchRequest, start, size in
 	return res
 }
 
-func syntheticDoc(clock time.Time, i int) visibility.Doc {
+func syntheticDoc(clock time.Time, i int) searchapi.Doc {
 	statuses := []engine.Status{engine.StatusRunning, engine.StatusCompleted, engine.StatusCompleted, engine.StatusFailed}
 	st := statuses[i%len(statuses)]
-	d := visibility.Doc{WorkflowID: fmt.Sprintf("order-%06d", i), RunID: fmt.Sprintf("run-%06d-aaaa", i), Type: "OrderWorkflow",
+	d := searchapi.Doc{WorkflowID: fmt.Sprintf("order-%06d", i), RunID: fmt.Sprintf("run-%06d-aaaa", i), Type: "OrderWorkflow",
 		TaskQueue: "orders", Status: st, StartTime: clock.Add(-time.Duration(i) * time.Minute), HistoryLength: int64(10 + i%40),
 		StatusLine: fmt.Sprintf("step %d of 5: charging card", i%5+1), Progress: &engine.Progress{Done: int64(i % 5), Total: 5},
 		LastEventTime: clock.Add(-time.Duration(i) * time.Second)}
@@ -120,8 +128,8 @@ func syntheticDoc(clock time.Time, i int) visibility.Doc {
 	return d
 }
 
-func sortDocs(docs []visibility.Doc, sortSpec []string) {
-	slices.SortStableFunc(docs, func(a, b visibility.Doc) int {
+func sortDocs(docs []searchapi.Doc, sortSpec []string) {
+	slices.SortStableFunc(docs, func(a, b searchapi.Doc) int {
 		for _, f := range sortSpec {
 			desc := strings.HasPrefix(f, "-")
 			c := compareField(&a, &b, strings.TrimPrefix(f, "-"))
@@ -136,7 +144,7 @@ func sortDocs(docs []visibility.Doc, sortSpec []string) {
 	})
 }
 
-func compareField(a, b *visibility.Doc, f string) int {
+func compareField(a, b *searchapi.Doc, f string) int {
 	switch f {
 	case "start_time":
 		return a.StartTime.Compare(b.StartTime)
@@ -160,7 +168,7 @@ func compareField(a, b *visibility.Doc, f string) int {
 	return 0
 }
 
-func oldestOf(d *visibility.Doc) time.Time {
+func oldestOf(d *searchapi.Doc) time.Time {
 	if a := oldestApproval(d.PendingApprovals); a != nil {
 		return a.RequestedAt
 	}
@@ -173,8 +181,8 @@ var knownStatuses = "running, completed, failed, canceled, terminated, timed_out
 // field:value terms (all required), approvals:*, last_event_time:<now-D,
 // and words matched against workflow ids. An unknown status is a
 // positioned error, as the real index reports it.
-func (f *fakeBackend) matcher(q string) (func(*visibility.Doc) bool, error) {
-	var preds []func(*visibility.Doc) bool
+func (f *fakeBackend) matcher(q string) (func(*searchapi.Doc) bool, error) {
+	var preds []func(*searchapi.Doc) bool
 	i := 0
 	for i < len(q) {
 		if strings.ContainsRune(" ()+", rune(q[i])) {
@@ -190,38 +198,38 @@ func (f *fakeBackend) matcher(q string) (func(*visibility.Doc) bool, error) {
 		val = strings.Trim(val, `"`)
 		switch {
 		case !ok:
-			preds = append(preds, func(d *visibility.Doc) bool { return strings.Contains(d.WorkflowID, tok) })
+			preds = append(preds, func(d *searchapi.Doc) bool { return strings.Contains(d.WorkflowID, tok) })
 		case field == "status":
 			if !strings.Contains(knownStatuses, val) {
-				return nil, &visibility.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown status %q", val), Pos: i + len("status:"), Expected: "a status: " + knownStatuses}
+				return nil, &searchapi.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown status %q", val), Pos: i + len("status:"), Expected: "a status: " + knownStatuses}
 			}
-			preds = append(preds, func(d *visibility.Doc) bool { return string(d.Status) == val })
+			preds = append(preds, func(d *searchapi.Doc) bool { return string(d.Status) == val })
 		case field == "type":
-			preds = append(preds, func(d *visibility.Doc) bool { return d.Type == val })
+			preds = append(preds, func(d *searchapi.Doc) bool { return d.Type == val })
 		case field == "waiting_on":
-			preds = append(preds, func(d *visibility.Doc) bool { return d.WaitingOn == val })
+			preds = append(preds, func(d *searchapi.Doc) bool { return d.WaitingOn == val })
 		case field == "task_queue":
-			preds = append(preds, func(d *visibility.Doc) bool { return d.TaskQueue == val })
+			preds = append(preds, func(d *searchapi.Doc) bool { return d.TaskQueue == val })
 		case field == "workflow_id":
-			preds = append(preds, func(d *visibility.Doc) bool {
+			preds = append(preds, func(d *searchapi.Doc) bool {
 				p, wild := strings.CutSuffix(val, "*")
 				return d.WorkflowID == val || (wild && strings.HasPrefix(d.WorkflowID, p))
 			})
 		case field == "approvals" && val == "*":
-			preds = append(preds, func(d *visibility.Doc) bool { return len(d.PendingApprovals) > 0 })
+			preds = append(preds, func(d *searchapi.Doc) bool { return len(d.PendingApprovals) > 0 })
 		case field == "last_event_time" && strings.HasPrefix(val, "<now-"):
 			dur, err := parseAge(strings.TrimPrefix(val, "<now-"))
 			if err != nil {
-				return nil, &visibility.APIError{Code: "bad_query", Message: err.Error(), Pos: i}
+				return nil, &searchapi.APIError{Code: "bad_query", Message: err.Error(), Pos: i}
 			}
 			cut := f.clock.Add(-dur)
-			preds = append(preds, func(d *visibility.Doc) bool { return d.LastEventTime.Before(cut) })
+			preds = append(preds, func(d *searchapi.Doc) bool { return d.LastEventTime.Before(cut) })
 		default:
-			return nil, &visibility.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown field %q", field), Pos: i, Expected: "a field name"}
+			return nil, &searchapi.APIError{Code: "bad_query", Message: fmt.Sprintf("unknown field %q", field), Pos: i, Expected: "a field name"}
 		}
 		i = j
 	}
-	return func(d *visibility.Doc) bool {
+	return func(d *searchapi.Doc) bool {
 		for _, p := range preds {
 			if !p(d) {
 				return false
@@ -231,16 +239,16 @@ func (f *fakeBackend) matcher(q string) (func(*visibility.Doc) bool, error) {
 	}, nil
 }
 
-func (f *fakeBackend) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+func (f *fakeBackend) Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.synthetic > 0 {
 		n := uint64(f.synthetic)
-		return visibility.CountResult{Total: n, Groups: []visibility.Group{{Value: "completed", Count: n / 2}, {Value: "running", Count: n / 4}, {Value: "failed", Count: n / 4}}}, nil
+		return searchapi.CountResult{Total: n, Groups: []searchapi.Group{{Value: "completed", Count: n / 2}, {Value: "running", Count: n / 4}, {Value: "failed", Count: n / 4}}}, nil
 	}
 	match, err := f.matcher(req.Query)
 	if err != nil {
-		return visibility.CountResult{}, err
+		return searchapi.CountResult{}, err
 	}
 	groups := map[string]uint64{}
 	var total uint64
@@ -258,18 +266,18 @@ func (f *fakeBackend) Count(ctx context.Context, req visibility.CountRequest) (v
 			groups[d.TaskQueue]++
 		}
 	}
-	res := visibility.CountResult{Total: total}
+	res := searchapi.CountResult{Total: total}
 	for v, c := range groups {
-		res.Groups = append(res.Groups, visibility.Group{Value: v, Count: c})
+		res.Groups = append(res.Groups, searchapi.Group{Value: v, Count: c})
 	}
-	slices.SortFunc(res.Groups, func(a, b visibility.Group) int {
+	slices.SortFunc(res.Groups, func(a, b searchapi.Group) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Value, b.Value))
 	})
 	return res, nil
 }
 
-func (f *fakeBackend) Lag(ctx context.Context) (visibility.Lag, error) {
-	return visibility.Lag{AppliedSeq: 10, HistorySeq: 10, Docs: uint64(len(f.docs))}, nil
+func (f *fakeBackend) Lag(ctx context.Context) (searchapi.Lag, error) {
+	return searchapi.Lag{AppliedSeq: 10, HistorySeq: 10, Docs: uint64(len(f.docs))}, nil
 }
 
 // Updates forwards the test's notifications until ctx ends, then closes,
@@ -319,50 +327,85 @@ func (f *fakeBackend) CompensationPlan(ctx context.Context, wf, run string) ([]C
 	return f.plans[run], nil
 }
 
-func (f *fakeBackend) Signal(ctx context.Context, wf, run, name string, payload json.RawMessage) error {
-	return f.record("signal %s %s %s %s", wf, run, name, string(payload))
-}
-
-func (f *fakeBackend) Decide(ctx context.Context, wf, run, approval string, approved bool, comment string) error {
-	verb := "reject"
-	if approved {
-		verb = "approve"
+// Check accepts every catalog action: read-only is the decorator's, which
+// the console puts in front of the backend.
+func (f *fakeBackend) Check(req operator.Request) error {
+	if f.real != nil {
+		return f.real.Check(req)
 	}
-	return f.record("%s %s %s %s %q", verb, wf, run, approval, comment)
-}
-
-func (f *fakeBackend) Cancel(ctx context.Context, wf, run, reason string) error {
-	return f.record("cancel %s %s %q", wf, run, reason)
-}
-
-func (f *fakeBackend) Terminate(ctx context.Context, wf, run, reason string) error {
-	return f.record("terminate %s %s %q", wf, run, reason)
-}
-
-func (f *fakeBackend) Reset(ctx context.Context, wf, run, to string, reapply bool, reason string, dryRun bool) (ResetPreview, error) {
-	if dryRun {
-		return f.preview, nil
+	if _, ok := operator.Default.Lookup(req.Action); !ok {
+		return fmt.Errorf("%w %q", operator.ErrUnknownAction, req.Action)
 	}
-	_ = f.record("reset %s %s to=%s reapply=%v %q", wf, run, to, reapply, reason)
-	p := f.preview
-	p.NewRunID = "new-run-0001"
-	return p, nil
+	return nil
 }
 
-func (f *fakeBackend) Compensate(ctx context.Context, wf, run, reason string) error {
-	return f.record("compensate %s %s %q", wf, run, reason)
+// Perform records each write as one line the tests compare.
+func (f *fakeBackend) Perform(ctx context.Context, req operator.Request) (operator.Outcome, error) {
+	if f.real != nil {
+		return f.real.Perform(ctx, req)
+	}
+	t, p := req.Target, req.Params
+	switch req.Action {
+	case operator.ActSignal:
+		return operator.Outcome{}, f.record("signal %s %s %s %s", t.WorkflowID, t.RunID, p.Name, string(p.Input))
+	case operator.ActApprove, operator.ActReject:
+		return operator.Outcome{}, f.record("%s %s %s %s %q", req.Action, t.WorkflowID, t.RunID, cmp.Or(t.Approval, p.Approval), p.Comment)
+	case operator.ActCancel, operator.ActTerminate, operator.ActCompensate:
+		return operator.Outcome{}, f.record("%s %s %s %q", req.Action, t.WorkflowID, t.RunID, p.Reason)
+	case operator.ActReset:
+		f.mu.Lock()
+		res := resetResultOf(f.preview)
+		f.mu.Unlock()
+		if p.DryRun {
+			res.DryRun = true
+			return operator.Outcome{Data: res}, nil
+		}
+		_ = f.record("reset %s %s to=%s reapply=%v %q", t.WorkflowID, t.RunID, p.To, p.ReapplySignals, p.Reason)
+		res.NewRunID = "new-run-0001"
+		return operator.Outcome{Data: res}, nil
+	case operator.ActViewSave:
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.views = append(f.views, SavedView{Name: p.Name, Query: p.Query})
+		f.calls = append(f.calls, "save-view "+p.Name+" "+p.Query)
+		return operator.Outcome{}, nil
+	}
+	return operator.Outcome{}, fmt.Errorf("fake backend: no %s", req.Action)
+}
+
+// resetResultOf is the engine's answer the fixture's preview stands for.
+func resetResultOf(p ResetPreview) engine.ResetResult {
+	events := func(ids []int64) []engine.Event {
+		out := make([]engine.Event, len(ids))
+		for i, id := range ids {
+			out[i] = engine.Event{ID: id}
+		}
+		return out
+	}
+	return engine.ResetResult{ResetEventID: p.To, Kept: events(p.Kept), Dropped: events(p.Dropped), Reapplied: events(p.Reapplied), NewRunID: p.NewRunID}
+}
+
+// Took: the fake keeps no history of its writes.
+func (f *fakeBackend) Took(ctx context.Context, req operator.Request, since time.Time) (bool, error) {
+	if f.real != nil {
+		return f.real.Took(ctx, req, since)
+	}
+	return false, nil
+}
+
+// Journal is a real batch journal on an embedded JetStream, started on
+// the first batch (the harness runs commands on the test's goroutine).
+func (f *fakeBackend) Journal(ctx context.Context) (operator.Journal, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.journal == nil {
+		f.journal = operatortest.Start(f.t).Journal
+	}
+	return f.journal, nil
 }
 
 func (f *fakeBackend) Views(ctx context.Context) ([]SavedView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.views), nil
-}
-
-func (f *fakeBackend) SaveView(ctx context.Context, name, query string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.views = append(f.views, SavedView{Name: name, Query: query})
-	f.calls = append(f.calls, "save-view "+name+" "+query)
-	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // testClock is the fixed "now" of every test.
@@ -15,8 +15,8 @@ func ago(d time.Duration) time.Time { return testClock.Add(-d) }
 
 // fixtureDocs is a small, varied fleet: approvals, retries, a failing
 // workflow task, signals, and closed runs of every kind.
-func fixtureDocs() []visibility.Doc {
-	return []visibility.Doc{
+func fixtureDocs() []searchapi.Doc {
+	return []searchapi.Doc{
 		{WorkflowID: "order-1001", RunID: "r1001-7f3a9c21", Type: "OrderWorkflow", TaskQueue: "orders", Status: engine.StatusRunning,
 			StartTime: ago(3*time.Hour + 12*time.Minute), HistoryLength: 14, StatusLine: "waiting for manager approval",
 			Progress: &engine.Progress{Done: 2, Total: 5}, WaitingOn: "approval", LastEventTime: ago(2 * time.Hour),

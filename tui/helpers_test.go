@@ -27,6 +27,9 @@ type harness struct {
 	b         *fakeBackend
 	ticks     []time.Duration
 	clipboard []string
+	// after, when set, runs after each message is handled (a test reacts
+	// mid-flow, on the test's goroutine).
+	after func()
 }
 
 func newHarness(t testing.TB, b *fakeBackend, opts Options) *harness {
@@ -35,6 +38,7 @@ func newHarness(t testing.TB, b *fakeBackend, opts Options) *harness {
 	if opts.Identity == "" {
 		opts.Identity = "alice"
 	}
+	b.t = t
 	m := New(context.Background(), b, opts)
 	h := &harness{t: t, m: m, b: b}
 	m.tick = func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
@@ -79,6 +83,9 @@ func (h *harness) run(cmd tea.Cmd) {
 			}
 			_, next := h.m.Update(msg)
 			queue = append(queue, next)
+			if h.after != nil {
+				h.after()
+			}
 		}
 	}
 }

@@ -1,15 +1,19 @@
 package tui
 
 import (
+	"errors"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
+
+	"github.com/foremanhq/foreman/operator"
 )
 
 // keyMap is every binding of the console. The footer and the ? help are
-// generated from it, so what is shown is what works; in read-only mode the
-// write bindings are disabled, which both hides them and stops them matching.
+// generated from it, so what is shown is what works; a write binding whose
+// action the console's operator.Actions refuse (read-only mode) is
+// disabled, which both hides it and stops it matching.
 type keyMap struct {
 	Up, Down, Top, Bottom, PageUp, PageDown, HalfUp, HalfDown key.Binding
 
@@ -21,11 +25,11 @@ type keyMap struct {
 
 	Query key.Binding
 
-	// Writes: disabled in read-only mode.
+	// Writes, in actionKind order (writes()): disabled when refused.
 	Signal, Approve, Reject, Cancel, Terminate, Reset, Compensate key.Binding
 }
 
-func newKeyMap(readOnly bool) keyMap {
+func newKeyMap(acts operator.Actions) keyMap {
 	b := func(keys []string, help, desc string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
 	}
@@ -71,8 +75,11 @@ func newKeyMap(readOnly bool) keyMap {
 		Reset:      b([]string{"R"}, "R", "reset"),
 		Compensate: b([]string{"P"}, "P", "compensate"),
 	}
-	if readOnly {
-		for _, w := range k.writes() {
+	for i, w := range k.writes() {
+		// the help names the catalog action the key performs
+		kind := actSignal + actionKind(i)
+		w.SetHelp(w.Help().Key, kind.name())
+		if kind.writes() && errors.Is(acts.Check(operator.Request{Action: kind.name()}), operator.ErrReadOnly) {
 			w.SetEnabled(false)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // listKind is what a run list shows: every execution matching the query,
@@ -61,7 +61,7 @@ type runList struct {
 	pendingOffset int // where the typed query starts in what was sent
 	stuckAfter    time.Duration
 
-	counts   visibility.CountResult
+	counts   searchapi.CountResult
 	countErr error
 	err      error
 	tookMS   float64
@@ -129,7 +129,7 @@ func (l *runList) effectiveQuery(m *Model) string {
 // shiftPos moves a query error's position back by off bytes, for queries
 // that were combined with a preset before they were sent.
 func shiftPos(err error, off int) error {
-	var ae *visibility.APIError
+	var ae *searchapi.APIError
 	if off == 0 || !errors.As(err, &ae) {
 		return err
 	}
@@ -195,7 +195,7 @@ func (m *Model) fetchPages(to int, q string, sort []string, reqs []pageReq, pend
 		cmds = append(cmds, func() tea.Msg {
 			c, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			res, err := b.Search(c, visibility.SearchRequest{Query: q, Sort: s, Size: pageSize, After: req.after})
+			res, err := b.Search(c, searchapi.SearchRequest{Query: q, Sort: s, Size: pageSize, After: req.after})
 			return pageMsg{addr: addr{to}, req: req, query: q, pending: pending, res: res, err: err}
 		})
 	}
@@ -208,7 +208,7 @@ func (l *runList) fetchCounts(m *Model) tea.Cmd {
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		res, err := b.Count(c, visibility.CountRequest{Query: q, GroupBy: group})
+		res, err := b.Count(c, searchapi.CountRequest{Query: q, GroupBy: group})
 		return countMsg{addr: addr{to}, query: q, res: res, err: err}
 	}
 }
@@ -379,7 +379,7 @@ func (l *runList) nextSortable(i int) int {
 	return i
 }
 
-func (l *runList) selected() (*visibility.Doc, bool) { return l.win.row(l.cursor) }
+func (l *runList) selected() (*searchapi.Doc, bool) { return l.win.row(l.cursor) }
 
 func (l *runList) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	ks := m.keys
@@ -494,7 +494,7 @@ func (l *runList) footer(k keyMap) []key.Binding {
 // errorText is an error as one line, with the index's own words for API
 // errors.
 func errorText(err error) string {
-	var ae *visibility.APIError
+	var ae *searchapi.APIError
 	if errors.As(err, &ae) {
 		return ae.Message
 	}

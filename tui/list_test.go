@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 func selectedID(h *harness) string {
@@ -138,7 +138,7 @@ func TestLiveUpdatesAreDebouncedAndKeepTheCursorOnItsRun(t *testing.T) {
 	}
 	// A new run arrives at the top while the operator looks at order-1001.
 	b.mu.Lock()
-	b.docs = append(b.docs, visibility.Doc{WorkflowID: "order-2000", RunID: "r2000-00000000", Type: "OrderWorkflow",
+	b.docs = append(b.docs, searchapi.Doc{WorkflowID: "order-2000", RunID: "r2000-00000000", Type: "OrderWorkflow",
 		Status: engine.StatusRunning, StartTime: testClock.Add(-time.Second), LastEventTime: testClock})
 	b.mu.Unlock()
 	h.send(refreshDueMsg{})
@@ -199,7 +199,7 @@ func TestQueryErrorPointsIntoTheTypedQueryOfAPreset(t *testing.T) {
 	h.typeText("status:nope")
 	h.press("enter")
 	qb := h.m.modal.(*queryBar)
-	var ae *visibility.APIError
+	var ae *searchapi.APIError
 	if !errorsAs(qb.err, &ae) || ae.Pos != len("status:") {
 		t.Fatalf("error %v, want position %d within what was typed", qb.err, len("status:"))
 	}

@@ -6,7 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Rendering of the run list: the counts header, the table, and the mouse
@@ -62,11 +62,11 @@ func (l *runList) header(m *Model) string {
 
 // orderedGroups lists status counts in the usual status order (the index
 // orders them by size, which moves them around as counts change).
-func (l *runList) orderedGroups() []visibility.Group {
+func (l *runList) orderedGroups() []searchapi.Group {
 	if l.group != "status" {
 		return l.counts.Groups
 	}
-	out := make([]visibility.Group, 0, len(l.counts.Groups))
+	out := make([]searchapi.Group, 0, len(l.counts.Groups))
 	for _, st := range allStatuses {
 		for _, g := range l.counts.Groups {
 			if statusOf(g.Value) == st && g.Count > 0 {
@@ -140,7 +140,7 @@ func (l *runList) headerRow(m *Model, cols []column, widths []int) string {
 	return b.String()
 }
 
-func (l *runList) renderRow(m *Model, cx cellCtx, cols []column, widths []int, d *visibility.Doc, sel bool) string {
+func (l *runList) renderRow(m *Model, cx cellCtx, cols []column, widths []int, d *searchapi.Doc, sel bool) string {
 	var b strings.Builder
 	cx.plain = sel
 	gutter := "  "

@@ -5,7 +5,8 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Messages that commands send back to Update. Replies carry the id of the
@@ -32,7 +33,7 @@ type (
 	// flashExpiredMsg clears the footer message it was scheduled for.
 	flashExpiredMsg struct{ seq int }
 	lagMsg          struct {
-		lag visibility.Lag
+		lag searchapi.Lag
 		err error
 	}
 	viewsMsg struct {
@@ -50,14 +51,14 @@ type pageMsg struct {
 	req     pageReq
 	query   string
 	pending bool // a new query being tried: an error keeps the old rows
-	res     visibility.SearchResult
+	res     searchapi.SearchResult
 	err     error
 }
 
 type countMsg struct {
 	addr
 	query string
-	res   visibility.CountResult
+	res   searchapi.CountResult
 	err   error
 }
 
@@ -98,24 +99,23 @@ type actionDoneMsg struct {
 	err error
 }
 
-// batchStepMsg reports a chunk of a batch.
+// batchStepMsg reports one run of a batch, or (done) its end.
 type batchStepMsg struct {
 	addr
-	results []itemResult
-	next    []string // search-after cursor of the next page (all-matches batches)
-	pending []target // targets fetched but not yet done
-	done    bool
-	err     error
+	result      *operator.ItemResult
+	done        bool
+	interrupted bool // done before every run was handled
+	err         error
 }
 
 type approvalsMsg struct {
 	addr
-	res visibility.SearchResult
+	res searchapi.SearchResult
 	err error
 }
 
 type queuesMsg struct {
 	addr
-	running, retrying, failing visibility.CountResult
+	running, retrying, failing searchapi.CountResult
 	err                        error
 }

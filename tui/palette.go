@@ -87,11 +87,11 @@ func saveView(m *Model, name string) tea.Cmd {
 		return m.flashErr("save: open a list of executions first")
 	}
 	q := l.effectiveQuery(m) // the stuck condition is relative (now-10m): it stays true in a view
-	b, ctx, to := m.b, m.ctx, m.opts.RequestTimeout
+	acts, ctx, to := m.acts, m.ctx, m.opts.RequestTimeout
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, to)
 		defer cancel()
-		return viewSavedMsg{name: name, err: b.SaveView(c, name, q)}
+		return viewSavedMsg{name: name, err: storeView(c, acts, name, q)}
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // searchable is a screen the query bar can search.
@@ -86,7 +86,7 @@ func (q *queryBar) lines(m *Model, w int) []string {
 	if q.err == nil {
 		return out
 	}
-	var ae *visibility.APIError
+	var ae *searchapi.APIError
 	if errors.As(q.err, &ae) && ae.Code == "bad_query" {
 		text := q.in.value()
 		pos := min(max(ae.Pos, 0), len(text))

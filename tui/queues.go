@@ -9,7 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // queuesScreen shows each task queue's running runs, and how many of them
@@ -46,8 +46,8 @@ func (s *queuesScreen) refresh(m *Model) tea.Cmd {
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		count := func(q string) (visibility.CountResult, error) {
-			return b.Count(c, visibility.CountRequest{Query: q, GroupBy: "task_queue"})
+		count := func(q string) (searchapi.CountResult, error) {
+			return b.Count(c, searchapi.CountRequest{Query: q, GroupBy: "task_queue"})
 		}
 		msg := queuesMsg{addr: addr{id}}
 		if msg.running, msg.err = count("status:running"); msg.err != nil {

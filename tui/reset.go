@@ -43,11 +43,11 @@ func (d *resetDialog) mid() int { return d.id }
 func (d *resetDialog) preview(m *Model) tea.Cmd {
 	to := strings.TrimSpace(d.to.value())
 	d.loading, d.prev, d.prevErr, d.prevTo = true, nil, nil, ""
-	b, ctx, timeout, t, reapply, id := m.b, m.ctx, m.opts.RequestTimeout, d.t, d.reapply, d.id
+	b, ctx, timeout, t, reapply, id := m.acts, m.ctx, m.opts.RequestTimeout, d.t, d.reapply, d.id
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		res, err := b.Reset(c, t.WorkflowID, t.RunID, to, reapply, "", true)
+		res, err := previewReset(c, b, t, to, reapply)
 		return previewMsg{addr: addr{id}, to: to, res: res, err: err}
 	}
 }

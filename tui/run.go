@@ -17,7 +17,8 @@ import (
 type Options struct {
 	// Identity is shown in the header; the Backend records it with actions.
 	Identity string
-	// ReadOnly hides every write and refuses it at the one dispatch point.
+	// ReadOnly hides every write and refuses it (operator.ReadOnly in front
+	// of the backend's actions).
 	ReadOnly bool
 	// NoColor renders with attributes only (NO_COLOR in the environment
 	// does the same).

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // defaultStuckAfter is how long a running run may go without a history
@@ -25,7 +25,7 @@ func stuckPreset(after time.Duration) preset {
 
 // stuckReason says in one line why a run is not moving, from its index
 // document alone.
-func stuckReason(d *visibility.Doc, now time.Time) string {
+func stuckReason(d *searchapi.Doc, now time.Time) string {
 	switch d.WaitingOn {
 	case "approval":
 		if a := oldestApproval(d.PendingApprovals); a != nil {

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // rowWindow holds a sliding window of search results over any number of
@@ -24,7 +24,7 @@ type rowWindow struct {
 	end   int  // last page of the chain, -1 while unknown
 
 	cursors  map[int][]string
-	pages    map[int][]visibility.Doc
+	pages    map[int][]searchapi.Doc
 	reqSeq   map[int]int
 	inflight map[int]bool
 	seq      int
@@ -65,7 +65,7 @@ func (w *rowWindow) reset(chain chainDir) {
 	w.known = false
 	w.end = -1
 	w.cursors = map[int][]string{}
-	w.pages = map[int][]visibility.Doc{}
+	w.pages = map[int][]searchapi.Doc{}
 	w.reqSeq = map[int]int{}
 	w.inflight = map[int]bool{}
 }
@@ -95,7 +95,7 @@ func (w *rowWindow) pageOf(r int) int {
 }
 
 // row returns row r when its page is loaded.
-func (w *rowWindow) row(r int) (*visibility.Doc, bool) {
+func (w *rowWindow) row(r int) (*searchapi.Doc, bool) {
 	if r < 0 || (w.known && r >= w.total) {
 		return nil, false
 	}
@@ -204,7 +204,7 @@ func (w *rowWindow) refresh() []pageReq {
 // apply stores a page. It returns false for a stale reply, and the
 // requests needed when the page moved its successor's cursor (rows were
 // inserted or removed before it).
-func (w *rowWindow) apply(req pageReq, res visibility.SearchResult) (bool, []pageReq) {
+func (w *rowWindow) apply(req pageReq, res searchapi.SearchResult) (bool, []pageReq) {
 	if req.gen != w.gen || req.seq < w.reqSeq[req.page] {
 		return false, nil
 	}

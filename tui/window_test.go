@@ -5,23 +5,23 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // page answers a window request from a list of n runs named run-0..n-1,
 // in the order of the chain (from the top, or reversed from the bottom).
-func page(n, size int, req pageReq) visibility.SearchResult {
+func page(n, size int, req pageReq) searchapi.SearchResult {
 	start := 0
 	if len(req.after) == 1 {
 		start, _ = strconv.Atoi(req.after[0])
 	}
-	res := visibility.SearchResult{Total: uint64(n)}
+	res := searchapi.SearchResult{Total: uint64(n)}
 	for p := start; p < min(start+size, n); p++ {
 		i := p
 		if req.chain == fromBottom {
 			i = n - 1 - p
 		}
-		res.Hits = append(res.Hits, visibility.Doc{RunID: fmt.Sprintf("run-%d", i)})
+		res.Hits = append(res.Hits, searchapi.Doc{RunID: fmt.Sprintf("run-%d", i)})
 	}
 	if start+size < n {
 		res.Next = []string{strconv.Itoa(start + size)}

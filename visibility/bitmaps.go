@@ -5,12 +5,12 @@ import (
 	"fmt"
 
 	"github.com/RoaringBitmap/roaring/v2"
-	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
-	segment "github.com/blevesearch/scorch_segment_api/v2"
+
+	"github.com/foremanhq/foreman/visibility/internal/scorchsnap"
 )
 
 // Filters as bitmaps. Most searches are filters: terms, ranges (a few
@@ -24,7 +24,8 @@ import (
 // meeting only the terms the segment has; conjunctions and disjunctions
 // are bitmap operations. The result knows its count and is searched by
 // walking the bitmaps. Queries with anything else (phrases, patterns,
-// scores) are left to bleve.
+// scores) are left to bleve. What this reads of scorch's segments is
+// behind package scorchsnap.
 
 // filterQuery is a query evaluated as bitmaps (when it can be, see
 // evaluable) when searched without scores.
@@ -45,7 +46,7 @@ func asFilter(q bq.Query) bq.Query {
 }
 
 func (f *filterQuery) Searcher(ctx context.Context, r index.IndexReader, m mapping.IndexMapping, opts search.SearcherOptions) (search.Searcher, error) {
-	snap, ok := r.(*scorch.IndexSnapshot)
+	snap, ok := scorchsnap.Of(r)
 	if !ok || opts.Score != "none" || opts.Explain || opts.IncludeTermVectors {
 		return f.q.Searcher(ctx, r, m, opts)
 	}
@@ -80,20 +81,7 @@ func allEvaluable(qs []bq.Query) bool {
 
 // segmentEval evaluates queries in one segment of a snapshot.
 type segmentEval struct {
-	ss    *scorch.SegmentSnapshot
-	dicts map[string]segment.TermDictionary
-}
-
-func (e *segmentEval) dict(field string) (segment.TermDictionary, error) {
-	if d, ok := e.dicts[field]; ok {
-		return d, nil
-	}
-	d, err := e.ss.Segment().Dictionary(field)
-	if err != nil {
-		return nil, err
-	}
-	e.dicts[field] = d
-	return d, nil
+	seg *scorchsnap.Segment
 }
 
 // eval returns the live documents of the segment q matches, in a bitmap
@@ -103,15 +91,15 @@ func (e *segmentEval) eval(q bq.Query) (*roaring.Bitmap, error) {
 	case *filterQuery:
 		return e.eval(q.q)
 	case *bq.TermQuery:
-		return e.terms(q.FieldVal, []string{q.Term})
+		return e.seg.Terms(q.FieldVal, q.Term)
 	case *bq.BoolFieldQuery:
 		term := "F"
 		if q.Bool {
 			term = "T"
 		}
-		return e.terms(q.FieldVal, []string{term})
+		return e.seg.Terms(q.FieldVal, term)
 	case *bq.MatchAllQuery:
-		return e.ss.DocNumbersLive(), nil
+		return e.seg.Live(), nil
 	case *bq.MatchNoneQuery:
 		return roaring.New(), nil
 	case *rangeQuery:
@@ -158,104 +146,13 @@ func (e *segmentEval) eval(q bq.Query) (*roaring.Bitmap, error) {
 	return nil, fmt.Errorf("filter: cannot evaluate a %T", q)
 }
 
-// terms ORs the live postings of the given terms of a field.
-func (e *segmentEval) terms(field string, terms []string) (*roaring.Bitmap, error) {
-	d, err := e.dict(field)
-	if err != nil {
-		return nil, err
-	}
-	acc := postingsAcc{}
-	for _, t := range terms {
-		if err := acc.add(d, []byte(t), e.ss.Deleted()); err != nil {
-			return nil, err
-		}
-	}
-	return acc.bitmap(), nil
-}
-
-// rangeDocs ORs the live postings of every term of the range's spans that
-// the segment holds.
+// rangeDocs returns the live documents holding any term of the range's
+// spans.
 func (e *segmentEval) rangeDocs(q *rangeQuery) (*roaring.Bitmap, error) {
-	acc := postingsAcc{}
 	if q.empty {
-		return acc.bitmap(), nil
+		return roaring.New(), nil
 	}
-	for _, tr := range q.termRanges() {
-		d, err := e.dict(tr.field)
-		if err != nil {
-			return nil, err
-		}
-		end := append([]byte(tr.to), 0) // the first term after to
-		var it segment.DictionaryIterator
-		if oc, ok := d.(omitCountIterator); ok {
-			it = oc.AutomatonIteratorOmitCount(nil, []byte(tr.from), end)
-		} else {
-			it = d.AutomatonIterator(nil, []byte(tr.from), end)
-		}
-		for {
-			entry, err := it.Next()
-			if err != nil {
-				return nil, err
-			}
-			if entry == nil {
-				break
-			}
-			if err := acc.add(d, []byte(entry.Term), e.ss.Deleted()); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return acc.bitmap(), nil
-}
-
-// omitCountIterator is zap's dictionary iterator that does not read each
-// term's postings to count them.
-type omitCountIterator interface {
-	AutomatonIteratorOmitCount(a segment.Automaton, startKeyInclusive, endKeyExclusive []byte) segment.DictionaryIterator
-}
-
-// postingsAcc gathers postings lists to OR: bitmaps (shared with the
-// segment, not to be changed) and single documents.
-type postingsAcc struct {
-	bms  []*roaring.Bitmap
-	ones []uint32
-}
-
-func (a *postingsAcc) add(d segment.TermDictionary, term []byte, deleted *roaring.Bitmap) error {
-	pl, err := d.PostingsList(term, deleted, nil)
-	if err != nil {
-		return err
-	}
-	pi := pl.Iterator(false, false, false, nil)
-	if opt, ok := pi.(segment.OptimizablePostingsIterator); ok {
-		if num, one := opt.DocNum1Hit(); one {
-			a.ones = append(a.ones, uint32(num))
-		} else if bm := opt.ActualBitmap(); bm != nil {
-			a.bms = append(a.bms, bm)
-		}
-		return nil
-	}
-	for {
-		p, err := pi.Next()
-		if err != nil || p == nil {
-			return err
-		}
-		a.ones = append(a.ones, uint32(p.Number()))
-	}
-}
-
-func (a *postingsAcc) bitmap() *roaring.Bitmap {
-	var bm *roaring.Bitmap
-	switch len(a.bms) {
-	case 0:
-		bm = roaring.New()
-	case 1:
-		bm = a.bms[0].Clone()
-	default:
-		bm = roaring.FastOr(a.bms...)
-	}
-	bm.AddMany(a.ones)
-	return bm
+	return e.seg.TermSpans(q.termRanges())
 }
 
 // segmentMatches are one segment's matches: local document numbers, and
@@ -273,21 +170,18 @@ type bitmapSearcher struct {
 	it    roaring.IntPeekable
 }
 
-func newBitmapSearcher(snap *scorch.IndexSnapshot, q bq.Query) (*bitmapSearcher, error) {
+func newBitmapSearcher(snap scorchsnap.Snapshot, q bq.Query) (*bitmapSearcher, error) {
 	s := &bitmapSearcher{}
-	var base uint64
-	for _, ss := range snap.Segments() {
-		n := ss.Segment().Count()
-		e := &segmentEval{ss: ss, dicts: map[string]segment.TermDictionary{}}
+	for _, seg := range snap.Segments() {
+		e := &segmentEval{seg: seg}
 		docs, err := e.eval(q)
 		if err != nil {
 			return nil, err
 		}
 		if c := docs.GetCardinality(); c > 0 {
-			s.segs = append(s.segs, segmentMatches{base: base, end: base + n, docs: docs})
+			s.segs = append(s.segs, segmentMatches{base: seg.Base, end: seg.End, docs: docs})
 			s.count += c
 		}
-		base += n
 	}
 	if len(s.segs) > 0 {
 		s.it = s.segs[0].docs.Iterator()

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/collector"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/foremanhq/foreman/visibility/internal/scorchsnap"
 )
 
 // Sorted searches run here rather than through bleve's index alias, which
@@ -108,25 +109,12 @@ func collectPage(ctx context.Context, r index.IndexReader, ix *Index, q bq.Query
 // storedSummary reads a hit's stored summary from the reader that found
 // it: by document number from a scorch snapshot's segments, else by id.
 func storedSummary(r index.IndexReader, dm *search.DocumentMatch) ([]byte, error) {
-	if snap, ok := r.(*scorch.IndexSnapshot); ok && len(dm.IndexInternalID) == 8 {
-		num, base := dm.IndexInternalID.Value(), uint64(0)
-		for _, ss := range snap.Segments() {
-			n := ss.Segment().Count()
-			if num >= base+n {
-				base += n
-				continue
-			}
-			var raw []byte
-			err := ss.VisitDocument(num-base, func(field string, _ byte, v []byte, _ []uint64) bool {
-				if field == fieldDoc {
-					raw = bytes.Clone(v)
-					return false
-				}
-				return true
-			})
-			if err != nil {
-				return nil, err
-			}
+	if snap, ok := scorchsnap.Of(r); ok {
+		raw, found, err := snap.StoredField(dm.IndexInternalID, fieldDoc)
+		if err != nil {
+			return nil, err
+		}
+		if found {
 			if raw == nil {
 				return nil, fmt.Errorf("run %s has no stored summary", dm.ID)
 			}

@@ -8,11 +8,12 @@ import (
 	"sync"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	"github.com/blevesearch/bleve/v2/search/searcher"
 	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/foremanhq/foreman/visibility/internal/scorchsnap"
 )
 
 // Counting. bleve's collector visits every hit to count it, with a
@@ -84,12 +85,10 @@ func (ix *Index) estimateIn(ctx context.Context, r index.IndexReader, q bq.Query
 		n++
 		if limit > 0 && n >= limit {
 			est = float64(n)
-			if snap, ok := r.(*scorch.IndexSnapshot); ok && len(dm.IndexInternalID) == 8 {
-				var numbered uint64
-				for _, ss := range snap.Segments() {
-					numbered += ss.Segment().Count()
+			if snap, ok := scorchsnap.Of(r); ok {
+				if num, ok := scorchsnap.DocNum(dm.IndexInternalID); ok {
+					est = max(est, float64(n)*float64(snap.Numbered())/float64(num+1))
 				}
-				est = max(est, float64(n)*float64(numbered)/float64(dm.IndexInternalID.Value()+1))
 			}
 			return n, false, est, nil
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility/fields"
 )
 
 // Bounds that keep documents lean whatever a history holds: text beyond
@@ -18,37 +19,14 @@ const (
 	maxListValues   = 64       // values of a multi-valued keyword field
 )
 
-// runFacts is everything a run's index document holds, derived from its
-// events alone (so an index rebuilt from history is identical).
-type runFacts struct {
-	x *engine.Execution
-	// lastEvent is the newest event: when history last grew, and what the
-	// run did last.
-	lastEvent engine.Event
-
-	waitingOn     string
-	approvals     []string
-	approvalSince time.Time
-	activities    []string
-	pending       []string
-	attempts      int
-	errorTypes    []string
-	signalNames   []string
-	actors        []string
-	continuedFrom string
-	lastFailure   *engine.Failure
-
-	failureText, signalsText, historyText string
-}
-
 // deriveFacts folds a run's events (engine.Summarize, plus what the index
 // adds: every activity type, error types, actors, text).
-func deriveFacts(events []engine.Event) *runFacts {
-	f := &runFacts{x: engine.Summarize(events)}
+func deriveFacts(events []engine.Event) *fields.Facts {
+	f := &fields.Facts{X: engine.Summarize(events)}
 	if len(events) == 0 {
 		return f
 	}
-	f.lastEvent = events[len(events)-1]
+	f.LastEvent = events[len(events)-1]
 	acts, errs, actors, sigs := newSet(), newSet(), newSet(), newSet()
 	failure := newTextSet(maxTextBytes)
 	signals := newTextSet(maxTextBytes)
@@ -67,7 +45,7 @@ func deriveFacts(events []engine.Event) *runFacts {
 		switch a := e.Attrs.(type) {
 		case *engine.WorkflowStarted:
 			actors.add(a.Identity)
-			f.continuedFrom = a.ContinuedFrom
+			f.ContinuedFrom = a.ContinuedFrom
 		case *engine.WorkflowTaskFailed:
 			errs.add(a.Code)
 			failure.add(a.Code)
@@ -112,26 +90,28 @@ func deriveFacts(events []engine.Event) *runFacts {
 			actors.add(a.Identity)
 		}
 	}
-	x := f.x
-	f.activities, f.errorTypes, f.actors, f.signalNames = acts.list, errs.list, actors.list, sigs.list
-	f.failureText, f.signalsText, f.historyText = failure.String(), signals.String(), history.String()
+	x := f.X
+	f.Activities, f.ErrorTypes, f.Actors, f.SignalNames = acts.list, errs.list, actors.list, sigs.list
+	f.FailureText, f.SignalsText, f.HistoryText = failure.String(), signals.String(), history.String()
+	f.InputText, f.ResultText = payloadText(x.Input, maxTextBytes), payloadText(x.Result, maxTextBytes)
+	f.StatusLineText = clip(x.StatusLine, maxTextBytes)
 
 	pending := newSet()
 	for _, p := range x.Activities {
 		pending.add(p.ActivityType)
-		f.attempts = max(f.attempts, p.Attempt)
+		f.Attempts = max(f.Attempts, p.Attempt)
 	}
-	f.pending = pending.list
+	f.Pending = pending.list
 	approvals := newSet()
 	for _, p := range x.Approvals {
 		approvals.add(p.Name)
-		if f.approvalSince.IsZero() || p.RequestedAt.Before(f.approvalSince) {
-			f.approvalSince = p.RequestedAt
+		if f.ApprovalSince.IsZero() || p.RequestedAt.Before(f.ApprovalSince) {
+			f.ApprovalSince = p.RequestedAt
 		}
 	}
-	f.approvals = approvals.list
-	f.waitingOn = waitingOn(x, f.lastEvent)
-	f.lastFailure = lastFailure(x)
+	f.Approvals = approvals.list
+	f.WaitingOn = waitingOn(x, f.LastEvent)
+	f.LastFailure = lastFailure(x)
 	return f
 }
 
@@ -185,10 +165,12 @@ func lastFailure(x *engine.Execution) *engine.Failure {
 	return out
 }
 
-// summary is the stored Doc: what a list row and a summary show.
-func (f *runFacts) summary() Doc {
-	x := f.x
-	d := Doc{
+// summary is the stored Doc: what a list row and a summary show. Its
+// fields named like fields of the table (fields.Builtin) carry the same
+// values (TestDocMatchesFieldTable).
+func summary(f *fields.Facts) Doc {
+	x := f.X
+	return Doc{
 		WorkflowID:        x.WorkflowID,
 		RunID:             x.RunID,
 		Type:              x.Type,
@@ -196,36 +178,20 @@ func (f *runFacts) summary() Doc {
 		Status:            x.Status,
 		StartTime:         x.StartTime,
 		CloseTime:         x.CloseTime,
-		DurationMS:        f.durationMS(),
+		DurationMS:        f.DurationMS(),
 		HistoryLength:     x.HistoryLength,
 		StatusLine:        x.StatusLine,
 		Progress:          x.Progress,
-		WaitingOn:         f.waitingOn,
+		WaitingOn:         f.WaitingOn,
 		PendingApprovals:  x.Approvals,
 		PendingActivities: x.Activities,
-		Attempts:          f.attempts,
-		LastFailure:       f.lastFailure,
-		LastEventTime:     f.lastEvent.Time,
+		Attempts:          f.Attempts,
+		LastFailure:       f.LastFailure,
+		LastEventTime:     f.LastEvent.Time,
 		SearchAttributes:  x.SearchAttributes,
 		Input:             storedJSON(x.Input),
 		Result:            storedJSON(x.Result),
 	}
-	return d
-}
-
-// durationMS is close - start, or for a running run the time from its
-// start to its newest event: derived from history alone, so a rebuilt index
-// holds the same value.
-func (f *runFacts) durationMS() int64 {
-	x := f.x
-	end := x.CloseTime
-	if end.IsZero() {
-		end = f.lastEvent.Time
-	}
-	if x.StartTime.IsZero() || end.Before(x.StartTime) {
-		return 0
-	}
-	return end.Sub(x.StartTime).Milliseconds()
 }
 
 // storedJSON keeps a payload in the stored summary when it is small and

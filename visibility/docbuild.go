@@ -17,6 +17,8 @@ import (
 	"github.com/blevesearch/bleve/v2/numeric"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility/fields"
+	"github.com/foremanhq/foreman/visibility/query"
 )
 
 // docBuilder turns a run's facts into a bleve document directly, with the
@@ -46,47 +48,26 @@ type skipFunc func(name string, got, registered engine.SearchAttributeType)
 
 // build returns the run's document. Every value goes through a fieldWriter,
 // which also folds it into the fingerprint stored beside the summary.
-func (b *docBuilder) build(f *runFacts, reg *attrRegistry, bounds *fieldBounds, skip skipFunc) (*document.Document, error) {
-	x := f.x
+func (b *docBuilder) build(f *fields.Facts, reg *attrRegistry, bounds *fieldBounds, skip skipFunc) (*document.Document, error) {
+	x := f.X
 	w := &fieldWriter{b: b, doc: document.NewDocument(x.RunID), h: fnvOffset, bounds: bounds}
-	w.keyword("workflow_id", x.WorkflowID)
-	w.keyword("run_id", x.RunID)
-	w.keyword("type", x.Type)
-	w.keyword("task_queue", x.TaskQueue)
-	w.keyword("status", string(x.Status))
-	w.keyword("waiting_on", f.waitingOn)
-	w.keyword("approvals", f.approvals...)
-	w.keyword("activities", f.activities...)
-	w.keyword("pending_activities", f.pending...)
-	w.keyword("error_types", f.errorTypes...)
-	w.keyword("signal_names", f.signalNames...)
-	w.keyword("actors", f.actors...)
-	w.keyword("reset_from", x.ResetFrom)
-	w.keyword("continued_from", f.continuedFrom)
-
-	w.number("duration_ms", float64(f.durationMS()))
-	w.number("history_length", float64(x.HistoryLength))
-	if f.attempts > 0 {
-		w.number("attempts", float64(f.attempts))
-	}
-	if p := x.Progress; p != nil {
-		w.number("progress_done", float64(p.Done))
-		w.number("progress_total", float64(p.Total))
-		if p.Total > 0 {
-			w.number("progress_pct", math.Round(100*float64(min(max(p.Done, 0), p.Total))/float64(p.Total)))
+	for i := range fields.Builtin {
+		s := &fields.Builtin[i]
+		switch {
+		case s.Keyword != nil:
+			w.keyword(s.Name, s.Keyword(f))
+		case s.Keywords != nil:
+			w.keyword(s.Name, s.Keywords(f)...)
+		case s.Number != nil:
+			if v, ok := s.Number(f); ok {
+				w.number(s.Name, v, s.ExactOnly)
+			}
+		case s.Time != nil:
+			w.time(s.Name, s.Time(f))
+		case s.Text != nil:
+			w.text(s.Name, s.Text(f))
 		}
 	}
-	w.time("start_time", x.StartTime)
-	w.time("close_time", x.CloseTime)
-	w.time("last_event_time", f.lastEvent.Time)
-	w.time("approval_since", f.approvalSince)
-
-	w.text("input", payloadText(x.Input, maxTextBytes))
-	w.text("result", payloadText(x.Result, maxTextBytes))
-	w.text("failure", f.failureText)
-	w.text("signals", f.signalsText)
-	w.text("status_line", clip(x.StatusLine, maxTextBytes))
-	w.text("history", f.historyText)
 
 	names := make([]string, 0, len(x.SearchAttributes))
 	for name := range x.SearchAttributes {
@@ -103,7 +84,7 @@ func (b *docBuilder) build(f *runFacts, reg *attrRegistry, bounds *fieldBounds, 
 			}
 			continue
 		}
-		path := attrPath(name)
+		path := query.AttrPath(name)
 		switch v := v.(type) {
 		case string:
 			if t == engine.AttrText {
@@ -112,7 +93,7 @@ func (b *docBuilder) build(f *runFacts, reg *attrRegistry, bounds *fieldBounds, 
 				w.keyword(path, v)
 			}
 		case float64:
-			w.number(path, v)
+			w.number(path, v, false)
 		case bool:
 			w.boolean(path, v)
 		case time.Time:
@@ -120,16 +101,14 @@ func (b *docBuilder) build(f *runFacts, reg *attrRegistry, bounds *fieldBounds, 
 		}
 	}
 
-	summary, err := json.Marshal(f.summary())
+	raw, err := json.Marshal(summary(f))
 	if err != nil {
 		return nil, fmt.Errorf("encoding the summary of run %s: %w", x.RunID, err)
 	}
-	w.stored(fieldDoc, summary)
+	w.stored(fieldDoc, raw)
 	w.doc.AddField(document.NewTextFieldCustom(fieldFingerprint, nil, []byte(w.fingerprint()), storedOnly, nil))
 	return w.doc, nil
 }
-
-func attrPath(name string) string { return "attr." + name }
 
 // fieldWriter adds fields to a document and hashes what it adds.
 type fieldWriter struct {
@@ -192,7 +171,9 @@ func (w *fieldWriter) text(path, v string) {
 	w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(v), textOptions, w.b.text))
 }
 
-func (w *fieldWriter) number(path string, v float64) {
+// number adds a number; exactOnly leaves out its range buckets
+// (fields.Spec.ExactOnly).
+func (w *fieldWriter) number(path string, v float64, exactOnly bool) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
@@ -201,7 +182,7 @@ func (w *fieldWriter) number(path string, v float64) {
 	if w.bounds != nil {
 		w.bounds.observe(path, numeric.Float64ToInt64(v))
 	}
-	w.value(path, sortableNumber(v))
+	w.value(path, sortableNumber(v), exactOnly)
 }
 
 func (w *fieldWriter) time(path string, t time.Time) {
@@ -212,13 +193,13 @@ func (w *fieldWriter) time(path string, t time.Time) {
 	if w.bounds != nil {
 		w.bounds.observe(path, clampedNanos(t))
 	}
-	w.value(path, sortableFromInt64(clampedNanos(t)))
+	w.value(path, sortableFromInt64(clampedNanos(t)), false)
 }
 
 // value adds a number or time as the index lays them out (rangeindex.go).
-func (w *fieldWriter) value(path string, u uint64) {
+func (w *fieldWriter) value(path string, u uint64, exactOnly bool) {
 	buckets, exact := valueTerms(u)
-	if !exactOnly[path] {
+	if !exactOnly {
 		w.doc.AddField(document.NewTextFieldCustom(path, nil, []byte(buckets), bucketOptions, bucketAnalyzer{}))
 	}
 	w.doc.AddField(document.NewTextFieldCustom(exactField(path), nil, []byte(exact), exactOptions, nil))

@@ -12,14 +12,7 @@ import (
 // A fingerprint changes with every value, numbers too (they once hashed
 // their length twice, not their bits), and is FNV-1a of what was added.
 func TestFingerprint(t *testing.T) {
-	m, err := buildMapping()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := newDocBuilder(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := newTestBuilder(t)
 	fp := func(add func(w *fieldWriter)) string {
 		w := &fieldWriter{b: b, doc: document.NewDocument("r"), h: fnvOffset}
 		add(w)
@@ -30,7 +23,7 @@ func TestFingerprint(t *testing.T) {
 		name string
 		a, b func(w *fieldWriter)
 	}{
-		{"number", func(w *fieldWriter) { w.number("duration_ms", 1) }, func(w *fieldWriter) { w.number("duration_ms", 2) }},
+		{"number", func(w *fieldWriter) { w.number("duration_ms", 1, false) }, func(w *fieldWriter) { w.number("duration_ms", 2, false) }},
 		{"time", func(w *fieldWriter) { w.time("start_time", at) }, func(w *fieldWriter) { w.time("start_time", at.Add(time.Nanosecond)) }},
 		{"keyword", func(w *fieldWriter) { w.keyword("status", "running") }, func(w *fieldWriter) { w.keyword("status", "failed") }},
 		{"path", func(w *fieldWriter) { w.keyword("status", "x") }, func(w *fieldWriter) { w.keyword("type", "x") }},

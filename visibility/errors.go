@@ -6,18 +6,11 @@ import (
 	"fmt"
 
 	"github.com/foremanhq/foreman/visibility/query"
-)
-
-// API error codes (APIError.Code).
-const (
-	CodeBadQuery   = "bad_query"
-	CodeBadRequest = "bad_request"
-	CodeTimeout    = "timeout"
-	CodeInternal   = "internal"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 func badRequest(format string, args ...any) *APIError {
-	return &APIError{Code: CodeBadRequest, Message: fmt.Sprintf(format, args...)}
+	return &APIError{Code: searchapi.CodeBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
 // badQuery turns a parser error into the API error, keeping where the
@@ -25,16 +18,16 @@ func badRequest(format string, args ...any) *APIError {
 func badQuery(err error) *APIError {
 	var qe *query.Error
 	if errors.As(err, &qe) {
-		return &APIError{Code: CodeBadQuery, Message: qe.Error(), Pos: qe.Pos, Expected: qe.Expected}
+		return &APIError{Code: searchapi.CodeBadQuery, Message: qe.Error(), Pos: qe.Pos, Expected: qe.Expected}
 	}
-	return &APIError{Code: CodeBadQuery, Message: err.Error()}
+	return &APIError{Code: searchapi.CodeBadQuery, Message: err.Error()}
 }
 
 // badSort is a sort list the query package refused; Pos is in the list
 // joined by commas.
 func badSort(err error) *APIError {
 	e := badQuery(err)
-	e.Code, e.Message = CodeBadRequest, "sort: "+e.Message
+	e.Code, e.Message = searchapi.CodeBadRequest, "sort: "+e.Message
 	return e
 }
 
@@ -46,7 +39,7 @@ func internalError(ctx context.Context, what string, err error) *APIError {
 		return ae
 	}
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return &APIError{Code: CodeTimeout, Message: what + ": the request's time ran out"}
+		return &APIError{Code: searchapi.CodeTimeout, Message: what + ": the request's time ran out"}
 	}
-	return &APIError{Code: CodeInternal, Message: fmt.Sprintf("%s: %v", what, err)}
+	return &APIError{Code: searchapi.CodeInternal, Message: fmt.Sprintf("%s: %v", what, err)}
 }

@@ -1,3 +1,14 @@
+// Package visibility is the search index of runs, built with bleve from
+// history, and the search API foreman-engine serves from it. Its parts:
+//
+//   - searchapi: the API as callers see it (requests, results, errors,
+//     client), without bleve: what the console links;
+//   - fields: the one table of built-in fields, which the mapping
+//     (mapping.go), the document builder (docbuild.go), the query schema
+//     and the sort windows are built from;
+//   - query: the two query dialects, parsed into bleve queries;
+//   - internal/scorchsnap: everything that reaches below bleve's public
+//     API into scorch.
 package visibility
 
 import (

@@ -34,7 +34,7 @@ type IndexerOptions struct {
 	// write took, within 10ms and Gather.
 	Gather time.Duration
 	// Notify is called after each applied window (the engine publishes
-	// visibility.SubjectUpdates so consoles refresh).
+	// searchapi.SubjectUpdates so consoles refresh).
 	Notify func()
 	// OnApplied, when set, is told about each applied window (metrics).
 	OnApplied func(AppliedWindow)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // ixSame fails unless a and b hold the same documents with the same indexed
@@ -175,7 +176,7 @@ func TestWaitForSeq(t *testing.T) {
 	_, err = ix.Search(short, visibility.SearchRequest{Query: "workflow_id:late-1", WaitForSeq: seq})
 	cancel()
 	var ae *visibility.APIError
-	if !errors.As(err, &ae) || ae.Code != visibility.CodeTimeout {
+	if !errors.As(err, &ae) || ae.Code != searchapi.CodeTimeout {
 		t.Fatalf("waiting on an index without an indexer: %v", err)
 	}
 
@@ -219,29 +220,29 @@ func TestSearchErrors(t *testing.T) {
 		return ae
 	}
 	_, err := ix.Search(ctx, visibility.SearchRequest{Query: "WorkflowType = "})
-	if ae := check("missing value", err, visibility.CodeBadQuery); ae.Pos != len("WorkflowType = ") || ae.Expected == "" {
+	if ae := check("missing value", err, searchapi.CodeBadQuery); ae.Pos != len("WorkflowType = ") || ae.Expected == "" {
 		t.Errorf("missing value: pos %d expected %q", ae.Pos, ae.Expected)
 	}
 	_, err = ix.Search(ctx, visibility.SearchRequest{Query: "statuss:running"})
-	if ae := check("unknown field", err, visibility.CodeBadQuery); ae.Pos != 0 {
+	if ae := check("unknown field", err, searchapi.CodeBadQuery); ae.Pos != 0 {
 		t.Errorf("unknown field: pos %d", ae.Pos)
 	}
 	_, err = ix.Count(ctx, visibility.CountRequest{Query: "status:(running"})
-	check("count with a bad query", err, visibility.CodeBadQuery)
+	check("count with a bad query", err, searchapi.CodeBadQuery)
 	_, err = ix.Search(ctx, visibility.SearchRequest{Size: -1})
-	check("negative size", err, visibility.CodeBadRequest)
+	check("negative size", err, searchapi.CodeBadRequest)
 	_, err = ix.Search(ctx, visibility.SearchRequest{Size: visibility.MaxPageSize + 1})
-	check("size too large", err, visibility.CodeBadRequest)
+	check("size too large", err, searchapi.CodeBadRequest)
 	_, err = ix.Search(ctx, visibility.SearchRequest{Sort: []string{"start_time", "failure"}})
-	if ae := check("sort by text", err, visibility.CodeBadRequest); ae.Pos != len("start_time,") {
+	if ae := check("sort by text", err, searchapi.CodeBadRequest); ae.Pos != len("start_time,") {
 		t.Errorf("sort by text: pos %d", ae.Pos)
 	}
 	_, err = ix.Search(ctx, visibility.SearchRequest{Facets: []string{"history"}})
-	check("facet on text", err, visibility.CodeBadRequest)
+	check("facet on text", err, searchapi.CodeBadRequest)
 	_, err = ix.Search(ctx, visibility.SearchRequest{After: []string{"zz", "00"}})
-	check("malformed cursor", err, visibility.CodeBadRequest)
+	check("malformed cursor", err, searchapi.CodeBadRequest)
 	_, err = ix.Search(ctx, visibility.SearchRequest{After: []string{"00"}})
-	check("cursor of another sort", err, visibility.CodeBadRequest)
+	check("cursor of another sort", err, searchapi.CodeBadRequest)
 	_, err = ix.Count(ctx, visibility.CountRequest{GroupBy: "duration_ms"})
-	check("group by a number", err, visibility.CodeBadRequest)
+	check("group by a number", err, searchapi.CodeBadRequest)
 }

@@ -7,61 +7,24 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 
+	"github.com/foremanhq/foreman/visibility/fields"
 	"github.com/foremanhq/foreman/visibility/query"
 )
 
 // mappingVersion names the mapping and the way documents are derived from
-// history. Change it whenever either changes: an index written under
-// another version is dropped and rebuilt from history on open.
+// history. Change it whenever either changes (an entry of fields.Builtin
+// added, removed or changed included; TestDocumentBytesUnchanged says
+// when): an index written under another version is dropped and rebuilt
+// from history on open.
 const mappingVersion = "foreman-vis-8"
 
-// Index paths beside the contract fields: the stored summary returned by
+// Index paths beside the built-in fields: the stored summary returned by
 // searches, and a fingerprint of every indexed value (consistency checks
 // compare it between indexes).
 const (
 	fieldDoc         = "_doc"
 	fieldFingerprint = "_fp"
 )
-
-// fieldSpec is one built-in field of the contract (notes/fields.md).
-type fieldSpec struct {
-	path string
-	kind query.Kind
-}
-
-// builtinFields is every built-in field, in the order documents list them.
-var builtinFields = []fieldSpec{
-	{"workflow_id", query.KindKeyword},
-	{"run_id", query.KindKeyword},
-	{"type", query.KindKeyword},
-	{"task_queue", query.KindKeyword},
-	{"status", query.KindKeyword},
-	{"waiting_on", query.KindKeyword},
-	{"approvals", query.KindKeyword},
-	{"activities", query.KindKeyword},
-	{"pending_activities", query.KindKeyword},
-	{"error_types", query.KindKeyword},
-	{"signal_names", query.KindKeyword},
-	{"actors", query.KindKeyword},
-	{"reset_from", query.KindKeyword},
-	{"continued_from", query.KindKeyword},
-	{"duration_ms", query.KindNumber},
-	{"history_length", query.KindNumber},
-	{"attempts", query.KindNumber},
-	{"progress_pct", query.KindNumber},
-	{"progress_done", query.KindNumber},
-	{"progress_total", query.KindNumber},
-	{"start_time", query.KindTime},
-	{"close_time", query.KindTime},
-	{"last_event_time", query.KindTime},
-	{"approval_since", query.KindTime},
-	{"input", query.KindText},
-	{"result", query.KindText},
-	{"failure", query.KindText},
-	{"signals", query.KindText},
-	{"status_line", query.KindText},
-	{"history", query.KindText},
-}
 
 // Indexing options by kind. Keyword and bool fields keep DocValues (sort
 // and facets read them) and skip frequencies and norms (no relevance
@@ -79,28 +42,21 @@ const (
 	storedOnly     = index.StoreField
 )
 
-// analyzer names by kind; the mapping tells query-time analysis the same.
-func analyzerFor(k query.Kind) string {
-	if k == query.KindText {
-		return standard.Name
-	}
-	return keyword.Name
-}
-
-// buildMapping is the static mapping: one field mapping per built-in field,
-// the stored summary, and a sub-document for custom attributes whose text
-// values are analyzed like the built-in text fields. Documents are built by
-// docBuilder with the same options; the mapping is what query-time analysis
-// and the index metadata see.
+// buildMapping is the static mapping: one field mapping per built-in field
+// (the table fields.Builtin) by its kind, the stored summary, and a
+// sub-document for custom attributes whose text values are analyzed like
+// the built-in text fields. Documents are built by docBuilder with the same
+// options; the mapping is what query-time analysis and the index metadata
+// see.
 func buildMapping() (mapping.IndexMapping, error) {
 	im := bleve.NewIndexMapping()
 	im.DefaultAnalyzer = standard.Name
 	im.StoreDynamic, im.IndexDynamic, im.DocValuesDynamic = false, false, false
 	dm := bleve.NewDocumentStaticMapping()
-	for _, f := range builtinFields {
-		dm.AddFieldMappingsAt(f.path, fieldMapping(f.kind))
-		if f.kind == query.KindNumber || f.kind == query.KindTime {
-			dm.AddFieldMappingsAt(exactField(f.path), fieldMapping(query.KindKeyword))
+	for _, f := range fields.Builtin {
+		dm.AddFieldMappingsAt(f.Name, fieldMapping(f.Kind))
+		if f.Kind == query.KindNumber || f.Kind == query.KindTime {
+			dm.AddFieldMappingsAt(exactField(f.Name), fieldMapping(query.KindKeyword))
 		}
 	}
 	dm.AddFieldMappingsAt(fieldDoc, &mapping.FieldMapping{Type: "text", Analyzer: keyword.Name, Store: true})

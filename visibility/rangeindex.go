@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
-	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/numeric"
 	"github.com/blevesearch/bleve/v2/search"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/foremanhq/foreman/visibility/fields"
+	"github.com/foremanhq/foreman/visibility/internal/scorchsnap"
 )
 
 // Numbers and times have an index layout of their own.
@@ -48,21 +50,16 @@ import (
 // rangeShifts are the bucket widths, widest first, as bit shifts of u.
 var rangeShifts = [...]uint{48, 40, 32}
 
-// exactOnly are the number fields indexed by exact value alone: a
-// percentage, attempts, history lengths (at most the engine's history
-// limit, 50,000 by default), and progress counts (steps or items of a
-// run, which take few distinct values; ranges over them are rare, and
-// their buckets were a twelfth of the postings of a run's document).
-var exactOnly = map[string]bool{"progress_pct": true, "attempts": true, "history_length": true,
-	"progress_done": true, "progress_total": true}
+// exactOnly are the number fields indexed by exact value alone (the field
+// table's ExactOnly).
+var exactOnly = fields.NameSet(func(s *fields.Spec) bool { return s.ExactOnly })
 
 // exactPrefix names the companion field holding a value's exact term.
 const exactPrefix = "_v."
 
 func exactField(path string) string { return exactPrefix + path }
 
-// sortableTime and sortableNumber map values to u.
-func sortableTime(t time.Time) uint64  { return uint64(t.UnixNano()) ^ (1 << 63) }
+// sortableNumber maps a number to u.
 func sortableNumber(f float64) uint64  { return uint64(numeric.Float64ToInt64(f)) ^ (1 << 63) }
 func fromSortable(u uint64) int64      { return int64(u ^ (1 << 63)) }
 func sortableFromInt64(v int64) uint64 { return uint64(v) ^ (1 << 63) }
@@ -193,7 +190,7 @@ type rangeQuery struct {
 // Searcher evaluates the range as bitmaps (bitmaps.go), also when asked
 // for scores: a range scores nothing.
 func (q *rangeQuery) Searcher(ctx context.Context, r index.IndexReader, m mapping.IndexMapping, opts search.SearcherOptions) (search.Searcher, error) {
-	snap, ok := r.(*scorch.IndexSnapshot)
+	snap, ok := scorchsnap.Of(r)
 	if !ok {
 		return nil, fmt.Errorf("range search: an index reader of type %T, want a scorch snapshot", r)
 	}
@@ -202,24 +199,19 @@ func (q *rangeQuery) Searcher(ctx context.Context, r index.IndexReader, m mappin
 
 // termRanges are the term ranges the range is the union of: for each span,
 // its bucket terms in the field, or its exact values in the companion.
-func (q *rangeQuery) termRanges() []termRange {
+func (q *rangeQuery) termRanges() []scorchsnap.TermSpan {
 	spans := []span{{len(rangeShifts), q.lo, q.hi}}
 	if !exactOnly[q.field] {
 		spans = decompose(q.lo, q.hi)
 	}
-	ranges := make([]termRange, len(spans))
+	ranges := make([]scorchsnap.TermSpan, len(spans))
 	for i, sp := range spans {
-		ranges[i] = termRange{exactField(q.field), exactTerm(sp.lo), exactTerm(sp.hi)}
+		ranges[i] = scorchsnap.TermSpan{Field: exactField(q.field), From: exactTerm(sp.lo), To: exactTerm(sp.hi)}
 		if sp.level < len(rangeShifts) {
-			ranges[i] = termRange{q.field, bucketTerm(sp.level, sp.lo), bucketTerm(sp.level, sp.hi)}
+			ranges[i] = scorchsnap.TermSpan{Field: q.field, From: bucketTerm(sp.level, sp.lo), To: bucketTerm(sp.level, sp.hi)}
 		}
 	}
 	return ranges
-}
-
-// termRange is an inclusive range of terms of a field.
-type termRange struct {
-	field, from, to string
 }
 
 // rangeFor builds the query for [lo, hi] (in the field's int64 domain,

@@ -10,6 +10,7 @@ import (
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
+	"github.com/foremanhq/foreman/visibility/internal/scorchsnap"
 	"github.com/foremanhq/foreman/visibility/query"
 )
 
@@ -34,7 +35,7 @@ func (ix *Index) Count(ctx context.Context, req CountRequest) (*CountResult, err
 	var group string
 	if req.GroupBy != "" {
 		f, ok := schema.Lookup(req.GroupBy)
-		if !ok || f.Kind != query.KindKeyword {
+		if !ok || !f.Kind.Facetable() {
 			return nil, badRequest("group_by %q: want a keyword field (status, type, waiting_on, error_types, task_queue, …)", req.GroupBy)
 		}
 		group = f.Path
@@ -158,10 +159,7 @@ func (ix *Index) Fingerprints(ctx context.Context) (map[string]string, error) {
 // with it.
 func (ix *Index) Merging() bool {
 	for _, s := range ix.shards {
-		m, _ := s.idx.StatsMap()["index"].(map[string]any)
-		beg, _ := m["TotFileMergeZapBeg"].(uint64)
-		end, _ := m["TotFileMergeZapEnd"].(uint64)
-		if beg != end {
+		if scorchsnap.Merging(s.idx) {
 			return true
 		}
 	}

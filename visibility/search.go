@@ -12,7 +12,9 @@ import (
 
 	bq "github.com/blevesearch/bleve/v2/search/query"
 
+	"github.com/foremanhq/foreman/visibility/fields"
 	"github.com/foremanhq/foreman/visibility/query"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Search limits.
@@ -39,9 +41,10 @@ var plainLimit uint64 = 4096
 // windowProbes counts window searches (tests check windows were used).
 var windowProbes atomic.Int64
 
-// windowFields are the sort fields every document has, so a search sorted
-// on them can narrow by ranges of the field without losing any run.
-var windowFields = map[string]bool{"start_time": true, "last_event_time": true, "duration_ms": true, "history_length": true}
+// windowFields are the sort fields every document has (the field table's
+// Window), so a search sorted on them can narrow by ranges of the field
+// without losing any run.
+var windowFields = fields.NameSet(func(s *fields.Spec) bool { return s.Window })
 
 // defaultSort is newest first.
 var defaultSort = []string{"-start_time"}
@@ -86,7 +89,7 @@ func (ix *Index) Search(ctx context.Context, req SearchRequest) (*SearchResult, 
 	facets := make([]string, 0, len(req.Facets))
 	for _, name := range req.Facets {
 		f, ok := schema.Lookup(name)
-		if !ok || f.Kind != query.KindKeyword {
+		if !ok || !f.Kind.Facetable() {
 			return nil, badRequest("facet %q: want a keyword field (status, type, waiting_on, error_types, …)", name)
 		}
 		facets = append(facets, f.Path)
@@ -168,7 +171,7 @@ func (ix *Index) waitFor(ctx context.Context, seq uint64) error {
 		return nil
 	}
 	if err := ix.WaitForSeq(ctx, seq); err != nil {
-		return &APIError{Code: CodeTimeout, Message: fmt.Sprintf("the index has applied history up to %d, not yet %d (wait_for_seq)", ix.AppliedSeq(), seq)}
+		return &APIError{Code: searchapi.CodeTimeout, Message: fmt.Sprintf("the index has applied history up to %d, not yet %d (wait_for_seq)", ix.AppliedSeq(), seq)}
 	}
 	return nil
 }

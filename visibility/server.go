@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // The search API on the wire: a request is the JSON of SearchRequest,
 // CountRequest, GetRequest (or nothing, for the lag); the answer is the
-// JSON of the result, or {"error": APIError}.
+// JSON of the result, or {"error": APIError} (searchapi.ErrorBody, which
+// the client decodes).
 
 // HistoryHead tells where history ends (the jetstream Store).
 type HistoryHead interface {
@@ -34,39 +36,34 @@ type Server interface {
 	HistoryPosition
 }
 
-// errorBody is the answer to a refused request.
-type errorBody struct {
-	Error *APIError `json:"error"`
-}
-
 // Serve answers the search API's requests from ix until stop is called.
 func Serve(ix *Index, s Server) (stop func(), err error) {
 	routes := []struct {
 		subject string
 		handle  func(ctx context.Context, req []byte) (any, error)
 	}{
-		{SubjectSearch, func(ctx context.Context, b []byte) (any, error) {
+		{searchapi.SubjectSearch, func(ctx context.Context, b []byte) (any, error) {
 			var req SearchRequest
 			if err := decodeRequest(b, &req); err != nil {
 				return nil, err
 			}
 			return ix.Search(ctx, req)
 		}},
-		{SubjectCount, func(ctx context.Context, b []byte) (any, error) {
+		{searchapi.SubjectCount, func(ctx context.Context, b []byte) (any, error) {
 			var req CountRequest
 			if err := decodeRequest(b, &req); err != nil {
 				return nil, err
 			}
 			return ix.Count(ctx, req)
 		}},
-		{SubjectGet, func(ctx context.Context, b []byte) (any, error) {
+		{searchapi.SubjectGet, func(ctx context.Context, b []byte) (any, error) {
 			var req GetRequest
 			if err := decodeRequest(b, &req); err != nil {
 				return nil, err
 			}
 			return ix.Get(ctx, req)
 		}},
-		{SubjectLag, func(ctx context.Context, _ []byte) (any, error) { return ix.Lag(ctx, s) }},
+		{searchapi.SubjectLag, func(ctx context.Context, _ []byte) (any, error) { return ix.Lag(ctx, s) }},
 	}
 	var stops []func()
 	stopAll := func() {
@@ -106,7 +103,7 @@ func answer(ctx context.Context, handle func(context.Context, []byte) (any, erro
 			err = merr
 		}
 	}
-	b, _ := json.Marshal(errorBody{Error: internalError(ctx, "search API", err)})
+	b, _ := json.Marshal(searchapi.ErrorBody{Error: internalError(ctx, "search API", err)})
 	return b
 }
 
@@ -142,7 +139,7 @@ type Publisher interface {
 }
 
 // UpdateNotifier returns a notify function for IndexerOptions.Notify that
-// publishes on SubjectUpdates at most once per interval (the last call in
+// publishes on searchapi.SubjectUpdates at most once per interval (the last call in
 // an interval is published at its end, so the newest change is never left
 // unannounced), and a stop function.
 func UpdateNotifier(p Publisher, interval time.Duration) (notify func(), stop func()) {
@@ -157,7 +154,7 @@ func UpdateNotifier(p Publisher, interval time.Duration) (notify func(), stop fu
 			case <-done:
 				return
 			}
-			_ = p.Publish(SubjectUpdates, nil)
+			_ = p.Publish(searchapi.SubjectUpdates, nil)
 			select {
 			case <-time.After(interval):
 			case <-done:

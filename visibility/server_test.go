@@ -10,6 +10,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // The search API over NATS: what the CLI and console get through Client is
@@ -75,10 +76,10 @@ func TestSearchAPIOverNATS(t *testing.T) {
 
 	_, err = c.Search(ctx, visibility.SearchRequest{Query: "ExecutionStatus = "})
 	var ae *visibility.APIError
-	if !errors.As(err, &ae) || ae.Code != visibility.CodeBadQuery || ae.Pos != len("ExecutionStatus = ") || ae.Expected == "" {
+	if !errors.As(err, &ae) || ae.Code != searchapi.CodeBadQuery || ae.Pos != len("ExecutionStatus = ") || ae.Expected == "" {
 		t.Fatalf("bad query over NATS: %#v", err)
 	}
-	raw, err := e.store.Request(ctx, visibility.SubjectCount, []byte("{not json"))
+	raw, err := e.store.Request(ctx, searchapi.SubjectCount, []byte("{not json"))
 	if err != nil || !strings.Contains(string(raw), `"code":"bad_request"`) {
 		t.Fatalf("malformed request: %s %v", raw, err)
 	}

@@ -4,66 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
+	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/operator"
 )
 
-// target is the run an action applies to; RunID "" is the current run.
-type target struct {
-	WorkflowID string
-	RunID      string
-}
-
-func (t target) String() string {
-	if t.RunID == "" {
-		return t.WorkflowID
-	}
-	return t.WorkflowID + " (run " + t.RunID + ")"
-}
-
-// action is a write on one run, built once from the command's arguments and
-// applied to one target or to each run of a batch.
-type action struct {
-	verb string
-	// params are the action's arguments, recorded in a batch journal so a
-	// resume can check it does the same thing.
-	params map[string]any
-	// do applies the action.
-	do func(ctx context.Context, c *engine.Client, t target) (outcome, error)
-	// took reports whether history shows this action on t by identity at
-	// or after since: how a resumed batch settles a run whose earlier
-	// attempt was interrupted. nil means the history cannot tell.
-	took func(ctx context.Context, c *engine.Client, t target, identity string, since time.Time) (bool, error)
-	// dryRuns: do itself honours --dry-run (reset); for the others a dry
-	// run only checks that the run exists.
-	dryRuns bool
-	// preview, when set, shows on stderr what a confirmed action will do.
-	preview func(ctx context.Context, c *engine.Client, t target, w io.Writer) error
-}
-
-// outcome is what an applied action reports.
-type outcome struct {
-	// RunID is the run acted on, when the action knows it.
-	RunID string
-	// Detail is one line for tables and batch results ("approved manager").
-	Detail string
-	// Data, when set, is printed with -o json/jsonl instead of the result line.
-	Data any
-	// Print, when set, prints the table form instead of the result line.
-	Print func(w io.Writer) error
-}
+// target is the run a command applies to; RunID "" is the current run.
+type target = operator.Target
 
 // itemResult is the result line of one run: the output of a single action
 // and of each batch item (jsonl with -o jsonl).
-type itemResult struct {
-	WorkflowID string `json:"workflow_id"`
-	RunID      string `json:"run_id,omitempty"`
-	Action     string `json:"action"`
-	Result     string `json:"result"` // ok, skipped or error
-	Reason     string `json:"reason,omitempty"`
-	Detail     string `json:"detail,omitempty"`
-}
+type itemResult = operator.ItemResult
 
 func (a *app) printResult(r itemResult) error {
 	if a.out.format != formatTable {
@@ -78,16 +30,32 @@ func (a *app) printResult(r itemResult) error {
 	return err
 }
 
+// printData prints the table form of an action's full result (a reset, a
+// compensation plan); false when it has none.
+func printData(w io.Writer, out operator.Outcome, note bool) (bool, error) {
+	switch d := out.Data.(type) {
+	case engine.ResetResult:
+		return true, printReset(w, d)
+	case compensations.Plan:
+		if note {
+			return true, printPlanNote(w, d, out.Detail)
+		}
+		return true, printPlan(w, d)
+	}
+	return false, nil
+}
+
 // runSingle applies a write command to the run its first argument names.
 func (a *app) runSingle(ctx context.Context, cmd *command, o *opts, pos []string) error {
 	if len(pos) == 0 {
 		return usagef("%s needs a WORKFLOW_ID (or -q QUERY for a batch); see foreman help %s", cmd.name, cmd.name)
 	}
 	t := target{WorkflowID: pos[0], RunID: o.run}
-	act, err := cmd.act(o, pos[1:], a.io.in)
+	p, err := cmd.params(o, pos[1:], a.io.in)
 	if err != nil {
 		return err
 	}
+	act := cmd.entry(o, pos)
 	c, err := a.engine(ctx)
 	if err != nil {
 		return err
@@ -99,13 +67,20 @@ func (a *app) runSingle(ctx context.Context, cmd *command, o *opts, pos []string
 		return err
 	}
 	t.RunID = x.RunID
-	if o.dryRun && !act.dryRuns {
+	if o.dryRun && !act.DryRuns {
 		a.infof("dry run: %s would act on %s run %s (%s); nothing changed", cmd.name, x.WorkflowID, x.RunID, x.Status)
 		return nil
 	}
-	if cmd.destructive && !o.dryRun && !a.g.yes {
-		if act.preview != nil {
-			if err := act.preview(ctx, c, t, a.io.err); err != nil {
+	if act.Destructive && !o.dryRun && !a.g.yes {
+		if act.DryRuns {
+			// preview on stderr what the confirmed action will do
+			dry := p
+			dry.DryRun = true
+			out, err := a.actions.Perform(ctx, operator.Request{Action: act.Name, Target: t, Params: dry})
+			if err != nil {
+				return err
+			}
+			if _, err := printData(a.io.err, out, false); err != nil {
 				return err
 			}
 		}
@@ -113,7 +88,7 @@ func (a *app) runSingle(ctx context.Context, cmd *command, o *opts, pos []string
 			return err
 		}
 	}
-	out, err := act.do(ctx, c, t)
+	out, err := a.actions.Perform(ctx, operator.Request{Action: act.Name, Target: t, Params: p})
 	if err != nil {
 		return err
 	}
@@ -121,11 +96,13 @@ func (a *app) runSingle(ctx context.Context, cmd *command, o *opts, pos []string
 	if runID == "" {
 		runID = t.RunID
 	}
-	switch {
-	case a.out.format != formatTable && out.Data != nil:
+	if a.out.format != formatTable && out.Data != nil {
 		return a.out.value(out.Data)
-	case a.out.format == formatTable && out.Print != nil:
-		return out.Print(a.io.out)
 	}
-	return a.printResult(itemResult{WorkflowID: t.WorkflowID, RunID: runID, Action: act.verb, Result: "ok", Detail: out.Detail})
+	if a.out.format == formatTable {
+		if printed, err := printData(a.io.out, out, true); printed || err != nil {
+			return err
+		}
+	}
+	return a.printResult(itemResult{WorkflowID: t.WorkflowID, RunID: runID, Action: act.VerbOf(), Result: operator.ResultOK, Detail: out.Detail})
 }

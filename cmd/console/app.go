@@ -13,6 +13,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/operator"
 )
 
 // stdio is the process's standard streams, and whether each is a terminal.
@@ -40,6 +41,10 @@ type app struct {
 	// confirmIn reads y/N answers; shared so several prompts read one stream.
 	confirmIn *bufio.Reader
 
+	// actions performs every write: the operator catalog over the engine,
+	// behind operator.ReadOnly under --read-only.
+	actions operator.Actions
+
 	node    *jetstream.Node
 	client  *engine.Client
 	search  searcher
@@ -48,7 +53,29 @@ type app struct {
 }
 
 func newApp(g globals, s stdio) *app {
-	return &app{g: g, io: s, out: &printer{w: s.out, format: g.output}}
+	a := &app{g: g, io: s, out: &printer{w: s.out, format: g.output}}
+	a.actions = operator.New(operator.Default, a.env)
+	if g.readOnly {
+		a.actions = operator.ReadOnly(operator.Default, a.actions)
+	}
+	return a
+}
+
+// env is what actions run against, connecting first. The saved views are
+// there once a command opened them (views, the console).
+func (a *app) env(ctx context.Context) (operator.Env, error) {
+	c, err := a.engine(ctx)
+	if err != nil {
+		return operator.Env{}, err
+	}
+	env := operator.Env{Client: c, Identity: c.Identity()}
+	if vs := a.views; vs != nil {
+		env.SaveView = func(ctx context.Context, name, query string) error {
+			return vs.Save(ctx, jetstream.View{Name: name, Query: query, SavedBy: a.g.identity})
+		}
+		env.DeleteView = vs.Delete
+	}
+	return env, nil
 }
 
 // infof writes a message for the operator to stderr.

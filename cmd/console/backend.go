@@ -3,26 +3,26 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/tui"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // backend is what the console (tui) runs on: the engine client, the search
-// API and the saved views, as the tui.Backend interface. The console
-// refuses writes in read-only mode at its own dispatch point; the backend
-// refuses them too, so no path can slip past.
+// API, the saved views, and the CLI's own operator actions and batch
+// journal, as the tui.Backend interface. Under --read-only the actions are
+// behind operator.ReadOnly (and the console puts it in front again).
 type backend struct {
-	c        *engine.Client
-	s        searcher
-	store    *jetstream.Store
-	views    *jetstream.Views
-	identity string
-	readOnly bool
+	operator.Actions
+	app   *app
+	c     *engine.Client
+	s     searcher
+	store *jetstream.Store
+	views *jetstream.Views
 }
 
 var _ tui.Backend = (*backend)(nil)
@@ -40,29 +40,29 @@ func (a *app) backend(ctx context.Context) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &backend{c: c, s: s, store: a.node.Store, views: v, identity: a.g.identity, readOnly: a.g.readOnly}, nil
+	return &backend{Actions: a.actions, app: a, c: c, s: s, store: a.node.Store, views: v}, nil
 }
 
-func (b *backend) write() error {
-	if b.readOnly {
-		return tui.ErrReadOnly
-	}
-	return nil
+// Journal is the CLI's batch journal. A console batch over matches is
+// recorded as the CLI records one (action, query, arguments, identity), so
+// foreman VERB -q QUERY --batch-id ID can finish it should the console die.
+func (b *backend) Journal(ctx context.Context) (operator.Journal, error) {
+	return b.app.journal(ctx)
 }
 
-func (b *backend) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+func (b *backend) Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error) {
 	return b.s.Search(ctx, req)
 }
 
-func (b *backend) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+func (b *backend) Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error) {
 	return b.s.Count(ctx, req)
 }
 
-func (b *backend) Lag(ctx context.Context) (visibility.Lag, error) { return b.s.Lag(ctx) }
+func (b *backend) Lag(ctx context.Context) (searchapi.Lag, error) { return b.s.Lag(ctx) }
 
 // Updates turns the index's update notices into a coalescing signal.
 func (b *backend) Updates(ctx context.Context) <-chan struct{} {
-	ch, err := visibility.NewClient(b.store).Updates(ctx)
+	ch, err := searchapi.NewClient(b.store).Updates(ctx)
 	if err != nil {
 		closed := make(chan struct{})
 		close(closed)
@@ -85,59 +85,6 @@ func (b *backend) Query(ctx context.Context, workflowID, runID, name string, arg
 		a = args
 	}
 	return b.c.Query(ctx, workflowID, runID, name, a)
-}
-
-func (b *backend) Signal(ctx context.Context, workflowID, runID, name string, payload json.RawMessage) error {
-	if err := b.write(); err != nil {
-		return err
-	}
-	var p any
-	if len(payload) > 0 {
-		p = payload
-	}
-	return b.c.Signal(ctx, workflowID, runID, name, p)
-}
-
-func (b *backend) Decide(ctx context.Context, workflowID, runID, approval string, approved bool, comment string) error {
-	if err := b.write(); err != nil {
-		return err
-	}
-	return b.c.Decide(ctx, workflowID, runID, approval, approved, comment)
-}
-
-func (b *backend) Cancel(ctx context.Context, workflowID, runID, reason string) error {
-	if err := b.write(); err != nil {
-		return err
-	}
-	return b.c.Cancel(ctx, workflowID, runID, reason)
-}
-
-func (b *backend) Terminate(ctx context.Context, workflowID, runID, reason string) error {
-	if err := b.write(); err != nil {
-		return err
-	}
-	return b.c.Terminate(ctx, workflowID, runID, reason)
-}
-
-func (b *backend) Reset(ctx context.Context, workflowID, runID, to string, reapplySignals bool, reason string, dryRun bool) (tui.ResetPreview, error) {
-	if !dryRun {
-		if err := b.write(); err != nil {
-			return tui.ResetPreview{}, err
-		}
-	}
-	res, err := b.c.Reset(ctx, workflowID, runID, engine.ResetOptions{To: to, ReapplySignals: reapplySignals, Reason: reason, DryRun: dryRun})
-	if err != nil {
-		return tui.ResetPreview{}, err
-	}
-	ids := func(events []engine.Event) []int64 {
-		out := make([]int64, len(events))
-		for i, e := range events {
-			out[i] = e.ID
-		}
-		return out
-	}
-	return tui.ResetPreview{To: res.ResetEventID, Kept: ids(res.Kept), Dropped: ids(res.Dropped),
-		Reapplied: ids(res.Reapplied), NewRunID: res.NewRunID}, nil
 }
 
 func (b *backend) CompensationPlan(ctx context.Context, workflowID, runID string) ([]tui.CompensationStep, error) {
@@ -167,14 +114,6 @@ func (b *backend) CompensationPlan(ctx context.Context, workflowID, runID string
 	return out, nil
 }
 
-func (b *backend) Compensate(ctx context.Context, workflowID, runID, reason string) error {
-	if err := b.write(); err != nil {
-		return err
-	}
-	_, err := compensations.Run(ctx, b.c, workflowID, runID, reason)
-	return err
-}
-
 func (b *backend) Views(ctx context.Context) ([]tui.SavedView, error) {
 	vs, err := b.views.List(ctx)
 	if err != nil {
@@ -185,14 +124,4 @@ func (b *backend) Views(ctx context.Context) ([]tui.SavedView, error) {
 		out[i] = tui.SavedView{Name: v.Name, Query: v.Query}
 	}
 	return out, nil
-}
-
-func (b *backend) SaveView(ctx context.Context, name, query string) error {
-	if err := b.write(); err != nil {
-		return err
-	}
-	if err := b.views.Save(ctx, jetstream.View{Name: name, Query: query, SavedBy: b.identity}); err != nil {
-		return fmt.Errorf("saving view: %w", err)
-	}
-	return nil
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 func TestReadJSONNamesThePosition(t *testing.T) {
@@ -53,15 +54,17 @@ func TestExitCodes(t *testing.T) {
 		{errors.New("boom"), exitFailure},
 		{usagef("bad"), exitUsage},
 		{fmt.Errorf("reset: %w", engine.ErrBadResetPoint), exitUsage},
-		{&visibility.APIError{Code: "bad_query", Message: "x"}, exitUsage},
-		{&visibility.APIError{Code: "timeout"}, exitTimeout},
+		{&searchapi.APIError{Code: "bad_query", Message: "x"}, exitUsage},
+		{&searchapi.APIError{Code: "timeout"}, exitTimeout},
 		{fmt.Errorf("x: %w", engine.ErrWorkflowNotFound), exitNotFound},
 		{fmt.Errorf("x: %w", engine.ErrUnknownQuery), exitNotFound},
 		{fmt.Errorf("x: %w", engine.ErrRunClosed), exitRefused},
 		{fmt.Errorf("x: %w", engine.ErrNoSuchApproval), exitRefused},
 		{fmt.Errorf("x: %w", engine.ErrNotApprover), exitRefused},
 		{fmt.Errorf("x: %w", engine.ErrAlreadyStarted), exitRefused},
-		{refusedf("read-only"), exitRefused},
+		{refusedf("not confirmed"), exitRefused},
+		{fmt.Errorf("x: %w", &operator.ReadOnlyError{Action: "approve"}), exitRefused},
+		{&operator.InvalidError{Msg: "name the one to decide"}, exitUsage},
 		{fmt.Errorf("x: %w", jetstream.ErrBatchRunning), exitRefused},
 		{fmt.Errorf("x: %w", jetstream.ErrBatchMismatch), exitUsage},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), exitTimeout},
@@ -73,7 +76,7 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 	// definite errors prove nothing was written; a timeout does not
-	if !definite(fmt.Errorf("x: %w", engine.ErrRunClosed)) || definite(context.DeadlineExceeded) || definite(errors.New("connection reset")) {
+	if !operator.Definite(fmt.Errorf("x: %w", engine.ErrRunClosed)) || operator.Definite(context.DeadlineExceeded) || operator.Definite(errors.New("connection reset")) {
 		t.Fatal("definite misclassifies")
 	}
 }
@@ -134,26 +137,8 @@ func TestConfirmOnATerminal(t *testing.T) {
 	}
 }
 
-func TestLimiterSpacesActions(t *testing.T) {
-	l := newLimiter(100) // every 10ms
-	start := time.Now()
-	for range 11 {
-		if err := l.wait(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if d := time.Since(start); d < 95*time.Millisecond {
-		t.Fatalf("11 actions at 100/s took %s, want at least 100ms", d)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := newLimiter(0.001).wait(ctx); err == nil {
-		t.Fatal("a cancelled wait returned nil")
-	}
-}
-
 func TestQueryErrorPointsAtTheToken(t *testing.T) {
-	err := error(&queryError{api: &visibility.APIError{Code: "bad_query", Message: `unknown field "stauts"`, Pos: 9, Expected: "a field name"},
+	err := error(&queryError{api: &searchapi.APIError{Code: "bad_query", Message: `unknown field "stauts"`, Pos: 9, Expected: "a field name"},
 		query: `type:Ord stauts:running`})
 	want := "malformed query: unknown field \"stauts\" (expected a field name)\n  type:Ord stauts:running\n           ^"
 	if err.Error() != want {

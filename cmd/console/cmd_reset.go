@@ -1,18 +1,17 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/operator"
 )
 
 var resetCommand = &command{
-	name: "reset", args: "WORKFLOW_ID [--to ID|first|last-good]", group: groupAct, write: true, destructive: true,
-	summary: "rerun from a workflow-task boundary; the old run closes as reset",
+	name: "reset", args: "WORKFLOW_ID [--to ID|first|last-good]", group: groupAct, action: performs(operator.ActReset),
 	flags: func(fs *flag.FlagSet, o *opts) {
 		defineRun(fs, o)
 		fs.StringVar(&o.to, "to", engine.ResetLastGood, "reset point: an event id ending a workflow task, first, or last-good (just before the first failure)")
@@ -20,40 +19,18 @@ var resetCommand = &command{
 		fs.StringVar(&o.reason, "reason", "", "why, recorded in history")
 		defineBatch(fs, o)
 	},
-	act: func(o *opts, params []string, _ io.Reader) (*action, error) {
+	params: func(o *opts, params []string, _ io.Reader) (operator.Params, error) {
 		if len(params) > 0 {
-			return nil, usagef("reset takes no argument after the workflow id, got %q (use --to)", params)
+			return operator.Params{}, usagef("reset takes no argument after the workflow id, got %q (use --to)", params)
 		}
 		switch o.to {
 		case engine.ResetFirst, engine.ResetLastGood:
 		default:
 			if n, err := strconv.ParseInt(o.to, 10, 64); err != nil || n < 1 {
-				return nil, usagef("--to %q: want an event id (a positive number), first or last-good", o.to)
+				return operator.Params{}, usagef("--to %q: want an event id (a positive number), first or last-good", o.to)
 			}
 		}
-		ro := engine.ResetOptions{To: o.to, ReapplySignals: o.reapplySignals, Reason: o.reason, DryRun: o.dryRun}
-		return &action{
-			verb: "reset", dryRuns: true, params: map[string]any{"to": ro.To, "reapply_signals": ro.ReapplySignals, "reason": ro.Reason},
-			do: func(ctx context.Context, c *engine.Client, t target) (outcome, error) {
-				res, err := c.Reset(ctx, t.WorkflowID, t.RunID, ro)
-				if err != nil {
-					return outcome{}, err
-				}
-				detail := fmt.Sprintf("reset to event %d, new run %s", res.ResetEventID, res.NewRunID)
-				return outcome{RunID: res.OldRunID, Detail: detail, Data: res,
-					Print: func(w io.Writer) error { return printReset(w, res) }}, nil
-			},
-			took: tookBy(func(a *engine.WorkflowReset, id string) bool { return a.Identity == id }),
-			preview: func(ctx context.Context, c *engine.Client, t target, w io.Writer) error {
-				dry := ro
-				dry.DryRun = true
-				res, err := c.Reset(ctx, t.WorkflowID, t.RunID, dry)
-				if err != nil {
-					return err
-				}
-				return printReset(w, res)
-			},
-		}, nil
+		return operator.Params{To: o.to, ReapplySignals: o.reapplySignals, Reason: o.reason, DryRun: o.dryRun}, nil
 	},
 }
 

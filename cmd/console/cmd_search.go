@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // maxPage is the largest page the search API serves.
@@ -33,8 +33,8 @@ var listCommand = &command{
 		if err != nil {
 			return err
 		}
-		req := visibility.SearchRequest{Query: query, Sort: splitList(o.sortBy)}
-		var hits []visibility.Doc
+		req := searchapi.SearchRequest{Query: query, Sort: splitList(o.sortBy)}
+		var hits []searchapi.Doc
 		var total uint64
 		for {
 			want := maxPage
@@ -63,7 +63,7 @@ var listCommand = &command{
 	},
 }
 
-func printDocs(a *app, docs []visibility.Doc) error {
+func printDocs(a *app, docs []searchapi.Doc) error {
 	t := &table{header: []string{"WORKFLOW ID", "TYPE", "STATUS", "STARTED", "WAITING ON", "STATUS LINE", "RUN ID"}}
 	for _, d := range docs {
 		line := d.StatusLine
@@ -114,7 +114,7 @@ var countCommand = &command{
 		if err != nil {
 			return err
 		}
-		res, err := s.Count(ctx, visibility.CountRequest{Query: query, GroupBy: o.groupBy})
+		res, err := s.Count(ctx, searchapi.CountRequest{Query: query, GroupBy: o.groupBy})
 		if err != nil {
 			return err
 		}

@@ -10,20 +10,22 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/operator"
 )
 
 // startResult is what start prints (with --wait, the outcome too).
 type startResult struct {
-	WorkflowID string          `json:"workflow_id"`
-	RunID      string          `json:"run_id"`
-	Status     engine.Status   `json:"status,omitempty"`
-	Result     json.RawMessage `json:"result,omitempty"`
-	Failure    *engine.Failure `json:"failure,omitempty"`
+	WorkflowID string        `json:"workflow_id"`
+	RunID      string        `json:"run_id"`
+	Status     engine.Status `json:"status,omitempty"`
+	// CloseStatus is how the run closed, when Status is compensated.
+	CloseStatus engine.Status   `json:"close_status,omitempty"`
+	Result      json.RawMessage `json:"result,omitempty"`
+	Failure     *engine.Failure `json:"failure,omitempty"`
 }
 
 var startCommand = &command{
-	name: "start", args: "TYPE --queue QUEUE [--input JSON]", group: groupStart, write: true,
-	summary: "start a run of a registered workflow type",
+	name: "start", args: "TYPE --queue QUEUE [--input JSON]", group: groupStart, action: performs(operator.ActStart),
 	flags: func(fs *flag.FlagSet, o *opts) {
 		fs.StringVar(&o.queue, "queue", "", "task queue whose workers run the workflow (required)")
 		fs.StringVar(&o.id, "id", "", "workflow id (default TYPE-<random>)")
@@ -40,23 +42,25 @@ var startCommand = &command{
 		if o.queue == "" {
 			return usagef("start needs --queue: the task queue whose workers run %s", typ)
 		}
-		var input any
+		p := operator.Params{Name: typ}
 		if o.input != "" {
 			raw, err := readJSON("--input", o.input, a.io.in)
 			if err != nil {
 				return err
 			}
-			input = raw
+			p.Input = raw
 		}
 		id := o.id
 		if id == "" {
 			id = typ + "-" + uuid.NewString()[:8]
 		}
+		p.Start = engine.StartOptions{ID: id, TaskQueue: o.queue, IDReusePolicy: engine.IDReusePolicy(o.idReuse)}
 		c, err := a.engine(ctx)
 		if err != nil {
 			return err
 		}
-		run, err := c.Start(ctx, engine.StartOptions{ID: id, TaskQueue: o.queue, IDReusePolicy: engine.IDReusePolicy(o.idReuse)}, typ, input)
+		out, err := a.actions.Perform(ctx, operator.Request{Action: operator.ActStart, Params: p})
+		run, _ := out.Data.(engine.Run)
 		if err != nil {
 			if run.RunID != "" && errors.Is(err, engine.ErrAlreadyStarted) {
 				return fmt.Errorf("%w (see foreman show %s)", err, id)
@@ -82,7 +86,7 @@ var startCommand = &command{
 		// The status word is the one show and list print (a saga that
 		// compensated says so, however it closed).
 		if x, err := c.Describe(ctx, run.WorkflowID, run.RunID); err == nil {
-			res.Status = x.Status
+			res.Status, res.CloseStatus = x.Status, x.CloseStatus
 		}
 		if err := printStart(a, res); err != nil {
 			return err

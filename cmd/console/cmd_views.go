@@ -6,15 +6,25 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 var viewsCommand = &command{
 	name: "views", args: "[list|save NAME QUERY|delete NAME]", group: groupViews,
 	summary: "list, save or delete named searches",
-	writeIf: func(args []string) bool { return len(args) > 0 && args[0] != "list" },
-	flags:   func(fs *flag.FlagSet, o *opts) {},
+	action: func(_ *opts, args []string) string {
+		switch {
+		case len(args) == 0:
+			return ""
+		case args[0] == "save":
+			return operator.ActViewSave
+		case args[0] == "delete":
+			return operator.ActViewDelete
+		}
+		return ""
+	},
+	flags: func(fs *flag.FlagSet, o *opts) {},
 	run: func(ctx context.Context, a *app, o *opts, args []string) error {
 		sub := "list"
 		if len(args) > 0 {
@@ -43,13 +53,13 @@ var viewsCommand = &command{
 			if err := checkQuery(ctx, a, args[1]); err != nil {
 				return err
 			}
-			if err := vs.Save(ctx, jetstream.View{Name: args[0], Query: args[1], SavedBy: a.g.identity}); err != nil {
+			if _, err := a.actions.Perform(ctx, operator.Request{Action: operator.ActViewSave, Params: operator.Params{Name: args[0], Query: args[1]}}); err != nil {
 				return err
 			}
 			a.infof("saved view %q", args[0])
 			return nil
 		case "delete":
-			if err := vs.Delete(ctx, args[0]); err != nil {
+			if _, err := a.actions.Perform(ctx, operator.Request{Action: operator.ActViewDelete, Params: operator.Params{Name: args[0]}}); err != nil {
 				return err
 			}
 			a.infof("deleted view %q", args[0])
@@ -75,9 +85,9 @@ var viewsCommand = &command{
 func checkQuery(ctx context.Context, a *app, query string) error {
 	s, err := a.searcher(ctx)
 	if err == nil {
-		_, err = s.Count(ctx, visibility.CountRequest{Query: query})
+		_, err = s.Count(ctx, searchapi.CountRequest{Query: query})
 	}
-	var api *visibility.APIError
+	var api *searchapi.APIError
 	if errors.As(err, &api) && exitCode(err) == exitUsage {
 		return fmt.Errorf("query %q: %w", query, err)
 	}

@@ -6,28 +6,54 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/foremanhq/foreman/operator"
 )
 
-// command is one subcommand. Reads and start have run; the actions on
-// existing runs have act, which dispatch applies to one run or, with -q, to
-// every match of a query (a batch).
+// command is one subcommand. Reads, start and views have run; the actions
+// on existing runs have params, and dispatch applies their operator catalog
+// action to one run or, with -q, to every match of a query (a batch).
 type command struct {
 	name    string
 	args    string // positional arguments, for help
-	summary string
+	summary string // default: the catalog action's
 	group   string
-	// write commands are refused under --read-only (in dispatch, nowhere else).
-	write bool
-	// writeIf, when set, decides write from the arguments (views save).
-	writeIf func(args []string) bool
-	// destructive commands confirm first (--yes when not interactive);
-	// every batch does too.
-	destructive bool
-	flags       func(fs *flag.FlagSet, o *opts)
-	run         func(ctx context.Context, a *app, o *opts, args []string) error
-	act         func(o *opts, params []string, stdin io.Reader) (*action, error)
+	// action names the operator catalog entry this invocation performs
+	// ("" for a read): whether it writes (refused under --read-only, by
+	// operator.ReadOnly) and whether it is destructive come from there.
+	action func(o *opts, args []string) string
+	flags  func(fs *flag.FlagSet, o *opts)
+	run    func(ctx context.Context, a *app, o *opts, args []string) error
+	// params reads the action's parameters from the flags and the
+	// arguments after the workflow id.
+	params func(o *opts, params []string, stdin io.Reader) (operator.Params, error)
 	// streams commands run without the default --timeout (--follow, --wait).
 	streams func(o *opts) bool
+}
+
+// performs names the catalog action every invocation of a command performs.
+func performs(name string) func(*opts, []string) string {
+	return func(*opts, []string) string { return name }
+}
+
+// entry is the catalog action of this invocation, or nil for a read.
+func (c *command) entry(o *opts, args []string) *operator.Action {
+	if c.action == nil {
+		return nil
+	}
+	a, _ := operator.Default.Lookup(c.action(o, args))
+	return a
+}
+
+// declared is the command's catalog action as help describes it (the
+// invocation without flags).
+func (c *command) declared() *operator.Action { return c.entry(&opts{}, nil) }
+
+func (c *command) summaryText() string {
+	if a := c.declared(); c.summary == "" && a != nil {
+		return a.Summary
+	}
+	return c.summary
 }
 
 // Help groups, in the order help lists them.
@@ -48,14 +74,6 @@ var commands = []*command{
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
 	startCommand,
 	viewsCommand,
-}
-
-// writes tells whether this invocation changes anything.
-func (c *command) writes(args []string) bool {
-	if c.writeIf != nil {
-		return c.writeIf(args)
-	}
-	return c.write
 }
 
 func lookup(name string) *command {
@@ -79,7 +97,7 @@ Run bare in a terminal, foreman opens the console.
 		fmt.Fprintf(w, "\n%s:\n", g)
 		for _, c := range commands {
 			if c.group == g {
-				fmt.Fprintf(w, "  %-10s %-38s %s\n", c.name, c.args, c.summary)
+				fmt.Fprintf(w, "  %-10s %-38s %s\n", c.name, c.args, c.summaryText())
 			}
 		}
 	}
@@ -104,15 +122,16 @@ approval, not confirmed), 5 timed out (or no worker answered).
 }
 
 func commandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: foreman %s %s\n\n%s.\n", c.name, c.args, upperFirst(c.summary))
-	if c.act != nil {
+	fmt.Fprintf(w, "Usage: foreman %s %s\n\n%s.\n", c.name, c.args, upperFirst(c.summaryText()))
+	a := c.declared()
+	if c.params != nil {
 		fmt.Fprintf(w, "\nWith -q QUERY instead of WORKFLOW_ID, %s every run matching the query: a batch,\n"+
 			"resumable with --batch-id after an interruption (it never acts twice on one run).\n", c.name)
 	}
-	if c.write {
+	if a != nil && a.Write {
 		fmt.Fprintln(w, "\nRecorded in the run's history with your --identity; refused under --read-only.")
 	}
-	if c.destructive {
+	if a != nil && a.Destructive {
 		fmt.Fprintln(w, "Destructive: asks for confirmation, or needs --yes when standard input is not a terminal.")
 	}
 	printDefaults(w, fs)

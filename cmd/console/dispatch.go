@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/foremanhq/foreman/operator"
 )
 
 // defaultTimeout bounds a command (or each batch item) without --timeout.
@@ -87,14 +89,18 @@ func dispatch(ctx context.Context, cmd *command, g globals, args []string, s std
 	return report(s, cmd, a.execute(ctx, cmd, o, pos))
 }
 
-// execute is the one place every write passes through: read-only is
-// enforced here and nowhere else.
+// execute runs a command. Every write goes through a.actions, behind
+// operator.ReadOnly under --read-only; asking it first (Check) refuses a
+// write before any prompt, connection or journal.
 func (a *app) execute(ctx context.Context, cmd *command, o *opts, pos []string) error {
-	batch := cmd.act != nil && o.query != ""
-	if cmd.writes(pos) && a.g.readOnly && !o.dryRun {
-		return refusedf("%s changes runs and --read-only is set; nothing was done", cmd.name)
+	batch := cmd.params != nil && o.query != ""
+	act := cmd.entry(o, pos)
+	if act != nil {
+		if err := a.actions.Check(operator.Request{Action: act.Name, Params: operator.Params{DryRun: o.dryRun}}); err != nil {
+			return err
+		}
 	}
-	if (cmd.destructive || batch) && !o.dryRun && !a.g.yes && !a.io.inTTY {
+	if ((act != nil && act.Destructive) || batch) && !o.dryRun && !a.g.yes && !a.io.inTTY {
 		what := cmd.name
 		if batch {
 			what = "a batch " + cmd.name
@@ -113,7 +119,7 @@ func (a *app) execute(ctx context.Context, cmd *command, o *opts, pos []string) 
 		}
 	}
 	switch {
-	case cmd.act == nil:
+	case cmd.params == nil:
 		return cmd.run(ctx, a, o, pos)
 	case batch:
 		return a.runBatch(ctx, cmd, o, pos)

@@ -10,15 +10,16 @@ import (
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 type started struct {
-	WorkflowID string          `json:"workflow_id"`
-	RunID      string          `json:"run_id"`
-	Status     string          `json:"status"`
-	Result     json.RawMessage `json:"result"`
-	Failure    *engine.Failure `json:"failure"`
+	WorkflowID  string          `json:"workflow_id"`
+	RunID       string          `json:"run_id"`
+	Status      string          `json:"status"`
+	CloseStatus string          `json:"close_status"`
+	Result      json.RawMessage `json:"result"`
+	Failure     *engine.Failure `json:"failure"`
 }
 
 type itemLine struct {
@@ -112,8 +113,9 @@ func TestApproveAndReject(t *testing.T) {
 	if out.Result != "ok" || out.Action != "reject" || out.RunID != r.RunID {
 		t.Fatalf("reject -o json = %+v", out)
 	}
-	x := e.waitStatus(t, r.WorkflowID, engine.StatusCompleted)
-	if string(x.Result) != `"order cli-order-reject rejected by bob"` {
+	// It completed with the verdict after undoing its steps: compensated.
+	x := e.waitStatus(t, r.WorkflowID, engine.StatusCompensated)
+	if string(x.Result) != `"order cli-order-reject rejected by bob"` || x.CloseStatus != engine.StatusCompleted {
 		t.Fatalf("rejected order result %s", x.Result)
 	}
 	e.fails(t, "bob", 4, "run is closed", "reject", r.WorkflowID, "manager")
@@ -291,7 +293,8 @@ func TestStartWait(t *testing.T) {
 	if f.code != 1 || !strings.Contains(f.stderr, "card declined") {
 		t.Fatalf("start --wait of a failing order: %s", f)
 	}
-	if out := jsonOut[started](t, f); out.Status != "failed" || out.Failure == nil {
+	// A saga that failed and undid its steps: the word list and show use.
+	if out := jsonOut[started](t, f); out.Status != "compensated" || out.CloseStatus != "failed" || out.Failure == nil {
 		t.Fatalf("failed run printed %+v", out)
 	}
 	g := startGate(t, e, "cli-gate-twice")
@@ -407,23 +410,23 @@ func TestListAndCount(t *testing.T) {
 	q := "workflow_id:cli-list-*"
 	waitFor(t, "the index to see the three runs as they are", 20*time.Second, func() (bool, string) {
 		r := e.fm(t, "ops", nil, "count", q, "--group-by", "waiting_on", "-o", "json")
-		c := jsonOut[visibility.CountResult](t, r)
-		return c.Total == 3 && len(c.Groups) == 2 && c.Groups[0] == visibility.Group{Value: "approval", Count: 2} &&
-			c.Groups[1] == visibility.Group{Value: "signal", Count: 1}, r.stdout
+		c := jsonOut[searchapi.CountResult](t, r)
+		return c.Total == 3 && len(c.Groups) == 2 && c.Groups[0] == searchapi.Group{Value: "approval", Count: 2} &&
+			c.Groups[1] == searchapi.Group{Value: "signal", Count: 1}, r.stdout
 	})
 
-	docs := jsonOut[[]visibility.Doc](t, e.ok(t, "ops", "list", q, "--sort", "workflow_id", "-o", "json"))
+	docs := jsonOut[[]searchapi.Doc](t, e.ok(t, "ops", "list", q, "--sort", "workflow_id", "-o", "json"))
 	if len(docs) != 3 || docs[0].WorkflowID != "cli-list-a" || docs[2].WorkflowID != "cli-list-c" || docs[0].Type != "Gate" ||
 		docs[0].Status != engine.StatusRunning || docs[1].WaitingOn != "signal" {
 		t.Fatalf("list -o json = %s", jsonString(docs))
 	}
 	lim := e.ok(t, "ops", "list", "-q", q, "--limit", "2", "-o", "jsonl")
-	if n := len(jsonLines[visibility.Doc](t, lim.stdout)); n != 2 || !strings.Contains(lim.stderr, "2 of 3 matches shown") {
+	if n := len(jsonLines[searchapi.Doc](t, lim.stdout)); n != 2 || !strings.Contains(lim.stderr, "2 of 3 matches shown") {
 		t.Fatalf("list --limit 2: %d rows, %s", n, lim)
 	}
 	// --all pages with the search-after cursor (the batch test crosses pages)
 	all := e.ok(t, "ops", "list", q, "--all", "--sort", "-workflow_id", "-o", "jsonl")
-	if got := jsonLines[visibility.Doc](t, all.stdout); len(got) != 3 || got[0].WorkflowID != "cli-list-c" {
+	if got := jsonLines[searchapi.Doc](t, all.stdout); len(got) != 3 || got[0].WorkflowID != "cli-list-c" {
 		t.Fatalf("list --all: %s", all)
 	}
 	table := e.ok(t, "ops", "list", q).stdout

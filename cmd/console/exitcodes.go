@@ -1,16 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/foremanhq/foreman/compensations"
-	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Exit codes: scripts branch on these, so they never change meaning.
@@ -32,28 +30,26 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// errRefused wraps refusals the CLI itself makes (read-only, no --yes).
+// errRefused wraps refusals the CLI itself makes (no --yes, not confirmed);
+// read-only refusals are operator.ErrReadOnly.
 var errRefused = errors.New("refused")
 
 func refusedf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errRefused, fmt.Sprintf(format, args...))
 }
 
-// exitCode maps an error to the documented exit code. Engine sentinels are
-// matched with errors.Is, so wrapping anywhere keeps the code right.
+// exitCode maps an error to the documented exit code: the CLI's own
+// errors first, then what operator.Classify says of the engine's.
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
 	var usage *usageError
-	var api *visibility.APIError
-	var app *engine.ApplicationError
+	var api *searchapi.APIError
 	switch {
 	case errors.As(err, &usage),
-		errors.Is(err, engine.ErrBadResetPoint),
 		errors.Is(err, jetstream.ErrBatchMismatch),
-		errors.Is(err, jetstream.ErrInvalidName),
-		errors.Is(err, engine.ErrInvalidArgument):
+		errors.Is(err, jetstream.ErrInvalidName):
 		return exitUsage
 	case errors.As(err, &api):
 		switch api.Code {
@@ -63,36 +59,21 @@ func exitCode(err error) int {
 			return exitTimeout
 		}
 		return exitFailure
-	case errors.As(err, &app) && (app.Type == "BadPayload" || app.Type == engine.CodePayloadTooLarge):
-		return exitUsage
 	case errors.Is(err, errRefused),
-		errors.Is(err, jetstream.ErrBatchRunning),
-		errors.Is(err, compensations.ErrNothingToCompensate),
-		errors.Is(err, engine.ErrRunClosed),
-		errors.Is(err, engine.ErrNoSuchApproval),
-		errors.Is(err, engine.ErrNotApprover),
-		errors.Is(err, engine.ErrAlreadyStarted),
-		errors.Is(err, engine.ErrHistoryLimit):
+		errors.Is(err, jetstream.ErrBatchRunning):
 		return exitRefused
-	case errors.Is(err, engine.ErrWorkflowNotFound),
-		errors.Is(err, engine.ErrUnknownQuery),
-		errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, nats.ErrTimeout):
+		return exitTimeout
+	}
+	switch operator.Classify(err) {
+	case operator.KindInvalid:
+		return exitUsage
+	case operator.KindRefused:
+		return exitRefused
+	case operator.KindNotFound:
 		return exitNotFound
-	case errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, nats.ErrTimeout),
-		errors.Is(err, engine.ErrNoResponders):
+	case operator.KindTimeout:
 		return exitTimeout
 	}
 	return exitFailure
-}
-
-// definite tells whether err proves that a write did not take effect (the
-// engine refused it before appending anything). Timeouts and connection
-// errors do not: the append may have landed.
-func definite(err error) bool {
-	switch exitCode(err) {
-	case exitUsage, exitNotFound, exitRefused:
-		return true
-	}
-	return errors.Is(err, engine.ErrBusy)
 }

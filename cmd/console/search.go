@@ -7,36 +7,36 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // searcher is what list, count and batches need from the search API.
 type searcher interface {
-	Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error)
-	Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error)
-	Lag(ctx context.Context) (visibility.Lag, error)
+	Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error)
+	Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error)
+	Lag(ctx context.Context) (searchapi.Lag, error)
 }
 
-// indexSearcher is the search API client (visibility.Client over the
+// indexSearcher is the search API client (searchapi.Client over the
 // store's connection), with malformed-query errors that show the query.
-type indexSearcher struct{ c *visibility.Client }
+type indexSearcher struct{ c *searchapi.Client }
 
-func newSearcher(r visibility.Requester) searcher { return indexSearcher{c: visibility.NewClient(r)} }
+func newSearcher(r searchapi.Requester) searcher { return indexSearcher{c: searchapi.NewClient(r)} }
 
-func (s indexSearcher) Search(ctx context.Context, req visibility.SearchRequest) (visibility.SearchResult, error) {
+func (s indexSearcher) Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error) {
 	res, err := s.c.Search(ctx, req)
 	return res, withQuery(err, req.Query)
 }
 
-func (s indexSearcher) Count(ctx context.Context, req visibility.CountRequest) (visibility.CountResult, error) {
+func (s indexSearcher) Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error) {
 	res, err := s.c.Count(ctx, req)
 	return res, withQuery(err, req.Query)
 }
 
-func (s indexSearcher) Lag(ctx context.Context) (visibility.Lag, error) { return s.c.Lag(ctx) }
+func (s indexSearcher) Lag(ctx context.Context) (searchapi.Lag, error) { return s.c.Lag(ctx) }
 
 func withQuery(err error, query string) error {
-	var api *visibility.APIError
+	var api *searchapi.APIError
 	if errors.As(err, &api) && api.Code == "bad_query" {
 		return &queryError{api: api, query: query}
 	}
@@ -46,7 +46,7 @@ func withQuery(err error, query string) error {
 // queryError shows where a malformed query went wrong: the query, and a
 // caret under the offending token.
 type queryError struct {
-	api   *visibility.APIError
+	api   *searchapi.APIError
 	query string
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
+
+	"github.com/foremanhq/foreman/visibility/fields"
 )
 
 // TestOnBleve runs parsed queries against a real scorch index with a
@@ -121,7 +123,7 @@ func TestOnBleve(t *testing.T) {
 func testIndex(t *testing.T) bleve.Index {
 	t.Helper()
 	doc := mapping.NewDocumentStaticMapping()
-	for _, f := range builtins {
+	for _, f := range fields.Builtin {
 		var fm *mapping.FieldMapping
 		switch f.Kind {
 		case KindKeyword:
@@ -133,7 +135,7 @@ func testIndex(t *testing.T) bleve.Index {
 		case KindTime:
 			fm = mapping.NewDateTimeFieldMapping()
 		}
-		doc.AddFieldMappingsAt(f.Path, fm)
+		doc.AddFieldMappingsAt(f.Name, fm)
 	}
 	attr := mapping.NewDocumentStaticMapping()
 	attr.AddFieldMappingsAt("CustomerId", mapping.NewKeywordFieldMapping())

@@ -3,40 +3,19 @@ package query
 import (
 	"sort"
 	"strings"
+
+	"github.com/foremanhq/foreman/visibility/fields"
 )
 
-// Kind is how a field is indexed, and so which comparisons it supports.
-type Kind int
+// Kind is how a field is indexed, and so which comparisons it supports
+// (declared with the field table, package fields).
+type Kind = fields.Kind
 
-// Field kinds. The zero Kind is invalid.
+// Field kinds, as package fields declares them. The zero Kind is invalid.
 const (
-	// KindKeyword is an exact, sortable value (ids, type, status, names).
-	KindKeyword Kind = iota + 1
-	// KindText is analyzed full text (input, result, failure messages).
-	KindText
-	// KindNumber is a float64 (durations in ms, counts, percentages).
-	KindNumber
-	// KindTime is a date-time.
-	KindTime
-	// KindBool is true or false.
-	KindBool
+	KindKeyword, KindText, KindNumber = fields.KindKeyword, fields.KindText, fields.KindNumber
+	KindTime, KindBool                = fields.KindTime, fields.KindBool
 )
-
-func (k Kind) String() string {
-	switch k {
-	case KindKeyword:
-		return "keyword"
-	case KindText:
-		return "text"
-	case KindNumber:
-		return "number"
-	case KindTime:
-		return "time"
-	case KindBool:
-		return "bool"
-	}
-	return "invalid kind"
-}
 
 // Field is an index field: its bleve path and kind.
 type Field struct {
@@ -69,53 +48,17 @@ func AttrPath(name string) string { return attrPrefix + name }
 
 const attrPrefix = "attr."
 
-// builtinField is one built-in field and the other names it answers to.
-type builtinField struct {
-	Field
-	aliases []string // Temporal names
-}
-
-// builtins is the field contract of the index (notes/fields.md).
-var builtins = []builtinField{
-	{Field{"workflow_id", KindKeyword}, []string{"WorkflowId"}},
-	{Field{"run_id", KindKeyword}, []string{"RunId"}},
-	{Field{"type", KindKeyword}, []string{"WorkflowType"}},
-	{Field{"task_queue", KindKeyword}, []string{"TaskQueue"}},
-	{Field{"status", KindKeyword}, []string{"ExecutionStatus"}},
-	{Field{"waiting_on", KindKeyword}, nil},
-	{Field{"approvals", KindKeyword}, nil},
-	{Field{"activities", KindKeyword}, nil},
-	{Field{"pending_activities", KindKeyword}, nil},
-	{Field{"error_types", KindKeyword}, nil},
-	{Field{"signal_names", KindKeyword}, nil},
-	{Field{"actors", KindKeyword}, nil},
-	{Field{"reset_from", KindKeyword}, nil},
-	{Field{"continued_from", KindKeyword}, nil},
-	{Field{"duration_ms", KindNumber}, []string{"ExecutionDuration"}},
-	{Field{"history_length", KindNumber}, []string{"HistoryLength"}},
-	{Field{"attempts", KindNumber}, nil},
-	{Field{"progress_pct", KindNumber}, nil},
-	{Field{"progress_done", KindNumber}, nil},
-	{Field{"progress_total", KindNumber}, nil},
-	{Field{"start_time", KindTime}, []string{"StartTime", "ExecutionTime"}},
-	{Field{"close_time", KindTime}, []string{"CloseTime"}},
-	{Field{"last_event_time", KindTime}, nil},
-	{Field{"approval_since", KindTime}, nil},
-	{Field{"input", KindText}, nil},
-	{Field{"result", KindText}, nil},
-	{Field{"failure", KindText}, nil},
-	{Field{"signals", KindText}, nil},
-	{Field{"status_line", KindText}, nil},
-	{Field{"history", KindText}, nil},
-}
-
-// defaultFields are searched by a bare term: ids and type exactly, the
-// text fields as full text.
-var defaultFields = []Field{
-	{"workflow_id", KindKeyword}, {"run_id", KindKeyword}, {"type", KindKeyword},
-	{"input", KindText}, {"result", KindText}, {"failure", KindText},
-	{"signals", KindText}, {"status_line", KindText}, {"history", KindText},
-}
+// defaultFields are searched by a bare term: the built-in fields the
+// table marks Default (ids and type exactly, the text fields as full text).
+var defaultFields = func() []Field {
+	var out []Field
+	for _, f := range fields.Builtin {
+		if f.Default {
+			out = append(out, Field{f.Name, f.Kind})
+		}
+	}
+	return out
+}()
 
 type builtinSchema struct {
 	byKey map[string]Field
@@ -126,18 +69,19 @@ var theBuiltin = newBuiltin()
 
 func newBuiltin() *builtinSchema {
 	b := &builtinSchema{byKey: map[string]Field{}}
-	for _, f := range builtins {
-		b.byKey[fold(f.Path)] = f.Field
-		b.names = append(b.names, f.Path)
-		for _, a := range f.aliases {
-			b.byKey[fold(a)] = f.Field
+	for _, f := range fields.Builtin {
+		field := Field{f.Name, f.Kind}
+		b.byKey[fold(f.Name)] = field
+		b.names = append(b.names, f.Name)
+		for _, a := range f.Aliases {
+			b.byKey[fold(a)] = field
 			b.names = append(b.names, a)
 		}
 	}
 	return b
 }
 
-// Builtin returns the built-in fields under their foreman names
+// Builtin returns the built-in fields (the table fields.Builtin) under their foreman names
 // (workflow_id) and Temporal names (WorkflowId). Names match ignoring case
 // and underscores, so WorkflowID, workflowId and waitingOn all resolve.
 // Custom attributes are added by WithAttributes.

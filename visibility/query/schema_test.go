@@ -67,11 +67,3 @@ func TestWithAttributes(t *testing.T) {
 		t.Errorf("default fields end with %v", last)
 	}
 }
-
-func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{KindKeyword: "keyword", KindText: "text", KindNumber: "number", KindTime: "time", KindBool: "bool", 0: "invalid kind"} {
-		if k.String() != want {
-			t.Errorf("%d: %q", int(k), k.String())
-		}
-	}
-}

@@ -49,7 +49,7 @@ func sortKey(name string, desc bool, pos int, s Schema) (string, *Error) {
 		if !ok {
 			return "", unknownField(pos, name, s)
 		}
-		if f.Kind == KindText {
+		if !f.Kind.Sortable() {
 			e := failf(pos, quoteFound(name), "cannot sort by %s: it is a text field; sort by a keyword, number or time field", f.Path)
 			e.Expected = "a keyword, number, time or bool field"
 			return "", e

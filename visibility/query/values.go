@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/foremanhq/foreman/visibility/fields"
 )
 
 // lit is a value as written in a query: its text (unquoted, unescaped), the
@@ -17,15 +19,20 @@ type lit struct {
 
 func (l lit) found() string { return quoteFound(l.text) }
 
-// enums are keyword fields with a closed set of values. Values match
-// ignoring case and underscores, so Temporal's 'Running', 'TimedOut' and
-// 'ContinuedAsNew' find foreman's running, timed_out and continued_as_new;
-// an unknown value is an error with suggestions rather than zero hits.
-var enums = map[string][]string{
-	"status": {"running", "completed", "failed", "canceled", "terminated",
-		"timed_out", "continued_as_new", "reset", "compensated"},
-	"waiting_on": {"approval", "signal", "timer", "activity", "retry", "task_failure"},
-}
+// enums are the keyword fields with a closed set of values (the field
+// table's Values). Values match ignoring case and underscores, so
+// Temporal's 'Running', 'TimedOut' and 'ContinuedAsNew' find foreman's
+// running, timed_out and continued_as_new; an unknown value is an error
+// with suggestions rather than zero hits.
+var enums = func() map[string][]string {
+	out := map[string][]string{}
+	for _, f := range fields.Builtin {
+		if f.Values != nil {
+			out[f.Name] = f.Values
+		}
+	}
+	return out
+}()
 
 var enumAliases = map[string]string{"cancelled": "canceled"}
 

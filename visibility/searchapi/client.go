@@ -1,4 +1,4 @@
-package visibility
+package searchapi
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func (c *Client) call(ctx context.Context, subject string, req, res any) error {
 	if err != nil {
 		return fmt.Errorf("search API: %w", err)
 	}
-	var refused errorBody
+	var refused ErrorBody
 	if err := json.Unmarshal(data, &refused); err == nil && refused.Error != nil {
 		return refused.Error
 	}

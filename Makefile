@@ -32,10 +32,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: prints a table and writes bench/out/results.json (both --sync modes).
+## bench: prints a table and writes bench/out/results.json (both --sync modes; the
+## deployed shape against bin/foreman-engine, then the in-process shape).
 bench:
 	mkdir -p bench/out
-	$(GO) run ./bench -cpuprofile bench/out/cpu.prof
+	$(GO) build -o $(BIN)/foreman-engine ./cmd/engine
+	$(GO) run ./bench -engine-bin $(BIN)/foreman-engine -cpuprofile bench/out/cpu.prof
 
 clean:
 	rm -rf $(BIN) bench/out

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,14 +27,57 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestQuickRun runs the whole harness at smoke-test scale in both sync
-// modes and checks the JSON it writes.
+// TestQuickRun runs the in-process shape's whole harness at smoke-test
+// scale in both sync modes and checks the JSON it writes.
 func TestQuickRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs embedded servers and child processes for ~30-60 s (the race detector slows it)")
 	}
+	got, data := quickRun(t, "-shape", "in-process")
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[r["sync"].(string)+"/"+r["name"].(string)] = true
+	}
+	for _, sync := range []string{"interval", "always"} {
+		for _, name := range []string{"start_p50_ms", "e2e_3act_p50_ms", "e2e_3act_p99_ms", "signal_reaction_p50_ms",
+			"throughput_3act_wf_per_s", "cpu_per_wf_ms", "rss_10k_blocked_mb"} {
+			if !seen[sync+"/"+name] {
+				t.Errorf("no %s for sync %s in %s", name, sync, data)
+			}
+		}
+	}
+}
+
+// TestDeployedQuickRun builds foreman-engine, runs it as its own process
+// and measures it at smoke-test scale from this one over TCP in both sync
+// modes: every figure of the deployed shape is there, labelled deployed.
+func TestDeployedQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds foreman-engine and runs it for ~30-60 s")
+	}
+	got, data := quickRun(t, "-shape", "deployed", "-metrics", "e2e,throughput")
+	seen := map[string]float64{}
+	for _, r := range got {
+		if r["shape"] != "deployed" {
+			t.Errorf("result %v: want shape deployed", r)
+		}
+		seen[r["sync"].(string)+"/"+r["name"].(string)] = r["value"].(float64)
+	}
+	for _, sync := range []string{"interval", "always"} {
+		for _, name := range []string{"start_p50_ms", "e2e_3act_p50_ms", "e2e_3act_p99_ms", "throughput_3act_wf_per_s", "cpu_per_wf_ms", "index_lag_p99_ms"} {
+			if _, ok := seen[sync+"/"+name]; !ok {
+				t.Errorf("no %s for sync %s in %s", name, sync, data)
+			}
+		}
+	}
+}
+
+// quickRun runs the harness with -quick and args, and returns the results
+// it wrote, checked for their fields.
+func quickRun(t *testing.T, args ...string) ([]map[string]any, []byte) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "out", "results.json")
-	cfg, err := parseFlags([]string{"-quick", "-out", out})
+	cfg, err := parseFlags(append([]string{"-quick", "-out", out}, args...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,28 +95,22 @@ func TestQuickRun(t *testing.T) {
 	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatalf("results are not a JSON array of objects: %v\n%s", err, data)
 	}
-	seen := map[string]bool{}
 	for _, r := range got {
 		name, _ := r["name"].(string)
 		sync, _ := r["sync"].(string)
 		unit, _ := r["unit"].(string)
+		shape, _ := r["shape"].(string)
 		value, ok := r["value"].(float64)
-		if name == "" || unit == "" || !ok || value <= 0 || (sync != "interval" && sync != "always") {
+		// An index caught up at every sample has a lag of 0.
+		if name == "" || unit == "" || !ok || value < 0 || (value == 0 && name != "index_lag_p99_ms") ||
+			(sync != "interval" && sync != "always") || (shape != "deployed" && shape != "in-process") {
 			t.Errorf("bad result %v", r)
 		}
-		if len(r) != 4 {
-			t.Errorf("result %v: want exactly name, value, unit, sync", r)
-		}
-		seen[sync+"/"+name] = true
-	}
-	for _, sync := range []string{"interval", "always"} {
-		for _, name := range []string{"start_p50_ms", "e2e_3act_p50_ms", "e2e_3act_p99_ms", "signal_reaction_p50_ms",
-			"throughput_3act_wf_per_s", "rss_10k_blocked_mb"} {
-			if !seen[sync+"/"+name] {
-				t.Errorf("no %s for sync %s in %s", name, sync, data)
-			}
+		if len(r) != 5 {
+			t.Errorf("result %v: want exactly name, value, unit, sync, shape", r)
 		}
 	}
+	return got, data
 }
 
 func TestParseFlags(t *testing.T) {
@@ -84,12 +122,15 @@ func TestParseFlags(t *testing.T) {
 		cfg.runs("throughput") || cfg.blocked != 50 || cfg.samples != 300 {
 		t.Fatalf("config %+v", cfg)
 	}
-	for _, bad := range [][]string{{"-sync", "never"}, {"-metrics", "speed"}, {"-observe", "psychic"}, {"extra"}} {
+	if cfg, err := parseFlags([]string{"-shape", "in-process,deployed"}); err != nil || !slices.Equal(cfg.shapes, []string{"deployed", "in-process"}) {
+		t.Errorf("-shape in-process,deployed: %v, %v; want the deployed shape first", cfg.shapes, err)
+	}
+	for _, bad := range [][]string{{"-sync", "never"}, {"-metrics", "speed"}, {"-observe", "psychic"}, {"-shape", "cloud"}, {"extra"}} {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if p := profilePath("bench/out/cpu.prof", "always"); p != "bench/out/cpu-always.prof" {
+	if p := profilePath("bench/out/cpu.prof", shapeInProcess, "always"); p != "bench/out/cpu-always.prof" {
 		t.Errorf("profilePath: %s", p)
 	}
 	if v := median([]float64{3, 1, 2}); v != 2 {

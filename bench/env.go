@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -13,18 +14,22 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // benchQueue is the task queue of the in-process worker.
 const benchQueue = "bench"
 
-// env is one durability mode's deployment, all in this process as the
-// default single-machine deployment runs it: an embedded nats-server with a
-// fresh data directory, the engine services (dispatcher, timers), one
-// worker and one client. Services, worker and client each have their own
+// env is one durability mode's deployment in one shape. In process
+// (startEnv): an embedded nats-server with a fresh data directory, the
+// engine services (dispatcher, timers), one worker and one client, all in
+// this process. Services, worker and client each have their own
 // connection, unless sharedConn; in process, as foreman-engine's own roles
-// and the workers it hosts connect, unless tcp.
+// and the workers it hosts connect, unless tcp. Deployed
+// (startDeployedEnv): a foreman-engine process, and this process's worker
+// and client over TCP.
 type env struct {
+	shape  string // shapeInProcess, or shapeDeployed (deployed.go)
 	mode   string
 	dir    string
 	srv    *jetstream.Server
@@ -38,6 +43,9 @@ type env struct {
 	// clientStore is the client's store, for reading histories back.
 	clientStore engine.Store
 	log         *slog.Logger
+	// The deployed shape's engine process and its search API.
+	engine *engineProc
+	search *searchapi.Client
 
 	cancel context.CancelFunc
 	bg     sync.WaitGroup
@@ -54,21 +62,13 @@ func benchLogger(verbose bool) *slog.Logger {
 
 // startEnv starts the deployment for one sync mode.
 func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err error) {
-	e := &env{mode: mode, cfg: cfg, log: benchLogger(cfg.verbose), bgErr: make(chan error, 4)}
+	e := &env{shape: shapeInProcess, mode: mode, cfg: cfg, log: benchLogger(cfg.verbose), bgErr: make(chan error, 4)}
 	defer func() {
 		if err != nil {
 			e.close()
 		}
 	}()
-	if cfg.dataDir != "" {
-		e.dir = cfg.dataDir + "/" + mode
-		if err := os.RemoveAll(e.dir); err != nil {
-			return e, err
-		}
-		if err := os.MkdirAll(e.dir, 0o755); err != nil {
-			return e, err
-		}
-	} else if e.dir, err = os.MkdirTemp("", "foreman-bench-"+mode+"-"); err != nil {
+	if e.dir, err = dataDir(cfg, mode); err != nil {
 		return e, err
 	}
 	opts := jetstream.Options{DataDir: e.dir, Listen: "127.0.0.1:-1", Sync: mode, Name: "foreman-bench"}
@@ -118,22 +118,48 @@ func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err err
 	e.obs = newObserver()
 	e.goBackground(func() error { return clStore.ConsumeHistory(ctx, "bench-observer", e.obs.handle) })
 
+	return e, e.startApp(ctx, wkStore, clStore)
+}
+
+// startApp starts the user's side: the worker of the measured workflows
+// on wkStore and the client on clStore.
+func (e *env) startApp(ctx context.Context, wkStore, clStore *jetstream.Store) error {
 	e.worker = engine.NewWorker(wkStore, benchQueue, engine.WorkerOptions{Identity: "bench-worker", Logger: e.log, ShutdownTimeout: 2 * time.Second})
-	for _, err := range []error{
-		e.worker.RegisterWorkflow(ThreeActs),
-		e.worker.RegisterWorkflow(WaitSignal),
-		e.worker.RegisterActivity(Noop),
-	} {
-		if err != nil {
-			return e, err
-		}
+	err := errors.Join(e.worker.RegisterWorkflow(ThreeActs), e.worker.RegisterWorkflow(WaitSignal), e.worker.RegisterActivity(Noop))
+	if err != nil {
+		return err
 	}
 	if err := e.worker.Start(ctx); err != nil {
-		return e, err
+		return err
 	}
 	e.clientStore = clStore
 	e.client = engine.NewClient(clStore, engine.ClientOptions{Identity: "bench-client"})
-	return e, nil
+	return nil
+}
+
+// dataDir makes an empty directory for one deployment: under -data as
+// name, else a fresh temp dir.
+func dataDir(cfg *config, name string) (string, error) {
+	if cfg.dataDir == "" {
+		return os.MkdirTemp("", "foreman-bench-"+name+"-")
+	}
+	dir := filepath.Join(cfg.dataDir, name)
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// cpuSnap is takeCPUSnap with the engine process's CPU time (deployed
+// shape) counted as this process's: what all processes of the deployment
+// used.
+func (e *env) cpuSnap() cpuSnap {
+	s := takeCPUSnap()
+	if e.engine != nil {
+		s.child = processCPU(e.engine.cmd.Process.Pid)
+		s.self += s.child
+	}
+	return s
 }
 
 func (e *env) goBackground(fn func() error) {
@@ -152,8 +178,16 @@ func (e *env) failed() error {
 	case err := <-e.bgErr:
 		return fmt.Errorf("background service failed: %w", err)
 	default:
-		return nil
 	}
+	if e.engine != nil {
+		select {
+		case err := <-e.engine.exit:
+			e.engine.exit <- err // for stop
+			return fmt.Errorf("foreman-engine exited: %v", err)
+		default:
+		}
+	}
+	return nil
 }
 
 func (e *env) close() {
@@ -172,6 +206,11 @@ func (e *env) close() {
 	}
 	if e.srv != nil {
 		e.srv.Shutdown()
+	}
+	if e.engine != nil {
+		if err := e.engine.stop(); err != nil {
+			e.logf("foreman-engine: %v", err)
+		}
 	}
 	if e.dir != "" && e.cfg.dataDir == "" {
 		_ = os.RemoveAll(e.dir)

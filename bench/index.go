@@ -82,7 +82,7 @@ func (e *env) indexRep(ctx context.Context, rep int) (map[string]float64, error)
 	dir := filepath.Join(e.dir, "index")
 	profile := ""
 	if e.cfg.cpuProfile != "" {
-		profile = profilePath(e.cfg.cpuProfile, "index-build")
+		profile = profilePath(e.cfg.cpuProfile, shapeInProcess, "index-build")
 		e.notes = append(e.notes, "cpu profile of the index build: "+profile)
 	}
 	c, err := startIndexChild(e.srv.ClientURL(), dir, e.cfg.verbose, profile)

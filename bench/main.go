@@ -1,21 +1,26 @@
-// Command foreman-bench measures Foreman on one machine (issue #2): start
-// latency, end-to-end latency of a three-activity workflow, signal
-// reaction, sustained throughput and the memory of a worker holding 10,000
-// blocked workflows, under both durability modes (--sync interval and
-// --sync always), each on a fresh embedded nats-server in a temp dir.
+// Command foreman-bench measures Foreman on one machine (issues #2 and
+// #21): start latency, end-to-end latency of a three-activity workflow,
+// signal reaction, sustained throughput and its CPU per workflow, the
+// memory of a worker holding 10,000 blocked workflows, and the search
+// index, under both durability modes (--sync interval and --sync always),
+// each on a fresh server and data directory.
 //
-// Everything runs in this process as the default single-machine deployment
-// does (embedded server, dispatcher and timer services, one worker, one
-// client), except the RSS measurement, whose worker runs in a child
-// process (this binary re-executed) so that the figure is the worker's
-// alone.
+// Two shapes are measured. Deployed (deployed.go): the real foreman-engine
+// binary is one process, and this one is the user's, with a worker and a
+// client over loopback TCP using the public SDK (start/e2e and throughput,
+// with the index lag the engine's search API reports meanwhile). In
+// process: the embedded server, services, one worker and one client all
+// in this process, except the RSS measurement, whose worker runs in a
+// child process (this binary re-executed) so that the figure is the
+// worker's alone, and the index benchmark's search side.
 //
-// It prints a table and writes a JSON array of {name, value, unit, sync}
-// (values are medians over repetitions) to -out.
+// It prints a table per shape and writes a JSON array of {name, value,
+// unit, sync, shape} (values are medians over repetitions) to -out.
 //
-//	go run ./bench              # full run, a few minutes
-//	go run ./bench -quick       # smoke run, well under 30 s
-//	go run ./bench -metrics throughput -sync interval -cpuprofile bench/out/cpu.prof
+//	go run ./bench              # full run (with the 1M-run index benchmark: long)
+//	go run ./bench -metrics e2e,signal,throughput,rss  # both shapes, minutes
+//	go run ./bench -quick       # smoke run, a minute or two
+//	go run ./bench -shape deployed -metrics throughput -sync interval
 package main
 
 import (
@@ -28,11 +33,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/foremanhq/foreman/jetstream"
@@ -44,6 +47,8 @@ const (
 )
 
 type config struct {
+	shapes        []string // shapeDeployed and/or shapeInProcess, in that order
+	engineBin     string   // foreman-engine for the deployed shape ("": build it)
 	syncModes     []string
 	metrics       []string // groups to run: latency, signal, throughput, rss
 	quick         bool
@@ -77,9 +82,10 @@ type metric struct {
 var allMetrics = []metric{
 	{name: "start_p50_ms", unit: "ms", group: "latency"},
 	{name: "e2e_3act_p50_ms", unit: "ms", group: "latency", target: "<= 2", ok: func(v float64) bool { return v <= 2 }},
-	{name: "e2e_3act_p99_ms", unit: "ms", group: "latency"},
+	{name: "e2e_3act_p99_ms", unit: "ms", group: "latency", target: "<= 10", ok: func(v float64) bool { return v <= 10 }},
 	{name: "signal_reaction_p50_ms", unit: "ms", group: "signal"},
 	{name: "throughput_3act_wf_per_s", unit: "wf/s", group: "throughput", target: ">= 1500", ok: func(v float64) bool { return v >= 1500 }},
+	{name: "cpu_per_wf_ms", unit: "ms", group: "throughput"},
 	{name: "rss_10k_blocked_mb", unit: "MB", group: "rss", target: "<= 400", ok: func(v float64) bool { return v <= 400 }},
 	{name: "rss_worker_idle_mb", unit: "MB", group: "rss"},
 }
@@ -92,6 +98,7 @@ type result struct {
 	Value float64 `json:"value"`
 	Unit  string  `json:"unit"`
 	Sync  string  `json:"sync"`
+	Shape string  `json:"shape"` // shapeDeployed or shapeInProcess
 
 	reps []float64
 }
@@ -124,11 +131,13 @@ func main() {
 func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("foreman-bench", flag.ContinueOnError)
 	cfg := &config{progress: os.Stderr}
+	shapes := fs.String("shape", shapeDeployed+","+shapeInProcess, "what to measure, comma-separated: deployed (the foreman-engine binary, and this process's worker and client over loopback TCP: start/e2e and throughput) and in-process (everything in this process: every metric)")
+	fs.StringVar(&cfg.engineBin, "engine-bin", "", "foreman-engine binary for the deployed shape (default: built from ./cmd/engine)")
 	syncs := fs.String("sync", "interval,always", "durability modes to measure, comma-separated: interval, always")
 	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, or all")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: tiny sample counts and scale (< 30 s); the figures are not meaningful")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: tiny sample counts and scale (a minute or two for everything but index); the figures are not meaningful")
 	fs.StringVar(&cfg.out, "out", filepath.Join("bench", "out", "results.json"), "where to write the JSON results")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput run to this file (-<sync> is inserted before the extension)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process during the throughput run to this file (-<sync> or -deployed-<sync> is inserted before the extension)")
 	reps := fs.Int("reps", 0, "repetitions of throughput and rss (default 3)")
 	latReps := fs.Int("latency-reps", 0, "repetitions of start/e2e and signal (default 5)")
 	samples := fs.Int("samples", 0, "measured workflows per start/e2e repetition (default 300)")
@@ -149,6 +158,19 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var asked []string
+	for sh := range strings.SplitSeq(*shapes, ",") {
+		sh = strings.TrimSpace(sh)
+		if shapeGroups[sh] == nil {
+			return nil, fmt.Errorf("-shape %q: want deployed and/or in-process", sh)
+		}
+		asked = append(asked, sh)
+	}
+	for _, sh := range []string{shapeDeployed, shapeInProcess} { // the deployed figures first
+		if slices.Contains(asked, sh) {
+			cfg.shapes = append(cfg.shapes, sh)
+		}
 	}
 	for m := range strings.SplitSeq(*syncs, ",") {
 		m = strings.TrimSpace(m)
@@ -215,17 +237,42 @@ func parseFlags(args []string) (*config, error) {
 
 func (c *config) runs(group string) bool { return slices.Contains(c.metrics, group) }
 
+// runsIn reports whether shape measures group in this run (if shape is
+// measured at all).
+func (c *config) runsIn(shape, group string) bool {
+	return c.runs(group) && slices.Contains(shapeGroups[shape], group)
+}
+
+// measures reports whether this run measures group in shape.
+func (c *config) measures(shape, group string) bool {
+	return slices.Contains(c.shapes, shape) && c.runsIn(shape, group)
+}
+
 // run measures every selected metric in every selected mode and writes
 // cfg.out. It returns what it measured even on error.
 func run(ctx context.Context, cfg *config) ([]*result, []string, error) {
 	var all []*result
 	var notes []string
-	for _, mode := range cfg.syncModes {
-		rs, ns, err := runMode(ctx, cfg, mode)
-		notes = append(notes, ns...)
-		all = append(all, rs...)
+	if slices.Contains(cfg.shapes, shapeDeployed) && cfg.engineBin == "" {
+		dir, err := os.MkdirTemp("", "foreman-bench-bin-")
 		if err != nil {
-			return all, notes, fmt.Errorf("sync %s: %w", mode, err)
+			return nil, nil, err
+		}
+		defer os.RemoveAll(dir)
+		c := *cfg
+		if c.engineBin, err = engineBinary(ctx, cfg, dir); err != nil {
+			return nil, nil, err
+		}
+		cfg = &c
+	}
+	for _, shape := range cfg.shapes {
+		for _, mode := range cfg.syncModes {
+			rs, ns, err := runMode(ctx, cfg, shape, mode)
+			notes = append(notes, ns...)
+			all = append(all, rs...)
+			if err != nil {
+				return all, notes, fmt.Errorf("%s, sync %s: %w", shape, mode, err)
+			}
 		}
 	}
 	if err := writeResults(cfg.out, all); err != nil {
@@ -240,20 +287,24 @@ func (e *env) logf(format string, args ...any) {
 	}
 }
 
-func runMode(ctx context.Context, cfg *config, mode string) (_ []*result, notes []string, err error) {
-	e, err := startEnv(ctx, cfg, mode)
+func runMode(ctx context.Context, cfg *config, shape, mode string) (_ []*result, notes []string, err error) {
+	start, where := startEnv, "embedded nats-server in this process"
+	if shape == shapeDeployed {
+		start, where = startDeployedEnv, "foreman-engine process"
+	}
+	e, err := start(ctx, cfg, mode)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer func() { notes = e.notes }()
 	defer e.close()
-	e.logf("sync %s: embedded nats-server in %s", mode, e.dir)
+	e.logf("%s, sync %s: %s, data in %s", shape, mode, where, e.dir)
 	byName := map[string]*result{}
 	record := func(vals map[string]float64) {
 		for name, v := range vals {
 			r := byName[name]
 			if r == nil {
-				r = &result{Name: name, Unit: unitOf(name), Sync: mode}
+				r = &result{Name: name, Unit: unitOf(name), Sync: mode, Shape: shape}
 				byName[name] = r
 			}
 			r.reps = append(r.reps, v)
@@ -282,12 +333,12 @@ func runMode(ctx context.Context, cfg *config, mode string) (_ []*result, notes 
 		{"index", 1, e.indexRep},    // index.go
 	}
 	for _, s := range steps {
-		if !cfg.runs(s.group) {
+		if !cfg.runsIn(shape, s.group) {
 			continue
 		}
 		stopProfile := func() {}
 		if s.group == "throughput" && cfg.cpuProfile != "" {
-			if stopProfile, err = startCPUProfile(profilePath(cfg.cpuProfile, mode)); err != nil {
+			if stopProfile, err = startCPUProfile(profilePath(cfg.cpuProfile, shape, mode)); err != nil {
 				return collect(), nil, err
 			}
 		}
@@ -306,7 +357,7 @@ func runMode(ctx context.Context, cfg *config, mode string) (_ []*result, notes 
 		}
 		stopProfile()
 		if s.group == "throughput" && cfg.cpuProfile != "" {
-			e.logf("  cpu profile of the throughput run: %s", profilePath(cfg.cpuProfile, mode))
+			e.logf("  cpu profile of this process during the throughput run: %s", profilePath(cfg.cpuProfile, shape, mode))
 		}
 	}
 	return collect(), nil, nil
@@ -327,9 +378,13 @@ func startCPUProfile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// profilePath inserts -<mode> before path's extension.
-func profilePath(path, mode string) string {
+// profilePath inserts -<mode> (in process) or -deployed-<mode> before
+// path's extension.
+func profilePath(path, shape, mode string) string {
 	ext := filepath.Ext(path)
+	if shape == shapeDeployed {
+		mode = shapeDeployed + "-" + mode
+	}
 	return strings.TrimSuffix(path, ext) + "-" + mode + ext
 }
 
@@ -364,77 +419,4 @@ func writeResults(path string, rs []*result) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
-}
-
-func printTable(w io.Writer, cfg *config, rs []*result, notes []string) {
-	find := func(name, mode string) *result {
-		for _, r := range rs {
-			if r.Name == name && r.Sync == mode {
-				return r
-			}
-		}
-		return nil
-	}
-	fmt.Fprintf(w, "\nForeman benchmark: %d CPUs, %s %s/%s, embedded nats-server, medians of repetitions",
-		runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	if cfg.quick {
-		fmt.Fprint(w, " (QUICK: smoke-test scale, not meaningful)")
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "metric\t")
-	for _, mode := range cfg.syncModes {
-		fmt.Fprintf(tw, "sync %s\t", mode)
-	}
-	fmt.Fprint(tw, "unit\ttarget (interval)\t\n")
-	for _, m := range allMetrics {
-		if !cfg.runs(m.group) {
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t", m.name)
-		for _, mode := range cfg.syncModes {
-			if r := find(m.name, mode); r != nil {
-				fmt.Fprintf(tw, "%.4g\t", r.Value)
-			} else {
-				fmt.Fprint(tw, "-\t")
-			}
-		}
-		verdict := ""
-		if r := find(m.name, jetstream.SyncInterval); r != nil && m.ok != nil {
-			verdict = "  MISS"
-			if m.ok(r.Value) {
-				verdict = "  ok"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s%s\t\n", m.unit, m.target, verdict)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "\nstart/e2e: %d x %d runs of 3 sequential no-op activities, one at a time (after %d warm-up runs); close observed via %s.\n",
-		cfg.latencyReps, cfg.samples, cfg.warmup, observeDesc(cfg.observe))
-	fmt.Fprintf(w, "signal: %d x %d signals, from the Signal call to the run's next workflow-task batch (which completes it) being observed.\n",
-		cfg.latencyReps, cfg.signalSamples)
-	fmt.Fprintf(w, "throughput: %d x %s (after %s warm-up), %d goroutines each starting a run and waiting for it to close.\n",
-		cfg.reps, cfg.duration, cfg.tpWarmup, cfg.concurrency)
-	fmt.Fprintf(w, "rss: %d x %d runs blocked on AwaitApproval; VmRSS of the worker process alone (a child process, after runtime.GC) once all recorded ApprovalRequested.\n",
-		cfg.reps, cfg.blocked)
-	conn := "services, worker and client each on their own NATS connection"
-	if cfg.sharedConn {
-		conn = "services, worker and client sharing one NATS connection"
-	}
-	if cfg.tcp {
-		conn += " over loopback TCP (as worker processes of their own connect)"
-	} else {
-		conn += " in process (nats.InProcessServer, as foreman-engine's own roles and the workers it hosts connect; -tcp for loopback TCP)"
-	}
-	fmt.Fprintf(w, "All other metrics: one process (embedded server, services, worker, client), %s.\n", conn)
-	for _, n := range notes {
-		fmt.Fprintln(w, n)
-	}
-}
-
-func observeDesc(o string) string {
-	if o == observeGetResult {
-		return "client.GetResult per run"
-	}
-	return "one durable history consumer (Store.ConsumeHistory) for all runs"
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -22,7 +23,7 @@ const waitTimeout = 60 * time.Second
 // closeWaiter returns a function that waits until the workflow id (about to
 // be started) is observed closed, and returns when.
 func (e *env) closeWaiter(ctx context.Context, id string) func(runID string) (time.Time, error) {
-	if e.cfg.observe == observeGetResult {
+	if e.obs == nil || e.cfg.observe == observeGetResult {
 		return func(runID string) (time.Time, error) {
 			wctx, cancel := context.WithTimeout(ctx, waitTimeout)
 			defer cancel()
@@ -44,7 +45,9 @@ func (e *env) startThreeActs(ctx context.Context, id string) (sample, error) {
 	run, err := e.client.Start(ctx, engine.StartOptions{ID: id, TaskQueue: benchQueue}, ThreeActs, nil)
 	t1 := time.Now()
 	if err != nil {
-		e.obs.forget(id)
+		if e.obs != nil {
+			e.obs.forget(id)
+		}
 		return sample{}, err
 	}
 	end, err := wait(run.RunID)
@@ -65,8 +68,8 @@ type sample struct {
 func (e *env) latencyRep(ctx context.Context, rep int) (map[string]float64, error) {
 	var starts, e2es []time.Duration
 	var samples []sample
-	c0 := takeCPUSnap()
-	defer func() { e.noteShared("latency", rep, cpuBetween(c0, takeCPUSnap())) }()
+	c0 := e.cpuSnap()
+	defer func() { e.noteShared("latency", rep, cpuBetween(c0, e.cpuSnap())) }()
 	for i := range e.cfg.warmup + e.cfg.samples {
 		s, err := e.startThreeActs(ctx, fmt.Sprintf("lat-%d-%d", rep, i))
 		if err != nil {
@@ -158,11 +161,15 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 		}
 		return e.failed()
 	}
-	var rate float64
+	out := map[string]float64{}
 	err := sleep(e.cfg.tpWarmup)
 	if err == nil {
+		var stopLag func() ([]time.Duration, error)
+		if e.search != nil {
+			stopLag = sampleLag(ctx, e.search, lagEvery)
+		}
 		// Count per second too, to show whether the rate is steady.
-		n0, t0, c0 := done.Load(), time.Now(), takeCPUSnap()
+		n0, t0, c0 := done.Load(), time.Now(), e.cpuSnap()
 		var perSec []string
 		last, lastT := n0, t0
 		for err == nil && time.Since(t0) < e.cfg.duration {
@@ -171,13 +178,31 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 			perSec = append(perSec, fmt.Sprintf("%.0f", float64(n-last)/now.Sub(lastT).Seconds()))
 			last, lastT = n, now
 		}
-		rate = float64(last-n0) / lastT.Sub(t0).Seconds()
-		use := cpuBetween(c0, takeCPUSnap())
+		c1 := e.cpuSnap()
+		out["throughput_3act_wf_per_s"] = float64(last-n0) / lastT.Sub(t0).Seconds()
+		if last > n0 {
+			out["cpu_per_wf_ms"] = ms(c1.self-c0.self) / float64(last-n0)
+		}
+		use := cpuBetween(c0, c1)
 		if e.cfg.verbose || !e.cfg.quick {
-			e.logf("    per second: %s; cpu: this process %.2f cores, other processes %.2f cores (of %d)",
-				strings.Join(perSec, " "), use.self, use.others, runtime.NumCPU())
+			of := ""
+			if e.engine != nil {
+				of = fmt.Sprintf(" (foreman-engine %.2f)", use.child)
+			}
+			e.logf("    per second: %s; cpu: deployment %.2f cores%s, other processes %.2f cores (of %d)",
+				strings.Join(perSec, " "), use.self, of, use.others, runtime.NumCPU())
 		}
 		e.noteShared("throughput", rep, use)
+		if stopLag != nil {
+			lags, lerr := stopLag()
+			if lerr != nil {
+				err = cmp.Or(err, lerr)
+			} else {
+				out["index_lag_p99_ms"] = percentile(lags, 99)
+				e.logf("    index lag (search API, every %s): p50 %.1f ms, p99 %.1f ms over %d samples",
+					lagEvery, percentile(lags, 50), percentile(lags, 99), len(lags))
+			}
+		}
 	}
 	stop.Store(true)
 	wg.Wait() // in-flight runs finish: the next repetition starts idle
@@ -193,10 +218,13 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 		for _, name := range streamNames {
 			parts = append(parts, fmt.Sprintf("%s %.2f", name, float64(after[name]-before[name])/float64(done.Load())))
 		}
-		e.notes = append(e.notes, fmt.Sprintf("sync %s, stream writes per ThreeActs run: %s", e.mode, strings.Join(parts, ", ")))
+		e.notes = append(e.notes, fmt.Sprintf("%s, sync %s, stream writes per ThreeActs run: %s", e.shape, e.mode, strings.Join(parts, ", ")))
 	}
-	return map[string]float64{"throughput_3act_wf_per_s": rate}, nil
+	return out, nil
 }
+
+// lagEvery is how often the index lag is asked for during a throughput run.
+const lagEvery = 100 * time.Millisecond
 
 // breakdown says where the end-to-end time of ThreeActs goes, from the
 // times the store accepted each history batch (server and client share a
@@ -220,9 +248,9 @@ func (e *env) breakdown(ctx context.Context, samples []sample) error {
 		}
 		observe = append(observe, s.observed.Sub(bs[len(bs)-1].Time))
 	}
-	e.notes = append(e.notes, fmt.Sprintf("sync %s, e2e breakdown (p50): Start call to start batch %.2f ms, first workflow task %.2f ms, "+
+	e.notes = append(e.notes, fmt.Sprintf("%s, sync %s, e2e breakdown (p50): Start call to start batch %.2f ms, first workflow task %.2f ms, "+
 		"%d x activity round trip (dispatch, activity, workflow task) %.2f ms, close batch to observed %.2f ms",
-		e.mode, percentile(first, 50), percentile(wfTask, 50), len(actRound)/len(samples), percentile(actRound, 50), percentile(observe, 50)))
+		e.shape, e.mode, percentile(first, 50), percentile(wfTask, 50), len(actRound)/len(samples), percentile(actRound, 50), percentile(observe, 50)))
 	return nil
 }
 
@@ -235,8 +263,8 @@ func (e *env) noteShared(what string, rep int, use cpuUse) {
 	if use.others < sharedCPU {
 		return
 	}
-	e.notes = append(e.notes, fmt.Sprintf("WARNING sync %s, %s repetition %d: other processes used %.2f cores meanwhile (this one %.2f): the machine was shared, the figure is pessimistic",
-		e.mode, what, rep+1, use.others, use.self))
+	e.notes = append(e.notes, fmt.Sprintf("WARNING %s, sync %s, %s repetition %d: other processes used %.2f cores meanwhile (the deployment %.2f): the machine was shared, the figure is pessimistic",
+		e.shape, e.mode, what, rep+1, use.others, use.self))
 }
 
 // streamNames are the streams whose writes per run are reported.

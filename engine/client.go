@@ -17,6 +17,7 @@ import (
 type Client struct {
 	store    Store
 	identity string
+	closes   *closeWatch // shared waits for results; nil: one follower per wait
 }
 
 // ClientOptions configure a Client.
@@ -33,7 +34,7 @@ func NewClient(store Store, opts ClientOptions) *Client {
 			opts.Identity = u.Username
 		}
 	}
-	return &Client{store: store, identity: opts.Identity}
+	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store)}
 }
 
 // Identity is who the client acts as.
@@ -338,14 +339,8 @@ func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn
 	}
 	errClosed := errors.New("closed")
 	err = c.store.FollowHistory(ctx, rec.RunID, 0, func(sb StoredBatch) error {
-		b, err := DecodeBatch(sb.Data)
-		if err != nil {
+		if err := eachEvent(sb, fn); err != nil {
 			return err
-		}
-		for _, e := range b.Events {
-			if err := fn(e); err != nil {
-				return err
-			}
 		}
 		if sb.Header.Closed {
 			return errClosed
@@ -360,6 +355,8 @@ func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn
 
 // GetResult waits for the run to close and decodes its result into
 // valuePtr; a run that did not complete returns its failure as an error.
+// Concurrent calls on one client share one reader of history instead of
+// a server-side consumer each.
 func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valuePtr any) error {
 	for {
 		next, err := c.getResult(ctx, workflowID, runID, valuePtr)
@@ -373,7 +370,7 @@ func (c *Client) GetResult(ctx context.Context, workflowID, runID string, valueP
 func (c *Client) getResult(ctx context.Context, workflowID, runID string, valuePtr any) (string, error) {
 	var closing *Event
 	compensated := false // the status words are Summarize's: see compensatedStatus
-	err := c.FollowHistory(ctx, workflowID, runID, func(e Event) error {
+	see := func(e Event) error {
 		if e.Type.Closes() {
 			closing = &e
 		}
@@ -381,7 +378,13 @@ func (c *Client) getResult(ctx context.Context, workflowID, runID string, valueP
 			compensated = true
 		}
 		return nil
-	})
+	}
+	var err error
+	if c.closes != nil {
+		err = c.awaitEvents(ctx, workflowID, runID, see)
+	} else {
+		err = c.FollowHistory(ctx, workflowID, runID, see)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -67,6 +67,8 @@ func (c *Client) appendExternal(ctx context.Context, workflowID, runID string, n
 		if err != nil {
 			return run, err
 		}
+		// Never before the events history holds: the store's clock has
+		// read last's server stamp, which no event in it is after.
 		now := clockOf(c.store).Now().UTC()
 		for i := range events {
 			events[i].ID, events[i].Time = last.Header.LastEventID+int64(i)+1, now

@@ -21,3 +21,12 @@ func clockOf(s any) clock.Clock {
 	}
 	return clock.Wall
 }
+
+// Clock is what a store hands the engine through an EngineClock method:
+// the time every process of a deployment agrees on. The JetStream store's
+// is the NATS server's clock (jetstream/clock.go); the test environment's
+// is a manual clock.
+type Clock = clock.Clock
+
+// ClockTimer is a call a Clock scheduled.
+type ClockTimer = clock.Timer

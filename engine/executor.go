@@ -47,7 +47,9 @@ type workflowEnv struct {
 	unprocessed bool
 
 	lastEventID int64
-	lastSeq     uint64 // store sequence of the last batch applied
+	// lastEventTime is the newest event time history holds.
+	lastEventTime time.Time
+	lastSeq       uint64 // store sequence of the last batch applied
 
 	status   string
 	progress [2]int64
@@ -143,9 +145,20 @@ func (env *workflowEnv) applyBatch(sb StoredBatch, b *Batch) error {
 	}
 	if n := len(b.Events); n > 0 {
 		env.lastEventID = b.Events[n-1].ID
+		env.lastEventTime = latest(env.lastEventTime, b.Events[n-1].Time)
 	}
 	env.lastSeq = sb.Seq
 	return nil
+}
+
+// latest is the later of two times: new events are never dated before the
+// ones history already holds (gaps in history are never negative, even
+// when two processes' estimates of the server's clock differ slightly).
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // replayTask re-runs the code for a recorded workflow task and checks that it
@@ -213,6 +226,7 @@ func (env *workflowEnv) liveTask(inbound []Event, now time.Time, identity string
 	id++
 	b.Events = append(b.Events, Event{ID: id, Type: EventWorkflowTaskCompleted, Time: now, Attrs: &WorkflowTaskCompleted{Identity: identity}})
 	env.lastEventID = id
+	env.lastEventTime = latest(env.lastEventTime, now)
 	env.unprocessed = false
 	return b, nil
 }

@@ -98,7 +98,7 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	if env.closed {
 		return ackTask, false
 	}
-	now := w.clock.Now().UTC()
+	now := latest(w.clock.Now().UTC(), env.lastEventTime)
 	d := w.accept(env, t.Inbound, now)
 	if !current && t.Inbound != nil && d.unchecked(env) {
 		// A cached state may lag behind history: another worker may have

@@ -33,7 +33,7 @@ func OpenExisting(ctx context.Context, nc *nats.Conn, opts Options) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}}
+	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}, clock: newServerClock()}
 	for name, dst := range map[string]*natsjs.Stream{HistoryStream: &s.history, TasksStream: &s.tasks, TimersStream: &s.timers} {
 		st, err := js.Stream(ctx, name)
 		if errors.Is(err, natsjs.ErrStreamNotFound) {
@@ -43,6 +43,9 @@ func OpenExisting(ctx context.Context, nc *nats.Conn, opts Options) (*Store, err
 			return nil, fmt.Errorf("opening stream %s: %w", name, err)
 		}
 		*dst = st
+		if info := st.CachedInfo(); info != nil {
+			s.clock.observe(info.TimeStamp)
+		}
 	}
 	for name, dst := range map[string]*natsjs.KeyValue{RunsBucket: &s.runs, HeartbeatsBucket: &s.heartbeats} {
 		kv, err := js.KeyValue(ctx, name)

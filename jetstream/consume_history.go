@@ -134,6 +134,7 @@ func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) e
 		clear(inBatch)
 		for _, m := range msgs {
 			b, err := batchFromJS(m)
+			hc.s.clock.observe(b.Time)
 			if err != nil {
 				// Not a foreman batch: it can never be handled.
 				hc.s.log.Error("dropping undecodable history message", "durable", hc.durable, "subject", m.Subject(), "err", err)

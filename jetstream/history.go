@@ -94,6 +94,7 @@ func (s *Store) ReadHistory(ctx context.Context, runID string, afterSeq uint64) 
 			if err != nil {
 				return nil, fmt.Errorf("reading history of run %s: %w", runID, err)
 			}
+			s.clock.observe(b.Time)
 			out = append(out, b)
 		}
 		if res.pending == 0 || res.lastSeq < seq {
@@ -120,6 +121,7 @@ func (s *Store) LastBatch(ctx context.Context, runID string) (engine.StoredBatch
 	if err != nil {
 		return engine.StoredBatch{}, fmt.Errorf("last batch of run %s (seq %d): %w", runID, m.Sequence, err)
 	}
+	s.clock.observe(m.Time)
 	return engine.StoredBatch{Seq: m.Sequence, Header: h, Data: m.Data, Time: m.Time}, nil
 }
 
@@ -140,6 +142,7 @@ func (s *Store) FollowHistory(ctx context.Context, runID string, afterSeq uint64
 		if err != nil {
 			return fmt.Errorf("following history of run %s: %w", runID, err)
 		}
+		s.clock.observe(b.Time)
 		return fn(b)
 	})
 }

@@ -34,6 +34,12 @@ const historyFromMaxBuffered = 1 << 16
 // A message on the history stream that foreman did not write (no batch
 // headers) is logged and skipped.
 func (s *Store) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatches int, fn func([]engine.StoredBatch) error) error {
+	return s.consumeHistoryFrom(ctx, afterSeq, maxBatches, false, fn)
+}
+
+// consumeHistoryFrom is ConsumeHistoryFrom; headersOnly leaves the batches'
+// Data out (the server sends only their headers).
+func (s *Store) consumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatches int, headersOnly bool, fn func([]engine.StoredBatch) error) error {
 	if maxBatches < 1 {
 		return fmt.Errorf("consuming history from seq %d: max %d: want at least 1", afterSeq, maxBatches)
 	}
@@ -41,6 +47,7 @@ func (s *Store) ConsumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatc
 		FilterSubjects:    []string{historySubjects},
 		DeliverPolicy:     natsjs.DeliverAllPolicy,
 		InactiveThreshold: 15 * time.Second,
+		HeadersOnly:       headersOnly,
 	}
 	if afterSeq > 0 {
 		cfg.DeliverPolicy = natsjs.DeliverByStartSequencePolicy

@@ -41,6 +41,8 @@ type Store struct {
 
 	dg *directGetter
 
+	clock *serverClock // the server's time, from what it stamps
+
 	mu        sync.Mutex
 	consumers map[string]bool // task consumers known to exist, by name
 
@@ -65,7 +67,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}}
+	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}, clock: newServerClock()}
 	streams := make(map[string]natsjs.Stream)
 	for _, cfg := range streamConfigs(opts) {
 		st, err := ensureStream(ctx, js, cfg)
@@ -73,6 +75,9 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 			return nil, err
 		}
 		streams[cfg.Name] = st
+		if info := st.CachedInfo(); info != nil {
+			s.clock.observe(info.TimeStamp) // the first sample: the server's now
+		}
 	}
 	s.history, s.tasks, s.timers = streams[HistoryStream], streams[TasksStream], streams[TimersStream]
 	buckets := make(map[string]natsjs.KeyValue)

@@ -185,7 +185,9 @@ func (s *Store) pullTasks(ctx context.Context, name string, n int, slots chan st
 					s.handBackTask(m, slots)
 					return got, nil
 				}
-				fn(newDelivery(s.nc, m, s.opts.AckWait, func() { <-slots }))
+				d := newDelivery(s.nc, m, s.opts.AckWait, func() { <-slots })
+				s.clock.observe(d.stored)
+				fn(d)
 				if got == n {
 					live = false // the server ended the request with its last task
 					return got, nil
@@ -318,12 +320,13 @@ type delivery struct {
 	release      func()
 	once         sync.Once
 	ackWait      time.Duration
+	stored       time.Time // the server's time when it stored the task
 }
 
 func newDelivery(nc *nats.Conn, m *nats.Msg, ackWait time.Duration, release func()) *delivery {
 	d := &delivery{nc: nc, m: m, release: release, numDelivered: 1, ackWait: ackWait}
 	if md, err := m.Metadata(); err == nil { // parses the reply subject
-		d.numDelivered = md.NumDelivered
+		d.numDelivered, d.stored = md.NumDelivered, md.Timestamp
 	}
 	return d
 }

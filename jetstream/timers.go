@@ -42,6 +42,7 @@ func (s *Store) WatchTimers(ctx context.Context, fn func(engine.StoredTimer)) er
 			s.log.Error("timer without metadata", "subject", m.Subject(), "err", err)
 			return nil
 		}
+		s.clock.observe(md.Timestamp)
 		fireAt, err := time.Parse(time.RFC3339Nano, m.Headers().Get(hdrFireAt))
 		if err != nil {
 			// Fire it now rather than never: its owner decides what it means.

@@ -176,6 +176,7 @@ func summary(f *fields.Facts) Doc {
 		Type:              x.Type,
 		TaskQueue:         x.TaskQueue,
 		Status:            x.Status,
+		ExecutionStatus:   fields.ExecutionStatus(x),
 		StartTime:         x.StartTime,
 		CloseTime:         x.CloseTime,
 		DurationMS:        f.DurationMS(),

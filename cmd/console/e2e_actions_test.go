@@ -300,6 +300,10 @@ func TestStartWait(t *testing.T) {
 	g := startGate(t, e, "cli-gate-twice")
 	e.fails(t, "ivan", 4, "workflow already started", "start", "Gate", "--queue", testQueue, "--id", g.WorkflowID)
 	e.fails(t, "ivan", 2, "start needs --queue", "start", "Gate")
+	// checked whole before anything is written: usage errors, and the id stays free
+	e.fails(t, "ivan", 2, "over the 1000-byte limit", "start", "Gate", "--queue", testQueue, "--id", strings.Repeat("x", 1001))
+	e.fails(t, "ivan", 2, `task queue "or.ders": only letters, digits`, "start", "Gate", "--queue", "or.ders", "--id", "cli-bad-queue")
+	e.fails(t, "ivan", 3, "workflow not found", "show", "cli-bad-queue")
 	e.fails(t, "ivan", 2, "malformed JSON", "start", "Gate", "--queue", testQueue, "--input", "{")
 	e.fails(t, "ivan", 4, "--read-only is set", "start", "Gate", "--queue", testQueue, "--read-only")
 }

@@ -3,6 +3,8 @@ package fields
 import (
 	"math"
 	"time"
+
+	"github.com/foremanhq/foreman/engine"
 )
 
 // Spec is one built-in field. Whether it can be sorted on or grouped by
@@ -56,10 +58,19 @@ var Builtin = []Spec{
 		Keyword: func(f *Facts) string { return f.X.Type }},
 	{Name: "task_queue", InDoc: true, Kind: KindKeyword, Aliases: []string{"TaskQueue"},
 		Keyword: func(f *Facts) string { return f.X.TaskQueue }},
-	{Name: "status", InDoc: true, Kind: KindKeyword, Aliases: []string{"ExecutionStatus"},
+	// status is Foreman's one word for a run's state (compensated once its
+	// compensation plan ran, however it closed); execution_status is the
+	// state Temporal would report: running, then how the run closed, so
+	// Temporal's ExecutionStatus = 'Failed' finds a failed saga that was
+	// compensated, as its users expect.
+	{Name: "status", InDoc: true, Kind: KindKeyword,
 		Values: []string{"running", "completed", "failed", "canceled", "terminated",
 			"timed_out", "continued_as_new", "reset", "compensated"},
 		Keyword: func(f *Facts) string { return string(f.X.Status) }},
+	{Name: "execution_status", InDoc: true, Kind: KindKeyword, Aliases: []string{"ExecutionStatus"},
+		Values: []string{"running", "completed", "failed", "canceled", "terminated",
+			"timed_out", "continued_as_new", "reset"},
+		Keyword: func(f *Facts) string { return string(ExecutionStatus(f.X)) }},
 	{Name: "waiting_on", InDoc: true, Kind: KindKeyword,
 		Values:  []string{"approval", "signal", "timer", "activity", "retry", "task_failure"},
 		Keyword: func(f *Facts) string { return f.WaitingOn }},
@@ -131,4 +142,13 @@ func NameSet(keep func(*Spec) bool) map[string]bool {
 		}
 	}
 	return out
+}
+
+// ExecutionStatus is the state Temporal would report for x: running while
+// it runs, then how it closed (never compensated).
+func ExecutionStatus(x *engine.Execution) engine.Status {
+	if x.CloseStatus != "" {
+		return x.CloseStatus
+	}
+	return x.Status
 }

@@ -22,22 +22,22 @@ func TestOnBleve(t *testing.T) {
 	day := 24 * time.Hour
 	at := func(d time.Duration) time.Time { return testNow.Add(-d) }
 	docs := map[string]map[string]any{
-		"order-1": {"type": "Order", "status": "running", "waiting_on": "approval", "approvals": []string{"manager"},
+		"order-1": {"type": "Order", "status": "running", "execution_status": "running", "waiting_on": "approval", "approvals": []string{"manager"},
 			"start_time": at(3 * day), "approval_since": at(2 * day), "history_length": 10,
 			"attr": map[string]any{"CustomerId": "c-1", "Vip": true, "Amount": 1500.0}},
-		"order-2": {"type": "Order", "status": "completed", "start_time": at(2 * time.Hour), "close_time": at(time.Hour),
+		"order-2": {"type": "Order", "status": "completed", "execution_status": "completed", "start_time": at(2 * time.Hour), "close_time": at(time.Hour),
 			"duration_ms": 3600000, "history_length": 20, "result": `"TRK-2"`,
 			"attr": map[string]any{"CustomerId": "c-2", "Vip": false, "Amount": 20.0}},
-		"order-3": {"type": "Order", "status": "failed", "start_time": date("2026-11-01T10:00:00Z"),
+		"order-3": {"type": "Order", "status": "failed", "execution_status": "failed", "start_time": date("2026-11-01T10:00:00Z"),
 			"close_time": date("2026-11-01T10:00:05Z"), "duration_ms": 5000, "history_length": 8,
 			"failure": "card declined by issuer", "error_types": []string{"CardDeclined"}},
-		"order-42": {"type": "Order", "status": "running", "waiting_on": "signal", "start_time": at(time.Hour), "history_length": 5,
+		"order-42": {"type": "Order", "status": "running", "execution_status": "running", "waiting_on": "signal", "start_time": at(time.Hour), "history_length": 5,
 			"signals": "payment-confirmed {\"ref\":\"A-7\"}"},
-		"pay-1": {"type": "Payment", "status": "running", "waiting_on": "approval", "approvals": []string{"finance"},
+		"pay-1": {"type": "Payment", "status": "running", "execution_status": "running", "waiting_on": "approval", "approvals": []string{"finance"},
 			"start_time": at(90 * time.Minute), "approval_since": at(time.Hour), "history_length": 4},
-		"pay-2": {"type": "Payment", "status": "terminated", "start_time": at(5 * day), "close_time": at(4 * day), "history_length": 3,
+		"pay-2": {"type": "Payment", "status": "terminated", "execution_status": "terminated", "start_time": at(5 * day), "close_time": at(4 * day), "history_length": 3,
 			"failure": "terminated by alice: duplicate"},
-		"x-42-y": {"type": "Refund", "status": "completed", "start_time": date("2026-11-01T23:59:59Z"),
+		"x-42-y": {"type": "Refund", "status": "completed", "execution_status": "completed", "start_time": date("2026-11-01T23:59:59Z"),
 			"close_time": date("2026-11-02T00:00:01Z"), "history_length": 6, "input": `{"reason":"card declined"}`},
 	}
 	b := idx.NewBatch()
@@ -56,11 +56,11 @@ func TestOnBleve(t *testing.T) {
 		queries []string // equivalent queries, any dialect
 		want    []string
 	}{
-		{[]string{`status:running`, `ExecutionStatus = 'Running'`}, []string{"order-1", "order-42", "pay-1"}},
-		{[]string{`status:running type:Order`, `ExecutionStatus = 'Running' AND WorkflowType = 'Order'`}, []string{"order-1", "order-42"}},
-		{[]string{`-status:running`, `ExecutionStatus != 'Running'`, `NOT ExecutionStatus = 'Running'`},
+		{[]string{`execution_status:running`, `ExecutionStatus = 'Running'`}, []string{"order-1", "order-42", "pay-1"}},
+		{[]string{`execution_status:running type:Order`, `ExecutionStatus = 'Running' AND WorkflowType = 'Order'`}, []string{"order-1", "order-42"}},
+		{[]string{`-execution_status:running`, `ExecutionStatus != 'Running'`, `NOT ExecutionStatus = 'Running'`},
 			[]string{"order-2", "order-3", "pay-2", "x-42-y"}},
-		{[]string{`type:Order -status:running`, `WorkflowType = 'Order' AND ExecutionStatus NOT IN ('Running')`}, []string{"order-2", "order-3"}},
+		{[]string{`type:Order -execution_status:running`, `WorkflowType = 'Order' AND ExecutionStatus NOT IN ('Running')`}, []string{"order-2", "order-3"}},
 		{[]string{`-close_time:*`, `CloseTime IS NULL`}, []string{"order-1", "order-42", "pay-1"}},
 		{[]string{`close_time:*`, `CloseTime IS NOT NULL`}, []string{"order-2", "order-3", "pay-2", "x-42-y"}},
 		{[]string{`-CustomerId:*`, `CustomerId IS NULL`}, []string{"order-3", "order-42", "pay-1", "pay-2", "x-42-y"}},
@@ -84,14 +84,14 @@ func TestOnBleve(t *testing.T) {
 		{[]string{`history_length:[4 TO 8]`, `HistoryLength BETWEEN 4 AND 8`}, []string{"order-3", "order-42", "pay-1", "x-42-y"}},
 		{[]string{`history_length:{4 TO 8}`}, []string{"order-42", "x-42-y"}},
 		{[]string{`approvals:finance OR error_types:CardDeclined`}, []string{"order-3", "pay-1"}},
-		{[]string{`type:(Payment OR Refund) -status:terminated`, `WorkflowType IN ('Payment','Refund') AND ExecutionStatus != 'Terminated'`}, []string{"pay-1", "x-42-y"}},
+		{[]string{`type:(Payment OR Refund) -execution_status:terminated`, `WorkflowType IN ('Payment','Refund') AND ExecutionStatus != 'Terminated'`}, []string{"pay-1", "x-42-y"}},
 		{[]string{`workflow_id:/order-[0-9]/`}, []string{"order-1", "order-2", "order-3"}},
 		{[]string{`workflow_id:[order-2 TO order-5]`}, []string{"order-2", "order-3", "order-42"}},
 		// A negation of something that matches nothing is everything.
 		{[]string{`-workflow_id:nope`, `WorkflowId != 'nope'`}, []string{"order-1", "order-2", "order-3", "order-42", "pay-1", "pay-2", "x-42-y"}},
 		// A conjunction with something that matches nothing is nothing,
 		// even beside a negation.
-		{[]string{`workflow_id:[zz TO zzz] -status:failed`, `WorkflowId BETWEEN 'zz' AND 'zzz' AND ExecutionStatus != 'Failed'`}, nil},
+		{[]string{`workflow_id:[zz TO zzz] -execution_status:failed`, `WorkflowId BETWEEN 'zz' AND 'zzz' AND ExecutionStatus != 'Failed'`}, nil},
 		{[]string{``}, []string{"order-1", "order-2", "order-3", "order-42", "pay-1", "pay-2", "x-42-y"}},
 	}
 	for _, c := range cases {

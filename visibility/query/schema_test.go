@@ -9,7 +9,7 @@ func TestBuiltinLookup(t *testing.T) {
 		"WorkflowID":        {"workflow_id", KindKeyword},
 		"workflowId":        {"workflow_id", KindKeyword},
 		"WorkflowType":      {"type", KindKeyword},
-		"ExecutionStatus":   {"status", KindKeyword},
+		"ExecutionStatus":   {"execution_status", KindKeyword},
 		"ExecutionTime":     {"start_time", KindTime},
 		"ExecutionDuration": {"duration_ms", KindNumber},
 		"HistoryLength":     {"history_length", KindNumber},

@@ -17,7 +17,7 @@ func TestParseSort(t *testing.T) {
 		{[]string{"+CloseTime", " -HistoryLength "}, []string{"close_time", "-history_length"}},
 		{[]string{"-Amount", "attr.CustomerId", "Vip"}, []string{"-attr.Amount", "attr.CustomerId", "attr.Vip"}},
 		{[]string{"-_score", "_id"}, []string{"-_score", "_id"}},
-		{[]string{"ExecutionStatus", "-waitingOn"}, []string{"status", "-waiting_on"}},
+		{[]string{"ExecutionStatus", "-waitingOn"}, []string{"execution_status", "-waiting_on"}},
 	}
 	for _, c := range cases {
 		got, err := ParseSort(c.in, testSchema())

@@ -135,17 +135,20 @@ type ErrorBody struct {
 // Text fields (input, result, failure, signals, history text) are indexed
 // but not all returned; Doc carries what a list row and a summary need.
 type Doc struct {
-	WorkflowID    string           `json:"workflow_id"`
-	RunID         string           `json:"run_id"`
-	Type          string           `json:"type"`
-	TaskQueue     string           `json:"task_queue"`
-	Status        engine.Status    `json:"status"`
-	StartTime     time.Time        `json:"start_time"`
-	CloseTime     time.Time        `json:"close_time,omitzero"`
-	DurationMS    int64            `json:"duration_ms"` // close - start, or now - start while running (at index time)
-	HistoryLength int64            `json:"history_length"`
-	StatusLine    string           `json:"status_line,omitempty"`
-	Progress      *engine.Progress `json:"progress,omitempty"`
+	WorkflowID string        `json:"workflow_id"`
+	RunID      string        `json:"run_id"`
+	Type       string        `json:"type"`
+	TaskQueue  string        `json:"task_queue"`
+	Status     engine.Status `json:"status"`
+	// ExecutionStatus is Temporal's view: running, then how the run closed
+	// (failed for a failed saga whose Status is compensated).
+	ExecutionStatus engine.Status    `json:"execution_status"`
+	StartTime       time.Time        `json:"start_time"`
+	CloseTime       time.Time        `json:"close_time,omitzero"`
+	DurationMS      int64            `json:"duration_ms"` // close - start, or now - start while running (at index time)
+	HistoryLength   int64            `json:"history_length"`
+	StatusLine      string           `json:"status_line,omitempty"`
+	Progress        *engine.Progress `json:"progress,omitempty"`
 	// WaitingOn is what a running run waits on: approval, signal, timer,
 	// activity, retry (an activity between failed attempts), task_failure
 	// (workflow task failing), or "" when closed.

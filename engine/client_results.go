@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Waiting for results. Following one run's history takes a JetStream
+// consumer per wait (created and deleted on the server, a few round trips
+// and server work each), which made GetResult the most expensive call of a
+// client starting many short runs. A client whose store can read the
+// headers of all history instead runs one such reader, shared by all its
+// waits: a wait registers its run, checks whether the run already closed,
+// and otherwise sleeps until the reader sees the run's closing batch.
+
+// historyHeads is what a Store needs for shared waits (jetstream.Store has
+// it). Stores without it are followed per run, as before.
+type historyHeads interface {
+	// LastHistorySeq is the position of the newest history batch.
+	LastHistorySeq(ctx context.Context) (uint64, error)
+	// FollowHistoryHeaders calls fn with the headers of every batch
+	// appended after afterSeq, in order, without gaps, until ctx ends or fn
+	// fails.
+	FollowHistoryHeaders(ctx context.Context, afterSeq uint64, fn func([]StoredBatch) error) error
+}
+
+// closeWatchLinger is how long the shared reader outlives its last wait: a
+// client waiting for one run after another keeps it, an idle client stops
+// it (and leaves no goroutine behind soon after its last call).
+const closeWatchLinger = 500 * time.Millisecond
+
+// closeWatch is a client's shared reader of history headers and the waits
+// it wakes.
+type closeWatch struct {
+	src   historyHeads
+	store Store
+
+	mu  sync.Mutex
+	cur *closeFollower // nil when none runs
+}
+
+// closeFollower is one life of the shared reader. Once ready, every batch
+// appended after pos reaches its waiters; when it stops (done), waiters
+// start over with the next one.
+type closeFollower struct {
+	ready chan struct{} // closed once pos is known (or err set)
+	done  chan struct{} // closed when the reader stopped
+	err   error         // why it could not start; set before ready closes
+	pos   uint64
+	stop  context.CancelFunc
+
+	// Guarded by closeWatch.mu.
+	waits map[string][]chan struct{} // by run id
+	users int
+	idle  *time.Timer
+}
+
+func newCloseWatch(store Store) *closeWatch {
+	src, ok := store.(historyHeads)
+	if !ok {
+		return nil
+	}
+	return &closeWatch{src: src, store: store}
+}
+
+// acquire returns the running reader, starting one if none runs, once it
+// is positioned; release it when done.
+func (w *closeWatch) acquire(ctx context.Context) (*closeFollower, error) {
+	w.mu.Lock()
+	f := w.cur
+	if f == nil {
+		rctx, stop := context.WithCancel(context.Background())
+		f = &closeFollower{ready: make(chan struct{}), done: make(chan struct{}), stop: stop, waits: map[string][]chan struct{}{}}
+		w.cur = f
+		go w.follow(rctx, f)
+	}
+	f.users++
+	if f.idle != nil {
+		f.idle.Stop()
+		f.idle = nil
+	}
+	w.mu.Unlock()
+	select {
+	case <-f.ready:
+	case <-ctx.Done():
+		w.release(f, "", nil)
+		return nil, ctx.Err()
+	}
+	if f.err != nil {
+		w.release(f, "", nil)
+		return nil, f.err
+	}
+	return f, nil
+}
+
+// release ends a use of f (and the registration of ch for runID, if any);
+// the last one stops f after closeWatchLinger.
+func (w *closeWatch) release(f *closeFollower, runID string, ch chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ch != nil {
+		chs := f.waits[runID]
+		for i, c := range chs {
+			if c == ch {
+				chs = append(chs[:i], chs[i+1:]...)
+				break
+			}
+		}
+		if len(chs) == 0 {
+			delete(f.waits, runID)
+		} else {
+			f.waits[runID] = chs
+		}
+	}
+	f.users--
+	if f.users == 0 && w.cur == f {
+		f.idle = time.AfterFunc(closeWatchLinger, func() {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if f.users == 0 && w.cur == f {
+				w.cur = nil
+				f.stop()
+			}
+		})
+	}
+}
+
+// register asks f to signal ch when runID's closing batch is appended.
+func (w *closeWatch) register(f *closeFollower, runID string) chan struct{} {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	f.waits[runID] = append(f.waits[runID], ch)
+	w.mu.Unlock()
+	return ch
+}
+
+// follow positions f at the end of history and reads from there until it
+// is stopped or fails; then it is no longer current.
+func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
+	defer close(f.done)
+	defer func() {
+		w.mu.Lock()
+		if w.cur == f {
+			w.cur = nil
+		}
+		w.mu.Unlock()
+		f.stop()
+	}()
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	f.pos, f.err = w.src.LastHistorySeq(pctx)
+	cancel()
+	if f.err != nil {
+		f.err = fmt.Errorf("waiting for results: %w", f.err)
+	}
+	close(f.ready)
+	if f.err != nil {
+		return
+	}
+	_ = w.src.FollowHistoryHeaders(ctx, f.pos, func(bs []StoredBatch) error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, b := range bs {
+			if !b.Header.Closed {
+				continue
+			}
+			for _, ch := range f.waits[b.Header.RunID] {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// await returns the run's batches up to and including its first closed
+// one, waiting until it closes.
+//
+// A wait registers with a reader positioned at history position P before
+// it reads the run's last batch: a close at or before P is in that read,
+// a later one is delivered by the reader, either before the registration
+// (and then the read sees it) or after (and then it wakes the wait). When
+// a reader fails, its waits start over with a new one, positioned anew:
+// no close goes unnoticed.
+func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, error) {
+	pause := 50 * time.Millisecond
+	for {
+		f, err := w.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ch := w.register(f, runID)
+		bs, err := w.awaitWith(ctx, f, runID, ch)
+		w.release(f, runID, ch)
+		if bs != nil || err != nil {
+			return bs, err
+		}
+		// The reader stopped: not in a tight loop if it keeps failing.
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// awaitWith waits with reader f; nil, nil when f stopped first.
+//
+// Besides the reader's wake-ups it asks again after 1 s, then ever less
+// often: reads of a run's last batch may be answered by a replica that
+// has not stored the close yet (direct gets on a clustered stream), and
+// the reader, positioned after it, would not bring it.
+func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}) ([]StoredBatch, error) {
+	woken := false
+	recheck := time.NewTimer(closeRecheckFirst)
+	defer recheck.Stop()
+	every := closeRecheckFirst
+	for {
+		var bs []StoredBatch
+		var err error
+		if woken { // the run closed: no need to ask first
+			bs, err = historyToClose(ctx, w.store, runID)
+		} else {
+			bs, err = closedHistory(ctx, w.store, runID)
+		}
+		if bs != nil || err != nil {
+			return bs, err
+		}
+		select {
+		case <-ch:
+			woken = true
+		case <-recheck.C:
+			woken = false
+			every = min(2*every, closeRecheckMax)
+			recheck.Reset(every)
+		case <-f.done:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// The rechecks of a wait: the first after closeRecheckFirst, then twice
+// as long each time, up to closeRecheckMax.
+const (
+	closeRecheckFirst = time.Second
+	closeRecheckMax   = 30 * time.Second
+)
+
+// closedHistory returns the run's batches up to and including the first
+// closed one, or nil while the run is open (or has no history yet).
+func closedHistory(ctx context.Context, s Store, runID string) ([]StoredBatch, error) {
+	last, err := s.LastBatch(ctx, runID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !last.Header.Closed {
+		return nil, nil
+	}
+	return historyToClose(ctx, s, runID)
+}
+
+// historyToClose reads the run's batches up to and including the first
+// closed one; nil if none is closed.
+func historyToClose(ctx context.Context, s Store, runID string) ([]StoredBatch, error) {
+	bs, err := s.ReadHistory(ctx, runID, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i, b := range bs {
+		if b.Header.Closed {
+			return bs[:i+1], nil
+		}
+	}
+	return nil, nil
+}
+
+// awaitEvents calls fn with each event of the run up to the one closing
+// it, once it closed: what FollowHistory gives, through the shared reader.
+func (c *Client) awaitEvents(ctx context.Context, workflowID, runID string, fn func(Event) error) error {
+	if runID == "" { // the current run (a given run id resolves to itself)
+		rec, err := c.resolve(ctx, workflowID, runID)
+		if err != nil {
+			return err
+		}
+		runID = rec.RunID
+	}
+	bs, err := c.closes.await(ctx, runID)
+	if err != nil {
+		return err
+	}
+	for _, sb := range bs {
+		if err := eachEvent(sb, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachEvent calls fn with each event of the batch.
+func eachEvent(sb StoredBatch, fn func(Event) error) error {
+	b, err := DecodeBatch(sb.Data)
+	if err != nil {
+		return err
+	}
+	for _, e := range b.Events {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

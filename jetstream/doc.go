@@ -19,6 +19,10 @@
 //	st, err := jetstream.Open(ctx, nc, opts) // idempotent: creates or updates every stream
 //	defer st.Close()
 //
+// The embedded server requires credentials (auth.go): it makes a user key
+// under the data directory and leaves a copy, keyed by its URL, where
+// Connect finds it for clients of the same OS user (LocalCredsPath).
+//
 // Tests use package jstest, which does the same on a random port in a
-// temp dir.
+// temp dir, unauthenticated.
 package jetstream

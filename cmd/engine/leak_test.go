@@ -1,29 +1,20 @@
 package main_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
-	"github.com/foremanhq/foreman/jetstream/jstest"
-
 	"go.uber.org/goleak"
+
+	"github.com/foremanhq/foreman/jetstream/jstest"
 )
 
 // TestMain fails the package when a goroutine outlives the tests: every
 // engine process, server, index and worker a test starts must be stopped
 // by then. One ignore: bleve's init starts the library-wide analysis
 // workers (bleve.Config's queue, config.go), which live as long as the
-// process whatever the indexes do.
-//
-// The engines the tests start (and the clients that find their
-// credentials) use a temporary config directory, never the user's.
+// process whatever the indexes do. The engines the tests start (and the
+// clients that find their credentials) use a temporary config directory,
+// never the user's.
 func TestMain(m *testing.M) {
-	remove, err := jstest.IsolateConfigDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"),
-		goleak.Cleanup(func(code int) { remove(); os.Exit(code) }))
+	jstest.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
 }

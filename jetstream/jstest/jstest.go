@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/foremanhq/foreman/jetstream"
 )
 
@@ -94,4 +96,16 @@ func IsolateConfigDir() (remove func(), err error) {
 		return nil, fmt.Errorf("jstest: config dir: %w", err)
 	}
 	return func() { os.RemoveAll(dir) }, nil
+}
+
+// VerifyTestMain is a TestMain that isolates the config directory
+// (IsolateConfigDir) and fails the package when a goroutine outlives the
+// tests (goleak.VerifyTestMain with opts).
+func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
+	remove, err := IsolateConfigDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m, append(opts, goleak.Cleanup(func(code int) { remove(); os.Exit(code) }))...)
 }

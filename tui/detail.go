@@ -74,7 +74,13 @@ func (d *detailScreen) crumb() string {
 	return d.wf + "@" + shortID(d.run) + " › " + tabNames[d.tab]
 }
 
-func (d *detailScreen) target() target { return target{WorkflowID: d.wf, RunID: d.run} }
+func (d *detailScreen) target() target {
+	t := target{WorkflowID: d.wf, RunID: d.run}
+	if d.x != nil {
+		t.Status = d.x.Status
+	}
+	return t
+}
 
 func (d *detailScreen) load(m *Model) tea.Cmd {
 	d.loading = true
@@ -327,6 +333,11 @@ func (d *detailScreen) footer(k keyMap) []key.Binding {
 		return []key.Binding{k.NextTab, k.Expand, k.Search, k.NextMatch, k.Reset, k.Back}
 	case tabQuery:
 		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit/run")), k.NextTab, k.Back}
+	}
+	if d.x != nil && d.x.Status != engine.StatusRunning {
+		// A closed run takes no signal, cancel or terminate: offer what
+		// still applies.
+		return k.applicable([]key.Binding{k.NextTab, k.Reset, k.Compensate, k.Back}, d.x.Status)
 	}
 	return []key.Binding{k.NextTab, k.Approve, k.Signal, k.Cancel, k.Terminate, k.Back}
 }

@@ -506,7 +506,11 @@ func (l *runList) help(k keyMap) []helpGroup {
 }
 
 func (l *runList) footer(k keyMap) []key.Binding {
-	return []key.Binding{k.Open, k.Search, k.Palette, k.Mark, k.Approve, k.Signal, k.Terminate}
+	keys := []key.Binding{k.Open, k.Search, k.Palette, k.Mark, k.Approve, k.Signal, k.Terminate}
+	if d, ok := l.selected(); ok && len(l.marks) == 0 && !l.scopeAll {
+		return k.applicable(keys, d.Status) // the row's actions only
+	}
+	return keys
 }
 
 // errorText is an error as one line, with the index's own words for API

@@ -334,6 +334,9 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	if msg.err != nil {
 		return m.flashErr("%s failed: %v", what, msg.err)
 	}
+	if d, ok := m.top().(*detailScreen); ok && d.wf == msg.t.WorkflowID {
+		d.acted = true // its view must show what the action did
+	}
 	cmds := []tea.Cmd{m.top().refresh(m)}
 	switch msg.act.kind {
 	case actReset:

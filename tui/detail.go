@@ -50,6 +50,10 @@ type detailScreen struct {
 		loaded  bool
 	}
 	query queryTab
+	// acted: an action was done on this run from here. Its history is then
+	// read on every refresh even once closed, since compensations and
+	// resets keep writing to a closed run.
+	acted bool
 }
 
 // asyncJSON is a worker answer being fetched.
@@ -88,11 +92,21 @@ func (d *detailScreen) load(m *Model) tea.Cmd {
 }
 
 func (d *detailScreen) refresh(m *Model) tea.Cmd {
-	// A closed run does not change: only a running one is read again.
-	if d.x != nil && d.x.Status != engine.StatusRunning {
+	// A closed run does not change unless acted on: only a running one is
+	// read again.
+	if d.x != nil && d.x.Status != engine.StatusRunning && !d.acted {
 		return nil
 	}
+	if d.acted {
+		return d.reload(m)
+	}
 	return d.fetch(m)
+}
+
+// reload reads the run and the worker answers of the open tab again.
+func (d *detailScreen) reload(m *Model) tea.Cmd {
+	d.stack.loaded, d.plan.loaded = false, false
+	return tea.Batch(d.fetch(m), d.loadTab(m))
 }
 
 func (d *detailScreen) resize(m *Model) tea.Cmd { return nil }
@@ -212,8 +226,7 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(k, ks.CopyJSON):
 		return d.copyJSON(m), true
 	case key.Matches(k, ks.Refresh):
-		d.stack.loaded, d.plan.loaded = false, false
-		return tea.Batch(d.fetch(m), d.loadTab(m)), true
+		return d.reload(m), true
 	case key.Matches(k, ks.Search) && d.tab != tabHistory:
 		// / in a run searches its history.
 		d.tab, d.hist.searching = tabHistory, true

@@ -279,6 +279,7 @@ func (l *runList) onTried(m *Model, msg pageMsg) tea.Cmd {
 		m.closeModal()
 	}
 	m.hist.add(l.query)
+	m.clearErrFlash()
 	l.follow()
 	return tea.Batch(l.fetchCounts(m), l.fetch(m, l.win.want(0, 2*l.height)))
 }

@@ -37,8 +37,11 @@ func overviewText(m *Model, x *engine.Execution, w int) string {
 		row("Closed", x.CloseTime.UTC().Format(time.RFC3339)+st.Dim.Render(" (took "+compactDuration(x.CloseTime.Sub(x.StartTime))+")"))
 	}
 	row("History", thousands(x.HistoryLength)+" events")
-	if x.StatusLine != "" {
+	if x.StatusLine != "" && !statusLineStale(x.Status) {
 		row("Status line", fit(oneLine(x.StatusLine), w-16))
+	} else if x.StatusLine != "" {
+		// Closed: the line is history, not what the run is doing.
+		row("Last status", st.Dim.Render(fit(oneLine(x.StatusLine)+" (before it closed)", w-16)))
 	}
 	if x.Progress != nil {
 		bar, pct := progressBar(x.Progress, 20)

@@ -228,13 +228,14 @@ func printEvent(w io.Writer, e engine.Event) error {
 
 // eventDetail renders an event's attributes as key=value pairs (identity
 // and by included: who did what is the point of a history).
+// Durations read in human units (timeout=9m0s), not nanoseconds.
 func eventDetail(e engine.Event) string {
-	raw, err := json.Marshal(e.Attrs)
-	if err != nil {
-		return ""
-	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(raw, &fields) != nil {
+	fields, ok := humanFields(e.Attrs)
+	if !ok {
+		raw, err := json.Marshal(e.Attrs)
+		if err != nil {
+			return ""
+		}
 		return cell(string(raw))
 	}
 	keys := make([]string, 0, len(fields))
@@ -244,7 +245,10 @@ func eventDetail(e engine.Event) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		v := fields[k]
+		v, err := json.Marshal(fields[k])
+		if err != nil {
+			continue
+		}
 		var s string
 		if json.Unmarshal(v, &s) == nil && !strings.ContainsAny(s, " \t\n\"=") && s != "" {
 			parts = append(parts, k+"="+s)

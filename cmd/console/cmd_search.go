@@ -118,8 +118,22 @@ var countCommand = &command{
 		if err != nil {
 			return err
 		}
+		out := countOut{CountResult: res}
+		var sum uint64
+		for _, g := range res.Groups {
+			sum += g.Count
+		}
+		if o.groupBy != "" {
+			// Runs without a value of the field are in no group: say how
+			// many, so the groups add up to the total.
+			other := res.Total - min(sum, res.Total)
+			out.Other = &other
+			if sum > res.Total {
+				a.infof("a run can hold several values of %s: the groups add up to %d, more than the %d runs", o.groupBy, sum, res.Total)
+			}
+		}
 		if a.out.format != formatTable {
-			return a.out.value(res)
+			return a.out.value(out)
 		}
 		if o.groupBy == "" {
 			_, err := fmt.Fprintln(a.io.out, res.Total)
@@ -129,7 +143,22 @@ var countCommand = &command{
 		for _, g := range res.Groups {
 			t.add(g.Value, fmt.Sprint(g.Count))
 		}
+		if *out.Other > 0 {
+			label := "(none)"
+			if len(res.Groups) >= 1000 { // the index lists at most 1,000 groups
+				label = "(other)"
+			}
+			t.add(label, fmt.Sprint(*out.Other))
+		}
 		t.add("TOTAL", fmt.Sprint(res.Total))
 		return t.print(a.io.out)
 	},
+}
+
+// countOut is what count prints: the index's counts and, when grouped,
+// how many runs have no value of the field ("other", added so that the
+// groups and other add up to total; existing fields keep their names).
+type countOut struct {
+	searchapi.CountResult
+	Other *uint64 `json:"other,omitempty"`
 }

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/foremanhq/foreman/visibility/searchapi"
+)
+
+// A query error says what was expected once, however the parser put it.
+func TestQueryErrorSaysWhatWasExpectedOnce(t *testing.T) {
+	err := &queryError{api: &searchapi.APIError{Code: "bad_query", Message: `at 18: expected a value after "=", found end of query`, Pos: 18,
+		Expected: "a value"}, query: `ExecutionStatus =`}
+	if n := strings.Count(err.Error(), "expected"); n != 1 {
+		t.Fatalf("%q says expected %d times", err.Error(), n)
+	}
+}
+
+// A flag error names the command it is about, once.
+func TestFlagErrorsNameTheCommand(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list", "--bogus"}, "foreman list: flag provided but not defined: -bogus\nRun 'foreman help list' for usage.\n"},
+		{[]string{"count", "--group-by"}, "foreman count: flag needs an argument: -group-by\nRun 'foreman help count' for usage.\n"},
+		{[]string{"--bogus", "list"}, "foreman: flag provided but not defined: -bogus\nRun 'foreman help' for usage.\n"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), c.args, stdio{in: strings.NewReader(""), out: &out, err: &errb}, func(string) string { return "" })
+		if code != exitUsage || errb.String() != c.want {
+			t.Errorf("%q: exit %d, stderr\n%s\nwant\n%s", c.args, code, errb.String(), c.want)
+		}
+	}
+}
+

@@ -35,4 +35,3 @@ func TestFlagErrorsNameTheCommand(t *testing.T) {
 		}
 	}
 }
-

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
@@ -33,5 +34,23 @@ func TestFlagErrorsNameTheCommand(t *testing.T) {
 		if code != exitUsage || errb.String() != c.want {
 			t.Errorf("%q: exit %d, stderr\n%s\nwant\n%s", c.args, code, errb.String(), c.want)
 		}
+	}
+}
+
+// A reset that would drop nothing says so.
+func TestResetThatChangesNothingWarns(t *testing.T) {
+	var b bytes.Buffer
+	if err := printReset(&b, engine.ResetResult{WorkflowID: "wf", OldRunID: "r1", ResetEventID: 7, DryRun: true,
+		Kept: make([]engine.Event, 7)}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "drops nothing") {
+		t.Fatalf("no warning:\n%s", b.String())
+	}
+	b.Reset()
+	_ = printReset(&b, engine.ResetResult{WorkflowID: "wf", OldRunID: "r1", ResetEventID: 7, DryRun: true,
+		Dropped: []engine.Event{{ID: 8, Type: engine.EventTimerStarted, Attrs: &engine.TimerStarted{Seq: 1}}}})
+	if strings.Contains(b.String(), "drops nothing") {
+		t.Fatalf("warned on a reset that drops an event:\n%s", b.String())
 	}
 }

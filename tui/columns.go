@@ -149,7 +149,7 @@ var (
 		if d.StatusLine == "" {
 			return fit("", w)
 		}
-		return c.r(c.st.Dim, fit("last: "+oneLine(d.StatusLine), w))
+		return fit("last: "+oneLine(d.StatusLine), w) // unstyled: rows stay cheap to draw
 	}}
 	colHistory = column{title: "EVENTS", field: "history_length", width: 6, priority: 5, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Dim, fitRight(thousands(d.HistoryLength), w))

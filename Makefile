@@ -23,6 +23,7 @@ engine: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 20m ./...
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=10s ./engine
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=10s ./visibility/query
 	$(GO) test -run='^$$' -fuzz=FuzzPayloadText -fuzztime=10s ./visibility
 	$(GO) test -run='^$$' -fuzz=FuzzASCIIAnalyzer -fuzztime=10s ./visibility

@@ -192,7 +192,7 @@ func reuseAllowed(p IDReusePolicy, last StoredBatch) error {
 	case RejectDuplicate:
 		return fmt.Errorf("%w: the id reuse policy rejects a second run", ErrAlreadyStarted)
 	case AllowDuplicateFailedOnly:
-		b, err := decodeBatch(last.Data)
+		b, err := DecodeBatch(last.Data)
 		if err != nil {
 			return err
 		}
@@ -211,16 +211,13 @@ func continuedAs(last StoredBatch) string {
 	if !last.Header.Closed {
 		return ""
 	}
-	b, err := decodeBatch(last.Data)
+	b, err := DecodeBatch(last.Data)
 	if err != nil {
 		return ""
 	}
 	for _, e := range b.Events {
-		switch a := e.Attrs.(type) {
-		case *WorkflowContinuedAsNew:
-			return a.NewRunID
-		case *WorkflowReset:
-			return a.NewRunID
+		if o, ok := closeOutcome(e); ok && o.next != "" {
+			return o.next
 		}
 	}
 	return ""
@@ -394,24 +391,19 @@ func (c *Client) getResult(ctx context.Context, workflowID, runID string, valueP
 	if closing == nil {
 		return "", ctx.Err()
 	}
-	switch a := closing.Attrs.(type) {
-	case *WorkflowContinuedAsNew:
-		return a.NewRunID, nil
-	case *WorkflowReset:
-		return a.NewRunID, nil // reset while running: the result is the new run's
-	case *WorkflowCompleted:
-		if valuePtr != nil && len(a.Result) > 0 {
-			return "", json.Unmarshal(a.Result, valuePtr)
+	o, ok := closeOutcome(*closing)
+	switch {
+	case !ok:
+		return "", nil
+	case o.next != "":
+		return o.next, nil
+	case o.status == StatusCompleted:
+		if valuePtr != nil && len(o.result) > 0 {
+			return "", json.Unmarshal(o.result, valuePtr)
 		}
 		return "", nil
-	case *WorkflowFailed:
-		return "", newWorkflowError(StatusFailed, compensated, a.Failure)
-	case *WorkflowCanceled:
-		return "", newWorkflowError(StatusCanceled, compensated, &Failure{Type: "CanceledError", Message: "workflow canceled"})
-	case *WorkflowTerminated:
-		return "", newWorkflowError(StatusTerminated, compensated, &Failure{Type: "Terminated", Message: a.Reason})
 	}
-	return "", nil
+	return "", newWorkflowError(o.status, compensated, o.failure)
 }
 
 func newWorkflowError(closed Status, compensated bool, f *Failure) *WorkflowError {

@@ -25,7 +25,7 @@ func (c *Client) MarkCompensated(ctx context.Context, workflowID, runID, via str
 		closed := false
 		for _, sb := range batches {
 			closed = closed || sb.Header.Closed
-			b, err := decodeBatch(sb.Data)
+			b, err := DecodeBatch(sb.Data)
 			if err != nil {
 				return err
 			}

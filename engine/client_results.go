@@ -308,7 +308,7 @@ func (c *Client) awaitEvents(ctx context.Context, workflowID, runID string, fn f
 
 // eachEvent calls fn with each event of the batch.
 func eachEvent(sb StoredBatch, fn func(Event) error) error {
-	b, err := decodeBatch(sb.Data)
+	b, err := DecodeBatch(sb.Data)
 	if err != nil {
 		return err
 	}

@@ -74,12 +74,12 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	if !h.Derive {
 		return nil
 	}
-	b, err := decodeBatch(sb.Data)
+	b, err := DecodeBatch(sb.Data)
 	if err != nil {
 		return nil // a batch we cannot read implies nothing; replay reports it
 	}
 	for _, e := range b.Events {
-		if h.Closed && e.Type != EventActivityCancelRequested && e.Type != EventWorkflowContinuedAsNew && e.Type != EventWorkflowReset {
+		if h.Closed && !specOf(e.Type).deriveAfterClose() {
 			continue // a closed run starts nothing new, but still stops what runs
 		}
 		if err := deriveEvent(ctx, s, h, e); err != nil {
@@ -99,7 +99,10 @@ func wfTimer(ctx context.Context, s Store, h BatchHeader, kind string, seq int64
 
 // deriveScheduleToClose stores the schedule-to-close timeout of an activity, if it has one.
 func deriveScheduleToClose(ctx context.Context, s Store, h BatchHeader, scheduled Event) error {
-	a := scheduled.Attrs.(*ActivityScheduled)
+	a, ok := scheduled.Attrs.(*ActivityScheduled)
+	if !ok {
+		return nil // only activities have one
+	}
 	s2c := a.Options.ScheduleToCloseTimeout
 	if s2c <= 0 {
 		return nil
@@ -125,43 +128,45 @@ func deriveScheduleToStart(ctx context.Context, s Store, h BatchHeader, seq int6
 	return wfTimer(ctx, s, h, "s2s"+strconv.Itoa(attempt), seq, dueAt.Add(s2s), &inbound{Kind: inboundActivityTimeout, Seq: seq, Attempt: attempt, Failure: f})
 }
 
+// deriveEvent stores what one event implies, as its registry entry declares.
 func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
-	wfTimer := func(kind string, seq int64, fireAt time.Time, in *inbound) error {
-		return wfTimer(ctx, s, h, kind, seq, fireAt, in)
+	return specOf(e.Type).deriveFrom(ctx, s, h, e)
+}
+
+// What the registry's entries (event_table_*.go) derive from their events.
+
+// deriveActivityTask queues an activity's first attempt and stores its
+// schedule-to-start and schedule-to-close timeouts.
+func deriveActivityTask(ctx context.Context, s Store, h BatchHeader, e Event, a *ActivityScheduled) error {
+	t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
+		ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC()})
+	if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
+		return err
 	}
-	switch a := e.Attrs.(type) {
-	case *ActivityScheduled:
-		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
-			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC()})
-		if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
-			return err
-		}
-		if err := deriveScheduleToStart(ctx, s, h, a.Seq, 1, a.ActivityType, a.Options.ScheduleToStartTimeout, e.Time); err != nil {
-			return err
-		}
-		return deriveScheduleToClose(ctx, s, h, e)
-	case *ActivityAttemptFailed:
-		if err := deriveScheduleToStart(ctx, s, h, a.Seq, a.Attempt+1, "", a.ScheduleToStart, a.NextAttempt); err != nil {
-			return err
-		}
-		return wfTimer(fmt.Sprintf("retry%d", a.Attempt+1), a.Seq, a.NextAttempt, &inbound{Kind: inboundRetryDue, Seq: a.Seq, Attempt: a.Attempt + 1})
-	case *TimerStarted:
-		return wfTimer("timer", a.Seq, a.FireAt, &inbound{Kind: inboundTimerFired, Seq: a.Seq, FireAt: a.FireAt})
-	case *ApprovalRequested:
-		if a.Timeout > 0 {
-			return wfTimer("approval", a.Seq, e.Time.Add(a.Timeout), &inbound{Kind: inboundApprovalTimeout, Seq: a.Seq})
-		}
-	case *ActivityCancelRequested:
-		n, _ := json.Marshal(cancelNotice{RunID: h.RunID, Seq: a.Seq})
-		return s.PublishCancel(ctx, n)
-	case *WorkflowContinuedAsNew:
-		return startContinuation(ctx, s, h, e.Time, a)
-	case *WorkflowReset:
-		return finishReset(ctx, s, h, e.Time, a)
-	case *ResetApplied:
-		return redispatchPending(ctx, s, h, e.ID)
+	if err := deriveScheduleToStart(ctx, s, h, a.Seq, 1, a.ActivityType, a.Options.ScheduleToStartTimeout, e.Time); err != nil {
+		return err
 	}
-	return nil
+	return deriveScheduleToClose(ctx, s, h, e)
+}
+
+// deriveRetry stores the timer that runs a failed activity's next attempt,
+// and that attempt's schedule-to-start timeout.
+func deriveRetry(ctx context.Context, s Store, h BatchHeader, _ Event, a *ActivityAttemptFailed) error {
+	if err := deriveScheduleToStart(ctx, s, h, a.Seq, a.Attempt+1, "", a.ScheduleToStart, a.NextAttempt); err != nil {
+		return err
+	}
+	return wfTimer(ctx, s, h, fmt.Sprintf("retry%d", a.Attempt+1), a.Seq, a.NextAttempt, &inbound{Kind: inboundRetryDue, Seq: a.Seq, Attempt: a.Attempt + 1})
+}
+
+// deriveTimer stores a workflow timer.
+func deriveTimer(ctx context.Context, s Store, h BatchHeader, _ Event, a *TimerStarted) error {
+	return wfTimer(ctx, s, h, "timer", a.Seq, a.FireAt, &inbound{Kind: inboundTimerFired, Seq: a.Seq, FireAt: a.FireAt})
+}
+
+// deriveCancelNotice tells the worker running an activity to cancel it.
+func deriveCancelNotice(ctx context.Context, s Store, h BatchHeader, _ Event, a *ActivityCancelRequested) error {
+	n, _ := json.Marshal(cancelNotice{RunID: h.RunID, Seq: a.Seq})
+	return s.PublishCancel(ctx, n)
 }
 
 // startContinuation starts the run that continues a closed one: the run

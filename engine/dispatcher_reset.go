@@ -32,7 +32,7 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 		if sb.Header.LastEventID <= have {
 			continue
 		}
-		b, err := decodeBatch(sb.Data)
+		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return fmt.Errorf("reset of %s: batch %d: %w", h.RunID, sb.Seq, err)
 		}
@@ -99,67 +99,45 @@ func redispatchPending(ctx context.Context, s Store, h BatchHeader, upTo int64) 
 	if err != nil {
 		return err
 	}
-	type pendingAct struct {
-		scheduled, last Event
+	// The work open at the reset point, by seq, as the registry's entries
+	// say each event opens, updates or closes it.
+	type openWork struct {
+		opened, last Event
 	}
-	acts := map[int64]*pendingAct{}
-	timers := map[int64]Event{}
-	approvals := map[int64]Event{}
+	open := map[int64]*openWork{}
 	var order []int64 // seqs in the order first seen, for a stable dispatch order
 	for _, e := range events {
 		if e.ID >= upTo {
 			break
 		}
-		switch a := e.Attrs.(type) {
-		case *ActivityScheduled:
-			acts[a.Seq] = &pendingAct{scheduled: e, last: e}
-			order = append(order, a.Seq)
-		case *ActivityAttemptFailed:
-			if p := acts[a.Seq]; p != nil {
-				p.last = e
+		switch effect, seq := specOf(e.Type).pendingOf(e.Attrs); effect {
+		case pendingOpens:
+			open[seq] = &openWork{opened: e, last: e}
+			order = append(order, seq)
+		case pendingUpdates:
+			if w := open[seq]; w != nil {
+				w.last = e
 			}
-		case *ActivityCompleted:
-			delete(acts, a.Seq)
-		case *ActivityFailed:
-			delete(acts, a.Seq)
-		case *ActivityCancelRequested:
-			delete(acts, a.Seq)
-		case *TimerStarted:
-			timers[a.Seq] = e
-			order = append(order, a.Seq)
-		case *TimerFired:
-			delete(timers, a.Seq)
-		case *TimerCanceled:
-			delete(timers, a.Seq)
-		case *ApprovalRequested:
-			approvals[a.Seq] = e
-			order = append(order, a.Seq)
-		case *ApprovalDecided:
-			delete(approvals, a.Seq)
-		case *ApprovalTimedOut:
-			delete(approvals, a.Seq)
+		case pendingCloses:
+			delete(open, seq)
 		}
 	}
 	live := h
 	live.Closed = false
 	for _, seq := range order {
-		var e Event
-		switch {
-		case acts[seq] != nil:
-			e = acts[seq].last // first attempt, or the retry after the last failed one
-			if sch := acts[seq].scheduled; e.ID != sch.ID {
-				if err := deriveScheduleToClose(ctx, s, live, sch); err != nil {
-					return err
-				}
-			}
-		case timers[seq].ID != 0:
-			e = timers[seq]
-		case approvals[seq].ID != 0:
-			e = approvals[seq]
-		default:
+		w := open[seq]
+		if w == nil {
 			continue
 		}
-		if err := deriveEvent(ctx, s, live, e); err != nil {
+		// The last event derives what is due now (an activity's first
+		// attempt, or the retry after its last failed one); a retried
+		// activity's schedule-to-close still counts from its schedule.
+		if w.last.ID != w.opened.ID {
+			if err := deriveScheduleToClose(ctx, s, live, w.opened); err != nil {
+				return err
+			}
+		}
+		if err := deriveEvent(ctx, s, live, w.last); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,10 @@ type EventType string
 // Every event type a history may hold. Command events are produced by
 // workflow code and checked against the code on replay; the others are
 // facts from outside the code (a result, a signal, an operator).
+//
+// Adding one takes a constant here, its attributes struct (event_attrs.go)
+// and its entry in the registry (event_table_*.go, see event_spec.go);
+// TestEventRegistryComplete names whatever is missing.
 const (
 	EventWorkflowStarted          EventType = "WorkflowStarted"
 	EventWorkflowTaskCompleted    EventType = "WorkflowTaskCompleted"
@@ -52,91 +56,6 @@ type Event struct {
 	Attrs any       `json:"attrs"` // a pointer to the type's attributes struct
 }
 
-// IsCommand tells whether the event records a decision of workflow code.
-func (t EventType) IsCommand() bool {
-	switch t {
-	case EventActivityScheduled, EventActivityCancelRequested, EventTimerStarted,
-		EventTimerCanceled, EventMarkerRecorded, EventApprovalRequested, EventStatusSet,
-		EventProgressSet, EventSearchAttributesUpserted, EventWorkflowCompleted,
-		EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowContinuedAsNew:
-		return true
-	}
-	return false
-}
-
-// Closes tells whether the event ends the run.
-func (t EventType) Closes() bool {
-	switch t {
-	case EventWorkflowCompleted, EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowTerminated, EventWorkflowContinuedAsNew,
-		EventWorkflowReset:
-		return true
-	}
-	return false
-}
-
-// newAttrs returns an empty attributes value for t, or nil if t is unknown.
-func newAttrs(t EventType) any {
-	switch t {
-	case EventWorkflowStarted:
-		return &WorkflowStarted{}
-	case EventWorkflowTaskCompleted:
-		return &WorkflowTaskCompleted{}
-	case EventWorkflowTaskFailed:
-		return &WorkflowTaskFailed{}
-	case EventActivityScheduled:
-		return &ActivityScheduled{}
-	case EventActivityAttemptFailed:
-		return &ActivityAttemptFailed{}
-	case EventActivityCompleted:
-		return &ActivityCompleted{}
-	case EventActivityFailed:
-		return &ActivityFailed{}
-	case EventActivityCancelRequested:
-		return &ActivityCancelRequested{}
-	case EventTimerStarted:
-		return &TimerStarted{}
-	case EventTimerFired:
-		return &TimerFired{}
-	case EventTimerCanceled:
-		return &TimerCanceled{}
-	case EventSignalReceived:
-		return &SignalReceived{}
-	case EventMarkerRecorded:
-		return &MarkerRecorded{}
-	case EventApprovalRequested:
-		return &ApprovalRequested{}
-	case EventApprovalDecided:
-		return &ApprovalDecided{}
-	case EventApprovalTimedOut:
-		return &ApprovalTimedOut{}
-	case EventStatusSet:
-		return &StatusSet{}
-	case EventProgressSet:
-		return &ProgressSet{}
-	case EventSearchAttributesUpserted:
-		return &SearchAttributesUpserted{}
-	case EventWorkflowCancelRequested:
-		return &WorkflowCancelRequested{}
-	case EventWorkflowCompleted:
-		return &WorkflowCompleted{}
-	case EventWorkflowFailed:
-		return &WorkflowFailed{}
-	case EventWorkflowCanceled:
-		return &WorkflowCanceled{}
-	case EventWorkflowTerminated:
-		return &WorkflowTerminated{}
-	case EventWorkflowContinuedAsNew:
-		return &WorkflowContinuedAsNew{}
-	case EventWorkflowReset:
-		return &WorkflowReset{}
-	case EventResetApplied:
-		return &ResetApplied{}
-	case EventRunCompensated:
-		return &RunCompensated{}
-	}
-	return nil
-}
-
 // UnmarshalJSON decodes attrs into the struct its type names.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	var raw struct {
@@ -170,16 +89,9 @@ type Batch struct {
 	Events   []Event   `json:"events"`
 }
 
-// encodeBatch and decodeBatch are the only places that know the wire format.
+// encodeBatch and DecodeBatch (batchdecode.go) are the only places that
+// know the wire format.
 func encodeBatch(b *Batch) ([]byte, error) { return json.Marshal(b) }
-
-func decodeBatch(data []byte) (*Batch, error) {
-	var b Batch
-	if err := json.Unmarshal(data, &b); err != nil {
-		return nil, fmt.Errorf("decoding history batch: %w", err)
-	}
-	return &b, nil
-}
 
 // readEvents reads and decodes a run's whole history.
 func readEvents(ctx context.Context, s HistoryStore, runID string) ([]Event, error) {
@@ -189,7 +101,7 @@ func readEvents(ctx context.Context, s HistoryStore, runID string) ([]Event, err
 	}
 	var events []Event
 	for _, sb := range batches {
-		b, err := decodeBatch(sb.Data)
+		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return nil, fmt.Errorf("run %s batch %d: %w", runID, sb.Seq, err)
 		}
@@ -205,18 +117,8 @@ func headerFor(b *Batch, runID, workflowID, queue string) BatchHeader {
 		h.FirstEventID, h.LastEventID = b.Events[0].ID, b.Events[n-1].ID
 	}
 	for _, e := range b.Events {
-		switch e.Type {
-		case EventActivityScheduled, EventActivityAttemptFailed, EventTimerStarted,
-			EventActivityCancelRequested, EventWorkflowContinuedAsNew, EventWorkflowReset, EventResetApplied:
-			h.Derive = true
-		case EventApprovalRequested:
-			if a := e.Attrs.(*ApprovalRequested); a.Timeout > 0 {
-				h.Derive = true
-			}
-		}
-		if e.Type.Closes() {
-			h.Closed = true
-		}
+		h.Derive = h.Derive || derivesFrom(e)
+		h.Closed = h.Closed || e.Type.Closes()
 	}
 	h.Wake = b.Kind == BatchExternal && !h.Closed
 	return h

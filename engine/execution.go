@@ -131,101 +131,40 @@ type Progress struct {
 	Total int64 `json:"total"`
 }
 
+// summary is Summarize's state while it folds a history; the registry's
+// entries (event_table_*.go) declare how each event type changes it.
+type summary struct {
+	*Execution
+	compensated bool
+	acts        map[int64]*PendingActivity
+	timers      map[int64]*PendingTimer
+	approvals   map[int64]*PendingApproval
+}
+
 // Summarize folds a run's events into an Execution.
 func Summarize(events []Event) *Execution {
 	x := &Execution{Status: StatusRunning}
-	compensated := false
-	acts := map[int64]*PendingActivity{}
-	timers := map[int64]*PendingTimer{}
-	approvals := map[int64]*PendingApproval{}
+	sum := &summary{Execution: x, acts: map[int64]*PendingActivity{}, timers: map[int64]*PendingTimer{}, approvals: map[int64]*PendingApproval{}}
 	for _, e := range events {
 		x.HistoryLength = e.ID
-		switch a := e.Attrs.(type) {
-		case *WorkflowStarted:
-			x.WorkflowID, x.RunID, x.Type, x.TaskQueue, x.Input, x.StartTime = a.WorkflowID, a.RunID, a.WorkflowType, a.TaskQueue, a.Input, e.Time
-			x.ResetFrom = a.ResetFrom
-		case *WorkflowTaskCompleted:
-			x.TaskFailure = nil
-		case *WorkflowTaskFailed:
-			x.TaskFailure = a
-		case *ActivityScheduled:
-			acts[a.Seq] = &PendingActivity{Seq: a.Seq, ActivityType: a.ActivityType, TaskQueue: a.TaskQueue, Attempt: 1, ScheduledAt: e.Time}
-		case *ActivityAttemptFailed:
-			if p := acts[a.Seq]; p != nil {
-				p.Attempt, p.LastFailure, p.NextAttempt = a.Attempt+1, a.Failure, a.NextAttempt
-			}
-		case *ActivityCompleted:
-			delete(acts, a.Seq)
-		case *ActivityFailed:
-			delete(acts, a.Seq)
-		case *ActivityCancelRequested:
-			delete(acts, a.Seq)
-		case *TimerStarted:
-			timers[a.Seq] = &PendingTimer{Seq: a.Seq, FireAt: a.FireAt}
-		case *TimerFired:
-			delete(timers, a.Seq)
-		case *TimerCanceled:
-			delete(timers, a.Seq)
-		case *ApprovalRequested:
-			approvals[a.Seq] = &PendingApproval{Seq: a.Seq, Name: a.Name, Description: a.Description, Approvers: a.Approvers, RequestedAt: e.Time, Timeout: a.Timeout}
-		case *ApprovalDecided:
-			delete(approvals, a.Seq)
-		case *ApprovalTimedOut:
-			delete(approvals, a.Seq)
-		case *MarkerRecorded:
-			compensated = compensated || a.Kind == MarkerCompensated
-		case *RunCompensated:
-			compensated = true
-		case *SignalReceived:
-			x.Signals = append(x.Signals, a.Name)
-		case *StatusSet:
-			x.StatusLine = a.Text
-		case *ProgressSet:
-			x.Progress = &Progress{Done: a.Done, Total: a.Total}
-		case *SearchAttributesUpserted:
-			if x.SearchAttributes == nil {
-				x.SearchAttributes = map[string]SearchAttribute{}
-			}
-			for k, v := range a.Attributes {
-				x.SearchAttributes[k] = v
-			}
-		case *WorkflowCancelRequested:
-			x.CancelRequested = true
-		case *WorkflowCompleted:
-			x.Status, x.Result, x.CloseTime = StatusCompleted, a.Result, e.Time
-		case *WorkflowFailed:
-			x.Status, x.Failure, x.CloseTime = StatusFailed, a.Failure, e.Time
-		case *WorkflowCanceled:
-			x.Status, x.CloseTime = StatusCanceled, e.Time
-		case *WorkflowContinuedAsNew:
-			x.Status, x.CloseTime, x.ContinuedAs = StatusContinuedAsNew, e.Time, a.NewRunID
-		case *WorkflowTerminated:
-			x.Status, x.CloseTime = StatusTerminated, e.Time
-			x.Failure = &Failure{Type: "Terminated", Message: a.Reason}
-		case *WorkflowReset:
-			// a reset may follow the close (a failed run reset to before the failure)
-			x.Status, x.ResetTo = StatusReset, a.NewRunID
-			if x.CloseTime.IsZero() {
-				x.CloseTime = e.Time
-			}
-		}
+		specOf(e.Type).foldInto(sum, e)
 	}
 	if x.Status != StatusRunning {
 		x.CloseStatus = x.Status
 	}
-	if compensated {
+	if sum.compensated {
 		x.Status = compensatedStatus(x.Status)
 	}
 	if x.Status != StatusRunning {
 		return x // nothing is pending on a closed run
 	}
-	for _, p := range acts {
+	for _, p := range sum.acts {
 		x.Activities = append(x.Activities, *p)
 	}
-	for _, p := range timers {
+	for _, p := range sum.timers {
 		x.Timers = append(x.Timers, *p)
 	}
-	for _, p := range approvals {
+	for _, p := range sum.approvals {
 		x.Approvals = append(x.Approvals, *p)
 	}
 	x.PendingWork.sort()

@@ -58,8 +58,7 @@ type workflowEnv struct {
 
 type command struct {
 	typ   EventType
-	attrs any
-	key   string // what must match on replay besides type and seq
+	attrs any    // what must match on replay: the registry's replayKey of these
 	desc  string // for non-determinism messages
 	// recorded runs when the command's event is in history (live or replay).
 	recorded func()
@@ -187,7 +186,7 @@ func (env *workflowEnv) replayTask(b *Batch) error {
 			return &NonDeterminismError{EventID: e.ID, Expected: describeEvent(e), Got: "issues no command there"}
 		}
 		c := env.pending[0]
-		if c.typ != e.Type || cmdSeq(c.attrs) != cmdSeq(e.Attrs) || c.key != eventKey(e) {
+		if kc, ke := replayKeyOf(c.typ, c.attrs), replayKeyOf(e.Type, e.Attrs); c.typ != e.Type || kc.seq != ke.seq || kc.key != ke.key {
 			return &NonDeterminismError{EventID: e.ID, Expected: describeEvent(e), Got: c.desc}
 		}
 		env.pending = env.pending[1:]
@@ -323,6 +322,8 @@ func (env *workflowEnv) apply(e Event) error {
 	case *WorkflowTerminated, *WorkflowReset:
 		env.closed = true
 	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied:
+	case *RunCompensated:
+		// an annotation of a closed run; a query replays past it
 	default:
 		return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("event %d: %s is not expected outside a workflow task", e.ID, e.Type)}
 	}
@@ -389,62 +390,4 @@ func (env *workflowEnv) replayMarker(seq int64, kind, id string) (*MarkerRecorde
 		}
 	}
 	return nil, false
-}
-
-func cmdSeq(attrs any) int64 {
-	switch a := attrs.(type) {
-	case *ActivityScheduled:
-		return a.Seq
-	case *ActivityCancelRequested:
-		return a.Seq
-	case *TimerStarted:
-		return a.Seq
-	case *TimerCanceled:
-		return a.Seq
-	case *MarkerRecorded:
-		return a.Seq
-	case *ApprovalRequested:
-		return a.Seq
-	case *StatusSet:
-		return a.Seq
-	case *ProgressSet:
-		return a.Seq
-	case *SearchAttributesUpserted:
-		return a.Seq
-	case *WorkflowCompleted:
-		return a.Seq
-	case *WorkflowFailed:
-		return a.Seq
-	case *WorkflowCanceled:
-		return a.Seq
-	case *WorkflowContinuedAsNew:
-		return a.Seq
-	}
-	return 0
-}
-
-// eventKey is the identity of a command event besides its type and seq.
-func eventKey(e Event) string {
-	switch a := e.Attrs.(type) {
-	case *ActivityScheduled:
-		return a.ActivityType
-	case *MarkerRecorded:
-		return a.Kind + ":" + a.ID
-	case *ApprovalRequested:
-		return a.Name
-	}
-	return ""
-}
-
-// describeEvent names a command event the way a non-determinism error shows it.
-func describeEvent(e Event) string {
-	switch a := e.Attrs.(type) {
-	case *ActivityScheduled:
-		return fmt.Sprintf("ActivityScheduled(%s, seq %d)", a.ActivityType, a.Seq)
-	case *MarkerRecorded:
-		return fmt.Sprintf("MarkerRecorded(%s %s, seq %d)", a.Kind, a.ID, a.Seq)
-	case *ApprovalRequested:
-		return fmt.Sprintf("ApprovalRequested(%s, seq %d)", a.Name, a.Seq)
-	}
-	return fmt.Sprintf("%s(seq %d)", e.Type, cmdSeq(e.Attrs))
 }

@@ -122,7 +122,7 @@ func planReset(batches []StoredBatch, opts ResetOptions) (ResetResult, []SignalR
 	var all []Event
 	var boundaries []int64 // event ids that end the start batch or a workflow task
 	for i, sb := range batches {
-		b, err := decodeBatch(sb.Data)
+		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return res, nil, fmt.Errorf("batch %d: %w", sb.Seq, err)
 		}

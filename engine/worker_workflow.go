@@ -204,7 +204,7 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 	if len(t.First) > 0 {
 		// a new run: its whole history is the batch the task carries (later
 		// batches wake their own tasks; an append conflict reloads)
-		if b, err := decodeBatch(t.First); err == nil && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
+		if b, err := DecodeBatch(t.First); err == nil && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
 			return env, false, nil
 		}
 		env.close()
@@ -227,7 +227,7 @@ func (w *Worker) applyHistory(ctx context.Context, env *workflowEnv, runID strin
 		return fmt.Errorf("reading history of %s: %w", runID, err)
 	}
 	for _, sb := range batches {
-		b, err := decodeBatch(sb.Data)
+		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("batch %d: %v", sb.Seq, err)}
 		}
@@ -357,7 +357,7 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 	if lerr != nil {
 		return nakAfter(taskBackoff(delivered))
 	}
-	if b, derr := decodeBatch(last.Data); derr == nil && len(b.Events) > 0 {
+	if b, derr := DecodeBatch(last.Data); derr == nil && len(b.Events) > 0 {
 		if f, ok := b.Events[len(b.Events)-1].Attrs.(*WorkflowTaskFailed); ok && f.Code == te.code && f.Message == te.msg {
 			return nakAfter(taskBackoff(delivered))
 		}

@@ -47,7 +47,6 @@ func ExecuteActivity(ctx Context, activity any, input any) Future {
 	env.addCommand(&command{
 		typ:   EventActivityScheduled,
 		attrs: &ActivityScheduled{Seq: seq, ActivityType: name, TaskQueue: opts.TaskQueue, Input: raw, Options: opts},
-		key:   name,
 		desc:  fmt.Sprintf("schedules activity %s (seq %d)", name, seq),
 	})
 	st.uncancel = wc.cancel.onCancel(func() {

@@ -45,7 +45,7 @@ func AwaitApproval(ctx Context, name string, opts ApprovalOptions) (ApprovalDeci
 		return fmt.Sprintf("approval %s requested %s ago", name, clock.Since(env.clock, st.requestedAt).Round(time.Second))
 	}
 	env.approvals[seq] = st
-	env.addCommand(&command{typ: EventApprovalRequested, key: name,
+	env.addCommand(&command{typ: EventApprovalRequested,
 		attrs: &ApprovalRequested{Seq: seq, Name: name, Description: opts.Description, Approvers: opts.Approvers, Timeout: opts.Timeout},
 		desc:  fmt.Sprintf("requests approval %s (seq %d)", name, seq)})
 	uncancel := wc.cancel.onCancel(func() { f.Set(nil, fmt.Errorf("approval %q: %w", name, ErrCanceled)) })

@@ -107,7 +107,7 @@ func SideEffect(ctx Context, fn func() any) EncodedValue {
 		}
 		raw = b
 	}
-	env.addCommand(&command{typ: EventMarkerRecorded, key: MarkerSideEffect + ":",
+	env.addCommand(&command{typ: EventMarkerRecorded,
 		attrs: &MarkerRecorded{Seq: seq, Kind: MarkerSideEffect, Value: raw}, desc: fmt.Sprintf("records a side effect (seq %d)", seq)})
 	return EncodedValue{raw: raw}
 }
@@ -143,7 +143,7 @@ func GetVersion(ctx Context, changeID string, minSupported, maxSupported int) in
 	env.versions[changeID] = v
 	seq := env.nextSeq()
 	raw, _ := json.Marshal(v)
-	env.addCommand(&command{typ: EventMarkerRecorded, key: MarkerVersion + ":" + changeID,
+	env.addCommand(&command{typ: EventMarkerRecorded,
 		attrs: &MarkerRecorded{Seq: seq, Kind: MarkerVersion, ID: changeID, Value: raw}, desc: fmt.Sprintf("records version %s (seq %d)", changeID, seq)})
 	return checkVersion(changeID, v, minSupported, maxSupported)
 }
@@ -177,7 +177,7 @@ func RecordMarker(ctx Context, kind, id string, value any) error {
 	}
 	seq := env.nextSeq()
 	env.markers[kind] = append(env.markers[kind], Marker{Seq: seq, ID: id, Value: raw})
-	env.addCommand(&command{typ: EventMarkerRecorded, key: kind + ":" + id,
+	env.addCommand(&command{typ: EventMarkerRecorded,
 		attrs: &MarkerRecorded{Seq: seq, Kind: kind, ID: id, Value: raw}, desc: fmt.Sprintf("records marker %s %s (seq %d)", kind, id, seq)})
 	return nil
 }

@@ -1,34 +1,17 @@
 package visibility_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/visibility"
+
+	"github.com/foremanhq/foreman/internal/syncbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // An operator removes the index directory under a running engine: the
 // index says so in the log, and closing it (SIGTERM) does not hang waiting
@@ -36,7 +19,7 @@ func (l *lockedBuffer) String() string {
 func TestIndexDirRemovedWhileOpen(t *testing.T) {
 	e := newIxEnv(t)
 	dir := t.TempDir() + "/index"
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	ix, err := visibility.OpenIndex(dir, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

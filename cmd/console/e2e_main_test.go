@@ -18,6 +18,8 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
+
+	"github.com/foremanhq/foreman/internal/syncbuf"
 )
 
 // The end-to-end tests run the real binaries: foreman-engine (embedded
@@ -47,24 +49,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a log sink safe to read while the process writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // engineProc is a running foreman-engine and a test-side client on it.
 type engineProc struct {
 	url    string
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 	data   string
 	node   *jetstream.Node
 	client *engine.Client // identity "test-setup"
@@ -90,7 +79,7 @@ func launchEngine() (*engineProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &engineProc{url: "nats://" + addr, log: &syncBuffer{}, data: data}
+	e := &engineProc{url: "nats://" + addr, log: &syncbuf.Buffer{}, data: data}
 	e.cmd = exec.Command(filepath.Join(binDir, "foreman-engine"), "--examples", "--data", data, "--listen", addr, "--log-level", "info")
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	if err := e.cmd.Start(); err != nil {

@@ -10,9 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/foremanhq/foreman/internal/syncbuf"
 )
 
 // bin holds the binaries built once for the package's tests.
@@ -43,23 +44,10 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(wd, "..", ".."))
 }
 
-// syncBuffer is a log sink safe to read while the process writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // engineProc is a running foreman-engine.
 type engineProc struct {
 	url string
-	log *syncBuffer
+	log *syncbuf.Buffer
 }
 
 func freePort(t *testing.T) int {
@@ -79,7 +67,7 @@ func startEngine(t *testing.T, args ...string) *engineProc {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	args = append([]string{"--data", t.TempDir(), "--listen", addr, "--log-level", "info"}, args...)
 	cmd := exec.Command(filepath.Join(bin, "foreman-engine"), args...)
-	e := &engineProc{url: "nats://" + addr, log: &syncBuffer{}}
+	e := &engineProc{url: "nats://" + addr, log: &syncbuf.Buffer{}}
 	cmd.Stdout, cmd.Stderr = e.log, e.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,37 +1,22 @@
 package lograte_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/internal/lograte"
+
+	"github.com/foremanhq/foreman/internal/syncbuf"
 )
 
-// syncBuffer is written by the handler and by window timers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
-}
+// lines splits what the handler and its window timers wrote.
+func lines(b *syncbuf.Buffer) []string { return strings.Split(strings.TrimSpace(b.String()), "\n") }
 
 func TestRepeatedFailureIsWrittenOncePerWindow(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	log := slog.New(lograte.New(slog.NewTextHandler(&out, nil), 200*time.Millisecond))
 	store := log.With("service", "timers")
 	for i := range 1000 {
@@ -41,7 +26,7 @@ func TestRepeatedFailureIsWrittenOncePerWindow(t *testing.T) {
 	store.Error("firing timer failed; retrying", "err", "an error, not a warning")
 	log.Info("progress", "n", 1)
 	log.Info("progress", "n", 2) // info is never held back
-	got := out.lines()
+	got := lines(&out)
 	if len(got) != 5 {
 		t.Fatalf("within the window: %d lines, want 5:\n%s", len(got), strings.Join(got, "\n"))
 	}
@@ -49,10 +34,10 @@ func TestRepeatedFailureIsWrittenOncePerWindow(t *testing.T) {
 		t.Fatalf("the first failure is not the one written: %s", got[0])
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(out.lines()) < 6 && time.Now().Before(deadline) {
+	for len(lines(&out)) < 6 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	got = out.lines()
+	got = lines(&out)
 	if len(got) != 6 {
 		t.Fatalf("after the window: %d lines, want the summary as the 6th:\n%s", len(got), strings.Join(got, "\n"))
 	}
@@ -64,7 +49,7 @@ func TestRepeatedFailureIsWrittenOncePerWindow(t *testing.T) {
 	}
 	// A new window starts: the next failure is written at once.
 	store.Warn("firing timer failed; retrying", "err", "again")
-	if got := out.lines(); len(got) != 7 || !strings.Contains(got[6], "err=again") {
+	if got := lines(&out); len(got) != 7 || !strings.Contains(got[6], "err=again") {
 		t.Fatalf("after the window closed the next failure was held back:\n%s", strings.Join(got, "\n"))
 	}
 }

@@ -1,4 +1,4 @@
-package visibility
+package engine
 
 import (
 	"bytes"
@@ -13,11 +13,11 @@ import (
 	"unicode/utf8"
 )
 
-// A single-pass JSON decoder for history batches. encoding/json scans a
-// value twice (once to validate it, once to decode it), and the indexer's
-// batch layout (attributes kept raw until the event type is known) makes
-// that four scans of every attribute byte; decoding was a sixth of the
-// indexer's CPU time. This decoder reads each byte once, into the same Go
+// A single-pass JSON decoder for history batches (DecodeBatch). encoding/json
+// scans a value twice (once to validate it, once to decode it), and a
+// batch's layout (attributes kept raw until the event type is known) makes
+// that four scans or more of every attribute byte; decoding was a sixth of
+// the search indexer's CPU time. This decoder reads each byte once, into the same Go
 // types, by their json tags. It handles what history is made of (structs,
 // strings, numbers, bools, times, raw JSON, base64 bytes, pointers, slices,
 // string-keyed maps, and any) and refuses everything else, as it refuses
@@ -114,6 +114,36 @@ func (d *jsonDecoder) stringToken() (tok []byte, plain bool, err error) {
 	return nil, false, errFallback
 }
 
+// time decodes a time into tm (through its pointer: boxing a time.Time
+// into a reflect.Value costs an allocation per event).
+func (d *jsonDecoder) time(tm *time.Time) error {
+	tok, _, err := d.stringToken()
+	if err != nil {
+		return err
+	}
+	if err := tm.UnmarshalJSON(tok); err != nil {
+		return errFallback
+	}
+	return nil
+}
+
+// interned decodes a string value; one found in known is returned as
+// known's own copy, which saves an allocation per event for the names
+// every event repeats (its type, its batch's kind).
+func (d *jsonDecoder) interned(known map[string]string) (string, error) {
+	tok, plain, err := d.stringToken()
+	if err != nil {
+		return "", err
+	}
+	if !plain {
+		return unquote(tok)
+	}
+	if s, ok := known[string(tok[1:len(tok)-1])]; ok {
+		return s, nil
+	}
+	return string(tok[1 : len(tok)-1]), nil
+}
+
 // str decodes a string value.
 func (d *jsonDecoder) str() (string, error) {
 	tok, plain, err := d.stringToken()
@@ -208,14 +238,7 @@ func (d *jsonDecoder) skip() error {
 
 // object calls field for each key of an object, positioned at its value.
 func (d *jsonDecoder) object(field func(key []byte) error) error {
-	if err := d.expect('{'); err != nil {
-		return err
-	}
-	if d.peek() == '}' {
-		d.pos++
-		return nil
-	}
-	for {
+	return d.sequence('{', '}', func() error {
 		tok, plain, err := d.stringToken()
 		if err != nil {
 			return err
@@ -231,35 +254,31 @@ func (d *jsonDecoder) object(field func(key []byte) error) error {
 		if err := d.expect(':'); err != nil {
 			return err
 		}
-		if err := field(key); err != nil {
-			return err
-		}
-		if d.peek() == ',' {
-			d.pos++
-			continue
-		}
-		return d.expect('}')
-	}
+		return field(key)
+	})
 }
 
 // array calls elem for each element of an array.
-func (d *jsonDecoder) array(elem func() error) error {
-	if err := d.expect('['); err != nil {
+func (d *jsonDecoder) array(elem func() error) error { return d.sequence('[', ']', elem) }
+
+// sequence reads open, items separated by commas, and closing.
+func (d *jsonDecoder) sequence(open, closing byte, item func() error) error {
+	if err := d.expect(open); err != nil {
 		return err
 	}
-	if d.peek() == ']' {
+	if d.peek() == closing {
 		d.pos++
 		return nil
 	}
 	for {
-		if err := elem(); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		if d.peek() == ',' {
 			d.pos++
 			continue
 		}
-		return d.expect(']')
+		return d.expect(closing)
 	}
 }
 
@@ -315,16 +334,7 @@ func (d *jsonDecoder) value(v reflect.Value) error {
 	t := v.Type()
 	switch t {
 	case typeTime:
-		tok, _, err := d.stringToken()
-		if err != nil {
-			return err
-		}
-		var tm time.Time
-		if err := tm.UnmarshalJSON(tok); err != nil {
-			return errFallback
-		}
-		v.Set(reflect.ValueOf(tm))
-		return nil
+		return d.time(v.Addr().Interface().(*time.Time))
 	case typeRaw:
 		d.skipSpace()
 		start := d.pos
@@ -374,36 +384,14 @@ func (d *jsonDecoder) value(v reflect.Value) error {
 		default:
 			return errFallback
 		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
 		num, err := d.number()
 		if err != nil {
 			return err
 		}
-		n, err := strconv.ParseInt(string(num), 10, t.Bits())
-		if err != nil {
-			return errFallback
-		}
-		v.SetInt(n)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		num, err := d.number()
-		if err != nil {
-			return err
-		}
-		n, err := strconv.ParseUint(string(num), 10, t.Bits())
-		if err != nil {
-			return errFallback
-		}
-		v.SetUint(n)
-	case reflect.Float32, reflect.Float64:
-		num, err := d.number()
-		if err != nil {
-			return err
-		}
-		f, err := strconv.ParseFloat(string(num), t.Bits())
-		if err != nil {
-			return errFallback
-		}
-		v.SetFloat(f)
+		return setNumber(v, string(num))
 	case reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(t.Elem()))
@@ -460,6 +448,32 @@ func (d *jsonDecoder) value(v reflect.Value) error {
 			v.Set(reflect.ValueOf(x))
 		}
 	default:
+		return errFallback
+	}
+	return nil
+}
+
+// setNumber sets a numeric v from a JSON number's text; a number v cannot
+// hold (a fraction in an integer, out of range) falls back, and
+// encoding/json reports it.
+func setNumber(v reflect.Value, num string) error {
+	bits := v.Type().Bits()
+	var err error
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		var f float64
+		f, err = strconv.ParseFloat(num, bits)
+		v.SetFloat(f)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		var n uint64
+		n, err = strconv.ParseUint(num, 10, bits)
+		v.SetUint(n)
+	default:
+		var n int64
+		n, err = strconv.ParseInt(num, 10, bits)
+		v.SetInt(n)
+	}
+	if err != nil {
 		return errFallback
 	}
 	return nil

@@ -93,11 +93,16 @@ func notApplicable(kind actionKind, s scope) string {
 			return ""
 		}
 	}
+	states := make([]string, len(kind.entry().States))
+	for i, st := range kind.entry().States {
+		states[i] = string(st)
+	}
+	allowed := strings.Join(states, " or ")
 	if len(s.targets) == 1 {
 		t := s.targets[0]
-		return fmt.Sprintf("%s: %s is %s; %s applies to running runs only", kind.verb(), t.WorkflowID, t.Status, kind.verb())
+		return fmt.Sprintf("%s: %s is %s; %s applies to %s runs only", kind.verb(), t.WorkflowID, t.Status, kind.verb(), allowed)
 	}
-	return fmt.Sprintf("%s: none of the %d marked runs is running", kind.verb(), len(s.targets))
+	return fmt.Sprintf("%s: none of the %d marked runs is %s", kind.verb(), len(s.targets), allowed)
 }
 
 // applicable drops from keys the actions that do not apply to a run in

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/visibility/searchapi"
@@ -52,5 +53,28 @@ func TestResetThatChangesNothingWarns(t *testing.T) {
 		Dropped: []engine.Event{{ID: 8, Type: engine.EventTimerStarted, Attrs: &engine.TimerStarted{Seq: 1}}}})
 	if strings.Contains(b.String(), "drops nothing") {
 		t.Fatalf("warned on a reset that drops an event:\n%s", b.String())
+	}
+}
+
+// A run made by a reset shows when the reset made it as its start.
+func TestShowGivesAResetRunItsOwnStart(t *testing.T) {
+	old := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	events := []engine.Event{
+		{ID: 1, Type: engine.EventWorkflowStarted, Time: old, Attrs: &engine.WorkflowStarted{WorkflowID: "wf", RunID: "new", ResetFrom: "r-old"}},
+		{ID: 2, Type: engine.EventResetApplied, Time: at, Attrs: &engine.ResetApplied{FromRunID: "r-old", ToEventID: 1}},
+	}
+	var b bytes.Buffer
+	if err := printExecution(&b, shown{Execution: engine.Summarize(events), ResetAt: resetTime(events)}); err != nil {
+		t.Fatal(err)
+	}
+	var started string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(l, "Started") {
+			started = l
+		}
+	}
+	if !strings.Contains(started, when(at)) || !strings.Contains(started, "reset from run r-old") {
+		t.Fatalf("Started line %q: want the reset's time %s", started, when(at))
 	}
 }

@@ -408,7 +408,7 @@ func (d *detailScreen) tabText(m *Model, w int) string {
 	}
 	switch d.tab {
 	case tabOverview:
-		return overviewText(m, d.x, w)
+		return overviewText(m, d.x, d.events, w)
 	case tabPending:
 		return pendingText(m, d.x, w)
 	case tabStack:

@@ -12,7 +12,7 @@ import (
 
 // The text tabs of the detail view: pure functions of the run's summary.
 
-func overviewText(m *Model, x *engine.Execution, w int) string {
+func overviewText(m *Model, x *engine.Execution, events []engine.Event, w int) string {
 	st := &m.st
 	now := m.now()
 	var b strings.Builder
@@ -28,11 +28,20 @@ func overviewText(m *Model, x *engine.Execution, w int) string {
 	row("Run", x.RunID)
 	row("Type", x.Type)
 	row("Task queue", x.TaskQueue)
-	started := x.StartTime.UTC().Format(time.RFC3339)
-	if !x.StartTime.IsZero() {
-		started += st.Dim.Render(" (" + compactDuration(now.Sub(x.StartTime)) + " ago)")
+	start := x.StartTime
+	if at, ok := resetAt(events); ok {
+		// A reset run starts when the reset made it; its history replays
+		// the replaced run's, start included.
+		start = at
+	}
+	started := start.UTC().Format(time.RFC3339)
+	if !start.IsZero() {
+		started += st.Dim.Render(" (" + compactDuration(now.Sub(start)) + " ago)")
 	}
 	row("Started", started)
+	if x.ResetFrom != "" {
+		row("Reset from", x.ResetFrom+st.Dim.Render(" (its history from "+x.StartTime.UTC().Format(time.RFC3339)+")"))
+	}
 	if !x.CloseTime.IsZero() {
 		row("Closed", x.CloseTime.UTC().Format(time.RFC3339)+st.Dim.Render(" (took "+compactDuration(x.CloseTime.Sub(x.StartTime))+")"))
 	}
@@ -160,4 +169,14 @@ func stackText(m *Model, x *engine.Execution, s *asyncJSON, w int) string {
 	}
 	b.WriteString("\n" + st.Dim.Render("  ctrl+r asks again"))
 	return b.String()
+}
+
+// resetAt is when a reset made the run (its ResetApplied event).
+func resetAt(events []engine.Event) (time.Time, bool) {
+	for _, e := range events {
+		if _, ok := e.Attrs.(*engine.ResetApplied); ok {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
 }

@@ -83,3 +83,19 @@ func TestErrorFlashGoesAfterTheNextSuccess(t *testing.T) {
 		t.Fatalf("the error stays after a successful search:\n%s", h.screen())
 	}
 }
+
+// A run made by a reset shows the reset's time as its start.
+func TestOverviewGivesAResetRunItsOwnStart(t *testing.T) {
+	b := newFixtureBackend()
+	const run = "r1001-7f3a9c21"
+	at := testClock.Add(-5 * time.Minute)
+	b.histories[run] = []engine.Event{
+		{ID: 1, Type: engine.EventWorkflowStarted, Time: testClock.Add(-72 * time.Hour), Attrs: &engine.WorkflowStarted{WorkflowID: "order-1001",
+			RunID: run, WorkflowType: "OrderWorkflow", TaskQueue: "orders", ResetFrom: "r-old"}},
+		{ID: 2, Type: engine.EventResetApplied, Time: at, Attrs: &engine.ResetApplied{FromRunID: "r-old", ToEventID: 1}},
+	}
+	h := newHarness(t, b, Options{})
+	onRun(h, "order-1001")
+	h.press("enter")
+	h.wantScreenContains(at.UTC().Format(time.RFC3339)+" (5m ago)", "Reset from", "r-old")
+}

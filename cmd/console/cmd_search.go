@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/foremanhq/foreman/visibility/searchapi"
 )
@@ -57,10 +58,36 @@ var listCommand = &command{
 			a.infof("%d of %d matches shown (--limit N or --all for more)", len(hits), total)
 		}
 		if a.out.format != formatTable {
-			return list(a.out, hits)
+			return list(a.out, listed(hits, time.Now()))
 		}
 		return printDocs(a, hits)
 	},
+}
+
+// listedDoc is a run as list prints it in JSON: the index's document and
+// its duration in human units ("duration", added). For a running run the
+// index holds the time to its newest event, which reads as "1 ms" for a
+// run waiting since yesterday: duration and duration_ms are the time since
+// its start instead.
+type listedDoc struct {
+	searchapi.Doc
+	Duration string `json:"duration"`
+}
+
+func listed(docs []searchapi.Doc, now time.Time) []listedDoc {
+	out := make([]listedDoc, len(docs))
+	for i, d := range docs {
+		end := d.CloseTime
+		if end.IsZero() && !d.StartTime.IsZero() {
+			end = now
+			d.DurationMS = max(now.Sub(d.StartTime).Milliseconds(), 0)
+		}
+		out[i] = listedDoc{Doc: d}
+		if !d.StartTime.IsZero() {
+			out[i].Duration = max(end.Sub(d.StartTime), 0).Round(time.Millisecond).String()
+		}
+	}
+	return out
 }
 
 func printDocs(a *app, docs []searchapi.Doc) error {

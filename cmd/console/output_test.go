@@ -78,3 +78,19 @@ func TestShowGivesAResetRunItsOwnStart(t *testing.T) {
 		t.Fatalf("Started line %q: want the reset's time %s", started, when(at))
 	}
 }
+
+// list -o json says how long a run has run: for a running run the time
+// since its start, not the index's time to its newest event.
+func TestListedDurationsAreTruthful(t *testing.T) {
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	docs := listed([]searchapi.Doc{
+		{WorkflowID: "running", StartTime: now.Add(-26 * time.Hour), DurationMS: 1},
+		{WorkflowID: "closed", StartTime: now.Add(-time.Hour), CloseTime: now.Add(-time.Hour + 1500*time.Millisecond), DurationMS: 1500},
+	}, now)
+	if docs[0].Duration != "26h0m0s" || docs[0].DurationMS != (26*time.Hour).Milliseconds() {
+		t.Fatalf("running run: duration %q, duration_ms %d", docs[0].Duration, docs[0].DurationMS)
+	}
+	if docs[1].Duration != "1.5s" || docs[1].DurationMS != 1500 {
+		t.Fatalf("closed run: duration %q, duration_ms %d", docs[1].Duration, docs[1].DurationMS)
+	}
+}

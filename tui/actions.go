@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -64,9 +65,62 @@ type target struct {
 	WorkflowID string
 	RunID      string
 	Approval   string // approve/reject: the approval's name
+	// Status is the run's status when the dialog opened ("" when not
+	// known): actions the catalog does not allow in it are refused up front.
+	Status engine.Status
 }
 
-func targetOf(d *searchapi.Doc) target { return target{WorkflowID: d.WorkflowID, RunID: d.RunID} }
+func targetOf(d *searchapi.Doc) target {
+	return target{WorkflowID: d.WorkflowID, RunID: d.RunID, Status: d.Status}
+}
+
+// applies tells whether kind can act on a run in status st, as the
+// operator catalog says (an unknown status is let through: the engine
+// decides).
+func (k actionKind) applies(st engine.Status) bool {
+	a := k.entry()
+	return st == "" || a == nil || a.Allows(st)
+}
+
+// notApplicable is why kind is refused on every target of s before a
+// dialog opens, or "" when at least one target accepts it.
+func notApplicable(kind actionKind, s scope) string {
+	if s.all || len(s.targets) == 0 {
+		return ""
+	}
+	for _, t := range s.targets {
+		if kind.applies(t.Status) {
+			return ""
+		}
+	}
+	states := make([]string, len(kind.entry().States))
+	for i, st := range kind.entry().States {
+		states[i] = string(st)
+	}
+	allowed := strings.Join(states, " or ")
+	if len(s.targets) == 1 {
+		t := s.targets[0]
+		return fmt.Sprintf("%s: %s is %s; %s applies to %s runs only", kind.verb(), t.WorkflowID, t.Status, kind.verb(), allowed)
+	}
+	return fmt.Sprintf("%s: none of the %d marked runs is %s", kind.verb(), len(s.targets), allowed)
+}
+
+// applicable drops from keys the actions that do not apply to a run in
+// status st (footers show only what can be done).
+func (k keyMap) applicable(keys []key.Binding, st engine.Status) []key.Binding {
+	out := keys[:0:0]
+	all := k.actionBindings()
+next:
+	for _, b := range keys {
+		for _, c := range all {
+			if !c.kind.applies(st) && slices.Equal(c.b.Keys(), b.Keys()) {
+				continue next
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
 
 func sortTargets(ts []target) {
 	slices.SortFunc(ts, func(a, b target) int {
@@ -121,16 +175,22 @@ type action struct {
 	approval string
 }
 
-// actionFor maps a key to the action it starts on the current screen.
-func (m *Model) actionFor(k tea.KeyPressMsg) (actionKind, bool) {
-	ks := m.keys
-	for _, c := range []struct {
-		b    key.Binding
-		kind actionKind
-	}{
+// actionBinding is the key that starts an action.
+type actionBinding struct {
+	b    key.Binding
+	kind actionKind
+}
+
+func (ks keyMap) actionBindings() []actionBinding {
+	return []actionBinding{
 		{ks.Signal, actSignal}, {ks.Approve, actApprove}, {ks.Reject, actReject}, {ks.Cancel, actCancel},
 		{ks.Terminate, actTerminate}, {ks.Reset, actReset}, {ks.Compensate, actCompensate}, {ks.Query, actQuery},
-	} {
+	}
+}
+
+// actionFor maps a key to the action it starts on the current screen.
+func (m *Model) actionFor(k tea.KeyPressMsg) (actionKind, bool) {
+	for _, c := range m.keys.actionBindings() {
 		if key.Matches(k, c.b) {
 			return c.kind, true
 		}
@@ -156,6 +216,9 @@ func (m *Model) beginAction(kind actionKind, s scope) tea.Cmd {
 	}
 	if s.size() == 0 {
 		return m.flashErr("%s: no runs to act on", kind.verb())
+	}
+	if why := notApplicable(kind, s); why != "" {
+		return m.flashErr("%s", why)
 	}
 	switch kind {
 	case actApprove, actReject:
@@ -275,6 +338,9 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	}
 	if msg.err != nil {
 		return m.flashErr("%s failed: %v", what, msg.err)
+	}
+	if d, ok := m.top().(*detailScreen); ok && d.wf == msg.t.WorkflowID {
+		d.acted = true // its view must show what the action did
 	}
 	cmds := []tea.Cmd{m.top().refresh(m)}
 	switch msg.act.kind {

@@ -180,6 +180,9 @@ func (d *batchDialog) receive(m *Model, msg tea.Msg) tea.Cmd {
 		return d.next(m)
 	}
 	d.finished, d.stopped, d.err = true, s.interrupted, s.err
+	if _, _, failed, _ := d.counts(); s.err == nil && !s.interrupted && failed == 0 {
+		m.clearErrFlash()
+	}
 	return m.top().refresh(m)
 }
 

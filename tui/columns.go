@@ -6,6 +6,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
+	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
@@ -134,10 +135,21 @@ var (
 		return s
 	}}
 	colStatusLine = column{title: "STATUS LINE", min: 10, weight: 5, priority: 50, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
-		if d.StatusLine == "" && d.LastFailure != nil && d.Status != "running" {
+		if !statusLineStale(d.Status) {
+			if d.StatusLine == "" && d.LastFailure != nil && d.Status != "running" {
+				return c.r(c.st.Fail, fit(oneLine(d.LastFailure.Message), w))
+			}
+			return fit(oneLine(d.StatusLine), w)
+		}
+		// A run closed from outside or by a failure said its status line
+		// before that ("waiting for a manager…"): it is not what it does.
+		if d.LastFailure != nil {
 			return c.r(c.st.Fail, fit(oneLine(d.LastFailure.Message), w))
 		}
-		return fit(oneLine(d.StatusLine), w)
+		if d.StatusLine == "" {
+			return fit("", w)
+		}
+		return fit("last: "+oneLine(d.StatusLine), w) // unstyled: rows stay cheap to draw
 	}}
 	colHistory = column{title: "EVENTS", field: "history_length", width: 6, priority: 5, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Dim, fitRight(thousands(d.HistoryLength), w))
@@ -163,4 +175,16 @@ var stuckColumns = []column{colWorkflowID, colType, colStalled, colWaiting, rewe
 func reweigh(c column, weight int) column {
 	c.weight = weight
 	return c
+}
+
+// statusLineStale: the run closed without its code saying a last word
+// (terminated, canceled, failed, compensated), so its status line is what
+// it said before, not its outcome. Running and completed runs' lines are
+// their own.
+func statusLineStale(st engine.Status) bool {
+	switch st {
+	case "", engine.StatusRunning, engine.StatusCompleted, engine.StatusContinuedAsNew:
+		return false
+	}
+	return true
 }

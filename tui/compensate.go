@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/foremanhq/foreman/engine"
 )
 
 // compensateDialog shows a run's compensation plan and runs it after the
@@ -113,6 +115,10 @@ func (d *compensateDialog) box(m *Model, w, h int) string {
 	st := &m.st
 	iw := dialogWidth(w)
 	parts := []string{scopeLines(st, scope{targets: []target{d.t}}, iw)}
+	if d.t.Status == engine.StatusRunning {
+		parts = append(parts, wrapText(st.Error, "This run is still running: it is terminated first (no workflow code "+
+			"runs, no cleanup), then its compensations run.", iw))
+	}
 	switch {
 	case d.loading:
 		parts = append(parts, st.Dim.Render("loading the compensation plan…"))

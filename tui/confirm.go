@@ -7,14 +7,16 @@ import (
 )
 
 // confirmDialog confirms cancel and terminate (on one run, marked runs or
-// every match). It opens with No focused after the reason, so Enter alone
-// never acts; terminate and batches also ask to type the id or the count.
+// every match). It opens on the reason; Tab walks reason, typed
+// confirmation, No and the action's button; ←/→ switch between the two
+// buttons and only Enter on the action's button acts: no letter key fires
+// the action, so words typed into the wrong place never do.
 type confirmDialog struct {
 	a      action
 	reason lineEdit
 	typed  typedConfirm
-	focus  int  // 0 reason, 1 typed confirmation (if required), last: buttons
-	yes    bool // the Yes button is focused
+	focus  int  // 0 reason, 1 typed confirmation (if required), then No, then the action
+	yes    bool // the action's button is focused
 	err    string
 }
 
@@ -22,14 +24,21 @@ func newConfirmDialog(m *Model, a action) *confirmDialog {
 	return &confirmDialog{a: a, typed: confirmFor(a.kind, a.scope)}
 }
 
+// stops counts the focusable parts: reason, typed confirmation, No, action.
 func (d *confirmDialog) stops() int {
 	if d.typed.required() {
-		return 3
+		return 4
 	}
-	return 2
+	return 3
 }
 
-func (d *confirmDialog) onButtons() bool { return d.focus == d.stops()-1 }
+func (d *confirmDialog) noStop() int     { return d.stops() - 2 }
+func (d *confirmDialog) onButtons() bool { return d.focus >= d.noStop() }
+
+func (d *confirmDialog) setFocus(f int) {
+	d.focus = f
+	d.yes = f == d.stops()-1
+}
 
 func (d *confirmDialog) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
 	if k.String() == "esc" {
@@ -37,18 +46,13 @@ func (d *confirmDialog) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if f, ok := focusRing(k, d.focus, d.stops()); ok {
-		d.focus = f
+		d.setFocus(f)
 		return nil
 	}
 	if d.onButtons() {
 		switch k.String() {
 		case "left", "right", "h", "l":
-			d.yes = !d.yes
-		case "n":
-			m.closeModal()
-		case "y":
-			d.yes = true
-			return d.submit(m)
+			d.setFocus(d.noStop() + (1 - (d.focus - d.noStop())))
 		case "enter":
 			if !d.yes {
 				m.closeModal()
@@ -62,7 +66,7 @@ func (d *confirmDialog) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
 		if d.focus == 1 && d.typed.required() {
 			return d.submit(m)
 		}
-		d.focus++
+		d.setFocus(d.focus + 1)
 		return nil
 	}
 	if d.focus == 0 {
@@ -85,8 +89,7 @@ func (d *confirmDialog) paste(s string) {
 func (d *confirmDialog) submit(m *Model) tea.Cmd {
 	if !d.typed.ok() {
 		d.err = "that does not match: " + d.typed.label()
-		d.focus = 1
-		d.yes = false
+		d.setFocus(1)
 		return nil
 	}
 	a := d.a
@@ -112,13 +115,13 @@ func (d *confirmDialog) box(m *Model, w, h int) string {
 	if d.err != "" {
 		parts = append(parts, wrapText(st.Error, d.err, iw))
 	}
-	parts = append(parts, buttons(st, d.onButtons(), d.yes, strings.ToUpper(d.a.kind.verb()[:1])+d.a.kind.verb()[1:])+
-		st.Dim.Render("   tab next · esc close"))
-	title := strings.ToUpper(d.a.kind.verb()[:1]) + d.a.kind.verb()[1:]
+	verb := strings.ToUpper(d.a.kind.verb()[:1]) + d.a.kind.verb()[1:]
+	label, title := verb+" run", verb+" this run?"
 	if d.a.scope.size() > 1 || d.a.scope.all {
-		title += " " + thousands(d.a.scope.size()) + " " + d.a.scope.noun() + "?"
-	} else {
-		title += " this run?"
+		label = verb + " " + thousands(d.a.scope.size()) + " " + d.a.scope.noun()
+		title = label + "?"
 	}
+	parts = append(parts, buttons(st, d.onButtons(), d.yes, label)+
+		st.Dim.Render("   tab/←/→ move · enter choose · esc close"))
 	return dialogBox(st, title, parts, iw, h, d.a.kind.destructive() || d.typed.required())
 }

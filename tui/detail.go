@@ -50,6 +50,10 @@ type detailScreen struct {
 		loaded  bool
 	}
 	query queryTab
+	// acted: an action was done on this run from here. Its history is then
+	// read on every refresh even once closed, since compensations and
+	// resets keep writing to a closed run.
+	acted bool
 }
 
 // asyncJSON is a worker answer being fetched.
@@ -74,7 +78,13 @@ func (d *detailScreen) crumb() string {
 	return d.wf + "@" + shortID(d.run) + " › " + tabNames[d.tab]
 }
 
-func (d *detailScreen) target() target { return target{WorkflowID: d.wf, RunID: d.run} }
+func (d *detailScreen) target() target {
+	t := target{WorkflowID: d.wf, RunID: d.run}
+	if d.x != nil {
+		t.Status = d.x.Status
+	}
+	return t
+}
 
 func (d *detailScreen) load(m *Model) tea.Cmd {
 	d.loading = true
@@ -82,11 +92,21 @@ func (d *detailScreen) load(m *Model) tea.Cmd {
 }
 
 func (d *detailScreen) refresh(m *Model) tea.Cmd {
-	// A closed run does not change: only a running one is read again.
-	if d.x != nil && d.x.Status != engine.StatusRunning {
+	// A closed run does not change unless acted on: only a running one is
+	// read again.
+	if d.x != nil && d.x.Status != engine.StatusRunning && !d.acted {
 		return nil
 	}
+	if d.acted {
+		return d.reload(m)
+	}
 	return d.fetch(m)
+}
+
+// reload reads the run and the worker answers of the open tab again.
+func (d *detailScreen) reload(m *Model) tea.Cmd {
+	d.stack.loaded, d.plan.loaded = false, false
+	return tea.Batch(d.fetch(m), d.loadTab(m))
 }
 
 func (d *detailScreen) resize(m *Model) tea.Cmd { return nil }
@@ -206,8 +226,7 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(k, ks.CopyJSON):
 		return d.copyJSON(m), true
 	case key.Matches(k, ks.Refresh):
-		d.stack.loaded, d.plan.loaded = false, false
-		return tea.Batch(d.fetch(m), d.loadTab(m)), true
+		return d.reload(m), true
 	case key.Matches(k, ks.Search) && d.tab != tabHistory:
 		// / in a run searches its history.
 		d.tab, d.hist.searching = tabHistory, true
@@ -328,6 +347,11 @@ func (d *detailScreen) footer(k keyMap) []key.Binding {
 	case tabQuery:
 		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit/run")), k.NextTab, k.Back}
 	}
+	if d.x != nil && d.x.Status != engine.StatusRunning {
+		// A closed run takes no signal, cancel or terminate: offer what
+		// still applies.
+		return k.applicable([]key.Binding{k.NextTab, k.Reset, k.Compensate, k.Back}, d.x.Status)
+	}
 	return []key.Binding{k.NextTab, k.Approve, k.Signal, k.Cancel, k.Terminate, k.Back}
 }
 
@@ -384,7 +408,7 @@ func (d *detailScreen) tabText(m *Model, w int) string {
 	}
 	switch d.tab {
 	case tabOverview:
-		return overviewText(m, d.x, w)
+		return overviewText(m, d.x, d.events, w)
 	case tabPending:
 		return pendingText(m, d.x, w)
 	case tabStack:

@@ -78,8 +78,8 @@ func TestTerminateNeedsTheTypedWorkflowID(t *testing.T) {
 	h.press("enter")
 	h.wantCalls()
 	h.wantScreenContains("that does not match")
-	// Yes on the buttons does not bypass it either.
-	h.press("tab", "y")
+	// The Terminate button does not bypass it either.
+	h.press("tab", "tab", "enter")
 	h.wantCalls()
 	h.typeText("1") // the failed confirmation put the focus back on the field
 
@@ -137,7 +137,7 @@ func TestApproveWithACommentInTwoKeys(t *testing.T) {
 	// A run without one says so.
 	onRun(h, "order-0998")
 	h.press("a")
-	h.wantScreenContains("order-0998 has no pending approval")
+	h.wantScreenContains("order-0998 is completed")
 }
 
 func TestApprovalsInboxBulkApprovesMarkedItems(t *testing.T) {

@@ -52,6 +52,9 @@ type runList struct {
 	height int  // rows visible, from the last render
 	atEnd  bool // G pressed: stick to the last row once it arrives
 	selRun string
+	// newAbove counts rows that arrived above the visible ones while the
+	// cursor stayed on its run ("↑ N new"); g goes to them.
+	newAbove int
 
 	marks    map[string]target // run id -> run
 	scopeAll bool              // the next action applies to every match
@@ -269,13 +272,14 @@ func (l *runList) onTried(m *Model, msg pageMsg) tea.Cmd {
 	l.win, l.query = l.pendingWin, l.pendingQuery
 	l.pendingWin = nil
 	l.win.apply(msg.req, msg.res)
-	l.cursor, l.offset, l.atEnd, l.selRun, l.err = 0, 0, false, "", nil
+	l.cursor, l.offset, l.atEnd, l.selRun, l.err, l.newAbove = 0, 0, false, "", nil, 0
 	l.marks = map[string]target{}
 	l.scopeAll = false
 	if _, ok := m.modal.(*queryBar); ok {
 		m.closeModal()
 	}
 	m.hist.add(l.query)
+	m.clearErrFlash()
 	l.follow()
 	return tea.Batch(l.fetchCounts(m), l.fetch(m, l.win.want(0, 2*l.height)))
 }
@@ -287,7 +291,13 @@ func (l *runList) follow() {
 		l.cursor = max(l.win.total-1, 0)
 		l.atEnd = false
 	} else if l.selRun != "" {
-		if r := l.win.find(l.selRun); r >= 0 && r != l.cursor {
+		r := l.win.find(l.selRun)
+		// On the first row the operator watches the head: the newest row
+		// takes the cursor. Elsewhere the cursor stays on its run and the
+		// rows that arrived above are counted.
+		head := l.cursor == 0 && l.offset == 0 && l.win.chain == fromTop
+		if r >= 0 && r != l.cursor && !head {
+			l.newAbove = max(l.newAbove+r-l.cursor, 0)
 			l.offset += r - l.cursor
 			l.cursor = r
 		}
@@ -296,6 +306,7 @@ func (l *runList) follow() {
 		l.cursor = min(l.cursor, max(l.win.total-1, 0))
 	}
 	l.clampOffset()
+	l.newAbove = min(l.newAbove, l.offset) // rows scrolled into view are seen
 	if d, ok := l.win.row(l.cursor); ok {
 		l.selRun = d.RunID
 	}
@@ -322,6 +333,7 @@ func (l *runList) moveTo(m *Model, r int) tea.Cmd {
 	}
 	l.cursor = min(max(r, 0), max(l.win.total-1, 0))
 	l.clampOffset()
+	l.newAbove = min(l.newAbove, l.offset)
 	l.selRun = ""
 	if d, ok := l.win.row(l.cursor); ok {
 		l.selRun = d.RunID
@@ -352,19 +364,26 @@ func (l *runList) toEnd(m *Model) tea.Cmd {
 	return l.fetch(m, l.win.want(0, 0))
 }
 
+// toTop goes to the newest row as the index has it now: page 0 is asked
+// again, so rows that arrived since the last refresh are shown too.
 func (l *runList) toTop(m *Model) tea.Cmd {
+	l.newAbove = 0
 	if l.win.chain == fromBottom {
 		l.win.reset(fromTop)
 		l.cursor, l.offset, l.selRun = 0, 0, ""
 		return l.fetch(m, l.win.want(0, 2*l.height))
 	}
-	return l.moveTo(m, 0)
+	cmd := l.moveTo(m, 0)
+	if _, ok := l.win.pages[0]; ok && !l.win.inflight[0] {
+		cmd = tea.Batch(cmd, l.fetch(m, []pageReq{l.win.request(0)}))
+	}
+	return cmd
 }
 
 func (l *runList) setSort(m *Model, col int, desc bool) tea.Cmd {
 	l.sortBy, l.desc = col, desc
 	l.win.reset(fromTop)
-	l.cursor, l.offset, l.selRun, l.atEnd = 0, 0, "", false
+	l.cursor, l.offset, l.selRun, l.atEnd, l.newAbove = 0, 0, "", false, 0
 	return l.fetch(m, l.win.want(0, 2*l.height))
 }
 
@@ -488,7 +507,11 @@ func (l *runList) help(k keyMap) []helpGroup {
 }
 
 func (l *runList) footer(k keyMap) []key.Binding {
-	return []key.Binding{k.Open, k.Search, k.Palette, k.Mark, k.Approve, k.Signal, k.Terminate}
+	keys := []key.Binding{k.Open, k.Search, k.Palette, k.Mark, k.Approve, k.Signal, k.Terminate}
+	if d, ok := l.selected(); ok && len(l.marks) == 0 && !l.scopeAll {
+		return k.applicable(keys, d.Status) // the row's actions only
+	}
+	return keys
 }
 
 // errorText is an error as one line, with the index's own words for API

@@ -29,6 +29,9 @@ func (l *runList) header(m *Model) string {
 	if l.scopeAll {
 		tail += "   " + m.st.Scope.Render(" NEXT ACTION: ALL "+thousands(l.win.total)+" MATCHES ")
 	}
+	if l.newAbove > 0 {
+		tail += "   " + m.st.Marked.Render("↑ "+thousands(l.newAbove)+" new (g)")
+	}
 	if l.countErr != nil || !l.win.known {
 		return head + tail
 	}

@@ -12,7 +12,7 @@ import (
 
 // The text tabs of the detail view: pure functions of the run's summary.
 
-func overviewText(m *Model, x *engine.Execution, w int) string {
+func overviewText(m *Model, x *engine.Execution, events []engine.Event, w int) string {
 	st := &m.st
 	now := m.now()
 	var b strings.Builder
@@ -28,17 +28,29 @@ func overviewText(m *Model, x *engine.Execution, w int) string {
 	row("Run", x.RunID)
 	row("Type", x.Type)
 	row("Task queue", x.TaskQueue)
-	started := x.StartTime.UTC().Format(time.RFC3339)
-	if !x.StartTime.IsZero() {
-		started += st.Dim.Render(" (" + compactDuration(now.Sub(x.StartTime)) + " ago)")
+	start := x.StartTime
+	if at, ok := resetAt(events); ok {
+		// A reset run starts when the reset made it; its history replays
+		// the replaced run's, start included.
+		start = at
+	}
+	started := start.UTC().Format(time.RFC3339)
+	if !start.IsZero() {
+		started += st.Dim.Render(" (" + compactDuration(now.Sub(start)) + " ago)")
 	}
 	row("Started", started)
+	if x.ResetFrom != "" {
+		row("Reset from", x.ResetFrom+st.Dim.Render(" (its history from "+x.StartTime.UTC().Format(time.RFC3339)+")"))
+	}
 	if !x.CloseTime.IsZero() {
 		row("Closed", x.CloseTime.UTC().Format(time.RFC3339)+st.Dim.Render(" (took "+compactDuration(x.CloseTime.Sub(x.StartTime))+")"))
 	}
 	row("History", thousands(x.HistoryLength)+" events")
-	if x.StatusLine != "" {
+	if x.StatusLine != "" && !statusLineStale(x.Status) {
 		row("Status line", fit(oneLine(x.StatusLine), w-16))
+	} else if x.StatusLine != "" {
+		// Closed: the line is history, not what the run is doing.
+		row("Last status", st.Dim.Render(fit(oneLine(x.StatusLine)+" (before it closed)", w-16)))
 	}
 	if x.Progress != nil {
 		bar, pct := progressBar(x.Progress, 20)
@@ -157,4 +169,14 @@ func stackText(m *Model, x *engine.Execution, s *asyncJSON, w int) string {
 	}
 	b.WriteString("\n" + st.Dim.Render("  ctrl+r asks again"))
 	return b.String()
+}
+
+// resetAt is when a reset made the run (its ResetApplied event).
+func resetAt(events []engine.Event) (time.Time, bool) {
+	for _, e := range events {
+		if _, ok := e.Attrs.(*engine.ResetApplied); ok {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
 }

@@ -78,3 +78,12 @@ func (m *Model) flashOK(format string, args ...any) tea.Cmd {
 func (m *Model) flashErr(format string, args ...any) tea.Cmd {
 	return m.setFlash(true, format, args...)
 }
+
+// clearErrFlash takes an error off the footer once something the operator
+// did next succeeded without a message of its own: an old error must not
+// read as the outcome of the new action.
+func (m *Model) clearErrFlash() {
+	if m.flash.err {
+		m.flash = flash{seq: m.flash.seq + 1}
+	}
+}

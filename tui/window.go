@@ -234,6 +234,10 @@ func (w *rowWindow) apply(req pageReq, res searchapi.SearchResult) (bool, []page
 	old, had := w.cursors[next]
 	w.cursors[next] = res.Next
 	if _, loaded := w.pages[next]; loaded && had && !slices.Equal(old, res.Next) {
+		// The successor was read from a cursor that moved: its rows may
+		// repeat rows of this page (a run that moved up) until it is read
+		// again, so it is dropped rather than drawn twice.
+		delete(w.pages, next)
 		follow = append(follow, w.request(next))
 	}
 	return true, follow

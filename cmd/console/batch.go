@@ -64,6 +64,9 @@ func (a *app) runBatch(ctx context.Context, cmd *command, o *opts, params []stri
 	}
 	if count.Total == 0 && o.batchID == "" {
 		a.infof("no runs match %q: nothing to %s", o.query, cmd.name)
+		if a.out.format == formatJSON {
+			return list(a.out, []itemResult{}) // a result list, empty: `[]`
+		}
 		return nil
 	}
 	if err := a.confirm(fmt.Sprintf("%s %d runs matching %q?", cmd.name, count.Total, o.query)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
@@ -31,7 +32,7 @@ var showCommand = &command{
 		if err != nil {
 			return err
 		}
-		sx := shown{Execution: engine.Summarize(events)}
+		sx := shown{Execution: engine.Summarize(events), ResetAt: resetTime(events)}
 		if p := compensations.PlanFromHistory(events); len(p.Steps) > 0 {
 			// with the progress of an operator-started compensation, if any
 			if full, err := compensations.PlanOf(ctx, c, t.WorkflowID, sx.RunID); err == nil {
@@ -42,7 +43,7 @@ var showCommand = &command{
 		if a.out.format != formatTable {
 			return a.out.value(sx)
 		}
-		if err := printExecution(a.io.out, sx.Execution); err != nil {
+		if err := printExecution(a.io.out, sx); err != nil {
 			return err
 		}
 		if sx.CompensationPlan != nil {
@@ -57,6 +58,21 @@ var showCommand = &command{
 type shown struct {
 	*engine.Execution
 	CompensationPlan *compensations.Plan `json:"compensation_plan,omitempty"`
+	// ResetAt is when a reset created this run: its history (and
+	// start_time) begins with the replayed events of the run it replaced.
+	ResetAt *time.Time `json:"reset_at,omitempty"`
+}
+
+// resetTime is when the run was made by a reset (its ResetApplied
+// event), or nil.
+func resetTime(events []engine.Event) *time.Time {
+	for _, e := range events {
+		if _, ok := e.Attrs.(*engine.ResetApplied); ok {
+			t := e.Time
+			return &t
+		}
+	}
+	return nil
 }
 
 // oneTarget reads the WORKFLOW_ID argument of a command that takes nothing else.
@@ -70,7 +86,8 @@ func oneTarget(cmd string, args []string, o *opts) (target, error) {
 	return target{}, usagef("%s takes one WORKFLOW_ID, got %d arguments %q", cmd, len(args), args)
 }
 
-func printExecution(w io.Writer, x *engine.Execution) error {
+func printExecution(w io.Writer, sx shown) error {
+	x := sx.Execution
 	t := &table{}
 	status := string(x.Status)
 	if x.CancelRequested && x.Status == engine.StatusRunning {
@@ -81,7 +98,13 @@ func printExecution(w io.Writer, x *engine.Execution) error {
 	t.add("Type", x.Type)
 	t.add("Task queue", x.TaskQueue)
 	t.add("Status", status)
-	t.add("Started", when(x.StartTime))
+	if sx.ResetAt != nil {
+		// A reset run started when the reset made it; the start its
+		// replayed history carries is the replaced run's.
+		t.add("Started", when(*sx.ResetAt)+" (reset from run "+x.ResetFrom+", whose history it replays from "+when(x.StartTime)+")")
+	} else {
+		t.add("Started", when(x.StartTime))
+	}
 	if !x.CloseTime.IsZero() {
 		t.add("Closed", when(x.CloseTime)+" (after "+x.CloseTime.Sub(x.StartTime).Round(1e6).String()+")")
 	}
@@ -228,13 +251,14 @@ func printEvent(w io.Writer, e engine.Event) error {
 
 // eventDetail renders an event's attributes as key=value pairs (identity
 // and by included: who did what is the point of a history).
+// Durations read in human units (timeout=9m0s), not nanoseconds.
 func eventDetail(e engine.Event) string {
-	raw, err := json.Marshal(e.Attrs)
-	if err != nil {
-		return ""
-	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(raw, &fields) != nil {
+	fields, ok := humanFields(e.Attrs)
+	if !ok {
+		raw, err := json.Marshal(e.Attrs)
+		if err != nil {
+			return ""
+		}
 		return cell(string(raw))
 	}
 	keys := make([]string, 0, len(fields))
@@ -244,7 +268,10 @@ func eventDetail(e engine.Event) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		v := fields[k]
+		v, err := json.Marshal(fields[k])
+		if err != nil {
+			continue
+		}
 		var s string
 		if json.Unmarshal(v, &s) == nil && !strings.ContainsAny(s, " \t\n\"=") && s != "" {
 			parts = append(parts, k+"="+s)

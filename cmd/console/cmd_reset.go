@@ -43,6 +43,11 @@ func printReset(w io.Writer, res engine.ResetResult) error {
 		fmt.Fprintf(w, "Reset %s: run %s closed as reset; new run %s continues from event %d (kept %d events, dropped %d).\n",
 			res.WorkflowID, res.OldRunID, res.NewRunID, res.ResetEventID, len(res.Kept), len(res.Dropped))
 	}
+	if len(res.Dropped) == 0 {
+		// Nothing after the reset point: the new run replays the whole
+		// history and waits where the old one waited.
+		fmt.Fprintf(w, "Warning: no event after event %d: the reset drops nothing and changes only the run id.\n", res.ResetEventID)
+	}
 	if len(res.Dropped) > 0 {
 		fmt.Fprintln(w, "Dropped:")
 		t := &table{}

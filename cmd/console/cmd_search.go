@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/foremanhq/foreman/visibility/searchapi"
 )
@@ -57,10 +58,36 @@ var listCommand = &command{
 			a.infof("%d of %d matches shown (--limit N or --all for more)", len(hits), total)
 		}
 		if a.out.format != formatTable {
-			return list(a.out, hits)
+			return list(a.out, listed(hits, time.Now()))
 		}
 		return printDocs(a, hits)
 	},
+}
+
+// listedDoc is a run as list prints it in JSON: the index's document and
+// its duration in human units ("duration", added). For a running run the
+// index holds the time to its newest event, which reads as "1 ms" for a
+// run waiting since yesterday: duration and duration_ms are the time since
+// its start instead.
+type listedDoc struct {
+	searchapi.Doc
+	Duration string `json:"duration"`
+}
+
+func listed(docs []searchapi.Doc, now time.Time) []listedDoc {
+	out := make([]listedDoc, len(docs))
+	for i, d := range docs {
+		end := d.CloseTime
+		if end.IsZero() && !d.StartTime.IsZero() {
+			end = now
+			d.DurationMS = max(now.Sub(d.StartTime).Milliseconds(), 0)
+		}
+		out[i] = listedDoc{Doc: d}
+		if !d.StartTime.IsZero() {
+			out[i].Duration = max(end.Sub(d.StartTime), 0).Round(time.Millisecond).String()
+		}
+	}
+	return out
 }
 
 func printDocs(a *app, docs []searchapi.Doc) error {
@@ -118,8 +145,22 @@ var countCommand = &command{
 		if err != nil {
 			return err
 		}
+		out := countOut{CountResult: res}
+		var sum uint64
+		for _, g := range res.Groups {
+			sum += g.Count
+		}
+		if o.groupBy != "" {
+			// Runs without a value of the field are in no group: say how
+			// many, so the groups add up to the total.
+			other := res.Total - min(sum, res.Total)
+			out.Other = &other
+			if sum > res.Total {
+				a.infof("a run can hold several values of %s: the groups add up to %d, more than the %d runs", o.groupBy, sum, res.Total)
+			}
+		}
 		if a.out.format != formatTable {
-			return a.out.value(res)
+			return a.out.value(out)
 		}
 		if o.groupBy == "" {
 			_, err := fmt.Fprintln(a.io.out, res.Total)
@@ -129,7 +170,22 @@ var countCommand = &command{
 		for _, g := range res.Groups {
 			t.add(g.Value, fmt.Sprint(g.Count))
 		}
+		if *out.Other > 0 {
+			label := "(none)"
+			if len(res.Groups) >= 1000 { // the index lists at most 1,000 groups
+				label = "(other)"
+			}
+			t.add(label, fmt.Sprint(*out.Other))
+		}
 		t.add("TOTAL", fmt.Sprint(res.Total))
 		return t.print(a.io.out)
 	},
+}
+
+// countOut is what count prints: the index's counts and, when grouped,
+// how many runs have no value of the field ("other", added so that the
+// groups and other add up to total; existing fields keep their names).
+type countOut struct {
+	searchapi.CountResult
+	Other *uint64 `json:"other,omitempty"`
 }

@@ -17,14 +17,15 @@ const defaultTimeout = 30 * time.Second
 // run is the whole CLI: it parses, dispatches and returns the exit code.
 func run(ctx context.Context, args []string, s stdio, getenv func(string) string) int {
 	g := defaultGlobals(getenv)
-	root := newFlagSet("foreman", s.err)
+	root := newFlagSet("foreman", io.Discard)
 	g.register(root)
-	root.Usage = func() { fmt.Fprintln(s.err, "Run 'foreman help' for usage.") }
+	root.Usage = func() {}
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printHelp(s.out)
 			return exitOK
 		}
+		fmt.Fprintf(s.err, "foreman: %v\nRun 'foreman help' for usage.\n", err)
 		return exitUsage
 	}
 	rest := root.Args()
@@ -71,15 +72,18 @@ func commandFlags(cmd *command, g *globals, o *opts, w io.Writer) *flag.FlagSet 
 // an exit code.
 func dispatch(ctx context.Context, cmd *command, g globals, args []string, s stdio) int {
 	o := &opts{}
-	fs := commandFlags(cmd, &g, o, s.err)
-	fs.Usage = func() { fmt.Fprintf(s.err, "Run 'foreman help %s' for usage.\n", cmd.name) }
+	// The flag package's own message does not say which command it is
+	// about: it is silenced, and the error printed here with the command.
+	fs := commandFlags(cmd, &g, o, io.Discard)
+	fs.Usage = func() {}
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		commandHelp(s.out, cmd, fs)
 		return exitOK
 	}
 	if err != nil {
-		return exitUsage // the flag package printed the problem
+		fmt.Fprintf(s.err, "foreman %s: %v\nRun 'foreman help %s' for usage.\n", cmd.name, err, cmd.name)
+		return exitUsage
 	}
 	if err := g.validate(); err != nil {
 		return report(s, cmd, err)
@@ -117,6 +121,14 @@ func (a *app) execute(ctx context.Context, cmd *command, o *opts, pos []string) 
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
+	}
+	if o.run != "" && !batch && len(pos) > 0 {
+		// --run takes the short id the console shows: a unique prefix.
+		run, err := a.resolveRun(ctx, pos[0], o.run)
+		if err != nil {
+			return err
+		}
+		o.run = run
 	}
 	switch {
 	case cmd.params == nil:

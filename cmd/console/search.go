@@ -59,7 +59,8 @@ func (e *queryError) Error() string {
 		text = text[i+2:]
 	}
 	msg := "malformed query: " + text
-	if e.api.Expected != "" {
+	if e.api.Expected != "" && !strings.Contains(text, "expected") {
+		// said once: the parser's message may already say what it expected
 		msg += " (expected " + e.api.Expected + ")"
 	}
 	if e.query == "" || e.api.Pos < 0 || e.api.Pos > len(e.query) || strings.ContainsAny(e.query, "\n\t") {

@@ -217,6 +217,9 @@ func (m *Model) beginAction(kind actionKind, s scope) tea.Cmd {
 	if s.size() == 0 {
 		return m.flashErr("%s: no runs to act on", kind.verb())
 	}
+	if err := m.offline(); err != nil {
+		return m.flashErr("%s: %v", kind.verb(), err)
+	}
 	if why := notApplicable(kind, s); why != "" {
 		return m.flashErr("%s", why)
 	}
@@ -262,6 +265,10 @@ func (m *Model) dispatch(a action) tea.Cmd {
 		}
 		return m.flashErr("%s: %v", a.kind.verb(), err)
 	}
+	if err := m.offline(); err != nil {
+		m.closeModal()
+		return m.flashErr("%s: %v", a.kind.verb(), err)
+	}
 	if a.scope.all || len(a.scope.targets) > 1 {
 		d := newBatchDialog(m, a)
 		m.modal = d
@@ -270,12 +277,13 @@ func (m *Model) dispatch(a action) tea.Cmd {
 	m.closeModal()
 	t := a.scope.targets[0]
 	acts, ctx, to := m.acts, m.ctx, m.opts.RequestTimeout
-	return func() tea.Msg {
+	spin := m.startRunning(a.kind.verb() + " " + t.WorkflowID)
+	return tea.Batch(spin, func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, to)
 		defer cancel()
 		res, err := perform(c, acts, a, t)
 		return actionDoneMsg{act: a, t: t, res: res, err: err}
-	}
+	})
 }
 
 // request is the operator request of a on one run (Target "" for a batch).
@@ -332,6 +340,7 @@ func resetPreviewOf(out operator.Outcome) ResetPreview {
 }
 
 func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
+	m.busy = nil
 	what := msg.act.kind.verb() + " " + msg.t.WorkflowID
 	if msg.t.Approval != "" {
 		what += " (" + msg.t.Approval + ")"

@@ -39,6 +39,8 @@ type Model struct {
 	mouse   bool
 	nextID  int
 	updates <-chan struct{}
+	conn    connState
+	busy    *running // a write in flight (nil when none)
 }
 
 // liveState debounces index update notifications into refreshes.
@@ -66,6 +68,7 @@ func New(ctx context.Context, b Backend, opts Options) *Model {
 		hist:  loadSearchHistory(opts.HistoryFile),
 		mouse: opts.Mouse,
 		w:     80, h: 24,
+		conn: connState{ConnState: ConnState{Connected: true}},
 	}
 	m.roKeys = map[string]string{}
 	for _, b := range m.keys.writes() {
@@ -180,7 +183,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.MouseMsg:
 		return m, m.onMouse(msg)
 	case clockMsg:
+		m.pollConn()
 		return m, m.clock()
+	case spinMsg:
+		return m, m.spin()
 	case indexUpdatedMsg:
 		cmds := []tea.Cmd{m.listen()}
 		if !m.live.pending {
@@ -230,6 +236,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	if k.String() == "ctrl+c" {
 		return tea.Quit
+	}
+	if m.busy != nil {
+		return nil // see running: no key acts before the write answers
 	}
 	if m.modal != nil {
 		return m.modal.key(m, k)

@@ -77,6 +77,10 @@ func (m *Model) titleLine() string {
 	}
 	var right string
 	switch {
+	case !m.conn.Connected:
+		right = m.connBanner()
+	case m.busy != nil:
+		right = m.busyLine()
 	case m.live.off:
 		right = m.st.Warn.Render("○ updates off")
 	case m.lag.err != nil:

@@ -51,14 +51,16 @@ func (b *backend) Journal(ctx context.Context) (operator.Journal, error) {
 }
 
 func (b *backend) Search(ctx context.Context, req searchapi.SearchRequest) (searchapi.SearchResult, error) {
-	return b.s.Search(ctx, req)
+	return guarded(b, ctx, func(c context.Context) (searchapi.SearchResult, error) { return b.s.Search(c, req) })
 }
 
 func (b *backend) Count(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error) {
-	return b.s.Count(ctx, req)
+	return guarded(b, ctx, func(c context.Context) (searchapi.CountResult, error) { return b.s.Count(c, req) })
 }
 
-func (b *backend) Lag(ctx context.Context) (searchapi.Lag, error) { return b.s.Lag(ctx) }
+func (b *backend) Lag(ctx context.Context) (searchapi.Lag, error) {
+	return guarded(b, ctx, b.s.Lag)
+}
 
 // Updates turns the index's update notices into a coalescing signal.
 func (b *backend) Updates(ctx context.Context) <-chan struct{} {
@@ -72,11 +74,11 @@ func (b *backend) Updates(ctx context.Context) <-chan struct{} {
 }
 
 func (b *backend) Describe(ctx context.Context, workflowID, runID string) (*engine.Execution, error) {
-	return b.c.Describe(ctx, workflowID, runID)
+	return guarded(b, ctx, func(c context.Context) (*engine.Execution, error) { return b.c.Describe(c, workflowID, runID) })
 }
 
 func (b *backend) History(ctx context.Context, workflowID, runID string) ([]engine.Event, error) {
-	return b.c.History(ctx, workflowID, runID)
+	return guarded(b, ctx, func(c context.Context) ([]engine.Event, error) { return b.c.History(c, workflowID, runID) })
 }
 
 func (b *backend) Query(ctx context.Context, workflowID, runID, name string, args json.RawMessage) (json.RawMessage, error) {
@@ -84,10 +86,16 @@ func (b *backend) Query(ctx context.Context, workflowID, runID, name string, arg
 	if len(args) > 0 {
 		a = args
 	}
-	return b.c.Query(ctx, workflowID, runID, name, a)
+	return guarded(b, ctx, func(c context.Context) (json.RawMessage, error) { return b.c.Query(c, workflowID, runID, name, a) })
 }
 
 func (b *backend) CompensationPlan(ctx context.Context, workflowID, runID string) ([]tui.CompensationStep, error) {
+	return guarded(b, ctx, func(c context.Context) ([]tui.CompensationStep, error) {
+		return b.compensationPlan(c, workflowID, runID)
+	})
+}
+
+func (b *backend) compensationPlan(ctx context.Context, workflowID, runID string) ([]tui.CompensationStep, error) {
 	events, err := b.c.History(ctx, workflowID, runID)
 	if err != nil {
 		return nil, err
@@ -115,7 +123,7 @@ func (b *backend) CompensationPlan(ctx context.Context, workflowID, runID string
 }
 
 func (b *backend) Views(ctx context.Context) ([]tui.SavedView, error) {
-	vs, err := b.views.List(ctx)
+	vs, err := guarded(b, ctx, b.views.List)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,15 @@ func repoRoot() string {
 type engineProc struct {
 	url string
 	log *syncbuf.Buffer
+	cmd *exec.Cmd
+}
+
+// kill stops the engine at once (SIGKILL), as a crash or an OOM kill would.
+func (e *engineProc) kill(t *testing.T) {
+	t.Helper()
+	if err := e.cmd.Process.Kill(); err != nil {
+		t.Fatalf("killing foreman-engine: %v", err)
+	}
 }
 
 func freePort(t *testing.T) int {
@@ -72,7 +81,7 @@ func startEngine(t *testing.T, args ...string) *engineProc {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	args = append([]string{"--data", t.TempDir(), "--listen", addr, "--log-level", "info"}, args...)
 	cmd := exec.Command(filepath.Join(bin, "foreman-engine"), args...)
-	e := &engineProc{url: "nats://" + addr, log: &syncbuf.Buffer{}}
+	e := &engineProc{url: "nats://" + addr, log: &syncbuf.Buffer{}, cmd: cmd}
 	cmd.Stdout, cmd.Stderr = e.log, e.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

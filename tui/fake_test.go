@@ -39,6 +39,14 @@ type fakeBackend struct {
 	journal operator.Journal
 	// real, when set, performs the actions instead (a real engine's).
 	real operator.Actions
+	// down, when set, is the URL the backend says it lost (ConnState).
+	down string
+}
+
+func (f *fakeBackend) ConnState() ConnState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return ConnState{Connected: f.down == "", URL: f.down}
 }
 
 func newFakeBackend(clock time.Time) *fakeBackend {

@@ -46,20 +46,22 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	// nats-server only logs a listener it cannot open and the wait for it
-	// would time out; a taken port is the usual cause, so say so at once.
-	if port > 0 {
-		l, err := net.Listen("tcp", opts.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("starting embedded nats: port %d (%s) is taken, by another process or nats-server; pass another --listen: %w", port, opts.Listen, err)
-		}
-		l.Close()
-	}
 	// Before the server opens the file store: a second server on it
 	// would corrupt it.
 	lock, err := lockDataDir(opts.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded nats: %w", err)
+	}
+	// nats-server only logs a listener it cannot open and the wait for it
+	// would time out; a taken port is the usual cause, so say so at once
+	// (after the lock: a second engine on this data hears about that first).
+	if port > 0 {
+		l, err := net.Listen("tcp", opts.Listen)
+		if err != nil {
+			lock.release()
+			return nil, fmt.Errorf("starting embedded nats: port %d (%s) is taken, by another process or nats-server; pass another --listen: %w", port, opts.Listen, err)
+		}
+		l.Close()
 	}
 	var credsFile string
 	sopts := &server.Options{

@@ -238,7 +238,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	}
 	if m.busy != nil {
-		return nil // see running: no key acts before the write answers
+		return m.busyKey(k)
 	}
 	if m.modal != nil {
 		return m.modal.key(m, k)

@@ -92,7 +92,19 @@ func (m *Model) spin() tea.Cmd {
 	return m.tick(spinEvery, func(time.Time) tea.Msg { return spinMsg{} })
 }
 
+// busyKey handles a key while a write runs: Esc stops waiting (the
+// outcome still shows in the footer when it comes); every other key is
+// dropped, so none acts before the write answered.
+func (m *Model) busyKey(k tea.KeyPressMsg) tea.Cmd {
+	if k.String() != "esc" {
+		return nil
+	}
+	what := m.busy.what
+	m.busy = nil
+	return m.flashOK("%s: still running; its outcome will show here", what)
+}
+
 // busyLine is the header's right side while a write runs.
 func (m *Model) busyLine() string {
-	return m.st.Warn.Render(fmt.Sprintf("%s %s… (keys held)", spinFrames[m.busy.frame%len(spinFrames)], m.busy.what))
+	return m.st.Warn.Render(fmt.Sprintf("%s %s… (keys held, esc stops waiting)", spinFrames[m.busy.frame%len(spinFrames)], m.busy.what))
 }

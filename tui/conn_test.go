@@ -33,6 +33,13 @@ func TestDisconnectedBannerAndFastRefusal(t *testing.T) {
 	if h.m.modal != nil {
 		t.Fatalf("an action key opened %T while disconnected", h.m.modal)
 	}
+	// A long server URL takes the whole line rather than vanish (spread
+	// would drop the right side).
+	b.mu.Lock()
+	b.down = "tls://nats-primary-1.eu-west-1.production.example.internal:4222"
+	b.mu.Unlock()
+	h.send(clockMsg(testClock))
+	h.wantScreenContains("✗ disconnected from tls://nats-primary-1.eu-west-1.production")
 
 	b.mu.Lock()
 	b.down = ""
@@ -60,8 +67,14 @@ func TestKeysHeldWhileAWriteRuns(t *testing.T) {
 		t.Fatalf("a key typed while the write ran opened %T", h.m.modal)
 	}
 	h.wantCalls()
+	h.press("esc") // stop waiting; the outcome still arrives
+	if h.m.busy != nil {
+		t.Fatal("esc did not stop the wait")
+	}
+	h.wantScreenContains("cancel order-1002: still running")
 	h.run(write)
 	h.wantCalls(`cancel order-1002 r1002-0b44e810 "slow engine"`)
+	h.wantScreenContains("cancel order-1002: done")
 	if h.m.busy != nil || strings.Contains(h.screen(), "keys held") {
 		t.Fatalf("the spinner stayed after the write answered:\n%s", h.screen())
 	}

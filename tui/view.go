@@ -90,6 +90,10 @@ func (m *Model) titleLine() string {
 	default:
 		right = m.st.OK.Render("● live")
 	}
+	if !m.conn.Connected && lipgloss.Width(left)+lipgloss.Width(right) >= m.w {
+		// the banner matters more than who is logged in
+		return padLine(right, m.w)
+	}
 	return spread(left, right, m.w)
 }
 

@@ -183,8 +183,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.MouseMsg:
 		return m, m.onMouse(msg)
 	case clockMsg:
-		m.pollConn()
-		return m, m.clock()
+		return m, tea.Batch(m.pollConn(), m.clock())
 	case spinMsg:
 		return m, m.spin()
 	case indexUpdatedMsg:

@@ -32,17 +32,30 @@ type connState struct {
 }
 
 // pollConn reads the backend's connection state (on every clock tick: a
-// lost engine shows in the header within about a second).
-func (m *Model) pollConn() {
+// lost engine shows in the header within about a second). Back online,
+// the screen reloads what it could not while down, and the update stream
+// restarts if the outage ended it.
+func (m *Model) pollConn() tea.Cmd {
 	c, ok := m.b.(Connectivity)
 	if !ok {
-		return
+		return nil
 	}
 	s := c.ConnState()
-	if !s.Connected && m.conn.Connected {
-		m.conn.downSince = m.now()
-	}
+	was := m.conn.Connected
 	m.conn.ConnState = s
+	switch {
+	case was && !s.Connected:
+		m.conn.downSince = m.now()
+	case !was && s.Connected:
+		cmds := []tea.Cmd{m.top().refresh(m), m.fetchLag(), m.flashOK("reconnected to %s", s.URL)}
+		if m.live.off {
+			m.live.off = false
+			m.updates = m.b.Updates(m.ctx)
+			cmds = append(cmds, m.listen())
+		}
+		return tea.Batch(cmds...)
+	}
+	return nil
 }
 
 // offline is why nothing can reach the engine now, or nil.

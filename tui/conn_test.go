@@ -43,12 +43,18 @@ func TestDisconnectedBannerAndFastRefusal(t *testing.T) {
 
 	b.mu.Lock()
 	b.down = ""
+	searches := len(b.searches)
 	b.mu.Unlock()
 	h.send(clockMsg(testClock))
 	if strings.Contains(h.screen(), "disconnected") {
 		t.Fatalf("the banner stayed after reconnecting:\n%s", h.screen())
 	}
-	h.wantScreenContains("● live")
+	h.wantScreenContains("● live", "reconnected to")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.searches) == searches {
+		t.Fatal("the list did not reload after reconnecting")
+	}
 }
 
 // While a write runs the header spins, and keys typed meanwhile are

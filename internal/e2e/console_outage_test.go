@@ -11,7 +11,7 @@ import (
 // says the NATS link is down (not that the index is) within 2 s, an action
 // confirmed meanwhile fails within 5 s instead of hanging for the request
 // timeout, and an action key pressed while disconnected opens no dialog,
-// so what is typed next lands nowhere.
+// so what is typed next lands nowhere. Restarted, it is live again.
 func TestConsoleEngineKilled(t *testing.T) {
 	e := startEngine(t, "--examples")
 	if _, stderr, code := e.foreman(t, "starter", "start", "ExpenseApproval", "--id", "exp-outage-1", "--queue", "approvals",
@@ -42,5 +42,15 @@ func TestConsoleEngineKilled(t *testing.T) {
 	if txt := s.text(); strings.Contains(txt, "Cancel this run?") || strings.Contains(txt, "xyz") {
 		t.Fatalf("an action key opened a dialog while disconnected:\n%s", txt)
 	}
+
+	// The engine back on its port: the banner goes, the console is live
+	// again, and an action works.
+	e.restart(t)
+	s.waitFor("the console to reconnect", 15*time.Second, func(txt string) bool {
+		return !strings.Contains(txt, "disconnected from") && strings.Contains(txt, "reconnected to "+e.url)
+	})
+	s.keys("C")
+	s.waitText(5*time.Second, "Cancel this run?")
+	s.keys("Escape")
 	s.keys("C-c")
 }

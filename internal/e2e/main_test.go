@@ -51,9 +51,10 @@ func repoRoot() string {
 
 // engineProc is a running foreman-engine.
 type engineProc struct {
-	url string
-	log *syncbuf.Buffer
-	cmd *exec.Cmd
+	url  string
+	log  *syncbuf.Buffer
+	cmd  *exec.Cmd
+	args []string
 }
 
 // kill stops the engine at once (SIGKILL), as a crash or an OOM kill would.
@@ -62,6 +63,7 @@ func (e *engineProc) kill(t *testing.T) {
 	if err := e.cmd.Process.Kill(); err != nil {
 		t.Fatalf("killing foreman-engine: %v", err)
 	}
+	_ = e.cmd.Wait()
 }
 
 func freePort(t *testing.T) int {
@@ -79,14 +81,33 @@ func freePort(t *testing.T) int {
 func startEngine(t *testing.T, args ...string) *engineProc {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	args = append([]string{"--data", t.TempDir(), "--listen", addr, "--log-level", "info"}, args...)
-	cmd := exec.Command(filepath.Join(bin, "foreman-engine"), args...)
-	e := &engineProc{url: "nats://" + addr, log: &syncbuf.Buffer{}, cmd: cmd}
+	e := &engineProc{url: "nats://" + addr, log: &syncbuf.Buffer{},
+		args: append([]string{"--data", t.TempDir(), "--listen", addr, "--log-level", "info"}, args...)}
+	e.launch(t)
+	return e
+}
+
+// restart starts the engine again, on the same port and data (after kill).
+func (e *engineProc) restart(t *testing.T) {
+	t.Helper()
+	e.launch(t)
+}
+
+// launch starts the process and waits for its "ready" line (one more than
+// the log held before). Cleanup stops it.
+func (e *engineProc) launch(t *testing.T) {
+	t.Helper()
+	readyBefore := strings.Count(e.log.String(), "foreman-engine ready")
+	cmd := exec.Command(filepath.Join(bin, "foreman-engine"), e.args...)
 	cmd.Stdout, cmd.Stderr = e.log, e.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	e.cmd = cmd
 	t.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return // killed and waited for
+		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -101,13 +122,12 @@ func startEngine(t *testing.T, args ...string) *engineProc {
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(e.log.String(), "foreman-engine ready") {
+	for strings.Count(e.log.String(), "foreman-engine ready") == readyBefore {
 		if time.Now().After(deadline) {
 			t.Fatalf("foreman-engine did not become ready:\n%s", e.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return e
 }
 
 // foreman runs the foreman CLI against the engine and returns stdout, stderr and the exit code.

@@ -76,7 +76,7 @@ func run() error {
 	// per window with a count, not once per retry.
 	log := slog.New(lograte.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), lograte.DefaultWindow))
 	opts.Logger, opts.Name = log, "foreman-engine"
-	if natsSource := natsURLSource(); natsSource != "" {
+	if natsSource := natsURLSource(); opts.NATSURL != "" && natsSource != "" {
 		// FOREMAN_NATS is the console's setting too: an operator who
 		// exported it for the console gets an engine that does not embed a
 		// server; say so rather than fail with "no servers available".

@@ -171,3 +171,41 @@ func TestScheduleToStartFiresWithoutAnyWorker(t *testing.T) {
 		t.Fatalf("taken: %q, attempts %v\n%s", s, ends, dumpEvents(env.History(tk)))
 	}
 }
+
+// A cancelled activity that ignores its context gives its slot back at
+// once (its result would be dropped anyway): with one slot, the next
+// activity runs without waiting for the first one's deadline.
+func TestCancelledActivityFreesItsSlot(t *testing.T) {
+	h := newHarness(t)
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	started := make(chan struct{}, 1)
+	wf := func(ctx engine.Context) (string, error) {
+		actx, cancel := engine.WithCancel(ctx)
+		f := engine.ExecuteActivity(engine.WithActivityOptions(actx, engine.ActivityOptions{StartToCloseTimeout: time.Minute}), "deaf", nil)
+		engine.GetSignalChannel(ctx, "stop").Receive(ctx, nil)
+		cancel()
+		_ = f.Get(ctx, nil)
+		var s string
+		err := engine.ExecuteActivity(engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: time.Minute}), "quick", nil).Get(ctx, &s)
+		return s, err
+	}
+	h.worker("q", engine.WorkerOptions{MaxConcurrentActivities: 1}, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Deaf", wf))
+		must(w.RegisterActivityWithName("deaf", func(ctx context.Context) (string, error) {
+			started <- struct{}{}
+			<-block // ignores its context
+			return "late", nil
+		}))
+		must(w.RegisterActivityWithName("quick", func(ctx context.Context) (string, error) { return "next", nil }))
+	})
+	h.start("deaf", "q", "Deaf", nil)
+	<-started
+	must(h.client.Signal(h.ctx, "deaf", "", "stop", nil))
+	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)
+	defer cancel()
+	var s string
+	if err := h.client.GetResult(ctx, "deaf", "", &s); err != nil || s != "next" {
+		t.Fatalf("result %q %v: the cancelled activity kept the only slot", s, err)
+	}
+}

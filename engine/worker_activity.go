@@ -377,11 +377,23 @@ func callBefore(ctx context.Context, clk clock.Clock, fi *funcInfo, input json.R
 	expired := make(chan struct{})
 	timer := clk.AfterFunc(clock.Until(clk, deadline), func() { close(expired) })
 	defer timer.Stop()
-	select {
-	case o := <-done:
-		return o.res, o.err, !clk.Now().Before(deadline)
-	case <-expired:
-		return nil, nil, true
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case o := <-done:
+			return o.res, o.err, !clk.Now().Before(deadline)
+		case <-expired:
+			return nil, nil, true
+		case <-ctxDone:
+			// A cancelled attempt gives its slot back at once even if the
+			// function ignores its context: its result would be dropped.
+			// A stopping worker still waits (for the newest heartbeat
+			// details), up to the deadline.
+			if cause := context.Cause(ctx); errors.Is(cause, ErrCanceled) {
+				return nil, cause, false
+			}
+			ctxDone = nil
+		}
 	}
 }
 

@@ -412,7 +412,10 @@ func (w *Worker) serveQuery(ctx context.Context, data []byte) []byte {
 	if err := json.Unmarshal(data, &req); err != nil {
 		return mustJSON(queryResponse{Error: "malformed query request: " + err.Error(), Code: "failed"})
 	}
-	ctx, cancel := context.WithTimeout(ctx, queryConsistencyWait)
+	// The wait has its own deadline; reads keep the requester's, so one
+	// that straddles the wait's end still answers or explains, rather
+	// than failing with a bare deadline error.
+	waitCtx, cancel := context.WithTimeout(ctx, queryConsistencyWait)
 	defer cancel()
 	// Linearizable with signals: an input acknowledged to its sender is in
 	// history, but the handler must see what the workflow code made of it.
@@ -426,7 +429,7 @@ func (w *Worker) serveQuery(ctx context.Context, data []byte) []byte {
 		if done {
 			return resp
 		}
-		if !poll.Wait(ctx) {
+		if !poll.Wait(waitCtx) {
 			return mustJSON(queryResponse{Code: "failed", Error: fmt.Sprintf(
 				"query %q on run %s: the run has inputs (signals, decisions, its start) that its workflow task has not processed within %s; an answer now would not reflect them (is the workflow task failing? see its history)",
 				req.Name, req.RunID, queryConsistencyWait)})

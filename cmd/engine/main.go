@@ -42,7 +42,7 @@ func run() error {
 	)
 	flag.StringVar(&opts.DataDir, "data", "./foreman-data", "directory of the embedded server's file store")
 	flag.StringVar(&opts.Listen, "listen", jetstream.DefaultListen, "address the embedded server listens on (host:port)")
-	flag.StringVar(&opts.NATSURL, "nats", os.Getenv("FOREMAN_NATS"), "use an existing NATS server or cluster at this URL instead of embedding one")
+	flag.StringVar(&opts.NATSURL, "nats", os.Getenv("FOREMAN_NATS"), "use an existing NATS server or cluster at this URL instead of embedding one (default $FOREMAN_NATS, which the console also reads; unset it to embed a server)")
 	flag.StringVar(&opts.CredsFile, "creds", "", "NATS credentials file (with --nats; the embedded server makes its own under <data>/auth)")
 	flag.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate: the embedded server's, or the client's with --nats")
 	flag.StringVar(&opts.TLSKey, "tls-key", "", "TLS key of --tls-cert")
@@ -78,6 +78,12 @@ func run() error {
 	// per window with a count, not once per retry.
 	log := slog.New(lograte.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), lograte.DefaultWindow))
 	opts.Logger, opts.Name = log, "foreman-engine"
+	if natsSource := natsURLSource(); opts.NATSURL != "" && natsSource != "" {
+		// FOREMAN_NATS is the console's setting too: an operator who
+		// exported it for the console gets an engine that does not embed a
+		// server; say so rather than fail with "no servers available".
+		log.Info("using an existing NATS server instead of embedding one", "url", opts.NATSURL, "from", natsSource)
+	}
 	if opts.Replicas == 0 && opts.NATSURL != "" {
 		opts.Replicas = 3
 	}
@@ -171,4 +177,18 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("starting the CPU profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// natsURLSource names where --nats came from: the flag, FOREMAN_NATS, or
+// nowhere ("": the engine embeds a server).
+func natsURLSource() string {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "nats" })
+	switch {
+	case set:
+		return "--nats"
+	case os.Getenv("FOREMAN_NATS") != "":
+		return "the FOREMAN_NATS environment variable"
+	}
+	return ""
 }

@@ -125,9 +125,18 @@ func WithRunCache(runs, megabytes int) Option {
 // meanwhile) and merges them in memory before writing one file: documents
 // replaced meanwhile are dropped rather than written and merged again.
 // Closing the index waits for that pause.
+//
+// FloorSegmentSize (bleve: 2,000 documents) is what the merge plan counts
+// a smaller segment as, and the first tier is floor-sized: an index of a
+// few thousand runs per shard was allowed two or three segments, so every
+// persisted live segment (~100 runs per shard under 450 runs/s) merged the
+// whole shard again. Measured in the deployed shape (8 s at full load from
+// an empty index): merges took half the engine's CPU, 7 s of 15; with a
+// floor of 100, 0.4 s of 12, at twice the throughput. Rebuild segments are
+// far above either floor.
 func bleveConfig() map[string]any {
 	return map[string]any{"unsafe_batch": true, "bolt_timeout": "1s",
-		"scorchMergePlanOptions": map[string]any{"MaxSegmentsPerTier": 20, "SegmentsPerMergeTask": 20},
+		"scorchMergePlanOptions": map[string]any{"MaxSegmentsPerTier": 20, "SegmentsPerMergeTask": 20, "FloorSegmentSize": 100},
 		"scorchPersisterOptions": map[string]any{"PersisterNapTimeMSec": 500, "PersisterNapUnderNumFiles": 1000}}
 }
 

@@ -30,8 +30,8 @@ type IndexerOptions struct {
 	// Gather bounds how long batches that arrive while the indexer keeps
 	// up are gathered before they are written (default 100ms): the updates
 	// of a run within a window make one document write, and the index gets
-	// fewer, larger segments. The indexer gathers for as long as its last
-	// write took, within 10ms and Gather.
+	// fewer, larger segments. The indexer gathers for four times as long
+	// as its last write took, within 10ms and Gather.
 	Gather time.Duration
 	// Notify is called after each applied window (the engine publishes
 	// searchapi.SubjectUpdates so consoles refresh).
@@ -271,13 +271,19 @@ func (x *Indexer) historyHead(ctx context.Context) uint64 {
 }
 
 // gather is how long arriving batches are gathered into a window while the
-// writer is idle: as long as the last write took, within [minGather,
-// opts.Gather]. Under light load windows are written within milliseconds;
-// under heavy load each window is about what arrives while the previous one
-// is written, so a run's several batches make one document write.
+// writer is idle: gatherPerWrite times as long as the last write took,
+// within [minGather, opts.Gather]. Under light load windows are written
+// within milliseconds; under heavy load a window holds what arrives in a
+// few writes' time, so a run's several batches make one document write and
+// each segment's fixed cost (a dictionary per field) is paid less often.
 func (x *Indexer) gather() time.Duration {
-	return min(max(time.Duration(x.lastWrite.Load()), minGather), x.opts.Gather)
+	return min(max(gatherPerWrite*time.Duration(x.lastWrite.Load()), minGather), x.opts.Gather)
 }
+
+// gatherPerWrite: measured in the deployed shape at full load (8 s reps,
+// alternating), 1 gave 2.6-3.6 ms CPU per run, 4 gave 2.2-2.4 ms with index
+// lag p99 160-300 ms (Gather 100 ms; 200 ms gained nothing and lagged more).
+const gatherPerWrite = 4
 
 const minGather = 10 * time.Millisecond
 

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -56,6 +57,7 @@ func run() error {
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n")
 		flag.PrintDefaults()
+		fmt.Fprintf(flag.CommandLine.Output(), "environment:\n  FOREMAN_NATS        default of --nats\n  FOREMAN_CPUPROFILE  write a CPU profile of the whole run to this file (on shutdown), for profiling under load\n")
 	}
 	args, reindexing := os.Args[1:], false
 	if len(args) > 0 && args[0] == "reindex" {
@@ -89,6 +91,13 @@ func run() error {
 		return err
 	}
 
+	if path := os.Getenv("FOREMAN_CPUPROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -153,6 +162,21 @@ func run() error {
 		return nil
 	}
 	return err
+}
+
+// startCPUProfile profiles the process until the returned func runs: an
+// opt-in (FOREMAN_CPUPROFILE) to see where the engine's CPU goes under a
+// real load, which an in-process benchmark does not reproduce.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating the CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting the CPU profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // natsURLSource names where --nats came from: the flag, FOREMAN_NATS, or

@@ -77,18 +77,11 @@ func indexChildMain() int {
 	defer cancel()
 	log := benchLogger(os.Getenv("FOREMAN_BENCH_VERBOSE") != "")
 	opts := jetstream.Options{Name: "bench-index-engine", Logger: log}
-	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-	defer ccancel()
-	nc, err := jetstream.Connect(cctx, os.Getenv(envNATS), opts)
+	st, closeStore, err := openChildStore(ctx, opts)
 	if err != nil {
 		return fail(err)
 	}
-	defer nc.Close()
-	st, err := jetstream.Open(cctx, nc, opts)
-	if err != nil {
-		return fail(err)
-	}
-	defer st.Close()
+	defer closeStore()
 	ix, err := visibility.OpenIndex(os.Getenv(envIndexDir), log)
 	if err != nil {
 		return fail(err)

@@ -65,18 +65,11 @@ func childMain() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	opts := jetstream.Options{Name: "bench-rss-worker"}
-	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-	defer ccancel()
-	nc, err := jetstream.Connect(cctx, os.Getenv(envNATS), opts)
+	st, closeStore, err := openChildStore(ctx, opts)
 	if err != nil {
 		return fail(err)
 	}
-	defer nc.Close()
-	st, err := jetstream.Open(cctx, nc, opts)
-	if err != nil {
-		return fail(err)
-	}
-	defer st.Close()
+	defer closeStore()
 	w := engine.NewWorker(st, os.Getenv(envQueue), engine.WorkerOptions{Identity: "bench-rss-worker", Logger: benchLogger(false)})
 	if err := w.RegisterWorkflow(Blocked); err != nil {
 		return fail(err)
@@ -258,4 +251,21 @@ func (e *env) rssRep(ctx context.Context, rep int) (map[string]float64, error) {
 		"rss_10k_blocked_mb": float64(m.RSSKB) / 1024,
 		"rss_worker_idle_mb": float64(idle.RSSKB) / 1024,
 	}, nil
+}
+
+// openChildStore connects a benchmark's child process to the NATS server
+// its parent names in the environment and opens the store on it; close
+// releases both.
+func openChildStore(ctx context.Context, opts jetstream.Options) (st *jetstream.Store, close func(), err error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nc, err := jetstream.Connect(cctx, os.Getenv(envNATS), opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st, err = jetstream.Open(cctx, nc, opts); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return st, func() { _ = st.Close(); nc.Close() }, nil
 }

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/foremanhq/foreman/operator"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // Model is the console's one tea.Model. Screens (list, detail, approvals,
@@ -293,27 +294,21 @@ const (
 	minHeight = 24
 )
 
-// reqCtx is the context each backend call runs under.
-func (m *Model) reqCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(m.ctx, m.opts.RequestTimeout)
+// fetch is a command that runs one backend read under the request
+// timeout and wraps its answer in a message.
+func fetch[T any](m *Model, read func(context.Context) (T, error), msg func(T, error) tea.Msg) tea.Cmd {
+	ctx, to := m.ctx, m.opts.RequestTimeout
+	return func() tea.Msg {
+		c, cancel := context.WithTimeout(ctx, to)
+		defer cancel()
+		return msg(read(c))
+	}
 }
 
 func (m *Model) fetchViews() tea.Cmd {
-	b, ctx, to := m.b, m.ctx, m.opts.RequestTimeout
-	return func() tea.Msg {
-		c, cancel := context.WithTimeout(ctx, to)
-		defer cancel()
-		v, err := b.Views(c)
-		return viewsMsg{views: v, err: err}
-	}
+	return fetch(m, m.b.Views, func(v []SavedView, err error) tea.Msg { return viewsMsg{views: v, err: err} })
 }
 
 func (m *Model) fetchLag() tea.Cmd {
-	b, ctx, to := m.b, m.ctx, m.opts.RequestTimeout
-	return func() tea.Msg {
-		c, cancel := context.WithTimeout(ctx, to)
-		defer cancel()
-		l, err := b.Lag(c)
-		return lagMsg{lag: l, err: err}
-	}
+	return fetch(m, m.b.Lag, func(l searchapi.Lag, err error) tea.Msg { return lagMsg{lag: l, err: err} })
 }

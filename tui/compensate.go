@@ -68,12 +68,7 @@ func (d *compensateDialog) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
 		}
 		return d.submit(m)
 	}
-	if d.focus == 0 {
-		d.reason.handle(k)
-	} else {
-		d.typed.in.handle(k)
-		d.err = ""
-	}
+	editReasonOrTyped(d.focus, &d.reason, &d.typed, &d.err, k)
 	return nil
 }
 

@@ -69,13 +69,19 @@ func (d *confirmDialog) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
 		d.setFocus(d.focus + 1)
 		return nil
 	}
-	if d.focus == 0 {
-		d.reason.handle(k)
-	} else {
-		d.typed.in.handle(k)
-		d.err = ""
-	}
+	editReasonOrTyped(d.focus, &d.reason, &d.typed, &d.err, k)
 	return nil
+}
+
+// editReasonOrTyped sends a key to the reason (focus 0) or to the typed
+// confirmation, whose error it clears: the two dialogs that ask both.
+func editReasonOrTyped(focus int, reason *lineEdit, typed *typedConfirm, errText *string, k tea.KeyPressMsg) {
+	if focus == 0 {
+		reason.handle(k)
+		return
+	}
+	typed.in.handle(k)
+	*errText = ""
 }
 
 func (d *confirmDialog) paste(s string) {

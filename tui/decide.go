@@ -90,16 +90,27 @@ func (d *decideDialog) key(m *Model, k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	switch d.at() {
-	case "name":
-		d.name.handle(k)
-	case "comment":
-		d.comment.handle(k)
-	case "typed":
-		d.typed.in.handle(k)
-		d.err = ""
+	if f, typed := d.field(); f != nil {
+		f.handle(k)
+		if typed {
+			d.err = ""
+		}
 	}
 	return nil
+}
+
+// field is the editor under the focus, and whether it is the typed
+// confirmation; nil on a button.
+func (d *decideDialog) field() (f *lineEdit, typed bool) {
+	switch d.at() {
+	case "name":
+		return &d.name, false
+	case "comment":
+		return &d.comment, false
+	case "typed":
+		return &d.typed.in, true
+	}
+	return nil, false
 }
 
 func (d *decideDialog) pick(i int) {
@@ -108,13 +119,8 @@ func (d *decideDialog) pick(i int) {
 }
 
 func (d *decideDialog) paste(s string) {
-	switch d.at() {
-	case "name":
-		d.name.insert(s)
-	case "comment":
-		d.comment.insert(s)
-	case "typed":
-		d.typed.in.insert(s)
+	if f, _ := d.field(); f != nil {
+		f.insert(s)
 	}
 }
 

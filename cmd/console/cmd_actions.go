@@ -58,34 +58,28 @@ func decideCommand(name string) *command {
 	}
 }
 
-var cancelCommand = &command{
-	name: "cancel", args: "WORKFLOW_ID [--reason TEXT]", group: groupAct, action: performs(operator.ActCancel),
-	flags: func(fs *flag.FlagSet, o *opts) {
-		defineRun(fs, o)
-		fs.StringVar(&o.reason, "reason", "", "why, recorded in history")
-		defineBatch(fs, o)
-	},
-	params: func(o *opts, params []string, _ io.Reader) (operator.Params, error) {
-		if len(params) > 0 {
-			return operator.Params{}, usagef("cancel takes no argument after the workflow id, got %q (quote a --reason)", params)
-		}
-		return operator.Params{Reason: o.reason}, nil
-	},
-}
+var (
+	cancelCommand    = reasonCommand("cancel", "WORKFLOW_ID [--reason TEXT]", operator.ActCancel, "why, recorded in history")
+	terminateCommand = reasonCommand("terminate", "WORKFLOW_ID --reason TEXT", operator.ActTerminate, "why, recorded in history (required)")
+)
 
-var terminateCommand = &command{
-	name: "terminate", args: "WORKFLOW_ID --reason TEXT", group: groupAct, action: performs(operator.ActTerminate),
-	flags: func(fs *flag.FlagSet, o *opts) {
-		defineRun(fs, o)
-		fs.StringVar(&o.reason, "reason", "", "why, recorded in history (required)")
-		defineBatch(fs, o)
-	},
-	params: func(o *opts, params []string, _ io.Reader) (operator.Params, error) {
-		if len(params) > 0 {
-			return operator.Params{}, usagef("terminate takes no argument after the workflow id, got %q (quote the --reason)", params)
-		}
-		return operator.Params{Reason: o.reason}, needReason("terminate", o.reason)
-	},
+// reasonCommand is an action on runs (one, or a batch) whose only
+// parameter is a reason; the catalog says whether the reason is required.
+func reasonCommand(name, args, action, reasonHelp string) *command {
+	return &command{
+		name: name, args: args, group: groupAct, action: performs(action),
+		flags: func(fs *flag.FlagSet, o *opts) {
+			defineRun(fs, o)
+			fs.StringVar(&o.reason, "reason", "", reasonHelp)
+			defineBatch(fs, o)
+		},
+		params: func(o *opts, params []string, _ io.Reader) (operator.Params, error) {
+			if len(params) > 0 {
+				return operator.Params{}, usagef("%s takes no argument after the workflow id, got %q (quote the --reason)", name, params)
+			}
+			return operator.Params{Reason: o.reason}, needReason(name, o.reason)
+		},
+	}
 }
 
 // needReason enforces Needs.ReasonRequired: the reason is recorded in

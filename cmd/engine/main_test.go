@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,18 +16,9 @@ import (
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/nats-io/nats.go"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // The real binary: starts embedded NATS, runs the example workers, serves a
 // client in another process, and shuts down cleanly on SIGTERM.
@@ -41,7 +31,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn")
 	cmd.Stderr = &logs
@@ -118,7 +108,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 func secondEngineRefused(t *testing.T, bin, data string, firstPid int) {
 	t.Helper()
 	var stderr bytes.Buffer
-	second := exec.Command(bin, "--data", data, "--listen", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+	second := exec.Command(bin, "--data", data, "--listen", "127.0.0.1:"+strconv.Itoa(jstest.FreePort(t)))
 	second.Stderr = &stderr
 	done := make(chan error, 1)
 	if err := second.Start(); err != nil {
@@ -186,7 +176,7 @@ func TestEngineRefusesExposedListen(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "--listen", "0.0.0.0:"+strconv.Itoa(freePort(t)), "--data", filepath.Join(dir, "data"))
+	cmd := exec.Command(bin, "--listen", "0.0.0.0:"+strconv.Itoa(jstest.FreePort(t)), "--data", filepath.Join(dir, "data"))
 	began := time.Now()
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError

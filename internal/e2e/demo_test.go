@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestMakeDemo(t *testing.T) {
 		t.Skip("builds and runs the whole demo")
 	}
 	data := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	listen := fmt.Sprintf("127.0.0.1:%d", jstest.FreePort(t))
 	began := time.Now()
 	cmdline := fmt.Sprintf("make -C %q demo DATA=%q LISTEN=%s; echo DEMO-EXITED; sleep 30", repoRoot(), data, listen)
 	s := newScreen(t, 160, 48, []string{"TERM=xterm-256color"}, cmdline)

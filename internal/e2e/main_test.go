@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/foremanhq/foreman/internal/syncbuf"
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 )
 
 // bin holds the binaries built once for the package's tests.
@@ -66,21 +66,11 @@ func (e *engineProc) kill(t *testing.T) {
 	_ = e.cmd.Wait()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startEngine runs foreman-engine with args on a free port and its own data
 // directory, and waits until it is ready. Cleanup stops it.
 func startEngine(t *testing.T, args ...string) *engineProc {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", jstest.FreePort(t))
 	e := &engineProc{url: "nats://" + addr, log: &syncbuf.Buffer{},
 		args: append([]string{"--data", t.TempDir(), "--listen", addr, "--log-level", "info"}, args...)}
 	e.launch(t)

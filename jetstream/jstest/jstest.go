@@ -6,6 +6,7 @@ package jstest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -108,4 +109,16 @@ func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 		os.Exit(1)
 	}
 	goleak.VerifyTestMain(m, append(opts, goleak.Cleanup(func(code int) { remove(); os.Exit(code) }))...)
+}
+
+// FreePort returns a loopback TCP port nobody listens on right now, for a
+// server a test starts in another process.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

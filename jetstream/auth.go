@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/foremanhq/foreman/internal/auth"
 )
 
 // ConfigDirEnv overrides where the local credentials of engines on this
@@ -180,7 +182,9 @@ func publishLocalCreds(clientURL, credsFile string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeSecret(path, seed); err != nil {
+	// The copy names its principal (the OS user running the engine,
+	// admin): clients find out who they are from it.
+	if err := writeSecret(path, credsWithUser(seed, LocalUser(), auth.Admin)); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return path, nil

@@ -19,8 +19,11 @@ const readyTimeout = 60 * time.Second
 type Server struct {
 	ns        *server.Server
 	lock      *dataLock
-	credsFile string // "" when the server lets anyone in (Options.NoAuth)
-	localFile string // the copy for clients on this machine, if written
+	credsFile string          // "" when the server lets anyone in (Options.NoAuth)
+	localFile string          // the copy for clients on this machine, if written
+	localKey  string          // public key of credsFile
+	base      *server.Options // as started, before the directory's users
+	usersMu   sync.Mutex
 	once      sync.Once
 }
 
@@ -79,6 +82,7 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 		lock.release()
 		return nil, fmt.Errorf("starting embedded nats: %w", err)
 	}
+	base := sopts.Clone() // NewServer changes what it is given
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		lock.release()
@@ -101,7 +105,10 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 		lock.release()
 		return nil, fmt.Errorf("starting embedded nats: jetstream did not start (data %s)", opts.DataDir)
 	}
-	s := &Server{ns: ns, lock: lock, credsFile: credsFile}
+	s := &Server{ns: ns, lock: lock, credsFile: credsFile, base: base}
+	if len(base.Nkeys) > 0 {
+		s.localKey = base.Nkeys[0].Nkey
+	}
 	if credsFile != "" {
 		// Not fatal: clients can still be given --creds.
 		if s.localFile, err = publishLocalCreds(s.ClientURL(), credsFile); err != nil {

@@ -1,0 +1,264 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/auth"
+	"github.com/foremanhq/foreman/jetstream"
+)
+
+// bootWithUsers starts an authenticated embedded engine node with its
+// user directory served.
+func bootWithUsers(t *testing.T) (*jetstream.Node, *jetstream.Users) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node, err := jetstream.Boot(ctx, jetstream.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Close)
+	users, err := node.ServeUsers(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(users.Close)
+	return node, users
+}
+
+// addUser adds name with role (and queues) and writes its credentials.
+func addUser(t *testing.T, users *jetstream.Users, name string, role auth.Role, queues ...string) string {
+	t.Helper()
+	pub, file, err := jetstream.NewUserCreds(name, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name+".nk")
+	if err := jetstream.WriteSecretFile(path, file); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Add(context.Background(), jetstream.UserRecord{Principal: auth.Principal{User: name, Role: role, Queues: queues}, NKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// connectAs connects with creds, waiting for the server to know the user
+// (the directory reaches it through a watch).
+func connectAs(t *testing.T, url, creds string) *nats.Conn {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		nc, err := jetstream.Connect(ctx, url, jetstream.Options{CredsFile: creds, Name: "users-test"})
+		cancel()
+		if err == nil {
+			t.Cleanup(nc.Close)
+			return nc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connecting with %s: %v", creds, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// denied publishes on subj and reports whether the server refused it
+// (a permissions violation reported asynchronously).
+func denied(t *testing.T, nc *nats.Conn, errs chan error, subj string) bool {
+	t.Helper()
+	for len(errs) > 0 {
+		<-errs
+	}
+	if err := nc.Publish(subj, []byte("x")); err != nil {
+		return true
+	}
+	_ = nc.Flush()
+	select {
+	case err := <-errs:
+		return strings.Contains(strings.ToLower(err.Error()), "permissions violation")
+	case <-time.After(300 * time.Millisecond):
+		return false
+	}
+}
+
+func asyncErrs(nc *nats.Conn) chan error {
+	errs := make(chan error, 16)
+	nc.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	})
+	return errs
+}
+
+// A viewer reads (search-free store reads: history, runs) and publishes
+// nothing that changes state: every write subject is refused by the
+// server and no message is stored.
+func TestViewerCannotWrite(t *testing.T) {
+	node, users := bootWithUsers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h := engine.BatchHeader{RunID: "r1", WorkflowID: "wf", TaskQueue: "q", Kind: engine.BatchExternal, FirstEventID: 1, LastEventID: 1}
+	if _, err := node.Store.AppendHistory(ctx, h, []byte(`{"kind":"external","events":[]}`), 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	nc := connectAs(t, node.URL(), addUser(t, users, "vera", auth.Viewer))
+	if got := jetstream.ConnUser(nc); got != "vera" {
+		t.Fatalf("ConnUser = %q, want vera", got)
+	}
+	st, err := jetstream.OpenExisting(ctx, nc, jetstream.Options{})
+	if err != nil {
+		t.Fatalf("viewer opens the store: %v", err)
+	}
+	defer st.Close()
+	if got, err := st.ReadHistory(ctx, "r1", 0); err != nil || len(got) != 1 {
+		t.Fatalf("viewer reads history: %d batches, %v", len(got), err)
+	}
+	js, _ := natsjs.New(nc)
+	before := streamMsgs(t, node, jetstream.HistoryStream) + streamMsgs(t, node, jetstream.TasksStream) + streamMsgs(t, node, jetstream.TimersStream)
+	errs := asyncErrs(nc)
+	for _, subj := range []string{
+		"fm.h.r1", "fm.h.forged", "fm.t.wf.q", "fm.tm.k", "$KV.fm_runs.x", "$KV.fm_users.vera", "fm.cancel",
+		"$JS.API.STREAM.PURGE.FM_HISTORY", "$JS.API.STREAM.DELETE.FM_HISTORY", "$JS.API.STREAM.UPDATE.FM_HISTORY",
+		"$JS.API.STREAM.MSG.DELETE.FM_HISTORY", "$JS.API.CONSUMER.DELETE.FM_HISTORY.dispatcher",
+		"$JS.API.CONSUMER.CREATE.FM_HISTORY.dispatcher", "$JS.API.CONSUMER.MSG.NEXT.FM_TASKS.wf_q",
+		"fm.api.admin.vera.add", "fm.api.act.alice.approve", "$JS.API.STREAM.INFO.FM_AUDIT.x",
+	} {
+		if !denied(t, nc, errs, subj) {
+			t.Errorf("viewer publish on %s was not refused", subj)
+		}
+	}
+	pctx, pcancel := context.WithTimeout(ctx, time.Second)
+	defer pcancel()
+	if _, err := js.Publish(pctx, "fm.h.r1", []byte("x")); err == nil {
+		t.Error("viewer JetStream publish on fm.h.r1 acknowledged")
+	}
+	if _, err := js.Stream(ctx, jetstream.HistoryStream); err != nil {
+		t.Errorf("viewer stream info: %v", err)
+	}
+	after := streamMsgs(t, node, jetstream.HistoryStream) + streamMsgs(t, node, jetstream.TasksStream) + streamMsgs(t, node, jetstream.TimersStream)
+	if after != before {
+		t.Fatalf("messages stored %d -> %d: a viewer's publish went through", before, after)
+	}
+	// Its own action subject is open (the engine checks the role there).
+	if denied(t, nc, errs, "fm.api.act.vera.approve") {
+		t.Error("viewer refused on its own fm.api.act subject")
+	}
+	// Subscribing to others' replies is refused.
+	if _, err := nc.SubscribeSync("_INBOX.>"); err == nil {
+		_ = nc.Flush()
+		select {
+		case err := <-errs:
+			if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+				t.Errorf("subscribe _INBOX.>: %v", err)
+			}
+		case <-time.After(time.Second):
+			t.Error("viewer subscription to _INBOX.> was not refused")
+		}
+	}
+}
+
+func streamMsgs(t *testing.T, node *jetstream.Node, stream string) uint64 {
+	t.Helper()
+	js, _ := natsjs.New(node.Conn)
+	st, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CachedInfo().State.Msgs
+}
+
+// A worker of queue A consumes A's tasks, and cannot create or pull B's
+// consumer, nor use the admin API or another user's action subject.
+func TestWorkerLimitedToItsQueues(t *testing.T) {
+	node, users := bootWithUsers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, q := range []string{"qa", "qb"} {
+		if err := node.Store.PublishTask(ctx, engine.WorkflowTaskKind, q, []byte(q), "task-"+q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc := connectAs(t, node.URL(), addUser(t, users, "wa", auth.Worker, "qa"))
+	st, err := jetstream.OpenExisting(ctx, nc, jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got := make(chan string, 4)
+	consume := func(q string) context.CancelFunc {
+		c, stop := context.WithCancel(ctx)
+		go func() {
+			_ = st.ConsumeTasks(c, engine.WorkflowTaskKind, q, 1, func(d engine.Delivery) {
+				got <- string(d.Data())
+				_ = d.Ack(c)
+			})
+		}()
+		return stop
+	}
+	stopA := consume("qa")
+	defer stopA()
+	select {
+	case data := <-got:
+		if data != "qa" {
+			t.Fatalf("queue qa gave %q", data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker of qa got no task from qa")
+	}
+	stopB := consume("qb")
+	defer stopB()
+	select {
+	case data := <-got:
+		t.Fatalf("worker of qa consumed %q from qb", data)
+	case <-time.After(2 * time.Second):
+	}
+	errs := asyncErrs(nc)
+	for _, subj := range []string{"fm.api.admin.wa.add", "fm.api.act.alice.approve", "$KV.fm_users.wa", "$JS.API.CONSUMER.MSG.NEXT.FM_TASKS.wf_qb", "$JS.API.CONSUMER.CREATE.FM_TASKS.wf_qa.fm.t.wf.qb", "fm.api.vis.search"} {
+		if !denied(t, nc, errs, subj) {
+			t.Errorf("worker of qa: publish on %s was not refused", subj)
+		}
+	}
+	if n := streamMsgs(t, node, jetstream.TasksStream); n != 1 {
+		t.Fatalf("tasks stream holds %d, want qb's task still there", n)
+	}
+}
+
+// Revoking a user closes its live connection at once and refuses it
+// from then on.
+func TestRevokeCutsTheConnection(t *testing.T) {
+	node, users := bootWithUsers(t)
+	nc := connectAs(t, node.URL(), addUser(t, users, "otto", auth.Operator))
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	nc.SetDisconnectErrHandler(func(*nats.Conn, error) {})
+	if _, err := users.Revoke(context.Background(), "otto", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Lookup(context.Background(), "otto"); !errors.Is(err, auth.ErrRevoked) {
+		t.Fatalf("Lookup after revoke: %v, want ErrRevoked", err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for nc.IsConnected() {
+		if time.Now().After(deadline) {
+			t.Fatal("revoked user still connected after 2s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := nc.RequestWithContext(ctx, "fm.api.vis.count", nil); err == nil {
+		t.Fatal("request of a revoked user succeeded")
+	}
+}

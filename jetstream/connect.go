@@ -69,7 +69,10 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				denied(nc, err)
+			}
 			subj := ""
 			if sub != nil {
 				subj = sub.Subject
@@ -101,7 +104,7 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	if opts.TLSCA != "" {
 		nopts = append(nopts, nats.RootCAs(opts.TLSCA))
 	}
-	nopts = append(nopts, nats.ClosedHandler(func(nc *nats.Conn) { connUsers.Delete(nc) }))
+	nopts = append(nopts, nats.ClosedHandler(func(nc *nats.Conn) { connUsers.Delete(nc); deniedFns.Delete(nc) }))
 	nc, err := nats.Connect(url, append(nopts, extra...)...)
 	if errors.Is(err, nats.ErrAuthorization) {
 		return nil, fmt.Errorf("connecting to %s: %w (%s)", url, err, credsHint(url, creds))

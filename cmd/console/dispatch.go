@@ -8,6 +8,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/foremanhq/foreman/operator"
 )
 
@@ -130,13 +132,24 @@ func (a *app) execute(ctx context.Context, cmd *command, o *opts, pos []string) 
 		}
 		o.run = run
 	}
+	// A publish the server refuses (the credentials' role) ends the
+	// command at once, saying so, instead of after its timeout.
+	ctx, deny := context.WithCancelCause(ctx)
+	defer deny(nil)
+	a.onDenied = deny
+	var err error
 	switch {
 	case cmd.params == nil:
-		return cmd.run(ctx, a, o, pos)
+		err = cmd.run(ctx, a, o, pos)
 	case batch:
-		return a.runBatch(ctx, cmd, o, pos)
+		err = a.runBatch(ctx, cmd, o, pos)
+	default:
+		err = a.runSingle(ctx, cmd, o, pos)
 	}
-	return a.runSingle(ctx, cmd, o, pos)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, nats.ErrPermissionViolation) {
+		return refusedf("%v", cause)
+	}
+	return err
 }
 
 // report prints err for the operator and returns its exit code.

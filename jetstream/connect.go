@@ -121,6 +121,9 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 // credsHint says what to do when the server refused the credentials used
 // (or their absence).
 func credsHint(url, used string) string {
+	if u := CredsUser(used); u != "" && u != LocalUser() {
+		return "credentials " + used + " of user " + u + " were refused: the user was revoked or is unknown to the engine at this URL (foreman-engine users list)"
+	}
 	if used != "" {
 		return "credentials " + used + " were refused: the engine at this URL has other ones (pass --creds <its data dir>/auth/local.nk)"
 	}

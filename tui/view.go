@@ -69,8 +69,19 @@ func (m *Model) bodyTop() int {
 
 func (m *Model) titleLine() string {
 	left := m.st.Title.Render("foreman")
-	if m.opts.Identity != "" {
-		left += m.st.Dim.Render(" as ") + m.opts.Identity
+	if m.opts.Context != "" {
+		left += m.st.Dim.Render(" @") + m.opts.Context
+	}
+	if m.opts.Production {
+		left += " " + m.st.Production.Render(" PRODUCTION ")
+	}
+	switch o := m.opts; {
+	case o.Principal != "" && o.Identity != "" && o.Identity != o.Principal:
+		left += m.st.Dim.Render(" as ") + o.Principal + m.st.Dim.Render(" for ") + o.Identity
+	case o.Principal != "":
+		left += m.st.Dim.Render(" as ") + o.Principal
+	case o.Identity != "":
+		left += m.st.Dim.Render(" as ") + o.Identity
 	}
 	if m.opts.ReadOnly {
 		left += "  " + m.st.ReadOnly.Render("[read-only]")

@@ -19,6 +19,12 @@ const defaultTimeout = 30 * time.Second
 // run is the whole CLI: it parses, dispatches and returns the exit code.
 func run(ctx context.Context, args []string, s stdio, getenv func(string) string) int {
 	g := defaultGlobals(getenv)
+	if !contextCommand(g, args) {
+		if err := g.applyContext(args, getenv); err != nil {
+			fmt.Fprintf(s.err, "foreman: %v\n", err)
+			return exitCode(err)
+		}
+	}
 	root := newFlagSet("foreman", io.Discard)
 	g.register(root)
 	root.Usage = func() {}
@@ -164,4 +170,12 @@ func report(s stdio, cmd *command, err error) int {
 	}
 	fmt.Fprintf(s.err, "foreman %s: %s\n", cmd.name, msg)
 	return code
+}
+
+// contextCommand reports whether args run `foreman context`, which edits
+// the profiles and so is never run under one.
+func contextCommand(g globals, args []string) bool {
+	fs := newFlagSet("foreman", io.Discard)
+	g.register(fs)
+	return fs.Parse(args) == nil && fs.NArg() > 0 && fs.Arg(0) == contextCmd.name
 }

@@ -45,7 +45,7 @@ func TestConsoleApproveAndTerminate(t *testing.T) {
 
 	s := newScreen(t, 160, 48, []string{"FOREMAN_NATS=" + e.url, "FOREMAN_IDENTITY=alice", "TERM=xterm-256color", "HOME=" + t.TempDir()},
 		filepath.Join(bin, "foreman"))
-	s.waitText(20*time.Second, "foreman as alice", "exp-e2e-1", "ord-e2e-9")
+	s.waitText(20*time.Second, "for alice", "exp-e2e-1", "ord-e2e-9")
 
 	// Search for the pending approval and open it.
 	s.keys("/", "C-u", "waiting_on:approval type:ExpenseApproval", "Enter")

@@ -1,0 +1,103 @@
+package users
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/foremanhq/foreman/internal/auth"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
+)
+
+// The engine checks the requester's role itself: on a server that lets
+// anyone publish anything (no NATS permissions), a viewer's add and an
+// unknown user's revoke are refused, an admin's add works, and every
+// operation and refusal is in FM_AUDIT.
+func TestAdminServiceChecksTheRole(t *testing.T) {
+	_, srv := jstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := jetstream.Connect(ctx, srv.ClientURL(), jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	dir, err := jetstream.OpenUsers(ctx, nc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	stop, err := Serve(nc, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	key := func() string {
+		kp, _ := nkeys.CreateUser()
+		pub, _ := kp.PublicKey()
+		return pub
+	}
+	for _, r := range []jetstream.UserRecord{
+		{Principal: auth.Principal{User: "ada", Role: auth.Admin}, NKey: key()},
+		{Principal: auth.Principal{User: "vera", Role: auth.Viewer}, NKey: key()},
+	} {
+		if err := dir.Add(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call := func(as, op string, req Request) Reply {
+		t.Helper()
+		data, _ := json.Marshal(req)
+		msg, err := nc.RequestWithContext(ctx, jetstream.AdminPrefix+as+"."+op, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Reply
+		if err := json.Unmarshal(msg.Data, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := call("vera", OpAdd, Request{User: "eve", Role: auth.Admin, NKey: key()}); !strings.Contains(r.Error, "needs admin") {
+		t.Fatalf("viewer's add: %+v", r)
+	}
+	if r := call("mallory", OpRevoke, Request{User: "ada"}); !strings.Contains(r.Error, "unknown user") {
+		t.Fatalf("unknown user's revoke: %+v", r)
+	}
+	if r := call("ada", OpAdd, Request{User: "otto", Role: auth.Operator, NKey: key()}); r.Error != "" || r.User == nil || r.User.CreatedBy != "ada" {
+		t.Fatalf("admin's add: %+v", r)
+	}
+	if r := call("ada", OpAdd, Request{User: "otto", Role: auth.Admin, NKey: key()}); !strings.Contains(r.Error, "exists") {
+		t.Fatalf("adding an active user again: %+v", r)
+	}
+	if _, err := dir.Lookup(ctx, "eve"); err == nil {
+		t.Fatal("the viewer's add went through")
+	}
+	js, _ := natsjs.New(nc)
+	cons, err := js.OrderedConsumer(ctx, auditStream, natsjs.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 4 {
+		m, err := cons.Next(natsjs.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("audit after %d records: %v", len(got), err)
+		}
+		var rec auditRecord
+		if err := json.Unmarshal(m.Data(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Principal+" "+rec.Action+" "+strings.SplitN(rec.Outcome, ":", 2)[0])
+	}
+	want := "vera users.add refused|mallory users.revoke refused|ada users.add ok|ada users.add failed"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("audit:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+}

@@ -96,13 +96,10 @@ var _ auth.Directory = (*Users)(nil)
 // (the engine does; a client without admin rights cannot), and starts
 // following it.
 func OpenUsers(ctx context.Context, nc *nats.Conn, replicas int) (*Users, error) {
-	kv, err := openBucket(ctx, nc, natsjs.KeyValueConfig{
-		Bucket:      UsersBucket,
-		Description: "Foreman users: name -> role, groups, queues, public nkey, revocation",
-		History:     5,
-		Storage:     natsjs.FileStorage,
-		Replicas:    max(replicas, 1),
-	})
+	// A few revisions: who had which key before a revoke stays readable.
+	cfg := natsjs.KeyValueConfig{Bucket: UsersBucket, History: 5, Storage: natsjs.FileStorage, Replicas: max(replicas, 1)}
+	cfg.Description = "Foreman users: name -> role, groups, queues, public nkey, revocation"
+	kv, err := openBucket(ctx, nc, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -214,12 +211,9 @@ func (u *Users) Add(ctx context.Context, r UserRecord) error {
 	if r.Created.IsZero() {
 		r.Created = time.Now().UTC()
 	}
-	val, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encoding user %s: %w", r.User, err)
-	}
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
+	val, _ := json.Marshal(r) // plain strings, times and lists: cannot fail
 	e, err := u.kv.Get(ctx, r.User)
 	switch {
 	case errors.Is(err, natsjs.ErrKeyNotFound):
@@ -268,10 +262,7 @@ func (u *Users) Revoke(ctx context.Context, name, by string) (UserRecord, error)
 	}
 	now := time.Now().UTC()
 	r.Revoked, r.RevokedBy = &now, by
-	val, err := json.Marshal(r)
-	if err != nil {
-		return r, fmt.Errorf("revoking %s: %w", name, err)
-	}
+	val, _ := json.Marshal(r)
 	if _, err := u.kv.Update(ctx, name, val, e.Revision()); err != nil {
 		return r, fmt.Errorf("revoking %s: %w", name, err)
 	}

@@ -11,89 +11,93 @@ import (
 	"github.com/foremanhq/foreman/jetstream"
 )
 
+// contextCmd manages the profiles; it never connects.
 var contextCmd = &command{
-	name: "context", args: "[list|add NAME|use NAME|show [NAME]|remove NAME]", group: groupConn,
+	name: "context", group: groupConn, flags: defineContextFlags, run: runContext,
+	args:    "[list|add NAME|use NAME|show [NAME]|remove NAME]",
 	summary: "named connection profiles: URL, credentials, TLS, read-only, production",
-	flags: func(fs *flag.FlagSet, o *opts) {
-		fs.StringVar(&o.url, "url", "", "add: the engine's NATS URL (default --nats)")
-		fs.StringVar(&o.description, "description", "", "add: what this context is")
-		fs.BoolVar(&o.production, "production", false, "add: mark the context as production (a badge in the console's header)")
-	},
-	run: func(_ context.Context, a *app, o *opts, args []string) error {
-		sub := "list"
-		if len(args) > 0 {
-			sub, args = args[0], args[1:]
+}
+
+func defineContextFlags(fs *flag.FlagSet, o *opts) {
+	fs.StringVar(&o.url, "url", "", "add: the engine's NATS URL (default --nats)")
+	fs.StringVar(&o.description, "description", "", "add: what this context is")
+	fs.BoolVar(&o.production, "production", false, "add: mark the context as production (a badge in the console's header)")
+}
+
+func runContext(_ context.Context, a *app, o *opts, args []string) error {
+	sub := "list"
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	want := map[string][2]int{"list": {0, 0}, "add": {1, 1}, "use": {1, 1}, "show": {0, 1}, "remove": {1, 1}, "rm": {1, 1}}
+	n, ok := want[sub]
+	if !ok {
+		return usagef("context: unknown subcommand %q (want list, add, use, show or remove)", sub)
+	}
+	if len(args) < n[0] || len(args) > n[1] {
+		return usagef("context %s: wrong number of arguments %q", sub, args)
+	}
+	switch sub {
+	case "add":
+		return addContext(a, o, args[0])
+	case "use":
+		if _, err := loadContext(args[0]); err != nil {
+			return err
 		}
-		want := map[string][2]int{"list": {0, 0}, "add": {1, 1}, "use": {1, 1}, "show": {0, 1}, "remove": {1, 1}, "rm": {1, 1}}
-		n, ok := want[sub]
-		if !ok {
-			return usagef("context: unknown subcommand %q (want list, add, use, show or remove)", sub)
+		if err := selectContext(args[0]); err != nil {
+			return err
 		}
-		if len(args) < n[0] || len(args) > n[1] {
-			return usagef("context %s: wrong number of arguments %q", sub, args)
-		}
-		switch sub {
-		case "add":
-			return addContext(a, o, args[0])
-		case "use":
-			if _, err := loadContext(args[0]); err != nil {
-				return err
-			}
-			if err := selectContext(args[0]); err != nil {
-				return err
-			}
-			a.infof("using context %q", args[0])
-			return nil
-		case "remove", "rm":
-			path, err := contextPath(args[0])
-			if err != nil {
-				return err
-			}
-			if _, err := loadContext(args[0]); err != nil {
-				return err
-			}
-			if selectedContext() == args[0] {
-				if err := selectContext(""); err != nil {
-					return err
-				}
-			}
-			if err := os.Remove(path); err != nil {
-				return err
-			}
-			a.infof("removed context %q", args[0])
-			return nil
-		case "show":
-			name := selectedContext()
-			if len(args) == 1 {
-				name = args[0]
-			}
-			if name == "" {
-				return fmt.Errorf("%w: none selected (foreman context use NAME)", errNoContext)
-			}
-			c, err := loadContext(name)
-			if err != nil {
-				return err
-			}
-			return showContext(a, c)
-		}
-		cs, err := listContexts()
+		a.infof("using context %q", args[0])
+		return nil
+	case "remove", "rm":
+		path, err := contextPath(args[0])
 		if err != nil {
 			return err
 		}
-		if a.out.format != formatTable {
-			return list(a.out, cs)
+		if _, err := loadContext(args[0]); err != nil {
+			return err
 		}
-		sel := selectedContext()
-		t := &table{header: []string{"", "NAME", "URL", "USER", "FLAGS", "DESCRIPTION"}}
-		for _, c := range cs {
-			mark := ""
-			if c.Name == sel {
-				mark = "*"
+		if selectedContext() == args[0] {
+			if err := selectContext(""); err != nil {
+				return err
 			}
-			t.add(mark, c.Name, c.URL, principalOf(c), contextFlags(c), c.Description)
 		}
-		return t.print(a.io.out)
-	},
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		a.infof("removed context %q", args[0])
+		return nil
+	case "show":
+		name := selectedContext()
+		if len(args) == 1 {
+			name = args[0]
+		}
+		if name == "" {
+			return fmt.Errorf("%w: none selected (foreman context use NAME)", errNoContext)
+		}
+		c, err := loadContext(name)
+		if err != nil {
+			return err
+		}
+		return showContext(a, c)
+	}
+	cs, err := listContexts()
+	if err != nil {
+		return err
+	}
+	if a.out.format != formatTable {
+		return list(a.out, cs)
+	}
+	sel := selectedContext()
+	t := &table{header: []string{"", "NAME", "URL", "USER", "FLAGS", "DESCRIPTION"}}
+	for _, c := range cs {
+		mark := ""
+		if c.Name == sel {
+			mark = "*"
+		}
+		t.add(mark, c.Name, c.URL, principalOf(c), contextFlags(c), c.Description)
+	}
+	return t.print(a.io.out)
 }
 
 // addContext saves the connection the global flags describe (--creds,

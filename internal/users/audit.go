@@ -24,15 +24,17 @@ const (
 )
 
 type auditRecord struct {
-	Time       time.Time `json:"time"`
-	Principal  string    `json:"principal"`
-	Role       auth.Role `json:"role,omitempty"`
-	Action     string    `json:"action"`
-	Targets    []string  `json:"targets,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	OnBehalfOf string    `json:"on_behalf_of,omitempty"`
-	BatchID    string    `json:"batch_id,omitempty"`
-	Outcome    string    `json:"outcome"`
+	Time      time.Time `json:"time"`
+	Principal string    `json:"principal"` // the requester: its subject token, checked by NATS
+	Role      auth.Role `json:"role,omitempty"`
+	// Action is "users.<op>"; Targets the user it is about.
+	Action     string   `json:"action"`
+	Targets    []string `json:"targets,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	OnBehalfOf string   `json:"on_behalf_of,omitempty"`
+	BatchID    string   `json:"batch_id,omitempty"`
+	// Outcome is "ok", "refused: <why>" or "failed: <error>".
+	Outcome string `json:"outcome"`
 }
 
 // writeAudit appends rec; a failure is logged, not returned: the

@@ -3,11 +3,9 @@ package users
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -135,7 +133,7 @@ func add(ctx context.Context, nc *nats.Conn, stdout io.Writer, name, role string
 	if out == "" {
 		out = name + ".nk"
 	}
-	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		return fmt.Errorf("users add %s: %s exists; pass -o another file", name, out)
 	}
 	pub, file, err := jetstream.NewUserCreds(name, r)

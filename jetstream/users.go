@@ -83,11 +83,12 @@ func (r UserRecord) Validate() error {
 type Users struct {
 	kv natsjs.KeyValue
 
-	mu      sync.Mutex
-	recs    map[string]UserRecord
-	loaded  chan struct{}
-	changed []func([]UserRecord)
-	stop    func()
+	notifyMu sync.Mutex // held while callbacks run
+	mu       sync.Mutex
+	recs     map[string]UserRecord
+	loaded   chan struct{}
+	changed  []func([]UserRecord)
+	stop     func()
 }
 
 var _ auth.Directory = (*Users)(nil)
@@ -145,7 +146,11 @@ func (u *Users) follow(w natsjs.KeyWatcher) {
 	}
 }
 
+// notify calls every OnChange callback with a snapshot taken under
+// notifyMu: calls never overlap, and the last one sees the newest records.
 func (u *Users) notify() {
+	u.notifyMu.Lock()
+	defer u.notifyMu.Unlock()
 	u.mu.Lock()
 	fns := slices.Clone(u.changed)
 	u.mu.Unlock()
@@ -155,9 +160,11 @@ func (u *Users) notify() {
 	}
 }
 
-// OnChange calls fn with every record now and after each change (from
-// the watch's goroutine, one call at a time).
+// OnChange calls fn with every record now and after each change, one
+// call at a time.
 func (u *Users) OnChange(fn func([]UserRecord)) {
+	u.notifyMu.Lock()
+	defer u.notifyMu.Unlock()
 	u.mu.Lock()
 	u.changed = append(u.changed, fn)
 	u.mu.Unlock()

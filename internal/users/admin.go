@@ -74,8 +74,14 @@ func Serve(nc *nats.Conn, dir *jetstream.Users, log *slog.Logger) (stop func(), 
 }
 
 func handle(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, m *nats.Msg, log *slog.Logger) Reply {
-	toks := strings.Split(strings.TrimPrefix(m.Subject, jetstream.AdminPrefix), ".")
-	who, op := toks[0], toks[1]
+	// A JetStream push delivery arrives with its stream subject, not
+	// ours: parse strictly.
+	rest, isAdmin := strings.CutPrefix(m.Subject, jetstream.AdminPrefix)
+	who, op, ok := strings.Cut(rest, ".")
+	valid := isAdmin && ok && auth.ValidUser(who) == nil && (op == OpAdd || op == OpList || op == OpRevoke)
+	if !valid {
+		who, op = "?", "invalid"
+	}
 	var req Request
 	rec := auditRecord{Principal: who, Action: "users." + op}
 	refuse := func(why string) Reply {
@@ -83,6 +89,18 @@ func handle(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, m *nats.Ms
 		writeAudit(ctx, nc, rec, log)
 		log.Warn("admin request refused", "user", who, "op", op, "why", why)
 		return Reply{Error: why}
+	}
+	// NATS lets only <who> publish on its subject, but a JetStream push
+	// consumer can make the server itself deliver any stream's messages
+	// there (a worker appends a crafted batch to history, then asks for it
+	// to be delivered on an admin's subject). Those deliveries reply to
+	// $JS.ACK…; a real request replies to its sender's own inbox, which
+	// only <who> may subscribe to.
+	if !valid {
+		return refuse(fmt.Sprintf("%q is not fm.api.admin.<user>.<add|list|revoke>", m.Subject))
+	}
+	if !strings.HasPrefix(m.Reply, jetstream.InboxPrefix(who)+".") {
+		return refuse(fmt.Sprintf("reply subject %q is not %s's inbox (%s.…): not a request from %s", m.Reply, who, jetstream.InboxPrefix(who), who))
 	}
 	p, err := dir.Lookup(ctx, who)
 	if err != nil {

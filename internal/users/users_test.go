@@ -106,7 +106,17 @@ func TestAdminServiceChecksTheRole(t *testing.T) {
 	call := func(as, op string, req Request) Reply {
 		t.Helper()
 		data, _ := json.Marshal(req)
-		msg, err := nc.RequestWithContext(ctx, jetstream.AdminPrefix+as+"."+op, data)
+		// As a client of user `as` does: replies on its own inbox prefix.
+		inbox := jetstream.InboxPrefix(as) + ".t"
+		sub, err := nc.SubscribeSync(inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		if err := nc.PublishRequest(jetstream.AdminPrefix+as+"."+op, inbox, data); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,13 +141,36 @@ func TestAdminServiceChecksTheRole(t *testing.T) {
 	if _, err := dir.Lookup(ctx, "eve"); err == nil {
 		t.Fatal("the viewer's add went through")
 	}
+	// Replies go to the requester's own inbox prefix, or it is not them.
+	if msg, err := nc.RequestWithContext(ctx, jetstream.AdminPrefix+"ada."+OpList, nil); err != nil || !strings.Contains(string(msg.Data), "not ada's inbox") {
+		t.Fatalf("a request replying elsewhere than ada's inbox: %v %v", msg, err)
+	}
+	// A push consumer makes the server deliver a stored message (here a
+	// user record, which reads as an add request) on ada's subject; it
+	// delivers once some subscription names that subject exactly (the
+	// engine's is a wildcard), which this open server lets the test make.
+	// It arrives with its stream subject ($KV.fm_users.vera) and a $JS.ACK
+	// reply: refused, never read as ada's.
 	js, _ := natsjs.New(nc)
+	lit, err := nc.SubscribeSync(jetstream.AdminPrefix + "ada." + OpAdd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lit.Unsubscribe()
+	if _, err := js.CreateOrUpdateConsumer(ctx, "KV_"+jetstream.UsersBucket, natsjs.ConsumerConfig{
+		Name: "replay", DeliverSubject: jetstream.AdminPrefix + "ada." + OpAdd, FilterSubject: "$KV." + jetstream.UsersBucket + ".vera", AckPolicy: natsjs.AckNonePolicy,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := lit.NextMsgWithContext(ctx); err != nil || !strings.HasPrefix(m.Reply, "$JS.ACK.") {
+		t.Fatalf("the push consumer delivered nothing, or with reply %v: %v", m, err)
+	}
 	cons, err := js.OrderedConsumer(ctx, auditStream, natsjs.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for len(got) < 4 {
+	for len(got) < 6 {
 		m, err := cons.Next(natsjs.FetchMaxWait(5 * time.Second))
 		if err != nil {
 			t.Fatalf("audit after %d records: %v", len(got), err)
@@ -148,7 +181,7 @@ func TestAdminServiceChecksTheRole(t *testing.T) {
 		}
 		got = append(got, rec.Principal+" "+rec.Action+" "+strings.SplitN(rec.Outcome, ":", 2)[0])
 	}
-	want := "vera users.add refused|mallory users.revoke refused|ada users.add ok|ada users.add failed"
+	want := "vera users.add refused|mallory users.revoke refused|ada users.add ok|ada users.add failed|ada users.list refused|? users.invalid refused"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("audit:\n%s\nwant\n%s", strings.Join(got, "|"), want)
 	}

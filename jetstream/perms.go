@@ -157,11 +157,12 @@ func (p *Perms) Config(indent string) string {
 		if len(subs) == 0 {
 			return
 		}
-		q := make([]string, len(subs))
-		for i, s := range subs {
-			q[i] = fmt.Sprintf("%q", s)
+		// One subject a line: what an operator reviews is a list.
+		fmt.Fprintf(&b, "%s    %s: [\n", indent, name)
+		for _, s := range subs {
+			fmt.Fprintf(&b, "%s      %q\n", indent, s)
 		}
-		fmt.Fprintf(&b, "%s    %s: [%s]\n", indent, name, strings.Join(q, ", "))
+		fmt.Fprintf(&b, "%s    ]\n", indent)
 	}
 	fmt.Fprintf(&b, "%spermissions: {\n%s  publish: {\n", indent, indent)
 	list("allow", p.PubAllow)

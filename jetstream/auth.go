@@ -128,6 +128,21 @@ func serverCreds(dataDir string) (path string, pub string, err error) {
 	if pub, err = kp.PublicKey(); err != nil {
 		return "", "", fmt.Errorf("engine credentials %s: %w", path, err)
 	}
+	// The file names its principal, the OS user running the engine, so
+	// that a client given a copy (--creds) knows who it is; rewritten
+	// when another OS user runs the engine on this data.
+	raw, err := kp.Seed()
+	if err == nil {
+		raw, err = jwt.DecorateSeed(raw)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("engine credentials %s: %w", path, err)
+	}
+	if want := credsWithUser(raw, LocalUser(), auth.Admin); !bytes.Equal(want, seed) {
+		if err := writeSecret(path, want); err != nil {
+			return "", "", fmt.Errorf("engine credentials %s: %w", path, err)
+		}
+	}
 	return path, pub, nil
 }
 
@@ -182,9 +197,7 @@ func publishLocalCreds(clientURL, credsFile string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The copy names its principal (the OS user running the engine,
-	// admin): clients find out who they are from it.
-	if err := writeSecret(path, credsWithUser(seed, LocalUser(), auth.Admin)); err != nil {
+	if err := writeSecret(path, seed); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return path, nil

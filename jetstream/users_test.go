@@ -63,6 +63,11 @@ func TestViewerCannotWrite(t *testing.T) {
 	if _, err := node.Store.AppendHistory(ctx, h, []byte(`{"kind":"external","events":[]}`), 0, ""); err != nil {
 		t.Fatal(err)
 	}
+	// The engine's own key names the local principal, in the data
+	// directory's file and on the engine's connection.
+	if u := jetstream.CredsUser(node.Server.CredsFile()); u != jetstream.LocalUser() || node.Store.User() != u {
+		t.Fatalf("local principal: file %q, connection %q, want %q", u, node.Store.User(), jetstream.LocalUser())
+	}
 	nc := jstest.ConnectAs(t, node.URL(), addUser(t, users, "vera", auth.Viewer))
 	if got := jetstream.ConnUser(nc); got != "vera" {
 		t.Fatalf("ConnUser = %q, want vera", got)

@@ -1,7 +1,9 @@
 package e2e_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/jetstream"
 )
 
 // The operator's path through the real console, in tmux, against the real
@@ -196,5 +200,60 @@ func TestContextsAndTheConsoleHeader(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg, "context.txt")); !os.IsNotExist(err) {
 		t.Fatalf("removing the selected context left it selected: %v", err)
+	}
+}
+
+// The example workers, run in their own process side (this test) with
+// worker credentials of their task queues instead of inside the engine,
+// do their whole job: workflow and activity tasks, activity heartbeats,
+// timers, compensations.
+func TestExampleWorkersWithWorkerCredentials(t *testing.T) {
+	e := startEngine(t) // no --examples: the workers are this test's
+	creds := filepath.Join(t.TempDir(), "ex.nk")
+	args := []string{"users", "add", "ex-worker", "--role", "worker", "-o", creds, "--nats", e.url}
+	for _, q := range examples.Queues {
+		args = append(args, "--queue", q)
+	}
+	if out, err := exec.Command(filepath.Join(bin, "foreman-engine"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("users add: %v\n%s", err, out)
+	}
+	var node *jetstream.Node
+	waitDial := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		node, err = jetstream.Dial(ctx, e.url, jetstream.Options{CredsFile: creds, Name: "example workers"})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(waitDial) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer node.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop, err := examples.StartWorkers(ctx, node.Store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for _, id := range []string{"ord-w-1", "ord-w-2"} {
+		input := `{"order_id":"` + id + `","amount":80}`
+		want := "0"
+		if id == "ord-w-2" {
+			input, want = `{"order_id":"`+id+`","amount":80,"fail_at":"ship"}`, "1" // fails, compensates
+		}
+		_, stderr, code := e.foreman(t, "e2e", "start", "OrderFulfillment", "--id", id, "--queue", examples.OrderQueue, "--input", input, "--wait", "--timeout", "60s")
+		if fmt.Sprint(code) != want {
+			t.Fatalf("order %s: exit %d, want %s: %s", id, code, want, stderr)
+		}
+	}
+	var x engine.Execution
+	e.mustJSON(t, &x, "show", "ord-w-2", "-o", "json")
+	if x.Status != engine.StatusCompensated && x.Status != engine.StatusFailed {
+		t.Fatalf("ord-w-2 is %s", x.Status)
 	}
 }

@@ -142,6 +142,13 @@ func run() error {
 		return err
 	}
 	defer dir.Close()
+	active := 0
+	for _, r := range dir.Snapshot() {
+		if r.Active() {
+			active++
+		}
+	}
+	log.Info("user directory", "bucket", jetstream.UsersBucket, "active_users", active, "admin", jetstream.LocalUser(), "manage", "foreman-engine users -h")
 	stopAdmin, err := users.Serve(node.Conn, dir, log)
 	if err != nil {
 		return err

@@ -148,7 +148,11 @@ func run() error {
 			active++
 		}
 	}
-	log.Info("user directory", "bucket", jetstream.UsersBucket, "active_users", active, "admin", jetstream.LocalUser(), "manage", "foreman-engine users -h")
+	admin := "the --creds user" // with --nats the cluster's configuration decides
+	if node.Server != nil {
+		admin = jetstream.LocalUser()
+	}
+	log.Info("user directory", "bucket", jetstream.UsersBucket, "active_users", active, "admin", admin, "manage", "foreman-engine users -h")
 	stopAdmin, err := users.Serve(node.Conn, dir, log)
 	if err != nil {
 		return err

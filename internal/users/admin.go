@@ -113,17 +113,24 @@ func handle(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, m *nats.Ms
 	if err := json.Unmarshal(m.Data, &req); err != nil && op != OpList {
 		return refuse("bad request: " + err.Error())
 	}
+	return apply(ctx, nc, dir, rec, op, req, log)
+}
+
+// apply performs op for the admin rec names and audits it.
+func apply(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, rec auditRecord, op string, req Request, log *slog.Logger) Reply {
+	who := rec.Principal
 	if req.User != "" {
 		rec.Targets = []string{req.User}
 	}
 	var reply Reply
+	var err error
 	switch op {
 	case OpList:
 		reply.Users = dir.Snapshot()
 		return reply // reads are not audited: they change nothing
 	case OpAdd:
 		r := jetstream.UserRecord{Principal: auth.Principal{User: req.User, Role: req.Role, Groups: req.Groups, Queues: req.Queues}, NKey: req.NKey, CreatedBy: who}
-		rec.Reason = fmt.Sprintf("role %s", req.Role)
+		rec.Reason = strings.TrimSpace(rec.Reason + " role " + string(req.Role))
 		if err = dir.Add(ctx, r); err == nil {
 			got, _ := dir.Get(req.User)
 			reply.User = &got
@@ -134,7 +141,7 @@ func handle(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, m *nats.Ms
 			reply.User = &r
 		}
 	default:
-		return refuse(fmt.Sprintf("unknown operation %q (add, list, revoke)", op))
+		return Reply{Error: fmt.Sprintf("unknown operation %q (add, list, revoke)", op)}
 	}
 	if err != nil {
 		rec.Outcome = "failed: " + err.Error()
@@ -145,6 +152,29 @@ func handle(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, m *nats.Ms
 	}
 	writeAudit(ctx, nc, rec, log)
 	return reply
+}
+
+// Direct performs op on the directory through nc itself rather than
+// through the engine: for an external cluster (--nats), where the
+// directory has no admin yet and the cluster's own administrator, whose
+// credentials may write $KV.fm_users, adds the first one. NATS
+// permissions are the check here.
+func Direct(ctx context.Context, nc *nats.Conn, op string, req Request) (Reply, error) {
+	dir, err := jetstream.OpenUsers(ctx, nc, 0)
+	if err != nil {
+		return Reply{}, fmt.Errorf("users %s --direct: %w", op, err)
+	}
+	defer dir.Close()
+	who := jetstream.ConnUser(nc)
+	if who == "" {
+		who = "nats-admin"
+	}
+	rec := auditRecord{Principal: who, Role: auth.Admin, Action: "users." + op, Reason: "direct"}
+	r := apply(ctx, nc, dir, rec, op, req, slog.New(slog.DiscardHandler))
+	if r.Error != "" {
+		return r, fmt.Errorf("users %s: %s", op, r.Error)
+	}
+	return r, nil
 }
 
 // ErrRefused wraps what the engine answered when it refused a request.

@@ -12,8 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/foremanhq/foreman/internal/auth"
 	"github.com/foremanhq/foreman/jetstream"
 )
@@ -23,6 +21,7 @@ const Usage = `usage: foreman-engine users add NAME --role R [--group G ...] [--
        foreman-engine users list [--json]
        foreman-engine users revoke NAME
        foreman-engine users permissions [--role R] [--user NAME] [--queue Q ...]
+       (add, list, revoke: --direct writes the directory with your NATS rights, no engine)
 
 add, list and revoke talk to the running engine (--nats, default $FOREMAN_NATS
 or nats://` + jetstream.DefaultListen + `) with admin credentials (by default the
@@ -58,6 +57,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		user          string
 		groups, queue strList
 		asJSON        bool
+		direct        bool
 	)
 	defURL := os.Getenv("FOREMAN_NATS")
 	if defURL == "" {
@@ -74,6 +74,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&out, "o", "", "credentials file to write (add; default ./NAME.nk)")
 	fs.StringVar(&user, "user", "USER", "user name to put in the printed permissions")
 	fs.BoolVar(&asJSON, "json", false, "list as JSON")
+	fs.BoolVar(&direct, "direct", false, "write the user directory with these credentials instead of asking the engine (an external cluster's administrator adding the first admin)")
 	name, rest := "", args
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		name, rest = rest[0], rest[1:]
@@ -104,25 +105,29 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Close()
+	do := func(op string, req Request) (Reply, error) { return Call(ctx, nc, op, req) }
+	if direct {
+		do = func(op string, req Request) (Reply, error) { return Direct(ctx, nc, op, req) }
+	}
 	switch op {
 	case OpList:
-		r, err := Call(ctx, nc, OpList, Request{})
+		r, err := do(OpList, Request{})
 		if err != nil {
 			return err
 		}
 		return printList(stdout, r.Users, asJSON)
 	case OpRevoke:
-		r, err := Call(ctx, nc, OpRevoke, Request{User: name})
+		r, err := do(OpRevoke, Request{User: name})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked %s (role %s): its connections are closed and its key refused\n", name, r.User.Role)
 		return nil
 	}
-	return add(ctx, nc, stdout, name, role, groups, queue, out)
+	return add(do, stdout, name, role, groups, queue, out)
 }
 
-func add(ctx context.Context, nc *nats.Conn, stdout io.Writer, name, role string, groups, queues []string, out string) error {
+func add(do func(string, Request) (Reply, error), stdout io.Writer, name, role string, groups, queues []string, out string) error {
 	r, err := auth.ParseRole(role)
 	if err != nil {
 		return fmt.Errorf("users add %s: --role: %w", name, err)
@@ -145,7 +150,7 @@ func add(ctx context.Context, nc *nats.Conn, stdout io.Writer, name, role string
 	if err := jetstream.WriteSecretFile(out, file); err != nil {
 		return fmt.Errorf("users add %s: writing %s: %w", name, out, err)
 	}
-	if _, err := Call(ctx, nc, OpAdd, Request{User: name, Role: r, Groups: groups, Queues: queues, NKey: pub}); err != nil {
+	if _, err := do(OpAdd, Request{User: name, Role: r, Groups: groups, Queues: queues, NKey: pub}); err != nil {
 		os.Remove(out)
 		return err
 	}

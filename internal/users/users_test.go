@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
@@ -67,19 +68,26 @@ func TestPermissionsConfigLoads(t *testing.T) {
 	}
 }
 
+// openServer starts an open test server (no NATS permissions) and
+// connects to it.
+func openServer(t *testing.T) (context.Context, *nats.Conn) {
+	_, srv := jstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	nc, err := jetstream.Connect(ctx, srv.ClientURL(), jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return ctx, nc
+}
+
 // The engine checks the requester's role itself: on a server that lets
 // anyone publish anything (no NATS permissions), a viewer's add and an
 // unknown user's revoke are refused, an admin's add works, and every
 // operation and refusal is in FM_AUDIT.
 func TestAdminServiceChecksTheRole(t *testing.T) {
-	_, srv := jstest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	nc, err := jetstream.Connect(ctx, srv.ClientURL(), jetstream.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	ctx, nc := openServer(t)
 	dir, err := jetstream.OpenUsers(ctx, nc, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -184,5 +192,20 @@ func TestAdminServiceChecksTheRole(t *testing.T) {
 	want := "vera users.add refused|mallory users.revoke refused|ada users.add ok|ada users.add failed|ada users.list refused|? users.invalid refused"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("audit:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+}
+
+// With --nats nobody is admin in a new directory: the cluster's own
+// administrator adds the first one directly, with NATS rights only.
+func TestDirectAddsTheFirstAdmin(t *testing.T) {
+	ctx, nc := openServer(t)
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	if _, err := Direct(ctx, nc, OpAdd, Request{User: "root-ops", Role: auth.Admin, NKey: pub}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Direct(ctx, nc, OpList, Request{})
+	if err != nil || len(r.Users) != 1 || r.Users[0].User != "root-ops" || r.Users[0].Role != auth.Admin || r.Users[0].CreatedBy != "nats-admin" {
+		t.Fatalf("list after a direct add: %+v, %v", r, err)
 	}
 }

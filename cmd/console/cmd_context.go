@@ -19,7 +19,9 @@ var contextCmd = &command{
 }
 
 func defineContextFlags(fs *flag.FlagSet, o *opts) {
-	fs.StringVar(&o.url, "url", "", "add: the engine's NATS URL (default --nats)")
+	// --creds, --tls-cert, --tls-key, --tls-ca and --read-only are the
+	// global flags: add saves what they say.
+	fs.StringVar(&o.url, "url", "", "add: the engine's NATS URL (default --nats); --creds, --tls-*, --read-only are saved too")
 	fs.StringVar(&o.description, "description", "", "add: what this context is")
 	fs.BoolVar(&o.production, "production", false, "add: mark the context as production (a badge in the console's header)")
 }

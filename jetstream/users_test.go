@@ -171,6 +171,21 @@ func TestWorkerLimitedToItsQueues(t *testing.T) {
 	if data := next(2 * time.Second); data != "" {
 		t.Fatalf("worker of qa consumed %q from qb", data)
 	}
+	// It answers its queue's queries, to a viewer's own inbox.
+	stopQ, err := st.ServeQueries("qa", func(req []byte) []byte { return append([]byte("re:"), req...) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopQ()
+	vnc := jstest.ConnectAs(t, node.URL(), addUser(t, users, "vic", auth.Viewer))
+	vst, err := jetstream.OpenExisting(ctx, vnc, jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vst.Close()
+	if resp, err := vst.Query(ctx, "qa", []byte("x")); err != nil || string(resp) != "re:x" {
+		t.Fatalf("viewer's query answered by the worker: %q, %v", resp, err)
+	}
 	ref := jstest.WatchRefusals(nc)
 	for _, subj := range []string{"fm.api.admin.wa.add", "fm.api.act.alice.approve", "$KV.fm_users.wa", "$JS.API.CONSUMER.MSG.NEXT.FM_TASKS.wf_qb", "$JS.API.CONSUMER.CREATE.FM_TASKS.wf_qa.fm.t.wf.qb", "fm.api.vis.search"} {
 		if !ref.Publish(subj) {

@@ -77,7 +77,7 @@ func PermsFor(p auth.Principal) *Perms {
 	}
 	for st, names := range engineDurables {
 		for _, n := range names {
-			for _, op := range []string{"CONSUMER.CREATE.", "CONSUMER.MSG.NEXT."} {
+			for _, op := range []string{"CONSUMER.CREATE.", "CONSUMER.MSG.NEXT.", "CONSUMER.DELETE."} {
 				pr.PubDeny = append(pr.PubDeny, apiPrefix+op+st+"."+n, apiPrefix+op+st+"."+n+".>")
 			}
 		}
@@ -121,7 +121,9 @@ func PermsFor(p auth.Principal) *Perms {
 }
 
 // readStream is the JetStream API a reader of stream uses: message gets
-// (direct and not) and ephemeral (ordered) consumers, their pulls and info.
+// (direct and not) and ephemeral (ordered) consumers: create, pull, info,
+// and delete when done (readers delete theirs at once rather than leave
+// them to expire; the engine's own durables are denied by name).
 func readStream(st string) []string {
 	return []string{
 		apiPrefix + "DIRECT.GET." + st, apiPrefix + "DIRECT.GET." + st + ".>",
@@ -129,6 +131,7 @@ func readStream(st string) []string {
 		apiPrefix + "CONSUMER.CREATE." + st, apiPrefix + "CONSUMER.CREATE." + st + ".>",
 		apiPrefix + "CONSUMER.MSG.NEXT." + st + ".*",
 		apiPrefix + "CONSUMER.INFO." + st + ".*",
+		apiPrefix + "CONSUMER.DELETE." + st + ".*",
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/nats-io/nats.go"
@@ -52,8 +53,9 @@ type app struct {
 	search  searcher
 	batches *jetstream.Batches
 	views   *jetstream.Views
-	// onDenied ends the running command when NATS refuses a publish.
-	onDenied func(error)
+	// onDenied ends the running command when NATS refuses a publish (set
+	// by execute, called from the connection's goroutine).
+	onDenied atomic.Pointer[func(error)]
 }
 
 func newApp(g globals, s stdio) *app {
@@ -109,8 +111,8 @@ func (a *app) connect(ctx context.Context) error {
 	}
 	a.node = node
 	jetstream.OnDenied(node.Conn, func(err error) {
-		if a.onDenied != nil {
-			a.onDenied(err)
+		if fn := a.onDenied.Load(); fn != nil {
+			(*fn)(err)
 		}
 	})
 	a.client = engine.NewClient(node.Store, engine.ClientOptions{Identity: a.g.identity})

@@ -142,7 +142,7 @@ func (a *app) execute(ctx context.Context, cmd *command, o *opts, pos []string) 
 	// command at once, saying so, instead of after its timeout.
 	ctx, deny := context.WithCancelCause(ctx)
 	defer deny(nil)
-	a.onDenied = deny
+	a.onDenied.Store((*func(error))(&deny))
 	var err error
 	switch {
 	case cmd.params == nil:

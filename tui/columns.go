@@ -1,10 +1,12 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 	"time"
 
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/visibility/searchapi"
@@ -18,10 +20,21 @@ type column struct {
 	field    string // index field to sort on; "" = not sortable
 	width    int    // fixed width; 0 = flexible
 	min      int    // flexible: narrowest useful width
-	weight   int    // flexible: share of the spare width
-	priority int    // the lowest priorities are dropped first when narrow
+	weight   int    // flexible: share of the width left once every column has what its values need
+	priority int    // the lowest priorities are dropped first when narrow, and widened last
 	right    bool
-	cell     func(c cellCtx, d *searchapi.Doc, w int) string
+	asc      bool // a first sort by it is ascending (names); else descending (newest, largest)
+	// inverse: the cells show the field the other way round (AGE is now
+	// minus start_time), so the sort arrow is flipped to match the values.
+	inverse bool
+	// whole: the column says which run a row is (status, workflow id);
+	// its values are shown whole before lower columns are kept.
+	whole bool
+	// measure is the width a cell's value needs (flexible columns): the
+	// layout widens columns to their values, highest priority first, before
+	// any weight is shared out. nil: min is enough.
+	measure func(d *searchapi.Doc) int
+	cell    func(c cellCtx, d *searchapi.Doc, w int) string
 }
 
 // cellCtx is what a cell may read besides its document.
@@ -41,73 +54,156 @@ func (c cellCtx) r(style lipgloss.Style, text string) string {
 }
 
 // layout chooses the columns that fit in width (after the two-cell gutter
-// and one space between columns) and their widths.
-func layout(cols []column, width int) (keep []column, widths []int) {
-	keep = append([]column(nil), cols...)
-	need := func(cs []column) int {
-		n := 2 + len(cs) - 1
-		for _, c := range cs {
-			if c.width > 0 {
-				n += c.width
-			} else {
-				n += c.min
+// and one space between columns) and their widths. wants[i] is what column
+// i's values need (0: its min); pin is a column never dropped (the sorted
+// one, so its arrow stays in sight), -1 for none. Narrow, the lowest
+// priorities go first; the width left after every column's min goes to
+// the columns' wants by priority (the workflow id is whole before a type
+// is), and only then by weight (the status line takes what is left rather
+// than the id padding).
+func layout(cols []column, width int, wants []int, pin int) (keep []column, widths []int) {
+	idx := make([]int, len(cols))
+	for i := range cols {
+		idx[i] = i
+	}
+	least := func(i int) int {
+		c := cols[i]
+		w := c.min
+		if c.width > 0 {
+			w = c.width
+		}
+		if i == pin { // room for the sort arrow
+			w = max(w, ansi.StringWidth(c.title)+1)
+		}
+		return w
+	}
+	// need is the width of the columns left: at their min, or, with
+	// whole, the identity columns (status, id, age) at what their values
+	// need — a workflow id is not cut to keep a low-priority column.
+	need := func(whole bool) int {
+		n := 2 + len(idx) - 1
+		for _, i := range idx {
+			w := least(i)
+			if whole && cols[i].whole && i < len(wants) {
+				w = max(w, wants[i])
 			}
+			n += w
 		}
 		return n
 	}
-	for len(keep) > 1 && need(keep) > width {
-		low := 0
-		for i, c := range keep {
-			if c.priority < keep[low].priority {
-				low = i
+	drop := func(whole bool) bool {
+		low := -1
+		for k, i := range idx {
+			if i != pin && !(whole && cols[i].whole) && (low < 0 || cols[i].priority < cols[idx[low]].priority) {
+				low = k
 			}
 		}
-		keep = append(keep[:low:low], keep[low+1:]...)
+		if low < 0 {
+			return false
+		}
+		idx = append(idx[:low:low], idx[low+1:]...)
+		return true
 	}
-	spare := width - need(keep)
+	for len(idx) > 1 && need(true) > width && drop(true) {
+	}
+	for len(idx) > 1 && need(false) > width && drop(false) {
+	}
+	spare := width - need(false)
+	widths = make([]int, len(idx))
+	keep = make([]column, len(idx))
+	for k, i := range idx {
+		keep[k], widths[k] = cols[i], least(i)
+	}
+	// Widen to the values, highest priority first.
+	order := make([]int, len(idx))
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return keep[b].priority - keep[a].priority })
+	for _, k := range order {
+		if spare <= 0 {
+			break
+		}
+		if i := idx[k]; keep[k].width == 0 && i < len(wants) && wants[i] > widths[k] {
+			add := min(spare, wants[i]-widths[k])
+			widths[k] += add
+			spare -= add
+		}
+	}
 	weights := 0
-	for _, c := range keep {
-		if c.width == 0 {
-			weights += c.weight
-		}
-	}
-	widths = make([]int, len(keep))
-	given := 0
 	lastFlex := -1
-	for i, c := range keep {
-		if c.width > 0 {
-			widths[i] = c.width
-			continue
+	for k, c := range keep {
+		if c.width == 0 && c.weight > 0 {
+			weights += c.weight
+			lastFlex = k
 		}
-		extra := 0
-		if weights > 0 && spare > 0 {
-			extra = spare * c.weight / weights
-		}
-		widths[i] = c.min + extra
-		given += extra
-		lastFlex = i
 	}
-	if lastFlex >= 0 && spare > given {
-		widths[lastFlex] += spare - given // rounding leftovers
+	given := 0
+	for k, c := range keep {
+		if c.width == 0 && c.weight > 0 && spare > 0 {
+			extra := spare * c.weight / weights
+			widths[k] += extra
+			given += extra
+		}
+	}
+	if spare > given && len(keep) > 0 {
+		// Rounding leftovers, or no column to share among: the last
+		// flexible column (else the last) ends at the edge.
+		if lastFlex < 0 {
+			lastFlex = len(keep) - 1
+			for k, c := range keep {
+				if c.width == 0 {
+					lastFlex = k
+				}
+			}
+		}
+		widths[lastFlex] += spare - given
 	}
 	return keep, widths
 }
 
+// wantWidths measures rows into wants (one per column, grown only: widths
+// do not jump back and forth while the operator scrolls). Column titles
+// count, with a cell for the sort arrow.
+func wantWidths(cols []column, wants []int, rows []*searchapi.Doc) []int {
+	if len(wants) != len(cols) {
+		wants = make([]int, len(cols))
+		for i, c := range cols {
+			wants[i] = ansi.StringWidth(c.title) + 1
+		}
+	}
+	for i, c := range cols {
+		if c.measure == nil {
+			continue
+		}
+		for _, d := range rows {
+			wants[i] = max(wants[i], c.measure(d))
+		}
+	}
+	return wants
+}
+
 // Columns of the executions list.
 var (
-	colStatus = column{title: "STATUS", field: "status", width: 13, priority: 100, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+	colStatus = column{title: "STATUS", field: "status", asc: true, min: 12, priority: 100, whole: true, measure: func(d *searchapi.Doc) int {
+		return 2 + len(statusWord(d.Status))
+	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Status(d.Status), fit(statusGlyph(d.Status)+" "+statusWord(d.Status), w))
 	}}
-	colWorkflowID = column{title: "WORKFLOW ID", field: "workflow_id", min: 14, weight: 2, priority: 100, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+	colWorkflowID = column{title: "WORKFLOW ID", field: "workflow_id", asc: true, min: 14, priority: 100, whole: true, measure: func(d *searchapi.Doc) int {
+		return ansi.StringWidth(d.WorkflowID)
+	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(oneLine(d.WorkflowID), w)
 	}}
-	colRun = column{title: "RUN", field: "run_id", width: 8, priority: 10, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+	colRun = column{title: "RUN", field: "run_id", asc: true, width: 8, priority: 10, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Dim, fit(shortID(d.RunID), w))
 	}}
-	colType = column{title: "TYPE", field: "type", min: 8, weight: 1, priority: 80, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+	colType = column{title: "TYPE", field: "type", asc: true, min: 8, priority: 80, measure: func(d *searchapi.Doc) int {
+		return ansi.StringWidth(d.Type)
+	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(oneLine(d.Type), w)
 	}}
-	colAge = column{title: "AGE", field: "start_time", width: 6, priority: 90, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+	colAge = column{title: "AGE", field: "start_time", width: 6, priority: 90, right: true, inverse: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		if d.StartTime.IsZero() {
 			return strings.Repeat(" ", w)
 		}
@@ -127,7 +223,9 @@ var (
 		full := strings.Count(bar, "█")
 		return c.r(c.st.BarFull, strings.Repeat("█", full)) + c.r(c.st.BarEmpty, strings.Repeat("░", 5-full)) + fitRight(pct, w-5)
 	}}
-	colWaiting = column{title: "WAITING", field: "waiting_on", width: 10, priority: 60, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+	colWaiting = column{title: "WAITING", field: "waiting_on", asc: true, min: 8, priority: 85, measure: func(d *searchapi.Doc) int {
+		return len(waitingWord(d.WaitingOn, d.Attempts))
+	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		s := fit(waitingWord(d.WaitingOn, d.Attempts), w)
 		if d.WaitingOn == "retry" || d.WaitingOn == "task_failure" {
 			return c.r(c.st.Warn, s)
@@ -154,13 +252,15 @@ var (
 	colHistory = column{title: "EVENTS", field: "history_length", width: 6, priority: 5, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Dim, fitRight(thousands(d.HistoryLength), w))
 	}}
-	colStalled = column{title: "STALLED", field: "last_event_time", width: 8, priority: 90, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+	colStalled = column{title: "STALLED", field: "last_event_time", width: 8, priority: 90, right: true, inverse: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		if d.LastEventTime.IsZero() {
 			return strings.Repeat(" ", w)
 		}
 		return c.r(c.st.Warn, fitRight(compactDuration(c.now.Sub(d.LastEventTime)), w))
 	}}
-	colWhy = column{title: "WHY", min: 16, weight: 6, priority: 95, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+	colWhy = column{title: "WHY", min: 16, weight: 6, priority: 95, measure: func(d *searchapi.Doc) int {
+		return ansi.StringWidth(stuckReason(d, d.LastEventTime)) // durations aside, the reason's width
+	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(stuckReason(d, c.now), w)
 	}}
 )

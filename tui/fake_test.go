@@ -202,6 +202,15 @@ func (f *fakeBackend) matcher(q string) (func(*searchapi.Doc) bool, error) {
 			j++
 		}
 		tok := q[i:j]
+		neg := strings.HasPrefix(tok, "-")
+		if neg { // -field:value excludes
+			tok = tok[1:]
+			if match, err := f.matcher(tok); err == nil {
+				preds = append(preds, func(d *searchapi.Doc) bool { return !match(d) })
+			}
+			i = j
+			continue
+		}
 		field, val, ok := strings.Cut(tok, ":")
 		val = strings.Trim(val, `"`)
 		switch {

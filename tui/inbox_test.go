@@ -69,23 +69,17 @@ func TestInboxSortsAndMarksAll(t *testing.T) {
 		t.Fatalf("default order %q, want oldest first", got)
 	}
 	h.wantScreenContains("WAITING▼") // longest wait first
-	h.press("O")
-	if got := inboxOrder(s); got != "ship-order risk finance" {
-		t.Fatalf("O: %q", got)
-	}
-	h.wantScreenContains("WAITING▲")
-	h.press("3") // APPROVAL, A to Z
-	if got := inboxOrder(s); got != "finance risk ship-order" {
-		t.Fatalf("3: %q", got)
-	}
-	h.wantScreenContains("APPROVAL▲")
-	h.press("3")
-	if got := inboxOrder(s); got != "ship-order risk finance" {
-		t.Fatalf("3 again: %q", got)
-	}
-	h.press("o") // DESCRIPTION
-	if got := inboxOrder(s); got != "risk finance ship-order" {
-		t.Fatalf("o: %q", got)
+	for _, step := range []struct{ key, order, header string }{
+		{"O", "ship-order risk finance", "WAITING▲"},
+		{"3", "finance risk ship-order", "APPROVAL▲"}, // the third column, A to Z
+		{"3", "ship-order risk finance", "APPROVAL▼"},
+		{"o", "risk finance ship-order", "DESCRIPTION▲"},
+	} {
+		h.press(step.key)
+		if got := inboxOrder(s); got != step.order {
+			t.Fatalf("%s: %q, want %q", step.key, got, step.order)
+		}
+		h.wantScreenContains(step.header)
 	}
 	h.press("/")
 	h.typeText("refund")

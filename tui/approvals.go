@@ -333,7 +333,9 @@ func (s *approvalsScreen) help(k keyMap) []helpGroup {
 }
 
 func (s *approvalsScreen) footer(k keyMap) []key.Binding {
-	return []key.Binding{k.Approve, k.Reject, k.Mark, k.Open, k.Search, k.Back}
+	search := k.Search
+	search.SetHelp("/", "filter")
+	return []key.Binding{k.Approve, k.Reject, k.Mark, k.Open, search}
 }
 
 func (s *approvalsScreen) header(m *Model) string {

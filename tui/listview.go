@@ -220,7 +220,10 @@ func (l *runList) mouse(m *Model, msg tea.MouseMsg, bodyTop int) tea.Cmd {
 				if ms.X >= x && ms.X < x+widths[i] && c.field != "" {
 					for j := range l.cols {
 						if l.cols[j].title == c.title {
-							return l.setSort(m, j, !(l.sortBy == j && l.desc))
+							if l.sortBy == j {
+								return l.setSort(m, j, !l.desc)
+							}
+							return l.setSort(m, j, !l.cols[j].asc) // as its digit key does
 						}
 					}
 				}

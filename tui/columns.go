@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -30,6 +31,11 @@ type column struct {
 	// whole: the column says which run a row is (status, workflow id);
 	// its values are shown whole before lower columns are kept.
 	whole bool
+	// claim is the width (of its values, at most claim) the column takes
+	// from the extra columns (below extraPriority), dropping them when that
+	// is enough: the status line says what a run does and what to signal,
+	// which a RUN or EVENTS column does not.
+	claim int
 	// measure is the width a cell's value needs (flexible columns): the
 	// layout widens columns to their values, highest priority first, before
 	// any weight is shared out. nil: min is enough.
@@ -56,15 +62,21 @@ func (c cellCtx) r(style lipgloss.Style, text string) string {
 // layout chooses the columns that fit in width (after the two-cell gutter
 // and one space between columns) and their widths. wants[i] is what column
 // i's values need (0: its min); pin is a column never dropped (the sorted
-// one, so its arrow stays in sight), -1 for none. Narrow, the lowest
-// priorities go first; the width left after every column's min goes to
-// the columns' wants by priority (the workflow id is whole before a type
-// is), and only then by weight (the status line takes what is left rather
-// than the id padding).
+// one, so its arrow stays in sight), -1 for none.
+//
+// In order: the columns that say which run a row is (whole) get their
+// values' width before any lower column is kept, so a workflow id is never
+// cut for a RUN or EVENTS column; a claiming column (the status line) gets
+// its claim by dropping extra columns when that is enough; then
+// the lowest priorities go until the rest fits at their min. The width
+// left goes to claims, then to the columns' values by priority, then by
+// weight — to the status line rather than id padding.
 func layout(cols []column, width int, wants []int, pin int) (keep []column, widths []int) {
-	idx := make([]int, len(cols))
-	for i := range cols {
-		idx[i] = i
+	want := func(i int) int {
+		if i < len(wants) {
+			return wants[i]
+		}
+		return 0
 	}
 	least := func(i int) int {
 		c := cols[i]
@@ -77,57 +89,98 @@ func layout(cols []column, width int, wants []int, pin int) (keep []column, widt
 		}
 		return w
 	}
-	// need is the width of the columns left: at their min, or, with
-	// whole, the identity columns (status, id, age) at what their values
-	// need — a workflow id is not cut to keep a low-priority column.
-	need := func(whole bool) int {
+	wholeW := func(i int) int {
+		if cols[i].whole {
+			return max(least(i), want(i))
+		}
+		return least(i)
+	}
+	// claimsFrom is the width of column i with the claims of priority p
+	// and above.
+	claimsFrom := func(p int) func(i int) int {
+		return func(i int) int {
+			if c := cols[i]; c.claim > 0 && c.priority >= p {
+				return max(least(i), min(want(i), c.claim))
+			}
+			return wholeW(i)
+		}
+	}
+	claimW := claimsFrom(math.MinInt)
+	sum := func(idx []int, w func(int) int) int {
 		n := 2 + len(idx) - 1
 		for _, i := range idx {
-			w := least(i)
-			if whole && cols[i].whole && i < len(wants) {
-				w = max(w, wants[i])
-			}
-			n += w
+			n += w(i)
 		}
 		return n
 	}
-	drop := func(whole bool) bool {
+	// drop removes the lowest-priority column that may go.
+	drop := func(idx []int, may func(i int) bool) ([]int, bool) {
 		low := -1
 		for k, i := range idx {
-			if i != pin && !(whole && cols[i].whole) && (low < 0 || cols[i].priority < cols[idx[low]].priority) {
+			if i != pin && may(i) && (low < 0 || cols[i].priority < cols[idx[low]].priority) {
 				low = k
 			}
 		}
 		if low < 0 {
-			return false
+			return idx, false
 		}
-		idx = append(idx[:low:low], idx[low+1:]...)
-		return true
+		return append(idx[:low:low], idx[low+1:]...), true
 	}
-	for len(idx) > 1 && need(true) > width && drop(true) {
+	idx := make([]int, len(cols))
+	for i := range cols {
+		idx[i] = i
 	}
-	for len(idx) > 1 && need(false) > width && drop(false) {
+	ok := true
+	for len(idx) > 1 && sum(idx, wholeW) > width && ok {
+		idx, ok = drop(idx, func(i int) bool { return !cols[i].whole })
 	}
-	spare := width - need(false)
+	claimers := slices.Clone(idx)
+	slices.SortStableFunc(claimers, func(a, b int) int { return cols[b].priority - cols[a].priority })
+	for _, ci := range claimers {
+		w := claimsFrom(cols[ci].priority)
+		if cols[ci].claim == 0 || !slices.Contains(idx, ci) || sum(idx, w) <= width {
+			continue
+		}
+		trial, ok := idx, true
+		for sum(trial, w) > width && ok {
+			trial, ok = drop(trial, func(i int) bool {
+				return !cols[i].whole && cols[i].claim == 0 && cols[i].priority < extraPriority
+			})
+		}
+		if sum(trial, w) <= width {
+			idx = trial
+		}
+	}
+	ok = true
+	for len(idx) > 1 && sum(idx, least) > width && ok {
+		idx, ok = drop(idx, func(int) bool { return true })
+	}
+	spare := width - sum(idx, least)
 	widths = make([]int, len(idx))
 	keep = make([]column, len(idx))
 	for k, i := range idx {
 		keep[k], widths[k] = cols[i], least(i)
 	}
-	// Widen to the values, highest priority first.
+	grow := func(k, to int) {
+		if add := min(spare, to-widths[k]); add > 0 {
+			widths[k] += add
+			spare -= add
+		}
+	}
+	// Claims and whole values first, then the others' values by priority.
 	order := make([]int, len(idx))
 	for k := range order {
 		order[k] = k
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return keep[b].priority - keep[a].priority })
 	for _, k := range order {
-		if spare <= 0 {
-			break
+		if keep[k].whole || keep[k].claim > 0 {
+			grow(k, claimW(idx[k]))
 		}
-		if i := idx[k]; keep[k].width == 0 && i < len(wants) && wants[i] > widths[k] {
-			add := min(spare, wants[i]-widths[k])
-			widths[k] += add
-			spare -= add
+	}
+	for _, k := range order {
+		if keep[k].width == 0 && keep[k].claim == 0 {
+			grow(k, want(idx[k]))
 		}
 	}
 	weights := 0
@@ -161,6 +214,10 @@ func layout(cols []column, width int, wants []int, pin int) (keep []column, widt
 	}
 	return keep, widths
 }
+
+// extraPriority: columns below it (RUN, TOOK, EVENTS) are extras, which a
+// claim may take the room of; the others stay as long as they fit.
+const extraPriority = 40
 
 // wantWidths measures rows into wants (one per column, grown only: widths
 // do not jump back and forth while the operator scrolls). Column titles
@@ -223,7 +280,7 @@ var (
 		full := strings.Count(bar, "█")
 		return c.r(c.st.BarFull, strings.Repeat("█", full)) + c.r(c.st.BarEmpty, strings.Repeat("░", 5-full)) + fitRight(pct, w-5)
 	}}
-	colWaiting = column{title: "WAITING", field: "waiting_on", asc: true, min: 8, priority: 85, measure: func(d *searchapi.Doc) int {
+	colWaiting = column{title: "WAITING", field: "waiting_on", asc: true, min: 8, priority: 85, claim: 10, measure: func(d *searchapi.Doc) int {
 		return len(waitingWord(d.WaitingOn, d.Attempts))
 	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		s := fit(waitingWord(d.WaitingOn, d.Attempts), w)
@@ -232,22 +289,15 @@ var (
 		}
 		return s
 	}}
-	colStatusLine = column{title: "STATUS LINE", min: 10, weight: 5, priority: 50, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
-		if !statusLineStale(d.Status) {
-			if d.StatusLine == "" && d.LastFailure != nil && d.Status != "running" {
-				return c.r(c.st.Fail, fit(oneLine(d.LastFailure.Message), w))
-			}
-			return fit(oneLine(d.StatusLine), w)
+	colStatusLine = column{title: "STATUS LINE", min: 10, weight: 5, priority: 50, claim: 30, measure: func(d *searchapi.Doc) int {
+		text, _ := statusLineText(d)
+		return ansi.StringWidth(text)
+	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+		text, failed := statusLineText(d)
+		if failed {
+			return c.r(c.st.Fail, fit(text, w))
 		}
-		// A run closed from outside or by a failure said its status line
-		// before that ("waiting for a manager…"): it is not what it does.
-		if d.LastFailure != nil {
-			return c.r(c.st.Fail, fit(oneLine(d.LastFailure.Message), w))
-		}
-		if d.StatusLine == "" {
-			return fit("", w)
-		}
-		return fit("last: "+oneLine(d.StatusLine), w) // unstyled: rows stay cheap to draw
+		return fit(text, w) // unstyled: rows stay cheap to draw
 	}}
 	colHistory = column{title: "EVENTS", field: "history_length", width: 6, priority: 5, right: true, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return c.r(c.st.Dim, fitRight(thousands(d.HistoryLength), w))
@@ -275,6 +325,26 @@ var stuckColumns = []column{colWorkflowID, colType, colStalled, colWaiting, rewe
 func reweigh(c column, weight int) column {
 	c.weight = weight
 	return c
+}
+
+// statusLineText is what the status line column shows: the run's own
+// line, or for a closed run that did not say a last word its failure or
+// "last: " and what it said before (a terminated run's "waiting for a
+// manager…" is not what it does). failed: the text is a failure.
+func statusLineText(d *searchapi.Doc) (text string, failed bool) {
+	if !statusLineStale(d.Status) {
+		if d.StatusLine == "" && d.LastFailure != nil && d.Status != "running" {
+			return oneLine(d.LastFailure.Message), true
+		}
+		return oneLine(d.StatusLine), false
+	}
+	if d.LastFailure != nil {
+		return oneLine(d.LastFailure.Message), true
+	}
+	if d.StatusLine == "" {
+		return "", false
+	}
+	return "last: " + oneLine(d.StatusLine), false
 }
 
 // statusLineStale: the run closed without its code saying a last word

@@ -215,6 +215,18 @@ func layout(cols []column, width int, wants []int, pin int) (keep []column, widt
 	return keep, widths
 }
 
+// textWidth is the cells s takes: its length for ASCII (ids, types, most
+// status lines), measured only otherwise — measuring runs per row per
+// frame.
+func textWidth(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
+}
+
 // extraPriority: columns below it (RUN, TOOK, EVENTS) are extras, which a
 // claim may take the room of; the others stay as long as they fit.
 const extraPriority = 40
@@ -248,7 +260,7 @@ var (
 		return c.r(c.st.Status(d.Status), fit(statusGlyph(d.Status)+" "+statusWord(d.Status), w))
 	}}
 	colWorkflowID = column{title: "WORKFLOW ID", field: "workflow_id", asc: true, min: 14, priority: 100, whole: true, measure: func(d *searchapi.Doc) int {
-		return ansi.StringWidth(d.WorkflowID)
+		return textWidth(d.WorkflowID)
 	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(oneLine(d.WorkflowID), w)
 	}}
@@ -256,7 +268,7 @@ var (
 		return c.r(c.st.Dim, fit(shortID(d.RunID), w))
 	}}
 	colType = column{title: "TYPE", field: "type", asc: true, min: 8, priority: 80, measure: func(d *searchapi.Doc) int {
-		return ansi.StringWidth(d.Type)
+		return textWidth(d.Type)
 	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(oneLine(d.Type), w)
 	}}
@@ -291,7 +303,7 @@ var (
 	}}
 	colStatusLine = column{title: "STATUS LINE", min: 10, weight: 5, priority: 50, claim: 30, measure: func(d *searchapi.Doc) int {
 		text, _ := statusLineText(d)
-		return ansi.StringWidth(text)
+		return textWidth(text)
 	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		text, failed := statusLineText(d)
 		if failed {
@@ -309,7 +321,7 @@ var (
 		return c.r(c.st.Warn, fitRight(compactDuration(c.now.Sub(d.LastEventTime)), w))
 	}}
 	colWhy = column{title: "WHY", min: 16, weight: 6, priority: 95, measure: func(d *searchapi.Doc) int {
-		return ansi.StringWidth(stuckReason(d, d.LastEventTime)) // durations aside, the reason's width
+		return textWidth(stuckReason(d, d.LastEventTime)) // durations aside, the reason's width
 	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
 		return fit(stuckReason(d, c.now), w)
 	}}

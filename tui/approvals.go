@@ -352,7 +352,7 @@ func (s *approvalsScreen) header(m *Model) string {
 		h = m.st.Bold.Render(thousands(len(s.rows))) + m.st.Dim.Render(" pending approvals in ") + thousands(s.total) + m.st.Dim.Render(" runs")
 	}
 	if s.total > maxApprovalRuns {
-		h += m.st.Warn.Render("  (showing the oldest " + thousands(maxApprovalRuns) + " runs: / narrows)")
+		h += m.st.Warn.Render("  (the oldest " + thousands(maxApprovalRuns) + " runs only: / filters among them; foreman approve -q reaches every run)")
 	}
 	if n := len(s.marks); n > 0 {
 		h += "   " + m.st.Marked.Render(thousands(n)+" marked")

@@ -7,8 +7,7 @@ import (
 	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
-// headerCols is the column header line of a table screen, split on runs of
-// two spaces or more (titles have single spaces).
+// headerLine is the column header line of a table screen.
 func headerLine(h *harness) string {
 	return strings.Split(h.screen(), "\n")[3]
 }

@@ -80,8 +80,8 @@ func ParseDialect(d Dialect, q string, s Schema, now time.Time) (bq.Query, []str
 // dialect.IsTemporal, with the schema's names as the known fields. It looks
 // only at the start of the query and never fails, so a query string never
 // starts with a name and a comparison operator, and free text such as
-// `card is declined` stays free text. A list-filter condition later in a
-// query string is an error (see parseQueryString), not free text.
+// `card is declined` stays free text. A condition of the other dialect
+// later in the query is an error that says so (errors.go), not free text.
 func Detect(q string, s Schema) Dialect {
 	if dialect.IsTemporal(q, knownIn(s)) {
 		return Temporal

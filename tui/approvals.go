@@ -390,11 +390,18 @@ var approvalColumns = func() []approvalColumn {
 			cmp:   func(a, b *approvalRow) int { return a.a.RequestedAt.Compare(b.a.RequestedAt) }},
 		text("WORKFLOW ID", 14, 0, 100, func(r *approvalRow) string { return r.wf }),
 		text("APPROVAL", 10, 0, 100, func(r *approvalRow) string { return r.a.Name }),
-		text("DESCRIPTION", 12, 1, 90, func(r *approvalRow) string { return r.a.Description }),
-		text("APPROVERS", 10, 0, 20, approvers),
+		claiming(text("DESCRIPTION", 12, 1, 90, func(r *approvalRow) string { return r.a.Description }), 30),
+		text("APPROVERS", 10, 0, 45, approvers),
 		text("TYPE", 8, 0, 10, func(r *approvalRow) string { return r.typ }),
 	}
 }()
+
+// claiming is c taking up to claim cells for its values from the extra
+// columns (TYPE), as the run list's status line does.
+func claiming(c approvalColumn, claim int) approvalColumn {
+	c.claim = claim
+	return c
+}
 
 // layout is the inbox's columns at width w: widened to the values seen,
 // the sorted one never dropped.
@@ -406,7 +413,7 @@ func (s *approvalsScreen) layout(w int) ([]column, []int) {
 	for i, c := range approvalColumns {
 		cols[i] = c.column
 		s.wants[i] = max(s.wants[i], ansi.StringWidth(c.title)+1)
-		if c.width == 0 && c.weight == 0 {
+		if c.width == 0 && (c.weight == 0 || c.claim > 0) {
 			for j := range s.rows {
 				s.wants[i] = max(s.wants[i], ansi.StringWidth(c.value(&s.rows[j], time.Time{})))
 			}

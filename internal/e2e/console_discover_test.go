@@ -20,17 +20,7 @@ func TestConsoleDiscoverability(t *testing.T) {
 		"--input", `{"doc_id":"doc-E2EHND","pages":500,"page_time":"1s"}`); code != 0 {
 		t.Fatalf("start: exit %d: %s", code, stderr)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, _, _ := e.foreman(t, "e2e", "count", "workflow_id:"+id)
-		if strings.TrimSpace(out) == "1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the index holds %q runs", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	e.waitCount(t, "workflow_id:"+id, 1, 30*time.Second)
 
 	s := newScreen(t, 80, 24, []string{"FOREMAN_NATS=" + e.url, "FOREMAN_IDENTITY=alice", "TERM=xterm-256color", "HOME=" + t.TempDir()},
 		filepath.Join(bin, "foreman"))

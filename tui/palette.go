@@ -25,7 +25,7 @@ func paletteCommands() []paletteCmd {
 	return []paletteCmd{
 		{name: "approvals", desc: "pending approvals, oldest first", run: func(m *Model, _ string) tea.Cmd { return m.jump(newApprovals(m)) }},
 		{name: "failed", desc: "failed executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listFailed, "")) }},
-		{name: "stuck", args: "[after]", desc: "running with no progress (default " + compactDuration(defaultStuckAfter) + ")", run: openStuck},
+		{name: "stuck", args: "[after]", desc: "no progress, approvals aside (default " + compactDuration(defaultStuckAfter) + ")", run: openStuck},
 		{name: "running", desc: "running executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listRunning, "")) }},
 		{name: "queues", desc: "task queues and their load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
 		{name: "executions", desc: "all executions (home), no search", run: func(m *Model, _ string) tea.Cmd {

@@ -40,7 +40,7 @@ func TestConsoleFollowsNewRunsAndTabReachesTheButton(t *testing.T) {
 
 	s := newScreen(t, 160, 48, []string{"FOREMAN_NATS=" + e.url, "FOREMAN_IDENTITY=alice", "TERM=xterm-256color", "HOME=" + t.TempDir()},
 		filepath.Join(bin, "foreman"))
-	s.waitText(20*time.Second, "for alice", "300 matches")
+	s.waitText(20*time.Second, "foreman as alice", "300 matches")
 	cursorOn := func(txt, id string) bool {
 		for _, l := range strings.Split(txt, "\n") {
 			if strings.HasPrefix(strings.TrimSpace(l), "▶") {

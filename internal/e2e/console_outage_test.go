@@ -20,7 +20,7 @@ func TestConsoleEngineKilled(t *testing.T) {
 	}
 	s := newScreen(t, 160, 48, []string{"FOREMAN_NATS=" + e.url, "FOREMAN_IDENTITY=alice", "TERM=xterm-256color", "HOME=" + t.TempDir()},
 		filepath.Join(bin, "foreman"))
-	s.waitText(20*time.Second, "for alice", "exp-outage-1", "● live")
+	s.waitText(20*time.Second, "foreman as alice", "exp-outage-1", "● live")
 
 	// A cancel dialog open when the engine goes.
 	s.keys("C")

@@ -52,7 +52,7 @@ func TestConsoleApproveAndTerminate(t *testing.T) {
 
 	s := newScreen(t, 160, 48, []string{"FOREMAN_NATS=" + e.url, "FOREMAN_IDENTITY=alice", "TERM=xterm-256color", "HOME=" + t.TempDir()},
 		filepath.Join(bin, "foreman"))
-	s.waitText(20*time.Second, "for alice", "exp-e2e-1", "ord-e2e-9")
+	s.waitText(20*time.Second, "foreman as alice", "exp-e2e-1", "ord-e2e-9")
 
 	// Search for the pending approval and open it.
 	s.keys("/", "C-u", "waiting_on:approval type:ExpenseApproval", "Enter")
@@ -188,8 +188,8 @@ func TestContextsAndTheConsoleHeader(t *testing.T) {
 	}
 
 	s := newScreen(t, 120, 30, []string{"TERM=xterm-256color", "HOME=" + t.TempDir()},
-		"env -u FOREMAN_NATS FOREMAN_CONFIG_DIR="+cfg+" FOREMAN_IDENTITY=vera "+filepath.Join(bin, "foreman"))
-	s.waitText(20*time.Second, "foreman @prod-eu", "PRODUCTION", "as vera", "[read-only]", "● live")
+		"env -u FOREMAN_NATS FOREMAN_CONFIG_DIR="+cfg+" FOREMAN_IDENTITY=bob "+filepath.Join(bin, "foreman"))
+	s.waitText(20*time.Second, "foreman @prod-eu", "PRODUCTION", "as bob (user vera)", "[read-only]", "● live")
 	s.keys("q")
 
 	if out, code := fm("context", "remove", "prod-eu"); code != 0 {

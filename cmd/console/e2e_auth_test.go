@@ -108,6 +108,9 @@ func TestUsersViewerAndRevoke(t *testing.T) {
 	// the viewer role), even when --read-only=false is asked for.
 	e.ok(t, "vera", "--creds", creds, "show", id)
 	e.ok(t, "vera", "--creds", creds, "history", id)
+	e.ok(t, "vera", "--creds", creds, "list", "-q", "WorkflowId = '"+id+"'")
+	e.ok(t, "vera", "--creds", creds, "views")
+	e.ok(t, "vera", "--creds", creds, "query", id, "state")
 	before := e.msgs(t)
 	start := time.Now()
 	e.fails(t, "vera", 4, "", "--creds", creds, "--read-only=false", "approve", id, "release", "-y")

@@ -25,12 +25,18 @@ func (s *Server) SetUsers(recs []UserRecord) error {
 	defer s.usersMu.Unlock()
 	opts := s.base.Clone()
 	opts.Nkeys = []*server.NkeyUser{{Nkey: s.localKey}}
+	names := map[string]string{s.localKey: LocalUser()}
 	for _, r := range recs {
+		if !r.Active() {
+			names[r.NKey] = r.User + ", revoked" // its refused reconnects still say whose
+		}
 		if !r.Active() || r.Local || r.NKey == s.localKey || r.Validate() != nil {
 			continue
 		}
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: r.NKey, Permissions: PermsFor(r.Principal).natsPermissions()})
+		names[r.NKey] = r.User
 	}
+	s.logNames.Store(&names)
 	if err := s.ns.ReloadOptions(opts); err != nil {
 		return fmt.Errorf("applying %d users to the embedded server: %w", len(opts.Nkeys)-1, err)
 	}

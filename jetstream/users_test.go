@@ -3,7 +3,9 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,17 +14,21 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/internal/auth"
+	"github.com/foremanhq/foreman/internal/syncbuf"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 )
 
 // bootWithUsers starts an authenticated embedded engine node with its
 // user directory served.
-func bootWithUsers(t *testing.T) (*jetstream.Node, *jetstream.Users) {
+// The server's log (warnings and errors: refused publishes) is returned too.
+func bootWithUsers(t *testing.T) (*jetstream.Node, *jetstream.Users, *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	node, err := jetstream.Boot(ctx, jetstream.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"}, nil)
+	serverLog := &syncbuf.Buffer{}
+	log := slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	node, err := jetstream.Boot(ctx, jetstream.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +38,7 @@ func bootWithUsers(t *testing.T) (*jetstream.Node, *jetstream.Users) {
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
-	return node, users
+	return node, users, serverLog
 }
 
 // addUser adds name with role (and queues) and writes its credentials.
@@ -56,7 +62,7 @@ func addUser(t *testing.T, users *jetstream.Users, name string, role auth.Role, 
 // nothing that changes state: every write subject is refused by the
 // server and no message is stored.
 func TestViewerCannotWrite(t *testing.T) {
-	node, users := bootWithUsers(t)
+	node, users, serverLog := bootWithUsers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h := engine.BatchHeader{RunID: "r1", WorkflowID: "wf", TaskQueue: "q", Kind: engine.BatchExternal, FirstEventID: 1, LastEventID: 1}
@@ -102,6 +108,10 @@ func TestViewerCannotWrite(t *testing.T) {
 	if _, err := js.Stream(ctx, jetstream.HistoryStream); err != nil {
 		t.Errorf("viewer stream info: %v", err)
 	}
+	// The engine's log names whose publish was refused.
+	if l := serverLog.String(); !strings.Contains(l, "(user vera)") || !strings.Contains(l, "Publish Violation") {
+		t.Errorf("server log does not name vera's refused publishes:\n%s", l)
+	}
 	after := streamMsgs(t, node, jetstream.HistoryStream) + streamMsgs(t, node, jetstream.TasksStream) + streamMsgs(t, node, jetstream.TimersStream)
 	if after != before {
 		t.Fatalf("messages stored %d -> %d: a viewer's publish went through", before, after)
@@ -129,7 +139,7 @@ func streamMsgs(t *testing.T, node *jetstream.Node, stream string) uint64 {
 // A worker of queue A consumes A's tasks, and cannot create or pull B's
 // consumer, nor use the admin API or another user's action subject.
 func TestWorkerLimitedToItsQueues(t *testing.T) {
-	node, users := bootWithUsers(t)
+	node, users, _ := bootWithUsers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, q := range []string{"qa", "qb"} {
@@ -200,7 +210,7 @@ func TestWorkerLimitedToItsQueues(t *testing.T) {
 // Revoking a user closes its live connection at once and refuses it
 // from then on.
 func TestRevokeCutsTheConnection(t *testing.T) {
-	node, users := bootWithUsers(t)
+	node, users, _ := bootWithUsers(t)
 	nc := jstest.ConnectAs(t, node.URL(), addUser(t, users, "otto", auth.Operator))
 	closed := make(chan struct{})
 	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })

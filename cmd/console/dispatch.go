@@ -173,9 +173,9 @@ func report(s stdio, cmd *command, err error) int {
 }
 
 // contextCommand reports whether args run `foreman context`, which edits
-// the profiles and so is never run under one.
+// the profiles and so is never run under one, or help, which needs none.
 func contextCommand(g globals, args []string) bool {
 	fs := newFlagSet("foreman", io.Discard)
 	g.register(fs)
-	return fs.Parse(args) == nil && fs.NArg() > 0 && fs.Arg(0) == contextCmd.name
+	return fs.Parse(args) == nil && fs.NArg() > 0 && (fs.Arg(0) == contextCmd.name || fs.Arg(0) == "help")
 }

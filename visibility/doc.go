@@ -192,6 +192,7 @@ func summary(f *fields.Facts) Doc {
 		SearchAttributes:  x.SearchAttributes,
 		Input:             storedJSON(x.Input),
 		Result:            storedJSON(x.Result),
+		Imported:          x.Imported != nil,
 	}
 }
 

@@ -70,9 +70,9 @@ var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews}
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
 	listCommand, countCommand,
-	showCommand, historyCommand, stackCommand, queryCommand,
+	showCommand, historyCommand, stackCommand, queryCommand, exportCommand,
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
-	startCommand,
+	startCommand, importCommand,
 	viewsCommand,
 }
 

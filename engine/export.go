@@ -2,12 +2,12 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 )
 
@@ -17,15 +17,15 @@ import (
 // replayer reads the same file, so a production history becomes a
 // regression test.
 
-// ExportFormat names the format of an export line. A reader refuses
-// another version rather than guess at it.
-const ExportFormat = "foreman.export/v1"
-
 // ExportedRun is one line of an export file.
 type ExportedRun struct {
-	Format     string    `json:"format"`
-	WorkflowID string    `json:"workflow_id"`
-	RunID      string    `json:"run_id"`
+	// Format is ExportFormat: the first thing a reader checks.
+	Format string `json:"format"`
+	// WorkflowID and RunID name the run; its history's WorkflowStarted
+	// must name the same.
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	// ExportedAt is the source engine's time of the export.
 	ExportedAt time.Time `json:"exported_at"`
 	// Source names the engine it was exported from (its NATS URL, say).
 	Source string `json:"source,omitempty"`
@@ -36,6 +36,10 @@ type ExportedRun struct {
 	// Events is the run's whole history, from event 1.
 	Events []Event `json:"events"`
 }
+
+// ExportFormat names the format of an export line. A reader refuses
+// another version rather than guess at it.
+const ExportFormat = "foreman.export/v1"
 
 // Export reads one run (runID "" = the workflow's current run) as an
 // export line.
@@ -71,7 +75,7 @@ func ReadExport(rd io.Reader, fn func(ExportedRun) error) error {
 	line := 0
 	for sc.Scan() {
 		line++
-		if strings.TrimSpace(sc.Text()) == "" {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
 		r, err := decodeExportLine(sc.Bytes())

@@ -125,20 +125,12 @@ func (t *timeline) key(m *Model, d *detailScreen, k tea.KeyPressMsg) (tea.Cmd, b
 	ks := m.keys
 	n := len(t.shown)
 	t.height = d.bodyRows(m) - 2
-	page := max(t.height, 1)
+	if to, ok := navTo(ks, k, t.cursor, t.height, n); ok {
+		t.moveTo(to)
+		t.follow(d.events)
+		return nil, true
+	}
 	switch {
-	case key.Matches(k, ks.Down):
-		t.moveTo(t.cursor + 1)
-	case key.Matches(k, ks.Up):
-		t.moveTo(t.cursor - 1)
-	case key.Matches(k, ks.PageDown, ks.HalfDown):
-		t.moveTo(t.cursor + page)
-	case key.Matches(k, ks.PageUp, ks.HalfUp):
-		t.moveTo(t.cursor - page)
-	case key.Matches(k, ks.Top):
-		t.moveTo(0)
-	case key.Matches(k, ks.Bottom):
-		t.moveTo(n - 1)
 	case key.Matches(k, ks.Expand):
 		if e, ok := t.selected(d.events); ok {
 			t.expanded[e.ID] = !t.expanded[e.ID]

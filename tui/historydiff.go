@@ -272,31 +272,37 @@ func (h *historyDiff) align() {
 
 func (h *historyDiff) moveTo(i int) {
 	h.cursor = max(min(i, len(h.rows)-1), 0)
-	rows := max(h.height, 1)
-	if h.cursor < h.offset {
-		h.offset = h.cursor
+	h.offset = min(h.offset, h.cursor)                    // above the window: scroll up to it
+	h.offset = max(h.offset, h.cursor-max(h.height, 1)+1) // below: scroll down to it
+}
+
+// navTo is where a movement key (up, down, pages, first, last) takes a
+// cursor over n rows shown page at a time; false for any other key.
+func navTo(ks keyMap, k tea.KeyPressMsg, cur, page, n int) (int, bool) {
+	page = max(page, 1)
+	for _, mv := range []struct {
+		b  []key.Binding
+		to int
+	}{
+		{[]key.Binding{ks.Down}, cur + 1}, {[]key.Binding{ks.Up}, cur - 1},
+		{[]key.Binding{ks.PageDown, ks.HalfDown}, cur + page}, {[]key.Binding{ks.PageUp, ks.HalfUp}, cur - page},
+		{[]key.Binding{ks.Top}, 0}, {[]key.Binding{ks.Bottom}, n - 1},
+	} {
+		if key.Matches(k, mv.b...) {
+			return max(min(mv.to, n-1), 0), true
+		}
 	}
-	if h.cursor >= h.offset+rows {
-		h.offset = h.cursor - rows + 1
-	}
+	return cur, false
 }
 
 func (h *historyDiff) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	ks := m.keys
 	h.height = max(m.h-m.bodyTop()-2-3, 1)
+	if to, ok := navTo(ks, k, h.cursor, h.height, len(h.rows)); ok {
+		h.moveTo(to)
+		return nil, true
+	}
 	switch {
-	case key.Matches(k, ks.Down):
-		h.moveTo(h.cursor + 1)
-	case key.Matches(k, ks.Up):
-		h.moveTo(h.cursor - 1)
-	case key.Matches(k, ks.PageDown, ks.HalfDown):
-		h.moveTo(h.cursor + h.height)
-	case key.Matches(k, ks.PageUp, ks.HalfUp):
-		h.moveTo(h.cursor - h.height)
-	case key.Matches(k, ks.Top):
-		h.moveTo(0)
-	case key.Matches(k, ks.Bottom):
-		h.moveTo(len(h.rows) - 1)
 	case key.Matches(k, ks.NextMatch), key.Matches(k, ks.PrevMatch):
 		next := key.Matches(k, ks.NextMatch)
 		if len(h.diverge) == 0 {

@@ -87,7 +87,9 @@ func TestAlignHistories(t *testing.T) {
 	act := func(id int64, name string) engine.Event {
 		return ev(id, engine.EventActivityScheduled, &engine.ActivityScheduled{ActivityType: name})
 	}
-	wtc := func(id int64) engine.Event { return ev(id, engine.EventWorkflowTaskCompleted, &engine.WorkflowTaskCompleted{}) }
+	wtc := func(id int64) engine.Event {
+		return ev(id, engine.EventWorkflowTaskCompleted, &engine.WorkflowTaskCompleted{})
+	}
 	good := []engine.Event{ev(1, engine.EventWorkflowStarted, &engine.WorkflowStarted{}), act(2, "Reserve"), wtc(3),
 		ev(4, engine.EventActivityCompleted, &engine.ActivityCompleted{}), act(5, "Charge"), wtc(6),
 		ev(7, engine.EventActivityCompleted, &engine.ActivityCompleted{}), wtc(8), ev(9, engine.EventWorkflowCompleted, &engine.WorkflowCompleted{})}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/foremanhq/foreman/engine"
@@ -17,14 +16,36 @@ import (
 // laptop for investigation, or into examples/testdata as a regression test
 // (the replayer reads export files).
 
+// eachMatch calls fn with every run matching query, page after page.
+func eachMatch(ctx context.Context, s searcher, query string, fn func(wf, run string) error) error {
+	var after []string
+	for {
+		res, err := s.Search(ctx, searchapi.SearchRequest{Query: query, Size: batchPage, After: after})
+		if err != nil {
+			return err
+		}
+		for _, d := range res.Hits {
+			if err := fn(d.WorkflowID, d.RunID); err != nil {
+				return err
+			}
+		}
+		if len(res.Hits) == 0 || res.Next == nil {
+			return nil
+		}
+		after = res.Next
+	}
+}
+
+func exportFlags(fs *flag.FlagSet, o *opts) {
+	defineRun(fs, o)
+	defineQuery(fs, o, "export every run matching this query")
+}
+
 var exportCommand = &command{
 	name: "export", args: "WORKFLOW_ID | -q QUERY", group: groupInspect,
 	summary: "write runs (record and history) as JSON lines, for import or the replayer",
-	flags: func(fs *flag.FlagSet, o *opts) {
-		defineRun(fs, o)
-		defineQuery(fs, o, "export every run matching this query")
-	},
 	streams: func(o *opts) bool { return o.query != "" },
+	flags:   exportFlags,
 	run: func(ctx context.Context, a *app, o *opts, args []string) error {
 		var targets func(yield func(wf, run string) error) error
 		switch {
@@ -35,24 +56,7 @@ var exportCommand = &command{
 			if err != nil {
 				return err
 			}
-			targets = func(yield func(wf, run string) error) error {
-				var after []string
-				for {
-					res, err := s.Search(ctx, searchapi.SearchRequest{Query: o.query, Size: batchPage, After: after})
-					if err != nil {
-						return err
-					}
-					for _, d := range res.Hits {
-						if err := yield(d.WorkflowID, d.RunID); err != nil {
-							return err
-						}
-					}
-					if len(res.Hits) == 0 || res.Next == nil {
-						return nil
-					}
-					after = res.Next
-				}
-			}
+			targets = func(yield func(wf, run string) error) error { return eachMatch(ctx, s, o.query, yield) }
 		default:
 			t, err := oneTarget("export", args, o)
 			if err != nil {
@@ -93,7 +97,7 @@ var importCommand = &command{
 		if a.g.readOnly {
 			return fmt.Errorf("%w: import writes runs into this engine", operator.ErrReadOnly)
 		}
-		var in io.Reader = a.io.in
+		in := a.io.in
 		if args[0] != "-" {
 			f, err := os.Open(args[0])
 			if errors.Is(err, os.ErrNotExist) {

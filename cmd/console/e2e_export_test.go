@@ -1,10 +1,6 @@
 package main_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,14 +39,9 @@ func TestExportImportBetweenEngines(t *testing.T) {
 	if len(one) != 1 || one[0].Run.Status != failed.Status || one[0].Source != src.url {
 		t.Fatalf("export exp-fail: %+v", one)
 	}
-	file := filepath.Join(t.TempDir(), "orders.jsonl")
-	if err := os.WriteFile(file, []byte(exp.stdout), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	dst.fails(t, "ops", 4, "read-only", "import", file, "--read-only")
-	imp := dst.ok(t, "ops", "import", file)
-	if !strings.Contains(imp.stderr, "imported 2 runs") {
+	dst.fails(t, "ops", 4, "read-only", "import", "-", "--read-only")
+	imp := dst.fm(t, "ops", strings.NewReader(exp.stdout), "import", "-")
+	if imp.code != 0 || !strings.Contains(imp.stderr, "imported 2 runs") {
 		t.Fatalf("import: %s", imp)
 	}
 	waitFor(t, "the imported runs in the second engine's index", 20*time.Second, func() (bool, string) {
@@ -110,23 +101,14 @@ func TestExportImportBetweenEngines(t *testing.T) {
 	}
 	dst.fails(t, "ops", 2, `no event type contains "actvity"`, "history", "exp-fail", "--type", "actvity")
 
-	// The replayer reads the export file against the examples' code.
+	// The replayer takes the exported runs against the examples' code
+	// (and files of them: examples' TestReplayExportedHistory).
 	r := engine.NewWorkflowReplayer()
 	if err := r.RegisterWorkflow(examples.OrderFulfillment); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.ReplayWorkflowHistoryFromJSONFile(file); err != nil {
+	err := engine.ReadExport(strings.NewReader(exp.stdout), func(run engine.ExportedRun) error { return r.ReplayWorkflowHistory(run.Events) })
+	if err != nil {
 		t.Fatalf("replaying the export: %v", err)
-	}
-	if out := os.Getenv("FOREMAN_KEEP_EXPORT"); out != "" {
-		// how examples/testdata/histories/order-declined.export.jsonl was made
-		var b bytes.Buffer
-		for _, l := range one {
-			line, _ := json.Marshal(l)
-			b.Write(append(line, '\n'))
-		}
-		if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

@@ -112,12 +112,27 @@ func matchesAny(word string, ts []EventType) bool {
 	return false
 }
 
-// EventKey is what aligns the events of two runs' histories: the event
-// type, and for a decision of workflow code what it decided on
-// ("ActivityScheduled ChargeCard"), as replay matches them.
-func EventKey(e Event) string {
-	if k := replayKeyOf(e.Type, e.Attrs); k.label != "" {
-		return string(e.Type) + " " + k.label
+// HistoryKeys are what align the events of two runs' histories, one per
+// event: its type, and what it is about as replay names it — for a
+// decision of workflow code, what it decided on ("ActivityScheduled
+// Charge"); for an outcome of pending work, that work ("ActivityCompleted
+// Charge", not any ActivityCompleted).
+func HistoryKeys(events []Event) []string {
+	keys := make([]string, len(events))
+	work := map[int64]string{} // seq -> what opened it
+	for i, e := range events {
+		label := replayKeyOf(e.Type, e.Attrs).label
+		effect, seq := specOf(e.Type).pendingOf(e.Attrs)
+		switch {
+		case effect == pendingOpens && label != "":
+			work[seq] = label
+		case effect != pendingNone && label == "":
+			label = work[seq]
+		}
+		keys[i] = string(e.Type)
+		if label != "" {
+			keys[i] += " " + label
+		}
 	}
-	return string(e.Type)
+	return keys
 }

@@ -48,7 +48,7 @@ func TestHistoryFilter(t *testing.T) {
 	if _, err := engine.ParseEventTypes("activty"); !errors.Is(err, engine.ErrInvalidArgument) {
 		t.Fatalf("a misspelt type: %v", err)
 	}
-	if got := engine.EventKey(events[3]); got != "ActivityScheduled Charge" {
-		t.Fatalf("key %q", got)
+	if keys := engine.HistoryKeys(events); keys[3] != "ActivityScheduled Charge" || keys[6] != "ActivityFailed Charge" || keys[4] != "WorkflowTaskCompleted" {
+		t.Fatalf("keys %q", keys)
 	}
 }

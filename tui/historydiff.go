@@ -13,7 +13,7 @@ import (
 
 // The history diff: two runs' histories side by side (a failed run
 // against a good one of the same type), aligned by event type and what
-// each decision names (engine.EventKey: "ActivityScheduled Charge"), with
+// what each is about (engine.HistoryKeys: "ActivityCompleted Charge"), with
 // the divergences marked and n/N jumping between them. D on the history
 // tab opens it, against the run marked in the list or one typed at the
 // prompt.
@@ -43,7 +43,7 @@ const maxDiffCells = 4 << 20
 // start and end as they are, the middle by a longest common subsequence;
 // next to each other, events only one side has pair up as changed rows.
 func alignHistories(a, b []engine.Event) []diffRow {
-	ka, kb := eventKeys(a), eventKeys(b)
+	ka, kb := engine.HistoryKeys(a), engine.HistoryKeys(b)
 	pre := 0
 	for pre < len(ka) && pre < len(kb) && ka[pre] == kb[pre] {
 		pre++
@@ -61,14 +61,6 @@ func alignHistories(a, b []engine.Event) []diffRow {
 		rows = append(rows, diffRow{len(ka) - suf + i, len(kb) - suf + i, diffSame})
 	}
 	return rows
-}
-
-func eventKeys(events []engine.Event) []string {
-	k := make([]string, len(events))
-	for i, e := range events {
-		k[i] = engine.EventKey(e)
-	}
-	return k
 }
 
 // alignMiddle aligns ka and kb (starting at events oa and ob).

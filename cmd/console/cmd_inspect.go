@@ -98,6 +98,9 @@ func printExecution(w io.Writer, sx shown) error {
 	t.add("Type", x.Type)
 	t.add("Task queue", x.TaskQueue)
 	t.add("Status", status)
+	if im := x.Imported; im != nil {
+		t.add("Imported", fmt.Sprintf("read-only copy from %s, exported %s, imported by %s", im.Source, when(im.ExportedAt), im.Identity))
+	}
 	if sx.ResetAt != nil {
 		// A reset run started when the reset made it; the start its
 		// replayed history carries is the replaced run's.

@@ -63,6 +63,9 @@ func TestExportImportBetweenEngines(t *testing.T) {
 	if !strings.Contains(show, `"imported":`) {
 		t.Fatalf("show of an imported run does not say so: %s", show)
 	}
+	if show := dst.ok(t, "ops", "show", "exp-wait").stdout; !strings.Contains(show, "read-only copy from "+src.url) {
+		t.Fatalf("show of an imported run does not say so: %s", show)
+	}
 
 	for _, args := range [][]string{
 		{"signal", "exp-wait", "payment-confirmed"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 
 	"github.com/foremanhq/foreman/engine"
@@ -68,9 +69,15 @@ var exportCommand = &command{
 		if err != nil {
 			return err
 		}
+		// where the runs came from, without any credentials the URL holds
+		source := a.g.nats
+		if u, err := url.Parse(source); err == nil && u.User != nil {
+			u.User = nil
+			source = u.String()
+		}
 		n := 0
 		err = targets(func(wf, run string) error {
-			r, err := c.Export(ctx, wf, run, a.g.nats)
+			r, err := c.Export(ctx, wf, run, source)
 			if err != nil {
 				return err
 			}

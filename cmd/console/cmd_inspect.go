@@ -193,7 +193,7 @@ func printExecution(w io.Writer, sx shown) error {
 
 var historyCommand = &command{
 	name: "history", args: "WORKFLOW_ID [--follow]", group: groupInspect,
-	summary: "the event history; --follow streams it until the run closes",
+	summary: "the event history (--type, --failures, --compact filter it); --follow streams it until the run closes",
 	flags: func(fs *flag.FlagSet, o *opts) {
 		defineRun(fs, o)
 		fs.BoolVar(&o.follow, "follow", false, "keep printing new events until the run closes (with -o json: one event per line)")

@@ -61,7 +61,7 @@ const (
 	groupFind    = "Find runs"
 	groupInspect = "Inspect a run (--run RUN_ID for an older run)"
 	groupAct     = "Act on a run, or with -q QUERY on every match (a batch)"
-	groupStart   = "Start a run"
+	groupStart   = "Start a run, or import exported ones"
 	groupViews   = "Saved views (shared with the console)"
 )
 

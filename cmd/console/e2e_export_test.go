@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -104,14 +105,16 @@ func TestExportImportBetweenEngines(t *testing.T) {
 	}
 	dst.fails(t, "ops", 2, `no event type contains "actvity"`, "history", "exp-fail", "--type", "actvity")
 
-	// The replayer takes the exported runs against the examples' code
-	// (and files of them: examples' TestReplayExportedHistory).
+	// The replayer takes the export file against the examples' code.
 	r := engine.NewWorkflowReplayer()
 	if err := r.RegisterWorkflow(examples.OrderFulfillment); err != nil {
 		t.Fatal(err)
 	}
-	err := engine.ReadExport(strings.NewReader(exp.stdout), func(run engine.ExportedRun) error { return r.ReplayWorkflowHistory(run.Events) })
-	if err != nil {
-		t.Fatalf("replaying the export: %v", err)
+	file := t.TempDir() + "/orders.jsonl"
+	if err := os.WriteFile(file, []byte(exp.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ReplayWorkflowHistoryFromJSONFile(file); err != nil {
+		t.Fatalf("replaying the export file: %v", err)
 	}
 }

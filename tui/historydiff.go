@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -182,39 +183,66 @@ type historyDiff struct {
 	height         int
 }
 
-// diffLoadedMsg carries the right run's history.
+// diffLoadedMsg carries the history of one side.
 type diffLoadedMsg struct {
 	addr
+	right  bool
 	events []engine.Event
 	err    error
 }
 
-func newHistoryDiff(m *Model, d *detailScreen, other target) *historyDiff {
+// newHistoryDiff diffs left (whose events are known when non-nil, as
+// they are from the run's detail view) with right.
+func newHistoryDiff(m *Model, left target, events []engine.Event, right target) *historyDiff {
 	h := &historyDiff{id: m.id()}
-	h.left.t = d.target()
-	h.left.set(d.events)
-	h.right.t = other
+	h.left.t, h.right.t = left, right
+	if events != nil {
+		h.left.set(events)
+	}
 	return h
 }
 
 // openDiff diffs the run with the one run marked in a list below it, or
 // asks which run.
 func (d *detailScreen) openDiff(m *Model) tea.Cmd {
+	if marked := markedRuns(m, d.run); len(marked) == 1 {
+		return m.push(newHistoryDiff(m, d.target(), d.events, marked[0]))
+	}
+	d.hist.prompt.open(promptDiff, "")
+	return nil
+}
+
+// markedRuns are the runs marked in the lists open, but the one excluded.
+func markedRuns(m *Model, except string) []target {
 	var marked []target
 	for _, s := range m.stack {
 		if l, ok := s.(*runList); ok {
 			for _, t := range l.marks {
-				if t.RunID != d.run {
+				if t.RunID != except {
 					marked = append(marked, t)
 				}
 			}
 		}
 	}
-	if len(marked) == 1 {
-		return m.push(newHistoryDiff(m, d, marked[0]))
+	slices.SortFunc(marked, func(a, b target) int { return strings.Compare(a.WorkflowID+a.RunID, b.WorkflowID+b.RunID) })
+	return marked
+}
+
+// diffCommand is :diff — from a run's view, against the run named (or the
+// one marked); elsewhere, the two runs marked in the list.
+func diffCommand(m *Model, arg string) tea.Cmd {
+	if d, ok := m.top().(*detailScreen); ok {
+		if arg = strings.TrimSpace(arg); arg == "" {
+			return d.openDiff(m)
+		}
+		wf, run, _ := strings.Cut(arg, "@")
+		return m.push(newHistoryDiff(m, d.target(), d.events, target{WorkflowID: wf, RunID: run}))
 	}
-	d.hist.prompt.open(promptDiff, "")
-	return nil
+	marked := markedRuns(m, "")
+	if len(marked) != 2 {
+		return m.flashErr("diff: mark two runs (space) to compare them, or open a run and press D on its history; %d marked", len(marked))
+	}
+	return m.push(newHistoryDiff(m, marked[0], nil, marked[1]))
 }
 
 func (h *historyDiff) sid() int   { return h.id }
@@ -224,11 +252,21 @@ func (h *historyDiff) crumb() string {
 }
 
 func (h *historyDiff) load(m *Model) tea.Cmd {
-	h.right.loading = true
-	b, id, t := m.b, h.id, h.right.t
+	var cmds []tea.Cmd
+	for _, side := range []*diffSide{&h.left, &h.right} {
+		if side.events == nil {
+			side.loading = true
+			cmds = append(cmds, h.fetchSide(m, side.t, side == &h.right))
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+func (h *historyDiff) fetchSide(m *Model, t target, right bool) tea.Cmd {
+	b, id := m.b, h.id
 	return fetch(m, func(ctx context.Context) ([]engine.Event, error) { return b.History(ctx, t.WorkflowID, t.RunID) },
 		func(events []engine.Event, err error) tea.Msg {
-			return diffLoadedMsg{addr: addr{id}, events: events, err: err}
+			return diffLoadedMsg{addr: addr{id}, right: right, events: events, err: err}
 		})
 }
 
@@ -237,13 +275,24 @@ func (h *historyDiff) resize(m *Model) tea.Cmd  { return nil }
 
 func (h *historyDiff) receive(m *Model, msg tea.Msg) tea.Cmd {
 	if msg, ok := msg.(diffLoadedMsg); ok {
-		h.right.loading, h.right.err = false, msg.err
+		side := &h.left
+		if msg.right {
+			side = &h.right
+		}
+		side.loading, side.err = false, msg.err
 		if msg.err == nil {
-			h.right.set(msg.events)
+			side.set(msg.events)
+		}
+		if h.ready() {
 			h.align()
 		}
 	}
 	return nil
+}
+
+// ready: both histories are read.
+func (h *historyDiff) ready() bool {
+	return h.left.x != nil && h.right.x != nil
 }
 
 func (h *historyDiff) align() {
@@ -332,11 +381,15 @@ func (h *historyDiff) footer(k keyMap) []key.Binding {
 }
 
 func (h *historyDiff) header(m *Model) string {
+	for _, s := range []*diffSide{&h.left, &h.right} {
+		switch {
+		case s.err != nil:
+			return m.st.Error.Render("cannot read " + s.t.WorkflowID + ": " + errorText(s.err))
+		case s.loading:
+			return m.st.Dim.Render("reading " + s.t.WorkflowID + "…")
+		}
+	}
 	switch {
-	case h.right.loading:
-		return m.st.Dim.Render("reading " + h.right.t.WorkflowID + "…")
-	case h.right.err != nil:
-		return m.st.Error.Render("cannot read " + h.right.t.WorkflowID + ": " + errorText(h.right.err))
 	case len(h.diverge) == 0:
 		return m.st.Dim.Render(fmt.Sprintf("%d events each, aligned: the histories do not diverge", len(h.left.events)))
 	}
@@ -363,7 +416,7 @@ func (h *historyDiff) view(m *Model, w, hgt int) string {
 	}
 	var b strings.Builder
 	b.WriteString(st.ColHeader.Render("  " + title(&h.left) + " │ " + title(&h.right)))
-	if h.right.loading || h.right.err != nil {
+	if !h.ready() {
 		return b.String()
 	}
 	h.height = max(hgt-1, 1)

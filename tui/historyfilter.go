@@ -109,7 +109,7 @@ func (t *timeline) submit(m *Model, d *detailScreen) tea.Cmd {
 			return nil
 		}
 		t.prompt.kind = 0
-		return m.push(newHistoryDiff(m, d, target{WorkflowID: wf, RunID: run}))
+		return m.push(newHistoryDiff(m, d.target(), d.events, target{WorkflowID: wf, RunID: run}))
 	}
 	return nil
 }

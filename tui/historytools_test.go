@@ -143,6 +143,23 @@ func TestHistoryDiffScreen(t *testing.T) {
 		t.Fatalf("esc from the diff: %T", h.m.top())
 	}
 
+	// from the list: :diff compares the two runs marked
+	h = newHarness(t, newFixtureBackend(), Options{})
+	h.press(":")
+	h.typeText("diff")
+	h.press("enter")
+	h.wantScreenContains("mark two runs")
+	onRun(h, "order-1002")
+	h.press("space")
+	onRun(h, "order-1001")
+	h.press("space", ":")
+	h.typeText("diff")
+	h.press("enter")
+	if diff, ok := h.m.top().(*historyDiff); !ok || !diff.ready() || diff.left.t.WorkflowID != "order-1001" || diff.right.t.WorkflowID != "order-1002" {
+		t.Fatalf(":diff with two runs marked opened %T", h.m.top())
+	}
+	h.wantScreenContains("rows diverge")
+
 	// nothing marked: a prompt for the run
 	h, d := openRun(t, "order-1001")
 	h.press("3", "D")

@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -210,39 +209,6 @@ func (d *detailScreen) openDiff(m *Model) tea.Cmd {
 	}
 	d.hist.prompt.open(promptDiff, "")
 	return nil
-}
-
-// markedRuns are the runs marked in the lists open, but the one excluded.
-func markedRuns(m *Model, except string) []target {
-	var marked []target
-	for _, s := range m.stack {
-		if l, ok := s.(*runList); ok {
-			for _, t := range l.marks {
-				if t.RunID != except {
-					marked = append(marked, t)
-				}
-			}
-		}
-	}
-	slices.SortFunc(marked, func(a, b target) int { return strings.Compare(a.WorkflowID+a.RunID, b.WorkflowID+b.RunID) })
-	return marked
-}
-
-// diffCommand is :diff — from a run's view, against the run named (or the
-// one marked); elsewhere, the two runs marked in the list.
-func diffCommand(m *Model, arg string) tea.Cmd {
-	if d, ok := m.top().(*detailScreen); ok {
-		if arg = strings.TrimSpace(arg); arg == "" {
-			return d.openDiff(m)
-		}
-		wf, run, _ := strings.Cut(arg, "@")
-		return m.push(newHistoryDiff(m, d.target(), d.events, target{WorkflowID: wf, RunID: run}))
-	}
-	marked := markedRuns(m, "")
-	if len(marked) != 2 {
-		return m.flashErr("diff: mark two runs (space) to compare them, or open a run and press D on its history; %d marked", len(marked))
-	}
-	return m.push(newHistoryDiff(m, marked[0], nil, marked[1]))
 }
 
 func (h *historyDiff) sid() int   { return h.id }

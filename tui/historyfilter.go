@@ -190,3 +190,39 @@ func (t *timeline) filterInfo(total int) string {
 	}
 	return fmt.Sprintf("%s of %s events · %s · f/c/t toggle", thousands(len(t.shown)), thousands(total), strings.Join(on, " · "))
 }
+
+// markedRuns are the runs marked in the lists open, but the one excluded.
+func markedRuns(m *Model, except string) []target {
+	var marked []target
+	for _, s := range m.stack {
+		if l, ok := s.(*runList); ok {
+			for _, t := range l.marks {
+				if t.RunID != except {
+					marked = append(marked, t)
+				}
+			}
+		}
+	}
+	return marked
+}
+
+// diffCommand is :diff — from a run's view, against the run named (or the
+// one marked); elsewhere, the two runs marked in the list.
+func diffCommand(m *Model, arg string) tea.Cmd {
+	if d, ok := m.top().(*detailScreen); ok {
+		if arg = strings.TrimSpace(arg); arg == "" {
+			return d.openDiff(m)
+		}
+		wf, run, _ := strings.Cut(arg, "@")
+		return m.push(newHistoryDiff(m, d.target(), d.events, target{WorkflowID: wf, RunID: run}))
+	}
+	marked := markedRuns(m, "")
+	if len(marked) != 2 {
+		return m.flashErr("diff: mark two runs (space) to compare them, or open a run and press D on its history; %d marked", len(marked))
+	}
+	a, b := marked[0], marked[1] // in a stable order, whatever the order of the marks
+	if b.WorkflowID+b.RunID < a.WorkflowID+a.RunID {
+		a, b = b, a
+	}
+	return m.push(newHistoryDiff(m, a, nil, b))
+}

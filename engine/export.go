@@ -237,7 +237,10 @@ func (c *Client) Import(ctx context.Context, r ExportedRun) (ImportResult, error
 				return fail(err)
 			}
 		}
-		at := latest(r.Events[len(r.Events)-1].Time, clockOf(c.store).Now().UTC())
+		// Dated with the last event copied, so the copy's duration and last
+		// activity read as the original's (the attributes say when it was
+		// exported).
+		at := r.Events[len(r.Events)-1].Time
 		mark := Event{ID: marker, Type: EventRunImported, Time: at, Attrs: &RunImported{Format: r.Format, Source: r.Source, ExportedAt: r.ExportedAt, Identity: c.identity}}
 		if err := appendBatch([]Event{mark}); err != nil {
 			return fail(err)

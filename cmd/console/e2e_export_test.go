@@ -49,7 +49,7 @@ func TestExportImportBetweenEngines(t *testing.T) {
 		r := dst.fm(t, "ops", nil, "list", "imported:true", "--sort", "workflow_id", "-o", "json")
 		docs := jsonOut[[]searchapi.Doc](t, r)
 		return len(docs) == 2 && docs[0].WorkflowID == "exp-fail" && docs[0].Imported && docs[0].Status == failed.Status &&
-			docs[1].WorkflowID == "exp-wait" && docs[1].Status == engine.StatusRunning, r.stdout
+			docs[1].WorkflowID == "exp-wait" && docs[1].Status == engine.StatusRunning && docs[1].WaitingOn == "approval", r.stdout
 	})
 	for _, id := range []string{"exp-fail", "exp-wait"} {
 		want, got := src.historyOf(t, id), dst.historyOf(t, id)

@@ -34,6 +34,15 @@ const WorkerShutdownTimeout = 5 * time.Second
 // StartWorkers starts one worker per example queue (see Queues) on store
 // and returns a function that stops them all. log may be nil.
 func StartWorkers(ctx context.Context, store engine.Store, log *slog.Logger) (stop func(), err error) {
+	return StartWorkersWith(ctx, store, engine.WorkerOptions{Logger: log})
+}
+
+// StartWorkersWith is StartWorkers with the workers' options (their
+// ShutdownTimeout defaults to WorkerShutdownTimeout).
+func StartWorkersWith(ctx context.Context, store engine.Store, opts engine.WorkerOptions) (stop func(), err error) {
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = WorkerShutdownTimeout
+	}
 	var started []*engine.Worker
 	stop = func() { // in parallel: each may wait for its in-flight tasks
 		var wg sync.WaitGroup
@@ -43,7 +52,7 @@ func StartWorkers(ctx context.Context, store engine.Store, log *slog.Logger) (st
 		wg.Wait()
 	}
 	for _, q := range Queues {
-		w := engine.NewWorker(store, q, engine.WorkerOptions{Logger: log, ShutdownTimeout: WorkerShutdownTimeout})
+		w := engine.NewWorker(store, q, opts)
 		r := registrations[q]
 		errs := []error{w.RegisterWorkflow(r.workflow)}
 		for _, a := range r.activities {

@@ -17,11 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
 	"github.com/foremanhq/foreman/internal/lograte"
+	"github.com/foremanhq/foreman/internal/metrics"
 	"github.com/foremanhq/foreman/internal/users"
 	"github.com/foremanhq/foreman/jetstream"
 )
@@ -45,6 +47,7 @@ func run() error {
 		withEx   bool
 		demo     bool
 		idxDir   string
+		metricsL string
 	)
 	flag.StringVar(&opts.DataDir, "data", "./foreman-data", "directory of the embedded server's file store")
 	flag.StringVar(&opts.Listen, "listen", jetstream.DefaultListen, "address the embedded server listens on (host:port)")
@@ -60,6 +63,7 @@ func run() error {
 	flag.BoolVar(&withEx, "examples", false, "run workers for the example workflows")
 	flag.BoolVar(&demo, "demo", false, "run the example workers and keep starting demo executions")
 	flag.StringVar(&idxDir, "index-dir", "", "directory of the search index (default <data>/index)")
+	flag.StringVar(&metricsL, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off by default; a bare port is loopback; other hosts need --insecure)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n       foreman-engine users ...          add, list and revoke users; print NATS permissions (users -h)\n")
 		flag.PrintDefaults()
@@ -95,6 +99,14 @@ func run() error {
 	}
 	if err := opts.Validate(); err != nil {
 		return err
+	}
+	if metricsL != "" {
+		// Refused before anything starts, as --listen is.
+		addr, err := metrics.ListenAddr(metricsL, opts.Insecure)
+		if err != nil {
+			return err
+		}
+		metricsL = addr
 	}
 
 	if path := os.Getenv("FOREMAN_CPUPROFILE"); path != "" {
@@ -158,11 +170,21 @@ func run() error {
 		return err
 	}
 	defer stopAdmin()
-	stopSearch, err := startSearch(ctx, store, indexDir(idxDir, opts.DataDir), log)
+	var col *metrics.Collector
+	if metricsL != "" {
+		col = metrics.New(nil, nil)
+	}
+	stopSearch, err := startSearch(ctx, store, indexDir(idxDir, opts.DataDir), log, col)
 	if err != nil {
 		return err
 	}
 	defer stopSearch()
+	var reg *prometheus.Registry
+	if col != nil {
+		if reg, err = metrics.Registry(col); err != nil {
+			return err
+		}
+	}
 
 	stopCompensator, err := startCompensator(ctx, store, log)
 	if err != nil {
@@ -170,12 +192,24 @@ func run() error {
 	}
 	defer stopCompensator()
 	if withEx || demo {
-		stopWorkers, err := examples.StartWorkers(ctx, store, log)
+		wopts := engine.WorkerOptions{Logger: log}
+		if reg != nil {
+			wopts.MetricsRegisterer = reg
+		}
+		stopWorkers, err := examples.StartWorkersWith(ctx, store, wopts)
 		if err != nil {
 			return err
 		}
 		defer stopWorkers()
 		log.Info("example workers started", "queues", examples.Queues)
+	}
+	if reg != nil {
+		stopMetrics, bound, err := metrics.Serve(metricsL, reg, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		log.Info("serving metrics", "url", "http://"+bound+"/metrics")
 	}
 	// The services and the demo load stop together: when the services
 	// fail, the demo stops too and run returns once both have.

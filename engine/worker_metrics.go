@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Worker-side metric names (WorkerOptions.MetricsRegisterer). Labels:
+// queue and kind (workflow or activity): bounded, no run ids.
+const (
+	MetricWorkerTaskDuration    = "foreman_worker_task_duration_seconds"
+	MetricWorkerScheduleToStart = "foreman_worker_task_schedule_to_start_seconds"
+	MetricWorkerTasks           = "foreman_worker_tasks_total"
+	MetricWorkerSlots           = "foreman_worker_slots"
+	MetricWorkerSlotsInUse      = "foreman_worker_slots_in_use"
+)
+
+// workerMetrics are the series of a process's workers. Workers sharing a
+// registerer share the vectors (a second registration takes the first's),
+// so several workers, even on one queue, add up rather than collide.
+type workerMetrics struct {
+	duration, s2s *prometheus.HistogramVec
+	tasks         *prometheus.CounterVec
+	slots, inUse  *prometheus.GaugeVec
+}
+
+// latencyBuckets: 500 µs to 10 minutes in 24 buckets (a workflow task
+// takes milliseconds, an activity up to minutes).
+var latencyBuckets = prometheus.ExponentialBucketsRange(0.0005, 600, 24)
+
+func newWorkerMetrics(r prometheus.Registerer) (*workerMetrics, error) {
+	labels := []string{"queue", "kind"}
+	var m workerMetrics
+	var err error
+	if m.duration, err = register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricWorkerTaskDuration,
+		Help:    "Time a worker spent on a task: a workflow task's replay and commands, an activity attempt's run and its report.",
+		Buckets: latencyBuckets}, labels)); err != nil {
+		return nil, err
+	}
+	if m.s2s, err = register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricWorkerScheduleToStart,
+		Help:    "Time a task waited in its queue, stored to taken by a worker (first deliveries).",
+		Buckets: latencyBuckets}, labels)); err != nil {
+		return nil, err
+	}
+	if m.tasks, err = register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricWorkerTasks,
+		Help: "Tasks handled by this process's workers."}, labels)); err != nil {
+		return nil, err
+	}
+	if m.slots, err = register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricWorkerSlots,
+		Help: "Task slots of this process's running workers (MaxConcurrentWorkflowTasks, MaxConcurrentActivities)."}, labels)); err != nil {
+		return nil, err
+	}
+	if m.inUse, err = register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricWorkerSlotsInUse,
+		Help: "Task slots in use."}, labels)); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// register registers c, or returns the collector already registered under
+// its name (another worker of the process).
+func register[C prometheus.Collector](r prometheus.Registerer, c C) (C, error) {
+	err := r.Register(c)
+	var dup prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.As(err, &dup):
+		if prev, ok := dup.ExistingCollector.(C); ok {
+			return prev, nil
+		}
+	}
+	return c, fmt.Errorf("registering worker metrics: %w", err)
+}
+
+// measured wraps a task handler to observe its duration, schedule-to-start
+// and slot in use; nil metrics: handle as is (metrics off cost nothing).
+func (w *Worker) measured(kind TaskKind, nslots int, handle func(context.Context, Delivery)) func(context.Context, Delivery) {
+	m := w.metrics
+	if m == nil {
+		return handle
+	}
+	k := "workflow"
+	if kind == ActivityTaskKind {
+		k = "activity"
+	}
+	duration, s2s := m.duration.WithLabelValues(w.queue, k), m.s2s.WithLabelValues(w.queue, k)
+	tasks, inUse, slots := m.tasks.WithLabelValues(w.queue, k), m.inUse.WithLabelValues(w.queue, k), m.slots.WithLabelValues(w.queue, k)
+	slots.Add(float64(nslots))
+	w.stops = append(w.stops, func() { slots.Sub(float64(nslots)) })
+	return func(ctx context.Context, d Delivery) {
+		began := time.Now()
+		if sd, ok := d.(storedDelivery); ok && d.NumDelivered() == 1 {
+			// The store's clock stamped the task: compare with it.
+			if at := sd.Stored(); !at.IsZero() {
+				s2s.Observe(max(w.clock.Now().Sub(at), 0).Seconds())
+			}
+		}
+		inUse.Inc()
+		defer func() {
+			inUse.Dec()
+			tasks.Inc()
+			duration.Observe(time.Since(began).Seconds())
+		}()
+		handle(ctx, d)
+	}
+}

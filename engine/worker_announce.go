@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/foremanhq/foreman/internal/pulse"
+	"github.com/foremanhq/foreman/internal/latency"
 )
 
 // Worker announcements: every running worker keeps an entry in the
@@ -99,7 +99,7 @@ type announcer struct {
 	busyAct   atomic.Int64
 
 	mu  sync.Mutex
-	s2s pulse.Hist
+	s2s latency.Hist
 }
 
 func newAnnouncer(queue string) *announcer {
@@ -126,7 +126,7 @@ func (a *announcer) takeS2S() []uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := a.s2s.Sparse()
-	a.s2s = pulse.Hist{}
+	a.s2s = latency.Hist{}
 	return s
 }
 

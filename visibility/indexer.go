@@ -38,6 +38,11 @@ type IndexerOptions struct {
 	Notify func()
 	// OnApplied, when set, is told about each applied window (metrics).
 	OnApplied func(AppliedWindow)
+	// OnEvents, when set, is given each run's events of each window's
+	// batches once (the engine's rolling counters, internal/pulse), with
+	// the run's start time when the indexer holds it (zero otherwise). It
+	// is called from several goroutines at once (one per shard).
+	OnEvents func(start time.Time, events []engine.Event)
 	Logger    *slog.Logger
 }
 

@@ -180,8 +180,15 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[strin
 			newBatches[st] += added
 		}
 	}
+	// Batches before the window's first were applied earlier (a run read
+	// back from history has them): OnEvents does not see them again.
+	var windowFrom uint64
+	if len(w.batches) > 0 {
+		windowFrom = w.batches[0].Seq
+	}
 	for _, st := range order {
 		firstNew := len(st.batches) - newBatches[st]
+		var fresh []engine.Event
 		var t *touchedRun // nil: left to a later window
 		if later[st.runID] && !st.closed {
 			if _, ok := f.unwritten[st.runID]; !ok {
@@ -217,6 +224,16 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[strin
 			if t != nil {
 				t.events = append(t.events, events...)
 			}
+			if x.opts.OnEvents != nil && i >= firstNew && st.seqs[i] >= windowFrom {
+				fresh = append(fresh, events...)
+			}
+		}
+		if len(fresh) > 0 {
+			var start time.Time
+			if t != nil && len(t.events) > 0 && t.events[0].Type == engine.EventWorkflowStarted {
+				start = t.events[0].Time
+			}
+			x.opts.OnEvents(start, fresh)
 		}
 	}
 	return nil

@@ -1,9 +1,7 @@
-// Package pulse keeps the engine's rolling figures: run starts and closes
-// per second, latency histograms, and the worker announcements. The engine
-// serves them to the console's :pulse view (service.go); issue 20 exports
-// the same counters to Prometheus, so every figure is named here once
-// (metrics.go), with the metric it maps to.
-package pulse
+// Package latency is the latency histogram workers and the engine share:
+// a worker's schedule-to-start counts (in its announcement) add into the
+// engine's rolling figures (internal/pulse).
+package latency
 
 import (
 	"math"
@@ -13,9 +11,9 @@ import (
 // Latency histograms share one bucket layout, so a worker's histogram
 // (sent in its announcement) adds into the engine's: bucket i counts
 // durations in (Bound(i-1), Bound(i)], from 100µs growing by a quarter per
-// bucket to ~14 minutes; the last bucket holds everything longer. That is
-// fine enough that a quantile interpolated inside its bucket is off by at
-// most ~12%, and maps onto a Prometheus histogram's "le" buckets.
+// bucket to ~14 minutes; the last bucket holds everything longer. A
+// quantile, interpolated inside its bucket, is off by less than one bucket
+// (25%), and the buckets map onto a Prometheus histogram's "le" bounds.
 const (
 	NumBuckets  = 72
 	firstBound  = 100 * time.Microsecond

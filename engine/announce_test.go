@@ -51,7 +51,7 @@ func TestWorkerAnnouncesAndWithdraws(t *testing.T) {
 		len(a.Workflows) != 1 || len(a.Activities) != 1 || a.LastSeen.IsZero() || !a.ExpiresAt.After(a.LastSeen) {
 		t.Fatalf("announcement %+v", a)
 	}
-	if got := engine.NoWorkerReason(&engine.Execution{Status: engine.StatusRunning, TaskQueue: "announce-q"}, ws); got != "" {
+	if got := engine.NoWorkerReason(&engine.Execution{Status: engine.StatusRunning, TaskQueue: "announce-q"}, engine.PolledBy(ws)); got != "" {
 		t.Fatalf("a polled queue has a no-worker reason: %q", got)
 	}
 	w.Stop()
@@ -76,13 +76,13 @@ func TestNoWorkerReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := engine.NoWorkerReason(x, ws), "no worker polling queue orphan-q"; got != want {
+	if got, want := engine.NoWorkerReason(x, engine.PolledBy(ws)), "no worker polling queue orphan-q"; got != want {
 		t.Fatalf("reason %q, want %q", got, want)
 	}
 	// An activity-only worker does not take workflow tasks.
 	h.worker("orphan-q", engine.WorkerOptions{}, func(w *engine.Worker) { _ = w.RegisterActivity(announceAct) })
 	ws, _ = h.client.ListWorkers(h.ctx)
-	if got := engine.NoWorkerReason(x, ws); got != "no worker polling queue orphan-q" {
+	if got := engine.NoWorkerReason(x, engine.PolledBy(ws)); got != "no worker polling queue orphan-q" {
 		t.Fatalf("with an activity worker only: reason %q", got)
 	}
 }

@@ -237,19 +237,11 @@ func DecodeWorkers(raw [][]byte, now time.Time) []WorkerAnnouncement {
 
 // NoWorkerReason says what a running run waits for that no worker can
 // give: "no worker polling queue X" for its workflow queue, or the queue
-// of a pending activity, when no announced worker polls that kind of task
-// there; "" when every queue it needs has one (or the run is closed).
-func NoWorkerReason(x *Execution, workers []WorkerAnnouncement) string {
+// of a pending activity, when polled says nobody takes that kind of task
+// there; "" when every queue it needs is polled (or the run is closed).
+func NoWorkerReason(x *Execution, polled func(queue string, kind TaskKind) bool) string {
 	if x == nil || x.Status != StatusRunning {
 		return ""
-	}
-	polled := func(queue string, kind TaskKind) bool {
-		for i := range workers {
-			if workers[i].Queue == queue && workers[i].Polls(kind) {
-				return true
-			}
-		}
-		return false
 	}
 	if x.TaskQueue != "" && !polled(x.TaskQueue, WorkflowTaskKind) {
 		return "no worker polling queue " + x.TaskQueue
@@ -261,6 +253,19 @@ func NoWorkerReason(x *Execution, workers []WorkerAnnouncement) string {
 		}
 	}
 	return ""
+}
+
+// PolledBy tells whether one of workers polls kind on queue (for
+// NoWorkerReason).
+func PolledBy(workers []WorkerAnnouncement) func(queue string, kind TaskKind) bool {
+	return func(queue string, kind TaskKind) bool {
+		for i := range workers {
+			if workers[i].Queue == queue && workers[i].Polls(kind) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func cmpOr(a, b string) string {

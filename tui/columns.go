@@ -29,6 +29,13 @@ type cellCtx struct {
 	st    *Styles
 	now   time.Time
 	plain bool // the selected row is styled as a whole: cells stay plain
+	// idle are the queues no worker polls (pulse.go); nil when unknown.
+	idle map[string]bool
+}
+
+// noWorker tells whether d is a running run whose queue no worker polls.
+func (c cellCtx) noWorker(d *searchapi.Doc) bool {
+	return c.idle[d.TaskQueue] && d.Status == engine.StatusRunning
 }
 
 // r renders text in style, or plain on the selected row (a nested style's
@@ -128,6 +135,9 @@ var (
 		return c.r(c.st.BarFull, strings.Repeat("█", full)) + c.r(c.st.BarEmpty, strings.Repeat("░", 5-full)) + fitRight(pct, w-5)
 	}}
 	colWaiting = column{title: "WAITING", field: "waiting_on", width: 10, priority: 60, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+		if (d.WaitingOn == "" || d.WaitingOn == "activity") && c.noWorker(d) {
+			return c.r(c.st.Fail, fit("✗ no worker", w))
+		}
 		s := fit(waitingWord(d.WaitingOn, d.Attempts), w)
 		if d.WaitingOn == "retry" || d.WaitingOn == "task_failure" {
 			return c.r(c.st.Warn, s)
@@ -161,6 +171,9 @@ var (
 		return c.r(c.st.Warn, fitRight(compactDuration(c.now.Sub(d.LastEventTime)), w))
 	}}
 	colWhy = column{title: "WHY", min: 16, weight: 6, priority: 95, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+		if c.noWorker(d) {
+			return c.r(c.st.Fail, fit("no worker polling queue "+d.TaskQueue, w))
+		}
 		return fit(stuckReason(d, c.now), w)
 	}}
 )

@@ -88,7 +88,7 @@ func (d *detailScreen) target() target {
 
 func (d *detailScreen) load(m *Model) tea.Cmd {
 	d.loading = true
-	return tea.Batch(d.fetch(m), d.loadTab(m))
+	return tea.Batch(d.fetch(m), d.loadTab(m), m.fetchHealth())
 }
 
 func (d *detailScreen) refresh(m *Model) tea.Cmd {

@@ -27,7 +27,8 @@ func paletteCommands() []paletteCmd {
 		{name: "failed", desc: "failed executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listFailed, "")) }},
 		{name: "stuck", args: "[after]", desc: "running with no progress (default " + compactDuration(defaultStuckAfter) + ")", run: openStuck},
 		{name: "running", desc: "running executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listRunning, "")) }},
-		{name: "queues", desc: "task queues and their load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
+		{name: "queues", desc: "task queues: workers, backlog, load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
+		{name: "pulse", desc: "live dashboard: rates, latencies, queues, lag", run: func(m *Model, _ string) tea.Cmd { return m.jump(newPulse(m)) }},
 		{name: "executions", desc: "all executions (home)", run: func(m *Model, _ string) tea.Cmd {
 			m.stack = m.stack[:1]
 			return m.top().refresh(m)

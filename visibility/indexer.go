@@ -43,7 +43,7 @@ type IndexerOptions struct {
 	// the run's start time when the indexer holds it (zero otherwise). It
 	// is called from several goroutines at once (one per shard).
 	OnEvents func(start time.Time, events []engine.Event)
-	Logger    *slog.Logger
+	Logger   *slog.Logger
 }
 
 // AppliedWindow describes one applied window of history.

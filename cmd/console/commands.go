@@ -63,9 +63,10 @@ const (
 	groupAct     = "Act on a run, or with -q QUERY on every match (a batch)"
 	groupStart   = "Start a run"
 	groupViews   = "Saved views (shared with the console)"
+	groupHealth  = "Engine health"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupHealth}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -74,6 +75,7 @@ var commands = []*command{
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
 	startCommand,
 	viewsCommand,
+	queuesCommand,
 }
 
 func lookup(name string) *command {

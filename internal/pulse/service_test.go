@@ -57,7 +57,14 @@ func TestPulseUnderLoad(t *testing.T) {
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Stop(); stop(); cancel(); <-done; <-done; _ = ix.Close() })
+	t.Cleanup(func() {
+		w.Stop()
+		stop()
+		cancel()
+		<-done
+		<-done
+		_ = ix.Close()
+	})
 
 	c := engine.NewClient(store, engine.ClientOptions{Identity: "tester"})
 	const runs = 20

@@ -30,8 +30,8 @@ type Pulse struct {
 	SeriesEnd        time.Time `json:"series_end"`
 	// Latencies over the last minute: run start to close (closed runs),
 	// and an activity attempt's dispatch to a worker taking it.
-	RunDuration     Latency `json:"run_duration"`
-	ScheduleToStart Latency `json:"schedule_to_start"`
+	RunDuration     Latency       `json:"run_duration"`
+	ScheduleToStart Latency       `json:"schedule_to_start"`
 	Queues          []QueueHealth `json:"queues"`
 	Workers         int           `json:"workers"`
 	IndexLag        Lag           `json:"index_lag"`

@@ -280,14 +280,24 @@ func (s *pulseScreen) view(m *Model, w, h int) string {
 	if p.IndexLag.Behind > 0 {
 		lag = st.Warn.Render(fmt.Sprintf("index %s behind (%s batches)", msText(p.IndexLag.LagMS), thousands(p.IndexLag.Behind)))
 	}
+	// Stuck runs by cause; runs on a queue without a worker are counted
+	// apart, however young (nothing will move them).
 	after := stuckAfterText(p.StuckAfter)
-	stuck := st.OK.Render("no run stuck > " + after)
-	if len(p.Stuck) > 0 {
-		parts := make([]string, len(p.Stuck))
-		for i, g := range p.Stuck {
-			parts[i] = strings.ReplaceAll(g.Value, "_", " ") + " " + thousands(g.Count)
+	var parts []string
+	orphaned := uint64(0)
+	for _, g := range p.Stuck {
+		if g.Value == "no_worker" {
+			orphaned = g.Count
+			continue
 		}
+		parts = append(parts, strings.ReplaceAll(g.Value, "_", " ")+" "+thousands(g.Count))
+	}
+	stuck := st.OK.Render("no run stuck > " + after)
+	if len(parts) > 0 {
 		stuck = st.Warn.Render("stuck > "+after+": ") + strings.Join(parts, " · ")
+	}
+	if orphaned > 0 {
+		stuck += st.Dim.Render(" · ") + st.Fail.Render(fmt.Sprintf("✗ %s running on queues without a worker", thousands(orphaned)))
 	}
 	add(fit("  "+lag+st.Dim.Render(" · "+thousands(p.IndexLag.Docs)+" runs indexed"), w))
 	add(fit("  "+stuck, w))
@@ -322,7 +332,7 @@ func (s *pulseScreen) workerLines(m *Model, w, h int, add func(string), used int
 		return
 	}
 	add("")
-	add(m.st.ColHeader.Render("  " + fit("WORKER", 24) + fit("QUEUE", 16) + fit("VERSION", 12) + fitRight("WF SLOTS", 10) + fitRight("ACT SLOTS", 11) + fitRight("SEEN", 8)))
+	add(m.st.ColHeader.Render("  " + fit("WORKER", 24) + fit("QUEUE", 16) + fit("VERSION", 12) + fitRight("WF SLOTS", 10) + fitRight("ACT SLOTS", 11) + fitRight("SEEN", 10)))
 	rows := h - used - 2
 	slots := func(s [2]int) string {
 		if s[1] == 0 {
@@ -336,8 +346,8 @@ func (s *pulseScreen) workerLines(m *Model, w, h int, add func(string), used int
 				return
 			}
 			rows--
-			add(fit("  "+fit(wk.Identity, 24)+fit(q.Queue, 16)+fit(wk.Version, 12)+fitRight(slots(wk.WorkflowSlots), 10)+fitRight(slots(wk.ActivitySlots), 11)+
-				fitRight(compactDuration(s.p.At.Sub(wk.LastSeen))+" ago", 8), w))
+			add(fit("  "+fit(wk.Identity, 23)+" "+fit(q.Queue, 15)+" "+fit(wk.Version, 12)+fitRight(slots(wk.WorkflowSlots), 10)+fitRight(slots(wk.ActivitySlots), 11)+
+				fitRight(compactDuration(s.p.At.Sub(wk.LastSeen).Truncate(time.Second))+" ago", 10), w))
 		}
 	}
 }

@@ -38,7 +38,7 @@ var queuesCommand = &command{
 				flag = "no worker"
 			}
 			if q.OldestTaskMS > 0 {
-				oldest = time.Duration(q.OldestTaskMS * float64(time.Millisecond)).Round(time.Millisecond).String()
+				oldest = roundAge(time.Duration(q.OldestTaskMS * float64(time.Millisecond))).String()
 			}
 			t.add(q.Queue, fmt.Sprint(max(q.WorkflowPollers, q.ActivityPollers)), fmt.Sprint(q.WorkflowTasks), fmt.Sprint(q.ActivityTasks), oldest, fmt.Sprint(q.Running), flag)
 		}
@@ -52,7 +52,7 @@ var queuesCommand = &command{
 		wt := &table{header: []string{"QUEUE", "WORKER", "VERSION", "WF SLOTS", "ACT SLOTS", "LAST SEEN"}}
 		for _, q := range p.Queues {
 			for _, w := range q.Workers {
-				wt.add(q.Queue, w.Identity, w.Version, slots(w.WorkflowSlots), slots(w.ActivitySlots), p.At.Sub(w.LastSeen).Round(time.Second).String()+" ago")
+				wt.add(q.Queue, w.Identity, w.Version, slots(w.WorkflowSlots), slots(w.ActivitySlots), roundAge(p.At.Sub(w.LastSeen)).String()+" ago")
 			}
 		}
 		if len(wt.rows) == 0 {
@@ -61,6 +61,14 @@ var queuesCommand = &command{
 		fmt.Fprintln(a.io.out)
 		return wt.print(a.io.out)
 	},
+}
+
+// roundAge keeps milliseconds under a second and whole seconds above.
+func roundAge(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 func slots(s [2]int) string {

@@ -36,8 +36,9 @@ type Pulse struct {
 	Workers         int           `json:"workers"`
 	IndexLag        Lag           `json:"index_lag"`
 	// Stuck counts running runs without a history event for StuckAfter,
-	// by cause (waiting_on, or no_worker, no_progress); refreshed every
-	// few seconds.
+	// by cause (their waiting_on, or no_progress), and under no_worker the
+	// running runs on queues no worker polls, however young; refreshed
+	// every few seconds.
 	Stuck      []Group `json:"stuck,omitempty"`
 	StuckAfter string  `json:"stuck_after"`
 	// Errors names figures that could not be read this time.

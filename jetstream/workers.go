@@ -118,35 +118,7 @@ func (s *Store) WatchWorkers(ctx context.Context, fn func(key string, data []byt
 	if err != nil {
 		return fmt.Errorf("watching workers: %w", err)
 	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("watching workers: %w", err)
-	}
-	defer w.Stop()
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("watching workers: watcher stopped")
-			}
-			if e == nil {
-				continue
-			}
-			if e.Operation() != natsjs.KeyValuePut {
-				fn(e.Key(), nil)
-				continue
-			}
-			fn(e.Key(), e.Value())
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return watchBucket(ctx, kv, "workers", fn)
 }
 
 // TaskBacklog reports each task queue that holds tasks: how many (waiting

@@ -25,7 +25,7 @@ type Backend interface {
 	// (jetstream.Batches): journaled, resumable, never acting twice on a run.
 	Journal(ctx context.Context) (operator.Journal, error)
 	ViewStore
-	Health // pulse.go
+	Health // health.go
 }
 
 // Searcher finds runs in the visibility index.

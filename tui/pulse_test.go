@@ -159,9 +159,9 @@ func TestNoWorkerReasonShown(t *testing.T) {
 	}
 }
 
-// BenchmarkPulseFrame is the frame time with :pulse open at 200x60 (the
+// BenchmarkListFramePulse is the frame time with :pulse open at 200x60 (the
 // bar: 16 ms).
-func BenchmarkPulseFrame(b *testing.B) {
+func BenchmarkListFramePulse(b *testing.B) {
 	h := newHarness(b, newFixtureBackend(), Options{})
 	h.resize(200, 60)
 	openPulse(h)

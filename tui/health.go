@@ -68,15 +68,5 @@ func (m *Model) noWorkerReason(x *engine.Execution) string {
 	if m.health.at.IsZero() {
 		return ""
 	}
-	by := map[string]searchapi.QueueHealth{}
-	for _, q := range m.health.pulse.Queues {
-		by[q.Queue] = q
-	}
-	return engine.NoWorkerReason(x, func(queue string, kind engine.TaskKind) bool {
-		q := by[queue]
-		if kind == engine.ActivityTaskKind {
-			return q.ActivityPollers > 0
-		}
-		return q.WorkflowPollers > 0
-	})
+	return engine.NoWorkerReason(x, m.health.pulse.Polls)
 }

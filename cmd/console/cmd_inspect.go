@@ -33,7 +33,7 @@ var showCommand = &command{
 			return err
 		}
 		sx := shown{Execution: engine.Summarize(events), ResetAt: resetTime(events)}
-		sx.Waiting = noWorkerReason(ctx, c, sx.Execution)
+		sx.Waiting = noWorkerReason(ctx, a, sx.Execution)
 		if p := compensations.PlanFromHistory(events); len(p.Steps) > 0 {
 			// with the progress of an operator-started compensation, if any
 			if full, err := compensations.PlanOf(ctx, c, t.WorkflowID, sx.RunID); err == nil {

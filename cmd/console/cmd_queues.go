@@ -85,15 +85,16 @@ func (b *backend) Pulse(ctx context.Context, req searchapi.PulseRequest) (search
 }
 
 // noWorkerReason says when no announced worker polls a queue x waits on;
-// "" when one does, or when the workers cannot be read (an engine from
-// before worker announcements).
-func noWorkerReason(ctx context.Context, c *engine.Client, x *engine.Execution) string {
+// "" when one does, or when the engine cannot say (one from before worker
+// announcements). It asks the engine's pulse API, as the console does,
+// rather than read the workers bucket: every role that may search may ask.
+func noWorkerReason(ctx context.Context, a *app, x *engine.Execution) string {
 	if x.Status != engine.StatusRunning {
 		return ""
 	}
-	ws, err := c.ListWorkers(ctx)
+	p, err := searchapi.NewClient(a.node.Store).Pulse(ctx, searchapi.PulseRequest{Seconds: 1})
 	if err != nil {
 		return ""
 	}
-	return engine.NoWorkerReason(x, engine.PolledBy(ws))
+	return engine.NoWorkerReason(x, p.Polls)
 }

@@ -3,12 +3,15 @@ package searchapi
 import (
 	"context"
 	"time"
+
+	"github.com/foremanhq/foreman/engine"
 )
 
 // SubjectPulse is the engine's health figures (the console's :pulse and
 // :queues): served by foreman-engine beside the search API, computed at
-// most once a second however many consoles ask.
-const SubjectPulse = "fm.api.pulse"
+// most once a second however many consoles ask. Under fm.api.vis so that
+// every role that may search may read it (AUTH-CONTRACT §3).
+const SubjectPulse = "fm.api.vis.pulse"
 
 // PulseRequest asks for the figures; Seconds is how long the per-second
 // series are (default 120, at most 299).
@@ -79,6 +82,21 @@ type WorkerInfo struct {
 	WorkflowSlots [2]int    `json:"workflow_slots"` // in use, max
 	ActivitySlots [2]int    `json:"activity_slots"`
 	LastSeen      time.Time `json:"last_seen"`
+}
+
+// Polls tells whether an announced worker polls kind on queue (for
+// engine.NoWorkerReason).
+func (p *Pulse) Polls(queue string, kind engine.TaskKind) bool {
+	for _, q := range p.Queues {
+		if q.Queue != queue {
+			continue
+		}
+		if kind == engine.ActivityTaskKind {
+			return q.ActivityPollers > 0
+		}
+		return q.WorkflowPollers > 0
+	}
+	return false
 }
 
 // Pulse returns the engine's health figures.

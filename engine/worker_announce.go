@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sort"
@@ -166,16 +167,27 @@ func (w *Worker) announce(ctx context.Context) (done <-chan struct{}) {
 		return ch
 	}
 	w.ann.startedAt = w.clock.Now().UTC()
-	put := func() {
+	// put writes the entry; false when the store has no directory (an
+	// engine from before announcements): nothing to retry then.
+	put := func() bool {
 		now := w.clock.Now().UTC()
 		data, _ := json.Marshal(w.announcement(now))
 		c, cancel := context.WithTimeout(ctx, w.opts.AnnounceInterval)
 		defer cancel()
-		if err := dir.AnnounceWorker(c, w.ann.key, data, announceTTLFactor*w.opts.AnnounceInterval); err != nil && ctx.Err() == nil {
+		err := dir.AnnounceWorker(c, w.ann.key, data, announceTTLFactor*w.opts.AnnounceInterval)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			w.log.Info("the engine keeps no worker directory: this worker is not announced", "err", err)
+			return false
+		case err != nil && ctx.Err() == nil:
 			w.log.Warn("announcing the worker failed; retrying", "err", err)
 		}
+		return true
 	}
-	put() // listed from Start on, not an interval later
+	if !put() { // listed from Start on, not an interval later
+		close(ch)
+		return ch
+	}
 	go func() {
 		defer close(ch)
 		t := time.NewTicker(w.opts.AnnounceInterval)

@@ -24,6 +24,9 @@ type queuesScreen struct {
 	cursor  int
 	err     error
 	loading bool
+	// pulseErr: the workers and backlogs could not be read (an engine
+	// without the pulse API); the counts still show.
+	pulseErr error
 }
 
 type queueRow struct {
@@ -78,6 +81,7 @@ func (s *queuesScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	s.err = nil
+	s.pulseErr = q.pulseErr
 	if q.pulseErr == nil {
 		m.onHealth(healthMsg{pulse: q.pulse, at: m.now()})
 	}
@@ -167,6 +171,9 @@ func (s *queuesScreen) header(m *Model) string {
 	}
 	if idle > 0 {
 		h += m.st.Dim.Render(" · ") + m.st.Fail.Render(fmt.Sprintf("✗ %d without a worker", idle))
+	}
+	if s.pulseErr != nil {
+		h += m.st.Warn.Render(" · workers unknown: " + errorText(s.pulseErr))
 	}
 	return h
 }

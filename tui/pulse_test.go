@@ -162,7 +162,9 @@ func TestNoWorkerReasonShown(t *testing.T) {
 // BenchmarkListFramePulse is the frame time with :pulse open at 200x60 (the
 // bar: 16 ms).
 func BenchmarkListFramePulse(b *testing.B) {
-	h := newHarness(b, newFixtureBackend(), Options{})
+	f := newFakeBackend(testClock)
+	f.synthetic = 100_000 // the list under it holds as many matches as BenchmarkListFrame's
+	h := newHarness(b, f, Options{})
 	h.resize(200, 60)
 	openPulse(h)
 	if _, ok := h.m.top().(*pulseScreen); !ok {

@@ -15,7 +15,7 @@ import (
 // queues no worker polls first.
 var queuesCommand = &command{
 	name: "queues", group: groupHealth,
-	summary: "task queues: workers polling, backlog, oldest task, running runs; flags queues with no worker",
+	summary: "task queues: workers, backlog, oldest task, running runs; flags those no worker polls",
 	flags:   func(fs *flag.FlagSet, o *opts) {},
 	run: func(ctx context.Context, a *app, o *opts, args []string) error {
 		if len(args) > 0 {

@@ -209,25 +209,34 @@ func (s *pulseScreen) view(m *Model, w, h int) string {
 	}
 	// Stuck runs by cause; runs on a queue without a worker are counted
 	// apart, however young (nothing will move them).
+	// Approval waits are set aside as :stuck does: a person, not the
+	// system, is what they wait on.
 	after := stuckAfterText(p.StuckAfter)
 	var parts []string
-	orphaned := uint64(0)
+	var orphaned, onPerson uint64
 	for _, g := range p.Stuck {
-		if g.Value == "no_worker" {
+		switch g.Value {
+		case "no_worker":
 			orphaned = g.Count
-			continue
+		case "approval":
+			onPerson = g.Count
+		default:
+			parts = append(parts, strings.ReplaceAll(g.Value, "_", " ")+" "+thousands(g.Count))
 		}
-		parts = append(parts, strings.ReplaceAll(g.Value, "_", " ")+" "+thousands(g.Count))
 	}
 	stuck := st.OK.Render("no run stuck > " + after)
 	if len(parts) > 0 {
 		stuck = st.Warn.Render("stuck > "+after+": ") + strings.Join(parts, " · ")
 	}
-	if orphaned > 0 {
-		stuck += st.Dim.Render(" · ") + st.Fail.Render(fmt.Sprintf("✗ %s running on queues without a worker", thousands(orphaned)))
+	if onPerson > 0 {
+		stuck += st.Dim.Render(fmt.Sprintf(" · %s waiting on a person > %s", thousands(onPerson), after))
 	}
+
 	add(fit("  "+lag+st.Dim.Render(" · "+thousands(p.IndexLag.Docs)+" runs indexed"), w))
 	add(fit("  "+stuck, w))
+	if orphaned > 0 {
+		add(fit("  "+st.Fail.Render(fmt.Sprintf("✗ %s running on queues no worker polls", thousands(orphaned))), w))
+	}
 	for _, e := range p.Errors {
 		add(st.Error.Render(fit("  ! "+e, w)))
 	}

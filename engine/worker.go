@@ -132,7 +132,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("serving queries on %s: %w", w.queue, err)
 		}
 		w.stops = append(w.stops, stop)
-		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.ann.counted(&w.ann.busyWF, w.handleWorkflowTask))
+		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.counted(WorkflowTaskKind, w.handleWorkflowTask))
 	}
 	if len(w.reg.activities) > 0 {
 		stop, err := w.store.SubscribeCancels(w.onCancelNotice)
@@ -141,7 +141,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("subscribing to activity cancellations: %w", err)
 		}
 		w.stops = append(w.stops, stop)
-		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.ann.counted(&w.ann.busyAct, w.handleActivityTask))
+		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.counted(ActivityTaskKind, w.handleActivityTask))
 	}
 	w.annDone = w.announce(ctx)
 	return nil

@@ -243,7 +243,6 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 			CodeUnknownActivity, t.ActivityType, w.queue, w.reg.activityNames())}}
 	}
 	now := w.clock.Now()
-	w.ann.scheduleToStart(now.Sub(t.DispatchedAt))
 	if s2s := t.Options.ScheduleToStartTimeout; s2s > 0 && now.Sub(t.DispatchedAt) > s2s {
 		return attemptOutcome{failure: &Failure{Type: "TimeoutError", Message: fmt.Sprintf("not started within %s", s2s), TimeoutType: "schedule_to_start"}}
 	}

@@ -47,10 +47,12 @@ type WorkerAnnouncement struct {
 	LastSeen  time.Time `json:"last_seen"`
 	// ExpiresAt is when the entry goes unless announced again.
 	ExpiresAt time.Time `json:"expires_at"`
-	// ScheduleToStart counts how long the activity attempts the worker
-	// took since its previous announcement waited in the queue, as
-	// (bucket, count) pairs of the engine's latency buckets.
-	ScheduleToStart []uint64 `json:"schedule_to_start,omitempty"`
+	// ScheduleToStart and WorkflowScheduleToStart count how long the
+	// activity and workflow tasks the worker took since its previous
+	// announcement waited in the queue, as (bucket, count) pairs of the
+	// engine's latency buckets (internal/latency).
+	ScheduleToStart         []uint64 `json:"schedule_to_start,omitempty"`
+	WorkflowScheduleToStart []uint64 `json:"workflow_schedule_to_start,omitempty"`
 }
 
 // SlotUse is how many of a worker's task slots are busy.
@@ -92,50 +94,64 @@ type WorkerDirectory interface {
 }
 
 // announcer is a worker's part in the directory: slot counters the poll
-// loops keep, the schedule-to-start histogram since the last write.
+// loops keep, the schedule-to-start histograms since the last write.
 type announcer struct {
 	key       string
 	startedAt time.Time
 	busyWF    atomic.Int64
 	busyAct   atomic.Int64
 
-	mu  sync.Mutex
-	s2s latency.Hist
+	mu         sync.Mutex
+	s2s, wfS2S latency.Hist
 }
+
+// storedDelivery is an optional addition to Delivery (the jetstream
+// store's): when the store accepted the task, in the store's time.
+type storedDelivery interface{ Stored() time.Time }
 
 func newAnnouncer(queue string) *announcer {
 	return &announcer{key: queue + "." + uuid.NewString()}
 }
 
-// counted wraps a task handler so that the slots in use are known.
-func (a *announcer) counted(busy *atomic.Int64, handle func(context.Context, Delivery)) func(context.Context, Delivery) {
+// counted wraps a task handler so that the slots in use, and how long
+// tasks waited in the queue (by the store's clock), are known.
+func (w *Worker) counted(kind TaskKind, handle func(context.Context, Delivery)) func(context.Context, Delivery) {
+	a := w.ann
+	busy, hist := &a.busyWF, &a.wfS2S
+	if kind == ActivityTaskKind {
+		busy, hist = &a.busyAct, &a.s2s
+	}
 	return func(ctx context.Context, d Delivery) {
 		busy.Add(1)
 		defer busy.Add(-1)
+		if sd, ok := d.(storedDelivery); ok && d.NumDelivered() == 1 {
+			// First deliveries only: a redelivery's wait includes the
+			// attempt that failed to end it.
+			if at := sd.Stored(); !at.IsZero() {
+				waited := max(w.clock.Now().Sub(at), 0)
+				a.mu.Lock()
+				hist.Observe(waited)
+				a.mu.Unlock()
+			}
+		}
 		handle(ctx, d)
 	}
 }
 
-// scheduleToStart counts how long an activity attempt waited to be taken.
-func (a *announcer) scheduleToStart(d time.Duration) {
-	a.mu.Lock()
-	a.s2s.Observe(max(d, 0))
-	a.mu.Unlock()
-}
-
-func (a *announcer) takeS2S() []uint64 {
+// takeS2S returns the schedule-to-start histograms since the last call.
+func (a *announcer) takeS2S() (act, wf []uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := a.s2s.Sparse()
-	a.s2s = latency.Hist{}
-	return s
+	act, wf = a.s2s.Sparse(), a.wfS2S.Sparse()
+	a.s2s, a.wfS2S = latency.Hist{}, latency.Hist{}
+	return act, wf
 }
 
 // announcement is the worker's entry as of now.
 func (w *Worker) announcement(now time.Time) WorkerAnnouncement {
 	a := WorkerAnnouncement{Identity: w.opts.Identity, Queue: w.queue, Version: w.opts.Version,
-		StartedAt: w.ann.startedAt, LastSeen: now, ExpiresAt: now.Add(announceTTLFactor * w.opts.AnnounceInterval),
-		ScheduleToStart: w.ann.takeS2S()}
+		StartedAt: w.ann.startedAt, LastSeen: now, ExpiresAt: now.Add(announceTTLFactor * w.opts.AnnounceInterval)}
+	a.ScheduleToStart, a.WorkflowScheduleToStart = w.ann.takeS2S()
 	if len(w.reg.workflows) > 0 {
 		a.Workflows = sortedKeys(w.reg.workflows)
 		a.WorkflowSlots = SlotUse{InUse: int(w.ann.busyWF.Load()), Max: w.opts.MaxConcurrentWorkflowTasks}

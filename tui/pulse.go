@@ -195,12 +195,12 @@ func (s *pulseScreen) view(m *Model, w, h int) string {
 		add("  " + fit(r.name, labelW) + line + " " + fitRight(fmt.Sprintf("%.1f", rate(r.v, 10)), numW) + fitRight(fmt.Sprintf("%.1f", rate(r.v, 60)), numW))
 	}
 	add("")
-	add(st.ColHeader.Render("  " + fit("LATENCY (last minute)", 28) + fitRight("P50", 10) + fitRight("P99", 10) + fitRight("COUNT", 10)))
+	add(st.ColHeader.Render("  " + fit("LATENCY (last minute)", 32) + fitRight("P50", 10) + fitRight("P99", 10) + fitRight("COUNT", 10)))
 	for _, r := range []struct {
 		name string
 		l    searchapi.Latency
-	}{{"run start → close", p.RunDuration}, {"activity schedule → start", p.ScheduleToStart}} {
-		add("  " + fit(r.name, 28) + fitRight(msText(r.l.P50MS), 10) + fitRight(msText(r.l.P99MS), 10) + fitRight(thousands(r.l.Count), 10))
+	}{{"run start → close", p.RunDuration}, {"activity schedule → start", p.ScheduleToStart}, {"workflow task schedule → start", p.WorkflowScheduleToStart}} {
+		add("  " + fit(r.name, 32) + fitRight(msText(r.l.P50MS), 10) + fitRight(msText(r.l.P99MS), 10) + fitRight(thousands(r.l.Count), 10))
 	}
 	add("")
 	lag := st.OK.Render("index caught up")

@@ -21,7 +21,9 @@ const (
 	MetricActivityFailures = "foreman_activity_failures_total"
 	// Histograms (buckets: latency.Bound).
 	MetricRunDuration     = "foreman_run_duration_seconds"               // start to close, closed runs
-	MetricScheduleToStart = "foreman_activity_schedule_to_start_seconds" // dispatched to taken by a worker
+	MetricScheduleToStart = "foreman_activity_schedule_to_start_seconds" // stored to taken by a worker
+	// MetricWorkflowScheduleToStart: a workflow task, stored to taken.
+	MetricWorkflowScheduleToStart = "foreman_workflow_task_schedule_to_start_seconds"
 	// Gauges (read when asked).
 	MetricQueueTasks   = "foreman_task_queue_tasks"          // labels queue, kind
 	MetricQueueOldest  = "foreman_task_queue_oldest_seconds" // label queue
@@ -42,7 +44,7 @@ type second struct {
 	closed      map[engine.Status]uint64
 	actFailures uint64
 	duration    Hist
-	s2s         Hist
+	s2s, wfS2S  Hist
 }
 
 // Counters keeps the engine's rolling figures: per second of event time
@@ -61,7 +63,7 @@ type Counters struct {
 	closed      map[engine.Status]uint64
 	actFailures uint64
 	duration    Hist
-	s2s         Hist
+	s2s, wfS2S  Hist
 }
 
 // NewCounters returns empty counters; now is the clock (nil: time.Now).
@@ -133,18 +135,20 @@ func (c *Counters) Observe(start time.Time, events []engine.Event) {
 	}
 }
 
-// ObserveScheduleToStart adds a worker's histogram (sparse, as its
-// announcement carries it), counted at at.
-func (c *Counters) ObserveScheduleToStart(at time.Time, sparse []uint64) {
-	if len(sparse) == 0 {
+// ObserveScheduleToStart adds a worker's histograms of activity and
+// workflow tasks (sparse, as its announcement carries them), counted at at.
+func (c *Counters) ObserveScheduleToStart(at time.Time, act, wf []uint64) {
+	if len(act) == 0 && len(wf) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s := c.slot(at, c.now()); s != nil {
-		s.s2s.AddSparse(sparse)
+		s.s2s.AddSparse(act)
+		s.wfS2S.AddSparse(wf)
 	}
-	c.s2s.AddSparse(sparse)
+	c.s2s.AddSparse(act)
+	c.wfS2S.AddSparse(wf)
 }
 
 // Series are per-second counts over the last n seconds, oldest first,
@@ -183,9 +187,9 @@ func (c *Counters) Series(n int) Series {
 	return out
 }
 
-// Latencies merges the run-duration and schedule-to-start histograms of
-// the last span.
-func (c *Counters) Latencies(span time.Duration) (duration, s2s Hist) {
+// Latencies merges the run-duration and schedule-to-start (activity and
+// workflow tasks) histograms of the last span.
+func (c *Counters) Latencies(span time.Duration) (duration, s2s, wfS2S Hist) {
 	now := c.now()
 	n := min(int64(span/time.Second), int64(slots-1))
 	c.mu.Lock()
@@ -197,8 +201,9 @@ func (c *Counters) Latencies(span time.Duration) (duration, s2s Hist) {
 		}
 		duration.Add(&s.duration)
 		s2s.Add(&s.s2s)
+		wfS2S.Add(&s.wfS2S)
 	}
-	return duration, s2s
+	return duration, s2s, wfS2S
 }
 
 // Totals are the counters since the engine started (what a Prometheus
@@ -208,13 +213,14 @@ type Totals struct {
 	Closed           map[engine.Status]uint64
 	ActivityFailures uint64
 	Duration, S2S    Hist
+	WorkflowS2S      Hist
 }
 
 // Totals returns a copy of the totals.
 func (c *Counters) Totals() Totals {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := Totals{Started: c.started, ActivityFailures: c.actFailures, Duration: c.duration, S2S: c.s2s, Closed: map[engine.Status]uint64{}}
+	t := Totals{Started: c.started, ActivityFailures: c.actFailures, Duration: c.duration, S2S: c.s2s, WorkflowS2S: c.wfS2S, Closed: map[engine.Status]uint64{}}
 	for k, v := range c.closed {
 		t.Closed[k] = v
 	}

@@ -30,7 +30,7 @@ func TestCountersByEventTime(t *testing.T) {
 	if want := []uint32{0, 0, 1, 0}; !equal(s.ActivityFailures, want) {
 		t.Fatalf("activity failures %v, want %v", s.ActivityFailures, want)
 	}
-	dur, _ := c.Latencies(time.Minute)
+	dur, _, _ := c.Latencies(time.Minute)
 	if dur.Count() != 2 {
 		t.Fatalf("%d durations, want 2", dur.Count())
 	}

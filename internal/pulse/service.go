@@ -140,7 +140,7 @@ func (s *Service) onWorker(key string, data []byte) {
 	}
 	s.workers[key] = a
 	if s.src.Counters != nil {
-		s.src.Counters.ObserveScheduleToStart(a.LastSeen, a.ScheduleToStart)
+		s.src.Counters.ObserveScheduleToStart(a.LastSeen, a.ScheduleToStart, a.WorkflowScheduleToStart)
 	}
 }
 
@@ -189,8 +189,8 @@ func (s *Service) compute(ctx context.Context, now time.Time) searchapi.Pulse {
 	if c := s.src.Counters; c != nil {
 		ser := c.Series(slots - 1)
 		p.Started, p.Completed, p.Failed, p.ActivityFailures, p.SeriesEnd = ser.Started, ser.Completed, ser.Failed, ser.ActivityFailures, ser.End
-		dur, s2s := c.Latencies(latencySpan)
-		p.RunDuration, p.ScheduleToStart = latencyOf(&dur), latencyOf(&s2s)
+		dur, s2s, wfS2S := c.Latencies(latencySpan)
+		p.RunDuration, p.ScheduleToStart, p.WorkflowScheduleToStart = latencyOf(&dur), latencyOf(&s2s), latencyOf(&wfS2S)
 	}
 	var backlog []engine.QueueBacklog
 	if s.src.Backlog != nil {

@@ -96,6 +96,8 @@ func TestPulseUnderLoad(t *testing.T) {
 			return fmt.Errorf("run duration %+v", p.RunDuration)
 		case p.ScheduleToStart.Count < runs:
 			return fmt.Errorf("schedule to start %+v", p.ScheduleToStart)
+		case p.WorkflowScheduleToStart.Count < runs:
+			return fmt.Errorf("workflow schedule to start %+v", p.WorkflowScheduleToStart)
 		case p.Workers != 1:
 			return fmt.Errorf("%d workers, want 1", p.Workers)
 		}

@@ -32,12 +32,14 @@ type Pulse struct {
 	ActivityFailures []uint32  `json:"activity_failures"`
 	SeriesEnd        time.Time `json:"series_end"`
 	// Latencies over the last minute: run start to close (closed runs),
-	// and an activity attempt's dispatch to a worker taking it.
-	RunDuration     Latency       `json:"run_duration"`
-	ScheduleToStart Latency       `json:"schedule_to_start"`
-	Queues          []QueueHealth `json:"queues"`
-	Workers         int           `json:"workers"`
-	IndexLag        Lag           `json:"index_lag"`
+	// and how long activity and workflow tasks waited in their queue
+	// (stored to taken by a worker, first deliveries).
+	RunDuration             Latency       `json:"run_duration"`
+	ScheduleToStart         Latency       `json:"schedule_to_start"`
+	WorkflowScheduleToStart Latency       `json:"workflow_schedule_to_start"`
+	Queues                  []QueueHealth `json:"queues"`
+	Workers                 int           `json:"workers"`
+	IndexLag                Lag           `json:"index_lag"`
 	// Stuck counts running runs without a history event for StuckAfter,
 	// by cause (their waiting_on, or no_progress), and under no_worker the
 	// running runs on queues no worker polls, however young; refreshed

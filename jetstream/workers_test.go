@@ -3,7 +3,6 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,20 +17,16 @@ func TestWorkerAnnouncementsExpireAndWatchersSee(t *testing.T) {
 	st, _ := jstest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var mu sync.Mutex
-	live := map[string]string{}
+	type change struct {
+		key  string
+		gone bool
+	}
+	changes := make(chan change, 64)
 	watching := make(chan error, 1)
 	go func() {
-		watching <- st.WatchWorkers(ctx, func(key string, data []byte) {
-			mu.Lock()
-			defer mu.Unlock()
-			if data == nil {
-				delete(live, key)
-			} else {
-				live[key] = string(data)
-			}
-		})
+		watching <- st.WatchWorkers(ctx, func(key string, data []byte) { changes <- change{key, data == nil} })
 	}()
+	live := map[string]bool{}
 	if err := st.AnnounceWorker(ctx, "q.kept", []byte(`{"queue":"q"}`), time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +43,15 @@ func TestWorkerAnnouncementsExpireAndWatchersSee(t *testing.T) {
 		t.Fatal(err)
 	}
 	jstest.CheckFor(t, 5*time.Second, 50*time.Millisecond, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if _, ok := live["q.kept"]; !ok || len(live) != 1 {
+		for len(changes) > 0 {
+			c := <-changes
+			if c.gone {
+				delete(live, c.key)
+			} else {
+				live[c.key] = true
+			}
+		}
+		if !live["q.kept"] || len(live) != 1 {
 			return fmt.Errorf("watcher holds %v, want q.kept alone", live)
 		}
 		return nil

@@ -266,9 +266,10 @@ func DecodeWorkers(raw [][]byte, now time.Time) []WorkerAnnouncement {
 // NoWorkerReason says what a running run waits for that no worker can
 // give: "no worker polling queue X" for its workflow queue, or the queue
 // of a pending activity, when polled says nobody takes that kind of task
-// there; "" when every queue it needs is polled (or the run is closed).
+// there; "" when every queue it needs is polled (or the run is closed, or
+// an imported read-only copy that no worker is meant to run).
 func NoWorkerReason(x *Execution, polled func(queue string, kind TaskKind) bool) string {
-	if x == nil || x.Status != StatusRunning {
+	if x == nil || x.Status != StatusRunning || x.Imported != nil {
 		return ""
 	}
 	if x.TaskQueue != "" && !polled(x.TaskQueue, WorkflowTaskKind) {

@@ -54,7 +54,7 @@ type cellCtx struct {
 
 // noWorker tells whether d is a running run whose queue no worker polls.
 func (c cellCtx) noWorker(d *searchapi.Doc) bool {
-	return c.idle[d.TaskQueue] && d.Status == engine.StatusRunning
+	return c.idle[d.TaskQueue] && d.Status == engine.StatusRunning && !d.Imported
 }
 
 // r renders text in style, or plain on the selected row (a nested style's

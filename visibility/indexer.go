@@ -73,6 +73,9 @@ type Indexer struct {
 	// a failed window, whose registry changes may not have been stored).
 	writeAttrs bool
 	lastWrite  atomic.Int64 // how long the last window took to write (ns)
+	// observed is, per shard, the last batch OnEvents was shown (each
+	// shard's fold runs on one goroutine at a time).
+	observed []uint64
 
 	skipMu sync.Mutex
 	skips  map[string]bool // attribute name/type mismatches already logged
@@ -89,7 +92,7 @@ func NewIndexer(ix *Index, src HistorySource, opts IndexerOptions) *Indexer {
 	if opts.Logger == nil {
 		opts.Logger = ix.log
 	}
-	x := &Indexer{ix: ix, src: src, opts: opts, log: opts.Logger, skips: map[string]bool{}}
+	x := &Indexer{ix: ix, src: src, opts: opts, log: opts.Logger, skips: map[string]bool{}, observed: make([]uint64, len(ix.shards))}
 	x.resetFolders()
 	return x
 }

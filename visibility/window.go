@@ -180,11 +180,13 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[strin
 			newBatches[st] += added
 		}
 	}
-	// Batches before the window's first were applied earlier (a run read
-	// back from history has them): OnEvents does not see them again.
+	// OnEvents sees each batch once: not those before the window's first
+	// (a run read back from history has them), nor those a window that
+	// failed to be written showed it already (the indexer starts over
+	// from the applied position then).
 	var windowFrom uint64
 	if len(w.batches) > 0 {
-		windowFrom = w.batches[0].Seq
+		windowFrom = max(w.batches[0].Seq, x.observed[k]+1)
 	}
 	for _, st := range order {
 		firstNew := len(st.batches) - newBatches[st]
@@ -235,6 +237,9 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[strin
 			}
 			x.opts.OnEvents(start, fresh)
 		}
+	}
+	if len(w.batches) > 0 {
+		x.observed[k] = max(x.observed[k], w.batches[len(w.batches)-1].Seq)
 	}
 	return nil
 }

@@ -233,7 +233,8 @@ func (s *Service) readIndex(ctx context.Context) {
 	if s.src.Count == nil {
 		return
 	}
-	running, err := s.src.Count(ctx, searchapi.CountRequest{Query: "status:running", GroupBy: "task_queue"})
+	// Imported read-only copies (foreman import) are not run by anyone.
+	running, err := s.src.Count(ctx, searchapi.CountRequest{Query: "status:running -imported:true", GroupBy: "task_queue"})
 	if err != nil {
 		s.slowErrs = append(s.slowErrs, "running runs: "+err.Error())
 	} else {
@@ -242,7 +243,7 @@ func (s *Service) readIndex(ctx context.Context) {
 			s.running[g.Value] = g.Count
 		}
 	}
-	q := "status:running last_event_time:<now-" + compact(s.src.StuckAfter)
+	q := "status:running -imported:true last_event_time:<now-" + compact(s.src.StuckAfter)
 	stuck, err := s.src.Count(ctx, searchapi.CountRequest{Query: q, GroupBy: "waiting_on"})
 	if err != nil {
 		s.slowErrs = append(s.slowErrs, "stuck runs: "+err.Error())

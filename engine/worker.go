@@ -30,6 +30,13 @@ type WorkerOptions struct {
 	// HistoryLimit; a warning is logged from HistoryWarnEvents on).
 	HistoryLimit int64
 	Logger       *slog.Logger
+	// AnnounceInterval is how often the worker rewrites its announcement
+	// in the worker directory (default DefaultAnnounceInterval; negative:
+	// never announce). worker_announce.go.
+	AnnounceInterval time.Duration
+	// Version is what the announcement says the worker runs (default the
+	// binary's module version).
+	Version string
 }
 
 func (o *WorkerOptions) defaults() {
@@ -55,6 +62,12 @@ func (o *WorkerOptions) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.AnnounceInterval == 0 {
+		o.AnnounceInterval = DefaultAnnounceInterval
+	}
+	if o.Version == "" {
+		o.Version = moduleVersion()
+	}
 }
 
 // Worker runs the workflows and activities registered on it for one task
@@ -78,6 +91,8 @@ type Worker struct {
 	loops   sync.WaitGroup                     // the poll loops
 	tasks   sync.WaitGroup                     // tasks in flight
 	stops   []func()
+	ann     *announcer      // worker_announce.go
+	annDone <-chan struct{} // closed once the announcement is withdrawn
 
 	stopOnce sync.Once
 }
@@ -86,7 +101,7 @@ type Worker struct {
 func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
 	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
-		reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{}}
+		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{}}
 }
 
 // RegisterWorkflow registers fn under its function name.
@@ -117,7 +132,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("serving queries on %s: %w", w.queue, err)
 		}
 		w.stops = append(w.stops, stop)
-		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.handleWorkflowTask)
+		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.counted(WorkflowTaskKind, w.handleWorkflowTask))
 	}
 	if len(w.reg.activities) > 0 {
 		stop, err := w.store.SubscribeCancels(w.onCancelNotice)
@@ -126,8 +141,9 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("subscribing to activity cancellations: %w", err)
 		}
 		w.stops = append(w.stops, stop)
-		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.handleActivityTask)
+		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.counted(ActivityTaskKind, w.handleActivityTask))
 	}
+	w.annDone = w.announce(ctx)
 	return nil
 }
 
@@ -188,6 +204,9 @@ func (w *Worker) stop() {
 	}
 	w.abort()
 	w.cache.closeAll()
+	if w.annDone != nil {
+		<-w.annDone // withdrawn: gone from :queues as soon as Stop returns
+	}
 }
 
 var errWorkerStopping = errors.New("worker shutting down")

@@ -63,10 +63,11 @@ const (
 	groupAct     = "Act on a run, or with -q QUERY on every match (a batch)"
 	groupStart   = "Start a run, or import exported ones"
 	groupViews   = "Saved views (shared with the console)"
+	groupHealth  = "Engine health"
 	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupHealth, groupConn}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -75,6 +76,7 @@ var commands = []*command{
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
 	startCommand, importCommand,
 	viewsCommand,
+	queuesCommand,
 	contextCmd,
 }
 

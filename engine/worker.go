@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/foremanhq/foreman/engine/internal/clock"
 )
 
@@ -37,6 +39,11 @@ type WorkerOptions struct {
 	// Version is what the announcement says the worker runs (default the
 	// binary's module version).
 	Version string
+	// MetricsRegisterer, when set, gets the worker's Prometheus metrics
+	// (worker_metrics.go: task duration, that is workflow-task and
+	// activity latency, schedule-to-start, tasks and slots, by queue and
+	// kind), for the user to serve. Workers of a process may share one.
+	MetricsRegisterer prometheus.Registerer
 }
 
 func (o *WorkerOptions) defaults() {
@@ -92,6 +99,7 @@ type Worker struct {
 	tasks   sync.WaitGroup                     // tasks in flight
 	stops   []func()
 	ann     *announcer      // worker_announce.go
+	metrics *workerMetrics  // nil: WorkerOptions.MetricsRegisterer unset
 	annDone <-chan struct{} // closed once the announcement is withdrawn
 
 	stopOnce sync.Once
@@ -122,6 +130,13 @@ func (w *Worker) RegisterActivityWithName(name string, fn any) error {
 
 // Start begins polling. It returns at once; Stop ends the worker.
 func (w *Worker) Start(ctx context.Context) error {
+	if r := w.opts.MetricsRegisterer; r != nil {
+		m, err := newWorkerMetrics(r)
+		if err != nil {
+			return err
+		}
+		w.metrics = m
+	}
 	w.work, w.abort = context.WithCancel(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
@@ -132,7 +147,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("serving queries on %s: %w", w.queue, err)
 		}
 		w.stops = append(w.stops, stop)
-		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.counted(WorkflowTaskKind, w.handleWorkflowTask))
+		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.measured(WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.counted(WorkflowTaskKind, w.handleWorkflowTask)))
 	}
 	if len(w.reg.activities) > 0 {
 		stop, err := w.store.SubscribeCancels(w.onCancelNotice)
@@ -141,7 +156,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("subscribing to activity cancellations: %w", err)
 		}
 		w.stops = append(w.stops, stop)
-		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.counted(ActivityTaskKind, w.handleActivityTask))
+		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.measured(ActivityTaskKind, w.opts.MaxConcurrentActivities, w.counted(ActivityTaskKind, w.handleActivityTask)))
 	}
 	w.annDone = w.announce(ctx)
 	return nil

@@ -36,34 +36,34 @@ func newWorkerMetrics(r prometheus.Registerer) (*workerMetrics, error) {
 	labels := []string{"queue", "kind"}
 	var m workerMetrics
 	var err error
-	if m.duration, err = register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricWorkerTaskDuration,
+	if m.duration, err = registerMetric(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricWorkerTaskDuration,
 		Help:    "Time a worker spent on a task: a workflow task's replay and commands, an activity attempt's run and its report.",
 		Buckets: latencyBuckets}, labels)); err != nil {
 		return nil, err
 	}
-	if m.s2s, err = register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricWorkerScheduleToStart,
+	if m.s2s, err = registerMetric(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricWorkerScheduleToStart,
 		Help:    "Time a task waited in its queue, stored to taken by a worker (first deliveries).",
 		Buckets: latencyBuckets}, labels)); err != nil {
 		return nil, err
 	}
-	if m.tasks, err = register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricWorkerTasks,
+	if m.tasks, err = registerMetric(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricWorkerTasks,
 		Help: "Tasks handled by this process's workers."}, labels)); err != nil {
 		return nil, err
 	}
-	if m.slots, err = register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricWorkerSlots,
+	if m.slots, err = registerMetric(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricWorkerSlots,
 		Help: "Task slots of this process's running workers (MaxConcurrentWorkflowTasks, MaxConcurrentActivities)."}, labels)); err != nil {
 		return nil, err
 	}
-	if m.inUse, err = register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricWorkerSlotsInUse,
+	if m.inUse, err = registerMetric(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricWorkerSlotsInUse,
 		Help: "Task slots in use."}, labels)); err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
-// register registers c, or returns the collector already registered under
+// registerMetric registers c, or returns the collector already registered under
 // its name (another worker of the process).
-func register[C prometheus.Collector](r prometheus.Registerer, c C) (C, error) {
+func registerMetric[C prometheus.Collector](r prometheus.Registerer, c C) (C, error) {
 	err := r.Register(c)
 	var dup prometheus.AlreadyRegisteredError
 	switch {

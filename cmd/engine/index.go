@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/foremanhq/foreman/internal/metrics"
 	"github.com/foremanhq/foreman/internal/pulse"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/visibility"
@@ -27,7 +28,8 @@ func indexDir(flagDir, dataDir string) string {
 
 // startSearch opens the index, runs its indexer and serves the search API.
 // stop ends all three and closes the index (persisting what it applied).
-func startSearch(ctx context.Context, store *jetstream.Store, dir string, log *slog.Logger) (stop func(), err error) {
+// col, when not nil, is bound to the figures the engine keeps.
+func startSearch(ctx context.Context, store *jetstream.Store, dir string, log *slog.Logger, col *metrics.Collector) (stop func(), err error) {
 	ix, err := visibility.OpenIndex(dir, log)
 	if err != nil {
 		return nil, err
@@ -46,9 +48,12 @@ func startSearch(ctx context.Context, store *jetstream.Store, dir string, log *s
 	stopServe, err := visibility.Serve(ix, store)
 	var stopPulse func()
 	if err == nil {
-		stopPulse, err = pulse.Start(ictx, counters, ix, store, log)
+		var svc *pulse.Service
+		svc, stopPulse, err = pulse.StartService(ictx, counters, ix, store, log)
 		if err != nil {
 			stopServe()
+		} else if col != nil {
+			col.Bind(counters, svc)
 		}
 	}
 	if err != nil {

@@ -147,8 +147,14 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric, p searchapi.Pulse
 		gauge(c.running, float64(q.Running), q.Queue)
 	}
 	gauge(c.workers, float64(p.Workers))
+	// The causes every engine has are exported at zero too, so that a
+	// dashboard and an alert see a series before anything is stuck.
+	stuck := map[string]uint64{"no_progress": 0, "no_worker": 0}
 	for _, g := range p.Stuck {
-		gauge(c.stuck, float64(g.Count), g.Value)
+		stuck[g.Value] += g.Count
+	}
+	for cause, n := range stuck {
+		gauge(c.stuck, float64(n), cause)
 	}
 	gauge(c.lag, p.IndexLag.LagMS/1000)
 	gauge(c.behind, float64(p.IndexLag.Behind))

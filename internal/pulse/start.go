@@ -14,7 +14,14 @@ import (
 // :queues) from the counters the indexer feeds, the index, the task
 // queues and the worker directory it watches.
 func Start(ctx context.Context, counters *Counters, ix *visibility.Index, store *jetstream.Store, log *slog.Logger) (stop func(), err error) {
-	svc := NewService(Sources{
+	_, stop, err = StartService(ctx, counters, ix, store, log)
+	return stop, err
+}
+
+// StartService is Start, also returning the service (what the Prometheus
+// exporter reads: one computation serves consoles and scrapes).
+func StartService(ctx context.Context, counters *Counters, ix *visibility.Index, store *jetstream.Store, log *slog.Logger) (svc *Service, stop func(), err error) {
+	svc = NewService(Sources{
 		Counters: counters,
 		Count: func(ctx context.Context, req searchapi.CountRequest) (searchapi.CountResult, error) {
 			res, err := ix.Count(ctx, req)
@@ -36,10 +43,10 @@ func Start(ctx context.Context, counters *Counters, ix *visibility.Index, store 
 	})
 	stopServe, err := svc.Serve(store)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = svc.Run(wctx) }()
-	return func() { stopServe(); cancel(); <-done }, nil
+	return svc, func() { stopServe(); cancel(); <-done }, nil
 }

@@ -40,9 +40,10 @@ type IndexerOptions struct {
 	OnApplied func(AppliedWindow)
 	// OnEvents, when set, is given each run's events of each window's
 	// batches once (the engine's rolling counters, internal/pulse), with
-	// the run's start time when the indexer holds it (zero otherwise). It
-	// is called from several goroutines at once (one per shard).
-	OnEvents func(start time.Time, events []engine.Event)
+	// the run's WorkflowStarted event when the indexer holds it (nil
+	// otherwise: its start time, type and queue). It is called from several
+	// goroutines at once (one per shard).
+	OnEvents func(started *engine.Event, events []engine.Event)
 	Logger   *slog.Logger
 }
 

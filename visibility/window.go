@@ -231,11 +231,11 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[strin
 			}
 		}
 		if len(fresh) > 0 {
-			var start time.Time
+			var started *engine.Event
 			if t != nil && len(t.events) > 0 && t.events[0].Type == engine.EventWorkflowStarted {
-				start = t.events[0].Time
+				started = &t.events[0]
 			}
-			x.opts.OnEvents(start, fresh)
+			x.opts.OnEvents(started, fresh)
 		}
 	}
 	if len(w.batches) > 0 {

@@ -70,8 +70,8 @@ func TestEngineMetrics(t *testing.T) {
 	// workers' schedule-to-start with their next announcement (5 s).
 	var m map[string]float64
 	want := []string{
-		`foreman_runs_started_total`,
-		`foreman_runs_closed_total{status="completed"}`,
+		`foreman_runs_started_total{queue="orders",workflow_type="OrderFulfillment"}`,
+		`foreman_runs_closed_total{queue="orders",status="completed",workflow_type="OrderFulfillment"}`,
 		`foreman_run_duration_seconds_count`,
 		`foreman_activity_schedule_to_start_seconds_count`,
 		`foreman_workflow_task_schedule_to_start_seconds_count`,
@@ -97,7 +97,7 @@ func TestEngineMetrics(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if got := m["foreman_runs_started_total"]; got < runs {
+	if got := m[`foreman_runs_started_total{queue="orders",workflow_type="OrderFulfillment"}`]; got < runs {
 		t.Errorf("foreman_runs_started_total %v, want >= %d", got, runs)
 	}
 	for k, v := range m {

@@ -63,8 +63,8 @@ func New(counters *pulse.Counters, health Health) *Collector {
 	return &Collector{
 		counters:    counters,
 		health:      health,
-		started:     d(pulse.MetricRunsStarted, "Workflow runs started (history applied by this engine's index)."),
-		closed:      d(pulse.MetricRunsClosed, "Workflow runs closed, by status (completed, failed, canceled, terminated, continued_as_new, reset, compensated).", "status"),
+		started:     d(pulse.MetricRunsStarted, "Workflow runs started (history applied by this engine's index), by workflow type and queue.", "workflow_type", "queue"),
+		closed:      d(pulse.MetricRunsClosed, "Workflow runs closed, by status (completed, failed, canceled, terminated, continued_as_new, reset, compensated), by workflow type and queue.", "workflow_type", "queue", "status"),
 		actFailures: d(pulse.MetricActivityFailures, "Activity attempts that failed (each is retried or fails the activity): the retry rate."),
 		duration:    d(pulse.MetricRunDuration, "Run duration, start to close, of closed runs (sum estimated from the buckets)."),
 		s2s:         d(pulse.MetricScheduleToStart, "Activity tasks' schedule-to-start latency: stored to taken by a worker, first deliveries (sum estimated from the buckets)."),
@@ -104,9 +104,13 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.counters != nil {
 		t := c.counters.Totals()
-		ch <- prometheus.MustNewConstMetric(c.started, prometheus.CounterValue, float64(t.Started))
-		for _, st := range closedStatuses {
-			ch <- prometheus.MustNewConstMetric(c.closed, prometheus.CounterValue, float64(t.Closed[st]), string(st))
+		// By workflow type and queue: each kind's totals add up to the
+		// engine's (pulse counts both at once).
+		for k, kt := range t.ByKind {
+			ch <- prometheus.MustNewConstMetric(c.started, prometheus.CounterValue, float64(kt.Started), k.WorkflowType, k.Queue)
+			for _, st := range closedStatuses {
+				ch <- prometheus.MustNewConstMetric(c.closed, prometheus.CounterValue, float64(kt.Closed[st]), k.WorkflowType, k.Queue, string(st))
+			}
 		}
 		ch <- prometheus.MustNewConstMetric(c.actFailures, prometheus.CounterValue, float64(t.ActivityFailures))
 		ch <- Histogram(c.duration, &t.Duration)

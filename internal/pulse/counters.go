@@ -64,6 +64,19 @@ type Counters struct {
 	actFailures uint64
 	duration    Hist
 	s2s, wfS2S  Hist
+	// byRun are the start and close totals by workflow type and queue
+	// (Prometheus labels: bounded by the code deployed, unlike run ids).
+	byRun map[RunKind]*KindTotals
+}
+
+// RunKind is a run's workflow type and task queue ("" when the indexer
+// did not hold the run's start).
+type RunKind struct{ WorkflowType, Queue string }
+
+// KindTotals are one RunKind's totals.
+type KindTotals struct {
+	Started uint64
+	Closed  map[engine.Status]uint64
 }
 
 // NewCounters returns empty counters; now is the clock (nil: time.Now).
@@ -71,7 +84,7 @@ func NewCounters(now func() time.Time) *Counters {
 	if now == nil {
 		now = time.Now
 	}
-	return &Counters{now: now, closed: map[engine.Status]uint64{}}
+	return &Counters{now: now, closed: map[engine.Status]uint64{}, byRun: map[RunKind]*KindTotals{}}
 }
 
 // slot returns the second t falls in, or nil when it is outside the
@@ -89,10 +102,21 @@ func (c *Counters) slot(t time.Time, now time.Time) *second {
 	return s
 }
 
-// Observe counts one run's events applied by the indexer; start is when
-// the run started (zero if unknown), for the duration of a run that
-// closes among them.
-func (c *Counters) Observe(start time.Time, events []engine.Event) {
+// Observe counts one run's events applied by the indexer; started is
+// the run's WorkflowStarted event (nil if unknown): its time, for the
+// duration of a run that closes among events, its type and queue.
+func (c *Counters) Observe(started *engine.Event, events []engine.Event) {
+	var start time.Time
+	var kind RunKind
+	if started == nil && len(events) > 0 && events[0].Type == engine.EventWorkflowStarted {
+		started = &events[0]
+	}
+	if started != nil {
+		start = started.Time
+		if a, ok := started.Attrs.(*engine.WorkflowStarted); ok {
+			kind = RunKind{a.WorkflowType, a.TaskQueue}
+		}
+	}
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -113,6 +137,7 @@ func (c *Counters) Observe(start time.Time, events []engine.Event) {
 		case engine.EventWorkflowStarted:
 			s.started++
 			c.started++
+			c.kind(kind).Started++
 			if start.IsZero() {
 				start = e.Time
 			}
@@ -126,6 +151,7 @@ func (c *Counters) Observe(start time.Time, events []engine.Event) {
 			}
 			s.closed[st]++
 			c.closed[st]++
+			c.kind(kind).Closed[st]++
 			if !start.IsZero() {
 				d := max(e.Time.Sub(start), 0)
 				s.duration.Observe(d)
@@ -133,6 +159,16 @@ func (c *Counters) Observe(start time.Time, events []engine.Event) {
 			}
 		}
 	}
+}
+
+// kind returns k's totals, made on first use. Called with mu held.
+func (c *Counters) kind(k RunKind) *KindTotals {
+	t := c.byRun[k]
+	if t == nil {
+		t = &KindTotals{Closed: map[engine.Status]uint64{}}
+		c.byRun[k] = t
+	}
+	return t
 }
 
 // ObserveScheduleToStart adds a worker's histograms of activity and
@@ -214,6 +250,8 @@ type Totals struct {
 	ActivityFailures uint64
 	Duration, S2S    Hist
 	WorkflowS2S      Hist
+	// ByKind: Started and Closed by workflow type and queue.
+	ByKind map[RunKind]KindTotals
 }
 
 // Totals returns a copy of the totals.
@@ -223,6 +261,14 @@ func (c *Counters) Totals() Totals {
 	t := Totals{Started: c.started, ActivityFailures: c.actFailures, Duration: c.duration, S2S: c.s2s, WorkflowS2S: c.wfS2S, Closed: map[engine.Status]uint64{}}
 	for k, v := range c.closed {
 		t.Closed[k] = v
+	}
+	t.ByKind = make(map[RunKind]KindTotals, len(c.byRun))
+	for k, v := range c.byRun {
+		kt := KindTotals{Started: v.Started, Closed: make(map[engine.Status]uint64, len(v.Closed))}
+		for st, n := range v.Closed {
+			kt.Closed[st] = n
+		}
+		t.ByKind[k] = kt
 	}
 	return t
 }

@@ -13,13 +13,13 @@ func TestCountersByEventTime(t *testing.T) {
 	now := time.Unix(1_000_000, 500_000_000)
 	c := NewCounters(func() time.Time { return now })
 	start := now.Add(-3 * time.Second)
-	c.Observe(time.Time{}, []engine.Event{
-		{Type: engine.EventWorkflowStarted, Time: start},
+	c.Observe(nil, []engine.Event{
+		{Type: engine.EventWorkflowStarted, Time: start, Attrs: &engine.WorkflowStarted{WorkflowType: "Order", TaskQueue: "orders"}},
 		{Type: engine.EventActivityAttemptFailed, Time: now.Add(-2 * time.Second)},
 		{Type: engine.EventWorkflowCompleted, Time: now.Add(-time.Second), Attrs: &engine.WorkflowCompleted{}},
 	})
-	c.Observe(time.Time{}, []engine.Event{{Type: engine.EventWorkflowStarted, Time: now.Add(-time.Hour)}})
-	c.Observe(now.Add(-2*time.Second), []engine.Event{{Type: engine.EventWorkflowFailed, Time: now.Add(-time.Second), Attrs: &engine.WorkflowFailed{}}})
+	c.Observe(nil, []engine.Event{{Type: engine.EventWorkflowStarted, Time: now.Add(-time.Hour)}})
+	c.Observe(&engine.Event{Type: engine.EventWorkflowStarted, Time: now.Add(-2 * time.Second), Attrs: &engine.WorkflowStarted{WorkflowType: "Order", TaskQueue: "orders"}}, []engine.Event{{Type: engine.EventWorkflowFailed, Time: now.Add(-time.Second), Attrs: &engine.WorkflowFailed{}}})
 	s := c.Series(4)
 	if want := []uint32{0, 1, 0, 0}; !equal(s.Started, want) {
 		t.Fatalf("started %v, want %v", s.Started, want)
@@ -36,6 +36,13 @@ func TestCountersByEventTime(t *testing.T) {
 	}
 	if tot := c.Totals(); tot.Started != 1 || tot.Closed[engine.StatusCompleted] != 1 || tot.Closed[engine.StatusFailed] != 1 {
 		t.Fatalf("totals %+v", tot)
+	}
+	// By workflow type and queue (the Prometheus labels): the start in
+	// the batch names the first run's, the started event passed in the
+	// second's close.
+	k := c.Totals().ByKind[RunKind{"Order", "orders"}]
+	if k.Started != 1 || k.Closed[engine.StatusCompleted] != 1 || k.Closed[engine.StatusFailed] != 1 {
+		t.Fatalf("by kind %+v", c.Totals().ByKind)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/foremanhq/foreman/engine"
 )
 
@@ -34,15 +36,12 @@ const WorkerShutdownTimeout = 5 * time.Second
 // StartWorkers starts one worker per example queue (see Queues) on store
 // and returns a function that stops them all. log may be nil.
 func StartWorkers(ctx context.Context, store engine.Store, log *slog.Logger) (stop func(), err error) {
-	return StartWorkersWith(ctx, store, engine.WorkerOptions{Logger: log})
+	return StartWorkersWith(ctx, store, log, nil)
 }
 
-// StartWorkersWith is StartWorkers with the workers' options (their
-// ShutdownTimeout defaults to WorkerShutdownTimeout).
-func StartWorkersWith(ctx context.Context, store engine.Store, opts engine.WorkerOptions) (stop func(), err error) {
-	if opts.ShutdownTimeout == 0 {
-		opts.ShutdownTimeout = WorkerShutdownTimeout
-	}
+// StartWorkersWith is StartWorkers registering the workers' Prometheus
+// metrics on metrics (nil: none; engine.WorkerOptions.MetricsRegisterer).
+func StartWorkersWith(ctx context.Context, store engine.Store, log *slog.Logger, metrics prometheus.Registerer) (stop func(), err error) {
 	var started []*engine.Worker
 	stop = func() { // in parallel: each may wait for its in-flight tasks
 		var wg sync.WaitGroup
@@ -52,7 +51,7 @@ func StartWorkersWith(ctx context.Context, store engine.Store, opts engine.Worke
 		wg.Wait()
 	}
 	for _, q := range Queues {
-		w := engine.NewWorker(store, q, opts)
+		w := engine.NewWorker(store, q, engine.WorkerOptions{Logger: log, ShutdownTimeout: WorkerShutdownTimeout, MetricsRegisterer: metrics})
 		r := registrations[q]
 		errs := []error{w.RegisterWorkflow(r.workflow)}
 		for _, a := range r.activities {

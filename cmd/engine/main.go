@@ -192,11 +192,11 @@ func run() error {
 	}
 	defer stopCompensator()
 	if withEx || demo {
-		wopts := engine.WorkerOptions{Logger: log}
-		if reg != nil {
-			wopts.MetricsRegisterer = reg
+		var wreg prometheus.Registerer
+		if reg != nil { // not a nil *Registry in an interface
+			wreg = reg
 		}
-		stopWorkers, err := examples.StartWorkersWith(ctx, store, wopts)
+		stopWorkers, err := examples.StartWorkersWith(ctx, store, log, wreg)
 		if err != nil {
 			return err
 		}

@@ -224,6 +224,7 @@ func (w *Worker) reportLocally(ctx context.Context, t *workflowTask, workflowQue
 	if !w.cache.has(t.RunID) {
 		return false
 	}
+	defer w.observeLocalWorkflowTask(time.Now())
 	return w.processWorkflowTask(ctx, t, 1) == ackTask
 }
 

@@ -109,3 +109,13 @@ func (w *Worker) measured(kind TaskKind, nslots int, handle func(context.Context
 		handle(ctx, d)
 	}
 }
+
+// observeLocalWorkflowTask counts a workflow task run in an activity's
+// handler (reportLocally: no queue, so no schedule-to-start), begun at
+// began; the activity's duration includes it.
+func (w *Worker) observeLocalWorkflowTask(began time.Time) {
+	if m := w.metrics; m != nil {
+		m.duration.WithLabelValues(w.queue, "workflow").Observe(time.Since(began).Seconds())
+		m.tasks.WithLabelValues(w.queue, "workflow").Inc()
+	}
+}

@@ -71,7 +71,7 @@ func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) e
 	if err != nil {
 		return fmt.Errorf("creating consumer %s on %s: %w", hc.durable, HistoryStream, err)
 	}
-	it, err := cons.Messages(natsjs.PullMaxMessages(historyGather))
+	it, err := cons.Messages(pullOpts(natsjs.PullMaxMessages(historyGather))...)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", hc.durable, err)
 	}

@@ -36,7 +36,13 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		hdr[hdrMsgID] = []string{msgID}
 	}
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Header: hdr, Data: data})
+	m := &nats.Msg{Subject: subj, Header: hdr, Data: data}
+	var ack *natsjs.PubAck
+	if msgID != "" {
+		ack, err = s.publishIdempotent(ctx, m)
+	} else {
+		ack, err = s.js.PublishMsg(ctx, m)
+	}
 	if err != nil {
 		if msgID != "" && isWrongLastSequence(err) {
 			// nats-server checks the expected sequence before the
@@ -160,7 +166,7 @@ func (s *Store) followOrdered(ctx context.Context, stream string, cfg natsjs.Ord
 		}
 		return fmt.Errorf("ordered consumer on %s: %w", stream, err)
 	}
-	it, err := cons.Messages()
+	it, err := cons.Messages(pullOpts()...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

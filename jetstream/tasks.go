@@ -21,8 +21,10 @@ const (
 	taskPullExpiry = 30 * time.Second
 	// taskPullHeartbeat is how often the server tells that a waiting pull
 	// request is alive; two missed mean it is lost (a server restart, a
-	// consumer leader that moved), and a new one is sent.
-	taskPullHeartbeat = 5 * time.Second
+	// consumer leader that moved), and a new one is sent. It is the
+	// failover's pullHeartbeat: at 5 s a worker whose consumer leader died
+	// idled 10 s (TestClusterLosesHistoryLeader).
+	taskPullHeartbeat = pullHeartbeat
 	// pullSubjectPrefix + <stream>.<consumer> takes pull requests.
 	pullSubjectPrefix = natsjs.DefaultAPIPrefix + "CONSUMER.MSG.NEXT."
 	// handBackTimeout bounds how long a stopping consumer waits for its
@@ -44,7 +46,11 @@ func (s *Store) PublishTask(ctx context.Context, kind engine.TaskKind, queue str
 		}
 		m.Header = nats.Header{hdrMsgID: []string{msgID}}
 	}
-	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+	publish := func() error { _, err := s.js.PublishMsg(ctx, m); return err }
+	if msgID != "" {
+		publish = func() error { _, err := s.publishIdempotent(ctx, m); return err }
+	}
+	if err := publish(); err != nil {
 		return fmt.Errorf("publishing %s task to %s: %w", kind, queue, mapPublishError(err))
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"testing"
@@ -100,31 +101,37 @@ func newLossRig(t *testing.T, place func(*testCluster) string) *lossRig {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	r.ctx = ctx
-	log := clusterTestLogger()
-	boot := func(name, url string) *jetstream.Node {
-		n, err := jetstream.Boot(ctx, jetstream.Options{NATSURL: url, Replicas: 3, Name: name}, log)
-		if err != nil {
-			t.Fatalf("boot %s on the cluster: %v", name, err)
-		}
-		t.Cleanup(n.Close)
-		return n
-	}
-	r.engine = boot("loss-engine", r.c.URL())
+	r.engine = r.boot("loss-engine", r.c.URL())
 	url := r.c.URL()
 	if place != nil {
 		url = place(r.c)
 	}
-	r.worker, r.client = boot("loss-worker", url), boot("loss-client", url)
-	svcCtx, stopSvc := context.WithCancel(ctx)
-	svcDone := make(chan struct{})
-	go func() { defer close(svcDone); _ = engine.RunServices(svcCtx, r.engine.Store, log) }()
-	t.Cleanup(func() { stopSvc(); <-svcDone })
+	r.worker, r.client = r.boot("loss-worker", url), r.boot("loss-client", url)
+	t.Cleanup(r.runServices(r.engine))
 
-	w := engine.NewWorker(r.worker.Store, "q", engine.WorkerOptions{Logger: log, ShutdownTimeout: time.Second})
+	w := engine.NewWorker(r.worker.Store, "q", engine.WorkerOptions{Logger: clusterTestLogger(), ShutdownTimeout: time.Second})
 	r.register(w)
 	must(w.Start(ctx))
 	t.Cleanup(w.Stop)
 	return r
+}
+
+// boot connects a store to url with R3 streams; the test closes it.
+func (r *lossRig) boot(name, url string) *jetstream.Node {
+	n, err := jetstream.Boot(r.ctx, jetstream.Options{NATSURL: url, Replicas: 3, Name: name, Logger: clusterTestLogger()}, clusterTestLogger())
+	if err != nil {
+		r.t.Fatalf("boot %s on the cluster: %v", name, err)
+	}
+	r.t.Cleanup(n.Close)
+	return n
+}
+
+// runServices runs the engine's services on n until the returned func.
+func (r *lossRig) runServices(n *jetstream.Node) (stop func()) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = engine.RunServices(ctx, n.Store, clusterTestLogger()) }()
+	return func() { cancel(); <-done }
 }
 
 // register adds the load's workflow and its counted activity to w.
@@ -164,7 +171,7 @@ func clusterTestLogger() *slog.Logger {
 // for a while after it, then checks every acknowledged start.
 func (r *lossRig) underLoad(disrupt func() time.Time) {
 	acked := r.startLoad(3*time.Second, disrupt, 5*time.Second)
-	r.checkCompleted(acked.ids, acked.disruptedAt, acked.stoppedAt)
+	r.checkCompleted(acked)
 }
 
 type loadResult struct {
@@ -227,7 +234,9 @@ func (r *lossRig) startLoad(warmup time.Duration, disrupt func() time.Time, afte
 
 // checkCompleted waits for every id to complete and checks its history and
 // its activity executions, then measures the stall around disruptedAt.
-func (r *lossRig) checkCompleted(ids []string, disruptedAt, stoppedAt time.Time) {
+// It returns how many activities ran more than once.
+func (r *lossRig) checkCompleted(load loadResult) (reruns int) {
+	ids, disruptedAt, stoppedAt := load.ids, load.disruptedAt, load.stoppedAt
 	t := r.t
 	t.Helper()
 	client := engine.NewClient(r.client.Store, engine.ClientOptions{})
@@ -250,6 +259,12 @@ func (r *lossRig) checkCompleted(ids []string, disruptedAt, stoppedAt time.Time)
 				t.Logf("run %s; executions %s", events[0].Attrs.(*engine.WorkflowStarted).RunID, execs)
 			}
 			r.dumpConsumers()
+			if path := os.Getenv("FOREMAN_TEST_GOROUTINES"); path != "" {
+				if f, err := os.Create(path); err == nil {
+					_ = pprof.Lookup("goroutine").WriteTo(f, 1)
+					f.Close()
+				}
+			}
 			t.Fatalf("acknowledged start %s did not complete: %v; its history (%v): %v", id, err, herr, types)
 		}
 		var n int
@@ -301,6 +316,7 @@ func (r *lossRig) checkCompleted(ids []string, disruptedAt, stoppedAt time.Time)
 	if stall > stallBound {
 		t.Errorf("completions stalled %v after the disruption, more than %v", stall, stallBound)
 	}
+	return dups
 }
 
 // waitReplicasCurrent waits until every stream's replicas are all current,

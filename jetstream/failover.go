@@ -38,7 +38,8 @@ func pullOpts(extra ...natsjs.PullMessagesOpt) []natsjs.PullMessagesOpt {
 // replicated and not yet stored; whether it lands is not known yet.
 const codeDuplicateInProcess natsjs.ErrorCode = 10158
 
-// publishIdempotent publishes m, which carries a message id, retrying
+// publishIdempotent publishes m, which carries a message id (or replaces
+// the last message of its subject in a stream that keeps one), retrying
 // while the stream has no reachable leader or an earlier copy of m is
 // still in process: the server's duplicate window makes a second copy
 // harmless, and AppendHistory recognises its own batch after a retry.

@@ -41,7 +41,12 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 	if msgID != "" {
 		ack, err = s.publishIdempotent(ctx, m)
 	} else {
-		ack, err = s.js.PublishMsg(ctx, m)
+		// Not retried (an append that landed unanswered would conflict with
+		// its own retry), but bounded: a publish to a leader that died is
+		// never answered.
+		pctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+		ack, err = s.js.PublishMsg(pctx, m)
+		cancel()
 	}
 	if err != nil {
 		if msgID != "" && isWrongLastSequence(err) {

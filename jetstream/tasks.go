@@ -46,7 +46,12 @@ func (s *Store) PublishTask(ctx context.Context, kind engine.TaskKind, queue str
 		}
 		m.Header = nats.Header{hdrMsgID: []string{msgID}}
 	}
-	publish := func() error { _, err := s.js.PublishMsg(ctx, m); return err }
+	publish := func() error {
+		pctx, cancel := withDefaultTimeout(ctx, defaultTimeout) // see AppendHistory
+		defer cancel()
+		_, err := s.js.PublishMsg(pctx, m)
+		return err
+	}
 	if msgID != "" {
 		publish = func() error { _, err := s.publishIdempotent(ctx, m); return err }
 	}

@@ -67,7 +67,9 @@ type historyConsumer struct {
 
 // run consumes until ctx ends or the message iterator fails.
 func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) error {
-	cons, err := hc.s.js.CreateOrUpdateConsumer(ctx, HistoryStream, cfg)
+	cctx, cancel := withDefaultTimeout(ctx, defaultTimeout) // see taskConsumer
+	cons, err := hc.s.js.CreateOrUpdateConsumer(cctx, HistoryStream, cfg)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("creating consumer %s on %s: %w", hc.durable, HistoryStream, err)
 	}

@@ -289,6 +289,11 @@ func (s *Store) taskConsumer(ctx context.Context, name, subj string) error {
 	if known {
 		return nil
 	}
+	// Bounded: nats.go gives this request no deadline of its own, and one
+	// sent while the stream's leader changes may never be answered (the
+	// worker stopped pulling for good: TestClusterRollingRestart).
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	defer cancel()
 	_, err := s.js.CreateOrUpdateConsumer(ctx, TasksStream, natsjs.ConsumerConfig{
 		Durable:       name,
 		Description:   "Foreman task queue " + subj,

@@ -191,7 +191,10 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 	for _, m := range msgs[:last] {
 		_ = m.Ack()
 	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultTimeout)
+	// Bounded like one publish attempt: an ack sent to a consumer leader
+	// that just died is never confirmed, and waiting the 5 s default held
+	// every run's dispatch that long (TestClusterLosesEngineNode).
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishAttempt)
 	defer cancel()
 	if err := msgs[last].DoubleAck(actx); err != nil && !errors.Is(err, natsjs.ErrMsgAlreadyAckd) {
 		// At-least-once still holds: unconfirmed batches come back and are

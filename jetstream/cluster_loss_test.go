@@ -240,7 +240,9 @@ func (r *lossRig) checkCompleted(load loadResult) (reruns int) {
 	t := r.t
 	t.Helper()
 	client := engine.NewClient(r.client.Store, engine.ClientOptions{})
-	wctx, cancel := context.WithTimeout(r.ctx, 40*time.Second)
+	// Generous: on a loaded 2-core machine under the race detector reading
+	// a hundred histories back takes tens of seconds by itself.
+	wctx, cancel := context.WithTimeout(r.ctx, 2*time.Minute)
 	defer cancel()
 	var completions []time.Time
 	dups := 0

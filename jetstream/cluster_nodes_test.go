@@ -53,7 +53,42 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 		}
 	})
 	c.waitCurrent(30 * time.Second)
+	c.waitPeers(30 * time.Second)
 	return c
+}
+
+// waitPeers waits until the meta leader counts every node as a current
+// peer: before that, an R3 stream finds "no suitable peers for placement".
+func (c *testCluster) waitPeers(d time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for !c.allPeersCurrent() {
+		if time.Now().After(deadline) {
+			c.t.Fatal("the meta leader does not see every node")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *testCluster) allPeersCurrent() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.srv {
+		if s == nil || !s.JetStreamIsLeader() {
+			continue
+		}
+		jsz, err := s.Jsz(nil)
+		if err != nil || jsz.Meta == nil || len(jsz.Meta.Replicas) != len(c.srv)-1 {
+			return false
+		}
+		for _, p := range jsz.Meta.Replicas {
+			if !p.Current || p.Offline {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // freePorts returns n ports free at the time of the call.

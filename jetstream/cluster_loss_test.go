@@ -303,12 +303,21 @@ func (r *lossRig) checkCompleted(load loadResult) (reruns int) {
 		}
 	}
 	slices.SortFunc(completions, func(a, b time.Time) int { return a.Compare(b) })
+	// The stall: the longest wait for the next completion, from the last
+	// one before the disruption (or the disruption itself) to the first
+	// one after the load stopped.
 	var stall time.Duration
-	for i := 1; i < len(completions); i++ {
-		if completions[i].Before(disruptedAt) || completions[i-1].After(stoppedAt) {
+	prev := disruptedAt
+	for _, c := range completions {
+		if !c.After(disruptedAt) {
+			prev = c
 			continue
 		}
-		stall = max(stall, completions[i].Sub(completions[i-1]))
+		stall = max(stall, c.Sub(prev))
+		prev = c
+		if c.After(stoppedAt) {
+			break
+		}
 	}
 	t.Logf("%d acknowledged starts completed; longest gap between completions after the disruption: %v; activity re-executions (at-least-once): %d",
 		len(ids), stall.Round(time.Millisecond), dups)

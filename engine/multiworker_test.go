@@ -18,6 +18,7 @@ import (
 type cluster struct {
 	t      *testing.T
 	client *engine.Client
+	store  *jetstream.Store // the engine's
 	ctx    context.Context
 	stores []*countingStore  // opened for the processes to come
 	kills  []func()          // drop each store's connection
@@ -31,7 +32,7 @@ type cluster struct {
 func newCluster(t *testing.T, opts jetstream.Options, procs int) *cluster {
 	t.Helper()
 	store, srv := jstest.StartIn(t, t.TempDir(), opts)
-	c := &cluster{t: t, want: map[string]string{}, client: engine.NewClient(store, engine.ClientOptions{Identity: "tester"})}
+	c := &cluster{t: t, want: map[string]string{}, store: store, client: engine.NewClient(store, engine.ClientOptions{Identity: "tester"})}
 	for range procs {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		nc, err := jetstream.Connect(ctx, srv.ClientURL(), opts)

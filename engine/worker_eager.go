@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,26 +107,55 @@ func encodeEager(token string, seqs []int64) string {
 	return token + ":" + strings.Join(parts, ",")
 }
 
+// parseEager reads a claim back: the owner's token and the seqs it runs
+// (none if the claim is empty or malformed).
+func parseEager(claim string) (token string, seqs []int64) {
+	token, list, ok := strings.Cut(claim, ":")
+	if !ok || token == "" {
+		return "", nil
+	}
+	for s := range strings.SplitSeq(list, ",") {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return "", nil
+		}
+		seqs = append(seqs, n)
+	}
+	return token, seqs
+}
+
 // eagerOwner returns the token of the worker that claimed activity seq in
 // a batch, or "".
 func eagerOwner(h BatchHeader, seq int64) string {
-	token, seqs, ok := strings.Cut(h.Eager, ":")
-	if !ok {
-		return ""
-	}
-	for s := range strings.SplitSeq(seqs, ",") {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n == seq {
-			return token
-		}
+	token, seqs := parseEager(h.Eager)
+	if slices.Contains(seqs, seq) {
+		return token
 	}
 	return ""
+}
+
+// onlyEagerDerives tells whether the eager attempts' guards are all a
+// batch implies: the dispatcher publishes those from the header, and need
+// not decode the batch (Derive off). Timeouts the engine keeps (schedule
+// to start, schedule to close) still need it.
+func onlyEagerDerives(b *Batch, claims []*eagerRun) bool {
+	for _, e := range b.Events {
+		if !derivesFrom(e) {
+			continue
+		}
+		a, ok := e.Attrs.(*ActivityScheduled)
+		if !ok || !isEagerClaimed(claims, a.Seq) || a.Options.ScheduleToStartTimeout > 0 || a.Options.ScheduleToCloseTimeout > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // claimEager registers the attempts of batch that this worker will run
 // eagerly once the batch is appended, each with a slot; release or start
 // them after the append.
 func (w *Worker) claimEager(env *workflowEnv, b *Batch, now time.Time) []*eagerRun {
-	if w.eager.bus == nil || env.closed || w.stopping.Load() {
+	if w.eager.bus == nil || env.closed || env.info.TaskQueue != w.queue || w.stopping.Load() {
 		return nil
 	}
 	var claims []*eagerRun
@@ -332,7 +362,7 @@ func (w *Worker) handleGuard(ctx context.Context, d Delivery, t *activityTask) {
 			w.finishDelivery(ctx, d, ackTask)
 			return
 		case err != nil && !errors.Is(err, ErrNoResponders):
-			w.log.Warn("asking the worker of an eager activity failed; asking again later", "activity", t.ActivityType, "err", err)
+			w.log.Warn("asking the worker of an eager activity failed; asking again later", "run", t.RunID, "seq", t.Seq, "err", err)
 			w.finishDelivery(ctx, d, nakAfter(eagerRecheck))
 			return
 		}
@@ -344,8 +374,8 @@ func (w *Worker) handleGuard(ctx context.Context, d Delivery, t *activityTask) {
 		return
 	}
 	w.finishAttempt(ctx, d, t, attemptOutcome{failure: &Failure{Type: FailureWorkerLost, Message: fmt.Sprintf(
-		"attempt %d of activity %s was run at once by the worker that scheduled it, which stopped without reporting (died, hung, or was stopped)",
-		t.Attempt, t.ActivityType)}})
+		"attempt %d of activity seq %d was run at once by the worker that scheduled it, which stopped without reporting (died, hung, or was stopped)",
+		t.Attempt, t.Seq)}})
 }
 
 // adoptGuard keeps the guard of an attempt this worker runs in progress

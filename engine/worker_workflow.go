@@ -148,7 +148,9 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
 	claims := w.claimEager(env, batch, now)
-	h.Eager = w.eagerHeader(claims)
+	if h.Eager = w.eagerHeader(claims); h.Eager != "" && onlyEagerDerives(batch, claims) {
+		h.Derive = false
+	}
 	seq, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, "")
 	if err != nil {
 		w.releaseEager(claims)

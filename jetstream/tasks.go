@@ -344,14 +344,15 @@ func (d *delivery) Data() []byte { return d.m.Data }
 // server tracks it.
 func (d *delivery) NumDelivered() uint64 { return d.numDelivered }
 
-// Ack acknowledges the task and waits for the server to confirm it, so a
-// task whose result is saved is not delivered again. The slot is freed even
-// if the confirmation fails (the task then comes back after AckWait).
-func (d *delivery) Ack(ctx context.Context) error {
+// Ack acknowledges the task. It does not wait for the server to confirm:
+// the connection delivers it in order with everything published before
+// (a closing connection flushes it), and an ack lost with the connection
+// brings the task back after AckWait, which every task tolerates (its
+// outcome was saved first: the duplicate is dropped as stale). Waiting
+// cost a round trip per task, and a reply from the server.
+func (d *delivery) Ack(context.Context) error {
 	defer d.end()
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
-	defer cancel()
-	if _, err := d.nc.RequestWithContext(ctx, d.m.Reply, ackAck); err != nil {
+	if err := d.nc.Publish(d.m.Reply, ackAck); err != nil {
 		return fmt.Errorf("acking task %s: %w", d.m.Subject, err)
 	}
 	return nil

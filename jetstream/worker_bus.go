@@ -36,20 +36,16 @@ func (s *Store) ServeWorker(queue, token string, handler func(req []byte) []byte
 	if err != nil {
 		return nil, fmt.Errorf("serving worker requests: %w", err)
 	}
-	sub, err := s.nc.Subscribe(subj, func(m *nats.Msg) {
+	// Subscribed on the server before an eager attempt can be asked about.
+	stop, err = s.subscribeFlushed(subj, func(m *nats.Msg) {
 		if m.Reply != "" {
 			_ = m.Respond(handler(m.Data))
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("serving worker requests on %s: %w", subj, err)
+		return nil, fmt.Errorf("serving worker requests: %w", err)
 	}
-	// Subscribed on the server before an eager attempt can be asked about.
-	if err := s.nc.Flush(); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("serving worker requests on %s: %w", subj, err)
-	}
-	return func() { _ = sub.Unsubscribe() }, nil
+	return stop, nil
 }
 
 // AskWorker sends req to the worker instance token of queue and returns its

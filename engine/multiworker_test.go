@@ -67,6 +67,7 @@ type process struct {
 // none).
 type countingStore struct {
 	*jetstream.Store
+	deaf          bool // serves nothing on the worker's own subject
 	reads         atomic.Int64
 	workflowTasks atomic.Int64 // workflow tasks the worker published (activity results)
 }
@@ -76,6 +77,15 @@ func (s *countingStore) PublishTask(ctx context.Context, kind engine.TaskKind, q
 		s.workflowTasks.Add(1)
 	}
 	return s.Store.PublishTask(ctx, kind, queue, data, msgID)
+}
+
+// ServeWorker is the store's, unless deaf: then nothing is subscribed, as
+// with credentials that lack the subject.
+func (s *countingStore) ServeWorker(queue, token string, handler func([]byte) []byte) (func(), error) {
+	if s.deaf {
+		return func() {}, nil
+	}
+	return s.Store.ServeWorker(queue, token, handler)
 }
 
 func (s *countingStore) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
@@ -351,42 +361,72 @@ func (c *cluster) eagerClaims(id string) int {
 // runs exactly once, on the owner, and no attempt is recorded lost.
 func TestEagerActivityRunsOnceWhereverItsGuardLands(t *testing.T) {
 	c := newCluster(t, jetstream.Options{}, 3)
-	var mu sync.Mutex
-	ran := map[string][]string{} // "workflow/activity" -> workers that ran it
-	register := func(name string, workflows bool) func(*engine.Worker) {
-		return func(w *engine.Worker) {
-			if workflows {
-				must(w.RegisterWorkflowWithName("StepsHere", StepsHere))
-			}
-			for _, step := range []any{Reserve, Charge, Ship} {
-				must(w.RegisterActivityWithName(engine.FuncName(step), func(ctx context.Context, o order) (string, error) {
-					info := engine.GetActivityInfo(ctx)
-					mu.Lock()
-					key := info.WorkflowID + "/" + info.ActivityType
-					ran[key] = append(ran[key], name)
-					mu.Unlock()
-					time.Sleep(150 * time.Millisecond) // the guard arrives while it runs
-					return step.(func(context.Context, order) (string, error))(ctx, o)
-				}))
-			}
-		}
-	}
-	c.process("owner", "wf", register("owner", true))
-	c.process("other-1", "wf", register("other-1", false))
-	c.process("other-2", "wf", register("other-2", false))
+	ran := &stepLog{ran: map[string][]string{}}
+	c.process("owner", "wf", ran.register("owner", true))
+	c.process("other-1", "wf", ran.register("other-1", false))
+	c.process("other-2", "wf", ran.register("other-2", false))
 	ids := c.startRunsOf("StepsHere", "eager", 12)
 	c.waitAll(ids, 60*time.Second)
-	mu.Lock()
-	defer mu.Unlock()
+	ran.check(t, c, ids, "owner", 3)
+}
+
+// A worker whose own subject others cannot reach (credentials without
+// it) would be taken for dead while it runs an attempt, and the attempt
+// run again elsewhere: it runs no attempt eagerly.
+func TestUnreachableWorkerRunsNothingEagerly(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 2)
+	c.stores[0].deaf = true
+	ran := &stepLog{ran: map[string][]string{}}
+	c.process("owner", "wf", ran.register("owner", true))
+	c.process("other", "wf", ran.register("other", false))
+	ids := c.startRunsOf("StepsHere", "deaf", 6)
+	c.waitAll(ids, 60*time.Second)
+	ran.check(t, c, ids, "", 0)
+}
+
+// stepLog records which worker ran each step of each StepsHere run.
+type stepLog struct {
+	mu  sync.Mutex
+	ran map[string][]string // "workflow/activity" -> workers that ran it
+}
+
+// register registers StepsHere's activities (and the workflow if
+// workflows), each taking 150 ms so that the guard arrives while it runs.
+func (l *stepLog) register(name string, workflows bool) func(*engine.Worker) {
+	return func(w *engine.Worker) {
+		if workflows {
+			must(w.RegisterWorkflowWithName("StepsHere", StepsHere))
+		}
+		for _, step := range []func(context.Context, order) (string, error){Reserve, Charge, Ship} {
+			must(w.RegisterActivityWithName(engine.FuncName(step), func(ctx context.Context, o order) (string, error) {
+				info := engine.GetActivityInfo(ctx)
+				l.mu.Lock()
+				key := info.WorkflowID + "/" + info.ActivityType
+				l.ran[key] = append(l.ran[key], name)
+				l.mu.Unlock()
+				time.Sleep(150 * time.Millisecond)
+				return step(ctx, o)
+			}))
+		}
+	}
+}
+
+// check requires every step of every run to have run exactly once (on
+// worker on, if set), no attempt recorded failed, and claims batches of
+// each run to claim an eager attempt.
+func (l *stepLog) check(t *testing.T, c *cluster, ids []string, on string, claims int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, id := range ids {
 		for _, step := range []any{Reserve, Charge, Ship} {
 			key := id + "/" + engine.FuncName(step)
-			if got := ran[key]; len(got) != 1 || got[0] != "owner" {
-				t.Errorf("%s ran on %v, want once on the owner", key, got)
+			if got := l.ran[key]; len(got) != 1 || on != "" && got[0] != on {
+				t.Errorf("%s ran on %v, want once (on %q)", key, got, on)
 			}
 		}
-		if n := c.eagerClaims(id); n != 3 {
-			t.Errorf("%s: %d batches claim an eager attempt, want 3", id, n)
+		if n := c.eagerClaims(id); n != claims {
+			t.Errorf("%s: %d batches claim an eager attempt, want %d", id, n, claims)
 		}
 		events, err := c.client.History(c.ctx, id, "")
 		if err != nil {

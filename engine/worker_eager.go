@@ -93,6 +93,17 @@ func (w *Worker) startEager() {
 		w.log.Warn("eager activities off: cannot serve this worker's subject", "err", err)
 		return
 	}
+	// Others must reach this worker while it runs an attempt, or they
+	// would take it for dead: ask itself once (credentials may lack the
+	// subject, and a refused subscription does not fail at once).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_, err = bus.AskWorker(ctx, w.queue, w.eager.token, mustJSON(ownerQuery{}))
+	cancel()
+	if err != nil {
+		stop()
+		w.log.Warn("eager activities off: this worker cannot be reached on its own subject", "err", err)
+		return
+	}
 	w.eager.stop = stop
 	w.eager.runs = map[string]*eagerRun{}
 	w.eager.bus = bus

@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -67,7 +69,11 @@ type process struct {
 // none).
 type countingStore struct {
 	*jetstream.Store
-	deaf          bool // serves nothing on the worker's own subject
+	deaf bool // serves nothing on the worker's own subject
+	// loseEager: the next append claiming an eager attempt lands, but its
+	// answer is lost (an error, after the attempt's guard was delivered).
+	loseEager     atomic.Bool
+	guards        atomic.Int64 // guard tasks delivered to this worker
 	reads         atomic.Int64
 	workflowTasks atomic.Int64 // workflow tasks the worker published (activity results)
 }
@@ -77,6 +83,27 @@ func (s *countingStore) PublishTask(ctx context.Context, kind engine.TaskKind, q
 		s.workflowTasks.Add(1)
 	}
 	return s.Store.PublishTask(ctx, kind, queue, data, msgID)
+}
+
+func (s *countingStore) AppendHistory(ctx context.Context, h engine.BatchHeader, data []byte, expected uint64, msgID string) (uint64, error) {
+	seq, err := s.Store.AppendHistory(ctx, h, data, expected, msgID)
+	if err != nil || h.Eager == "" || !s.loseEager.CompareAndSwap(true, false) {
+		return seq, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.guards.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0, errors.New("the answer to the append was lost")
+}
+
+func (s *countingStore) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue string, max int, fn func(engine.Delivery)) error {
+	return s.Store.ConsumeTasks(ctx, kind, queue, max, func(d engine.Delivery) {
+		if kind == engine.ActivityTaskKind && bytes.Contains(d.Data(), []byte(`"eager":`)) {
+			s.guards.Add(1)
+		}
+		fn(d)
+	})
 }
 
 // ServeWorker is the store's, unless deaf: then nothing is subscribed, as
@@ -507,5 +534,47 @@ func TestEagerActivityLostWithItsWorkerRunsAgainOnce(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint([]string{"failed 1 " + engine.FailureWorkerLost, "completed 2"}) {
 		t.Fatalf("attempts %v, want attempt 1 lost and attempt 2 completed\n%s", got, c.dump("lost"))
+	}
+}
+
+// The append that claims an eager attempt lands, but its answer is lost
+// (the server died before replying): the worker does not run the attempt,
+// and meanwhile the dispatcher has delivered the attempt's guard to it.
+// The guard must not be held forever: the attempt is recorded lost and
+// its retry runs, once.
+func TestEagerClaimWithLostAppendAnswerIsRetried(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 1)
+	c.stores[0].loseEager.Store(true)
+	var execs atomic.Int32
+	c.process("a", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Once", func(ctx engine.Context) (string, error) {
+			ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+				RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond}})
+			var s string
+			err := engine.ExecuteActivity(ctx, "step", nil).Get(ctx, &s)
+			return s, err
+		}))
+		must(w.RegisterActivityWithName("step", func(ctx context.Context) (string, error) {
+			return fmt.Sprintf("attempt %d", execs.Add(1)), nil
+		}))
+	})
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "lost-answer", TaskQueue: "wf"}, "Once", nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+	defer cancel()
+	var res string
+	if err := c.client.GetResult(ctx, "lost-answer", "", &res); err != nil || res != "attempt 1" {
+		t.Fatalf("result %q, %v; want %q (the retry, the first execution)\n%s", res, err, "attempt 1", c.dump("lost-answer"))
+	}
+	if n := execs.Load(); n != 1 {
+		t.Fatalf("the activity ran %d times, want once", n)
+	}
+	events, err := c.client.History(c.ctx, "lost-answer", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(events, engine.EventActivityAttemptFailed); n != 1 {
+		t.Fatalf("%d attempts recorded failed, want 1 (the claimed one, lost)\n%s", n, c.dump("lost-answer"))
 	}
 }

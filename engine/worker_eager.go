@@ -52,13 +52,14 @@ type workerBus interface {
 type eagerRun struct {
 	task activityTask
 
-	mu       sync.Mutex
-	started  bool           // its append landed: the attempt runs
-	finished time.Time      // when it ended (zero while it runs)
-	saved    bool           // its outcome is in history, or stored as a result task
-	out      attemptOutcome // what it ended with
-	guards   []Delivery     // its guard task, delivered here meanwhile
-	stops    []func()       // the guards' in-progress tickers
+	mu        sync.Mutex
+	started   bool           // its append landed: the attempt runs
+	abandoned bool           // its append failed (or may have): it never runs
+	finished  time.Time      // when it ended (zero while it runs)
+	saved     bool           // its outcome is in history, or stored as a result task
+	out       attemptOutcome // what it ended with
+	guards    []Delivery     // its guard task, delivered here meanwhile
+	stops     []func()       // the guards' in-progress tickers
 }
 
 // eagerState is a worker's eager attempts.
@@ -215,8 +216,10 @@ func (w *Worker) eagerHeader(claims []*eagerRun) string {
 	return encodeEager(w.eager.token, seqs)
 }
 
-// releaseEager drops claims whose batch was not appended (or may not have
-// been: a guard for an attempt this worker does not know is recorded lost).
+// releaseEager drops claims whose batch was not appended, or may have
+// been (an append whose answer was lost: the dispatcher may even have
+// delivered a guard here meanwhile). Such an attempt never runs: its
+// guard, here or wherever it lands, finds it unknown and records it lost.
 func (w *Worker) releaseEager(claims []*eagerRun) {
 	if len(claims) == 0 {
 		return
@@ -226,8 +229,25 @@ func (w *Worker) releaseEager(claims []*eagerRun) {
 		delete(w.eager.runs, eagerKey(&r.task))
 	}
 	w.eager.mu.Unlock()
-	for range claims {
+	for _, r := range claims {
 		<-w.actSlots
+		r.mu.Lock()
+		r.abandoned = true
+		guards, stops := r.guards, r.stops
+		r.guards, r.stops = nil, nil
+		r.mu.Unlock()
+		for _, stop := range stops {
+			stop()
+		}
+		for _, d := range guards {
+			// Not here: the caller holds the run's lock, which recording
+			// the loss takes.
+			w.tasks.Add(1)
+			go func() {
+				defer w.tasks.Done()
+				w.guardOfUnknown(w.work, d, &r.task)
+			}()
+		}
 	}
 }
 
@@ -342,6 +362,8 @@ func (w *Worker) answerOwnerQuery(req []byte) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
+	case r.abandoned: // (already out of the map)
+		return []byte(ownerGone)
 	case !r.started || r.finished.IsZero():
 		return []byte(ownerRuns)
 	case r.saved:
@@ -377,9 +399,18 @@ func (w *Worker) handleGuard(ctx context.Context, d Delivery, t *activityTask) {
 			w.finishDelivery(ctx, d, nakAfter(eagerRecheck))
 			return
 		}
+	} else if t.Eager != w.eager.token {
+		// This store cannot ask the owner: leave the guard to a worker
+		// that can (never take a live owner's attempt for lost).
+		w.finishDelivery(ctx, d, nakAfter(eagerRecheck))
+		return
 	}
-	// The owner is gone, or does not know the attempt: unless history has
-	// its outcome, it is lost.
+	w.guardOfUnknown(ctx, d, t)
+}
+
+// guardOfUnknown ends the guard of an attempt whose owner is gone or does
+// not know it: unless history has its outcome, it is lost.
+func (w *Worker) guardOfUnknown(ctx context.Context, d Delivery, t *activityTask) {
 	if !w.attemptStillCurrent(ctx, t) {
 		w.finishDelivery(ctx, d, ackTask)
 		return
@@ -393,6 +424,11 @@ func (w *Worker) handleGuard(ctx context.Context, d Delivery, t *activityTask) {
 // until its outcome is saved, or ends it now if it is.
 func (w *Worker) adoptGuard(ctx context.Context, r *eagerRun, d Delivery) {
 	r.mu.Lock()
+	if r.abandoned {
+		r.mu.Unlock()
+		w.guardOfUnknown(ctx, d, &r.task)
+		return
+	}
 	if r.finished.IsZero() {
 		r.guards = append(r.guards, d)
 		r.stops = append(r.stops, keepInProgress(d))

@@ -477,13 +477,7 @@ func TestEagerActivityLostWithItsWorkerRunsAgainOnce(t *testing.T) {
 	release := make(chan struct{})
 	register := func(i int) func(*engine.Worker) {
 		return func(w *engine.Worker) {
-			must(w.RegisterWorkflowWithName("Once", func(ctx engine.Context) (string, error) {
-				ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
-					RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond}})
-				var s string
-				err := engine.ExecuteActivity(ctx, "step", nil).Get(ctx, &s)
-				return s, err
-			}))
+			must(w.RegisterWorkflowWithName("Once", onceStep))
 			must(w.RegisterActivityWithName("step", func(ctx context.Context) (string, error) {
 				if execs.Add(1) == 1 {
 					ranOn <- i
@@ -547,13 +541,7 @@ func TestEagerClaimWithLostAppendAnswerIsRetried(t *testing.T) {
 	c.stores[0].loseEager.Store(true)
 	var execs atomic.Int32
 	c.process("a", "wf", func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Once", func(ctx engine.Context) (string, error) {
-			ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
-				RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond}})
-			var s string
-			err := engine.ExecuteActivity(ctx, "step", nil).Get(ctx, &s)
-			return s, err
-		}))
+		must(w.RegisterWorkflowWithName("Once", onceStep))
 		must(w.RegisterActivityWithName("step", func(ctx context.Context) (string, error) {
 			return fmt.Sprintf("attempt %d", execs.Add(1)), nil
 		}))
@@ -577,4 +565,13 @@ func TestEagerClaimWithLostAppendAnswerIsRetried(t *testing.T) {
 	if n := count(events, engine.EventActivityAttemptFailed); n != 1 {
 		t.Fatalf("%d attempts recorded failed, want 1 (the claimed one, lost)\n%s", n, c.dump("lost-answer"))
 	}
+}
+
+// onceStep runs activity "step" once (retried quickly) and returns its result.
+func onceStep(ctx engine.Context) (string, error) {
+	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond}})
+	var s string
+	err := engine.ExecuteActivity(ctx, "step", nil).Get(ctx, &s)
+	return s, err
 }

@@ -46,6 +46,7 @@ const (
 	EventWorkflowReset            EventType = "WorkflowReset"
 	EventResetApplied             EventType = "ResetApplied"
 	EventRunCompensated           EventType = "RunCompensated"
+	EventRunImported              EventType = "RunImported"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.

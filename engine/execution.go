@@ -122,6 +122,9 @@ type Execution struct {
 	// ResetFrom the run this one was reset from.
 	ResetTo   string `json:"reset_to,omitempty"`
 	ResetFrom string `json:"reset_from,omitempty"`
+	// Imported is set on a read-only copy of a run made by `foreman
+	// import` (Client.Import): no worker runs it and writes refuse it.
+	Imported *RunImported `json:"imported,omitempty"`
 	PendingWork
 }
 

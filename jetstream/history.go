@@ -36,7 +36,7 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		hdr[hdrMsgID] = []string{msgID}
 	}
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Header: hdr, Data: data})
+	seq, err := s.publish(ctx, &nats.Msg{Subject: subj, Header: hdr, Data: data})
 	if err != nil {
 		if msgID != "" && isWrongLastSequence(err) {
 			// nats-server checks the expected sequence before the
@@ -48,7 +48,7 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		return 0, fmt.Errorf("appending history for run %s after seq %d: %w", h.RunID, expectedSeq, mapPublishError(err))
 	}
-	return ack.Sequence, nil
+	return seq, nil
 }
 
 // appendedAs reports the sequence of the batch that follows expectedSeq on

@@ -44,7 +44,7 @@ func (s *Store) PublishTask(ctx context.Context, kind engine.TaskKind, queue str
 		}
 		m.Header = nats.Header{hdrMsgID: []string{msgID}}
 	}
-	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+	if _, err := s.publish(ctx, m); err != nil {
 		return fmt.Errorf("publishing %s task to %s: %w", kind, queue, mapPublishError(err))
 	}
 	return nil

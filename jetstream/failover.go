@@ -43,19 +43,19 @@ const codeDuplicateInProcess natsjs.ErrorCode = 10158
 // while the stream has no reachable leader or an earlier copy of m is
 // still in process: the server's duplicate window makes a second copy
 // harmless, and AppendHistory recognises its own batch after a retry.
-func (s *Store) publishIdempotent(ctx context.Context, m *nats.Msg) (*natsjs.PubAck, error) {
+func (s *Store) publishIdempotent(ctx context.Context, m *nats.Msg) (uint64, error) {
 	wait := 20 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, publishAttempt)
-		ack, err := s.js.PublishMsg(actx, m)
+		seq, err := s.publish(actx, m)
 		cancel()
 		if err == nil || ctx.Err() != nil || !publishRetryable(err) {
-			return ack, err
+			return seq, err
 		}
 		s.log.Debug("publish unanswered during a leader change; retrying", "subject", m.Subject, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return 0, err
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 500*time.Millisecond)

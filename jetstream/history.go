@@ -37,16 +37,13 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		hdr[hdrMsgID] = []string{msgID}
 	}
 	m := &nats.Msg{Subject: subj, Header: hdr, Data: data}
-	var ack *natsjs.PubAck
+	var seq uint64
 	if msgID != "" {
-		ack, err = s.publishIdempotent(ctx, m)
+		seq, err = s.publishIdempotent(ctx, m)
 	} else {
 		// Not retried (an append that landed unanswered would conflict with
-		// its own retry), but bounded: a publish to a leader that died is
-		// never answered.
-		pctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
-		ack, err = s.js.PublishMsg(pctx, m)
-		cancel()
+		// its own retry); publish bounds it by the default timeout.
+		seq, err = s.publish(ctx, m)
 	}
 	if err != nil {
 		if msgID != "" && isWrongLastSequence(err) {
@@ -59,7 +56,7 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		return 0, fmt.Errorf("appending history for run %s after seq %d: %w", h.RunID, expectedSeq, mapPublishError(err))
 	}
-	return ack.Sequence, nil
+	return seq, nil
 }
 
 // appendedAs reports the sequence of the batch that follows expectedSeq on
@@ -233,6 +230,12 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 	if h.Derive {
 		hdr[hdrDerive] = []string{"1"}
 	}
+	if h.Eager != "" {
+		if !headerSafe(h.Eager) {
+			return fmt.Errorf("%w: eager claim %q has control characters or surrounding spaces", ErrInvalidName, h.Eager)
+		}
+		hdr[hdrEager] = []string{h.Eager}
+	}
 	return nil
 }
 
@@ -245,6 +248,7 @@ func decodeBatchHeader(hdr nats.Header) (engine.BatchHeader, error) {
 		Closed:    hdr.Get(hdrClosed) == "1",
 		Wake:      hdr.Get(hdrWake) == "1",
 		Derive:    hdr.Get(hdrDerive) == "1",
+		Eager:     hdr.Get(hdrEager),
 	}
 	if h.RunID == "" {
 		return h, fmt.Errorf("batch has no %s header: not written by foreman", hdrRun)

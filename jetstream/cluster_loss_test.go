@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	natsjs "github.com/nats-io/nats.go/jetstream"
-
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 )
 
 // Losing a node under load (issue 20, scope 4). A 3-node cluster with R3

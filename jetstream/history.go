@@ -36,7 +36,15 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		hdr[hdrMsgID] = []string{msgID}
 	}
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Header: hdr, Data: data})
+	m := &nats.Msg{Subject: subj, Header: hdr, Data: data}
+	var seq uint64
+	if msgID != "" {
+		seq, err = s.publishIdempotent(ctx, m)
+	} else {
+		// Not retried (an append that landed unanswered would conflict with
+		// its own retry); publish bounds it by the default timeout.
+		seq, err = s.publish(ctx, m)
+	}
 	if err != nil {
 		if msgID != "" && isWrongLastSequence(err) {
 			// nats-server checks the expected sequence before the
@@ -48,7 +56,7 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		return 0, fmt.Errorf("appending history for run %s after seq %d: %w", h.RunID, expectedSeq, mapPublishError(err))
 	}
-	return ack.Sequence, nil
+	return seq, nil
 }
 
 // appendedAs reports the sequence of the batch that follows expectedSeq on
@@ -160,7 +168,7 @@ func (s *Store) followOrdered(ctx context.Context, stream string, cfg natsjs.Ord
 		}
 		return fmt.Errorf("ordered consumer on %s: %w", stream, err)
 	}
-	it, err := cons.Messages()
+	it, err := cons.Messages(pullOpts()...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -222,6 +230,12 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 	if h.Derive {
 		hdr[hdrDerive] = []string{"1"}
 	}
+	if h.Eager != "" {
+		if !headerSafe(h.Eager) {
+			return fmt.Errorf("%w: eager claim %q has control characters or surrounding spaces", ErrInvalidName, h.Eager)
+		}
+		hdr[hdrEager] = []string{h.Eager}
+	}
 	return nil
 }
 
@@ -234,6 +248,7 @@ func decodeBatchHeader(hdr nats.Header) (engine.BatchHeader, error) {
 		Closed:    hdr.Get(hdrClosed) == "1",
 		Wake:      hdr.Get(hdrWake) == "1",
 		Derive:    hdr.Get(hdrDerive) == "1",
+		Eager:     hdr.Get(hdrEager),
 	}
 	if h.RunID == "" {
 		return h, fmt.Errorf("batch has no %s header: not written by foreman", hdrRun)

@@ -100,6 +100,9 @@ func PermsFor(p auth.Principal) *Perms {
 	if len(p.Queues) == 0 {
 		pr.PubAllow = append(pr.PubAllow, readStream(TasksStream)...)
 		pr.PubAllow = append(pr.PubAllow, "$JS.ACK."+TasksStream+".>")
+		// Workers of a queue ask one another about eager activity
+		// attempts (worker_bus.go).
+		pr.PubAllow = append(pr.PubAllow, querySubjectPrefix+"*.w.*")
 		pr.SubAllow = append(pr.SubAllow, querySubjectPrefix+">")
 		return pr
 	}
@@ -115,7 +118,8 @@ func PermsFor(p auth.Principal) *Perms {
 				apiPrefix+"CONSUMER.INFO."+TasksStream+"."+c,
 				"$JS.ACK."+TasksStream+"."+c+".>")
 		}
-		pr.SubAllow = append(pr.SubAllow, querySubjectPrefix+q)
+		pr.SubAllow = append(pr.SubAllow, querySubjectPrefix+q, querySubjectPrefix+q+".w.*")
+		pr.PubAllow = append(pr.PubAllow, querySubjectPrefix+q+".w.*")
 	}
 	return pr
 }

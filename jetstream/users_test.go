@@ -196,8 +196,18 @@ func TestWorkerLimitedToItsQueues(t *testing.T) {
 	if resp, err := vst.Query(ctx, "qa", []byte("x")); err != nil || string(resp) != "re:x" {
 		t.Fatalf("viewer's query answered by the worker: %q, %v", resp, err)
 	}
+	// Workers of qa reach one another on their own subjects (eager
+	// activities), not on qb's.
+	stopW, err := st.ServeWorker("qa", "w1", func(req []byte) []byte { return []byte("runs") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopW()
+	if resp, err := st.AskWorker(ctx, "qa", "w1", []byte("{}")); err != nil || string(resp) != "runs" {
+		t.Fatalf("worker of qa asking another on qa: %q, %v", resp, err)
+	}
 	ref := jstest.WatchRefusals(nc)
-	for _, subj := range []string{"fm.api.admin.wa.add", "fm.api.act.alice.approve", "$KV.fm_users.wa", "$JS.API.CONSUMER.MSG.NEXT.FM_TASKS.wf_qb", "$JS.API.CONSUMER.CREATE.FM_TASKS.wf_qa.fm.t.wf.qb", "fm.api.vis.search"} {
+	for _, subj := range []string{"fm.q.qb.w.w1", "fm.api.admin.wa.add", "fm.api.act.alice.approve", "$KV.fm_users.wa", "$JS.API.CONSUMER.MSG.NEXT.FM_TASKS.wf_qb", "$JS.API.CONSUMER.CREATE.FM_TASKS.wf_qa.fm.t.wf.qb", "fm.api.vis.search"} {
 		if !ref.Publish(subj) {
 			t.Errorf("worker of qa: publish on %s was not refused", subj)
 		}

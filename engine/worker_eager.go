@@ -281,6 +281,7 @@ func isEagerClaimed(claims []*eagerRun, seq int64) bool {
 // guard if it arrived meanwhile.
 func (w *Worker) runEager(ctx context.Context, r *eagerRun) {
 	defer func() { <-w.actSlots }()
+	defer w.measureEager()()
 	out := w.runAttempt(ctx, &r.task, false, nil)
 	saved := out.canceled // the workflow moved on: nothing to save
 	if !saved {

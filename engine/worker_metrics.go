@@ -119,3 +119,23 @@ func (w *Worker) observeLocalWorkflowTask(began time.Time) {
 		m.tasks.WithLabelValues(w.queue, "workflow").Inc()
 	}
 }
+
+// measureEager counts an eager activity attempt (worker_eager.go: run
+// where its workflow task scheduled it, never queued, so its
+// schedule-to-start is 0) as measured counts a delivered one; call the
+// returned func when it ends.
+func (w *Worker) measureEager() (done func()) {
+	m := w.metrics
+	if m == nil {
+		return func() {}
+	}
+	began := time.Now()
+	m.s2s.WithLabelValues(w.queue, "activity").Observe(0)
+	inUse := m.inUse.WithLabelValues(w.queue, "activity")
+	inUse.Inc()
+	return func() {
+		inUse.Dec()
+		m.tasks.WithLabelValues(w.queue, "activity").Inc()
+		m.duration.WithLabelValues(w.queue, "activity").Observe(time.Since(began).Seconds())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foremanhq/foreman/engine/internal/clock"
@@ -93,7 +94,12 @@ type Worker struct {
 	stops   []func()
 	ann     *announcer      // worker_announce.go
 	annDone <-chan struct{} // closed once the announcement is withdrawn
+	eager   eagerState
+	// actSlots bound the attempts running at once (MaxConcurrentActivities),
+	// delivered and eager alike.
+	actSlots chan struct{}
 
+	stopping atomic.Bool // Stop began: no new eager attempts
 	stopOnce sync.Once
 }
 
@@ -101,7 +107,8 @@ type Worker struct {
 func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
 	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
-		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{}}
+		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
+		eager: eagerState{token: newEagerToken()}, actSlots: make(chan struct{}, opts.MaxConcurrentActivities)}
 }
 
 // RegisterWorkflow registers fn under its function name.
@@ -141,6 +148,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("subscribing to activity cancellations: %w", err)
 		}
 		w.stops = append(w.stops, stop)
+		w.startEager()
 		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.counted(ActivityTaskKind, w.handleActivityTask))
 	}
 	w.annDone = w.announce(ctx)
@@ -183,6 +191,7 @@ func (w *Worker) Stop() {
 }
 
 func (w *Worker) stop() {
+	w.stopping.Store(true)
 	for _, stop := range w.stops {
 		stop()
 	}
@@ -203,6 +212,9 @@ func (w *Worker) stop() {
 		<-done
 	}
 	w.abort()
+	if w.eager.stop != nil {
+		w.eager.stop()
+	}
 	w.cache.closeAll()
 	if w.annDone != nil {
 		<-w.annDone // withdrawn: gone from :queues as soon as Stop returns

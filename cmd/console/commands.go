@@ -63,10 +63,11 @@ const (
 	groupAct     = "Act on a run, or with -q QUERY on every match (a batch)"
 	groupStart   = "Start a run, or import exported ones"
 	groupViews   = "Saved views (shared with the console)"
+	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
 	groupHealth  = "Engine health"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupHealth}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -75,6 +76,7 @@ var commands = []*command{
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
 	startCommand, importCommand,
 	viewsCommand,
+	contextCmd,
 	queuesCommand,
 }
 
@@ -114,6 +116,8 @@ Global flags (before or after the command):
   --no-color          console without colours (also NO_COLOR)
   --creds, --tls-cert, --tls-key, --tls-ca FILE   secure NATS connections (default
                       credentials: the ones the engine on this machine left for --nats)
+  --context NAME      use a saved connection profile (env FOREMAN_CONTEXT; default the
+                      one chosen by foreman context use, unless --nats/FOREMAN_NATS is set)
 
 JSON arguments (--input) are inline, @FILE, or - for standard input.
 Data goes to standard output, messages to standard error.

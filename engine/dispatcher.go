@@ -61,6 +61,21 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 // derive stores the tasks and timers one batch implies.
 func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	h := sb.Header
+	var screened *Batch
+	if v := verifierOf(ctx, s); v != nil && (h.Kind == BatchExternal && h.FirstEventID > 1 || h.Closed) {
+		// only batches an operator event can hide in and matter for: the
+		// hot path (task batches of open runs) is not decoded twice
+		b, err := DecodeBatch(sb.Data)
+		if err == nil {
+			if forged := v.screen(h.RunID, b); len(forged) > 0 {
+				if err := rejectForgery(ctx, s, sb, b, forged); err != nil {
+					return err
+				}
+				h.Closed = h.Closed && closes(b)
+				screened = b
+			}
+		}
+	}
 	if h.Wake {
 		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq}
 		if h.FirstEventID == 1 && len(sb.Data) <= firstBatchInTaskMax {
@@ -74,9 +89,12 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	if !h.Derive {
 		return nil
 	}
-	b, err := DecodeBatch(sb.Data)
-	if err != nil {
-		return nil // a batch we cannot read implies nothing; replay reports it
+	b := screened
+	if b == nil {
+		var err error
+		if b, err = DecodeBatch(sb.Data); err != nil {
+			return nil // a batch we cannot read implies nothing; replay reports it
+		}
 	}
 	for _, e := range b.Events {
 		if h.Closed && !specOf(e.Type).deriveAfterClose() {

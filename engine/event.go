@@ -46,6 +46,7 @@ const (
 	EventWorkflowReset            EventType = "WorkflowReset"
 	EventResetApplied             EventType = "ResetApplied"
 	EventRunCompensated           EventType = "RunCompensated"
+	EventOperatorEventRejected    EventType = "OperatorEventRejected"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.
@@ -100,11 +101,13 @@ func readEvents(ctx context.Context, s HistoryStore, runID string) ([]Event, err
 		return nil, err
 	}
 	var events []Event
+	v := verifierOf(ctx, s)
 	for _, sb := range batches {
 		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return nil, fmt.Errorf("run %s batch %d: %w", runID, sb.Seq, err)
 		}
+		v.screen(runID, b)
 		events = append(events, b.Events...)
 	}
 	return events, nil

@@ -16,10 +16,10 @@ func init() {
 			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowStarted) {
 				x.WorkflowID, x.RunID, x.Type, x.TaskQueue, x.Input, x.StartTime = a.WorkflowID, a.RunID, a.WorkflowType, a.TaskQueue, a.Input, e.Time
-				x.ResetFrom = a.ResetFrom
+				x.ResetFrom, x.StartedBy = a.ResetFrom, a.Identity
 			},
 			line: func(n *EventNarrator, e Event, a *WorkflowStarted) string {
-				s := fmt.Sprintf("%s on queue %s", a.WorkflowType, a.TaskQueue) + n.by(a.Identity)
+				s := fmt.Sprintf("%s on queue %s", a.WorkflowType, a.TaskQueue) + n.by(a.Identity, a.OnBehalfOf)
 				if a.ResetFrom != "" {
 					s += ", reset from " + n.f.RunID(a.ResetFrom)
 				}
@@ -34,7 +34,7 @@ func init() {
 			derives: deriveNothing,
 			pending: pendingNone,
 			fold:    func(x *summary, _ Event, _ *WorkflowTaskCompleted) { x.TaskFailure = nil },
-			line:    func(n *EventNarrator, _ Event, a *WorkflowTaskCompleted) string { return n.by(a.Identity) },
+			line:    func(n *EventNarrator, _ Event, a *WorkflowTaskCompleted) string { return n.by(a.Identity, "") },
 		},
 		EventWorkflowTaskFailed: eventDef[WorkflowTaskFailed]{
 			kind:    kindFact,
@@ -52,7 +52,7 @@ func init() {
 			pending: pendingNone,
 			fold:    func(x *summary, _ Event, _ *WorkflowCancelRequested) { x.CancelRequested = true },
 			line: func(n *EventNarrator, _ Event, a *WorkflowCancelRequested) string {
-				return n.reason(a.Reason) + n.by(a.Identity)
+				return n.reason(a.Reason) + n.by(a.Identity, a.OnBehalfOf)
 			},
 		},
 		EventWorkflowCompleted: eventDef[WorkflowCompleted]{
@@ -102,7 +102,7 @@ func init() {
 				x.Failure = &Failure{Type: "Terminated", Message: a.Reason}
 			},
 			line: func(n *EventNarrator, _ Event, a *WorkflowTerminated) string {
-				return n.reason(a.Reason) + n.by(a.Identity)
+				return n.reason(a.Reason) + n.by(a.Identity, a.OnBehalfOf)
 			},
 		},
 		EventWorkflowContinuedAsNew: eventDef[WorkflowContinuedAsNew]{
@@ -155,6 +155,16 @@ func init() {
 			pending: pendingNone,
 			fold:    func(x *summary, _ Event, _ *RunCompensated) { x.compensated = true },
 			line:    func(*EventNarrator, Event, *RunCompensated) string { return "" },
+		},
+		EventOperatorEventRejected: eventDef[OperatorEventRejected]{
+			kind:    kindFact,
+			failure: true,
+			derives: deriveNothing,
+			pending: pendingNone,
+			fold:    func(x *summary, _ Event, _ *OperatorEventRejected) { x.Forgeries++ },
+			line: func(n *EventNarrator, _ Event, a *OperatorEventRejected) string {
+				return fmt.Sprintf("ignored %s (event %d) claiming %q: %s", a.Type, a.EventID, a.Principal, a.Reason)
+			},
 		},
 	})
 }

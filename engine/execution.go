@@ -52,6 +52,9 @@ type PendingApproval struct {
 	Approvers   []string      `json:"approvers,omitempty"`
 	RequestedAt time.Time     `json:"requested_at"`
 	Timeout     time.Duration `json:"timeout,omitempty"`
+	// FourEyes and NotByField: who may not decide (ApprovalOptions).
+	FourEyes   bool   `json:"four_eyes,omitempty"`
+	NotByField string `json:"not_by_field,omitempty"`
 }
 
 // PendingWork is what a run waits on (the __pending query, and Describe).
@@ -122,6 +125,11 @@ type Execution struct {
 	// ResetFrom the run this one was reset from.
 	ResetTo   string `json:"reset_to,omitempty"`
 	ResetFrom string `json:"reset_from,omitempty"`
+	// StartedBy is the principal that started the run (WorkflowStarted).
+	StartedBy string `json:"started_by,omitempty"`
+	// Forgeries counts operator events history holds without the engine's
+	// signature, which every reader ignored.
+	Forgeries int `json:"forgeries,omitempty"`
 	PendingWork
 }
 

@@ -321,7 +321,7 @@ func (env *workflowEnv) apply(e Event) error {
 		env.rootScope.cancelNow()
 	case *WorkflowTerminated, *WorkflowReset:
 		env.closed = true
-	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied:
+	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied, *OperatorEventRejected:
 	case *RunCompensated:
 		// an annotation of a closed run; a query replays past it
 	default:

@@ -226,11 +226,13 @@ func (w *Worker) applyHistory(ctx context.Context, env *workflowEnv, runID strin
 	if err != nil {
 		return fmt.Errorf("reading history of %s: %w", runID, err)
 	}
+	v := verifierOf(ctx, w.store)
 	for _, sb := range batches {
 		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("batch %d: %v", sb.Seq, err)}
 		}
+		v.screen(runID, b) // forged operator events are not there (opauth.go)
 		if err := env.applyBatch(sb, b); err != nil {
 			return err
 		}

@@ -102,6 +102,7 @@ func (c *Client) act(ctx context.Context, r requester, action string, req actwir
 	if req.OnBehalfOf == "" {
 		req.OnBehalfOf = c.onBehalfOf
 	}
+	req.BatchID = actwire.BatchOf(ctx)
 	data, _ := json.Marshal(req)
 	resp, err := r.Request(ctx, actwire.Subject(c.principal, action), data)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/auth"
 )
 
 // Names of the built-in actions.
@@ -132,6 +133,7 @@ func decide(approved bool) Action {
 	}
 	return Action{
 		Name: name, Write: true, States: running, Needs: Needs{Comment: true}, Summary: summary,
+		Roles: []auth.Role{auth.Approver},
 		Args: func(p Params) map[string]any { return map[string]any{"approval": p.Approval, "comment": p.Comment} },
 		Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {
 			which, runID := cmp.Or(t.Approval, p.Approval), t.RunID

@@ -6,6 +6,7 @@
 package actwire
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -112,3 +113,17 @@ type wireError struct {
 
 func (e *wireError) Error() string { return e.msg }
 func (e *wireError) Unwrap() error { return e.sentinel }
+
+type batchKey struct{}
+
+// WithBatch marks ctx as the work of batch id: the requests sent with it
+// name the batch, for the audit trail.
+func WithBatch(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, batchKey{}, id)
+}
+
+// BatchOf is the batch WithBatch named, or "".
+func BatchOf(ctx context.Context) string {
+	id, _ := ctx.Value(batchKey{}).(string)
+	return id
+}

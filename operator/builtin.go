@@ -134,7 +134,7 @@ func decide(approved bool) Action {
 	return Action{
 		Name: name, Write: true, States: running, Needs: Needs{Comment: true}, Summary: summary,
 		Roles: []auth.Role{auth.Approver},
-		Args: func(p Params) map[string]any { return map[string]any{"approval": p.Approval, "comment": p.Comment} },
+		Args:  func(p Params) map[string]any { return map[string]any{"approval": p.Approval, "comment": p.Comment} },
 		Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {
 			which, runID := cmp.Or(t.Approval, p.Approval), t.RunID
 			if which == "" {

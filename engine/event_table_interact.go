@@ -18,7 +18,10 @@ func init() {
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
 			pending: pendingNone,
-			fold:    func(x *summary, _ Event, a *SignalReceived) { x.Signals = append(x.Signals, a.Name) },
+			fold: func(x *summary, e Event, a *SignalReceived) {
+				x.Signals = append(x.Signals, a.Name)
+				x.acted(e, "signaled "+a.Name, a)
+			},
 			line: func(n *EventNarrator, _ Event, a *SignalReceived) string {
 				return n.withPayload(a.Name+n.by(a.Identity, a.OnBehalfOf), a.Payload)
 			},
@@ -75,7 +78,14 @@ func init() {
 			derives: deriveNothing, // its batch wakes the run
 			pending: pendingCloses,
 			workSeq: func(a *ApprovalDecided) int64 { return a.Seq },
-			fold:    func(x *summary, _ Event, a *ApprovalDecided) { delete(x.approvals, a.Seq) },
+			fold: func(x *summary, e Event, a *ApprovalDecided) {
+				delete(x.approvals, a.Seq)
+				verb := "approved "
+				if !a.Approved {
+					verb = "rejected "
+				}
+				x.acted(e, verb+a.Name, a)
+			},
 			line: func(n *EventNarrator, e Event, a *ApprovalDecided) string {
 				verb := "approved"
 				if !a.Approved {

@@ -50,7 +50,10 @@ func init() {
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
 			pending: pendingNone,
-			fold:    func(x *summary, _ Event, _ *WorkflowCancelRequested) { x.CancelRequested = true },
+			fold: func(x *summary, e Event, a *WorkflowCancelRequested) {
+				x.CancelRequested = true
+				x.acted(e, "cancel requested", a)
+			},
 			line: func(n *EventNarrator, _ Event, a *WorkflowCancelRequested) string {
 				return n.reason(a.Reason) + n.by(a.Identity, a.OnBehalfOf)
 			},
@@ -98,6 +101,7 @@ func init() {
 				return runOutcome{status: StatusTerminated, failure: &Failure{Type: "Terminated", Message: a.Reason}}
 			},
 			fold: func(x *summary, e Event, a *WorkflowTerminated) {
+				x.acted(e, "terminated", a)
 				x.Status, x.CloseTime = StatusTerminated, e.Time
 				x.Failure = &Failure{Type: "Terminated", Message: a.Reason}
 			},
@@ -131,6 +135,7 @@ func init() {
 			// reset while running: the result is the new run's
 			outcome: func(a *WorkflowReset) runOutcome { return runOutcome{status: StatusReset, next: a.NewRunID} },
 			fold: func(x *summary, e Event, a *WorkflowReset) {
+				x.acted(e, "reset", a)
 				// a reset may follow the close (a failed run reset to before the failure)
 				x.Status, x.ResetTo = StatusReset, a.NewRunID
 				if x.CloseTime.IsZero() {
@@ -153,8 +158,11 @@ func init() {
 			kind:    kindFact,
 			derives: deriveNothing,
 			pending: pendingNone,
-			fold:    func(x *summary, _ Event, _ *RunCompensated) { x.compensated = true },
-			line:    func(*EventNarrator, Event, *RunCompensated) string { return "" },
+			fold: func(x *summary, e Event, a *RunCompensated) {
+				x.compensated = true
+				x.acted(e, "compensated", a)
+			},
+			line: func(*EventNarrator, Event, *RunCompensated) string { return "" },
 		},
 		EventOperatorEventRejected: eventDef[OperatorEventRejected]{
 			kind:    kindFact,

@@ -47,8 +47,9 @@ type OperatorKeys interface {
 type operatorAttrs interface {
 	// stamp records who acted: the principal and the self-declared identity.
 	stamp(principal, onBehalfOf string)
-	// principal is who the event says acted.
+	// principal is who the event says acted; onBehalf what they declared.
 	principal() string
+	onBehalf() string
 	sigField() *string
 	// unsigned is a copy of the attributes without the signature.
 	unsigned() any
@@ -56,26 +57,32 @@ type operatorAttrs interface {
 
 func (a *SignalReceived) stamp(p, o string)          { a.Identity, a.OnBehalfOf = p, o }
 func (a *SignalReceived) principal() string          { return a.Identity }
+func (a *SignalReceived) onBehalf() string           { return a.OnBehalfOf }
 func (a *SignalReceived) sigField() *string          { return &a.Sig }
 func (a SignalReceived) unsigned() any               { a.Sig = ""; return a }
 func (a *ApprovalDecided) stamp(p, o string)         { a.By, a.OnBehalfOf = p, o }
 func (a *ApprovalDecided) principal() string         { return a.By }
+func (a *ApprovalDecided) onBehalf() string          { return a.OnBehalfOf }
 func (a *ApprovalDecided) sigField() *string         { return &a.Sig }
 func (a ApprovalDecided) unsigned() any              { a.Sig = ""; return a }
 func (a *WorkflowCancelRequested) stamp(p, o string) { a.Identity, a.OnBehalfOf = p, o }
 func (a *WorkflowCancelRequested) principal() string { return a.Identity }
+func (a *WorkflowCancelRequested) onBehalf() string  { return a.OnBehalfOf }
 func (a *WorkflowCancelRequested) sigField() *string { return &a.Sig }
 func (a WorkflowCancelRequested) unsigned() any      { a.Sig = ""; return a }
 func (a *WorkflowTerminated) stamp(p, o string)      { a.Identity, a.OnBehalfOf = p, o }
 func (a *WorkflowTerminated) principal() string      { return a.Identity }
+func (a *WorkflowTerminated) onBehalf() string       { return a.OnBehalfOf }
 func (a *WorkflowTerminated) sigField() *string      { return &a.Sig }
 func (a WorkflowTerminated) unsigned() any           { a.Sig = ""; return a }
 func (a *WorkflowReset) stamp(p, o string)           { a.Identity, a.OnBehalfOf = p, o }
 func (a *WorkflowReset) principal() string           { return a.Identity }
+func (a *WorkflowReset) onBehalf() string            { return a.OnBehalfOf }
 func (a *WorkflowReset) sigField() *string           { return &a.Sig }
 func (a WorkflowReset) unsigned() any                { a.Sig = ""; return a }
 func (a *RunCompensated) stamp(p, o string)          { a.Identity, a.OnBehalfOf = p, o }
 func (a *RunCompensated) principal() string          { return a.Identity }
+func (a *RunCompensated) onBehalf() string           { return a.OnBehalfOf }
 func (a *RunCompensated) sigField() *string          { return &a.Sig }
 func (a RunCompensated) unsigned() any               { a.Sig = ""; return a }
 

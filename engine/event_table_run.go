@@ -169,7 +169,11 @@ func init() {
 			failure: true,
 			derives: deriveNothing,
 			pending: pendingNone,
-			fold:    func(x *summary, _ Event, _ *OperatorEventRejected) { x.Forgeries++ },
+			fold: func(x *summary, _ Event, a *OperatorEventRejected) {
+				if !a.Reopens {
+					x.Forgeries++
+				}
+			},
 			line: func(n *EventNarrator, _ Event, a *OperatorEventRejected) string {
 				return fmt.Sprintf("ignored %s (event %d) claiming %q: %s", a.Type, a.EventID, a.Principal, a.Reason)
 			},

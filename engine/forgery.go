@@ -41,7 +41,7 @@ func rejectForgery(ctx context.Context, s Store, sb StoredBatch, b *Batch, forge
 	}
 	last := forged[len(forged)-1]
 	rb := &Batch{Kind: BatchExternal, Events: []Event{{ID: sb.Header.LastEventID + 1, Type: EventOperatorEventRejected, Time: clockOf(s).Now().UTC(),
-		Attrs: &OperatorEventRejected{EventID: last.ID, Type: last.Type, Principal: last.Attrs.(operatorAttrs).principal(), Reason: "forged close: the run stays open"}}}}
+		Attrs: &OperatorEventRejected{EventID: last.ID, Type: last.Type, Principal: last.Attrs.(operatorAttrs).principal(), Reason: "forged close: the run stays open", Reopens: true}}}}
 	data, err := encodeBatch(rb)
 	if err != nil {
 		return err

@@ -95,6 +95,9 @@ type OperatorEventRejected struct {
 	Type      EventType `json:"event_type"`
 	Principal string    `json:"principal,omitempty"`
 	Reason    string    `json:"reason"`
+	// Reopens marks the engine's own batch after a forged close (not a
+	// forgery itself).
+	Reopens bool `json:"reopens,omitempty"`
 }
 
 // signedBytes is what the engine signs for event e of run runID: the run,

@@ -28,6 +28,7 @@ func paletteCommands() []paletteCmd {
 		{name: "stuck", args: "[after]", desc: "running with no progress (default " + compactDuration(defaultStuckAfter) + ")", run: openStuck},
 		{name: "running", desc: "running executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listRunning, "")) }},
 		{name: "queues", desc: "task queues and their load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
+		{name: "audit", desc: "the audit trail: actions, refusals, forgeries", run: func(m *Model, _ string) tea.Cmd { return m.jump(newAudit(m)) }},
 		{name: "executions", desc: "all executions (home)", run: func(m *Model, _ string) tea.Cmd {
 			m.stack = m.stack[:1]
 			return m.top().refresh(m)

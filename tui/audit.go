@@ -38,16 +38,11 @@ type auditMsg struct {
 
 func newAudit(m *Model) *auditScreen { return &auditScreen{id: m.id()} }
 
-func (s *auditScreen) sid() int      { return s.id }
-func (s *auditScreen) acts() bool    { return false }
-func (s *auditScreen) crumb() string { return "audit" }
-
-func (s *auditScreen) load(m *Model) tea.Cmd {
-	s.loading = true
-	return s.refresh(m)
-}
-
+func (s *auditScreen) sid() int                { return s.id }
+func (s *auditScreen) acts() bool              { return false }
+func (s *auditScreen) crumb() string           { return "audit" }
 func (s *auditScreen) resize(m *Model) tea.Cmd { return nil }
+func (s *auditScreen) load(m *Model) tea.Cmd   { s.loading = true; return s.refresh(m) }
 
 func (s *auditScreen) refresh(m *Model) tea.Cmd {
 	b, ctx, timeout, id := m.b, m.ctx, m.opts.RequestTimeout, s.id
@@ -78,20 +73,26 @@ func (s *auditScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 }
 
 func (s *auditScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
-	ks := m.keys
+	return nil, moveCursor(m.keys, k, &s.cursor, len(s.rows))
+}
+
+// moveCursor applies the movement keys (down, up, top, bottom) to a
+// cursor over n rows; false when k is none of them.
+func moveCursor(ks keyMap, k tea.KeyPressMsg, cursor *int, n int) bool {
+	last := max(n-1, 0)
 	switch {
 	case key.Matches(k, ks.Down):
-		s.cursor = min(s.cursor+1, max(len(s.rows)-1, 0))
+		*cursor = min(*cursor+1, last)
 	case key.Matches(k, ks.Up):
-		s.cursor = max(s.cursor-1, 0)
+		*cursor = max(*cursor-1, 0)
 	case key.Matches(k, ks.Top):
-		s.cursor = 0
+		*cursor = 0
 	case key.Matches(k, ks.Bottom):
-		s.cursor = max(len(s.rows)-1, 0)
+		*cursor = last
 	default:
-		return nil, false
+		return false
 	}
-	return nil, true
+	return true
 }
 
 func (s *auditScreen) help(k keyMap) []helpGroup {
@@ -122,27 +123,31 @@ func (s *auditScreen) view(m *Model, w, h int) string {
 	if s.loading {
 		return b.String() + "\n" + m.st.Dim.Render("  loading…")
 	}
+	lines := make([]string, len(s.rows))
 	for i, r := range s.rows {
-		if i >= h-1 {
-			break
-		}
-		g := "  "
-		if i == s.cursor {
-			g = "▶ "
-		}
 		what := strings.Join(r.Targets, " ")
 		if r.Why != "" {
 			what += " — " + r.Why
 		}
-		line := g + fit(r.Time.Local().Format("01-02 15:04:05"), timeW) + fit(r.Principal, whoW) + fit(r.Role, roleW) + fit(r.Action, actW) + fit(r.Outcome, outW) + fit(what, restW)
+		lines[i] = fit(r.Time.Local().Format("01-02 15:04:05"), timeW) + fit(r.Principal, whoW) + fit(r.Role, roleW) + fit(r.Action, actW) + fit(r.Outcome, outW) + fit(what, restW)
+	}
+	b.WriteString(cursorRows(m, lines, s.cursor, h-1, func(i int) bool { return s.rows[i].Outcome != audit.OK }))
+	return b.String()
+}
+
+// cursorRows renders up to n rows, each on a new line: the cursor's
+// selected, the alerting ones in the error style.
+func cursorRows(m *Model, rows []string, cursor, n int, alert func(i int) bool) string {
+	var b strings.Builder
+	for i, r := range rows[:min(n, len(rows))] {
 		b.WriteByte('\n')
 		switch {
-		case i == s.cursor:
-			b.WriteString(m.st.Selected.Render(line))
-		case r.Outcome != audit.OK:
-			b.WriteString(m.st.Error.Render(line))
+		case i == cursor:
+			b.WriteString(m.st.Selected.Render("▶ " + r))
+		case alert(i):
+			b.WriteString(m.st.Error.Render("  " + r))
 		default:
-			b.WriteString(line)
+			b.WriteString("  " + r)
 		}
 	}
 	return b.String()

@@ -5,16 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/foremanhq/foreman/engine"
-	"github.com/foremanhq/foreman/internal/actwire"
 	"github.com/foremanhq/foreman/internal/auth"
-	"github.com/foremanhq/foreman/jetstream"
-	"github.com/foremanhq/foreman/operator"
 )
 
 // standInDirectory says who a user is until the user directory of issue
@@ -61,24 +55,4 @@ func (d standInDirectory) Lookup(_ context.Context, user string) (auth.Principal
 	}
 	p.Groups = u.Groups
 	return p, nil
-}
-
-// startActions makes this engine the one that appends operator events: it
-// signs them (its key under <data>/auth, published for every reader),
-// keeps the audit trail, and answers fm.api.act.<user>.<action>.
-func startActions(ctx context.Context, store *jetstream.Store, dataDir string, retention time.Duration, log *slog.Logger) (stop func(), err error) {
-	if err := store.EnableSigning(ctx, dataDir); err != nil {
-		return nil, err
-	}
-	if err := store.EnableAudit(ctx, retention); err != nil {
-		return nil, err
-	}
-	svc := &operator.Service{Catalog: operator.Default, Client: engine.NewClient(store, engine.ClientOptions{Identity: "foreman-engine"}),
-		Directory: newStandInDirectory(dataDir), Audit: store, Log: log}
-	stop, err = store.ServeActions(svc.Handle)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("serving operator actions", "subject", actwire.ServeSubject, "audit_retention", retention)
-	return stop, nil
 }

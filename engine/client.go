@@ -108,9 +108,18 @@ func (c *Client) SignalWithStart(ctx context.Context, opts StartOptions, workflo
 	if err != nil {
 		return Run{}, err
 	}
+	_, forward := c.forward(ctx)
 	for range 10 {
-		run, err := c.start(ctx, opts, workflow, input, sig)
-		if !errors.Is(err, ErrAlreadyStarted) {
+		if forward {
+			// Only the engine appends (signed) signals: start, then ask it.
+			run, err := c.start(ctx, opts, workflow, input, nil)
+			if err == nil {
+				return run, c.Signal(ctx, opts.ID, run.RunID, signal, payload)
+			}
+			if !errors.Is(err, ErrAlreadyStarted) {
+				return run, err
+			}
+		} else if run, err := c.start(ctx, opts, workflow, input, sig); !errors.Is(err, ErrAlreadyStarted) {
 			return run, err
 		}
 		err = c.Signal(ctx, opts.ID, "", signal, payload)
@@ -146,6 +155,9 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 		s.ID, s.Time = 2, now
 		b.Events = append(b.Events, s)
 		c.stamp(b.Events)
+		if err := signEvents(c.store, runID, b.Events); err != nil {
+			return Run{}, err
+		}
 	}
 	data, err := encodeBatch(b)
 	if err != nil {

@@ -10,8 +10,16 @@ import (
 
 // FM 2: continue-as-new carries the signals buffered at that moment into
 // the new run: the count sent equals the count processed.
-func TestContinueAsNewKeepsSignals(t *testing.T) {
-	h := newHarness(t)
+func TestContinueAsNewKeepsSignals(t *testing.T) { continueKeepsSignals(t, newHarness(t)) }
+
+// Signed: the signals a continuation carries are signed for the new run.
+func TestContinueAsNewKeepsSignalsSigned(t *testing.T) {
+	h, other := signedHarness(t)
+	h.store = other // the worker verifies
+	continueKeepsSignals(t, h)
+}
+
+func continueKeepsSignals(t *testing.T, h *harness) {
 	const total = 60
 	wf := func(ctx engine.Context, seen int) (int, error) {
 		ch := engine.GetSignalChannel(ctx, "tick")

@@ -62,9 +62,10 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	h := sb.Header
 	var screened *Batch
-	if v := verifierOf(ctx, s); v != nil && (h.Kind == BatchExternal && h.FirstEventID > 1 || h.Closed) {
+	if v := verifierOf(ctx, s); v != nil && (h.Kind == BatchExternal && h.LastEventID > 1 || h.Closed) {
 		// only batches an operator event can hide in and matter for: the
-		// hot path (task batches of open runs) is not decoded twice
+		// hot path (task batches of open runs, lone starts) is not decoded
+		// twice
 		b, err := DecodeBatch(sb.Data)
 		if err == nil {
 			if forged := v.screen(h.RunID, b); len(forged) > 0 {
@@ -195,6 +196,11 @@ func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time
 		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID}}}}
 	for i, sig := range a.Signals {
 		b.Events = append(b.Events, Event{ID: int64(i + 2), Type: EventSignalReceived, Time: at, Attrs: &sig})
+	}
+	// carried signals are the new run's operator events: the engine signs
+	// them for it
+	if err := signEvents(s, a.NewRunID, b.Events); err != nil {
+		return err
 	}
 	data, err := encodeBatch(b)
 	if err != nil {

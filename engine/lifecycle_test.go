@@ -129,8 +129,16 @@ func TestConcurrentStartsAndIDReuse(t *testing.T) {
 	}
 }
 
-func TestSignalWithStart(t *testing.T) {
-	h := newHarness(t)
+func TestSignalWithStart(t *testing.T) { signalWithStart(t, newHarness(t)) }
+
+// Signed: the engine's client signs the signal its start batch carries.
+func TestSignalWithStartSigned(t *testing.T) {
+	h, other := signedHarness(t)
+	h.store = other // the worker verifies
+	signalWithStart(t, h)
+}
+
+func signalWithStart(t *testing.T, h *harness) {
 	wf := func(ctx engine.Context) (string, error) {
 		var a, b string
 		ch := engine.GetSignalChannel(ctx, "go")

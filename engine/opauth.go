@@ -184,11 +184,12 @@ func (v *verifier) problem(runID string, e Event) string {
 }
 
 // screen replaces the forged operator events of b (a batch of run runID)
-// by OperatorEventRejected and returns the originals. A run's first batch
-// is exempt: it is the run's own start (signals carried by a continuation
-// or SignalWithStart), and a forger gains nothing by starting a run.
+// by OperatorEventRejected and returns the originals. No batch is exempt,
+// a run's first one included: the signals a start carries (a continuation,
+// SignalWithStart in the engine) are signed for the new run too, and a
+// forger could otherwise dress a batch up as a start.
 func (v *verifier) screen(runID string, b *Batch) (forged []Event) {
-	if v == nil || b == nil || len(b.Events) == 0 || b.Events[0].ID == 1 && b.Events[0].Type == EventWorkflowStarted {
+	if v == nil || b == nil {
 		return nil
 	}
 	for i, e := range b.Events {

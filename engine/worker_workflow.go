@@ -203,8 +203,9 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 	env = newWorkflowEnv(w.reg, w.clock)
 	if len(t.First) > 0 {
 		// a new run: its whole history is the batch the task carries (later
-		// batches wake their own tasks; an append conflict reloads)
-		if b, err := DecodeBatch(t.First); err == nil && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
+		// batches wake their own tasks; an append conflict reloads); one
+		// holding forged operator events is read from history instead
+		if b, err := DecodeBatch(t.First); err == nil && len(verifierOf(ctx, w.store).screen(t.RunID, b)) == 0 && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
 			return env, false, nil
 		}
 		env.close()

@@ -33,6 +33,7 @@ type workflowEnv struct {
 	timers     map[int64]*timerState
 	approvals  map[int64]*approvalState
 	signals    map[string]*channelImpl
+	listening  map[string]bool // signal names the code asked for (GetSignalChannel)
 	queries    map[string]reflect.Value
 	versions   map[string]int
 	markers    map[string][]Marker // RecordMarker's markers by kind, in order
@@ -105,6 +106,7 @@ func newWorkflowEnv(reg *registry, clk clock.Clock) *workflowEnv {
 		timers:     map[int64]*timerState{},
 		approvals:  map[int64]*approvalState{},
 		signals:    map[string]*channelImpl{},
+		listening:  map[string]bool{},
 		queries:    map[string]reflect.Value{},
 		versions:   map[string]int{},
 		markers:    map[string][]Marker{},

@@ -76,3 +76,52 @@ func TestQueryRefusesStaleStateButStackAnswers(t *testing.T) {
 		t.Fatalf("query of a run that cannot process its signal: %v, want a refusal", err)
 	}
 }
+
+// __handlers lists the run's own query handlers and the signal names its
+// code listens on, before any of them was used, so a console can offer
+// them up front (issue 19, finding 8). A signal nobody asked for is not a
+// name the workflow listens on; a handler set at a later step appears from
+// that step on; a closed run still answers from its replayed history.
+func TestQueryHandlersListsWhatTheCodeRegistered(t *testing.T) {
+	h := newHarness(t)
+	wf := func(ctx engine.Context) (int, error) {
+		n := 0
+		must(engine.SetQueryHandler(ctx, "count", func() (int, error) { return n, nil }))
+		engine.GetSignalChannel(ctx, "inc").Receive(ctx, nil)
+		n++
+		must(engine.SetQueryHandler(ctx, "done", func() (bool, error) { return true, nil }))
+		engine.GetSignalChannel(ctx, "finish").Receive(ctx, nil)
+		return n, nil
+	}
+	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Steps", wf)) })
+	h.start("s", "q", "Steps", nil)
+	handlers := func() engine.Handlers {
+		t.Helper()
+		raw, err := h.client.Query(h.ctx, "s", "", engine.QueryHandlers, nil)
+		if err != nil {
+			t.Fatalf("__handlers: %v", err)
+		}
+		var got engine.Handlers
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("__handlers answered %s: %v", raw, err)
+		}
+		return got
+	}
+	want := func(got engine.Handlers, queries, signals string) bool {
+		return strings.Join(got.Queries, ",") == queries && strings.Join(got.Signals, ",") == signals
+	}
+	waitFor(t, "first step's handlers", func() bool { return want(handlers(), "count", "inc") })
+	must(h.client.Signal(h.ctx, "s", "", "bogus", nil)) // buffered, never asked for
+	must(h.client.Signal(h.ctx, "s", "", "inc", nil))
+	waitFor(t, "second step's handlers", func() bool { return want(handlers(), "count,done", "finish,inc") })
+	must(h.client.Signal(h.ctx, "s", "", "finish", nil))
+	var n int
+	h.mustResult("s", &n)
+	if got := handlers(); !want(got, "count,done", "finish,inc") {
+		t.Fatalf("closed run: %+v", got)
+	}
+	_, err := h.client.Query(h.ctx, "s", "", "nope", nil)
+	if err == nil || !strings.Contains(err.Error(), engine.QueryHandlers) {
+		t.Fatalf("the unknown-query error lists the built-ins: %v", err)
+	}
+}

@@ -454,7 +454,7 @@ func (w *Worker) answerQuery(ctx context.Context, req *queryRequest) (resp []byt
 		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"}), true
 	}
 	defer w.cache.put(req.RunID, env)
-	if env.unprocessed && !env.closed && req.Name != QueryStack && req.Name != QueryPending {
+	if env.unprocessed && !env.closed && req.Name != QueryStack && req.Name != QueryPending && req.Name != QueryHandlers {
 		return nil, false
 	}
 	res, err := env.runQuery(req.Name, req.Args)

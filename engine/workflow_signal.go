@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sort"
 )
 
 // GetSignalChannel returns the channel signals named name arrive on.
 // Signals sent before the workflow asks for the channel are buffered, never
 // lost.
 func GetSignalChannel(ctx Context, name string) Channel {
-	return mustCtx(ctx).env.signalChannel(name)
+	env := mustCtx(ctx).env
+	env.listening[name] = true // for the __handlers query
+	return env.signalChannel(name)
 }
 
 // SetQueryHandler answers queries named name with fn, a func() (R, error)
@@ -36,6 +39,8 @@ func (env *workflowEnv) runQuery(name string, args json.RawMessage) (res json.Ra
 		return json.Marshal(env.sched.stack())
 	case QueryPending:
 		return json.Marshal(env.pendingWork())
+	case QueryHandlers:
+		return json.Marshal(env.handlers())
 	}
 	h, ok := env.queries[name]
 	if !ok {
@@ -64,11 +69,35 @@ func (env *workflowEnv) runQuery(name string, args json.RawMessage) (res json.Ra
 }
 
 func (env *workflowEnv) queryNames() string {
-	names := []string{QueryStack, QueryPending}
+	names := []string{QueryStack, QueryPending, QueryHandlers}
 	for n := range env.queries {
 		names = append(names, n)
 	}
 	return fmt.Sprint(names)
+}
+
+// handlers answers __handlers: what the code registered, as replaying its
+// history up to now registers it.
+func (env *workflowEnv) handlers() Handlers {
+	h := Handlers{Queries: []string{}, Signals: []string{}}
+	for n := range env.queries {
+		h.Queries = append(h.Queries, n)
+	}
+	for n := range env.listening {
+		h.Signals = append(h.Signals, n)
+	}
+	sort.Strings(h.Queries)
+	sort.Strings(h.Signals)
+	return h
+}
+
+// Handlers is the answer of the QueryHandlers built-in: the query handlers
+// a run's code has set (SetQueryHandler) and the signal names it has asked
+// a channel for (GetSignalChannel), as of its history so far. A workflow
+// that registers a handler only at some step lists it from that step on.
+type Handlers struct {
+	Queries []string `json:"queries"`
+	Signals []string `json:"signals"`
 }
 
 // Built-in queries.
@@ -77,4 +106,8 @@ const (
 	QueryStack = "__stack"
 	// QueryPending answers the pending activities, timers and approvals.
 	QueryPending = "__pending"
+	// QueryHandlers answers the run's own query handlers and the signal
+	// names it listens on (Handlers), so a console can offer them before
+	// anyone has used one.
+	QueryHandlers = "__handlers"
 )

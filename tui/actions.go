@@ -232,7 +232,9 @@ func (m *Model) beginAction(kind actionKind, s scope) tea.Cmd {
 		m.modal = d
 		return cmd
 	case actSignal:
-		m.modal = newSignalDialog(m, s)
+		d := newSignalDialog(m, s)
+		m.modal = d
+		return d.askHandlers(m)
 	case actReset:
 		if len(s.targets) != 1 || s.all {
 			return m.flashErr("reset works on one run at a time: open it and pick the event on its timeline")

@@ -49,7 +49,8 @@ type detailScreen struct {
 		loading bool
 		loaded  bool
 	}
-	query queryTab
+	query    queryTab
+	handlers handlersState // the run's own query handlers and signal names
 	// acted: an action was done on this run from here. Its history is then
 	// read on every refresh even once closed, since compensations and
 	// resets keep writing to a closed run.
@@ -88,7 +89,7 @@ func (d *detailScreen) target() target {
 
 func (d *detailScreen) load(m *Model) tea.Cmd {
 	d.loading = true
-	return tea.Batch(d.fetch(m), d.loadTab(m))
+	return tea.Batch(d.fetch(m), d.loadTab(m), d.handlers.fetch(m, d.id, d.target()))
 }
 
 func (d *detailScreen) refresh(m *Model) tea.Cmd {
@@ -181,6 +182,10 @@ func (d *detailScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 	case planMsg:
 		d.plan.loading, d.plan.loaded, d.plan.steps, d.plan.err = false, true, msg.plan, msg.err
 	case queryMsg:
+		if d.handlers.receive(msg) {
+			d.query.offer(&d.handlers)
+			return nil
+		}
 		if msg.name == engine.QueryStack && msg.seq == d.stack.seq {
 			d.stack.loading, d.stack.loaded, d.stack.raw, d.stack.err = false, true, msg.res, msg.err
 			return nil

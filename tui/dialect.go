@@ -3,6 +3,8 @@ package tui
 import (
 	"regexp"
 	"strings"
+
+	"github.com/foremanhq/foreman/visibility/query/dialect"
 )
 
 // The two search dialects (visibility/query): the query string
@@ -43,50 +45,7 @@ func (p preset) combine(q string) (query string, off int) {
 	return head + body + ")" + order, len(head)
 }
 
-// temporalOps are the words that, after a field name, make a Temporal
-// list filter.
-var temporalOps = map[string]bool{"IN": true, "NOT": true, "BETWEEN": true, "STARTS_WITH": true, "LIKE": true, "CONTAINS": true, "IS": true}
-
-// isTemporalDialect mirrors visibility/query.Detect: after spaces, "(" and
-// NOT, a name followed by a comparison operator or an upper-case keyword,
-// or a leading ORDER BY, is the Temporal list filter.
-func isTemporalDialect(q string) bool {
-	s := strings.TrimLeft(q, " \t(")
-	for strings.HasPrefix(strings.ToUpper(s), "NOT ") || strings.HasPrefix(strings.ToUpper(s), "NOT(") {
-		s = strings.TrimLeft(s[3:], " \t(")
-	}
-	if loc := orderByRE.FindStringIndex(s); loc != nil && loc[0] == 0 {
-		return true
-	}
-	var name string
-	if strings.HasPrefix(s, "`") {
-		end := strings.IndexByte(s[1:], '`')
-		if end < 0 {
-			return false
-		}
-		name, s = s[1:end+1], s[end+2:]
-	} else {
-		i := strings.IndexFunc(s, func(r rune) bool { return strings.ContainsRune(" \t()=!<>'\"`:", r) })
-		if i < 0 {
-			return false
-		}
-		name, s = s[:i], s[i:]
-	}
-	if name == "" {
-		return false
-	}
-	rest := strings.TrimLeft(s, " \t")
-	switch {
-	case rest == "":
-		return false
-	case strings.ContainsRune("=<>", rune(rest[0])), strings.HasPrefix(rest, "!="):
-		return true
-	case len(rest) == len(s):
-		return false // no space after the name
-	}
-	w := rest
-	if i := strings.IndexAny(rest, " \t("); i >= 0 {
-		w = rest[:i]
-	}
-	return temporalOps[w]
-}
+// isTemporalDialect is the index's own rule (package dialect), with the
+// built-in field names: the console does not know custom attributes, which
+// matters only for a lower-case keyword after one (CustomerId in (…)).
+func isTemporalDialect(q string) bool { return dialect.IsTemporal(q, dialect.Builtin) }

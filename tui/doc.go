@@ -30,6 +30,13 @@
 // and ask to type the workflow id (terminate, reset, compensate) or the
 // count (batches) before anything runs.
 //
+// Tables lay their columns out by priority (columns.go): the columns that
+// say which run a row is are shown whole first, the status line claims
+// room from extras such as RUN and EVENTS, and the sorted column is never
+// dropped. The approvals inbox filters its approvals itself
+// (approvalfilter.go); a run's own query handlers and signal names come
+// from the __handlers built-in query (handlers.go).
+//
 // Keys are declared once (keymap.go) and feed the footer, the ? help and
 // the read-only refusals; styles are one Styles value (theme.go) chosen from
 // the terminal's background, or attributes only under NO_COLOR.

@@ -104,6 +104,7 @@ func newFixtureBackend() *fakeBackend {
 	f.histories["r1002-0b44e810"] = retryingHistory()
 	f.answers[engine.QueryStack] = json.RawMessage(`[{"name":"main","blocked_on":"approval ship-order requested 2h ago"},{"name":"reminder","blocked_on":"timer fires in 58m"}]`)
 	f.answers["status"] = json.RawMessage(`{"stage":"awaiting approval","items":3}`)
+	f.answers[engine.QueryHandlers] = json.RawMessage(`{"queries":["status","totals"],"signals":["address-changed","laptop-delivered"]}`)
 	f.plans["r1001-7f3a9c21"] = []CompensationStep{
 		{EventID: 5, Activity: "ReleaseStock", Input: json.RawMessage(`{"items":3}`), State: "pending"},
 		{EventID: 3, Activity: "CancelPaymentHold", Input: json.RawMessage(`{"order":"1001"}`), State: "pending"},

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type runList struct {
 	cols   []column
 	sortBy int // index in cols
 	desc   bool
+	wants  []int  // what each column's values need, grown as rows are seen (layout)
 	group  string // field the header counts are grouped by
 
 	win    *rowWindow
@@ -66,6 +68,7 @@ type runList struct {
 
 	counts   searchapi.CountResult
 	countErr error
+	people   uint64 // :stuck: quiet runs left out as waiting on a person
 	err      error
 	tookMS   float64
 }
@@ -98,6 +101,8 @@ func (l *runList) currentQuery() string { return l.query }
 func (l *runList) acts() bool           { return true }
 func (l *runList) crumb() string        { return l.name + l.crumbQuery() }
 
+func (l *runList) shortCrumb() string { return l.name }
+
 func (l *runList) crumbQuery() string {
 	if l.query == "" {
 		return ""
@@ -113,11 +118,7 @@ func (l *runList) preset(m *Model) preset {
 	case listRunning:
 		return preset{"status:running", "ExecutionStatus = 'Running'"}
 	case listStuck:
-		after := l.stuckAfter
-		if after <= 0 {
-			after = m.opts.StuckAfter
-		}
-		return stuckPreset(after)
+		return stuckPreset(l.stuckFor(m))
 	}
 	return preset{}
 }
@@ -206,6 +207,13 @@ func (m *Model) fetchPages(to int, q string, sort []string, reqs []pageReq, pend
 }
 
 func (l *runList) fetchCounts(m *Model) tea.Cmd {
+	if l.kind == listStuck {
+		return tea.Batch(l.fetchGroups(m), l.fetchPeople(m))
+	}
+	return l.fetchGroups(m)
+}
+
+func (l *runList) fetchGroups(m *Model) tea.Cmd {
 	q := l.effectiveQuery(m)
 	b, ctx, timeout, to, group := m.b, m.ctx, m.opts.RequestTimeout, l.id, l.group
 	return func() tea.Msg {
@@ -248,6 +256,12 @@ func (l *runList) receive(m *Model, msg tea.Msg) tea.Cmd {
 		l.follow()
 		return tea.Batch(l.fetch(m, follow), l.fetch(m, l.win.want(l.offset-l.height, l.offset+2*l.height)))
 	case countMsg:
+		if l.kind == listStuck && msg.query == l.peopleQuery(m) {
+			if msg.err == nil {
+				l.people = msg.res.Total
+			}
+			return nil
+		}
 		if msg.query != l.effectiveQuery(m) {
 			return nil // counts of a previous search
 		}
@@ -269,7 +283,7 @@ func (l *runList) onTried(m *Model, msg pageMsg) tea.Cmd {
 		}
 		return m.flashErr("search: %v", msg.err)
 	}
-	l.win, l.query = l.pendingWin, l.pendingQuery
+	l.win, l.query, l.wants = l.pendingWin, l.pendingQuery, nil
 	l.pendingWin = nil
 	l.win.apply(msg.req, msg.res)
 	l.cursor, l.offset, l.atEnd, l.selRun, l.err, l.newAbove = 0, 0, false, "", nil, 0
@@ -381,10 +395,28 @@ func (l *runList) toTop(m *Model) tea.Cmd {
 }
 
 func (l *runList) setSort(m *Model, col int, desc bool) tea.Cmd {
-	l.sortBy, l.desc = col, desc
+	l.sortBy, l.desc, l.wants = col, desc, nil
 	l.win.reset(fromTop)
 	l.cursor, l.offset, l.selRun, l.atEnd, l.newAbove = 0, 0, "", false, 0
 	return l.fetch(m, l.win.want(0, 2*l.height))
+}
+
+// sortByShown sorts by the n-th column on screen (1-based); again on the
+// sorted column, it reverses.
+func (l *runList) sortByShown(m *Model, n int) tea.Cmd {
+	cols, _ := l.layout(m.w)
+	if n > len(cols) {
+		return m.flashErr("no column %d here (%d shown)", n, len(cols))
+	}
+	c := cols[n-1]
+	if c.field == "" {
+		return m.flashErr("%s cannot be sorted on", c.title)
+	}
+	i := slices.IndexFunc(l.cols, func(x column) bool { return x.title == c.title })
+	if i == l.sortBy {
+		return l.setSort(m, i, !l.desc)
+	}
+	return l.setSort(m, i, !c.asc)
 }
 
 // nextSortable returns the next column (after i) the index can sort on.
@@ -428,9 +460,12 @@ func (l *runList) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 		m.modal = newQueryBar(m, l)
 		return nil, true
 	case key.Matches(k, ks.SortNext):
-		return l.setSort(m, l.nextSortable(l.sortBy), true), true
+		next := l.nextSortable(l.sortBy)
+		return l.setSort(m, next, !l.cols[next].asc), true
 	case key.Matches(k, ks.SortReverse):
 		return l.setSort(m, l.sortBy, !l.desc), true
+	case sortDigit(k) > 0:
+		return l.sortByShown(m, sortDigit(k)), true
 	case key.Matches(k, ks.Mark):
 		if d, ok := l.selected(); ok {
 			if _, on := l.marks[d.RunID]; on {
@@ -500,14 +535,14 @@ func (l *runList) act(m *Model, kind actionKind) tea.Cmd {
 func (l *runList) help(k keyMap) []helpGroup {
 	return []helpGroup{
 		k.navGroup(),
-		{"Runs", []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, k.Mark, k.Unmark, k.ScopeAll}},
+		{"Runs", []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll}},
 		k.actionGroup(),
 		k.globalGroup(),
 	}
 }
 
 func (l *runList) footer(k keyMap) []key.Binding {
-	keys := []key.Binding{k.Open, k.Search, k.Palette, k.Mark, k.Approve, k.Signal, k.Terminate}
+	keys := []key.Binding{k.Open, k.Search, k.Approve, k.Signal, k.Terminate, k.Mark, k.Palette} // the actions before what ? lists
 	if d, ok := l.selected(); ok && len(l.marks) == 0 && !l.scopeAll {
 		return k.applicable(keys, d.Status) // the row's actions only
 	}

@@ -107,17 +107,18 @@ func TestListSortsByColumn(t *testing.T) {
 		}
 		h.press("o")
 	}
-	h.wantScreenContains("WORKFLOW ID▼")
-	if got := b.searches[len(b.searches)-1].Sort; strings.Join(got, ",") != "-workflow_id,run_id" {
+	// Names sort A to Z first.
+	h.wantScreenContains("WORKFLOW ID▲")
+	if got := b.searches[len(b.searches)-1].Sort; strings.Join(got, ",") != "workflow_id,run_id" {
 		t.Fatalf("sort sent %v", got)
 	}
-	if got := selectedID(h); got != "report-daily" {
-		t.Fatalf("first by id descending: %s", got)
-	}
-	h.press("O")
-	h.wantScreenContains("WORKFLOW ID▲")
 	if got := selectedID(h); got != "import-2026-11" {
 		t.Fatalf("first by id ascending: %s", got)
+	}
+	h.press("O")
+	h.wantScreenContains("WORKFLOW ID▼")
+	if got := selectedID(h); got != "report-daily" {
+		t.Fatalf("first by id descending: %s", got)
 	}
 }
 
@@ -232,26 +233,27 @@ func TestStuckViewSaysWhy(t *testing.T) {
 	if l.kind != listStuck {
 		t.Fatalf("top is %v", l.kind)
 	}
-	if q := b.searches[len(b.searches)-1].Query; q != "status:running last_event_time:<now-10m" {
+	if q := b.searches[len(b.searches)-1].Query; q != "status:running last_event_time:<now-10m -waiting_on:approval" {
 		t.Fatalf("stuck query %q", q)
 	}
-	// Longest without progress first; the import (5s ago) is not stuck.
+	// Longest without progress first; the import (5s ago) is not stuck,
+	// and runs waiting on a person (approvals) are counted apart.
 	var ids []string
 	for r := 0; r < l.win.total; r++ {
 		d, _ := l.win.row(r)
 		ids = append(ids, d.WorkflowID)
 	}
-	if got := strings.Join(ids, " "); got != "onboard-alice refund-77 order-0999 order-1001 order-1002" {
+	if got := strings.Join(ids, " "); got != "onboard-alice order-0999 order-1002" {
 		t.Fatalf("stuck runs: %s", got)
 	}
 	h.resize(160, 48)
-	h.wantScreenContains(`approval "finance" requested 25h ago: Refund 89 EUR`,
+	h.wantScreenContains("3 matches + 2 waiting on a person (:approvals)",
 		"workflow task failing: history has ActivityScheduled Charge",
 		"activity Charge failed attempt 3: card declined by issuer; next retry in 40s")
 	h.press(":")
 	h.typeText("stuck 3d")
 	h.press("enter")
-	if q := b.searches[len(b.searches)-1].Query; q != "status:running last_event_time:<now-3d" {
+	if q := b.searches[len(b.searches)-1].Query; q != "status:running last_event_time:<now-3d -waiting_on:approval" {
 		t.Fatalf("stuck 3d query %q", q)
 	}
 }

@@ -20,7 +20,7 @@ func (l *runList) header(m *Model) string {
 	case !l.win.known:
 		head = m.st.Dim.Render("searching…")
 	default:
-		head = m.st.Bold.Render(thousands(l.win.total)) + m.st.Dim.Render(" matches")
+		head = m.st.Bold.Render(thousands(l.win.total)) + m.st.Dim.Render(" matches") + l.peopleNote(m)
 	}
 	var tail string
 	if n := len(l.marks); n > 0 {
@@ -88,7 +88,8 @@ func (l *runList) orderedGroups() []searchapi.Group {
 func (l *runList) view(m *Model, w, h int) string {
 	rows := max(h-1, 1)
 	offset := min(max(l.offset, l.cursor-rows+1), l.cursor) // the cursor is always on screen
-	cols, widths := layout(l.cols, w)
+	l.measure(offset, rows)
+	cols, widths := l.layout(w)
 	var b strings.Builder
 	b.WriteString(l.headerRow(m, cols, widths))
 	if l.err != nil && !l.win.known {
@@ -116,6 +117,33 @@ func (l *runList) view(m *Model, w, h int) string {
 	return b.String()
 }
 
+// measure grows the columns' wants to the rows on screen.
+func (l *runList) measure(offset, rows int) {
+	docs := make([]*searchapi.Doc, 0, rows)
+	for r := offset; r < offset+rows; r++ {
+		if d, ok := l.win.row(r); ok {
+			docs = append(docs, d)
+		}
+	}
+	l.wants = wantWidths(l.cols, l.wants, docs)
+}
+
+// layout is the list's columns at width w; the sorted column is never
+// dropped, so the arrow saying how rows are ordered stays in sight.
+func (l *runList) layout(w int) ([]column, []int) {
+	return layout(l.cols, w, l.wants, l.sortBy)
+}
+
+// sortArrow says which way the values shown run down the column: ▲ small
+// to large, ▼ large to small. A column showing its field the other way
+// round (AGE of start_time) flips it.
+func sortArrow(desc, inverse bool) string {
+	if desc != inverse {
+		return "▼"
+	}
+	return "▲"
+}
+
 func (l *runList) headerRow(m *Model, cols []column, widths []int) string {
 	var b strings.Builder
 	b.WriteString("  ")
@@ -127,11 +155,7 @@ func (l *runList) headerRow(m *Model, cols []column, widths []int) string {
 		t := c.title
 		st := m.st.ColHeader
 		if c.title == sorted {
-			if l.desc {
-				t += "▼"
-			} else {
-				t += "▲"
-			}
+			t += sortArrow(l.desc, c.inverse)
 			st = m.st.ColSorted
 		}
 		if c.right {
@@ -190,13 +214,16 @@ func (l *runList) mouse(m *Model, msg tea.MouseMsg, bodyTop int) tea.Cmd {
 		}
 		y := ms.Y - bodyTop
 		if y == 0 {
-			cols, widths := layout(l.cols, m.w)
+			cols, widths := l.layout(m.w)
 			x := 2
 			for i, c := range cols {
 				if ms.X >= x && ms.X < x+widths[i] && c.field != "" {
 					for j := range l.cols {
 						if l.cols[j].title == c.title {
-							return l.setSort(m, j, !(l.sortBy == j && l.desc))
+							if l.sortBy == j {
+								return l.setSort(m, j, !l.desc)
+							}
+							return l.setSort(m, j, !l.cols[j].asc) // as its digit key does
 						}
 					}
 				}

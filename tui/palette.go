@@ -25,13 +25,15 @@ func paletteCommands() []paletteCmd {
 	return []paletteCmd{
 		{name: "approvals", desc: "pending approvals, oldest first", run: func(m *Model, _ string) tea.Cmd { return m.jump(newApprovals(m)) }},
 		{name: "failed", desc: "failed executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listFailed, "")) }},
-		{name: "stuck", args: "[after]", desc: "running with no progress (default " + compactDuration(defaultStuckAfter) + ")", run: openStuck},
+		{name: "stuck", args: "[after]", desc: "no progress, approvals aside (default " + compactDuration(defaultStuckAfter) + ")", run: openStuck},
 		{name: "running", desc: "running executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listRunning, "")) }},
 		{name: "queues", desc: "task queues and their load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
 		{name: "audit", desc: "the audit trail: actions, refusals, forgeries", run: func(m *Model, _ string) tea.Cmd { return m.jump(newAudit(m)) }},
-		{name: "executions", desc: "all executions (home)", run: func(m *Model, _ string) tea.Cmd {
-			m.stack = m.stack[:1]
-			return m.top().refresh(m)
+		{name: "executions", desc: "all executions (home), no search", run: func(m *Model, _ string) tea.Cmd {
+			// Home is every execution: a fresh list, not the first one with
+			// whatever it was last searched for.
+			m.stack = []screen{newRunList(m, listExecutions, "")}
+			return m.top().load(m)
 		}},
 		{name: "save", args: "<name>", desc: "save the current search as a shared view", run: saveView},
 		{name: "view", args: "<name>", desc: "open a saved view", run: openView},

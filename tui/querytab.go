@@ -12,8 +12,9 @@ import (
 )
 
 // queryTab runs a query handler with JSON arguments. Handler names are
-// completed from the built-ins and from the names a worker reports when
-// asked for one it does not know.
+// completed from the workflow's own (the __handlers built-in, asked when
+// the run opens), the built-ins, and the names a worker reports when asked
+// for one it does not know.
 type queryTab struct {
 	name    lineEdit
 	args    textEdit
@@ -26,10 +27,17 @@ type queryTab struct {
 	res     []byte
 	err     error
 	argErr  string
+	note    string // where the workflow's own names are (handlersState.note)
 }
 
 func newQueryTab() queryTab {
-	return queryTab{name: newLineEdit(""), args: newTextEdit(""), known: []string{engine.QueryStack, engine.QueryPending}}
+	return queryTab{name: newLineEdit(""), args: newTextEdit(""), known: []string{engine.QueryStack, engine.QueryPending, engine.QueryHandlers}}
+}
+
+// offer lists the workflow's own handlers first.
+func (q *queryTab) offer(s *handlersState) {
+	q.known = addNames(q.known, s.h.Queries)
+	q.note = s.note("query handlers")
 }
 
 func (q *queryTab) key(m *Model, d *detailScreen, k tea.KeyPressMsg) tea.Cmd {
@@ -118,7 +126,21 @@ func (q *queryTab) view(m *Model, w, h int) string {
 	var b strings.Builder
 	focused := func(i int) bool { return q.editing && q.focus == i }
 	b.WriteString(field(st, "Handler", &q.name, w-2, focused(0)))
-	b.WriteString("\n  " + st.Dim.Render("known: "+strings.Join(q.known, ", ")))
+	var own, builtin []string
+	for _, n := range q.known {
+		if builtinQuery(n) {
+			builtin = append(builtin, n)
+		} else {
+			own = append(own, n)
+		}
+	}
+	if len(own) > 0 {
+		b.WriteString("\n  " + st.Dim.Render("this workflow's: ") + fit(strings.Join(own, ", "), w-2-17))
+	}
+	b.WriteString("\n  " + st.Dim.Render(fit("built-in: "+strings.Join(builtin, ", "), w-2)))
+	if q.note != "" {
+		b.WriteString("\n  " + st.Dim.Render(fit(q.note, w-2)))
+	}
 	mark := "  "
 	if focused(1) {
 		mark = "▸ "

@@ -10,9 +10,12 @@ import (
 // signalDialog sends a named signal with a JSON payload. The payload is
 // validated before anything is sent, and the error names line and column.
 type signalDialog struct {
+	id      int
 	s       scope
 	name    lineEdit
-	known   []string // signal names seen on the run, offered by tab
+	known   []string      // signal names the run listens on, then those seen on it, offered by tab
+	seen    []string      // signal names the run received (its history)
+	listens handlersState // the names its code listens on (__handlers)
 	payload textEdit
 	typed   typedConfirm
 	focus   int // 0 name, 1 payload, 2 typed
@@ -20,16 +23,38 @@ type signalDialog struct {
 }
 
 func newSignalDialog(m *Model, s scope) *signalDialog {
-	d := &signalDialog{s: s, payload: newTextEdit("{\n  \n}"), typed: confirmFor(actSignal, s)}
+	d := &signalDialog{id: m.id(), s: s, payload: newTextEdit("{\n  \n}"), typed: confirmFor(actSignal, s)}
 	d.payload.moveTo(1, 2)
-	if det, ok := m.top().(*detailScreen); ok && det.x != nil {
-		for _, n := range det.x.Signals {
-			if !slices.Contains(d.known, n) {
-				d.known = append(d.known, n)
+	if det, ok := m.top().(*detailScreen); ok {
+		if det.x != nil {
+			for _, n := range det.x.Signals {
+				if !slices.Contains(d.seen, n) {
+					d.seen = append(d.seen, n)
+				}
 			}
 		}
+		d.listens = det.handlers
 	}
+	d.known = addNames(d.seen, d.listens.h.Signals)
 	return d
+}
+
+func (d *signalDialog) mid() int { return d.id }
+
+// askHandlers asks a worker which signals the one run listens on, unless
+// its detail already knew.
+func (d *signalDialog) askHandlers(m *Model) tea.Cmd {
+	if d.listens.loaded || d.s.all || len(d.s.targets) != 1 {
+		return nil
+	}
+	return d.listens.fetch(m, d.id, d.s.targets[0])
+}
+
+func (d *signalDialog) receive(m *Model, msg tea.Msg) tea.Cmd {
+	if q, ok := msg.(queryMsg); ok && d.listens.receive(q) {
+		d.known = addNames(d.seen, d.listens.h.Signals)
+	}
+	return nil
 }
 
 func (d *signalDialog) stops() int {
@@ -129,8 +154,13 @@ func (d *signalDialog) box(m *Model, w, h int) string {
 	iw := dialogWidth(w)
 	edH := max(min(h-18, 10), 3)
 	parts := []string{scopeLines(st, d.s, iw), field(st, "Signal name", &d.name, iw, d.focus == 0)}
-	if len(d.known) > 0 {
-		parts[1] += "\n  " + st.Dim.Render("seen on this run: "+strings.Join(d.known, ", "))
+	if n := d.listens.h.Signals; len(n) > 0 {
+		parts[1] += "\n  " + st.Dim.Render(fit("listens on: "+strings.Join(n, ", ")+" (tab completes)", iw-2))
+	} else if note := d.listens.note("signal names"); note != "" {
+		parts[1] += "\n  " + st.Dim.Render(fit(note, iw-2))
+	}
+	if len(d.seen) > 0 {
+		parts[1] += "\n  " + st.Dim.Render(fit("seen on this run: "+strings.Join(d.seen, ", "), iw-2))
 	}
 	mark := "  "
 	if d.focus == 1 {

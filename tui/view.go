@@ -2,8 +2,10 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -101,6 +103,11 @@ func (m *Model) crumbLine() string {
 	var parts []string
 	for i, s := range m.stack {
 		c := s.crumb()
+		if sc, ok := s.(shortCrumber); ok && i < len(m.stack)-1 && !m.drilledFrom(i) {
+			// A view opened from the palette does not apply the search of
+			// the list under it: the crumb must not suggest it does.
+			c = sc.shortCrumb()
+		}
 		if i == len(m.stack)-1 {
 			parts = append(parts, m.st.CrumbLast.Render(c))
 		} else {
@@ -108,6 +115,19 @@ func (m *Model) crumbLine() string {
 		}
 	}
 	return fit(strings.Join(parts, m.st.Dim.Render(" › ")), m.w)
+}
+
+// shortCrumber is a screen whose crumb without its search is shorter.
+type shortCrumber interface{ shortCrumb() string }
+
+// drilledFrom tells whether the screen above stack[i] was opened from it
+// (a run's detail, a queue's runs), rather than from the palette.
+func (m *Model) drilledFrom(i int) bool {
+	switch m.stack[i+1].(type) {
+	case *detailScreen:
+		return true
+	}
+	return i > 0 // only the first screen is left under palette views (jump)
 }
 
 // statusLine is the palette's input while it is open, else the last message.
@@ -124,11 +144,18 @@ func (m *Model) statusLine() string {
 	return m.st.Info.Render(fit("✓ "+oneLine(m.flash.text), m.w))
 }
 
-// keyLine shows the keys that work here, from the screen's keymap.
+// keyLine shows the keys that work here, from the screen's keymap, and
+// at the right end, always in sight, ? help and what q does here.
 func (m *Model) keyLine() string {
-	ks := m.top().footer(m.keys)
-	ks = append(ks, m.keys.Help)
-	return fit(shortHelp(&m.st, ks, m.w), m.w)
+	nk := m.navKeys()
+	right := shortHelp(&m.st, []key.Binding{nk.Help, nk.Back}, m.w)
+	var ks []key.Binding
+	for _, b := range m.top().footer(m.keys) {
+		if !slices.Equal(b.Keys(), nk.Back.Keys()) && !slices.Equal(b.Keys(), nk.Help.Keys()) {
+			ks = append(ks, b)
+		}
+	}
+	return spread(shortHelp(&m.st, ks, m.w-ansi.StringWidth(right)-2), right, m.w)
 }
 
 // spread puts left and right on one line of width w.

@@ -36,17 +36,7 @@ func TestConsoleFollowsNewRunsAndTabReachesTheButton(t *testing.T) {
 	for i := range 300 {
 		start(fmt.Sprintf("exp-live-%03d", i))
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		out, _, _ := e.foreman(t, "e2e", "count", "workflow_id:exp-live-*")
-		if strings.TrimSpace(out) == "300" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the index holds %s of the 300 runs", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	e.waitCount(t, "workflow_id:exp-live-*", 300, 60*time.Second)
 
 	s := newScreen(t, 160, 48, []string{"FOREMAN_NATS=" + e.url, "FOREMAN_IDENTITY=alice", "TERM=xterm-256color", "HOME=" + t.TempDir()},
 		filepath.Join(bin, "foreman"))
@@ -69,7 +59,7 @@ func TestConsoleFollowsNewRunsAndTabReachesTheButton(t *testing.T) {
 	s.keys("C")
 	s.waitText(5*time.Second, "Cancel this run?", "Cancel run")
 	s.keys("e2e cleanup", "Tab", "Tab", "Enter") // reason → No → Cancel run
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var x engine.Execution
 		e.mustJSON(t, &x, "show", "exp-live-new", "-o", "json")

@@ -140,6 +140,22 @@ func (e *engineProc) foreman(t *testing.T, identity string, args ...string) (str
 }
 
 // mustJSON runs foreman and decodes its JSON stdout into out.
+// waitCount waits until the index counts want runs matching query.
+func (e *engineProc) waitCount(t *testing.T, query string, want int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out, _, _ := e.foreman(t, "e2e", "count", query)
+		if strings.TrimSpace(out) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the index counts %q runs matching %s, want %d", out, query, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func (e *engineProc) mustJSON(t *testing.T, out any, args ...string) {
 	t.Helper()
 	stdout, stderr, code := e.foreman(t, "e2e", args...)

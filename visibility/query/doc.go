@@ -16,7 +16,12 @@
 // STARTS_WITH, LIKE, CONTAINS or IS (any case when the name is a known
 // field or backquoted), or a leading ORDER BY, makes the query a Temporal
 // list filter. Everything else is a query string. An empty query matches
-// every run.
+// every run. The rule lives in package dialect, which the console shares.
+//
+// One query is one dialect. A list-filter condition of a known field (or
+// ORDER BY) later in a query string, or a name:value term of a known field
+// in a list filter, is an error that names both dialects and how to write
+// it, rather than free text that silently matches nothing.
 //
 // # Names and values (both dialects)
 //

@@ -160,3 +160,34 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Mixing the dialects: a query is one dialect (Detect decides from its
+// start), and a condition of the other dialect later in it would not mean
+// what it says — in a query string, `WorkflowType = 'Order'` is three
+// free-text terms that match nothing, and a batch over it has "nothing to
+// do". These errors say so instead.
+
+// mixedInQueryString is a list-filter condition (name op …, or ORDER BY)
+// found at pos in a query string.
+func mixedInQueryString(pos int, name string) *Error {
+	if name == "ORDER BY" {
+		return &Error{Pos: pos, Expected: "a query-string term", Found: quoteFound(name),
+			Msg: "mixes the two dialects: ORDER BY is list-filter syntax in a query string (name:value), where it would match as free text; sort by a column (o/O in the console, --sort in the CLI), or write the whole query as a list filter"}
+	}
+	return &Error{Pos: pos, Expected: name + ":value", Found: quoteFound(name),
+		Msg: fmt.Sprintf("mixes the two dialects: %s with an operator is a list-filter condition in a query string (name:value), where it would match as free text; write %s:value, or the whole query as a list filter (name = 'value' AND …)", name, name)}
+}
+
+// mixedInTemporal is a query-string term (name:value) at pos in a list
+// filter; ok is false when text is not one.
+func mixedInTemporal(pos int, text string, s Schema) (*Error, bool) {
+	name, value, found := strings.Cut(strings.TrimLeft(text, "-+!"), ":")
+	if !found || name == "" {
+		return nil, false
+	}
+	if _, ok := s.Lookup(name); !ok {
+		return nil, false
+	}
+	return &Error{Pos: pos, Expected: name + " = 'value'", Found: quoteFound(text),
+		Msg: fmt.Sprintf("mixes the two dialects: %s is a query-string term in a list filter (name = 'value'); write %s = '%s', or the whole query as a query string", text, name, value)}, true
+}

@@ -82,6 +82,18 @@ func TestErrors(t *testing.T) {
 		{strings.Repeat("(", 100) + "a", 64, `query nests too deeply`, `"("`},
 		{strings.Repeat("-", 100) + "a", 64, `query nests too deeply`, `"-"`},
 		{strings.Repeat("NOT ", 100) + "WorkflowId = 'a'", 256, `query nests too deeply`, `"NOT"`},
+		// A condition of the other dialect inside a query says so, rather
+		// than being free text that matches nothing (issue 19, finding 6).
+		{`status:running AND WorkflowType = 'Order'`, 19, `mixes the two dialects: WorkflowType with an operator is a list-filter condition in a query string`, `"WorkflowType"`},
+		{`status:running WorkflowType='Order'`, 15, `mixes the two dialects: WorkflowType with an operator is a list-filter condition in a query string (name:value), where it would match as free text; write WorkflowType:value`, `"WorkflowType"`},
+		{`type:Order ExecutionStatus != 'Running'`, 11, `mixes the two dialects: ExecutionStatus`, `"ExecutionStatus"`},
+		{`type:Order -ExecutionStatus = 'Running'`, 12, `mixes the two dialects: ExecutionStatus`, `"ExecutionStatus"`},
+		{`type:Order AND approvals IS NOT NULL`, 15, `mixes the two dialects: approvals`, `"approvals"`},
+		{`type:Order AND (status:failed OR CloseTime > now-1h)`, 33, `mixes the two dialects: CloseTime`, `"CloseTime"`},
+		{`status:running ORDER BY StartTime`, 15, `mixes the two dialects: ORDER BY is list-filter syntax`, `"ORDER BY"`},
+		{`ExecutionStatus = 'Running' AND type:Order`, 32, `mixes the two dialects: type:Order is a query-string term in a list filter (name = 'value'); write type = 'Order'`, `"type:Order"`},
+		{`ExecutionStatus = 'Running' type:Order`, 28, `mixes the two dialects: type:Order is a query-string term in a list filter (name = 'value'); write type = 'Order'`, `"type:Order"`},
+		{`WorkflowType = 'Order' AND -status:failed`, 27, `write status = 'failed'`, `"-status:failed"`},
 	}
 	for _, c := range cases {
 		_, err := Parse(c.q, testSchema(), testNow)

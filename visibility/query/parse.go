@@ -1,10 +1,11 @@
 package query
 
 import (
-	"strings"
 	"time"
 
 	bq "github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/foremanhq/foreman/visibility/query/dialect"
 )
 
 // Dialect is one of the two query languages.
@@ -75,102 +76,26 @@ func ParseDialect(d Dialect, q string, s Schema, now time.Time) (bq.Query, []str
 	return n.lower(), sort, nil
 }
 
-// Detect says which dialect q is written in. The rule is syntactic, looks
-// only at the start of the query, and never fails:
-//
-//  1. Skip spaces, opening parentheses and the word NOT.
-//  2. ORDER BY there means Temporal.
-//  3. Read a name: a `backquoted name`, or letters, digits, "_" and ".".
-//  4. Temporal when the name is followed (spaces allowed) by =, !=, <>, <,
-//     <=, > or >=; or by one of the words IN, NOT, BETWEEN, STARTS_WITH,
-//     LIKE, CONTAINS or IS, when that word is in upper case or the name is
-//     backquoted or a known field.
-//  5. Anything else is the query string: status:running, "card declined",
-//     -type:Order, order-42.
-//
-// So a query string never starts with a name and a comparison operator,
-// and free text such as `card is declined` stays free text.
+// Detect says which dialect q is written in: the rule of
+// dialect.IsTemporal, with the schema's names as the known fields. It looks
+// only at the start of the query and never fails, so a query string never
+// starts with a name and a comparison operator, and free text such as
+// `card is declined` stays free text. A condition of the other dialect
+// later in the query is an error that says so (errors.go), not free text.
 func Detect(q string, s Schema) Dialect {
-	i := 0
-	for {
-		for i < len(q) && isSpace(q[i]) {
-			i++
-		}
-		if i < len(q) && q[i] == '(' {
-			i++
-			continue
-		}
-		if w := wordAt(q, i); strings.EqualFold(w, "NOT") && i+3 < len(q) && (isSpace(q[i+3]) || q[i+3] == '(') {
-			i += 3
-			continue
-		}
-		break
-	}
-	if strings.EqualFold(wordAt(q, i), "ORDER") {
-		j := i + 5
-		for j < len(q) && isSpace(q[j]) {
-			j++
-		}
-		if j > i+5 && strings.EqualFold(wordAt(q, j), "BY") {
-			return Temporal
-		}
-	}
-	name, backquoted := "", false
-	if i < len(q) && q[i] == '`' {
-		end := strings.IndexByte(q[i+1:], '`')
-		if end < 0 {
-			return QueryString
-		}
-		name, backquoted = q[i+1:i+1+end], true
-		i += end + 2
-	} else {
-		name = wordAt(q, i)
-		i += len(name)
-	}
-	if name == "" {
-		return QueryString
-	}
-	spaced := i < len(q) && isSpace(q[i])
-	for i < len(q) && isSpace(q[i]) {
-		i++
-	}
-	if i >= len(q) {
-		return QueryString
-	}
-	switch q[i] {
-	case '=', '<', '>':
+	if dialect.IsTemporal(q, knownIn(s)) {
 		return Temporal
-	case '!':
-		if i+1 < len(q) && q[i+1] == '=' {
-			return Temporal
-		}
-	}
-	if !spaced {
-		return QueryString
-	}
-	w := wordAt(q, i)
-	switch strings.ToUpper(w) {
-	case "IN", "NOT", "BETWEEN", "STARTS_WITH", "LIKE", "CONTAINS", "IS":
-		if w == strings.ToUpper(w) || backquoted {
-			return Temporal
-		}
-		if _, ok := s.Lookup(name); ok {
-			return Temporal
-		}
 	}
 	return QueryString
 }
 
-// wordAt returns the run of letters, digits, "_" and "." at q[i:].
-func wordAt(q string, i int) string {
-	j := i
-	for j < len(q) {
-		c := q[j]
-		if c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
-			j++
-			continue
-		}
-		break
+// knownIn is the schema as dialect.Known.
+func knownIn(s Schema) dialect.Known {
+	return func(name string) bool {
+		_, ok := s.Lookup(name)
+		return ok
 	}
-	return q[i:j]
 }
+
+// wordAt returns the run of letters, digits, "_" and "." at q[i:].
+func wordAt(q string, i int) string { return dialect.WordAt(q, i) }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/foremanhq/foreman/visibility/query/dialect"
 )
 
 // The bleve query-string dialect, extended:
@@ -36,6 +38,14 @@ func parseQueryString(q string, s Schema, now time.Time) (*node, *Error) {
 		return nil, expected(p.pos, "a term, AND, OR or the end of the query", "", p.foundHere())
 	}
 	return n, nil
+}
+
+// knows reports whether name is a field: only a known name followed by
+// an operator is taken for a list-filter condition (`user=alice` stays free
+// text).
+func (p *qsParser) knows(name string) bool {
+	_, ok := p.s.Lookup(name)
+	return ok
 }
 
 func (p *qsParser) eof() bool { return p.pos >= len(p.src) }
@@ -224,6 +234,11 @@ func (p *qsParser) parsePrimary(ctx *Field) (*node, *Error) {
 	if quot {
 		tok, err = p.readPhrase()
 	} else {
+		if ctx == nil {
+			if name, ok := dialect.ConditionAt(p.src, start, knownIn(p.s)); ok && (name == "ORDER BY" || p.knows(name)) {
+				return nil, mixedInQueryString(start, name)
+			}
+		}
 		tok, pat, err = p.readBare(true, false)
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/foremanhq/foreman/visibility/fields"
+	"github.com/foremanhq/foreman/visibility/query/dialect"
 )
 
 // Kind is how a field is indexed, and so which comparisons it supports
@@ -184,20 +185,5 @@ func defaultsOf(s Schema) []Field {
 	return defaultFields
 }
 
-// fold is the key names are matched by: ASCII lower case, underscores
-// dropped (WorkflowID, workflow_id and workflowId are one name).
-func fold(name string) string {
-	var b strings.Builder
-	b.Grow(len(name))
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '_':
-			continue
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
+// fold is the key names are matched by (dialect.Fold).
+func fold(name string) string { return dialect.Fold(name) }

@@ -47,6 +47,9 @@ func parseTemporal(q string, s Schema, now time.Time) (*node, []string, *Error) 
 		}
 	}
 	if t := p.peek(); t.kind != tEOF {
+		if e, mixed := mixedInTemporal(t.pos, t.text, s); mixed && t.kind == tWord {
+			return nil, nil, e
+		}
 		return nil, nil, expected(t.pos, "AND, OR, ORDER BY or the end of the query", "", t.found())
 	}
 	return n, sort, nil
@@ -172,6 +175,9 @@ func (p *temporalParser) parseCondition() (*node, *Error) {
 	nameTok := p.next()
 	f, ok := p.s.Lookup(nameTok.text)
 	if !ok {
+		if e, mixed := mixedInTemporal(nameTok.pos, nameTok.text, p.s); mixed {
+			return nil, e
+		}
 		return nil, unknownField(nameTok.pos, nameTok.text, p.s)
 	}
 	negated := false

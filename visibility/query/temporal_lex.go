@@ -1,6 +1,10 @@
 package query
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/foremanhq/foreman/visibility/query/dialect"
+)
 
 // Tokens of the Temporal list-filter dialect.
 type tkind int
@@ -39,9 +43,7 @@ func (t token) found() string {
 // is reports whether t is the keyword kw (case-insensitive).
 func (t token) is(kw string) bool { return t.kind == tWord && strings.EqualFold(t.text, kw) }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
-}
+func isSpace(c byte) bool { return dialect.IsSpace(c) }
 
 // isTemporalDelim ends a word.
 func isTemporalDelim(c byte) bool {

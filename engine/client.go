@@ -357,7 +357,10 @@ func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn
 		return err
 	}
 	errClosed := errors.New("closed")
-	v := verifierOf(ctx, c.store)
+	v, err := verifierOf(ctx, c.store)
+	if err != nil {
+		return err
+	}
 	err = c.store.FollowHistory(ctx, rec.RunID, 0, func(sb StoredBatch) error {
 		if err := v.eachEvent(sb, fn); err != nil {
 			return err

@@ -90,11 +90,16 @@ func (c *Client) forward(ctx context.Context) (requester, bool) {
 	if c.served {
 		return nil, false
 	}
-	if k, ok := c.store.(OperatorKeys); !ok || k.OperatorSigner() != nil || verifierOf(ctx, c.store) == nil {
+	if k, ok := c.store.(OperatorKeys); !ok || k.OperatorSigner() != nil {
 		return nil, false
 	}
 	r, ok := c.store.(requester)
-	return r, ok
+	if v, err := verifierOf(ctx, c.store); !ok || err == nil && v == nil {
+		return nil, false
+	}
+	// a key is published, or cannot be read (then the engine decides, and
+	// nothing unsigned is appended)
+	return r, true
 }
 
 // act sends an operator action to the engine and returns its answer.

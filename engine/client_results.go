@@ -276,7 +276,10 @@ func historyToClose(ctx context.Context, s Store, runID string) ([]StoredBatch, 
 	if err != nil {
 		return nil, err
 	}
-	v := verifierOf(ctx, s)
+	v, err := verifierOf(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	for i, b := range bs {
 		if b.Header.Closed && !v.forgedClose(b) {
 			return bs[:i+1], nil
@@ -299,7 +302,10 @@ func (c *Client) awaitEvents(ctx context.Context, workflowID, runID string, fn f
 	if err != nil {
 		return err
 	}
-	v := verifierOf(ctx, c.store)
+	v, err := verifierOf(ctx, c.store)
+	if err != nil {
+		return err
+	}
 	for _, sb := range bs {
 		if err := v.eachEvent(sb, fn); err != nil {
 			return err

@@ -62,7 +62,11 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	h := sb.Header
 	var screened *Batch
-	if v := verifierOf(ctx, s); v != nil && (h.Kind == BatchExternal && h.LastEventID > 1 || h.Closed) {
+	v, err := verifierOf(ctx, s)
+	if err != nil {
+		return err
+	}
+	if v != nil && (h.Kind == BatchExternal && h.LastEventID > 1 || h.Closed) {
 		// only batches an operator event can hide in and matter for: the
 		// hot path (task batches of open runs, lone starts) is not decoded
 		// twice

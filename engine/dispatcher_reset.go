@@ -39,7 +39,11 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 		// The copy's operator events are signed for the old run: the
 		// engine screens them there and signs the genuine ones for the new
 		// run, so replaying the copy sees what the old run saw.
-		verifierOf(ctx, s).screen(h.RunID, b)
+		v, err := verifierOf(ctx, s)
+		if err != nil {
+			return err
+		}
+		v.screen(h.RunID, b)
 		if err := signEvents(s, a.NewRunID, b.Events); err != nil {
 			return err
 		}

@@ -101,7 +101,10 @@ func readEvents(ctx context.Context, s HistoryStore, runID string) ([]Event, err
 		return nil, err
 	}
 	var events []Event
-	v := verifierOf(ctx, s)
+	v, err := verifierOf(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	for _, sb := range batches {
 		b, err := DecodeBatch(sb.Data)
 		if err != nil {

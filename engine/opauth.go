@@ -141,19 +141,19 @@ func signEvents(s any, runID string, events []Event) error {
 type verifier struct{ pub ed25519.PublicKey }
 
 // verifierOf returns s's verifier, or nil when no key is published (or s
-// signs nothing): then every event counts, as before signing existed.
-func verifierOf(ctx context.Context, s any) *verifier {
+// signs nothing): then every event counts, as before signing existed. A
+// key that cannot be read is an error, never "no key": a reader that
+// screened nothing would act on forgeries (fail closed; callers retry).
+func verifierOf(ctx context.Context, s any) (*verifier, error) {
 	k, ok := s.(OperatorKeys)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	pub, err := k.OperatorPublicKey(ctx)
 	if err != nil || pub == nil {
-		// An unreadable key counts as none: the store logs it, and the
-		// engine, which always publishes one, keeps screening.
-		return nil
+		return nil, err
 	}
-	return &verifier{pub: pub}
+	return &verifier{pub: pub}, nil
 }
 
 // problem says why e is not a genuine operator event ("" when it is, or
@@ -217,9 +217,11 @@ func closes(b *Batch) bool {
 // ScreenBatch replaces the operator events of b (a batch of run runID read
 // from store s) that lack a valid engine signature, when s publishes a
 // key, and returns how many it replaced: what the search indexer and other
-// readers outside the engine package call after DecodeBatch.
-func ScreenBatch(ctx context.Context, s any, runID string, b *Batch) int {
-	return len(verifierOf(ctx, s).screen(runID, b))
+// readers outside the engine package call after DecodeBatch. It fails when
+// the key cannot be read.
+func ScreenBatch(ctx context.Context, s any, runID string, b *Batch) (int, error) {
+	v, err := verifierOf(ctx, s)
+	return len(v.screen(runID, b)), err
 }
 
 // forgedClose tells whether a batch whose header says it closes the run

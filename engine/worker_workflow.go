@@ -205,7 +205,7 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 		// a new run: its whole history is the batch the task carries (later
 		// batches wake their own tasks; an append conflict reloads); one
 		// holding forged operator events is read from history instead
-		if b, err := DecodeBatch(t.First); err == nil && len(verifierOf(ctx, w.store).screen(t.RunID, b)) == 0 && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
+		if b, err := DecodeBatch(t.First); err == nil && w.unscreened(ctx, t.RunID, b) && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
 			return env, false, nil
 		}
 		env.close()
@@ -222,12 +222,22 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 	return env, true, nil
 }
 
+// unscreened tells whether b holds no forged operator events (and the key
+// could be read): else the run is replayed from history, which screens.
+func (w *Worker) unscreened(ctx context.Context, runID string, b *Batch) bool {
+	v, err := verifierOf(ctx, w.store)
+	return err == nil && len(v.screen(runID, b)) == 0
+}
+
 func (w *Worker) applyHistory(ctx context.Context, env *workflowEnv, runID string) error {
 	batches, err := w.store.ReadHistory(ctx, runID, env.lastSeq)
 	if err != nil {
 		return fmt.Errorf("reading history of %s: %w", runID, err)
 	}
-	v := verifierOf(ctx, w.store)
+	v, err := verifierOf(ctx, w.store)
+	if err != nil {
+		return fmt.Errorf("reading history of %s: %w", runID, err)
+	}
 	for _, sb := range batches {
 		b, err := DecodeBatch(sb.Data)
 		if err != nil {

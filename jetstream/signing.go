@@ -56,11 +56,11 @@ func (s *Store) OperatorPublicKey(ctx context.Context) (ed25519.PublicKey, error
 	if st.pub != nil || time.Since(st.checked) < noKeyRecheck {
 		return st.pub, nil
 	}
-	st.checked = time.Now()
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
 	kv, err := s.js.KeyValue(ctx, EngineBucket)
 	if errors.Is(err, natsjs.ErrBucketNotFound) {
+		st.checked = time.Now() // a definite "none", kept a while
 		return nil, nil
 	}
 	if err != nil {
@@ -68,6 +68,7 @@ func (s *Store) OperatorPublicKey(ctx context.Context) (ed25519.PublicKey, error
 	}
 	e, err := kv.Get(ctx, signingKeyName)
 	if errors.Is(err, natsjs.ErrKeyNotFound) {
+		st.checked = time.Now()
 		return nil, nil
 	}
 	if err != nil {

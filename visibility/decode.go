@@ -18,6 +18,8 @@ func decodeEvents(ctx context.Context, src any, runID string, data []byte) ([]en
 	if err != nil {
 		return nil, err
 	}
-	engine.ScreenBatch(ctx, src, runID, b)
+	if _, err := engine.ScreenBatch(ctx, src, runID, b); err != nil {
+		return nil, err
+	}
 	return b.Events, nil
 }

@@ -103,6 +103,10 @@ func Run(ctx context.Context, c *engine.Client, workflowID, runID, reason string
 	if err != nil {
 		return Plan{}, err
 	}
+	if x.Imported != nil {
+		// Its compensations would run real activities for a copy.
+		return Plan{}, fmt.Errorf("compensating %q: %w: run %s is read-only here", workflowID, engine.ErrImportedRun, x.RunID)
+	}
 	p, err := PlanOf(ctx, c, workflowID, x.RunID)
 	if err != nil {
 		return Plan{}, err

@@ -35,7 +35,7 @@ func DecodeBatch(data []byte) (*Batch, error) {
 // The names batches repeat, interned by the decoder (eventTypeNames is
 // filled as event types are registered).
 var (
-	batchKindNames = map[string]string{string(BatchTask): string(BatchTask), string(BatchExternal): string(BatchExternal)}
+	batchKindNames = map[string]string{string(BatchTask): string(BatchTask), string(BatchExternal): string(BatchExternal), string(BatchImported): string(BatchImported)}
 	eventTypeNames = map[string]string{}
 )
 

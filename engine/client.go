@@ -191,7 +191,8 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 		if err != nil {
 			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
 		}
-		if !last.Header.Closed || continuedAs(last) != "" {
+		// An imported copy holds the id for nobody: it never runs again.
+		if (!last.Header.Closed && last.Header.Kind != BatchImported) || continuedAs(last) != "" {
 			return Run{WorkflowID: opts.ID, RunID: cur.RunID}, fmt.Errorf("start %s: %w (run %s is open)", opts.ID, ErrAlreadyStarted, cur.RunID)
 		}
 		if err := reuseAllowed(opts.IDReusePolicy, last); err != nil {

@@ -37,6 +37,9 @@ func (c *Client) appendExternal(ctx context.Context, workflowID, runID string, n
 		if last.Header.WorkflowID != workflowID {
 			return run, fmt.Errorf("%w: run %s belongs to %q, not %q", ErrWorkflowNotFound, rec.RunID, last.Header.WorkflowID, workflowID)
 		}
+		if last.Header.Kind == BatchImported {
+			return run, importedErr(workflowID, rec.RunID)
+		}
 		if last.Header.Closed {
 			if runID == "" && continuedAs(last) != "" && time.Now().Before(chainDeadline) {
 				// the current run continued as new: act on its successor once it is recorded
@@ -188,6 +191,11 @@ func (c *Client) Query(ctx context.Context, workflowID, runID, name string, args
 	}
 	if err != nil {
 		return nil, err
+	}
+	if last.Header.Kind == BatchImported {
+		// No worker runs it; a worker of its queue would replay the copy
+		// against whatever code it has. Its history says what it did.
+		return nil, fmt.Errorf("query %s: %w", name, importedErr(workflowID, rec.RunID))
 	}
 	raw, err := encodePayload(args, "query arguments")
 	if err != nil {

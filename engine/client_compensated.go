@@ -22,6 +22,9 @@ func (c *Client) MarkCompensated(ctx context.Context, workflowID, runID, via str
 		if len(batches) == 0 {
 			return fmt.Errorf("%w: run %s of %q", ErrWorkflowNotFound, rec.RunID, workflowID)
 		}
+		if batches[len(batches)-1].Header.Kind == BatchImported {
+			return importedErr(workflowID, rec.RunID)
+		}
 		closed := false
 		for _, sb := range batches {
 			closed = closed || sb.Header.Closed

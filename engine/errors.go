@@ -12,6 +12,9 @@ var (
 	// ErrRunClosed: the run has closed; it accepts no signal, cancel,
 	// decision or termination.
 	ErrRunClosed = errors.New("run is closed")
+	// ErrImportedRun: the run is a read-only copy imported from another
+	// engine (Client.Import); it accepts no write and no worker runs it.
+	ErrImportedRun = errors.New("run is an imported read-only copy")
 	// ErrUnknownQuery: the workflow has no handler for that query.
 	ErrUnknownQuery = errors.New("unknown query")
 	// ErrNoSuchApproval: no pending approval by that name.

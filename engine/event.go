@@ -46,6 +46,7 @@ const (
 	EventWorkflowReset            EventType = "WorkflowReset"
 	EventResetApplied             EventType = "ResetApplied"
 	EventRunCompensated           EventType = "RunCompensated"
+	EventRunImported              EventType = "RunImported"
 	EventOperatorEventRejected    EventType = "OperatorEventRejected"
 )
 

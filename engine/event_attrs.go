@@ -281,3 +281,15 @@ type RunCompensated struct {
 	// operator event without a valid one once a signing key is published.
 	Sig string `json:"sig,omitempty"`
 }
+
+// RunImported follows the events of a run copied from another engine by
+// `foreman import` (Client.Import): the run is a read-only copy for
+// investigation, which no worker runs and every write refuses.
+type RunImported struct {
+	// Format is the export format the run was read from.
+	Format string `json:"format"`
+	// Source names where the export came from, as its writer said.
+	Source     string    `json:"source,omitempty"`
+	ExportedAt time.Time `json:"exported_at,omitzero"`
+	Identity   string    `json:"identity,omitempty"`
+}

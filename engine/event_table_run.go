@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // The registry's entries for the run's own life: start, workflow tasks,
@@ -176,6 +177,22 @@ func init() {
 			},
 			line: func(n *EventNarrator, _ Event, a *OperatorEventRejected) string {
 				return fmt.Sprintf("ignored %s (event %d) claiming %q: %s", a.Type, a.EventID, a.Principal, a.Reason)
+			},
+		},
+		EventRunImported: eventDef[RunImported]{
+			kind:    kindFact,
+			derives: deriveNothing, // an imported run is never run (its batches derive nothing either)
+			pending: pendingNone,
+			fold:    func(x *summary, _ Event, a *RunImported) { x.Imported = a },
+			line: func(n *EventNarrator, _ Event, a *RunImported) string {
+				s := "read-only copy"
+				if a.Source != "" {
+					s += " of " + n.f.Text(a.Source)
+				}
+				if !a.ExportedAt.IsZero() {
+					s += " exported " + a.ExportedAt.UTC().Format(time.RFC3339)
+				}
+				return s + n.by(a.Identity, "")
 			},
 		},
 	})

@@ -133,6 +133,9 @@ type Execution struct {
 	// Forgeries counts operator events history holds without the engine's
 	// signature, which every reader ignored.
 	Forgeries int `json:"forgeries,omitempty"`
+	// Imported is set on a read-only copy of a run made by `foreman
+	// import` (Client.Import): no worker runs it and writes refuse it.
+	Imported *RunImported `json:"imported,omitempty"`
 	PendingWork
 }
 

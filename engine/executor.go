@@ -324,8 +324,8 @@ func (env *workflowEnv) apply(e Event) error {
 	case *WorkflowTerminated, *WorkflowReset:
 		env.closed = true
 	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied, *OperatorEventRejected:
-	case *RunCompensated:
-		// an annotation of a closed run; a query replays past it
+	case *RunCompensated, *RunImported:
+		// annotations of the run; a query or the replayer goes past them
 	default:
 		return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("event %d: %s is not expected outside a workflow task", e.ID, e.Type)}
 	}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -100,15 +102,28 @@ func batchesOf(events []Event) []*Batch {
 }
 
 // ReplayWorkflowHistoryFromJSONFile replays a history file: the output of
-// `foreman history WORKFLOW_ID -o json` (or -o jsonl), or of
-// WriteHistoryJSON.
+// `foreman history WORKFLOW_ID -o json` (or -o jsonl), of
+// WriteHistoryJSON, or an export file of `foreman export` (every run in
+// it, so a production history becomes a regression test).
 func (r *WorkflowReplayer) ReplayWorkflowHistoryFromJSONFile(path string) error {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("replaying history: %w", err)
 	}
-	defer f.Close()
-	events, err := ReadHistoryJSON(f)
+	if isExport(data) {
+		var errs []error
+		err := ReadExport(bytes.NewReader(data), func(run ExportedRun) error {
+			if err := r.ReplayWorkflowHistory(run.Events); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("replaying %s: %w", path, err)
+		}
+		return errors.Join(errs...)
+	}
+	events, err := ReadHistoryJSON(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("replaying %s: %w", path, err)
 	}
@@ -116,4 +131,13 @@ func (r *WorkflowReplayer) ReplayWorkflowHistoryFromJSONFile(path string) error 
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// isExport tells an export file (its lines carry a format) from a history.
+func isExport(data []byte) bool {
+	first, _, _ := bytes.Cut(bytes.TrimSpace(data), []byte("\n"))
+	var head struct {
+		Format *string `json:"format"`
+	}
+	return len(first) > 0 && first[0] == '{' && json.Unmarshal(first, &head) == nil && head.Format != nil
 }

@@ -83,6 +83,9 @@ func (c *Client) Reset(ctx context.Context, workflowID, runID string, opts Reset
 		if len(batches) == 0 {
 			return ResetResult{}, fmt.Errorf("%w: run %s of %q", ErrWorkflowNotFound, rec.RunID, workflowID)
 		}
+		if batches[len(batches)-1].Header.Kind == BatchImported {
+			return ResetResult{}, fmt.Errorf("reset: %w", importedErr(workflowID, rec.RunID))
+		}
 		res, signals, err := planReset(batches, opts)
 		if err != nil {
 			return ResetResult{}, fmt.Errorf("reset %q: %w", workflowID, err)

@@ -55,6 +55,10 @@ const (
 	// approval decision, terminate. Replay applies its events without running
 	// the workflow code.
 	BatchExternal BatchKind = "external"
+	// BatchImported is written by Client.Import: events copied from another
+	// engine's export. Its header never wakes the run or derives work, and
+	// a run whose history holds one refuses every write.
+	BatchImported BatchKind = "imported"
 )
 
 // StoredBatch is one history message as read back: the stream sequence is

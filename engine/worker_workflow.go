@@ -66,7 +66,9 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 		// events under the run's lock, and the worker's handlers queued on
 		// that lock (~1 task/s for every run). One read of the last batch
 		// tells instead.
-		if last, err := w.store.LastBatch(ctx, t.RunID); err == nil && last.Header.Closed {
+		// An imported copy is never run: a stray task for one is dropped
+		// before its history (no workflow task wrote it) is replayed.
+		if last, err := w.store.LastBatch(ctx, t.RunID); err == nil && (last.Header.Closed || last.Header.Kind == BatchImported) {
 			return ackTask
 		}
 	}

@@ -131,3 +131,27 @@ func TestReplayReportsReorderedActivities(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// A run exported from a real engine (`foreman export exp-fail >
+// testdata/histories/order-declined.export.jsonl`: an order whose charge
+// was declined and whose saga compensated) replays against today's code:
+// how a production history becomes a regression test.
+func TestReplayExportedHistory(t *testing.T) {
+	const file = "testdata/histories/order-declined.export.jsonl"
+	r := engine.NewWorkflowReplayer()
+	if err := r.RegisterWorkflow(examples.OrderFulfillment); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ReplayWorkflowHistoryFromJSONFile(file); err != nil {
+		t.Fatal(err)
+	}
+	// and the replayer did read the export (the reordered code fails it)
+	changed := engine.NewWorkflowReplayer()
+	if err := changed.RegisterWorkflowWithName(engine.FuncName(examples.OrderFulfillment), reorderedOrder); err != nil {
+		t.Fatal(err)
+	}
+	var nd *engine.NonDeterminismError
+	if err := changed.ReplayWorkflowHistoryFromJSONFile(file); !errors.As(err, &nd) {
+		t.Fatalf("reordered code replaying the export: want non-determinism, got %v", err)
+	}
+}

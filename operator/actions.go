@@ -179,6 +179,7 @@ func Classify(err error) Kind {
 	case errors.Is(err, ErrReadOnly),
 		errors.Is(err, compensations.ErrNothingToCompensate),
 		errors.Is(err, engine.ErrRunClosed),
+		errors.Is(err, engine.ErrImportedRun),
 		errors.Is(err, engine.ErrNoSuchApproval),
 		errors.Is(err, engine.ErrNotApprover),
 		errors.Is(err, engine.ErrPermissionDenied),

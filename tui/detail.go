@@ -212,11 +212,11 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	if d.tab == tabQuery && d.query.editing {
 		return d.query.key(m, d, k), true
 	}
-	if d.tab == tabHistory && d.hist.searching {
-		d.hist.searchKey(k, d.events)
+	if d.tab == tabHistory && d.hist.editing() {
+		cmd := d.hist.editKey(m, d, k)
 		d.hist.height = d.bodyRows(m) - 2
 		d.hist.follow(d.events)
-		return nil, true
+		return cmd, true
 	}
 	if s := k.String(); len(s) == 1 && s[0] >= '1' && s[0] <= '6' {
 		return d.setTab(m, detailTab(s[0]-'1'), true), true
@@ -279,6 +279,10 @@ func (d *detailScreen) scrollKey(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 
 // act starts an action on this run (the run shown, captured now).
 func (d *detailScreen) act(m *Model, kind actionKind) tea.Cmd {
+	if d.x != nil && d.x.Imported != nil && kind.writes() {
+		// refused here as the engine would: no dialog for a write that cannot land
+		return m.flashErr("%s is an imported read-only copy: %s does not apply", d.wf, kind.name())
+	}
 	s := scope{targets: []target{d.target()}}
 	if d.x != nil {
 		s.approvals = d.x.Approvals
@@ -332,7 +336,7 @@ func (d *detailScreen) help(k keyMap) []helpGroup {
 	switch d.tab {
 	case tabHistory:
 		return []helpGroup{k.navGroup(), tabs,
-			{"History", []key.Binding{k.Expand, k.Search, k.NextMatch, k.PrevMatch, k.Reset, k.CopyJSON}},
+			{"History", []key.Binding{k.Expand, k.Search, jumpHelp, histKeys.Failures, histKeys.Compact, histKeys.Types, histKeys.Diff, k.Reset, k.CopyJSON}},
 			k.actionGroup(), k.globalGroup()}
 	case tabQuery:
 		return []helpGroup{tabs, {"Query", []key.Binding{
@@ -348,9 +352,16 @@ func (d *detailScreen) help(k keyMap) []helpGroup {
 func (d *detailScreen) footer(k keyMap) []key.Binding {
 	switch d.tab {
 	case tabHistory:
-		return []key.Binding{k.NextTab, k.Expand, k.Search, k.NextMatch, k.Reset, k.Back}
+		jump := jumpKeys
+		if d.hist.term != "" {
+			jump = k.NextMatch
+		}
+		return []key.Binding{k.NextTab, k.Expand, k.Search, jump, k.Reset, k.Back}
 	case tabQuery:
 		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "edit/run")), k.NextTab, k.Back}
+	}
+	if d.x != nil && d.x.Imported != nil {
+		return []key.Binding{k.NextTab, k.Search, k.Back} // a read-only copy: nothing to act on
 	}
 	if d.x != nil && d.x.Status != engine.StatusRunning {
 		// A closed run takes no signal, cancel or terminate: offer what
@@ -370,6 +381,9 @@ func (d *detailScreen) header(m *Model) string {
 	x := d.x
 	s := m.st.Status(x.Status).Render(statusGlyph(x.Status)+" "+statusWord(x.Status)) + "  " + m.st.Bold.Render(x.WorkflowID) +
 		m.st.Dim.Render(" "+x.Type+" · run "+x.RunID)
+	if x.Imported != nil {
+		s += "  " + m.st.ReadOnly.Render("imported · read-only")
+	}
 	return s
 }
 

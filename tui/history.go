@@ -13,13 +13,16 @@ import (
 )
 
 // timeline is the history tab: one line per event with its time since the
-// start and the gap since the previous event, failures marked and
-// highlighted, Enter to expand an event to its JSON, and / to search within
-// the history with the matches highlighted (n/N jump between them).
+// start and the gap since the previous event shown, failures marked and
+// highlighted, Enter to expand an event to its JSON, / to search within
+// the history with the matches highlighted (n/N jump between them, or
+// between failures when no search is applied), and filters (by type,
+// failures only, compact; historyfilter.go).
 type timeline struct {
 	// offset is the first event shown. The cursor, not a viewport, drives
 	// it: it counts events, not lines (an expanded event spans its JSON),
-	// and the search jumps from event to event.
+	// and the search jumps from event to event. Both are positions in
+	// shown, not event indexes.
 	cursor, offset int
 	expanded       map[int64]bool
 	searching      bool
@@ -31,6 +34,10 @@ type timeline struct {
 	rows   []eventRow // derived from the events (see index)
 	jsonOf map[int64][]string
 	height int // lines of events shown (set from the window size)
+
+	filter engine.HistoryFilter
+	shown  []int // indexes of the events the filter keeps
+	prompt tabPrompt
 }
 
 // eventRow is what a timeline line shows of an event.
@@ -50,7 +57,8 @@ func (t *timeline) index(events []engine.Event) {
 		raw, _ := json.Marshal(e.Attrs)
 		t.rows[i] = eventRow{summary: s, fail: fail, hay: strings.ToLower(string(e.Type) + " " + s + " " + string(raw))}
 	}
-	t.cursor = min(t.cursor, max(len(events)-1, 0))
+	t.shown = t.filter.Select(events)
+	t.cursor = min(t.cursor, max(len(t.shown)-1, 0))
 }
 
 // rematch re-indexes and recomputes the matches of the applied search.
@@ -64,19 +72,24 @@ func (t *timeline) match() {
 	if t.term == "" {
 		return
 	}
-	for i, r := range t.rows {
-		if strings.Contains(r.hay, t.term) {
-			t.matches = append(t.matches, i)
+	for pos, i := range t.shown {
+		if strings.Contains(t.rows[i].hay, t.term) {
+			t.matches = append(t.matches, pos)
 		}
 	}
 	t.mi = min(t.mi, max(len(t.matches)-1, 0))
 }
 
 func (t *timeline) selected(events []engine.Event) (engine.Event, bool) {
-	if t.cursor < 0 || t.cursor >= len(events) {
+	return t.eventAt(events, t.cursor)
+}
+
+// eventAt is the event shown at position pos.
+func (t *timeline) eventAt(events []engine.Event, pos int) (engine.Event, bool) {
+	if pos < 0 || pos >= len(t.shown) || t.shown[pos] >= len(events) {
 		return engine.Event{}, false
 	}
-	return events[t.cursor], true
+	return events[t.shown[pos]], true
 }
 
 // searchKey edits the search; matches update as you type and the cursor
@@ -110,28 +123,24 @@ func (t *timeline) searchKey(k tea.KeyPressMsg, events []engine.Event) {
 
 func (t *timeline) key(m *Model, d *detailScreen, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	ks := m.keys
-	n := len(d.events)
+	n := len(t.shown)
 	t.height = d.bodyRows(m) - 2
-	page := max(t.height, 1)
+	if to, ok := navTo(ks, k, t.cursor, t.height, n); ok {
+		t.moveTo(to)
+		t.follow(d.events)
+		return nil, true
+	}
 	switch {
-	case key.Matches(k, ks.Down):
-		t.moveTo(t.cursor + 1)
-	case key.Matches(k, ks.Up):
-		t.moveTo(t.cursor - 1)
-	case key.Matches(k, ks.PageDown, ks.HalfDown):
-		t.moveTo(t.cursor + page)
-	case key.Matches(k, ks.PageUp, ks.HalfUp):
-		t.moveTo(t.cursor - page)
-	case key.Matches(k, ks.Top):
-		t.moveTo(0)
-	case key.Matches(k, ks.Bottom):
-		t.moveTo(n - 1)
 	case key.Matches(k, ks.Expand):
 		if e, ok := t.selected(d.events); ok {
 			t.expanded[e.ID] = !t.expanded[e.ID]
 		}
 	case key.Matches(k, ks.Search):
 		t.searching = true
+	case key.Matches(k, ks.NextMatch) && t.term == "":
+		return t.jumpFailure(m, d.events, 1), true
+	case key.Matches(k, ks.PrevMatch) && t.term == "":
+		return t.jumpFailure(m, d.events, -1), true
 	case key.Matches(k, ks.NextMatch):
 		if len(t.matches) > 0 {
 			t.mi = (t.mi + 1) % len(t.matches)
@@ -143,7 +152,7 @@ func (t *timeline) key(m *Model, d *detailScreen, k tea.KeyPressMsg) (tea.Cmd, b
 			t.moveTo(t.matches[t.mi])
 		}
 	default:
-		return nil, false
+		return t.filterKey(m, d, k)
 	}
 	t.cursor = min(max(t.cursor, 0), max(n-1, 0))
 	t.follow(d.events)
@@ -151,13 +160,13 @@ func (t *timeline) key(m *Model, d *detailScreen, k tea.KeyPressMsg) (tea.Cmd, b
 }
 
 func (t *timeline) moveTo(i int) {
-	t.cursor = max(min(i, len(t.rows)-1), 0)
+	t.cursor = max(min(i, len(t.shown)-1), 0)
 }
 
-// linesOf is how many lines event i takes (more when expanded).
-func (t *timeline) linesOf(events []engine.Event, i int) int {
-	if i < len(events) && t.expanded[events[i].ID] {
-		return 1 + len(t.jsonLines(events[i]))
+// linesOf is how many lines the event at position pos takes (more when expanded).
+func (t *timeline) linesOf(events []engine.Event, pos int) int {
+	if e, ok := t.eventAt(events, pos); ok && t.expanded[e.ID] {
+		return 1 + len(t.jsonLines(e))
 	}
 	return 1
 }
@@ -205,10 +214,14 @@ func (t *timeline) view(m *Model, events []engine.Event, w, h int) string {
 	switch {
 	case t.searching:
 		b.WriteString(st.Key.Render("/ ") + t.search.view(st, w-16, true) + st.Dim.Render(fitRight(t.matchInfo(), 14)))
+	case t.prompt.kind != 0:
+		b.WriteString(t.prompt.view(st, w))
 	case t.term != "":
 		b.WriteString(st.Dim.Render(fit("  search: "+t.term+"  "+t.matchInfo()+"  (n/N next/previous, / edit, esc in the bar clears)", w)))
+	case !t.filter.IsZero():
+		b.WriteString(st.Warn.Render(fit("  "+t.filterInfo(len(events)), w)))
 	default:
-		b.WriteString(st.Dim.Render(fit(fmt.Sprintf("  %s events · enter expands · / searches · R resets to the selected event", thousands(len(events))), w)))
+		b.WriteString(st.Dim.Render(fit(fmt.Sprintf("  %s events · n/N failures · f failures only · c compact · t types · D diff · R resets here · / searches", thousands(len(events))), w)))
 	}
 	since := w >= 100 // narrow terminals give the details the room of T+
 	head := "  " + fit("#", 6) + " "
@@ -218,21 +231,22 @@ func (t *timeline) view(m *Model, events []engine.Event, w, h int) string {
 	b.WriteString("\n" + st.ColHeader.Render(fit(head+fitRight("GAP", 7)+"    "+fit("EVENT", 24)+" DETAILS", w)))
 	rows := max(h-2, 1)
 	off := t.offsetFor(events, rows)
-	if len(events) == 0 {
+	if len(t.shown) == 0 {
+		if len(events) > 0 {
+			return b.String() + "\n" + st.Dim.Render("  no event matches the filter")
+		}
 		return b.String() + "\n" + st.Dim.Render("  no events")
 	}
 	used := 0
-	var start time.Time
-	if len(events) > 0 {
-		start = events[0].Time
-	}
-	for i := off; i < len(events) && used < rows; i++ {
+	start := events[0].Time
+	for pos := off; pos < len(t.shown) && used < rows; pos++ {
+		i := t.shown[pos]
 		e := events[i]
 		var gap time.Duration
-		if i > 0 {
-			gap = e.Time.Sub(events[i-1].Time)
+		if pos > 0 { // since the previous event shown: with "failures only", between failures
+			gap = e.Time.Sub(events[t.shown[pos-1]].Time)
 		}
-		b.WriteString("\n" + t.line(st, e, i, start, gap, w, since))
+		b.WriteString("\n" + t.line(st, e, i, pos == t.cursor, start, gap, w, since))
 		used++
 		if t.expanded[e.ID] {
 			for _, jl := range t.jsonLines(e) {
@@ -257,9 +271,8 @@ func (t *timeline) matchInfo() string {
 	return fmt.Sprintf("%d/%d", t.mi+1, len(t.matches))
 }
 
-func (t *timeline) line(st *Styles, e engine.Event, i int, start time.Time, gap time.Duration, w int, since bool) string {
+func (t *timeline) line(st *Styles, e engine.Event, i int, sel bool, start time.Time, gap time.Duration, w int, since bool) string {
 	r := t.rows[i]
-	sel := i == t.cursor
 	gutter := "  "
 	if sel {
 		gutter = "▶ "

@@ -37,6 +37,7 @@ func paletteCommands() []paletteCmd {
 		}},
 		{name: "save", args: "<name>", desc: "save the current search as a shared view", run: saveView},
 		{name: "view", args: "<name>", desc: "open a saved view", run: openView},
+		{name: "diff", args: "[id[@run]]", desc: "diff two runs' histories (the two marked, or this run and another)", run: diffCommand},
 		{name: "mouse", desc: "toggle mouse support", run: func(m *Model, _ string) tea.Cmd {
 			m.mouse = !m.mouse
 			if m.mouse {

@@ -27,6 +27,10 @@ func deriveFacts(events []engine.Event) *fields.Facts {
 		return f
 	}
 	f.LastEvent = events[len(events)-1]
+	if n := len(events); n > 1 && f.LastEvent.Type == engine.EventRunImported {
+		// an imported copy waits on, and last moved, as the original did
+		f.LastEvent = events[n-2]
+	}
 	acts, errs, actors, sigs := newSet(), newSet(), newSet(), newSet()
 	failure := newTextSet(maxTextBytes)
 	signals := newTextSet(maxTextBytes)
@@ -87,6 +91,8 @@ func deriveFacts(events []engine.Event) *fields.Facts {
 			actors.add(a.Identity)
 			history.add(a.Reason)
 		case *engine.RunCompensated:
+			actors.add(a.Identity)
+		case *engine.RunImported:
 			actors.add(a.Identity)
 		}
 	}
@@ -192,6 +198,7 @@ func summary(f *fields.Facts) Doc {
 		SearchAttributes:  x.SearchAttributes,
 		Input:             storedJSON(x.Input),
 		Result:            storedJSON(x.Result),
+		Imported:          x.Imported != nil,
 	}
 }
 

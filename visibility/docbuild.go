@@ -66,6 +66,10 @@ func (b *docBuilder) build(f *fields.Facts, reg *attrRegistry, bounds *fieldBoun
 			w.time(s.Name, s.Time(f))
 		case s.Text != nil:
 			w.text(s.Name, s.Text(f))
+		case s.Bool != nil:
+			if v, ok := s.Bool(f); ok {
+				w.boolean(s.Name, v)
+			}
 		}
 	}
 

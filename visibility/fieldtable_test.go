@@ -64,7 +64,9 @@ func sampleRuns() [][]engine.Event {
 		ev(2, time.Second, engine.EventWorkflowCancelRequested, &engine.WorkflowCancelRequested{Reason: "customer asked", Identity: "ops@acme"}),
 		ev(3, 2*time.Second, engine.EventWorkflowTerminated, &engine.WorkflowTerminated{Reason: "stuck for a week", Identity: "ops@acme"}),
 	}
-	return [][]engine.Event{running, failed, completed, terminated}
+	imported := append(append([]engine.Event(nil), completed...),
+		ev(4, time.Hour, engine.EventRunImported, &engine.RunImported{Format: engine.ExportFormat, Source: "prod", Identity: "ops@acme"}))
+	return [][]engine.Event{running, failed, completed, terminated, imported}
 }
 
 // newTestBuilder returns a document builder over the index mapping and a
@@ -142,7 +144,7 @@ func TestDocumentBytesUnchanged(t *testing.T) {
 		}
 		got = append(got, docDigest(d))
 	}
-	want := []string{"foreman-vis-9", "24f5e1876e76f638", "28a874f87d02ef1d", "ced9b88f230865bc", "c7c38a8179bc966b", "16920c6af0e1c73d"}
+	want := []string{"foreman-vis-10", "6492061b5cb71474", "28a874f87d02ef1d", "ced9b88f230865bc", "c7c38a8179bc966b", "16920c6af0e1c73d", "3ea2557b35e4dd58"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("the mapping or the documents changed: bump mappingVersion (indexes rebuild), then set the digests\n got %q\nwant %q", got, want)
 	}
@@ -224,6 +226,10 @@ func TestDocMatchesFieldTable(t *testing.T) {
 				}
 			case s.Text != nil:
 				want = s.Text(f)
+			case s.Bool != nil:
+				if v, ok := s.Bool(f); ok {
+					want = v
+				}
 			default:
 				t.Errorf("%s: a %v field in Doc", s.Name, s.Kind)
 			}

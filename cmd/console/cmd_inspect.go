@@ -98,6 +98,9 @@ func printExecution(w io.Writer, sx shown) error {
 	t.add("Type", x.Type)
 	t.add("Task queue", x.TaskQueue)
 	t.add("Status", status)
+	if im := x.Imported; im != nil {
+		t.add("Imported", fmt.Sprintf("read-only copy from %s, exported %s, imported by %s", im.Source, when(im.ExportedAt), im.Identity))
+	}
 	if sx.ResetAt != nil {
 		// A reset run started when the reset made it; the start its
 		// replayed history carries is the replaced run's.
@@ -203,15 +206,22 @@ func printExecution(w io.Writer, sx shown) error {
 
 var historyCommand = &command{
 	name: "history", args: "WORKFLOW_ID [--follow]", group: groupInspect,
-	summary: "the event history; --follow streams it until the run closes",
+	summary: "the event history (--type, --failures, --compact filter it); --follow streams it until the run closes",
 	flags: func(fs *flag.FlagSet, o *opts) {
 		defineRun(fs, o)
 		fs.BoolVar(&o.follow, "follow", false, "keep printing new events until the run closes (with -o json: one event per line)")
 		fs.BoolVar(&o.follow, "f", false, "same as --follow")
+		fs.StringVar(&o.types, "type", "", "only these event types: comma-separated parts of names (activity,signal)")
+		fs.BoolVar(&o.failures, "failures", false, "only the events that record a failure")
+		fs.BoolVar(&o.compact, "compact", false, "fold workflow-task bookkeeping (completed tasks, repeated task failures)")
 	},
 	streams: func(o *opts) bool { return o.follow },
 	run: func(ctx context.Context, a *app, o *opts, args []string) error {
 		t, err := oneTarget("history", args, o)
+		if err != nil {
+			return err
+		}
+		filter, err := historyFilter(o)
 		if err != nil {
 			return err
 		}
@@ -224,6 +234,9 @@ var historyCommand = &command{
 				printEventHeader(a.io.out)
 			}
 			return c.FollowHistory(ctx, t.WorkflowID, t.RunID, func(e engine.Event) error {
+				if len(filter.Select([]engine.Event{e})) == 0 {
+					return nil
+				}
 				if a.out.format == formatTable {
 					return printEvent(a.io.out, e)
 				}
@@ -235,9 +248,13 @@ var historyCommand = &command{
 				return err
 			})
 		}
-		events, err := c.History(ctx, t.WorkflowID, t.RunID)
+		all, err := c.History(ctx, t.WorkflowID, t.RunID)
 		if err != nil {
 			return err
+		}
+		events := make([]engine.Event, 0, len(all))
+		for _, i := range filter.Select(all) {
+			events = append(events, all[i])
 		}
 		if a.out.format != formatTable {
 			return list(a.out, events)
@@ -250,6 +267,19 @@ var historyCommand = &command{
 		}
 		return nil
 	},
+}
+
+// historyFilter reads --type, --failures and --compact.
+func historyFilter(o *opts) (engine.HistoryFilter, error) {
+	f := engine.HistoryFilter{Failures: o.failures, Compact: o.compact}
+	if o.types != "" {
+		ts, err := engine.ParseEventTypes(o.types)
+		if err != nil {
+			return f, usagef("--type: %v", err)
+		}
+		f.Types = ts
+	}
+	return f, nil
 }
 
 // Event lines have fixed widths so --follow can print them as they come.

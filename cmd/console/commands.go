@@ -61,7 +61,7 @@ const (
 	groupFind    = "Find runs"
 	groupInspect = "Inspect a run (--run RUN_ID for an older run)"
 	groupAct     = "Act on a run, or with -q QUERY on every match (a batch)"
-	groupStart   = "Start a run"
+	groupStart   = "Start a run, or import exported ones"
 	groupViews   = "Saved views (shared with the console)"
 )
 
@@ -70,9 +70,9 @@ var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews}
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
 	listCommand, countCommand, auditCommand,
-	showCommand, historyCommand, stackCommand, queryCommand,
+	showCommand, historyCommand, stackCommand, queryCommand, exportCommand,
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
-	startCommand,
+	startCommand, importCommand,
 	viewsCommand,
 }
 

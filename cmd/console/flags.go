@@ -85,7 +85,9 @@ type opts struct {
 	comment string
 
 	// history
-	follow bool
+	follow            bool
+	types             string // --type
+	failures, compact bool
 	// list / count
 	sortBy  string
 	limit   int

@@ -44,6 +44,7 @@ type Spec struct {
 	Number   func(*Facts) (float64, bool)
 	Time     func(*Facts) time.Time // the zero time: no value
 	Text     func(*Facts) string
+	Bool     func(*Facts) (bool, bool) // false second: no value
 }
 
 // Builtin is every built-in field, in the order documents list them (the
@@ -130,6 +131,9 @@ var Builtin = []Spec{
 	{Name: "signals", Kind: KindText, Default: true, Text: func(f *Facts) string { return f.SignalsText }},
 	{Name: "status_line", InDoc: true, Kind: KindText, Default: true, Text: func(f *Facts) string { return f.StatusLineText }},
 	{Name: "history", Kind: KindText, Default: true, Text: func(f *Facts) string { return f.HistoryText }},
+	// imported: a read-only copy made by `foreman import`; other runs
+	// have no value, so their documents are as before.
+	{Name: "imported", InDoc: true, Kind: KindBool, Bool: func(f *Facts) (bool, bool) { return true, f.X.Imported != nil }},
 }
 
 // NameSet is the set of names of the built-in fields keep selects (the

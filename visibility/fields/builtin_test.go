@@ -43,6 +43,9 @@ func TestBuiltinTableIsWhole(t *testing.T) {
 		if s.Text != nil {
 			extractors[KindText]++
 		}
+		if s.Bool != nil {
+			extractors[KindBool]++
+		}
 		if len(extractors) != 1 || extractors[s.Kind] != 1 {
 			t.Errorf("%s (%v): want exactly one extractor, of its kind; has %v", s.Name, s.Kind, extractors)
 		}

@@ -134,6 +134,8 @@ func testIndex(t *testing.T) bleve.Index {
 			fm = mapping.NewNumericFieldMapping()
 		case KindTime:
 			fm = mapping.NewDateTimeFieldMapping()
+		case KindBool:
+			fm = mapping.NewBooleanFieldMapping()
 		}
 		doc.AddFieldMappingsAt(f.Name, fm)
 	}

@@ -162,4 +162,6 @@ type Doc struct {
 	SearchAttributes map[string]engine.SearchAttribute `json:"search_attributes,omitempty"`
 	Input            json.RawMessage                   `json:"input,omitempty"`
 	Result           json.RawMessage                   `json:"result,omitempty"`
+	// Imported marks a read-only copy made by `foreman import`.
+	Imported bool `json:"imported,omitempty"`
 }

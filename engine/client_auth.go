@@ -18,11 +18,11 @@ func init() {
 		err  error
 	}{
 		{"permission_denied", ErrPermissionDenied}, {"not_approver", ErrNotApprover},
-		{"no_such_approval", ErrNoSuchApproval}, {"run_closed", ErrRunClosed},
+		{"no_such_approval", ErrNoSuchApproval}, {"imported_run", ErrImportedRun}, {"run_closed", ErrRunClosed},
 		{"workflow_not_found", ErrWorkflowNotFound}, {"already_started", ErrAlreadyStarted},
 		{"history_limit", ErrHistoryLimit}, {"bad_reset_point", ErrBadResetPoint},
 		{"invalid_argument", ErrInvalidArgument}, {"busy", ErrBusy}, {"not_found", ErrNotFound},
-		{"no_responders", ErrNoResponders},
+		{"no_responders", ErrNoResponders}, {"too_large", ErrTooLarge},
 	} {
 		actwire.Register(c.code, c.err)
 	}

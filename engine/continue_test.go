@@ -10,14 +10,8 @@ import (
 
 // FM 2: continue-as-new carries the signals buffered at that moment into
 // the new run: the count sent equals the count processed.
-func TestContinueAsNewKeepsSignals(t *testing.T) { continueKeepsSignals(t, newHarness(t)) }
-
-// Signed: the signals a continuation carries are signed for the new run.
-func TestContinueAsNewKeepsSignalsSigned(t *testing.T) {
-	h, other := signedHarness(t)
-	h.store = other // the worker verifies
-	continueKeepsSignals(t, h)
-}
+// Signed, the signals a continuation carries are signed for the new run.
+func TestContinueAsNewKeepsSignals(t *testing.T) { plainAndSigned(t, continueKeepsSignals) }
 
 func continueKeepsSignals(t *testing.T, h *harness) {
 	const total = 60

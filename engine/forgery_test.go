@@ -38,6 +38,17 @@ func signedHarness(t *testing.T) (h *harness, other *jetstream.Store) {
 	return h, other
 }
 
+// plainAndSigned runs body on a bare engine and on one that signs operator
+// events, its worker verifying them.
+func plainAndSigned(t *testing.T, body func(t *testing.T, h *harness)) {
+	t.Run("plain", func(t *testing.T) { body(t, newHarness(t)) })
+	t.Run("signed", func(t *testing.T) {
+		h, other := signedHarness(t)
+		h.store = other
+		body(t, h)
+	})
+}
+
 // forge appends ev to run's history as a raw client would: unsigned.
 func forge(t *testing.T, s *jetstream.Store, runID, workflowID string, typ engine.EventType, attrs any) {
 	t.Helper()

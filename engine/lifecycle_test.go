@@ -129,14 +129,8 @@ func TestConcurrentStartsAndIDReuse(t *testing.T) {
 	}
 }
 
-func TestSignalWithStart(t *testing.T) { signalWithStart(t, newHarness(t)) }
-
-// Signed: the engine's client signs the signal its start batch carries.
-func TestSignalWithStartSigned(t *testing.T) {
-	h, other := signedHarness(t)
-	h.store = other // the worker verifies
-	signalWithStart(t, h)
-}
+// Signed, the engine's client signs the signal its start batch carries.
+func TestSignalWithStart(t *testing.T) { plainAndSigned(t, signalWithStart) }
 
 func signalWithStart(t *testing.T, h *harness) {
 	wf := func(ctx engine.Context) (string, error) {

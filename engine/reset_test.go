@@ -100,15 +100,8 @@ func TestResetLastGoodAfterFix(t *testing.T) {
 
 // FM 4: signals received after the reset point are re-applied exactly once;
 // signals before it are replayed from the kept history, not re-applied.
-func TestResetReappliesSignalsOnce(t *testing.T) { resetReappliesSignalsOnce(t, newHarness(t)) }
-
-// Signed: the copied history's signals are signed anew for the new run
-// (else its replay would not see them).
-func TestResetReappliesSignalsOnceSigned(t *testing.T) {
-	h, other := signedHarness(t)
-	h.store = other // the worker verifies
-	resetReappliesSignalsOnce(t, h)
-}
+// Signed, the copied history's signals are signed anew for the new run (else its replay would not see them).
+func TestResetReappliesSignalsOnce(t *testing.T) { plainAndSigned(t, resetReappliesSignalsOnce) }
 
 func resetReappliesSignalsOnce(t *testing.T, h *harness) {
 	wf := func(ctx engine.Context, _ int) (int, error) {

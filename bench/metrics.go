@@ -169,7 +169,7 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 			stopLag = sampleLag(ctx, e.search, lagEvery)
 		}
 		// Count per second too, to show whether the rate is steady.
-		n0, t0, c0 := done.Load(), time.Now(), e.cpuSnap()
+		n0, t0, c0, m0 := done.Load(), time.Now(), e.cpuSnap(), e.msgSnap()
 		var perSec []string
 		last, lastT := n0, t0
 		for err == nil && time.Since(t0) < e.cfg.duration {
@@ -178,8 +178,11 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 			perSec = append(perSec, fmt.Sprintf("%.0f", float64(n-last)/now.Sub(lastT).Seconds()))
 			last, lastT = n, now
 		}
-		c1 := e.cpuSnap()
+		c1, m1 := e.cpuSnap(), e.msgSnap()
 		out["throughput_3act_wf_per_s"] = float64(last-n0) / lastT.Sub(t0).Seconds()
+		if last > n0 && rep == 0 {
+			e.notes = append(e.notes, m1.since(m0).perRun(e, float64(last-n0)))
+		}
 		if last > n0 {
 			out["cpu_per_wf_ms"] = ms(c1.self-c0.self) / float64(last-n0)
 		}
@@ -221,6 +224,39 @@ func (e *env) throughputRep(ctx context.Context, rep int) (map[string]float64, e
 		e.notes = append(e.notes, fmt.Sprintf("%s, sync %s, stream writes per ThreeActs run: %s", e.shape, e.mode, strings.Join(parts, ", ")))
 	}
 	return out, nil
+}
+
+// msgSnap counts the NATS messages of the deployment so far: over this
+// process's connections, and (in process) through the whole server.
+type msgSnap struct{ appIn, appOut, srvIn, srvOut uint64 }
+
+func (e *env) msgSnap() msgSnap {
+	var m msgSnap
+	for _, nc := range e.conns {
+		st := nc.Stats()
+		m.appIn, m.appOut = m.appIn+st.InMsgs, m.appOut+st.OutMsgs
+	}
+	if e.srv != nil {
+		if v, err := e.srv.NATSServer().Varz(nil); err == nil {
+			m.srvIn, m.srvOut = uint64(v.InMsgs), uint64(v.OutMsgs)
+		}
+	}
+	return m
+}
+
+func (m msgSnap) since(o msgSnap) msgSnap {
+	return msgSnap{m.appIn - o.appIn, m.appOut - o.appOut, m.srvIn - o.srvIn, m.srvOut - o.srvOut}
+}
+
+// perRun says how many messages a run cost: a figure the machine's load
+// does not change, unlike the rates.
+func (m msgSnap) perRun(e *env, runs float64) string {
+	s := fmt.Sprintf("%s, sync %s, NATS messages per ThreeActs run during the throughput run: this process's connections (worker, client; in process also the services) in %.2f, out %.2f",
+		e.shape, e.mode, float64(m.appIn)/runs, float64(m.appOut)/runs)
+	if e.srv != nil {
+		s += fmt.Sprintf("; the whole server (every connection) in %.2f, out %.2f", float64(m.srvIn)/runs, float64(m.srvOut)/runs)
+	}
+	return s
 }
 
 // lagEvery is how often the index lag is asked for during a throughput run.

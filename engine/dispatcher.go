@@ -94,6 +94,9 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 			return err
 		}
 	}
+	if err := publishGuards(ctx, s, h); err != nil {
+		return err
+	}
 	if !h.Derive {
 		return nil
 	}
@@ -109,6 +112,21 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 			continue // a closed run starts nothing new, but still stops what runs
 		}
 		if err := deriveEvent(ctx, s, h, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishGuards publishes the guard task of each attempt the batch's
+// worker runs eagerly, from the header alone: a guard is never run (the
+// attempt is, or it is recorded lost), so it names the attempt and its
+// owner, and the batch need not be decoded for it.
+func publishGuards(ctx context.Context, s Store, h BatchHeader) error {
+	token, seqs := parseEager(h.Eager)
+	for _, seq := range seqs {
+		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: seq, Attempt: 1, Eager: token})
+		if err := s.PublishTask(ctx, ActivityTaskKind, h.TaskQueue, t, activityMsgID(h.RunID, seq, 1)); err != nil {
 			return err
 		}
 	}
@@ -164,10 +182,12 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 // deriveActivityTask queues an activity's first attempt and stores its
 // schedule-to-start and schedule-to-close timeouts.
 func deriveActivityTask(ctx context.Context, s Store, h BatchHeader, e Event, a *ActivityScheduled) error {
-	t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
-		ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC()})
-	if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
-		return err
+	if eagerOwner(h, a.Seq) == "" { // an eager attempt's guard is published from the header
+		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
+			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC()})
+		if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
+			return err
+		}
 	}
 	if err := deriveScheduleToStart(ctx, s, h, a.Seq, 1, a.ActivityType, a.Options.ScheduleToStartTimeout, e.Time); err != nil {
 		return err

@@ -138,6 +138,7 @@ func redispatchPending(ctx context.Context, s Store, h BatchHeader, upTo int64) 
 	}
 	live := h
 	live.Closed = false
+	live.Eager = "" // the copied attempts are nobody's: their tasks are real
 	for _, seq := range order {
 		w := open[seq]
 		if w == nil {

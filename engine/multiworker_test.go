@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -18,6 +20,7 @@ import (
 type cluster struct {
 	t      *testing.T
 	client *engine.Client
+	store  *jetstream.Store // the engine's
 	ctx    context.Context
 	stores []*countingStore  // opened for the processes to come
 	kills  []func()          // drop each store's connection
@@ -31,7 +34,7 @@ type cluster struct {
 func newCluster(t *testing.T, opts jetstream.Options, procs int) *cluster {
 	t.Helper()
 	store, srv := jstest.StartIn(t, t.TempDir(), opts)
-	c := &cluster{t: t, want: map[string]string{}, client: engine.NewClient(store, engine.ClientOptions{Identity: "tester"})}
+	c := &cluster{t: t, want: map[string]string{}, store: store, client: engine.NewClient(store, engine.ClientOptions{Identity: "tester"})}
 	for range procs {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		nc, err := jetstream.Connect(ctx, srv.ClientURL(), opts)
@@ -66,6 +69,11 @@ type process struct {
 // none).
 type countingStore struct {
 	*jetstream.Store
+	deaf bool // serves nothing on the worker's own subject
+	// loseEager: the next append claiming an eager attempt lands, but its
+	// answer is lost (an error, after the attempt's guard was delivered).
+	loseEager     atomic.Bool
+	guards        atomic.Int64 // guard tasks delivered to this worker
 	reads         atomic.Int64
 	workflowTasks atomic.Int64 // workflow tasks the worker published (activity results)
 }
@@ -75,6 +83,36 @@ func (s *countingStore) PublishTask(ctx context.Context, kind engine.TaskKind, q
 		s.workflowTasks.Add(1)
 	}
 	return s.Store.PublishTask(ctx, kind, queue, data, msgID)
+}
+
+func (s *countingStore) AppendHistory(ctx context.Context, h engine.BatchHeader, data []byte, expected uint64, msgID string) (uint64, error) {
+	seq, err := s.Store.AppendHistory(ctx, h, data, expected, msgID)
+	if err != nil || h.Eager == "" || !s.loseEager.CompareAndSwap(true, false) {
+		return seq, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.guards.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0, errors.New("the answer to the append was lost")
+}
+
+func (s *countingStore) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue string, max int, fn func(engine.Delivery)) error {
+	return s.Store.ConsumeTasks(ctx, kind, queue, max, func(d engine.Delivery) {
+		if kind == engine.ActivityTaskKind && bytes.Contains(d.Data(), []byte(`"eager":`)) {
+			s.guards.Add(1)
+		}
+		fn(d)
+	})
+}
+
+// ServeWorker is the store's, unless deaf: then nothing is subscribed, as
+// with credentials that lack the subject.
+func (s *countingStore) ServeWorker(queue, token string, handler func([]byte) []byte) (func(), error) {
+	if s.deaf {
+		return func() {}, nil
+	}
+	return s.Store.ServeWorker(queue, token, handler)
 }
 
 func (s *countingStore) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
@@ -318,4 +356,222 @@ func TestWorkflowWorkerKilledOtherFinishes(t *testing.T) {
 	killed := time.Now()
 	c.waitAll(append(ids, more...), 30*time.Second)
 	t.Logf("all runs closed %s after the kill", time.Since(killed).Round(time.Millisecond))
+}
+
+// eagerClaims counts the history batches of a run whose header claims
+// activity attempts for the worker that appended them (run at once there).
+func (c *cluster) eagerClaims(id string) int {
+	c.t.Helper()
+	run, _, err := c.store.GetRun(c.ctx, id)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	batches, err := c.store.ReadHistory(c.ctx, run.RunID, 0)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n := 0
+	for _, b := range batches {
+		if b.Header.Eager != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// The worker whose workflow task schedules an activity on its own queue
+// runs it at once (eagerly); the activity task the dispatcher still
+// derives only guards that attempt. Two activity-only workers share the
+// queue, so most guards land on a worker that does not run the attempt:
+// it must not run it too, whether the owner is still running it (it asks
+// the owner, and hands the guard back) or has finished. Every activity
+// runs exactly once, on the owner, and no attempt is recorded lost.
+func TestEagerActivityRunsOnceWhereverItsGuardLands(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 3)
+	ran := &stepLog{ran: map[string][]string{}}
+	c.process("owner", "wf", ran.register("owner", true))
+	c.process("other-1", "wf", ran.register("other-1", false))
+	c.process("other-2", "wf", ran.register("other-2", false))
+	ids := c.startRunsOf("StepsHere", "eager", 12)
+	c.waitAll(ids, 60*time.Second)
+	ran.check(t, c, ids, "owner", 3)
+}
+
+// A worker whose own subject others cannot reach (credentials without
+// it) would be taken for dead while it runs an attempt, and the attempt
+// run again elsewhere: it runs no attempt eagerly.
+func TestUnreachableWorkerRunsNothingEagerly(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 2)
+	c.stores[0].deaf = true
+	ran := &stepLog{ran: map[string][]string{}}
+	c.process("owner", "wf", ran.register("owner", true))
+	c.process("other", "wf", ran.register("other", false))
+	ids := c.startRunsOf("StepsHere", "deaf", 6)
+	c.waitAll(ids, 60*time.Second)
+	ran.check(t, c, ids, "", 0)
+}
+
+// stepLog records which worker ran each step of each StepsHere run.
+type stepLog struct {
+	mu  sync.Mutex
+	ran map[string][]string // "workflow/activity" -> workers that ran it
+}
+
+// register registers StepsHere's activities (and the workflow if
+// workflows), each taking 150 ms so that the guard arrives while it runs.
+func (l *stepLog) register(name string, workflows bool) func(*engine.Worker) {
+	return func(w *engine.Worker) {
+		if workflows {
+			must(w.RegisterWorkflowWithName("StepsHere", StepsHere))
+		}
+		for _, step := range []func(context.Context, order) (string, error){Reserve, Charge, Ship} {
+			must(w.RegisterActivityWithName(engine.FuncName(step), func(ctx context.Context, o order) (string, error) {
+				info := engine.GetActivityInfo(ctx)
+				l.mu.Lock()
+				key := info.WorkflowID + "/" + info.ActivityType
+				l.ran[key] = append(l.ran[key], name)
+				l.mu.Unlock()
+				time.Sleep(150 * time.Millisecond)
+				return step(ctx, o)
+			}))
+		}
+	}
+}
+
+// check requires every step of every run to have run exactly once (on
+// worker on, if set), no attempt recorded failed, and claims batches of
+// each run to claim an eager attempt.
+func (l *stepLog) check(t *testing.T, c *cluster, ids []string, on string, claims int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		for _, step := range []any{Reserve, Charge, Ship} {
+			key := id + "/" + engine.FuncName(step)
+			if got := l.ran[key]; len(got) != 1 || on != "" && got[0] != on {
+				t.Errorf("%s ran on %v, want once (on %q)", key, got, on)
+			}
+		}
+		if n := c.eagerClaims(id); n != claims {
+			t.Errorf("%s: %d batches claim an eager attempt, want %d", id, n, claims)
+		}
+		events, err := c.client.History(c.ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(events, engine.EventActivityAttemptFailed); n != 0 {
+			t.Errorf("%s: %d attempts recorded failed, want none\n%s", id, n, c.dump(id))
+		}
+	}
+}
+
+// The worker running an eager attempt dies in the middle of it (its
+// connection drops: nothing more is acked or answered). The attempt's
+// guard finds the owner gone: the attempt is recorded lost (WorkerLost)
+// and the retry runs exactly once, on the surviving worker; the run
+// completes with the retry's result, never the dead attempt's.
+func TestEagerActivityLostWithItsWorkerRunsAgainOnce(t *testing.T) {
+	c := newCluster(t, jetstream.Options{AckWait: time.Second}, 2)
+	var execs atomic.Int32
+	ranOn := make(chan int, 1)
+	release := make(chan struct{})
+	register := func(i int) func(*engine.Worker) {
+		return func(w *engine.Worker) {
+			must(w.RegisterWorkflowWithName("Once", onceStep))
+			must(w.RegisterActivityWithName("step", func(ctx context.Context) (string, error) {
+				if execs.Add(1) == 1 {
+					ranOn <- i
+					<-release // dies with its worker
+					return "from the dead worker", nil
+				}
+				return "retried", nil
+			}))
+		}
+	}
+	procs := []*process{c.process("a", "wf", register(0)), c.process("b", "wf", register(1))}
+	t.Cleanup(func() { close(release) }) // before the workers' Stop
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "lost", TaskQueue: "wf"}, "Once", nil); err != nil {
+		t.Fatal(err)
+	}
+	var owner int
+	select {
+	case owner = <-ranOn:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the activity never ran")
+	}
+	procs[owner].kill()
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	var res string
+	if err := c.client.GetResult(ctx, "lost", "", &res); err != nil || res != "retried" {
+		t.Fatalf("result %q, %v; want %q\n%s", res, err, "retried", c.dump("lost"))
+	}
+	time.Sleep(1500 * time.Millisecond) // an extra execution would show meanwhile
+	if n := execs.Load(); n != 2 {
+		t.Fatalf("the activity ran %d times, want 2 (the lost attempt and its retry)", n)
+	}
+	if n := c.eagerClaims("lost"); n != 1 {
+		t.Fatalf("%d batches claim an eager attempt, want 1", n)
+	}
+	events, err := c.client.History(c.ctx, "lost", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		switch a := e.Attrs.(type) {
+		case *engine.ActivityAttemptFailed:
+			got = append(got, fmt.Sprintf("failed %d %s", a.Attempt, a.Failure.Type))
+		case *engine.ActivityCompleted:
+			got = append(got, fmt.Sprintf("completed %d", a.Attempt))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{"failed 1 " + engine.FailureWorkerLost, "completed 2"}) {
+		t.Fatalf("attempts %v, want attempt 1 lost and attempt 2 completed\n%s", got, c.dump("lost"))
+	}
+}
+
+// The append that claims an eager attempt lands, but its answer is lost
+// (the server died before replying): the worker does not run the attempt,
+// and meanwhile the dispatcher has delivered the attempt's guard to it.
+// The guard must not be held forever: the attempt is recorded lost and
+// its retry runs, once.
+func TestEagerClaimWithLostAppendAnswerIsRetried(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 1)
+	c.stores[0].loseEager.Store(true)
+	var execs atomic.Int32
+	c.process("a", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Once", onceStep))
+		must(w.RegisterActivityWithName("step", func(ctx context.Context) (string, error) {
+			return fmt.Sprintf("attempt %d", execs.Add(1)), nil
+		}))
+	})
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "lost-answer", TaskQueue: "wf"}, "Once", nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+	defer cancel()
+	var res string
+	if err := c.client.GetResult(ctx, "lost-answer", "", &res); err != nil || res != "attempt 1" {
+		t.Fatalf("result %q, %v; want %q (the retry, the first execution)\n%s", res, err, "attempt 1", c.dump("lost-answer"))
+	}
+	if n := execs.Load(); n != 1 {
+		t.Fatalf("the activity ran %d times, want once", n)
+	}
+	events, err := c.client.History(c.ctx, "lost-answer", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(events, engine.EventActivityAttemptFailed); n != 1 {
+		t.Fatalf("%d attempts recorded failed, want 1 (the claimed one, lost)\n%s", n, c.dump("lost-answer"))
+	}
+}
+
+// onceStep runs activity "step" once (retried quickly) and returns its result.
+func onceStep(ctx engine.Context) (string, error) {
+	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond}})
+	var s string
+	err := engine.ExecuteActivity(ctx, "step", nil).Get(ctx, &s)
+	return s, err
 }

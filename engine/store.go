@@ -40,6 +40,10 @@ type BatchHeader struct {
 	Closed       bool // the batch holds the event that closes the run
 	Wake         bool // the batch holds events a workflow task must see
 	Derive       bool // the batch holds events that create tasks or timers
+	// Eager names the activity attempts the workflow task's worker runs
+	// itself, at once (engine-encoded: its instance token and their seqs);
+	// the tasks derived for them only guard against that worker's loss.
+	Eager string
 }
 
 // BatchKind tells who wrote a history batch.

@@ -52,6 +52,9 @@ type activityTask struct {
 	Attempt       int             `json:"attempt"`
 	ScheduledAt   time.Time       `json:"scheduled_at"`
 	DispatchedAt  time.Time       `json:"dispatched_at"`
+	// Eager, when set, is the token of the worker instance that runs this
+	// attempt itself (worker_eager.go): the task only guards it.
+	Eager string `json:"eager,omitempty"`
 }
 
 // Message ids: stable across redeliveries so the store deduplicates retries.

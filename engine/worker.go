@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foremanhq/foreman/engine/internal/clock"
@@ -78,7 +79,12 @@ type Worker struct {
 	loops   sync.WaitGroup                     // the poll loops
 	tasks   sync.WaitGroup                     // tasks in flight
 	stops   []func()
+	eager   eagerState
+	// actSlots bound the attempts running at once (MaxConcurrentActivities),
+	// delivered and eager alike.
+	actSlots chan struct{}
 
+	stopping atomic.Bool // Stop began: no new eager attempts
 	stopOnce sync.Once
 }
 
@@ -86,7 +92,8 @@ type Worker struct {
 func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
 	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
-		reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{}}
+		reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
+		eager: eagerState{token: newEagerToken()}, actSlots: make(chan struct{}, opts.MaxConcurrentActivities)}
 }
 
 // RegisterWorkflow registers fn under its function name.
@@ -126,6 +133,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("subscribing to activity cancellations: %w", err)
 		}
 		w.stops = append(w.stops, stop)
+		w.startEager()
 		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.handleActivityTask)
 	}
 	return nil
@@ -167,6 +175,7 @@ func (w *Worker) Stop() {
 }
 
 func (w *Worker) stop() {
+	w.stopping.Store(true)
 	for _, stop := range w.stops {
 		stop()
 	}
@@ -187,6 +196,9 @@ func (w *Worker) stop() {
 		<-done
 	}
 	w.abort()
+	if w.eager.stop != nil {
+		w.eager.stop()
+	}
 	w.cache.closeAll()
 }
 

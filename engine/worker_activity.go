@@ -160,6 +160,10 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 		w.finishDelivery(ctx, d, ackTask)
 		return
 	}
+	if t.Eager != "" {
+		w.handleGuard(ctx, d, &t)
+		return
+	}
 	var out attemptOutcome
 	if d.NumDelivered() > 1 {
 		if !w.attemptStillCurrent(ctx, &t) {
@@ -176,8 +180,18 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 			"attempt %d of activity %s was delivered %d times: the worker running it stopped without reporting (died, hung, or was stopped)",
 			t.Attempt, t.ActivityType, d.NumDelivered()-1)}}
 	} else {
-		out = w.runAttempt(ctx, d, &t)
+		// Eager attempts share the slots: wait for one with the lease kept.
+		stop := keepInProgress(d)
+		w.actSlots <- struct{}{}
+		out = w.runAttempt(ctx, &t, false, nil)
+		<-w.actSlots
+		stop()
 	}
+	w.finishAttempt(ctx, d, &t, out)
+}
+
+// finishAttempt saves an attempt's outcome, then ends its task's delivery.
+func (w *Worker) finishAttempt(ctx context.Context, d Delivery, t *activityTask, out attemptOutcome) {
 	if out.canceled { // the workflow moved on; a late result would be dropped anyway
 		w.finishDelivery(ctx, d, ackTask)
 		return
@@ -186,22 +200,30 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 	// attempt's is WorkerStopped): otherwise it comes back as WorkerLost.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	in := &inbound{Kind: inboundActivityResult, Seq: t.Seq, Attempt: t.Attempt, Result: out.result, Failure: out.failure}
-	wt := workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in}
-	if w.reportLocally(ctx, &wt, t.WorkflowQueue) {
-		w.finishDelivery(ctx, d, ackTask)
-		return
-	}
-	task, _ := json.Marshal(wt)
-	// The outcome is saved (as a workflow task) before the activity task is
-	// acknowledged: a crash in between re-runs the attempt, and the duplicate
-	// outcome is deduplicated or dropped as stale.
-	if err := w.store.PublishTask(ctx, WorkflowTaskKind, t.WorkflowQueue, task, resultMsgID(t.RunID, t.Seq, t.Attempt)); err != nil {
-		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", "activity", t.ActivityType, "err", err)
+	// The outcome is saved before the activity task is acknowledged: a
+	// crash in between re-runs the attempt, and the duplicate outcome is
+	// deduplicated or dropped as stale.
+	if !w.saveOutcome(ctx, t, out) {
 		w.finishDelivery(ctx, d, nakAfter(time.Second))
 		return
 	}
 	w.finishDelivery(ctx, d, ackTask)
+}
+
+// saveOutcome hands an attempt's outcome to its run (reportLocally), or
+// stores it as a workflow task; false if neither worked.
+func (w *Worker) saveOutcome(ctx context.Context, t *activityTask, out attemptOutcome) bool {
+	in := &inbound{Kind: inboundActivityResult, Seq: t.Seq, Attempt: t.Attempt, Result: out.result, Failure: out.failure}
+	wt := workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in}
+	if w.reportLocally(ctx, &wt, t.WorkflowQueue) {
+		return true
+	}
+	task, _ := json.Marshal(wt)
+	if err := w.store.PublishTask(ctx, WorkflowTaskKind, t.WorkflowQueue, task, resultMsgID(t.RunID, t.Seq, t.Attempt)); err != nil {
+		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", "activity", t.ActivityType, "err", err)
+		return false
+	}
+	return true
 }
 
 // reportLocally hands an activity's outcome straight to its run when this
@@ -235,8 +257,10 @@ type attemptOutcome struct {
 	canceled bool
 }
 
-// runAttempt runs one attempt of an activity.
-func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) attemptOutcome {
+// runAttempt runs one attempt of an activity; redelivered says its task
+// was delivered before, and inProgress (if set) keeps the task's lease
+// while the function runs.
+func (w *Worker) runAttempt(ctx context.Context, t *activityTask, redelivered bool, inProgress func() (stop func())) attemptOutcome {
 	fi, ok := w.reg.activity(t.ActivityType)
 	if !ok {
 		return attemptOutcome{failure: &Failure{Type: CodeUnknownActivity, Message: fmt.Sprintf("[%s] activity type %q is not registered on the worker of queue %s (registered: %s)",
@@ -267,7 +291,7 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 	key := heartbeatKey(t.RunID, t.Seq)
 	// Details exist only if an earlier attempt, or an earlier delivery of
 	// this one (a worker that died or handed it back), heartbeated.
-	if t.Attempt > 1 || t.Options.HeartbeatTimeout > 0 || d.NumDelivered() > 1 {
+	if t.Attempt > 1 || t.Options.HeartbeatTimeout > 0 || redelivered {
 		if data, err := w.store.GetHeartbeat(ctx, key); err == nil {
 			var rec heartbeatRecord
 			if json.Unmarshal(data, &rec) == nil {
@@ -295,7 +319,10 @@ func (w *Worker) runAttempt(ctx context.Context, d Delivery, t *activityTask) at
 		delete(w.running, key)
 		w.mu.Unlock()
 	}()
-	stopProgress := keepInProgress(d)
+	stopProgress := func() {}
+	if inProgress != nil {
+		stopProgress = inProgress()
+	}
 	result, err, late := callBefore(actx, w.clock, fi, t.Input, deadline)
 	stopProgress()
 	run.finished.Store(true) // a heartbeat from now on is refused

@@ -149,7 +149,14 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 		return w.taskFailed(ctx, t.RunID, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
+	claims := w.claimEager(env, batch, now)
+	if h.Eager = w.eagerHeader(claims); h.Eager != "" && onlyEagerDerives(batch, claims) {
+		h.Derive = false
+	}
 	seq, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, "")
+	if err != nil {
+		w.releaseEager(claims)
+	}
 	switch {
 	case errors.Is(err, ErrConflict):
 		return taskOutcome{}, true
@@ -162,21 +169,23 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	}
 	env.lastSeq = seq
 	keep = !env.closed
-	w.dispatchEagerly(ctx, env, batch, now)
+	w.launchEager(claims)
+	w.dispatchEagerly(ctx, env, batch, now, claims)
 	return ackTask, false
 }
 
-// dispatchEagerly publishes the activity tasks of a batch just appended,
-// saving the dispatcher's hop on the hot path. The dispatcher still
-// publishes them (it is the guarantee, should this worker die now); both
-// use the same message id, so the store keeps one.
-func (w *Worker) dispatchEagerly(ctx context.Context, env *workflowEnv, b *Batch, now time.Time) {
+// dispatchEagerly publishes the activity tasks of a batch just appended
+// that this worker does not run itself (claims), saving the dispatcher's
+// hop on the hot path. The dispatcher still publishes them (it is the
+// guarantee, should this worker die now); both use the same message id, so
+// the store keeps one.
+func (w *Worker) dispatchEagerly(ctx context.Context, env *workflowEnv, b *Batch, now time.Time, claims []*eagerRun) {
 	if env.closed {
 		return
 	}
 	for _, e := range b.Events {
 		a, ok := e.Attrs.(*ActivityScheduled)
-		if !ok {
+		if !ok || isEagerClaimed(claims, a.Seq) {
 			continue
 		}
 		if st := env.activities[a.Seq]; st != nil && !st.done {

@@ -85,7 +85,13 @@ func (s *Store) Subscribe(subject string, fn func(data []byte)) (func(), error) 
 	if err := checkAPISubject(subject); err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
-	sub, err := s.nc.Subscribe(subject, func(m *nats.Msg) { fn(m.Data) })
+	return s.subscribeFlushed(subject, func(m *nats.Msg) { fn(m.Data) })
+}
+
+// subscribeFlushed subscribes handler to subject and returns once the
+// server has the subscription, with the function that ends it.
+func (s *Store) subscribeFlushed(subject string, handler nats.MsgHandler) (func(), error) {
+	sub, err := s.nc.Subscribe(subject, handler)
 	if err != nil {
 		return nil, fmt.Errorf("subscribing to %s: %w", subject, err)
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/foremanhq/foreman/internal/auth"
 )
 
 // ConfigDirEnv overrides where the local credentials of engines on this
@@ -125,6 +127,21 @@ func serverCreds(dataDir string) (path string, pub string, err error) {
 	defer kp.Wipe()
 	if pub, err = kp.PublicKey(); err != nil {
 		return "", "", fmt.Errorf("engine credentials %s: %w", path, err)
+	}
+	// The file names its principal, the OS user running the engine, so
+	// that a client given a copy (--creds) knows who it is; rewritten
+	// when another OS user runs the engine on this data.
+	raw, err := kp.Seed()
+	if err == nil {
+		raw, err = jwt.DecorateSeed(raw)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("engine credentials %s: %w", path, err)
+	}
+	if want := credsWithUser(raw, LocalUser(), auth.Admin); !bytes.Equal(want, seed) {
+		if err := writeSecret(path, want); err != nil {
+			return "", "", fmt.Errorf("engine credentials %s: %w", path, err)
+		}
 	}
 	return path, pub, nil
 }

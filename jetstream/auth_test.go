@@ -173,6 +173,15 @@ func TestEmbeddedServerTLS(t *testing.T) {
 		t.Fatalf("client with certificate and local credentials: %v", err)
 	}
 	nc.Close()
+	// Applying the user directory reloads the server's options, TLS
+	// included: it must keep serving TLS as before.
+	if err := srv.SetUsers(nil); err != nil {
+		t.Fatalf("SetUsers on a TLS server: %v", err)
+	}
+	if nc, err = jetstream.Connect(ctx, url, client); err != nil {
+		t.Fatalf("client after the users reload: %v", err)
+	}
+	nc.Close()
 	inproc, err := srv.Connect(ctx, jetstream.Options{TLSCert: pki.serverCert, TLSKey: pki.serverKey, TLSCA: pki.ca})
 	if err != nil {
 		t.Fatalf("in process: %v", err)

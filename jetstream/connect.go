@@ -35,6 +35,9 @@ func (s *Server) Connect(ctx context.Context, opts Options) (*nats.Conn, error) 
 	// The server's own key; no TLS in process (the server does not ask for
 	// it there), and opts' TLS files are the server's, not a client's.
 	opts.CredsFile, opts.TLSCert, opts.TLSKey, opts.TLSCA = s.credsFile, "", "", ""
+	if s.credsFile != "" {
+		opts.user = LocalUser() // the engine's own key is the local principal's
+	}
 	url := strings.Replace(s.ClientURL(), "tls://", "nats://", 1)
 	return connect(ctx, url, opts, nats.InProcessServer(s.ns))
 }
@@ -66,7 +69,10 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				denied(nc, err)
+			}
 			subj := ""
 			if sub != nil {
 				subj = sub.Subject
@@ -78,12 +84,19 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	if creds == "" {
 		creds = localCreds(url)
 	}
+	user := opts.user
 	if creds != "" {
 		o, err := credsOption(creds)
 		if err != nil {
 			return nil, fmt.Errorf("connecting to %s: %w", url, err)
 		}
 		nopts = append(nopts, o)
+		if u := CredsUser(creds); u != "" {
+			// A user's permissions let it subscribe to its own inbox
+			// prefix only (perms.go).
+			user = u
+			nopts = append(nopts, nats.CustomInboxPrefix(InboxPrefix(u)))
+		}
 	}
 	if opts.TLSCert != "" {
 		nopts = append(nopts, nats.ClientCert(opts.TLSCert, opts.TLSKey))
@@ -91,6 +104,7 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	if opts.TLSCA != "" {
 		nopts = append(nopts, nats.RootCAs(opts.TLSCA))
 	}
+	nopts = append(nopts, nats.ClosedHandler(func(nc *nats.Conn) { connUsers.Delete(nc); deniedFns.Delete(nc) }))
 	nc, err := nats.Connect(url, append(nopts, extra...)...)
 	if errors.Is(err, nats.ErrAuthorization) {
 		return nil, fmt.Errorf("connecting to %s: %w (%s)", url, err, credsHint(url, creds))
@@ -98,12 +112,18 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", url, err)
 	}
+	if user != "" {
+		connUsers.Store(nc, user)
+	}
 	return nc, nil
 }
 
 // credsHint says what to do when the server refused the credentials used
 // (or their absence).
 func credsHint(url, used string) string {
+	if u := CredsUser(used); u != "" && u != LocalUser() {
+		return "credentials " + used + " of user " + u + " were refused: the user was revoked or is unknown to the engine at this URL (foreman-engine users list)"
+	}
 	if used != "" {
 		return "credentials " + used + " were refused: the engine at this URL has other ones (pass --creds <its data dir>/auth/local.nk)"
 	}

@@ -36,7 +36,7 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		hdr[hdrMsgID] = []string{msgID}
 	}
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Header: hdr, Data: data})
+	seq, err := s.publish(ctx, &nats.Msg{Subject: subj, Header: hdr, Data: data})
 	if err != nil {
 		if msgID != "" && isWrongLastSequence(err) {
 			// nats-server checks the expected sequence before the
@@ -48,7 +48,7 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		return 0, fmt.Errorf("appending history for run %s after seq %d: %w", h.RunID, expectedSeq, mapPublishError(err))
 	}
-	return ack.Sequence, nil
+	return seq, nil
 }
 
 // appendedAs reports the sequence of the batch that follows expectedSeq on
@@ -222,6 +222,12 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 	if h.Derive {
 		hdr[hdrDerive] = []string{"1"}
 	}
+	if h.Eager != "" {
+		if !headerSafe(h.Eager) {
+			return fmt.Errorf("%w: eager claim %q has control characters or surrounding spaces", ErrInvalidName, h.Eager)
+		}
+		hdr[hdrEager] = []string{h.Eager}
+	}
 	return nil
 }
 
@@ -234,6 +240,7 @@ func decodeBatchHeader(hdr nats.Header) (engine.BatchHeader, error) {
 		Closed:    hdr.Get(hdrClosed) == "1",
 		Wake:      hdr.Get(hdrWake) == "1",
 		Derive:    hdr.Get(hdrDerive) == "1",
+		Eager:     hdr.Get(hdrEager),
 	}
 	if h.RunID == "" {
 		return h, fmt.Errorf("batch has no %s header: not written by foreman", hdrRun)

@@ -63,6 +63,7 @@ const (
 	hdrClosed = "Fm-Closed"
 	hdrWake   = "Fm-Wake"
 	hdrDerive = "Fm-Derive"
+	hdrEager  = "Fm-Eager"
 	hdrFireAt = "Fm-Fire-At"
 
 	hdrMsgID            = "Nats-Msg-Id"

@@ -70,6 +70,10 @@ type Options struct {
 	// Logger receives connection events (disconnects, reconnects, async
 	// errors) and the embedded server's log; nil discards them.
 	Logger *slog.Logger
+
+	// user is the principal of a connection whose credentials file does
+	// not name one (the engine's own, in process).
+	user string
 }
 
 // Validate reports the first bad value, naming it.

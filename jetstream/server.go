@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -19,8 +21,12 @@ const readyTimeout = 60 * time.Second
 type Server struct {
 	ns        *server.Server
 	lock      *dataLock
-	credsFile string // "" when the server lets anyone in (Options.NoAuth)
-	localFile string // the copy for clients on this machine, if written
+	credsFile string          // "" when the server lets anyone in (Options.NoAuth)
+	localFile string          // the copy for clients on this machine, if written
+	localKey  string          // public key of credsFile
+	base      *server.Options // as started, before the directory's users
+	usersMu   sync.Mutex
+	logNames  *atomic.Pointer[map[string]string] // the log adapter's key -> user
 	once      sync.Once
 }
 
@@ -79,6 +85,7 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 		lock.release()
 		return nil, fmt.Errorf("starting embedded nats: %w", err)
 	}
+	base := sopts.Clone() // NewServer changes what it is given
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		lock.release()
@@ -87,7 +94,8 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ns.SetLoggerV2(&slogAdapter{l: logger.With("component", "nats-server")}, false, false, false)
+	adapter := &slogAdapter{l: logger.With("component", "nats-server")}
+	ns.SetLoggerV2(adapter, false, false, false)
 	go ns.Start()
 	if !ns.ReadyForConnections(readyTimeout) {
 		ns.Shutdown()
@@ -101,7 +109,10 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 		lock.release()
 		return nil, fmt.Errorf("starting embedded nats: jetstream did not start (data %s)", opts.DataDir)
 	}
-	s := &Server{ns: ns, lock: lock, credsFile: credsFile}
+	s := &Server{ns: ns, lock: lock, credsFile: credsFile, base: base, logNames: &adapter.names}
+	if len(base.Nkeys) > 0 {
+		s.localKey = base.Nkeys[0].Nkey
+	}
 	if credsFile != "" {
 		// Not fatal: clients can still be given --creds.
 		if s.localFile, err = publishLocalCreds(s.ClientURL(), credsFile); err != nil {
@@ -167,13 +178,25 @@ func (s *Server) Shutdown() {
 
 // slogAdapter routes nats-server's log to slog: notices at debug (the
 // server is chatty at start), warnings and errors at their level.
-type slogAdapter struct{ l *slog.Logger }
+type slogAdapter struct {
+	l *slog.Logger
+	// names maps the public keys of the directory's users to their names
+	// (Server.SetUsers), so that a refused publish the server logs says
+	// whose it was.
+	names atomic.Pointer[map[string]string]
+}
 
 func (a *slogAdapter) log(level slog.Level, format string, v []any) {
 	if !a.l.Enabled(context.Background(), level) {
 		return
 	}
-	a.l.Log(context.Background(), level, fmt.Sprintf(format, v...))
+	msg := fmt.Sprintf(format, v...)
+	if names := a.names.Load(); names != nil && strings.Contains(msg, "nkey:") {
+		for pub, name := range *names {
+			msg = strings.ReplaceAll(msg, "nkey:"+pub, "nkey:"+pub+" (user "+name+")")
+		}
+	}
+	a.l.Log(context.Background(), level, msg)
 }
 
 func (a *slogAdapter) Noticef(format string, v ...any) { a.log(slog.LevelDebug, format, v) }

@@ -17,6 +17,13 @@ import (
 type Options struct {
 	// Identity is shown in the header; the Backend records it with actions.
 	Identity string
+	// Principal is the user the connection authenticated as; the header
+	// shows it, and Identity beside it when they differ ("on behalf of").
+	Principal string
+	// Context is the connection profile in use (foreman context), shown
+	// in the header; Production marks it with a badge.
+	Context    string
+	Production bool
 	// ReadOnly hides every write and refuses it (operator.ReadOnly in front
 	// of the backend's actions).
 	ReadOnly bool

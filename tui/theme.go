@@ -42,6 +42,7 @@ type Styles struct {
 	BarFull    lipgloss.Style
 	BarEmpty   lipgloss.Style
 	ReadOnly   lipgloss.Style
+	Production lipgloss.Style // the header badge of a context marked production
 	Scope      lipgloss.Style
 	statusBase map[engine.Status]lipgloss.Style
 }
@@ -104,7 +105,9 @@ func newStyles(dark, noColor bool) Styles {
 		BarFull:   st(accent),
 		BarEmpty:  st(dim),
 		ReadOnly:  st(orange).Bold(true),
-		Scope:     lipgloss.NewStyle().Reverse(true).Bold(true).Foreground(orange),
+		// White on red: unmistakable whatever the rest of the screen shows.
+		Production: lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#FFFFFF")).Background(red),
+		Scope:      lipgloss.NewStyle().Reverse(true).Bold(true).Foreground(orange),
 	}
 	s.statusBase = map[engine.Status]lipgloss.Style{
 		engine.StatusRunning:        st(blue),
@@ -137,6 +140,7 @@ func monoStyles() Styles {
 		Dialog: border, DangerBox: border.Border(lipgloss.DoubleBorder()),
 		Button: plain.Padding(0, 1), ButtonOn: rev.Bold(true).Padding(0, 1),
 		Input: plain, Cursor: rev, BarFull: plain, BarEmpty: plain, ReadOnly: bold, Scope: rev,
+		Production: rev.Bold(true),
 	}
 	s.statusBase = map[engine.Status]lipgloss.Style{engine.StatusFailed: bold}
 	return s

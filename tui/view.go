@@ -71,8 +71,21 @@ func (m *Model) bodyTop() int {
 
 func (m *Model) titleLine() string {
 	left := m.st.Title.Render("foreman")
-	if m.opts.Identity != "" {
-		left += m.st.Dim.Render(" as ") + m.opts.Identity
+	if m.opts.Context != "" {
+		left += m.st.Dim.Render(" @") + m.opts.Context
+	}
+	if m.opts.Production {
+		left += " " + m.st.Production.Render(" PRODUCTION ")
+	}
+	// "as" whom the operator says they act for; the authenticated user
+	// (the principal NATS and the engine know) beside it when different.
+	switch o := m.opts; {
+	case o.Identity != "" && o.Principal != "" && o.Identity != o.Principal:
+		left += m.st.Dim.Render(" as ") + o.Identity + m.st.Dim.Render(" (user ") + o.Principal + m.st.Dim.Render(")")
+	case o.Identity != "":
+		left += m.st.Dim.Render(" as ") + o.Identity
+	case o.Principal != "":
+		left += m.st.Dim.Render(" as ") + o.Principal
 	}
 	if m.opts.ReadOnly {
 		left += "  " + m.st.ReadOnly.Render("[read-only]")

@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/nats-io/nats.go"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/auth"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/operator"
 )
@@ -51,11 +53,18 @@ type app struct {
 	search  searcher
 	batches *jetstream.Batches
 	views   *jetstream.Views
+	// onDenied ends the running command when NATS refuses a publish (set
+	// by execute, called from the connection's goroutine).
+	onDenied atomic.Pointer[func(error)]
 }
 
 func newApp(g globals, s stdio) *app {
 	a := &app{g: g, io: s, out: &printer{w: s.out, format: g.output}}
 	a.actions = operator.New(operator.Default, a.env)
+	if g.creds != "" && jetstream.CredsRole(g.creds) == auth.Viewer {
+		// Read-only is the viewer role; the flag is a convenience on top.
+		a.g.readOnly, g.readOnly = true, true
+	}
 	if g.readOnly {
 		a.actions = operator.ReadOnly(operator.Default, a.actions)
 	}
@@ -101,6 +110,11 @@ func (a *app) connect(ctx context.Context) error {
 		return fmt.Errorf("%w (is foreman-engine running? set --nats or FOREMAN_NATS)", err)
 	}
 	a.node = node
+	jetstream.OnDenied(node.Conn, func(err error) {
+		if fn := a.onDenied.Load(); fn != nil {
+			(*fn)(err)
+		}
+	})
 	a.client = engine.NewClient(node.Store, engine.ClientOptions{Identity: a.g.identity})
 	return nil
 }

@@ -63,9 +63,10 @@ const (
 	groupAct     = "Act on a run, or with -q QUERY on every match (a batch)"
 	groupStart   = "Start a run, or import exported ones"
 	groupViews   = "Saved views (shared with the console)"
+	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -74,6 +75,7 @@ var commands = []*command{
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
 	startCommand, importCommand,
 	viewsCommand,
+	contextCmd,
 }
 
 func lookup(name string) *command {
@@ -112,6 +114,8 @@ Global flags (before or after the command):
   --no-color          console without colours (also NO_COLOR)
   --creds, --tls-cert, --tls-key, --tls-ca FILE   secure NATS connections (default
                       credentials: the ones the engine on this machine left for --nats)
+  --context NAME      use a saved connection profile (env FOREMAN_CONTEXT; default the
+                      one chosen by foreman context use, unless --nats/FOREMAN_NATS is set)
 
 JSON arguments (--input) are inline, @FILE, or - for standard input.
 Data goes to standard output, messages to standard error.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/foremanhq/foreman/operator"
 )
 
@@ -17,6 +19,12 @@ const defaultTimeout = 30 * time.Second
 // run is the whole CLI: it parses, dispatches and returns the exit code.
 func run(ctx context.Context, args []string, s stdio, getenv func(string) string) int {
 	g := defaultGlobals(getenv)
+	if !contextCommand(g, args) {
+		if err := g.applyContext(args, getenv); err != nil {
+			fmt.Fprintf(s.err, "foreman: %v\n", err)
+			return exitCode(err)
+		}
+	}
 	root := newFlagSet("foreman", io.Discard)
 	g.register(root)
 	root.Usage = func() {}
@@ -130,13 +138,24 @@ func (a *app) execute(ctx context.Context, cmd *command, o *opts, pos []string) 
 		}
 		o.run = run
 	}
+	// A publish the server refuses (the credentials' role) ends the
+	// command at once, saying so, instead of after its timeout.
+	ctx, deny := context.WithCancelCause(ctx)
+	defer deny(nil)
+	a.onDenied.Store((*func(error))(&deny))
+	var err error
 	switch {
 	case cmd.params == nil:
-		return cmd.run(ctx, a, o, pos)
+		err = cmd.run(ctx, a, o, pos)
 	case batch:
-		return a.runBatch(ctx, cmd, o, pos)
+		err = a.runBatch(ctx, cmd, o, pos)
+	default:
+		err = a.runSingle(ctx, cmd, o, pos)
 	}
-	return a.runSingle(ctx, cmd, o, pos)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, nats.ErrPermissionViolation) {
+		return refusedf("%v", cause)
+	}
+	return err
 }
 
 // report prints err for the operator and returns its exit code.
@@ -151,4 +170,12 @@ func report(s stdio, cmd *command, err error) int {
 	}
 	fmt.Fprintf(s.err, "foreman %s: %s\n", cmd.name, msg)
 	return code
+}
+
+// contextCommand reports whether args run `foreman context`, which edits
+// the profiles and so is never run under one, or help, which needs none.
+func contextCommand(g globals, args []string) bool {
+	fs := newFlagSet("foreman", io.Discard)
+	g.register(fs)
+	return fs.Parse(args) == nil && fs.NArg() > 0 && (fs.Arg(0) == contextCmd.name || fs.Arg(0) == "help")
 }

@@ -3,39 +3,48 @@ package main_test
 import (
 	"context"
 	"encoding/json"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/internal/audit"
+	"github.com/foremanhq/foreman/jetstream"
 )
 
-// setRoles gives users roles in the engine's directory. Until the user
-// directory of issue 16 is merged the engine reads <data>/auth/roles.json
-// (cmd/engine/directory.go); with it, this becomes `foreman-engine users
-// add`.
-func (e *engineProc) setRoles(t *testing.T, roles map[string]string) {
+// addUser makes a user with foreman-engine users add and returns the
+// credentials file it wrote.
+func (e *engineProc) addUser(t *testing.T, name, role string) string {
 	t.Helper()
-	m := map[string]map[string]string{}
-	for u, r := range roles {
-		m[u] = map[string]string{"role": r}
+	creds := filepath.Join(t.TempDir(), name+".nk")
+	out, err := exec.Command(filepath.Join(binDir, "foreman-engine"), "users", "add", name, "--role", role, "-o", creds, "--nats", e.url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("users add %s: %v\n%s", name, err, out)
 	}
-	data, _ := json.Marshal(m)
-	if err := os.WriteFile(filepath.Join(e.data, "auth", "roles.json"), data, 0o600); err != nil {
+	return creds
+}
+
+// dialAs connects to the engine's server with a user's credentials.
+func (e *engineProc) dialAs(t *testing.T, creds string) *jetstream.Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	node, err := jetstream.Dial(ctx, e.url, jetstream.Options{Name: "e2e " + filepath.Base(creds), CredsFile: creds})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(node.Close)
+	return node
 }
 
 // forge appends an operator event to a run's history the way a raw client
-// with history-publish rights (a worker credential) can: not through the
-// engine, so unsigned.
-func (e *engineProc) forge(t *testing.T, workflowID string, typ engine.EventType, attrs any) {
+// with history-publish rights (a worker credential, s) can: not through
+// the engine, so unsigned.
+func (e *engineProc) forge(t *testing.T, s *jetstream.Store, workflowID string, typ engine.EventType, attrs any) {
 	t.Helper()
 	ctx := context.Background()
 	x := e.describe(t, workflowID)
-	s := e.node.Store
 	last, err := s.LastBatch(ctx, x.RunID)
 	if err != nil {
 		t.Fatal(err)

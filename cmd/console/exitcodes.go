@@ -59,6 +59,8 @@ func exitCode(err error) int {
 			return exitTimeout
 		}
 		return exitFailure
+	case errors.Is(err, errNoContext):
+		return exitNotFound
 	case errors.Is(err, errRefused),
 		errors.Is(err, jetstream.ErrBatchRunning):
 		return exitRefused

@@ -21,6 +21,10 @@ type globals struct {
 	tlsCA                  string
 	readOnly, yes, noColor bool
 	timeout                time.Duration
+	// context is the connection profile applied (applyContext);
+	// production is its mark, for the console's header.
+	context    string
+	production bool
 }
 
 // defaultGlobals reads the environment: FOREMAN_NATS, FOREMAN_IDENTITY,
@@ -59,6 +63,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.tlsCert, "tls-cert", g.tlsCert, "client TLS certificate")
 	fs.StringVar(&g.tlsKey, "tls-key", g.tlsKey, "client TLS key")
 	fs.StringVar(&g.tlsCA, "tls-ca", g.tlsCA, "CA certificate to verify the server")
+	fs.StringVar(&g.context, "context", g.context, "connection profile to use (foreman context; env "+contextEnv+")")
 }
 
 func (g *globals) validate() error {
@@ -96,6 +101,9 @@ type opts struct {
 	// reset
 	to             string
 	reapplySignals bool
+	// context add
+	url, description string
+	production       bool
 	// start
 	id, queue, idReuse string
 	wait               bool

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/tui"
 )
 
@@ -39,7 +40,10 @@ func bare(ctx context.Context, g globals, s stdio) int {
 		if err != nil {
 			return err
 		}
-		return tui.Run(ctx, b, tui.Options{Identity: g.identity, ReadOnly: g.readOnly, NoColor: g.noColor, HistoryFile: searchHistoryFile()})
+		return tui.Run(ctx, b, tui.Options{
+			Identity: g.identity, ReadOnly: a.g.readOnly, NoColor: g.noColor, HistoryFile: searchHistoryFile(),
+			Principal: jetstream.ConnUser(a.node.Conn), Context: g.context, Production: g.production,
+		})
 	}()
 	if err != nil {
 		fmt.Fprintf(s.err, "foreman: %v\n", err)

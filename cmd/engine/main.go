@@ -23,6 +23,7 @@ import (
 	"github.com/foremanhq/foreman/examples"
 	"github.com/foremanhq/foreman/internal/audit"
 	"github.com/foremanhq/foreman/internal/lograte"
+	"github.com/foremanhq/foreman/internal/users"
 	"github.com/foremanhq/foreman/jetstream"
 )
 
@@ -34,6 +35,11 @@ func main() {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "users" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return users.Main(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	}
 	var (
 		opts     jetstream.Options
 		logLevel string
@@ -58,7 +64,7 @@ func run() error {
 	flag.StringVar(&idxDir, "index-dir", "", "directory of the search index (default <data>/index)")
 	flag.DurationVar(&auditRet, "audit-retention", audit.DefaultRetention, "how long the audit trail (stream FM_AUDIT) keeps each record")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n       foreman-engine users ...          add, list and revoke users; print NATS permissions (users -h)\n")
 		flag.PrintDefaults()
 		fmt.Fprintf(flag.CommandLine.Output(), "environment:\n  FOREMAN_NATS        default of --nats\n  FOREMAN_CPUPROFILE  write a CPU profile of the whole run to this file (on shutdown), for profiling under load\n")
 	}
@@ -126,8 +132,37 @@ func run() error {
 	if reindexing {
 		return reindex(ctx, store, indexDir(idxDir, opts.DataDir), log)
 	}
+	// The buckets clients open lazily, created here: a viewer may read
+	// them but not create them.
+	if _, err := jetstream.OpenViews(ctx, node.Conn, opts.Replicas); err != nil {
+		return err
+	}
+	if _, err := jetstream.OpenBatches(ctx, node.Conn, opts.Replicas); err != nil {
+		return err
+	}
+	dir, err := node.ServeUsers(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	active := 0
+	for _, r := range dir.Snapshot() {
+		if r.Active() {
+			active++
+		}
+	}
+	admin := "the --creds user" // with --nats the cluster's configuration decides
+	if node.Server != nil {
+		admin = jetstream.LocalUser()
+	}
+	log.Info("user directory", "bucket", jetstream.UsersBucket, "active_users", active, "admin", admin, "manage", "foreman-engine users -h")
+	stopAdmin, err := users.Serve(node.Conn, dir, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	// Before anything appends: operator events are signed from the start.
-	stopActions, err := startActions(ctx, store, opts.DataDir, auditRet, log)
+	stopActions, err := startActions(ctx, store, dir, opts.DataDir, auditRet, log)
 	if err != nil {
 		return err
 	}

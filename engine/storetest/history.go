@@ -77,6 +77,9 @@ func testAppendAndRead(t *testing.T, s engine.Store) {
 	for i := range 20 {
 		h := batch(run, i)
 		h.Closed, h.Wake, h.Derive = i == 19, i%2 == 0, i%3 == 0
+		if i%4 == 1 {
+			h.Eager = fmt.Sprintf("w%d:%d,%d", i, i, i+1) // kept as written
+		}
 		h.Kind = []engine.BatchKind{engine.BatchTask, engine.BatchExternal}[i%2]
 		h.WorkflowID = "any id: spaces, dots. * > ü 😀"
 		data := fmt.Appendf(nil, "batch %d", i)

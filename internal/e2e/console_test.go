@@ -1,12 +1,19 @@
 package e2e_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/jetstream"
 )
 
 // The operator's path through the real console, in tmux, against the real
@@ -130,4 +137,123 @@ func TestConsoleApproveAndTerminate(t *testing.T) {
 		t.Fatalf("terminate recorded as %+v", term)
 	}
 	s.keys("q")
+}
+
+// A context made for a viewer's credentials, marked production, round
+// trips through add, list, use, show and remove; selected, it connects
+// the CLI with no flag (read-only: the viewer role) and the console's
+// header shows the context, the production badge and the principal.
+func TestContextsAndTheConsoleHeader(t *testing.T) {
+	e := startEngine(t)
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "vera.nk")
+	add := exec.Command(filepath.Join(bin, "foreman-engine"), "users", "add", "vera", "--role", "viewer", "-o", creds, "--nats", e.url)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("users add: %v\n%s", err, out)
+	}
+	cfg := t.TempDir() // contexts of this test only; no local credentials there
+	// No FOREMAN_NATS (empty is unset): the selected context decides.
+	fm := func(args ...string) (string, int) {
+		t.Helper()
+		stdout, stderr, code := runForeman(t, []string{"FOREMAN_NATS=", "FOREMAN_CONFIG_DIR=" + cfg}, args...)
+		return stdout + stderr, code
+	}
+	if out, code := fm("context", "add", "prod-eu", "--url", e.url, "--creds", creds, "--production", "--description", "EU cluster"); code != 0 {
+		t.Fatalf("context add: exit %d\n%s", code, out)
+	}
+	out, code := fm("context", "list", "-o", "json")
+	var list []struct {
+		Name       string `json:"name"`
+		URL        string `json:"url"`
+		Creds      string `json:"creds"`
+		Production bool   `json:"production"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list) != 1 || list[0].Name != "prod-eu" || !list[0].Production || list[0].URL != e.url || list[0].Creds != creds {
+		t.Fatalf("context list: exit %d, %v: %s", code, err, out)
+	}
+	if out, code := fm("count"); code == 0 {
+		t.Fatalf("no context selected and no local credentials: count succeeded\n%s", out)
+	}
+	if out, code := fm("context", "use", "prod-eu"); code != 0 {
+		t.Fatalf("context use: %d %s", code, out)
+	}
+	if out, code := fm("context", "show"); code != 0 || !strings.Contains(out, "prod-eu (selected)") || !strings.Contains(out, "vera") || !strings.Contains(out, "production") {
+		t.Fatalf("context show: exit %d\n%s", code, out)
+	}
+	if out, code := fm("count"); code != 0 || strings.TrimSpace(out) != "0" {
+		t.Fatalf("count through the selected context: exit %d\n%s", code, out)
+	}
+	if out, code := fm("terminate", "nope", "--reason", "x", "-y"); code != 4 || !strings.Contains(out, "read-only") {
+		t.Fatalf("a viewer's terminate: exit %d, want 4 (read-only)\n%s", code, out)
+	}
+
+	s := newScreen(t, 120, 30, []string{"TERM=xterm-256color", "HOME=" + t.TempDir()},
+		"env -u FOREMAN_NATS FOREMAN_CONFIG_DIR="+cfg+" FOREMAN_IDENTITY=bob "+filepath.Join(bin, "foreman"))
+	s.waitText(20*time.Second, "foreman @prod-eu", "PRODUCTION", "as bob (user vera)", "[read-only]", "● live")
+	s.keys("q")
+
+	if out, code := fm("context", "remove", "prod-eu"); code != 0 {
+		t.Fatalf("context remove: %d %s", code, out)
+	}
+	if out, code := fm("context", "list", "-o", "json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("after remove: exit %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(cfg, "context.txt")); !os.IsNotExist(err) {
+		t.Fatalf("removing the selected context left it selected: %v", err)
+	}
+}
+
+// The example workers, run in their own process side (this test) with
+// worker credentials of their task queues instead of inside the engine,
+// do their whole job: workflow and activity tasks, activity heartbeats,
+// timers, compensations.
+func TestExampleWorkersWithWorkerCredentials(t *testing.T) {
+	e := startEngine(t) // no --examples: the workers are this test's
+	creds := filepath.Join(t.TempDir(), "ex.nk")
+	args := []string{"users", "add", "ex-worker", "--role", "worker", "-o", creds, "--nats", e.url}
+	for _, q := range examples.Queues {
+		args = append(args, "--queue", q)
+	}
+	if out, err := exec.Command(filepath.Join(bin, "foreman-engine"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("users add: %v\n%s", err, out)
+	}
+	var node *jetstream.Node
+	waitDial := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		node, err = jetstream.Dial(ctx, e.url, jetstream.Options{CredsFile: creds, Name: "example workers"})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(waitDial) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer node.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop, err := examples.StartWorkers(ctx, node.Store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for _, id := range []string{"ord-w-1", "ord-w-2"} {
+		input := `{"order_id":"` + id + `","amount":80}`
+		want := "0"
+		if id == "ord-w-2" {
+			input, want = `{"order_id":"`+id+`","amount":80,"fail_at":"ship"}`, "1" // fails, compensates
+		}
+		_, stderr, code := e.foreman(t, "e2e", "start", "OrderFulfillment", "--id", id, "--queue", examples.OrderQueue, "--input", input, "--wait", "--timeout", "60s")
+		if fmt.Sprint(code) != want {
+			t.Fatalf("order %s: exit %d, want %s: %s", id, code, want, stderr)
+		}
+	}
+	var x engine.Execution
+	e.mustJSON(t, &x, "show", "ord-w-2", "-o", "json")
+	if x.Status != engine.StatusCompensated && x.Status != engine.StatusFailed {
+		t.Fatalf("ord-w-2 is %s", x.Status)
+	}
 }

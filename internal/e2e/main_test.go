@@ -123,10 +123,17 @@ func (e *engineProc) launch(t *testing.T) {
 // foreman runs the foreman CLI against the engine and returns stdout, stderr and the exit code.
 func (e *engineProc) foreman(t *testing.T, identity string, args ...string) (string, string, int) {
 	t.Helper()
+	return runForeman(t, []string{"FOREMAN_NATS=" + e.url, "FOREMAN_IDENTITY=" + identity}, args...)
+}
+
+// runForeman runs the foreman CLI with env added to this process's and
+// returns stdout, stderr and the exit code.
+func runForeman(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "foreman"), args...)
-	cmd.Env = append(os.Environ(), "FOREMAN_NATS="+e.url, "FOREMAN_IDENTITY="+identity)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -276,8 +276,12 @@ func historyToClose(ctx context.Context, s Store, runID string) ([]StoredBatch, 
 	if err != nil {
 		return nil, err
 	}
+	v, err := verifierOf(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	for i, b := range bs {
-		if b.Header.Closed {
+		if b.Header.Closed && !v.forgedClose(b) {
 			return bs[:i+1], nil
 		}
 	}
@@ -298,20 +302,25 @@ func (c *Client) awaitEvents(ctx context.Context, workflowID, runID string, fn f
 	if err != nil {
 		return err
 	}
+	v, err := verifierOf(ctx, c.store)
+	if err != nil {
+		return err
+	}
 	for _, sb := range bs {
-		if err := eachEvent(sb, fn); err != nil {
+		if err := v.eachEvent(sb, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// eachEvent calls fn with each event of the batch.
-func eachEvent(sb StoredBatch, fn func(Event) error) error {
+// eachEvent calls fn with each event of the batch, screened (opauth.go).
+func (v *verifier) eachEvent(sb StoredBatch, fn func(Event) error) error {
 	b, err := DecodeBatch(sb.Data)
 	if err != nil {
 		return err
 	}
+	v.screen(sb.Header.RunID, b)
 	for _, e := range b.Events {
 		if err := fn(e); err != nil {
 			return err

@@ -71,7 +71,7 @@ var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews,
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
-	listCommand, countCommand,
+	listCommand, countCommand, auditCommand,
 	showCommand, historyCommand, stackCommand, queryCommand, exportCommand,
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
 	startCommand, importCommand,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/internal/audit"
 	"github.com/foremanhq/foreman/internal/lograte"
 	"github.com/foremanhq/foreman/internal/users"
 	"github.com/foremanhq/foreman/jetstream"
@@ -45,6 +46,7 @@ func run() error {
 		withEx   bool
 		demo     bool
 		idxDir   string
+		auditRet time.Duration
 	)
 	flag.StringVar(&opts.DataDir, "data", "./foreman-data", "directory of the embedded server's file store")
 	flag.StringVar(&opts.Listen, "listen", jetstream.DefaultListen, "address the embedded server listens on (host:port)")
@@ -60,6 +62,7 @@ func run() error {
 	flag.BoolVar(&withEx, "examples", false, "run workers for the example workflows")
 	flag.BoolVar(&demo, "demo", false, "run the example workers and keep starting demo executions")
 	flag.StringVar(&idxDir, "index-dir", "", "directory of the search index (default <data>/index)")
+	flag.DurationVar(&auditRet, "audit-retention", audit.DefaultRetention, "how long the audit trail (stream FM_AUDIT) keeps each record")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n       foreman-engine users ...          add, list and revoke users; print NATS permissions (users -h)\n")
 		flag.PrintDefaults()
@@ -158,6 +161,12 @@ func run() error {
 		return err
 	}
 	defer stopAdmin()
+	// Before anything appends: operator events are signed from the start.
+	stopActions, err := startActions(ctx, store, dir, opts.DataDir, auditRet, log)
+	if err != nil {
+		return err
+	}
+	defer stopActions()
 	stopSearch, err := startSearch(ctx, store, indexDir(idxDir, opts.DataDir), log)
 	if err != nil {
 		return err

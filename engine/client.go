@@ -226,25 +226,13 @@ func continuedAs(last StoredBatch) string {
 
 // completeStart appends a run's first batch from its record; whoever finds
 // the history empty may do it, and only one append can win.
-//
-// The winner also publishes the run's first workflow task, the very task
-// the dispatcher derives from that batch (same body, same message id: the
-// task stream keeps one of the two). Left to the dispatcher alone, it
-// took another hop through the server (the batch delivered to the
-// dispatcher, its publish) before a worker saw the run: ~0.9 ms of a
-// three-activity run's ~5.5 ms over TCP. The dispatcher's task stays the
-// guarantee: a starter that dies after its append, or whose publish
-// fails, loses nothing.
 func completeStart(ctx context.Context, s Store, rec RunRecord) error {
-	seq, err := s.AppendHistory(ctx, rec.StartHeader, rec.Start, 0, "start-"+rec.RunID)
+	_, err := s.AppendHistory(ctx, rec.StartHeader, rec.Start, 0, "start-"+rec.RunID)
 	if errors.Is(err, ErrConflict) {
 		return nil // someone else completed it
 	}
 	if err != nil {
 		return fmt.Errorf("recording start of run %s: %w", rec.RunID, err)
-	}
-	if h := rec.StartHeader; h.Wake && h.Kind != BatchImported {
-		_ = s.PublishTask(ctx, WorkflowTaskKind, h.TaskQueue, wakeTask(h, seq, rec.Start), wakeMsgID(h.RunID, seq))
 	}
 	return nil
 }

@@ -65,7 +65,12 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		return nil // a copy for investigation: it must never reach a worker
 	}
 	if h.Wake {
-		if err := s.PublishTask(ctx, WorkflowTaskKind, h.TaskQueue, wakeTask(h, sb.Seq, sb.Data), wakeMsgID(h.RunID, sb.Seq)); err != nil {
+		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq}
+		if h.FirstEventID == 1 && len(sb.Data) <= firstBatchInTaskMax {
+			wt.First = sb.Data
+		}
+		t, _ := json.Marshal(wt)
+		if err := s.PublishTask(ctx, WorkflowTaskKind, h.TaskQueue, t, wakeMsgID(h.RunID, sb.Seq)); err != nil {
 			return err
 		}
 	}
@@ -88,17 +93,6 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		}
 	}
 	return nil
-}
-
-// wakeTask is the workflow task a waking batch implies (data: its body,
-// carried along when it is the run's first and small).
-func wakeTask(h BatchHeader, seq uint64, data []byte) []byte {
-	wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: seq}
-	if h.FirstEventID == 1 && len(data) <= firstBatchInTaskMax {
-		wt.First = data
-	}
-	t, _ := json.Marshal(wt)
-	return t
 }
 
 // publishGuards publishes the guard task of each attempt the batch's

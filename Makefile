@@ -5,7 +5,7 @@ DATA    ?= ./foreman-data
 SYNC    ?= interval
 LISTEN  ?= 127.0.0.1:4222
 
-.PHONY: build demo engine test lint bench clean
+.PHONY: build demo engine test test-cluster lint bench clean
 
 build:
 	$(GO) build -o $(BIN)/foreman-engine ./cmd/engine
@@ -27,6 +27,10 @@ test:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=10s ./visibility/query
 	$(GO) test -run='^$$' -fuzz=FuzzPayloadText -fuzztime=10s ./visibility
 	$(GO) test -run='^$$' -fuzz=FuzzASCIIAnalyzer -fuzztime=10s ./visibility
+
+## test-cluster: only the in-process 3-node cluster tests (node loss under load, several engines); make test runs them too.
+test-cluster:
+	$(GO) test -race -timeout 10m -run 'Cluster' -v ./jetstream
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

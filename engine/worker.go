@@ -31,6 +31,13 @@ type WorkerOptions struct {
 	// HistoryLimit; a warning is logged from HistoryWarnEvents on).
 	HistoryLimit int64
 	Logger       *slog.Logger
+	// AnnounceInterval is how often the worker rewrites its announcement
+	// in the worker directory (default DefaultAnnounceInterval; negative:
+	// never announce). worker_announce.go.
+	AnnounceInterval time.Duration
+	// Version is what the announcement says the worker runs (default the
+	// binary's module version).
+	Version string
 }
 
 func (o *WorkerOptions) defaults() {
@@ -56,6 +63,12 @@ func (o *WorkerOptions) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.AnnounceInterval == 0 {
+		o.AnnounceInterval = DefaultAnnounceInterval
+	}
+	if o.Version == "" {
+		o.Version = moduleVersion()
+	}
 }
 
 // Worker runs the workflows and activities registered on it for one task
@@ -79,6 +92,8 @@ type Worker struct {
 	loops   sync.WaitGroup                     // the poll loops
 	tasks   sync.WaitGroup                     // tasks in flight
 	stops   []func()
+	ann     *announcer      // worker_announce.go
+	annDone <-chan struct{} // closed once the announcement is withdrawn
 	eager   eagerState
 	// actSlots bound the attempts running at once (MaxConcurrentActivities),
 	// delivered and eager alike.
@@ -92,7 +107,7 @@ type Worker struct {
 func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
 	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
-		reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
+		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
 		eager: eagerState{token: newEagerToken()}, actSlots: make(chan struct{}, opts.MaxConcurrentActivities)}
 }
 
@@ -124,7 +139,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("serving queries on %s: %w", w.queue, err)
 		}
 		w.stops = append(w.stops, stop)
-		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.handleWorkflowTask)
+		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.counted(WorkflowTaskKind, w.handleWorkflowTask))
 	}
 	if len(w.reg.activities) > 0 {
 		stop, err := w.store.SubscribeCancels(w.onCancelNotice)
@@ -134,8 +149,9 @@ func (w *Worker) Start(ctx context.Context) error {
 		}
 		w.stops = append(w.stops, stop)
 		w.startEager()
-		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.handleActivityTask)
+		w.poll(ctx, ActivityTaskKind, w.opts.MaxConcurrentActivities, w.counted(ActivityTaskKind, w.handleActivityTask))
 	}
+	w.annDone = w.announce(ctx)
 	return nil
 }
 
@@ -200,6 +216,9 @@ func (w *Worker) stop() {
 		w.eager.stop()
 	}
 	w.cache.closeAll()
+	if w.annDone != nil {
+		<-w.annDone // withdrawn: gone from :queues as soon as Stop returns
+	}
 }
 
 var errWorkerStopping = errors.New("worker shutting down")

@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // The scale-out path: a 3-node NATS cluster with R3 streams. The engine
@@ -124,52 +120,7 @@ func TestThreeNodeCluster(t *testing.T) {
 // startCluster starts n clustered JetStream servers and returns their client URLs.
 func startCluster(t *testing.T, n int) []string {
 	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	var servers []*server.Server
-	var urls []string
-	for i := range n {
-		o := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, NoSigs: true,
-			JetStream: true, StoreDir: filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i)),
-			Cluster: server.ClusterOpts{Name: "foreman-test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:  routes,
-		}
-		s, err := server.NewServer(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-		servers = append(servers, s)
-	}
-	for _, s := range servers {
-		if !s.ReadyForConnections(20 * time.Second) {
-			t.Fatal("cluster node did not start")
-		}
-		urls = append(urls, s.ClientURL())
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, s := range servers {
-		for !s.JetStreamIsCurrent() {
-			if time.Now().After(deadline) {
-				t.Fatal("the cluster elected no JetStream meta leader")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return urls
+	return newTestCluster(t, n).urls
 }
 
 func must(err error) {

@@ -67,11 +67,13 @@ type historyConsumer struct {
 
 // run consumes until ctx ends or the message iterator fails.
 func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) error {
-	cons, err := hc.s.js.CreateOrUpdateConsumer(ctx, HistoryStream, cfg)
+	cctx, cancel := withDefaultTimeout(ctx, defaultTimeout) // see taskConsumer
+	cons, err := hc.s.js.CreateOrUpdateConsumer(cctx, HistoryStream, cfg)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("creating consumer %s on %s: %w", hc.durable, HistoryStream, err)
 	}
-	it, err := cons.Messages(natsjs.PullMaxMessages(historyGather))
+	it, err := cons.Messages(pullOpts(natsjs.PullMaxMessages(historyGather))...)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", hc.durable, err)
 	}
@@ -189,7 +191,10 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 	for _, m := range msgs[:last] {
 		_ = m.Ack()
 	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultTimeout)
+	// Bounded like one publish attempt: an ack sent to a consumer leader
+	// that just died is never confirmed, and waiting the 5 s default held
+	// every run's dispatch that long (TestClusterLosesEngineNode).
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishAttempt)
 	defer cancel()
 	if err := msgs[last].DoubleAck(actx); err != nil && !errors.Is(err, natsjs.ErrMsgAlreadyAckd) {
 		// At-least-once still holds: unconfirmed batches come back and are

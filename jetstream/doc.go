@@ -10,6 +10,7 @@
 //	FM_TIMERS   fm.tm.<key>            one message per timer key (MaxMsgsPerSubject 1)
 //	KV fm_runs                         base64url(workflow id) -> JSON engine.RunRecord
 //	KV fm_heartbeats                   activity attempt key -> newest heartbeat
+//	KV fm_workers                      <queue>.<instance> -> worker announcement (per-entry TTL)
 //	fm.q.<queue>, fm.cancel            core NATS: queries and cancel notices
 //
 // Typical use:

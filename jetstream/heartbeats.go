@@ -15,6 +15,8 @@ func (s *Store) PutHeartbeat(ctx context.Context, key string, data []byte) error
 	if err := checkDottedKey("heartbeat key", key); err != nil {
 		return fmt.Errorf("putting heartbeat: %w", err)
 	}
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout) // a dead leader never answers
+	defer cancel()
 	if _, err := s.heartbeats.Put(ctx, key, data); err != nil {
 		return fmt.Errorf("putting heartbeat %s: %w", key, mapPublishError(err))
 	}
@@ -51,12 +53,20 @@ func (s *Store) DeleteHeartbeat(ctx context.Context, key string) error {
 // WatchHeartbeats calls fn with every current heartbeat, then with each
 // update (data nil for a delete), until ctx ends (returning ctx.Err()).
 func (s *Store) WatchHeartbeats(ctx context.Context, fn func(key string, data []byte)) error {
-	w, err := s.heartbeats.WatchAll(ctx)
+	return watchBucket(ctx, s.heartbeats, "heartbeats", fn)
+}
+
+// watchBucket calls fn with every current value of kv, then with each
+// update (data nil for a delete or an expiry), until ctx ends (returning
+// ctx.Err()). Deletes met while listing the current values are skipped:
+// their keys are simply not there.
+func watchBucket(ctx context.Context, kv natsjs.KeyValue, what string, fn func(key string, data []byte)) error {
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("watching heartbeats: %w", err)
+		return fmt.Errorf("watching %s: %w", what, err)
 	}
 	defer w.Stop()
 	initial := true
@@ -67,7 +77,7 @@ func (s *Store) WatchHeartbeats(ctx context.Context, fn func(key string, data []
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return fmt.Errorf("watching heartbeats: watcher stopped")
+				return fmt.Errorf("watching %s: watcher stopped", what)
 			}
 			if e == nil {
 				initial = false

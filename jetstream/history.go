@@ -36,7 +36,15 @@ func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []
 		}
 		hdr[hdrMsgID] = []string{msgID}
 	}
-	seq, err := s.publish(ctx, &nats.Msg{Subject: subj, Header: hdr, Data: data})
+	m := &nats.Msg{Subject: subj, Header: hdr, Data: data}
+	var seq uint64
+	if msgID != "" {
+		seq, err = s.publishIdempotent(ctx, m)
+	} else {
+		// Not retried (an append that landed unanswered would conflict with
+		// its own retry); publish bounds it by the default timeout.
+		seq, err = s.publish(ctx, m)
+	}
 	if err != nil {
 		if msgID != "" && isWrongLastSequence(err) {
 			// nats-server checks the expected sequence before the
@@ -160,7 +168,7 @@ func (s *Store) followOrdered(ctx context.Context, stream string, cfg natsjs.Ord
 		}
 		return fmt.Errorf("ordered consumer on %s: %w", stream, err)
 	}
-	it, err := cons.Messages()
+	it, err := cons.Messages(pullOpts()...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

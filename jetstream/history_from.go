@@ -60,7 +60,7 @@ func (s *Store) consumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatc
 		}
 		return fmt.Errorf("consuming history from seq %d: %w", afterSeq, err)
 	}
-	it, err := cons.Messages(natsjs.PullMaxMessages(historyFromPull))
+	it, err := cons.Messages(pullOpts(natsjs.PullMaxMessages(historyFromPull))...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

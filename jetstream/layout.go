@@ -33,6 +33,10 @@ const (
 	RunsBucket = "fm_runs"
 	// HeartbeatsBucket keeps the newest heartbeat per activity attempt.
 	HeartbeatsBucket = "fm_heartbeats"
+	// WorkersBucket keeps one announcement per running worker, each with
+	// its own TTL (workers.go).
+	WorkersBucket        = "fm_workers"
+	workersSubjectPrefix = "$KV." + WorkersBucket + "."
 
 	// Core NATS subjects (no persistence).
 	querySubjectPrefix = "fm.q."
@@ -134,6 +138,12 @@ func bucketConfigs(o Options) []natsjs.KeyValueConfig {
 			Bucket: HeartbeatsBucket, Description: "Foreman activity heartbeats", History: 1, Storage: natsjs.FileStorage, Replicas: o.Replicas,
 			// DeleteHeartbeat purges with a marker TTL so that one marker per
 			// finished attempt does not pile up forever.
+			LimitMarkerTTL: heartbeatMarkerTTL,
+		},
+		{
+			Bucket: WorkersBucket, Description: "Foreman worker announcements", History: 1, Storage: natsjs.FileStorage, Replicas: o.Replicas,
+			// Per-message TTLs (a killed worker's entry expires) need
+			// markers, which also tell watchers that an entry expired.
 			LimitMarkerTTL: heartbeatMarkerTTL,
 		},
 	}

@@ -38,6 +38,7 @@ type Store struct {
 
 	history, tasks, timers natsjs.Stream
 	runs, heartbeats       natsjs.KeyValue
+	workers                natsjs.KeyValue // bound lazily by a client store (workers.go); under mu
 
 	dg *directGetter
 
@@ -88,7 +89,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 		}
 		buckets[cfg.Bucket] = kv
 	}
-	s.runs, s.heartbeats = buckets[RunsBucket], buckets[HeartbeatsBucket]
+	s.runs, s.heartbeats, s.workers = buckets[RunsBucket], buckets[HeartbeatsBucket], buckets[WorkersBucket]
 	if s.dg, err = newDirectGetter(nc, HistoryStream); err != nil {
 		return nil, err
 	}

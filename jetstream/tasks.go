@@ -24,8 +24,10 @@ const (
 	taskPullExpiry = 30 * time.Second
 	// taskPullHeartbeat is how often the server tells that a waiting pull
 	// request is alive; two missed mean it is lost (a server restart, a
-	// consumer leader that moved), and a new one is sent.
-	taskPullHeartbeat = 5 * time.Second
+	// consumer leader that moved), and a new one is sent. It is the
+	// failover's pullHeartbeat: at 5 s a worker whose consumer leader died
+	// idled 10 s (TestClusterLosesHistoryLeader).
+	taskPullHeartbeat = pullHeartbeat
 	// pullSubjectPrefix + <stream>.<consumer> takes pull requests.
 	pullSubjectPrefix = natsjs.DefaultAPIPrefix + "CONSUMER.MSG.NEXT."
 	// handBackTimeout bounds how long a stopping consumer waits for its
@@ -47,7 +49,11 @@ func (s *Store) PublishTask(ctx context.Context, kind engine.TaskKind, queue str
 		}
 		m.Header = nats.Header{hdrMsgID: []string{msgID}}
 	}
-	if _, err := s.publish(ctx, m); err != nil {
+	publish := s.publish
+	if msgID != "" {
+		publish = s.publishIdempotent
+	}
+	if _, err := publish(ctx, m); err != nil {
 		return fmt.Errorf("publishing %s task to %s: %w", kind, queue, mapPublishError(err))
 	}
 	return nil
@@ -281,6 +287,11 @@ func (s *Store) taskConsumer(ctx context.Context, name, subj string) error {
 	if known {
 		return nil
 	}
+	// Bounded: nats.go gives this request no deadline of its own, and one
+	// sent while the stream's leader changes may never be answered (the
+	// worker stopped pulling for good: TestClusterRollingRestart).
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	defer cancel()
 	_, err := s.js.CreateOrUpdateConsumer(ctx, TasksStream, natsjs.ConsumerConfig{
 		Durable:       name,
 		Description:   "Foreman task queue " + subj,

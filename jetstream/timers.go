@@ -25,7 +25,11 @@ func (s *Store) PutTimer(ctx context.Context, t engine.StoredTimer) error {
 		Header:  nats.Header{hdrFireAt: []string{t.FireAt.UTC().Format(time.RFC3339Nano)}},
 		Data:    t.Data,
 	}
-	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+	// The stream keeps one message per key: a second put of the same timer
+	// replaces the first, so it may be retried like a publish with an id.
+	// Unbounded, the dispatcher's put to a leader that died hung forever
+	// and every run behind it waited (TestClusterLosesHistoryLeader).
+	if _, err := s.publishIdempotent(ctx, m); err != nil {
 		return fmt.Errorf("putting timer %s: %w", t.Key, mapPublishError(err))
 	}
 	return nil

@@ -42,6 +42,11 @@ type Model struct {
 	updates <-chan struct{}
 	conn    connState
 	busy    *running // a write in flight (nil when none)
+	// health is the engine's newest pulse, healthAsked when it was last
+	// asked for (pulse.go: no-worker reasons).
+	health      healthMsg
+	healthAsked time.Time
+	idle        map[string]bool // queues no worker polls, from health
 }
 
 // liveState debounces index update notifications into refreshes.
@@ -97,7 +102,7 @@ func (m *Model) Init() tea.Cmd {
 
 // start loads what the first frame needs (tests call it instead of Init).
 func (m *Model) start() tea.Cmd {
-	return tea.Batch(m.top().load(m), m.fetchViews(), m.fetchLag())
+	return tea.Batch(m.top().load(m), m.fetchViews(), m.fetchLag(), m.fetchHealth())
 }
 
 func (m *Model) top() screen { return m.stack[len(m.stack)-1] }
@@ -197,7 +202,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case refreshDueMsg:
 		m.live.pending = false
 		m.live.count++
-		return m, tea.Batch(m.top().refresh(m), m.fetchLag())
+		return m, tea.Batch(m.top().refresh(m), m.fetchLag(), m.fetchHealth())
+	case healthMsg:
+		m.onHealth(msg)
+		return m, nil
 	case liveClosedMsg:
 		m.live.off = true
 		return m, nil

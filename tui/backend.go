@@ -25,6 +25,7 @@ type Backend interface {
 	// (jetstream.Batches): journaled, resumable, never acting twice on a run.
 	Journal(ctx context.Context) (operator.Journal, error)
 	ViewStore
+	Health // health.go
 }
 
 // Searcher finds runs in the visibility index.

@@ -48,6 +48,13 @@ type cellCtx struct {
 	st    *Styles
 	now   time.Time
 	plain bool // the selected row is styled as a whole: cells stay plain
+	// idle are the queues no worker polls (pulse.go); nil when unknown.
+	idle map[string]bool
+}
+
+// noWorker tells whether d is a running run whose queue no worker polls.
+func (c cellCtx) noWorker(d *searchapi.Doc) bool {
+	return c.idle[d.TaskQueue] && d.Status == engine.StatusRunning && !d.Imported
 }
 
 // r renders text in style, or plain on the selected row (a nested style's
@@ -295,6 +302,9 @@ var (
 	colWaiting = column{title: "WAITING", field: "waiting_on", asc: true, min: 8, priority: 85, claim: 10, measure: func(d *searchapi.Doc) int {
 		return len(waitingWord(d.WaitingOn, d.Attempts))
 	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+		if (d.WaitingOn == "" || d.WaitingOn == "activity") && c.noWorker(d) {
+			return c.r(c.st.Fail, fit("✗ no worker", w))
+		}
 		s := fit(waitingWord(d.WaitingOn, d.Attempts), w)
 		if d.WaitingOn == "retry" || d.WaitingOn == "task_failure" {
 			return c.r(c.st.Warn, s)
@@ -323,6 +333,9 @@ var (
 	colWhy = column{title: "WHY", min: 16, weight: 6, priority: 95, measure: func(d *searchapi.Doc) int {
 		return textWidth(stuckReason(d, d.LastEventTime)) // durations aside, the reason's width
 	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+		if c.noWorker(d) {
+			return c.r(c.st.Fail, fit("no worker polling queue "+d.TaskQueue, w))
+		}
 		return fit(stuckReason(d, c.now), w)
 	}}
 )

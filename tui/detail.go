@@ -89,7 +89,7 @@ func (d *detailScreen) target() target {
 
 func (d *detailScreen) load(m *Model) tea.Cmd {
 	d.loading = true
-	return tea.Batch(d.fetch(m), d.loadTab(m), d.handlers.fetch(m, d.id, d.target()))
+	return tea.Batch(d.fetch(m), d.loadTab(m), d.handlers.fetch(m, d.id, d.target()), m.fetchHealth())
 }
 
 func (d *detailScreen) refresh(m *Model) tea.Cmd {

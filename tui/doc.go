@@ -11,8 +11,8 @@
 // One tea.Model (Model, app.go) owns a stack of screens — the executions
 // list and its presets (list.go), a run's detail (detail.go with its tabs in
 // overview.go, history.go, querytab.go), the approvals inbox (approvals.go),
-// task queues (queues.go) — and at most one modal: the query bar
-// (querybar.go), the command palette (palette.go), help (help.go) or an
+// task queues (queues.go), the engine's pulse (pulse.go, health.go) — and
+// at most one modal: the query bar (querybar.go), the command palette (palette.go), help (help.go) or an
 // action dialog (confirm.go, decide.go, signal.go, reset.go,
 // compensate.go, batch.go). Screens and dialogs are plain structs with
 // methods; only Model.Update changes state, and replies carry the id of the

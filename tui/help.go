@@ -76,7 +76,7 @@ func (h *helpModal) box(m *Model, w, hgt int) string {
 	if m.opts.ReadOnly {
 		body += sep + m.st.ReadOnly.Render("read-only: actions that change executions are disabled")
 	}
-	foot := "any key closes · :approvals :failed :stuck :running :queues :save :view"
+	foot := "any key closes · :approvals :failed :stuck :running :queues :pulse :save :view"
 	lines := strings.Split(body, "\n")
 	// Room inside the box: the frame (2), the title and its separator, the
 	// closing line and its separator.

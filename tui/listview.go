@@ -100,7 +100,7 @@ func (l *runList) view(m *Model, w, h int) string {
 		b.WriteString("\n" + m.st.Dim.Render(fit("  no executions match"+l.crumbQuery(), w)))
 		return b.String()
 	}
-	cx := cellCtx{st: &m.st, now: m.now()}
+	cx := cellCtx{st: &m.st, now: m.now(), idle: m.idle}
 	for i := 0; i < rows; i++ {
 		r := offset + i
 		if l.win.known && r >= l.win.total {

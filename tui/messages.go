@@ -118,4 +118,6 @@ type queuesMsg struct {
 	addr
 	running, retrying, failing searchapi.CountResult
 	err                        error
+	pulse                      searchapi.Pulse // workers and backlogs (pulse.go)
+	pulseErr                   error
 }

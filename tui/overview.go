@@ -28,6 +28,9 @@ func overviewText(m *Model, x *engine.Execution, events []engine.Event, w int) s
 	row("Run", x.RunID)
 	row("Type", x.Type)
 	row("Task queue", x.TaskQueue)
+	if why := m.noWorkerReason(x); why != "" {
+		row("Waiting", st.Fail.Render(fit("✗ "+why, w-16)))
+	}
 	start := x.StartTime
 	if at, ok := resetAt(events); ok {
 		// A reset run starts when the reset made it; its history replays

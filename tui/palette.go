@@ -27,7 +27,8 @@ func paletteCommands() []paletteCmd {
 		{name: "failed", desc: "failed executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listFailed, "")) }},
 		{name: "stuck", args: "[after]", desc: "no progress, approvals aside (default " + compactDuration(defaultStuckAfter) + ")", run: openStuck},
 		{name: "running", desc: "running executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listRunning, "")) }},
-		{name: "queues", desc: "task queues and their load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
+		{name: "queues", desc: "task queues: workers, backlog, load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
+		{name: "pulse", desc: "live dashboard: rates, latencies, queues, lag", run: func(m *Model, _ string) tea.Cmd { return m.jump(newPulse(m)) }},
 		{name: "executions", desc: "all executions (home), no search", run: func(m *Model, _ string) tea.Cmd {
 			// Home is every execution: a fresh list, not the first one with
 			// whatever it was last searched for.

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,19 +13,25 @@ import (
 	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
-// queuesScreen shows each task queue's running runs, and how many of them
-// are retrying an activity or failing their workflow task (a worker to
-// look at). Enter lists the queue's running runs.
+// queuesScreen shows each task queue's announced workers, stored tasks
+// and the age of the oldest, its running runs, and how many of them are
+// retrying an activity or failing their workflow task (a worker to look
+// at); queues with work and no worker come first, flagged. Enter lists the
+// queue's running runs.
 type queuesScreen struct {
 	id      int
 	rows    []queueRow
 	cursor  int
 	err     error
 	loading bool
+	// pulseErr: the workers and backlogs could not be read (an engine
+	// without the pulse API); the counts still show.
+	pulseErr error
 }
 
 type queueRow struct {
 	name                       string
+	health                     searchapi.QueueHealth
 	running, retrying, failing uint64
 }
 
@@ -50,6 +57,8 @@ func (s *queuesScreen) refresh(m *Model) tea.Cmd {
 			return b.Count(c, searchapi.CountRequest{Query: q, GroupBy: "task_queue"})
 		}
 		msg := queuesMsg{addr: addr{id}}
+		// Without the pulse API (an older engine) the counts still show.
+		msg.pulse, msg.pulseErr = b.Pulse(c, searchapi.PulseRequest{Seconds: 1})
 		if msg.running, msg.err = count("status:running"); msg.err != nil {
 			return msg
 		}
@@ -72,17 +81,28 @@ func (s *queuesScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	s.err = nil
+	s.pulseErr = q.pulseErr
+	if q.pulseErr == nil {
+		m.onHealth(healthMsg{pulse: q.pulse, at: m.now()})
+	}
 	by := map[string]*queueRow{}
 	get := func(n string) *queueRow {
 		if r, ok := by[n]; ok {
 			return r
 		}
-		r := &queueRow{name: n}
+		r := &queueRow{name: n, health: searchapi.QueueHealth{Queue: n}}
 		by[n] = r
 		return r
 	}
+	for _, h := range q.pulse.Queues {
+		get(h.Queue).health = h
+	}
 	for _, g := range q.running.Groups {
-		get(g.Value).running = g.Count
+		r := get(g.Value)
+		r.running = g.Count
+		// The index's count is newer than the engine's (every 5 s).
+		r.health.Running = g.Count
+		r.health.NoWorker = r.health.NoWorker || q.pulseErr == nil && g.Count > 0 && r.health.WorkflowPollers == 0
 	}
 	for _, g := range q.retrying.Groups {
 		get(g.Value).retrying = g.Count
@@ -95,6 +115,9 @@ func (s *queuesScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 		s.rows = append(s.rows, *r)
 	}
 	sort.Slice(s.rows, func(i, j int) bool {
+		if a, b := s.rows[i].health.NoWorker, s.rows[j].health.NoWorker; a != b {
+			return a
+		}
 		if s.rows[i].running != s.rows[j].running {
 			return s.rows[i].running > s.rows[j].running
 		}
@@ -139,13 +162,29 @@ func (s *queuesScreen) header(m *Model) string {
 	if s.err != nil {
 		return m.st.Error.Render("queues: " + errorText(s.err))
 	}
-	return m.st.Bold.Render(thousands(len(s.rows))) + m.st.Dim.Render(" task queues with running executions")
+	h := m.st.Bold.Render(thousands(len(s.rows))) + m.st.Dim.Render(" task queues with workers, tasks or running executions")
+	idle := 0
+	for _, r := range s.rows {
+		if r.health.NoWorker {
+			idle++
+		}
+	}
+	if idle > 0 {
+		h += m.st.Dim.Render(" · ") + m.st.Fail.Render(fmt.Sprintf("✗ %d without a worker", idle))
+	}
+	if s.pulseErr != nil {
+		h += m.st.Warn.Render(" · workers unknown: " + errorText(s.pulseErr))
+	}
+	return h
 }
 
 func (s *queuesScreen) view(m *Model, w, h int) string {
 	var b strings.Builder
-	nameW := max(w-2-3*13, 10)
-	b.WriteString(m.st.ColHeader.Render("  " + fit("TASK QUEUE", nameW) + fitRight("RUNNING", 13) + fitRight("RETRYING", 13) + fitRight("TASK FAILING", 13)))
+	const countW = 9
+	// The health columns (workers, tasks, oldest) as :pulse shows them,
+	// then the index's counts.
+	hw := min(w-3*countW, 2+queueNameMax+queueColsW)
+	b.WriteString(queueTableHeader(m, hw) + m.st.ColHeader.Render(fitRight("RUNNING", countW)+fitRight("RETRYING", countW)+fitRight("FAILING", countW)))
 	if s.loading {
 		return b.String() + "\n" + m.st.Dim.Render("  loading…")
 	}
@@ -153,17 +192,14 @@ func (s *queuesScreen) view(m *Model, w, h int) string {
 		if i >= h-1 {
 			break
 		}
-		g := "  "
-		if i == s.cursor {
-			g = "▶ "
-		}
-		line := g + fit(r.name, nameW) + fitRight(thousands(r.running), 13) + fitRight(thousands(r.retrying), 13) + fitRight(thousands(r.failing), 13)
+		counts := fitRight(thousands(r.running), countW) + fitRight(thousands(r.retrying), countW) + fitRight(thousands(r.failing), countW)
 		b.WriteByte('\n')
 		if i == s.cursor {
-			b.WriteString(m.st.Selected.Render(line))
-		} else {
-			b.WriteString(line)
+			line := queueHealthPlain(r.health, hw)
+			b.WriteString(m.st.Selected.Render("▶" + line[1:] + counts))
+			continue
 		}
+		b.WriteString(queueHealthLine(m, r.health, hw) + counts)
 	}
 	return b.String()
 }

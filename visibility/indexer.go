@@ -38,7 +38,12 @@ type IndexerOptions struct {
 	Notify func()
 	// OnApplied, when set, is told about each applied window (metrics).
 	OnApplied func(AppliedWindow)
-	Logger    *slog.Logger
+	// OnEvents, when set, is given each run's events of each window's
+	// batches once (the engine's rolling counters, internal/pulse), with
+	// the run's start time when the indexer holds it (zero otherwise). It
+	// is called from several goroutines at once (one per shard).
+	OnEvents func(start time.Time, events []engine.Event)
+	Logger   *slog.Logger
 }
 
 // AppliedWindow describes one applied window of history.
@@ -68,6 +73,9 @@ type Indexer struct {
 	// a failed window, whose registry changes may not have been stored).
 	writeAttrs bool
 	lastWrite  atomic.Int64 // how long the last window took to write (ns)
+	// observed is, per shard, the last batch OnEvents was shown (each
+	// shard's fold runs on one goroutine at a time).
+	observed []uint64
 
 	skipMu sync.Mutex
 	skips  map[string]bool // attribute name/type mismatches already logged
@@ -84,7 +92,7 @@ func NewIndexer(ix *Index, src HistorySource, opts IndexerOptions) *Indexer {
 	if opts.Logger == nil {
 		opts.Logger = ix.log
 	}
-	x := &Indexer{ix: ix, src: src, opts: opts, log: opts.Logger, skips: map[string]bool{}}
+	x := &Indexer{ix: ix, src: src, opts: opts, log: opts.Logger, skips: map[string]bool{}, observed: make([]uint64, len(ix.shards))}
 	x.resetFolders()
 	return x
 }

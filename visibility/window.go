@@ -180,8 +180,17 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[strin
 			newBatches[st] += added
 		}
 	}
+	// OnEvents sees each batch once: not those before the window's first
+	// (a run read back from history has them), nor those a window that
+	// failed to be written showed it already (the indexer starts over
+	// from the applied position then).
+	var windowFrom uint64
+	if len(w.batches) > 0 {
+		windowFrom = max(w.batches[0].Seq, x.observed[k]+1)
+	}
 	for _, st := range order {
 		firstNew := len(st.batches) - newBatches[st]
+		var fresh []engine.Event
 		var t *touchedRun // nil: left to a later window
 		if later[st.runID] && !st.closed {
 			if _, ok := f.unwritten[st.runID]; !ok {
@@ -217,7 +226,20 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[strin
 			if t != nil {
 				t.events = append(t.events, events...)
 			}
+			if x.opts.OnEvents != nil && i >= firstNew && st.seqs[i] >= windowFrom {
+				fresh = append(fresh, events...)
+			}
 		}
+		if len(fresh) > 0 {
+			var start time.Time
+			if t != nil && len(t.events) > 0 && t.events[0].Type == engine.EventWorkflowStarted {
+				start = t.events[0].Time
+			}
+			x.opts.OnEvents(start, fresh)
+		}
+	}
+	if len(w.batches) > 0 {
+		x.observed[k] = max(x.observed[k], w.batches[len(w.batches)-1].Seq)
 	}
 	return nil
 }

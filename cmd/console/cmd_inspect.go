@@ -33,6 +33,7 @@ var showCommand = &command{
 			return err
 		}
 		sx := shown{Execution: engine.Summarize(events), ResetAt: resetTime(events)}
+		sx.Waiting = noWorkerReason(ctx, a, sx.Execution)
 		if p := compensations.PlanFromHistory(events); len(p.Steps) > 0 {
 			// with the progress of an operator-started compensation, if any
 			if full, err := compensations.PlanOf(ctx, c, t.WorkflowID, sx.RunID); err == nil {
@@ -61,6 +62,9 @@ type shown struct {
 	// ResetAt is when a reset created this run: its history (and
 	// start_time) begins with the replayed events of the run it replaced.
 	ResetAt *time.Time `json:"reset_at,omitempty"`
+	// Waiting says what the run waits for that nothing will give: "no
+	// worker polling queue X" when no announced worker polls it.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // resetTime is when the run was made by a reset (its ResetApplied
@@ -98,6 +102,9 @@ func printExecution(w io.Writer, sx shown) error {
 	t.add("Type", x.Type)
 	t.add("Task queue", x.TaskQueue)
 	t.add("Status", status)
+	if sx.Waiting != "" {
+		t.add("Waiting", sx.Waiting)
+	}
 	if im := x.Imported; im != nil {
 		t.add("Imported", fmt.Sprintf("read-only copy from %s, exported %s, imported by %s", im.Source, when(im.ExportedAt), im.Identity))
 	}

@@ -64,9 +64,10 @@ const (
 	groupStart   = "Start a run, or import exported ones"
 	groupViews   = "Saved views (shared with the console)"
 	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
+	groupHealth  = "Engine health"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -76,6 +77,7 @@ var commands = []*command{
 	startCommand, importCommand,
 	viewsCommand,
 	contextCmd,
+	queuesCommand,
 }
 
 func lookup(name string) *command {

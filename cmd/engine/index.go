@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/foremanhq/foreman/internal/pulse"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/visibility"
 )
@@ -34,14 +35,22 @@ func startSearch(ctx context.Context, store *jetstream.Store, dir string, log *s
 	notify, stopNotify := visibility.UpdateNotifier(store, 100*time.Millisecond)
 	ictx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	counters := pulse.NewCounters(nil)
 	go func() {
 		defer close(done)
-		x := visibility.NewIndexer(ix, store, visibility.IndexerOptions{Notify: notify, Logger: log})
+		x := visibility.NewIndexer(ix, store, visibility.IndexerOptions{Notify: notify, Logger: log, OnEvents: counters.Observe})
 		if err := x.Run(ictx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("search indexer stopped", "err", err)
 		}
 	}()
 	stopServe, err := visibility.Serve(ix, store)
+	var stopPulse func()
+	if err == nil {
+		stopPulse, err = pulse.Start(ictx, counters, ix, store, log)
+		if err != nil {
+			stopServe()
+		}
+	}
 	if err != nil {
 		cancel()
 		<-done
@@ -51,6 +60,7 @@ func startSearch(ctx context.Context, store *jetstream.Store, dir string, log *s
 	}
 	log.Info("search index open", "dir", dir, "applied_seq", ix.AppliedSeq())
 	return func() {
+		stopPulse()
 		stopServe()
 		cancel()
 		<-done

@@ -405,7 +405,7 @@ func (c *Client) getResult(ctx context.Context, workflowID, runID string, valueP
 	}
 	var err error
 	if c.closes != nil {
-		err = c.awaitEvents(ctx, workflowID, runID, see)
+		err = c.awaitOutcome(ctx, workflowID, runID, see)
 	} else {
 		err = c.FollowHistory(ctx, workflowID, runID, see)
 	}

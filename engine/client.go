@@ -18,12 +18,18 @@ type Client struct {
 	store    Store
 	identity string
 	closes   *closeWatch // shared waits for results; nil: one follower per wait
+	acting               // who acts: client_auth.go
 }
 
 // ClientOptions configure a Client.
 type ClientOptions struct {
-	// Identity is recorded in history with every action (default the OS user).
+	// Identity is who the operator says they act for (default the OS
+	// user), recorded beside the principal as "on behalf of". Without
+	// authentication (no principal) it is recorded as who acted, as before.
 	Identity string
+	// Principal is the authenticated user the client acts as (default:
+	// the user of the store's credentials, else Identity).
+	Principal string
 }
 
 // NewClient returns a client over store.
@@ -34,7 +40,7 @@ func NewClient(store Store, opts ClientOptions) *Client {
 			opts.Identity = u.Username
 		}
 	}
-	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store)}
+	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store), acting: newActing(store, opts)}
 }
 
 // Identity is who the client acts as.
@@ -102,9 +108,18 @@ func (c *Client) SignalWithStart(ctx context.Context, opts StartOptions, workflo
 	if err != nil {
 		return Run{}, err
 	}
+	_, forward := c.forward(ctx)
 	for range 10 {
-		run, err := c.start(ctx, opts, workflow, input, sig)
-		if !errors.Is(err, ErrAlreadyStarted) {
+		if forward {
+			// Only the engine appends (signed) signals: start, then ask it.
+			run, err := c.start(ctx, opts, workflow, input, nil)
+			if err == nil {
+				return run, c.Signal(ctx, opts.ID, run.RunID, signal, payload)
+			}
+			if !errors.Is(err, ErrAlreadyStarted) {
+				return run, err
+			}
+		} else if run, err := c.start(ctx, opts, workflow, input, sig); !errors.Is(err, ErrAlreadyStarted) {
 			return run, err
 		}
 		err = c.Signal(ctx, opts.ID, "", signal, payload)
@@ -134,11 +149,15 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 	runID := uuid.NewString()
 	now := clockOf(c.store).Now().UTC()
 	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: 1, Type: EventWorkflowStarted, Time: now, Attrs: &WorkflowStarted{
-		WorkflowID: opts.ID, RunID: runID, WorkflowType: FuncName(workflow), TaskQueue: opts.TaskQueue, Input: raw, Identity: c.identity}}}}
+		WorkflowID: opts.ID, RunID: runID, WorkflowType: FuncName(workflow), TaskQueue: opts.TaskQueue, Input: raw, Identity: c.principal, OnBehalfOf: c.onBehalfOf}}}}
 	if sig != nil {
 		s := *sig
 		s.ID, s.Time = 2, now
 		b.Events = append(b.Events, s)
+		c.stamp(b.Events)
+		if err := signEvents(c.store, runID, b.Events); err != nil {
+			return Run{}, err
+		}
 	}
 	data, err := encodeBatch(b)
 	if err != nil {
@@ -339,11 +358,15 @@ func (c *Client) FollowHistory(ctx context.Context, workflowID, runID string, fn
 		return err
 	}
 	errClosed := errors.New("closed")
+	v, err := verifierOf(ctx, c.store)
+	if err != nil {
+		return err
+	}
 	err = c.store.FollowHistory(ctx, rec.RunID, 0, func(sb StoredBatch) error {
-		if err := eachEvent(sb, fn); err != nil {
+		if err := v.eachEvent(sb, fn); err != nil {
 			return err
 		}
-		if sb.Header.Closed {
+		if sb.Header.Closed && !v.forgedClose(sb) {
 			return errClosed
 		}
 		return nil
@@ -382,7 +405,7 @@ func (c *Client) getResult(ctx context.Context, workflowID, runID string, valueP
 	}
 	var err error
 	if c.closes != nil {
-		err = c.awaitEvents(ctx, workflowID, runID, see)
+		err = c.awaitOutcome(ctx, workflowID, runID, see)
 	} else {
 		err = c.FollowHistory(ctx, workflowID, runID, see)
 	}

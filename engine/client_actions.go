@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/foremanhq/foreman/internal/actwire"
 )
 
 // appendExternal appends events built from the run's current state to its
@@ -76,6 +77,10 @@ func (c *Client) appendExternal(ctx context.Context, workflowID, runID string, n
 		for i := range events {
 			events[i].ID, events[i].Time = last.Header.LastEventID+int64(i)+1, now
 		}
+		c.stamp(events)
+		if err := signEvents(c.store, rec.RunID, events); err != nil {
+			return run, err
+		}
 		b := &Batch{Kind: BatchExternal, Events: events}
 		data, err := encodeBatch(b)
 		if err != nil {
@@ -108,6 +113,10 @@ func (c *Client) Signal(ctx context.Context, workflowID, runID, name string, pay
 	if err != nil {
 		return err
 	}
+	if r, ok := c.forward(ctx); ok {
+		_, err := c.act(ctx, r, "signal", actwire.Request{WorkflowID: workflowID, RunID: runID, Name: name, Input: ev.Attrs.(*SignalReceived).Payload})
+		return err
+	}
 	_, err = c.appendExternal(ctx, workflowID, runID, false, func(*Execution) ([]Event, error) { return []Event{*ev}, nil })
 	return err
 }
@@ -115,6 +124,10 @@ func (c *Client) Signal(ctx context.Context, workflowID, runID, name string, pay
 // Cancel asks a run to cancel: its context is cancelled, and its code
 // decides how to end (cleanup may still run).
 func (c *Client) Cancel(ctx context.Context, workflowID, runID, reason string) error {
+	if r, ok := c.forward(ctx); ok {
+		_, err := c.act(ctx, r, "cancel", actwire.Request{WorkflowID: workflowID, RunID: runID, Reason: reason})
+		return err
+	}
 	_, err := c.appendExternal(ctx, workflowID, runID, false, func(*Execution) ([]Event, error) {
 		return []Event{{Type: EventWorkflowCancelRequested, Attrs: &WorkflowCancelRequested{Reason: reason, Identity: c.identity}}}, nil
 	})
@@ -123,6 +136,10 @@ func (c *Client) Cancel(ctx context.Context, workflowID, runID, reason string) e
 
 // Terminate closes a run at once; no workflow code runs.
 func (c *Client) Terminate(ctx context.Context, workflowID, runID, reason string) error {
+	if r, ok := c.forward(ctx); ok {
+		_, err := c.act(ctx, r, "terminate", actwire.Request{WorkflowID: workflowID, RunID: runID, Reason: reason})
+		return err
+	}
 	_, err := c.appendExternal(ctx, workflowID, runID, false, func(*Execution) ([]Event, error) {
 		return []Event{{Type: EventWorkflowTerminated, Attrs: &WorkflowTerminated{Reason: reason, Identity: c.identity}}}, nil
 	})
@@ -130,18 +147,28 @@ func (c *Client) Terminate(ctx context.Context, workflowID, runID, reason string
 }
 
 // Decide approves or rejects the pending approval called name, as the
-// client's identity. It refuses when there is no such pending approval
-// (never requested, or already decided) or the identity is not allowed.
+// client's principal. It refuses when there is no such pending approval
+// (never requested, or already decided) or the principal may not decide
+// it (the approvers, four-eyes: checked where the decision is appended,
+// which is the engine once operator events are signed).
 func (c *Client) Decide(ctx context.Context, workflowID, runID, name string, approved bool, comment string) error {
+	if r, ok := c.forward(ctx); ok {
+		action := "approve"
+		if !approved {
+			action = "reject"
+		}
+		_, err := c.act(ctx, r, action, actwire.Request{WorkflowID: workflowID, RunID: runID, Approval: name, Comment: comment})
+		return err
+	}
 	_, err := c.appendExternal(ctx, workflowID, runID, true, func(x *Execution) ([]Event, error) {
 		for _, p := range x.Approvals {
 			if p.Name != name {
 				continue
 			}
-			if len(p.Approvers) > 0 && !slices.Contains(p.Approvers, c.identity) {
-				return nil, fmt.Errorf("%w: %q may not decide approval %q (allowed: %v)", ErrNotApprover, c.identity, name, p.Approvers)
+			if err := c.mayDecide(x, p); err != nil {
+				return nil, err
 			}
-			return []Event{{Type: EventApprovalDecided, Attrs: &ApprovalDecided{Seq: p.Seq, Name: name, Approved: approved, By: c.identity, Comment: comment}}}, nil
+			return []Event{{Type: EventApprovalDecided, Attrs: &ApprovalDecided{Seq: p.Seq, Name: name, Approved: approved, Comment: comment}}}, nil
 		}
 		return nil, fmt.Errorf("%w: %q has no pending approval %q", ErrNoSuchApproval, workflowID, name)
 	})

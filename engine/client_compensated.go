@@ -43,7 +43,11 @@ func (c *Client) MarkCompensated(ctx context.Context, workflowID, runID, via str
 		}
 		last := batches[len(batches)-1]
 		b := &Batch{Kind: BatchExternal, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventRunCompensated, Time: clockOf(c.store).Now().UTC(),
-			Attrs: &RunCompensated{Via: via, Steps: steps, Identity: c.identity}}}}
+			Attrs: &RunCompensated{Via: via, Steps: steps}}}}
+		c.stamp(b.Events)
+		if err := signEvents(c.store, rec.RunID, b.Events); err != nil {
+			return err
+		}
 		data, err := encodeBatch(b)
 		if err != nil {
 			return err

@@ -177,8 +177,8 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 	})
 }
 
-// await returns the run's batches up to and including its first closed
-// one, waiting until it closes.
+// await returns what closedHistory returns once the run closed, waiting
+// until it closes.
 //
 // A wait registers with a reader positioned at history position P before
 // it reads the run's last batch: a close at or before P is in that read,
@@ -221,13 +221,7 @@ func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID stri
 	defer recheck.Stop()
 	every := closeRecheckFirst
 	for {
-		var bs []StoredBatch
-		var err error
-		if woken { // the run closed: no need to ask first
-			bs, err = historyToClose(ctx, w.store, runID)
-		} else {
-			bs, err = closedHistory(ctx, w.store, runID)
-		}
+		bs, err := closedHistory(ctx, w.store, runID, woken)
 		if bs != nil || err != nil {
 			return bs, err
 		}
@@ -253,20 +247,47 @@ const (
 	closeRecheckMax   = 30 * time.Second
 )
 
-// closedHistory returns the run's batches up to and including the first
-// closed one, or nil while the run is open (or has no history yet).
-func closedHistory(ctx context.Context, s Store, runID string) ([]StoredBatch, error) {
+// closedHistory returns what a result needs of the run once it closed, or
+// nil while the run is open (or has no history yet); closed says the
+// caller knows it closed (a last batch not closed then is a stale read,
+// and the history is read whole).
+//
+// Its last batch, read alone (one direct get), holds the event closing
+// the run, and that says the whole outcome of a completed or continued
+// run: its history, read whole, was most of the time a wait took once
+// the run closed. A run that failed or was canceled also needs its
+// earlier batches (a compensation marked in any of them changes its
+// status), and so does one annotated after its close.
+func closedHistory(ctx context.Context, s Store, runID string, closed bool) ([]StoredBatch, error) {
 	last, err := s.LastBatch(ctx, runID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) && !closed {
 		return nil, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	if !last.Header.Closed {
+	if err == nil && last.Header.Closed && closeTellsAll(last) {
+		return []StoredBatch{last}, nil
+	}
+	if !closed && !last.Header.Closed {
 		return nil, nil
 	}
 	return historyToClose(ctx, s, runID)
+}
+
+// closeTellsAll tells whether the closed batch holds the event closing
+// the run and that event alone gives GetResult's answer.
+func closeTellsAll(last StoredBatch) bool {
+	b, err := DecodeBatch(last.Data)
+	if err != nil {
+		return false // the whole history's read reports it
+	}
+	for _, e := range b.Events {
+		if o, ok := closeOutcome(e); ok {
+			return o.next != "" || o.status == StatusCompleted
+		}
+	}
+	return false
 }
 
 // historyToClose reads the run's batches up to and including the first
@@ -276,17 +297,23 @@ func historyToClose(ctx context.Context, s Store, runID string) ([]StoredBatch, 
 	if err != nil {
 		return nil, err
 	}
+	v, err := verifierOf(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	for i, b := range bs {
-		if b.Header.Closed {
+		if b.Header.Closed && !v.forgedClose(b) {
 			return bs[:i+1], nil
 		}
 	}
 	return nil, nil
 }
 
-// awaitEvents calls fn with each event of the run up to the one closing
-// it, once it closed: what FollowHistory gives, through the shared reader.
-func (c *Client) awaitEvents(ctx context.Context, workflowID, runID string, fn func(Event) error) error {
+// awaitOutcome calls fn with the events of the run GetResult needs, once
+// it closed: the closing batch's alone when they tell its whole outcome
+// (see closedHistory), else each event up to the one closing it, as
+// FollowHistory gives them, through the shared reader.
+func (c *Client) awaitOutcome(ctx context.Context, workflowID, runID string, fn func(Event) error) error {
 	if runID == "" { // the current run (a given run id resolves to itself)
 		rec, err := c.resolve(ctx, workflowID, runID)
 		if err != nil {
@@ -298,20 +325,25 @@ func (c *Client) awaitEvents(ctx context.Context, workflowID, runID string, fn f
 	if err != nil {
 		return err
 	}
+	v, err := verifierOf(ctx, c.store)
+	if err != nil {
+		return err
+	}
 	for _, sb := range bs {
-		if err := eachEvent(sb, fn); err != nil {
+		if err := v.eachEvent(sb, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// eachEvent calls fn with each event of the batch.
-func eachEvent(sb StoredBatch, fn func(Event) error) error {
+// eachEvent calls fn with each event of the batch, screened (opauth.go).
+func (v *verifier) eachEvent(sb StoredBatch, fn func(Event) error) error {
 	b, err := DecodeBatch(sb.Data)
 	if err != nil {
 		return err
 	}
+	v.screen(sb.Header.RunID, b)
 	for _, e := range b.Events {
 		if err := fn(e); err != nil {
 			return err

@@ -10,8 +10,10 @@ import (
 
 // FM 2: continue-as-new carries the signals buffered at that moment into
 // the new run: the count sent equals the count processed.
-func TestContinueAsNewKeepsSignals(t *testing.T) {
-	h := newHarness(t)
+// Signed, the signals a continuation carries are signed for the new run.
+func TestContinueAsNewKeepsSignals(t *testing.T) { plainAndSigned(t, continueKeepsSignals) }
+
+func continueKeepsSignals(t *testing.T, h *harness) {
 	const total = 60
 	wf := func(ctx engine.Context, seen int) (int, error) {
 		ch := engine.GetSignalChannel(ctx, "tick")

@@ -64,6 +64,26 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	if h.Kind == BatchImported {
 		return nil // a copy for investigation: it must never reach a worker
 	}
+	var screened *Batch
+	v, err := verifierOf(ctx, s)
+	if err != nil {
+		return err
+	}
+	if v != nil && (h.Kind == BatchExternal && h.LastEventID > 1 || h.Closed) {
+		// only batches an operator event can hide in and matter for: the
+		// hot path (task batches of open runs, lone starts) is not decoded
+		// twice
+		b, err := DecodeBatch(sb.Data)
+		if err == nil {
+			if forged := v.screen(h.RunID, b); len(forged) > 0 {
+				if err := rejectForgery(ctx, s, sb, b, forged); err != nil {
+					return err
+				}
+				h.Closed = h.Closed && closes(b)
+				screened = b
+			}
+		}
+	}
 	if h.Wake {
 		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq}
 		if h.FirstEventID == 1 && len(sb.Data) <= firstBatchInTaskMax {
@@ -80,9 +100,12 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	if !h.Derive {
 		return nil
 	}
-	b, err := DecodeBatch(sb.Data)
-	if err != nil {
-		return nil // a batch we cannot read implies nothing; replay reports it
+	b := screened
+	if b == nil {
+		var err error
+		if b, err = DecodeBatch(sb.Data); err != nil {
+			return nil // a batch we cannot read implies nothing; replay reports it
+		}
 	}
 	for _, e := range b.Events {
 		if h.Closed && !specOf(e.Type).deriveAfterClose() {
@@ -200,6 +223,11 @@ func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time
 		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID}}}}
 	for i, sig := range a.Signals {
 		b.Events = append(b.Events, Event{ID: int64(i + 2), Type: EventSignalReceived, Time: at, Attrs: &sig})
+	}
+	// carried signals are the new run's operator events: the engine signs
+	// them for it
+	if err := signEvents(s, a.NewRunID, b.Events); err != nil {
+		return err
 	}
 	data, err := encodeBatch(b)
 	if err != nil {

@@ -36,6 +36,17 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 		if err != nil {
 			return fmt.Errorf("reset of %s: batch %d: %w", h.RunID, sb.Seq, err)
 		}
+		// The copy's operator events are signed for the old run: the
+		// engine screens them there and signs the genuine ones for the new
+		// run, so replaying the copy sees what the old run saw.
+		v, err := verifierOf(ctx, s)
+		if err != nil {
+			return err
+		}
+		v.screen(h.RunID, b)
+		if err := signEvents(s, a.NewRunID, b.Events); err != nil {
+			return err
+		}
 		for i := range b.Events {
 			if st, ok := b.Events[i].Attrs.(*WorkflowStarted); ok {
 				c := *st
@@ -53,6 +64,9 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 			Attrs: &ResetApplied{FromRunID: h.RunID, ToEventID: a.ToEventID, Reason: a.Reason, Identity: a.Identity}}}}
 		for i, sig := range a.Signals {
 			b.Events = append(b.Events, Event{ID: have + int64(i) + 2, Type: EventSignalReceived, Time: at, Attrs: &sig})
+		}
+		if err := signEvents(s, a.NewRunID, b.Events); err != nil {
+			return err
 		}
 		data, err := encodeBatch(b)
 		if err != nil {

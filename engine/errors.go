@@ -30,6 +30,9 @@ var (
 	// cannot help; stores wrap it in their own refusals of malformed names
 	// so that the engine tells a permanent refusal from a transient one.
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrPermissionDenied: the principal's role does not allow the action
+	// (the engine checks it; a viewer changes nothing).
+	ErrPermissionDenied = errors.New("permission denied")
 )
 
 // History size limits: past HistoryWarnEvents the worker logs a warning on

@@ -47,6 +47,7 @@ const (
 	EventResetApplied             EventType = "ResetApplied"
 	EventRunCompensated           EventType = "RunCompensated"
 	EventRunImported              EventType = "RunImported"
+	EventOperatorEventRejected    EventType = "OperatorEventRejected"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.
@@ -101,11 +102,16 @@ func readEvents(ctx context.Context, s HistoryStore, runID string) ([]Event, err
 		return nil, err
 	}
 	var events []Event
+	v, err := verifierOf(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	for _, sb := range batches {
 		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return nil, fmt.Errorf("run %s batch %d: %w", runID, sb.Seq, err)
 		}
+		v.screen(runID, b)
 		events = append(events, b.Events...)
 	}
 	return events, nil

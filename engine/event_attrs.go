@@ -16,6 +16,9 @@ type WorkflowStarted struct {
 	TaskQueue    string          `json:"task_queue"`
 	Input        json.RawMessage `json:"input,omitempty"`
 	Identity     string          `json:"identity,omitempty"`
+	// OnBehalfOf is the self-declared identity (--identity) the principal
+	// acted for: a comment, never who acted.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
 	// ResetFrom names the run this one was reset from, if any.
 	ResetFrom string `json:"reset_from,omitempty"`
 	// ContinuedFrom names the run this one continues, if any.
@@ -100,6 +103,12 @@ type SignalReceived struct {
 	Name     string          `json:"name"`
 	Payload  json.RawMessage `json:"payload,omitempty"`
 	Identity string          `json:"identity,omitempty"`
+	// OnBehalfOf is the self-declared identity (--identity) the principal
+	// acted for: a comment, never who acted.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Sig is the engine's signature (see opauth.go): readers ignore an
+	// operator event without a valid one once a signing key is published.
+	Sig string `json:"sig,omitempty"`
 }
 
 // Marker kinds the engine itself records; RecordMarker refuses them.
@@ -132,6 +141,10 @@ type ApprovalRequested struct {
 	Description string        `json:"description,omitempty"`
 	Approvers   []string      `json:"approvers,omitempty"`
 	Timeout     time.Duration `json:"timeout,omitempty"`
+	// FourEyes: the run's starter may not decide. NotByField: nor the
+	// principal named by this top-level field of the run's input.
+	FourEyes   bool   `json:"four_eyes,omitempty"`
+	NotByField string `json:"not_by_field,omitempty"`
 }
 
 // ApprovalDecided records an operator's decision.
@@ -141,6 +154,12 @@ type ApprovalDecided struct {
 	Approved bool   `json:"approved"`
 	By       string `json:"by"`
 	Comment  string `json:"comment,omitempty"`
+	// OnBehalfOf is the self-declared identity (--identity) the principal
+	// acted for: a comment, never who acted.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Sig is the engine's signature (see opauth.go): readers ignore an
+	// operator event without a valid one once a signing key is published.
+	Sig string `json:"sig,omitempty"`
 }
 
 // ApprovalTimedOut records that nobody decided in time.
@@ -172,6 +191,12 @@ type SearchAttributesUpserted struct {
 type WorkflowCancelRequested struct {
 	Reason   string `json:"reason,omitempty"`
 	Identity string `json:"identity,omitempty"`
+	// OnBehalfOf is the self-declared identity (--identity) the principal
+	// acted for: a comment, never who acted.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Sig is the engine's signature (see opauth.go): readers ignore an
+	// operator event without a valid one once a signing key is published.
+	Sig string `json:"sig,omitempty"`
 }
 
 // WorkflowCompleted closes a run with a result.
@@ -195,6 +220,12 @@ type WorkflowCanceled struct {
 type WorkflowTerminated struct {
 	Reason   string `json:"reason,omitempty"`
 	Identity string `json:"identity,omitempty"`
+	// OnBehalfOf is the self-declared identity (--identity) the principal
+	// acted for: a comment, never who acted.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Sig is the engine's signature (see opauth.go): readers ignore an
+	// operator event without a valid one once a signing key is published.
+	Sig string `json:"sig,omitempty"`
 }
 
 // WorkflowContinuedAsNew closes a run and names the run that continues it
@@ -217,6 +248,12 @@ type WorkflowReset struct {
 	ToEventID int64  `json:"to_event_id"`
 	Reason    string `json:"reason,omitempty"`
 	Identity  string `json:"identity,omitempty"`
+	// OnBehalfOf is the self-declared identity (--identity) the principal
+	// acted for: a comment, never who acted.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Sig is the engine's signature (see opauth.go): readers ignore an
+	// operator event without a valid one once a signing key is published.
+	Sig string `json:"sig,omitempty"`
 	// Signals received after ToEventID, re-delivered to the new run once.
 	Signals []SignalReceived `json:"signals,omitempty"`
 }
@@ -237,6 +274,12 @@ type RunCompensated struct {
 	Via      string `json:"via"`
 	Steps    int    `json:"steps"`
 	Identity string `json:"identity,omitempty"`
+	// OnBehalfOf is the self-declared identity (--identity) the principal
+	// acted for: a comment, never who acted.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Sig is the engine's signature (see opauth.go): readers ignore an
+	// operator event without a valid one once a signing key is published.
+	Sig string `json:"sig,omitempty"`
 }
 
 // RunImported follows the events of a run copied from another engine by

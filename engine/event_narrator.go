@@ -60,11 +60,17 @@ func (n *EventNarrator) Describe(e Event) (line string, failure bool) {
 	return s.lineOf(n, e), s.recordsFailure()
 }
 
-func (n *EventNarrator) by(identity string) string {
-	if identity == "" {
-		return ""
+// by names who acted: the authenticated principal, and the identity they
+// declared acting for when it differs.
+func (n *EventNarrator) by(principal, onBehalfOf string) string {
+	s := ""
+	if principal != "" {
+		s = " by " + principal
 	}
-	return " by " + identity
+	if onBehalfOf != "" && onBehalfOf != principal {
+		s += " on behalf of " + onBehalfOf
+	}
+	return s
 }
 
 func (n *EventNarrator) reason(r string) string {

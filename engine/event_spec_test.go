@@ -136,7 +136,7 @@ func TestEventRegistryFacts(t *testing.T) {
 		EventActivityCancelRequested, EventWorkflowContinuedAsNew, EventWorkflowReset, EventResetApplied}
 	afterClose := []EventType{EventActivityCancelRequested, EventWorkflowContinuedAsNew, EventWorkflowReset}
 	failures := []EventType{EventWorkflowTaskFailed, EventActivityAttemptFailed, EventActivityFailed,
-		EventApprovalTimedOut, EventWorkflowFailed, EventWorkflowTerminated}
+		EventApprovalTimedOut, EventWorkflowFailed, EventWorkflowTerminated, EventOperatorEventRejected}
 	pending := map[EventType]pendingEffect{
 		EventActivityScheduled: pendingOpens, EventTimerStarted: pendingOpens, EventApprovalRequested: pendingOpens,
 		EventActivityAttemptFailed: pendingUpdates,

@@ -18,9 +18,12 @@ func init() {
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
 			pending: pendingNone,
-			fold:    func(x *summary, _ Event, a *SignalReceived) { x.Signals = append(x.Signals, a.Name) },
+			fold: func(x *summary, e Event, a *SignalReceived) {
+				x.Signals = append(x.Signals, a.Name)
+				x.acted(e, "signaled "+a.Name, a)
+			},
 			line: func(n *EventNarrator, _ Event, a *SignalReceived) string {
-				return n.withPayload(a.Name+n.by(a.Identity), a.Payload)
+				return n.withPayload(a.Name+n.by(a.Identity, a.OnBehalfOf), a.Payload)
 			},
 		},
 		EventMarkerRecorded: eventDef[MarkerRecorded]{
@@ -52,7 +55,8 @@ func init() {
 			pending: pendingOpens,
 			workSeq: func(a *ApprovalRequested) int64 { return a.Seq },
 			fold: func(x *summary, e Event, a *ApprovalRequested) {
-				x.approvals[a.Seq] = &PendingApproval{Seq: a.Seq, Name: a.Name, Description: a.Description, Approvers: a.Approvers, RequestedAt: e.Time, Timeout: a.Timeout}
+				x.approvals[a.Seq] = &PendingApproval{Seq: a.Seq, Name: a.Name, Description: a.Description, Approvers: a.Approvers, RequestedAt: e.Time, Timeout: a.Timeout,
+					FourEyes: a.FourEyes, NotByField: a.NotByField}
 			},
 			line: func(n *EventNarrator, e Event, a *ApprovalRequested) string {
 				n.approvals[a.Seq] = e.Time
@@ -74,13 +78,20 @@ func init() {
 			derives: deriveNothing, // its batch wakes the run
 			pending: pendingCloses,
 			workSeq: func(a *ApprovalDecided) int64 { return a.Seq },
-			fold:    func(x *summary, _ Event, a *ApprovalDecided) { delete(x.approvals, a.Seq) },
+			fold: func(x *summary, e Event, a *ApprovalDecided) {
+				delete(x.approvals, a.Seq)
+				verb := "approved "
+				if !a.Approved {
+					verb = "rejected "
+				}
+				x.acted(e, verb+a.Name, a)
+			},
 			line: func(n *EventNarrator, e Event, a *ApprovalDecided) string {
 				verb := "approved"
 				if !a.Approved {
 					verb = "rejected"
 				}
-				s := fmt.Sprintf("%s %s by %s after %s", a.Name, verb, a.By, n.f.Age(e.Time.Sub(n.approvals[a.Seq])))
+				s := fmt.Sprintf("%s %s%s after %s", a.Name, verb, n.by(a.By, a.OnBehalfOf), n.f.Age(e.Time.Sub(n.approvals[a.Seq])))
 				if a.Comment != "" {
 					s += ": " + n.f.Text(a.Comment)
 				}

@@ -17,10 +17,10 @@ func init() {
 			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowStarted) {
 				x.WorkflowID, x.RunID, x.Type, x.TaskQueue, x.Input, x.StartTime = a.WorkflowID, a.RunID, a.WorkflowType, a.TaskQueue, a.Input, e.Time
-				x.ResetFrom = a.ResetFrom
+				x.ResetFrom, x.StartedBy = a.ResetFrom, a.Identity
 			},
 			line: func(n *EventNarrator, e Event, a *WorkflowStarted) string {
-				s := fmt.Sprintf("%s on queue %s", a.WorkflowType, a.TaskQueue) + n.by(a.Identity)
+				s := fmt.Sprintf("%s on queue %s", a.WorkflowType, a.TaskQueue) + n.by(a.Identity, a.OnBehalfOf)
 				if a.ResetFrom != "" {
 					s += ", reset from " + n.f.RunID(a.ResetFrom)
 				}
@@ -35,7 +35,7 @@ func init() {
 			derives: deriveNothing,
 			pending: pendingNone,
 			fold:    func(x *summary, _ Event, _ *WorkflowTaskCompleted) { x.TaskFailure = nil },
-			line:    func(n *EventNarrator, _ Event, a *WorkflowTaskCompleted) string { return n.by(a.Identity) },
+			line:    func(n *EventNarrator, _ Event, a *WorkflowTaskCompleted) string { return n.by(a.Identity, "") },
 		},
 		EventWorkflowTaskFailed: eventDef[WorkflowTaskFailed]{
 			kind:    kindFact,
@@ -51,9 +51,12 @@ func init() {
 			kind:    kindFact,
 			derives: deriveNothing, // its batch wakes the run
 			pending: pendingNone,
-			fold:    func(x *summary, _ Event, _ *WorkflowCancelRequested) { x.CancelRequested = true },
+			fold: func(x *summary, e Event, a *WorkflowCancelRequested) {
+				x.CancelRequested = true
+				x.acted(e, "cancel requested", a)
+			},
 			line: func(n *EventNarrator, _ Event, a *WorkflowCancelRequested) string {
-				return n.reason(a.Reason) + n.by(a.Identity)
+				return n.reason(a.Reason) + n.by(a.Identity, a.OnBehalfOf)
 			},
 		},
 		EventWorkflowCompleted: eventDef[WorkflowCompleted]{
@@ -99,11 +102,12 @@ func init() {
 				return runOutcome{status: StatusTerminated, failure: &Failure{Type: "Terminated", Message: a.Reason}}
 			},
 			fold: func(x *summary, e Event, a *WorkflowTerminated) {
+				x.acted(e, "terminated", a)
 				x.Status, x.CloseTime = StatusTerminated, e.Time
 				x.Failure = &Failure{Type: "Terminated", Message: a.Reason}
 			},
 			line: func(n *EventNarrator, _ Event, a *WorkflowTerminated) string {
-				return n.reason(a.Reason) + n.by(a.Identity)
+				return n.reason(a.Reason) + n.by(a.Identity, a.OnBehalfOf)
 			},
 		},
 		EventWorkflowContinuedAsNew: eventDef[WorkflowContinuedAsNew]{
@@ -132,6 +136,7 @@ func init() {
 			// reset while running: the result is the new run's
 			outcome: func(a *WorkflowReset) runOutcome { return runOutcome{status: StatusReset, next: a.NewRunID} },
 			fold: func(x *summary, e Event, a *WorkflowReset) {
+				x.acted(e, "reset", a)
 				// a reset may follow the close (a failed run reset to before the failure)
 				x.Status, x.ResetTo = StatusReset, a.NewRunID
 				if x.CloseTime.IsZero() {
@@ -154,8 +159,25 @@ func init() {
 			kind:    kindFact,
 			derives: deriveNothing,
 			pending: pendingNone,
-			fold:    func(x *summary, _ Event, _ *RunCompensated) { x.compensated = true },
-			line:    func(*EventNarrator, Event, *RunCompensated) string { return "" },
+			fold: func(x *summary, e Event, a *RunCompensated) {
+				x.compensated = true
+				x.acted(e, "compensated", a)
+			},
+			line: func(*EventNarrator, Event, *RunCompensated) string { return "" },
+		},
+		EventOperatorEventRejected: eventDef[OperatorEventRejected]{
+			kind:    kindFact,
+			failure: true,
+			derives: deriveNothing,
+			pending: pendingNone,
+			fold: func(x *summary, _ Event, a *OperatorEventRejected) {
+				if !a.Reopens {
+					x.Forgeries++
+				}
+			},
+			line: func(n *EventNarrator, _ Event, a *OperatorEventRejected) string {
+				return fmt.Sprintf("ignored %s (event %d) claiming %q: %s", a.Type, a.EventID, a.Principal, a.Reason)
+			},
 		},
 		EventRunImported: eventDef[RunImported]{
 			kind:    kindFact,
@@ -170,7 +192,7 @@ func init() {
 				if !a.ExportedAt.IsZero() {
 					s += " exported " + a.ExportedAt.UTC().Format(time.RFC3339)
 				}
-				return s + n.by(a.Identity)
+				return s + n.by(a.Identity, "")
 			},
 		},
 	})

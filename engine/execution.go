@@ -52,6 +52,9 @@ type PendingApproval struct {
 	Approvers   []string      `json:"approvers,omitempty"`
 	RequestedAt time.Time     `json:"requested_at"`
 	Timeout     time.Duration `json:"timeout,omitempty"`
+	// FourEyes and NotByField: who may not decide (ApprovalOptions).
+	FourEyes   bool   `json:"four_eyes,omitempty"`
+	NotByField string `json:"not_by_field,omitempty"`
 }
 
 // PendingWork is what a run waits on (the __pending query, and Describe).
@@ -122,10 +125,32 @@ type Execution struct {
 	// ResetFrom the run this one was reset from.
 	ResetTo   string `json:"reset_to,omitempty"`
 	ResetFrom string `json:"reset_from,omitempty"`
+	// StartedBy is the principal that started the run (WorkflowStarted).
+	StartedBy string `json:"started_by,omitempty"`
+	// Actions are the operator actions on the run, oldest first, with who
+	// performed them.
+	Actions []OperatorAction `json:"actions,omitempty"`
+	// Forgeries counts operator events history holds without the engine's
+	// signature, which every reader ignored.
+	Forgeries int `json:"forgeries,omitempty"`
 	// Imported is set on a read-only copy of a run made by `foreman
 	// import` (Client.Import): no worker runs it and writes refuse it.
 	Imported *RunImported `json:"imported,omitempty"`
 	PendingWork
+}
+
+// OperatorAction is one operator action a run's history records.
+type OperatorAction struct {
+	At     time.Time `json:"at"`
+	Action string    `json:"action"` // "approved manager", "terminated"
+	// By is the authenticated principal; OnBehalfOf what they declared.
+	By         string `json:"by"`
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+}
+
+// acted records an operator action on the summary.
+func (x *summary) acted(e Event, what string, a operatorAttrs) {
+	x.Actions = append(x.Actions, OperatorAction{At: e.Time, Action: what, By: a.principal(), OnBehalfOf: a.onBehalf()})
 }
 
 // Progress is done of total.

@@ -323,7 +323,7 @@ func (env *workflowEnv) apply(e Event) error {
 		env.rootScope.cancelNow()
 	case *WorkflowTerminated, *WorkflowReset:
 		env.closed = true
-	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied:
+	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied, *OperatorEventRejected:
 	case *RunCompensated, *RunImported:
 		// annotations of the run; a query or the replayer goes past them
 	default:

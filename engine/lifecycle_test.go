@@ -129,8 +129,10 @@ func TestConcurrentStartsAndIDReuse(t *testing.T) {
 	}
 }
 
-func TestSignalWithStart(t *testing.T) {
-	h := newHarness(t)
+// Signed, the engine's client signs the signal its start batch carries.
+func TestSignalWithStart(t *testing.T) { plainAndSigned(t, signalWithStart) }
+
+func signalWithStart(t *testing.T, h *harness) {
 	wf := func(ctx engine.Context) (string, error) {
 		var a, b string
 		ch := engine.GetSignalChannel(ctx, "go")

@@ -2,12 +2,15 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/foremanhq/foreman/internal/actwire"
 )
 
 // Reset points.
@@ -53,6 +56,14 @@ type ResetResult struct {
 // dispatcher builds the new run from it, so a crash at any point either
 // leaves the old run untouched or completes the reset.
 func (c *Client) Reset(ctx context.Context, workflowID, runID string, opts ResetOptions) (ResetResult, error) {
+	if r, ok := c.forward(ctx); ok && !opts.DryRun {
+		rep, err := c.act(ctx, r, "reset", actwire.Request{WorkflowID: workflowID, RunID: runID, To: opts.To, Reapply: opts.ReapplySignals, Reason: opts.Reason})
+		var res ResetResult
+		if err == nil && len(rep.Data) > 0 {
+			err = json.Unmarshal(rep.Data, &res)
+		}
+		return res, err
+	}
 	rec, err := c.resolve(ctx, workflowID, runID)
 	if err != nil {
 		return ResetResult{}, err
@@ -87,7 +98,11 @@ func (c *Client) Reset(ctx context.Context, workflowID, runID string, opts Reset
 		res.NewRunID = uuid.NewString()
 		last := batches[len(batches)-1]
 		b := &Batch{Kind: BatchExternal, Events: []Event{{ID: last.Header.LastEventID + 1, Type: EventWorkflowReset, Time: clockOf(c.store).Now().UTC(),
-			Attrs: &WorkflowReset{NewRunID: res.NewRunID, ToEventID: res.ResetEventID, Reason: opts.Reason, Identity: c.identity, Signals: signals}}}}
+			Attrs: &WorkflowReset{NewRunID: res.NewRunID, ToEventID: res.ResetEventID, Reason: opts.Reason, Signals: signals}}}}
+		c.stamp(b.Events)
+		if err := signEvents(c.store, rec.RunID, b.Events); err != nil {
+			return ResetResult{}, err
+		}
 		data, err := encodeBatch(b)
 		if err != nil {
 			return ResetResult{}, err

@@ -100,8 +100,10 @@ func TestResetLastGoodAfterFix(t *testing.T) {
 
 // FM 4: signals received after the reset point are re-applied exactly once;
 // signals before it are replayed from the kept history, not re-applied.
-func TestResetReappliesSignalsOnce(t *testing.T) {
-	h := newHarness(t)
+// Signed, the copied history's signals are signed anew for the new run (else its replay would not see them).
+func TestResetReappliesSignalsOnce(t *testing.T) { plainAndSigned(t, resetReappliesSignalsOnce) }
+
+func resetReappliesSignalsOnce(t *testing.T, h *harness) {
 	wf := func(ctx engine.Context, _ int) (int, error) {
 		add := engine.GetSignalChannel(ctx, "add")
 		finish := engine.GetSignalChannel(ctx, "finish")

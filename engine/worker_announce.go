@@ -158,7 +158,9 @@ func (w *Worker) announcement(now time.Time) WorkerAnnouncement {
 	}
 	if len(w.reg.activities) > 0 {
 		a.Activities = sortedKeys(w.reg.activities)
-		a.ActivitySlots = SlotUse{InUse: int(w.ann.busyAct.Load()), Max: w.opts.MaxConcurrentActivities}
+		// The attempt slots count eager attempts too (started in the
+		// worker without passing through the queue).
+		a.ActivitySlots = SlotUse{InUse: max(int(w.ann.busyAct.Load()), len(w.actSlots)), Max: w.opts.MaxConcurrentActivities}
 	}
 	return a
 }

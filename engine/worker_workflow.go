@@ -214,8 +214,9 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 	env = newWorkflowEnv(w.reg, w.clock)
 	if len(t.First) > 0 {
 		// a new run: its whole history is the batch the task carries (later
-		// batches wake their own tasks; an append conflict reloads)
-		if b, err := DecodeBatch(t.First); err == nil && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
+		// batches wake their own tasks; an append conflict reloads); one
+		// holding forged operator events is read from history instead
+		if b, err := DecodeBatch(t.First); err == nil && w.unscreened(ctx, t.RunID, b) && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
 			return env, false, nil
 		}
 		env.close()
@@ -232,8 +233,19 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 	return env, true, nil
 }
 
+// unscreened tells whether b holds no forged operator events (and the key
+// could be read): else the run is replayed from history, which screens.
+func (w *Worker) unscreened(ctx context.Context, runID string, b *Batch) bool {
+	v, err := verifierOf(ctx, w.store)
+	return err == nil && len(v.screen(runID, b)) == 0
+}
+
 func (w *Worker) applyHistory(ctx context.Context, env *workflowEnv, runID string) error {
 	batches, err := w.store.ReadHistory(ctx, runID, env.lastSeq)
+	if err != nil {
+		return fmt.Errorf("reading history of %s: %w", runID, err)
+	}
+	v, err := verifierOf(ctx, w.store)
 	if err != nil {
 		return fmt.Errorf("reading history of %s: %w", runID, err)
 	}
@@ -242,6 +254,7 @@ func (w *Worker) applyHistory(ctx context.Context, env *workflowEnv, runID strin
 		if err != nil {
 			return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("batch %d: %v", sb.Seq, err)}
 		}
+		v.screen(runID, b) // forged operator events are not there (opauth.go)
 		if err := env.applyBatch(sb, b); err != nil {
 			return err
 		}

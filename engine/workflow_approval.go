@@ -10,10 +10,18 @@ import (
 // ApprovalOptions describe a human approval.
 type ApprovalOptions struct {
 	Description string
-	// Approvers, when set, are the only identities allowed to decide.
+	// Approvers, when set, are the only principals allowed to decide:
+	// user names, and groups spelled "group:NAME" (a user of that group
+	// decides). The engine checks them when the decision is made.
 	Approvers []string
 	// Timeout, when set, ends the wait with ErrApprovalTimedOut.
 	Timeout time.Duration
+	// FourEyes: whoever started the run may not decide (the engine
+	// refuses, naming the rule).
+	FourEyes bool
+	// NotByField: nor the principal named by this top-level string field
+	// of the run's input (the expense's "submitter").
+	NotByField string
 }
 
 // ApprovalDecision is an operator's answer.
@@ -46,8 +54,9 @@ func AwaitApproval(ctx Context, name string, opts ApprovalOptions) (ApprovalDeci
 	}
 	env.approvals[seq] = st
 	env.addCommand(&command{typ: EventApprovalRequested,
-		attrs: &ApprovalRequested{Seq: seq, Name: name, Description: opts.Description, Approvers: opts.Approvers, Timeout: opts.Timeout},
-		desc:  fmt.Sprintf("requests approval %s (seq %d)", name, seq)})
+		attrs: &ApprovalRequested{Seq: seq, Name: name, Description: opts.Description, Approvers: opts.Approvers, Timeout: opts.Timeout,
+			FourEyes: opts.FourEyes, NotByField: opts.NotByField},
+		desc: fmt.Sprintf("requests approval %s (seq %d)", name, seq)})
 	uncancel := wc.cancel.onCancel(func() { f.Set(nil, fmt.Errorf("approval %q: %w", name, ErrCanceled)) })
 	var d ApprovalDecision
 	err := f.Get(ctx, &d)

@@ -112,6 +112,8 @@ func decide(ctx engine.Context, in ExpenseInput, res *ExpenseResult) (bool, erro
 	d, err := engine.AwaitApproval(ctx, "manager", engine.ApprovalOptions{
 		Description: fmt.Sprintf("expense %s of %.2f by %s", in.ExpenseID, in.Amount, in.Submitter),
 		Timeout:     managerTimeout,
+		// four eyes: the engine refuses the submitter's own decision
+		NotByField: "submitter",
 	})
 	if err == nil {
 		res.Level, res.DecidedBy, res.Comment = "manager", d.By, d.Comment
@@ -128,6 +130,7 @@ func decide(ctx engine.Context, in ExpenseInput, res *ExpenseResult) (bool, erro
 	d, err = engine.AwaitApproval(ctx, "director", engine.ApprovalOptions{
 		Description: fmt.Sprintf("escalated: expense %s of %.2f by %s (no manager decision in %s)", in.ExpenseID, in.Amount, in.Submitter, managerTimeout),
 		Timeout:     time.Duration(in.DirectorTimeout),
+		NotByField:  "submitter",
 	})
 	if errors.Is(err, engine.ErrApprovalTimedOut) {
 		res.Level, res.DecidedBy, res.Comment = "expired", "policy", "no decision from a manager or a director in time"

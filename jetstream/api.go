@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/actwire"
 )
 
 // Request/reply APIs served by foreman-engine over core NATS (the search
@@ -34,7 +35,20 @@ func (s *Store) ServeAPI(subject string, handler func(ctx context.Context, req [
 	if err := checkAPISubject(subject); err != nil {
 		return nil, fmt.Errorf("serving API: %w", err)
 	}
-	return s.serveRequests("foreman-api", subject, apiQueueGroup, handler)
+	return s.serveRequests("foreman-api", subject, apiQueueGroup, bySubject(handler))
+}
+
+// bySubject adapts a handler that does not need the request's subject.
+func bySubject(h func(ctx context.Context, req []byte) []byte) func(context.Context, string, []byte) []byte {
+	return func(ctx context.Context, _ string, req []byte) []byte { return h(ctx, req) }
+}
+
+// ServeActions answers operator actions on fm.api.act.<user>.<action>
+// (every user, every action) with handler, which gets the subject: its
+// <user> token is who NATS authenticated (permissions pin each user to
+// their own), so the engine takes it as the principal.
+func (s *Store) ServeActions(handler func(ctx context.Context, subject string, req []byte) []byte) (func(), error) {
+	return s.serveRequests("foreman-act", actwire.ServeSubject, apiQueueGroup, handler)
 }
 
 // Request sends req to one engine serving subject and returns its answer.

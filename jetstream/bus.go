@@ -24,7 +24,7 @@ func (s *Store) ServeQueriesContext(queue string, handler func(ctx context.Conte
 	if err != nil {
 		return nil, fmt.Errorf("serving queries: %w", err)
 	}
-	stop, err := s.serveRequests("foreman-query", subj, queryQueueGroup, handler)
+	stop, err := s.serveRequests("foreman-query", subj, queryQueueGroup, bySubject(handler))
 	if err != nil {
 		return nil, fmt.Errorf("serving queries of %s: %w", queue, err)
 	}

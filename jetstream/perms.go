@@ -36,7 +36,7 @@ const (
 // every role: histories, run records, heartbeats, saved views, batch
 // journals, the user directory (public keys only) and the engine's
 // published signing key.
-var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine"}
+var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket}
 
 // auditStream is readable by operators and approvers, not viewers
 // (AUTH-CONTRACT.md §2).
@@ -94,7 +94,7 @@ func PermsFor(p auth.Principal) *Perms {
 	pr.Responses = true
 	pr.PubAllow = append(pr.PubAllow,
 		historySubjects, taskSubjects, timerSubjects, cancelSubject,
-		"$KV."+RunsBucket+".>", "$KV."+HeartbeatsBucket+".>",
+		"$KV."+RunsBucket+".>", "$KV."+HeartbeatsBucket+".>", "$KV."+WorkersBucket+".>",
 		apiPrefix+"STREAM.MSG.DELETE."+TimersStream)
 	pr.SubAllow = append(pr.SubAllow, cancelSubject)
 	if len(p.Queues) == 0 {

@@ -55,7 +55,7 @@ const (
 // stops taking requests (once it returns, new ones go to other members of
 // the queue group, or fail fast with no responders), cancels the contexts
 // of running handlers and waits for them.
-func (s *Store) serveRequests(service, subject, queue string, handler func(ctx context.Context, req []byte) []byte) (stop func(), err error) {
+func (s *Store) serveRequests(service, subject, queue string, handler func(ctx context.Context, subject string, req []byte) []byte) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sem := make(chan struct{}, replyMaxInFlight)
 	var (
@@ -81,7 +81,7 @@ func (s *Store) serveRequests(service, subject, queue string, handler func(ctx c
 		}
 		running.Add(1)
 		mu.Unlock()
-		data, timeout := req.Data(), requestTimeout(nats.Header(req.Headers()))
+		data, timeout, subj := req.Data(), requestTimeout(nats.Header(req.Headers())), req.Subject()
 		go func() {
 			defer func() { <-sem; running.Done() }()
 			rctx, rcancel := context.WithTimeout(ctx, timeout)
@@ -89,7 +89,7 @@ func (s *Store) serveRequests(service, subject, queue string, handler func(ctx c
 			// Published directly rather than with req.Respond: micro reads
 			// the request's respond error once the callback returns, which
 			// is before this goroutine answers.
-			if err := s.nc.Publish(reply, handler(rctx, data)); err != nil {
+			if err := s.nc.Publish(reply, handler(rctx, subj, data)); err != nil {
 				s.log.Warn("answering a request", "subject", subject, "err", err)
 			}
 		}()

@@ -47,6 +47,8 @@ type Store struct {
 	mu        sync.Mutex
 	consumers map[string]bool // task consumers known to exist, by name
 
+	signing signingState // the operator-event key (signing.go)
+
 	closeOnce sync.Once
 }
 

@@ -206,6 +206,16 @@ func TestWorkerLimitedToItsQueues(t *testing.T) {
 	if resp, err := st.AskWorker(ctx, "qa", "w1", []byte("{}")); err != nil || string(resp) != "runs" {
 		t.Fatalf("worker of qa asking another on qa: %q, %v", resp, err)
 	}
+	// It announces itself, and a viewer lists it (:queues, foreman queues).
+	if err := st.AnnounceWorker(ctx, "qa.w1", []byte(`{"queue":"qa"}`), 30*time.Second); err != nil {
+		t.Fatalf("worker of qa announcing itself: %v", err)
+	}
+	if ws, err := vst.ListWorkers(ctx); err != nil || len(ws) != 1 {
+		t.Fatalf("viewer listing workers: %d, %v", len(ws), err)
+	}
+	if err := st.WithdrawWorker(ctx, "qa.w1"); err != nil {
+		t.Fatalf("worker of qa withdrawing: %v", err)
+	}
 	ref := jstest.WatchRefusals(nc)
 	for _, subj := range []string{"fm.q.qb.w.w1", "fm.api.admin.wa.add", "fm.api.act.alice.approve", "$KV.fm_users.wa", "$JS.API.CONSUMER.MSG.NEXT.FM_TASKS.wf_qb", "$JS.API.CONSUMER.CREATE.FM_TASKS.wf_qa.fm.t.wf.qb", "fm.api.vis.search"} {
 		if !ref.Publish(subj) {

@@ -182,6 +182,7 @@ func Classify(err error) Kind {
 		errors.Is(err, engine.ErrImportedRun),
 		errors.Is(err, engine.ErrNoSuchApproval),
 		errors.Is(err, engine.ErrNotApprover),
+		errors.Is(err, engine.ErrPermissionDenied),
 		errors.Is(err, engine.ErrAlreadyStarted),
 		errors.Is(err, engine.ErrHistoryLimit):
 		return KindRefused

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/actwire"
 )
 
 // A batch applies one action to many runs: every match of a query, paged
@@ -325,7 +326,7 @@ func (r *batchRun) retake(ctx context.Context, prev ItemRecord, res ItemResult) 
 // hide an effect (a timeout) leaves the claim open: a resume settles it
 // from history.
 func (r *batchRun) apply(ctx context.Context, it ItemRecord, res ItemResult) ItemResult {
-	out, err := r.Actions.Perform(ctx, r.request(targetOf(it)))
+	out, err := r.Actions.Perform(actwire.WithBatch(ctx, r.b.ID), r.request(targetOf(it)))
 	switch {
 	case err == nil:
 		it.State, it.Reason = ItemOK, out.Detail

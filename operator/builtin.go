@@ -10,6 +10,7 @@ import (
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/auth"
 )
 
 // Names of the built-in actions.
@@ -132,7 +133,8 @@ func decide(approved bool) Action {
 	}
 	return Action{
 		Name: name, Write: true, States: running, Needs: Needs{Comment: true}, Summary: summary,
-		Args: func(p Params) map[string]any { return map[string]any{"approval": p.Approval, "comment": p.Comment} },
+		Roles: []auth.Role{auth.Approver},
+		Args:  func(p Params) map[string]any { return map[string]any{"approval": p.Approval, "comment": p.Comment} },
 		Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {
 			which, runID := cmp.Or(t.Approval, p.Approval), t.RunID
 			if which == "" {
@@ -173,6 +175,10 @@ func onlyApproval(x *engine.Execution) (string, error) {
 	return "", invalidf("%q has %d pending approvals (%s): name the one to decide", x.WorkflowID, len(names), strings.Join(names, ", "))
 }
 
+// tookSkew is how far apart two processes' estimates of the server's
+// clock may be (a batch's start and the event the engine appended).
+const tookSkew = 2 * time.Second
+
 // tookBy builds an action's Took from a predicate on one event type of the
 // run's own history.
 func tookBy[A any](match func(a *A, t Target, p Params, identity string) bool) func(context.Context, Env, Target, Params, time.Time) (bool, error) {
@@ -182,7 +188,9 @@ func tookBy[A any](match func(a *A, t Target, p Params, identity string) bool) f
 			return false, err
 		}
 		for _, e := range events {
-			if a, ok := e.Attrs.(*A); ok && !e.Time.Before(since) && match(a, t, p, env.Identity) {
+			// The engine dates the event by its own estimate of the
+			// server's clock, since by the batch's: tolerate their skew.
+			if a, ok := e.Attrs.(*A); ok && !e.Time.Before(since.Add(-tookSkew)) && match(a, t, p, env.Identity) {
 				return true, nil
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/auth"
 )
 
 // Action is one operator action, declared once. The CLI's subcommands, the
@@ -23,6 +24,10 @@ type Action struct {
 	Summary string
 	// Write actions change runs or shared state; ReadOnly refuses them.
 	Write bool
+	// Roles may perform the action besides the operator and admin roles
+	// (the approver role decides approvals). Reads and dry runs are open to
+	// every role but worker; the engine checks (Permits) every request.
+	Roles []auth.Role
 	// Destructive actions cannot be undone: the CLI confirms them (or needs
 	// --yes), the console asks to type the workflow id.
 	Destructive bool
@@ -78,6 +83,20 @@ func (a *Action) journalArgs(p Params) (json.RawMessage, error) {
 		return nil, fmt.Errorf("encoding the arguments of %s: %w", a.Name, err)
 	}
 	return raw, nil
+}
+
+// Permits tells whether role r may perform the action (a dry run when
+// dryRun): operator and admin every action, the roles the action names,
+// and every role but worker what changes nothing. Worker credentials
+// perform no operator action at all.
+func (a *Action) Permits(r auth.Role, dryRun bool) bool {
+	switch {
+	case r == auth.Worker:
+		return false
+	case r == auth.Operator || r == auth.Admin || slices.Contains(a.Roles, r):
+		return true
+	}
+	return !a.Write || dryRun && a.DryRuns
 }
 
 // Allows tells whether a run in status s accepts the action.

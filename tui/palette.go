@@ -29,6 +29,7 @@ func paletteCommands() []paletteCmd {
 		{name: "running", desc: "running executions", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listRunning, "")) }},
 		{name: "queues", desc: "task queues: workers, backlog, load", run: func(m *Model, _ string) tea.Cmd { return m.jump(newQueues(m)) }},
 		{name: "pulse", desc: "live dashboard: rates, latencies, queues, lag", run: func(m *Model, _ string) tea.Cmd { return m.jump(newPulse(m)) }},
+		{name: "audit", desc: "the audit trail: actions, refusals, forgeries", run: func(m *Model, _ string) tea.Cmd { return m.jump(newAudit(m)) }},
 		{name: "executions", desc: "all executions (home), no search", run: func(m *Model, _ string) tea.Cmd {
 			// Home is every execution: a fresh list, not the first one with
 			// whatever it was last searched for.

@@ -1,4 +1,10 @@
 package visibility
 
+import (
+	"context"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
 // DecodeEvents exposes the indexer's batch decoder to the external tests.
-var DecodeEvents = decodeEvents
+var DecodeEvents = func(data []byte) ([]engine.Event, error) { return decodeEvents(context.Background(), nil, "", data) }

@@ -205,7 +205,7 @@ func (x *Indexer) fold(ctx context.Context, k int, w *shardWork, later map[strin
 			if t == nil && i < firstNew {
 				continue // left to a later window: only its new attributes now
 			}
-			events, err := decodeEvents(data)
+			events, err := decodeEvents(ctx, f.src, st.runID, data)
 			if err != nil {
 				x.log.Error("search indexer: skipping an undecodable history batch", "run", st.runID, "seq", st.seqs[i], "err", err)
 				continue

@@ -78,7 +78,7 @@ func (a *app) env(ctx context.Context) (operator.Env, error) {
 	if err != nil {
 		return operator.Env{}, err
 	}
-	env := operator.Env{Client: c, Identity: c.Identity()}
+	env := operator.Env{Client: c, Identity: c.Principal()}
 	if vs := a.views; vs != nil {
 		env.SaveView = func(ctx context.Context, name, query string) error {
 			return vs.Save(ctx, jetstream.View{Name: name, Query: query, SavedBy: a.g.identity})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/foremanhq/foreman/compensations"
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/audit"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/operator"
 	"github.com/foremanhq/foreman/tui"
@@ -132,4 +133,14 @@ func (b *backend) Views(ctx context.Context) ([]tui.SavedView, error) {
 		out[i] = tui.SavedView{Name: v.Name, Query: v.Query}
 	}
 	return out, nil
+}
+
+// Audit reads the whole audit trail (tui.AuditReader, the :audit view).
+func (b *backend) Audit(ctx context.Context) ([]audit.Record, error) {
+	var recs []audit.Record
+	err := b.store.ReadAudit(ctx, false, func(r audit.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, err
 }

@@ -115,6 +115,9 @@ func printExecution(w io.Writer, sx shown) error {
 	} else {
 		t.add("Started", when(x.StartTime))
 	}
+	if x.StartedBy != "" {
+		t.add("Started by", x.StartedBy)
+	}
 	if !x.CloseTime.IsZero() {
 		t.add("Closed", when(x.CloseTime)+" (after "+x.CloseTime.Sub(x.StartTime).Round(1e6).String()+")")
 	}
@@ -139,6 +142,16 @@ func printExecution(w io.Writer, sx shown) error {
 	}
 	if len(x.Signals) > 0 {
 		t.add("Signals", strings.Join(x.Signals, ", "))
+	}
+	for _, a := range x.Actions {
+		by := a.By
+		if a.OnBehalfOf != "" {
+			by += " on behalf of " + a.OnBehalfOf
+		}
+		t.add("Action", a.Action+" by "+by+" "+when(a.At))
+	}
+	if x.Forgeries > 0 {
+		t.add("Ignored", fmt.Sprintf("%d operator events without the engine's signature (forgeries; see foreman audit)", x.Forgeries))
 	}
 	t.add("History", fmt.Sprintf("%d events", x.HistoryLength))
 	if err := t.print(w); err != nil {

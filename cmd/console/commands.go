@@ -63,21 +63,21 @@ const (
 	groupAct     = "Act on a run, or with -q QUERY on every match (a batch)"
 	groupStart   = "Start a run, or import exported ones"
 	groupViews   = "Saved views (shared with the console)"
-	groupHealth  = "Engine health"
 	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
+	groupHealth  = "Engine health"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupHealth, groupConn}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
-	listCommand, countCommand,
+	listCommand, countCommand, auditCommand,
 	showCommand, historyCommand, stackCommand, queryCommand, exportCommand,
 	signalCommand, approveCommand, rejectCommand, cancelCommand, terminateCommand, resetCommand, compensateCommand,
 	startCommand, importCommand,
 	viewsCommand,
-	queuesCommand,
 	contextCmd,
+	queuesCommand,
 }
 
 func lookup(name string) *command {

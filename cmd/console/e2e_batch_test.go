@@ -199,7 +199,8 @@ func simulateInterrupted(t *testing.T, e *engineProc, batchID string, runs map[s
 			t.Fatal(err)
 		}
 	}
-	boss := engine.NewClient(e.node.Store, engine.ClientOptions{Identity: "boss"})
+	// as the batch's principal: the engine records who authenticated
+	boss := engine.NewClient(e.dialAs(t, e.asUser(t, "boss")[1]).Store, engine.ClientOptions{Identity: "boss"})
 	if err := boss.Decide(ctx, b, runs[b], "manager", true, "bulk"); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ type bgForeman struct {
 func startForeman(t *testing.T, e *engineProc, identity string, args ...string) *bgForeman {
 	t.Helper()
 	b := &bgForeman{done: make(chan struct{})}
-	b.cmd = exec.Command(filepath.Join(binDir, "foreman"), args...)
+	b.cmd = exec.Command(filepath.Join(binDir, "foreman"), append(e.asUser(t, identity), args...)...)
 	b.cmd.Env = append(os.Environ(), "FOREMAN_NATS="+e.url, "FOREMAN_IDENTITY="+identity)
 	stdout, err := b.cmd.StdoutPipe()
 	if err != nil {

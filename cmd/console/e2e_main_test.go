@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,9 @@ type engineProc struct {
 	data   string
 	node   *jetstream.Node
 	client *engine.Client // identity "test-setup"
+
+	usersMu sync.Mutex
+	users   map[string]string // identity -> credentials file (asUser)
 }
 
 func freeAddr() (string, error) {
@@ -190,6 +194,9 @@ func (e *engineProc) fm(t *testing.T, identity string, stdin io.Reader, args ...
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if !slices.Contains(args, "--creds") { // else the test authenticates itself
+		args = append(e.asUser(t, identity), args...)
+	}
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "foreman"), args...)
 	cmd.Env = append(os.Environ(), "FOREMAN_NATS="+e.url, "FOREMAN_IDENTITY="+identity, "FOREMAN_READ_ONLY=")
 	cmd.Stdin = stdin
@@ -350,4 +357,27 @@ func compact(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return b.String()
+}
+
+// asUser is the --creds flag that makes identity the principal: the
+// engine records who authenticated, not FOREMAN_IDENTITY, so each identity
+// the tests act as is a user of its own (admin: every action, as the
+// local credentials), made once per engine with foreman-engine users add.
+func (e *engineProc) asUser(t *testing.T, identity string) []string {
+	t.Helper()
+	e.usersMu.Lock()
+	defer e.usersMu.Unlock()
+	if creds, ok := e.users[identity]; ok {
+		return []string{"--creds", creds}
+	}
+	if e.users == nil {
+		e.users = map[string]string{}
+	}
+	creds := filepath.Join(e.data, "e2e-"+identity+".nk")
+	out, err := exec.Command(filepath.Join(binDir, "foreman-engine"), "users", "add", identity, "--role", "admin", "-o", creds, "--nats", e.url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("users add %s: %v\n%s", identity, err, out)
+	}
+	e.users[identity] = creds
+	return []string{"--creds", creds}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/internal/audit"
 	"github.com/foremanhq/foreman/internal/lograte"
 	"github.com/foremanhq/foreman/internal/metrics"
 	"github.com/foremanhq/foreman/internal/users"
@@ -48,6 +49,7 @@ func run() error {
 		demo     bool
 		idxDir   string
 		metricsL string
+		auditRet time.Duration
 	)
 	flag.StringVar(&opts.DataDir, "data", "./foreman-data", "directory of the embedded server's file store")
 	flag.StringVar(&opts.Listen, "listen", jetstream.DefaultListen, "address the embedded server listens on (host:port)")
@@ -64,6 +66,7 @@ func run() error {
 	flag.BoolVar(&demo, "demo", false, "run the example workers and keep starting demo executions")
 	flag.StringVar(&idxDir, "index-dir", "", "directory of the search index (default <data>/index)")
 	flag.StringVar(&metricsL, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off by default; a bare port is loopback; other hosts need --insecure)")
+	flag.DurationVar(&auditRet, "audit-retention", audit.DefaultRetention, "how long the audit trail (stream FM_AUDIT) keeps each record")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n       foreman-engine users ...          add, list and revoke users; print NATS permissions (users -h)\n")
 		flag.PrintDefaults()
@@ -170,6 +173,12 @@ func run() error {
 		return err
 	}
 	defer stopAdmin()
+	// Before anything appends: operator events are signed from the start.
+	stopActions, err := startActions(ctx, store, dir, opts.DataDir, auditRet, log)
+	if err != nil {
+		return err
+	}
+	defer stopActions()
 	var col *metrics.Collector
 	if metricsL != "" {
 		col = metrics.New(nil, nil)

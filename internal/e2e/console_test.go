@@ -84,7 +84,9 @@ func TestConsoleApproveAndTerminate(t *testing.T) {
 	for _, ev := range events {
 		if d, ok := ev.Attrs.(*engine.ApprovalDecided); ok {
 			decided++
-			if !d.Approved || d.By != "alice" || d.Comment != "receipts checked" || d.Name != "manager" {
+			// who authenticated (the local credentials' user), on behalf of
+			// the identity the console was given
+			if !d.Approved || d.By != jetstream.LocalUser() || d.OnBehalfOf != "alice" || d.Comment != "receipts checked" || d.Name != "manager" {
 				t.Fatalf("recorded decision %+v", d)
 			}
 		}
@@ -133,7 +135,7 @@ func TestConsoleApproveAndTerminate(t *testing.T) {
 			term = a
 		}
 	}
-	if term == nil || term.Identity != "alice" || term.Reason != "customer withdrew" {
+	if term == nil || term.Identity != jetstream.LocalUser() || term.OnBehalfOf != "alice" || term.Reason != "customer withdrew" {
 		t.Fatalf("terminate recorded as %+v", term)
 	}
 	s.keys("q")

@@ -35,7 +35,7 @@ func Start(t testing.TB) *Engine {
 	}
 	c := engine.NewClient(store, engine.ClientOptions{Identity: "alice"})
 	acts := operator.New(operator.Default, func(context.Context) (operator.Env, error) {
-		return operator.Env{Client: c, Identity: c.Identity()}, nil
+		return operator.Env{Client: c, Identity: c.Principal()}, nil
 	})
 	return &Engine{Client: c, Journal: j, Actions: acts}
 }

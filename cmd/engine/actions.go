@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/actwire"
+	"github.com/foremanhq/foreman/internal/auth"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/operator"
+)
+
+// startActions makes this engine the one that appends operator events: it
+// signs them (its key under <data>/auth, published for every reader),
+// keeps the audit trail, and answers fm.api.act.<user>.<action>.
+func startActions(ctx context.Context, store *jetstream.Store, dir auth.Directory, dataDir string, retention time.Duration, log *slog.Logger) (stop func(), err error) {
+	if err := store.EnableSigning(ctx, dataDir); err != nil {
+		return nil, err
+	}
+	if err := store.EnableAudit(ctx, retention); err != nil {
+		return nil, err
+	}
+	svc := &operator.Service{Catalog: operator.Default, Client: engine.NewClient(store, engine.ClientOptions{Identity: "foreman-engine"}),
+		Directory: dir, Audit: store, Log: log}
+	stop, err = store.ServeActions(svc.Handle)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("serving operator actions", "subject", actwire.ServeSubject, "audit_retention", retention)
+	return stop, nil
+}

@@ -27,6 +27,7 @@ type Server struct {
 	base      *server.Options // as started, before the directory's users
 	usersMu   sync.Mutex
 	logNames  *atomic.Pointer[map[string]string] // the log adapter's key -> user
+	authn     *nkeyAuthn                         // nil with NoAuth
 	once      sync.Once
 }
 
@@ -110,8 +111,11 @@ func StartEmbedded(opts Options, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("starting embedded nats: jetstream did not start (data %s)", opts.DataDir)
 	}
 	s := &Server{ns: ns, lock: lock, credsFile: credsFile, base: base, logNames: &adapter.names}
-	if len(base.Nkeys) > 0 {
-		s.localKey = base.Nkeys[0].Nkey
+	if a, ok := base.CustomClientAuthentication.(*nkeyAuthn); ok {
+		s.authn = a
+		for k := range *a.users.Load() {
+			s.localKey = k
+		}
 	}
 	if credsFile != "" {
 		// Not fatal: clients can still be given --creds.
@@ -131,7 +135,10 @@ func secureServer(sopts *server.Options, opts Options, credsFile *string) error 
 		if err != nil {
 			return err
 		}
-		sopts.Nkeys = []*server.NkeyUser{{Nkey: pub}}
+		// nonce and key set as for opts.Nkeys, checked by nkeyAuthn so that
+		// users change without reloading the server (server_authn.go)
+		sopts.AlwaysEnableNonce = true
+		sopts.CustomClientAuthentication = newNkeyAuthn(pub)
 		*credsFile = path
 	}
 	if opts.TLSCert != "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"reflect"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -12,19 +14,18 @@ import (
 
 // SetUsers makes the embedded server accept the active users of recs,
 // each with its role's permissions (PermsFor), besides the engine's own
-// key, which keeps every right. It reloads the server's authorization in
-// place: the connections of a user no longer in the set (revoked) are
-// closed at once and their reconnects refused, and a user whose role
-// changed gets the new permissions on its open connections. A server
-// started with NoAuth ignores it.
+// key, which keeps every right. New connections are checked against the
+// new set at once; the open connections of a user who is no longer in it
+// (revoked) or whose permissions changed are closed, so that a revoked
+// user's reconnect is refused and a changed one reconnects under its new
+// role. A server started with NoAuth ignores it.
 func (s *Server) SetUsers(recs []UserRecord) error {
-	if s.localKey == "" {
+	if s.localKey == "" || s.authn == nil {
 		return nil
 	}
 	s.usersMu.Lock()
 	defer s.usersMu.Unlock()
-	opts := s.base.Clone()
-	opts.Nkeys = []*server.NkeyUser{{Nkey: s.localKey}}
+	users := map[string]*server.NkeyUser{s.localKey: {Nkey: s.localKey}}
 	names := map[string]string{s.localKey: LocalUser()}
 	for _, r := range recs {
 		if !r.Active() {
@@ -33,12 +34,35 @@ func (s *Server) SetUsers(recs []UserRecord) error {
 		if !r.Active() || r.Local || r.NKey == s.localKey || r.Validate() != nil {
 			continue
 		}
-		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: r.NKey, Permissions: PermsFor(r.Principal).natsPermissions()})
+		users[r.NKey] = &server.NkeyUser{Nkey: r.NKey, Permissions: PermsFor(r.Principal).natsPermissions()}
 		names[r.NKey] = r.User
 	}
+	old := s.authn.users.Load()
 	s.logNames.Store(&names)
-	if err := s.ns.ReloadOptions(opts); err != nil {
-		return fmt.Errorf("applying %d users to the embedded server: %w", len(opts.Nkeys)-1, err)
+	s.authn.set(users)
+	return s.closeChanged(*old, users)
+}
+
+// closeChanged closes the connections whose key left the set or whose
+// permissions changed between old and now.
+func (s *Server) closeChanged(old, now map[string]*server.NkeyUser) error {
+	changed := map[string]bool{}
+	for k, u := range old {
+		if n, ok := now[k]; !ok || !reflect.DeepEqual(u.Permissions, n.Permissions) {
+			changed[k] = true
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	cz, err := s.ns.Connz(&server.ConnzOptions{Username: true, Limit: math.MaxInt32})
+	if err != nil {
+		return fmt.Errorf("listing connections to close after a user change: %w", err)
+	}
+	for _, c := range cz.Conns {
+		if changed[c.AuthorizedUser] {
+			_ = s.ns.DisconnectClientByID(c.Cid) // gone already is fine
+		}
 	}
 	return nil
 }
@@ -74,4 +98,11 @@ func (n *Node) ServeUsers(ctx context.Context, log *slog.Logger) (*Users, error)
 		})
 	}
 	return u, nil
+}
+
+// Accepts tells whether the server lets the user of public key nkey in
+// now: the directory applies a change asynchronously (a watch), so a
+// caller that adds a user and connects at once may wait for this.
+func (s *Server) Accepts(nkey string) bool {
+	return s.authn != nil && s.authn.user(nkey) != nil
 }

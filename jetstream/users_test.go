@@ -38,11 +38,23 @@ func bootWithUsers(t *testing.T) (*jetstream.Node, *jetstream.Users, *syncbuf.Bu
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
+	waitApplied(t, node, node.Server.LocalKey(), "the engine's own")
 	return node, users, serverLog
 }
 
+// waitApplied waits until the server accepts the user of key (the
+// directory applies users asynchronously, through its watch).
+func waitApplied(t *testing.T, node *jetstream.Node, key, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !node.Server.Accepts(key); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never applied user %s", name)
+		}
+	}
+}
+
 // addUser adds name with role (and queues) and writes its credentials.
-func addUser(t *testing.T, users *jetstream.Users, name string, role auth.Role, queues ...string) string {
+func addUser(t *testing.T, node *jetstream.Node, users *jetstream.Users, name string, role auth.Role, queues ...string) string {
 	t.Helper()
 	pub, file, err := jetstream.NewUserCreds(name, role)
 	if err != nil {
@@ -55,6 +67,7 @@ func addUser(t *testing.T, users *jetstream.Users, name string, role auth.Role, 
 	if err := users.Add(context.Background(), jetstream.UserRecord{Principal: auth.Principal{User: name, Role: role, Queues: queues}, NKey: pub}); err != nil {
 		t.Fatal(err)
 	}
+	waitApplied(t, node, pub, name)
 	return path
 }
 
@@ -74,7 +87,7 @@ func TestViewerCannotWrite(t *testing.T) {
 	if u := jetstream.CredsUser(node.Server.CredsFile()); u != jetstream.LocalUser() || node.Store.User() != u {
 		t.Fatalf("local principal: file %q, connection %q, want %q", u, node.Store.User(), jetstream.LocalUser())
 	}
-	nc := jstest.ConnectAs(t, node.URL(), addUser(t, users, "vera", auth.Viewer))
+	nc := jstest.ConnectAs(t, node.URL(), addUser(t, node, users, "vera", auth.Viewer))
 	if got := jetstream.ConnUser(nc); got != "vera" {
 		t.Fatalf("ConnUser = %q, want vera", got)
 	}
@@ -147,7 +160,7 @@ func TestWorkerLimitedToItsQueues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nc := jstest.ConnectAs(t, node.URL(), addUser(t, users, "wa", auth.Worker, "qa"))
+	nc := jstest.ConnectAs(t, node.URL(), addUser(t, node, users, "wa", auth.Worker, "qa"))
 	st, err := jetstream.OpenExisting(ctx, nc, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +200,7 @@ func TestWorkerLimitedToItsQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stopQ()
-	vnc := jstest.ConnectAs(t, node.URL(), addUser(t, users, "vic", auth.Viewer))
+	vnc := jstest.ConnectAs(t, node.URL(), addUser(t, node, users, "vic", auth.Viewer))
 	vst, err := jetstream.OpenExisting(ctx, vnc, jetstream.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +244,7 @@ func TestWorkerLimitedToItsQueues(t *testing.T) {
 // from then on.
 func TestRevokeCutsTheConnection(t *testing.T) {
 	node, users, _ := bootWithUsers(t)
-	nc := jstest.ConnectAs(t, node.URL(), addUser(t, users, "otto", auth.Operator))
+	nc := jstest.ConnectAs(t, node.URL(), addUser(t, node, users, "otto", auth.Operator))
 	closed := make(chan struct{})
 	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 	nc.SetDisconnectErrHandler(func(*nats.Conn, error) {})

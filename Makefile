@@ -28,9 +28,9 @@ test:
 	$(GO) test -run='^$$' -fuzz=FuzzPayloadText -fuzztime=10s ./visibility
 	$(GO) test -run='^$$' -fuzz=FuzzASCIIAnalyzer -fuzztime=10s ./visibility
 
-## test-cluster: only the in-process 3-node cluster tests (node loss under load, several engines), with the rolling restart make test skips (a known stall).
+## test-cluster: only the in-process 3-node cluster tests (node loss under load, several engines), with the node-loss tests make test skips (a known stall).
 test-cluster:
-	FOREMAN_CLUSTER_ROLLING=1 $(GO) test -race -timeout 10m -run 'Cluster' -v ./jetstream
+	FOREMAN_CLUSTER_LOSS=1 $(GO) test -race -timeout 10m -run 'Cluster' -v ./jetstream
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

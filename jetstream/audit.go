@@ -49,6 +49,30 @@ func (s *Store) EnableAudit(ctx context.Context, retention time.Duration) error 
 
 // AppendAudit appends one record (msgID, when set, deduplicates a retry).
 func (s *Store) AppendAudit(ctx context.Context, r audit.Record, msgID string) error {
+	return appendAudit(ctx, s.js, r, msgID)
+}
+
+// AppendAuditOn appends r through nc, creating the audit stream with the
+// default retention when it is missing: for writers without a Store (user
+// management, whose --direct mode runs before any engine set the stream up).
+func AppendAuditOn(ctx context.Context, nc *nats.Conn, r audit.Record) error {
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return fmt.Errorf("appending to %s: %w", audit.Stream, err)
+	}
+	err = appendAudit(ctx, js, r, "")
+	if !errors.Is(err, natsjs.ErrNoStreamResponse) {
+		return err
+	}
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	defer cancel()
+	if _, err := ensureStream(ctx, js, auditConfig(Options{}, audit.DefaultRetention)); err != nil {
+		return fmt.Errorf("creating %s: %w", audit.Stream, err)
+	}
+	return appendAudit(ctx, js, r, "")
+}
+
+func appendAudit(ctx context.Context, js natsjs.JetStream, r audit.Record, msgID string) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding an audit record: %w", err)
@@ -59,7 +83,7 @@ func (s *Store) AppendAudit(ctx context.Context, r audit.Record, msgID string) e
 	if msgID != "" {
 		opts = append(opts, natsjs.WithMsgID(msgID))
 	}
-	if _, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: r.Subject(), Data: data}, opts...); err != nil {
+	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: r.Subject(), Data: data}, opts...); err != nil {
 		return fmt.Errorf("appending to %s: %w", audit.Stream, err)
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/foremanhq/foreman/internal/audit"
 	"github.com/foremanhq/foreman/internal/auth"
 	"github.com/foremanhq/foreman/jetstream"
 )
@@ -83,9 +84,9 @@ func handle(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, m *nats.Ms
 		who, op = "?", "invalid"
 	}
 	var req Request
-	rec := auditRecord{Principal: who, Action: "users." + op}
+	rec := audit.Record{Principal: who, Action: "users." + op}
 	refuse := func(why string) Reply {
-		rec.Outcome = "refused: " + why
+		rec.Outcome, rec.Why = audit.Refused, why
 		writeAudit(ctx, nc, rec, log)
 		log.Warn("admin request refused", "user", who, "op", op, "why", why)
 		return Reply{Error: why}
@@ -106,7 +107,7 @@ func handle(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, m *nats.Ms
 	if err != nil {
 		return refuse(err.Error())
 	}
-	rec.Role = p.Role
+	rec.Role = string(p.Role)
 	if p.Role != auth.Admin {
 		return refuse(fmt.Sprintf("%s has role %s; managing users needs admin", who, p.Role))
 	}
@@ -117,7 +118,7 @@ func handle(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, m *nats.Ms
 }
 
 // apply performs op for the admin rec names and audits it.
-func apply(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, rec auditRecord, op string, req Request, log *slog.Logger) Reply {
+func apply(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, rec audit.Record, op string, req Request, log *slog.Logger) Reply {
 	who := rec.Principal
 	if req.User != "" {
 		rec.Targets = []string{req.User}
@@ -144,10 +145,10 @@ func apply(ctx context.Context, nc *nats.Conn, dir *jetstream.Users, rec auditRe
 		return Reply{Error: fmt.Sprintf("unknown operation %q (add, list, revoke)", op)}
 	}
 	if err != nil {
-		rec.Outcome = "failed: " + err.Error()
+		rec.Outcome, rec.Why = audit.Failed, err.Error()
 		reply.Error = err.Error()
 	} else {
-		rec.Outcome = "ok"
+		rec.Outcome = audit.OK
 		log.Info("users changed", "by", who, "op", op, "user", req.User, "role", req.Role)
 	}
 	writeAudit(ctx, nc, rec, log)
@@ -169,7 +170,7 @@ func Direct(ctx context.Context, nc *nats.Conn, op string, req Request) (Reply, 
 	if who == "" {
 		who = "nats-admin"
 	}
-	rec := auditRecord{Principal: who, Role: auth.Admin, Action: "users." + op, Reason: "direct"}
+	rec := audit.Record{Principal: who, Role: string(auth.Admin), Action: "users." + op, Reason: "direct"}
 	r := apply(ctx, nc, dir, rec, op, req, slog.New(slog.DiscardHandler))
 	if r.Error != "" {
 		return r, fmt.Errorf("users %s: %s", op, r.Error)

@@ -16,6 +16,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/foremanhq/foreman/internal/audit"
 	"github.com/foremanhq/foreman/internal/auth"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
@@ -173,7 +174,7 @@ func TestAdminServiceChecksTheRole(t *testing.T) {
 	if m, err := lit.NextMsgWithContext(ctx); err != nil || !strings.HasPrefix(m.Reply, "$JS.ACK.") {
 		t.Fatalf("the push consumer delivered nothing, or with reply %v: %v", m, err)
 	}
-	cons, err := js.OrderedConsumer(ctx, auditStream, natsjs.OrderedConsumerConfig{})
+	cons, err := js.OrderedConsumer(ctx, audit.Stream, natsjs.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestAdminServiceChecksTheRole(t *testing.T) {
 		if err != nil {
 			t.Fatalf("audit after %d records: %v", len(got), err)
 		}
-		var rec auditRecord
+		var rec audit.Record
 		if err := json.Unmarshal(m.Data(), &rec); err != nil {
 			t.Fatal(err)
 		}

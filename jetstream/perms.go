@@ -86,6 +86,14 @@ func PermsFor(p auth.Principal) *Perms {
 		// Searches, queries, live index updates.
 		pr.PubAllow = append(pr.PubAllow, "fm.api.vis.>", querySubjectPrefix+">")
 		pr.SubAllow = append(pr.SubAllow, "fm.vis.updates")
+		if p.Role == auth.Operator || p.Role == auth.Approver {
+			// A batch's own bookkeeping (its journal and the hold that says
+			// which process runs it) and the shared saved views: written by
+			// the client, never workflow state — each run's action still
+			// goes through fm.api.act, where the engine checks the role.
+			pr.PubAllow = append(pr.PubAllow, "$KV."+BatchesBucket+".>", "$KV."+ViewsBucket+".>", holdSubjectPrefix+">")
+			pr.SubAllow = append(pr.SubAllow, holdSubjectPrefix+">")
+		}
 		return pr
 	}
 	// A worker: what the worker runtime and an app starting workflows do

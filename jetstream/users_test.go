@@ -108,6 +108,7 @@ func TestViewerCannotWrite(t *testing.T) {
 		"$JS.API.STREAM.MSG.DELETE.FM_HISTORY", "$JS.API.CONSUMER.DELETE.FM_HISTORY.dispatcher",
 		"$JS.API.CONSUMER.CREATE.FM_HISTORY.dispatcher", "$JS.API.CONSUMER.MSG.NEXT.FM_TASKS.wf_q",
 		"fm.api.admin.vera.add", "fm.api.act.alice.approve", "$JS.API.STREAM.INFO.FM_AUDIT.x",
+		"$KV.fm_batches.b1.meta", "$KV.fm_views.v", "fm.batch.hold.b1",
 	} {
 		if !ref.Publish(subj) {
 			t.Errorf("viewer publish on %s was not refused", subj)
@@ -265,5 +266,56 @@ func TestRevokeCutsTheConnection(t *testing.T) {
 	defer cancel()
 	if _, err := nc.RequestWithContext(ctx, "fm.api.vis.count", nil); err == nil {
 		t.Fatal("request of a revoked user succeeded")
+	}
+}
+
+// An operator runs batches and saves shared views: the client writes the
+// batch's journal, its hold and the view itself (bookkeeping, never a
+// run's state: each run's action goes through the engine), and nothing
+// else of the store.
+func TestOperatorKeepsBatchesAndViews(t *testing.T) {
+	node, users, _ := bootWithUsers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// foreman-engine creates both buckets at start (cmd/engine).
+	if _, err := jetstream.OpenBatches(ctx, node.Conn, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jetstream.OpenViews(ctx, node.Conn, 0); err != nil {
+		t.Fatal(err)
+	}
+	nc := jstest.ConnectAs(t, node.URL(), addUser(t, node, users, "otto", auth.Operator))
+	bs, err := jetstream.OpenBatches(ctx, nc, 0)
+	if err != nil {
+		t.Fatalf("operator opens the batch journals: %v", err)
+	}
+	release, err := bs.Hold(ctx, "b1", "otto")
+	if err != nil {
+		t.Fatalf("operator holds a batch: %v", err)
+	}
+	defer release()
+	if _, err := bs.Hold(ctx, "b1", "otto-again"); !errors.Is(err, jetstream.ErrBatchRunning) {
+		t.Fatalf("second hold of a held batch: %v, want ErrBatchRunning", err)
+	}
+	js, _ := natsjs.New(nc)
+	kv, err := js.KeyValue(ctx, jetstream.BatchesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "b1.meta", []byte("{}")); err != nil {
+		t.Fatalf("operator writes its batch journal: %v", err)
+	}
+	vs, err := jetstream.OpenViews(ctx, nc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vs.Save(ctx, jetstream.View{Name: "late", Query: "status:running", SavedBy: "otto"}); err != nil {
+		t.Fatalf("operator saves a view: %v", err)
+	}
+	ref := jstest.WatchRefusals(nc)
+	for _, subj := range []string{"fm.h.r1", "fm.t.wf.q", "$KV.fm_runs.x", "$KV.fm_users.otto"} {
+		if !ref.Publish(subj) {
+			t.Errorf("operator publish on %s was not refused", subj)
+		}
 	}
 }

@@ -48,6 +48,9 @@ const (
 	EventRunCompensated           EventType = "RunCompensated"
 	EventRunImported              EventType = "RunImported"
 	EventOperatorEventRejected    EventType = "OperatorEventRejected"
+	EventWorkflowPaused           EventType = "WorkflowPaused"
+	EventWorkflowUnpaused         EventType = "WorkflowUnpaused"
+	EventActivityOperation        EventType = "ActivityOperation"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.

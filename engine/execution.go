@@ -36,6 +36,13 @@ type PendingActivity struct {
 	ScheduledAt  time.Time `json:"scheduled_at"`
 	LastFailure  *Failure  `json:"last_failure,omitempty"`
 	NextAttempt  time.Time `json:"next_attempt,omitzero"`
+	// Paused: an operator paused the activity (its next attempts wait).
+	Paused bool `json:"paused,omitempty"`
+	// Held: its current attempt waits for dispatch (it fell due while the
+	// run or the activity was paused, or the activity is a dead letter).
+	Held bool `json:"held,omitempty"`
+	// DeadLettered: its attempts ran out under a pause-on-exhaustion policy.
+	DeadLettered bool `json:"dead_lettered,omitempty"`
 }
 
 // PendingTimer is a timer that has not fired.
@@ -136,6 +143,9 @@ type Execution struct {
 	// Imported is set on a read-only copy of a run made by `foreman
 	// import` (Client.Import): no worker runs it and writes refuse it.
 	Imported *RunImported `json:"imported,omitempty"`
+	// Paused says who paused the running run, when and why (nil when it
+	// is not paused); a dead letter's says which activity and error.
+	Paused *PauseInfo `json:"paused,omitempty"`
 	PendingWork
 }
 
@@ -167,6 +177,7 @@ type summary struct {
 	acts        map[int64]*PendingActivity
 	timers      map[int64]*PendingTimer
 	approvals   map[int64]*PendingApproval
+	pauses      pauseSet
 }
 
 // Summarize folds a run's events into an Execution.
@@ -186,6 +197,7 @@ func Summarize(events []Event) *Execution {
 	if x.Status != StatusRunning {
 		return x // nothing is pending on a closed run
 	}
+	x.Paused = sum.pauses.info()
 	for _, p := range sum.acts {
 		x.Activities = append(x.Activities, *p)
 	}

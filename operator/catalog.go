@@ -144,6 +144,11 @@ type Params struct {
 	Query string
 	// DryRun changes nothing.
 	DryRun bool
+	// Activity selects a run's pending activities (a seq or a type; "" the
+	// only one); ActivityOptions and Failure: update-options and fail.
+	Activity        string
+	ActivityOptions *engine.ActivityOptionsUpdate
+	Failure         *engine.Failure
 }
 
 // Outcome is what a performed action reports.

@@ -143,7 +143,7 @@ func TestEventRegistryFacts(t *testing.T) {
 	pending := map[EventType]pendingEffect{
 		EventActivityScheduled: pendingOpens, EventTimerStarted: pendingOpens, EventApprovalRequested: pendingOpens,
 		EventActivityAttemptFailed: pendingUpdates, EventActivityOperation: pendingUpdates,
-		EventActivityCompleted:     pendingCloses, EventActivityFailed: pendingCloses, EventActivityCancelRequested: pendingCloses,
+		EventActivityCompleted: pendingCloses, EventActivityFailed: pendingCloses, EventActivityCancelRequested: pendingCloses,
 		EventTimerFired: pendingCloses, EventTimerCanceled: pendingCloses, EventApprovalDecided: pendingCloses, EventApprovalTimedOut: pendingCloses,
 	}
 	for _, typ := range EventTypes() {

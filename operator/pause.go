@@ -77,7 +77,9 @@ func activityAction(name, op, summary string, needs Needs) Action {
 			}
 			return Outcome{Detail: "activity " + op + " " + strings.Join(names, ", "), Data: acted}, nil
 		},
-		Took: tookBy(func(a *engine.ActivityOperation, t Target, p Params, id string) bool { return a.Op == op && a.Identity == id }),
+		Took: tookBy(func(a *engine.ActivityOperation, t Target, p Params, id string) bool {
+			return a.Op == op && a.Identity == id
+		}),
 	}
 }
 

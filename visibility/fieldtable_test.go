@@ -66,7 +66,15 @@ func sampleRuns() [][]engine.Event {
 	}
 	imported := append(append([]engine.Event(nil), completed...),
 		ev(4, time.Hour, engine.EventRunImported, &engine.RunImported{Format: engine.ExportFormat, Source: "prod", Identity: "ops@acme"}))
-	return [][]engine.Event{running, failed, completed, terminated, imported}
+	deadLetter := []engine.Event{
+		ev(1, 0, engine.EventWorkflowStarted, &engine.WorkflowStarted{WorkflowID: "order-5", RunID: "run-5", WorkflowType: "Order", TaskQueue: "orders"}),
+		ev(2, time.Second, engine.EventWorkflowTaskCompleted, &engine.WorkflowTaskCompleted{}),
+		ev(3, time.Second, engine.EventActivityScheduled, &engine.ActivityScheduled{Seq: 1, ActivityType: "Charge", TaskQueue: "orders"}),
+		ev(4, 2*time.Second, engine.EventActivityAttemptFailed, &engine.ActivityAttemptFailed{Seq: 1, Attempt: 3, Failure: fail, DeadLetter: true}),
+		ev(5, 2*time.Second, engine.EventWorkflowPaused, &engine.WorkflowPaused{DeadLetter: true, Seq: 1, ActivityType: "Charge", Failure: fail}),
+		ev(6, 3*time.Second, engine.EventWorkflowPaused, &engine.WorkflowPaused{Reason: "card processor incident", Identity: "ops@acme"}),
+	}
+	return [][]engine.Event{running, failed, completed, terminated, imported, deadLetter}
 }
 
 // newTestBuilder returns a document builder over the index mapping and a
@@ -144,7 +152,7 @@ func TestDocumentBytesUnchanged(t *testing.T) {
 		}
 		got = append(got, docDigest(d))
 	}
-	want := []string{"foreman-vis-10", "6492061b5cb71474", "28a874f87d02ef1d", "ced9b88f230865bc", "c7c38a8179bc966b", "16920c6af0e1c73d", "3ea2557b35e4dd58"}
+	want := []string{"foreman-vis-11", "6545328defa0e7b7", "524fd032b422d826", "ced9b88f230865bc", "c7c38a8179bc966b", "16920c6af0e1c73d", "3ea2557b35e4dd58", "fa0d20112c027dbc"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("the mapping or the documents changed: bump mappingVersion (indexes rebuild), then set the digests\n got %q\nwant %q", got, want)
 	}

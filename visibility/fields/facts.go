@@ -27,6 +27,8 @@ type Facts struct {
 	Actors        []string
 	ContinuedFrom string
 	LastFailure   *engine.Failure
+	// LastError is the failure of the pending activity that failed last.
+	LastError *engine.Failure
 
 	// The full-text values: payload values (not keys), the failure types
 	// and messages, signal names and payloads, the status line, and what

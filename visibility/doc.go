@@ -220,6 +220,7 @@ func summary(f *fields.Facts) Doc {
 		Input:             storedJSON(x.Input),
 		Result:            storedJSON(x.Result),
 		Imported:          x.Imported != nil,
+		Paused:            x.Paused,
 	}
 }
 

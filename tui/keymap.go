@@ -27,6 +27,9 @@ type keyMap struct {
 
 	// Writes, in actionKind order (writes()): disabled when refused.
 	Signal, Approve, Reject, Cancel, Terminate, Reset, Compensate key.Binding
+
+	// Pause and Unpause a run (pause.go; after the writes above).
+	Pause, Unpause key.Binding
 }
 
 func newKeyMap(acts operator.Actions) keyMap {
@@ -74,6 +77,8 @@ func newKeyMap(acts operator.Actions) keyMap {
 		Terminate:  b([]string{"T"}, "T", "terminate"),
 		Reset:      b([]string{"R"}, "R", "reset"),
 		Compensate: b([]string{"P"}, "P", "compensate"),
+		Pause:      b([]string{"p"}, "p", "pause"),
+		Unpause:    b([]string{"u"}, "u", "unpause"),
 	}
 	for i, w := range k.writes() {
 		// the help names the catalog action the key performs
@@ -83,6 +88,7 @@ func newKeyMap(acts operator.Actions) keyMap {
 			w.SetEnabled(false)
 		}
 	}
+	disableRefused(acts, map[*key.Binding]actionKind{&k.Pause: actPause, &k.Unpause: actUnpause})
 	return k
 }
 
@@ -102,7 +108,10 @@ func (k keyMap) navGroup() helpGroup {
 }
 
 func (k keyMap) actionGroup() helpGroup {
-	return helpGroup{"Act", []key.Binding{k.Approve, k.Reject, k.Signal, k.Query, k.Cancel, k.Terminate, k.Reset, k.Compensate}}
+	// pause and unpause share a line: the help must fit 80x24
+	pause := key.NewBinding(key.WithKeys("p"), key.WithHelp("p/u", "pause/unpause"))
+	pause.SetEnabled(k.Pause.Enabled())
+	return helpGroup{"Act", []key.Binding{k.Approve, k.Reject, k.Signal, k.Query, k.Cancel, k.Terminate, k.Reset, k.Compensate, pause}}
 }
 
 func (k keyMap) globalGroup() helpGroup {

@@ -136,8 +136,11 @@ var Builtin = []Spec{
 	{Name: "imported", InDoc: true, Kind: KindBool, Bool: func(f *Facts) (bool, bool) { return true, f.X.Imported != nil }},
 
 	// Pauses and dead letters (issue 18, names fixed by PAUSE-CONTRACT.md):
-	// only a paused run has values, so other documents are as before.
-	{Name: "paused", Kind: KindBool, Bool: func(f *Facts) (bool, bool) { return true, f.X.Paused != nil }},
+	// paused is true or false on running runs (paused:false finds the ones
+	// a batch pause would act on); the others only on paused runs.
+	{Name: "paused", Kind: KindBool, Bool: func(f *Facts) (bool, bool) {
+		return f.X.Paused != nil, f.X.Status == engine.StatusRunning
+	}},
 	{Name: "dead_lettered", Kind: KindBool, Bool: func(f *Facts) (bool, bool) {
 		for _, a := range f.X.Activities {
 			if a.DeadLettered {

@@ -194,6 +194,15 @@ func liftsDeadLetter(op string) bool {
 	return false
 }
 
+// Act is an event that records an operator's act on a run (a pause, an
+// unpause, an activity operation): who and why, for readers such as the
+// search index.
+type Act interface{ Act() (by, reason string) }
+
+func (a *WorkflowPaused) Act() (by, reason string)    { return a.Identity, a.Reason }
+func (a *WorkflowUnpaused) Act() (by, reason string)  { return a.Identity, a.Reason }
+func (a *ActivityOperation) Act() (by, reason string) { return a.Identity, a.Reason }
+
 // workerRecorded tells whether the event is one a worker writes unsigned
 // (a dead letter, a held or released attempt): not an operator's act.
 func (a *WorkflowPaused) workerRecorded() bool { return a.DeadLetter && a.Identity == "" }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/internal/actwire"
@@ -29,24 +30,10 @@ const (
 // dry-run them in a batch, which changes nothing.
 func pauseActions() []Action {
 	return []Action{
-		{
-			Name: ActPause, Write: true, States: running, Needs: Needs{Reason: true},
-			Summary: "pause a run: no workflow task, no new activity attempt until unpause",
-			Args:    reasonArgs,
-			Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {
-				return Outcome{Detail: "paused"}, env.Client.Pause(ctx, t.WorkflowID, t.RunID, p.Reason)
-			},
-			Took: tookBy(func(a *engine.WorkflowPaused, t Target, p Params, id string) bool { return a.Identity == id }),
-		},
-		{
-			Name: ActUnpause, Write: true, States: running, Needs: Needs{Reason: true},
-			Summary: "resume a paused or dead-lettered run (held attempts run now)",
-			Args:    reasonArgs,
-			Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {
-				return Outcome{Detail: "unpaused"}, env.Client.Unpause(ctx, t.WorkflowID, t.RunID, p.Reason)
-			},
-			Took: tookBy(func(a *engine.WorkflowUnpaused, t Target, p Params, id string) bool { return a.Identity == id }),
-		},
+		pauseAction(ActPause, "paused", "pause a run: no workflow task, no new activity attempt until unpause", (*engine.Client).Pause,
+			tookBy(func(a *engine.WorkflowPaused, t Target, p Params, id string) bool { return a.Identity == id })),
+		pauseAction(ActUnpause, "unpaused", "resume a paused or dead-lettered run (held attempts run now)", (*engine.Client).Unpause,
+			tookBy(func(a *engine.WorkflowUnpaused, t Target, p Params, id string) bool { return a.Identity == id })),
 		activityAction(ActActivityRetry, engine.ActivityOpRetry, "run a waiting activity's next attempt now (skips the backoff, lifts a dead letter)", Needs{Reason: true}),
 		activityAction(ActActivityPause, engine.ActivityOpPause, "hold a pending activity's next attempts", Needs{Reason: true}),
 		activityAction(ActActivityUnpause, engine.ActivityOpUnpause, "release a paused activity", Needs{Reason: true}),
@@ -54,6 +41,17 @@ func pauseActions() []Action {
 		activityAction(ActActivityUpdateOptions, engine.ActivityOpUpdate, "change an activity's timeouts and retry policy from its next attempt", Needs{Reason: true}),
 		activityAction(ActActivityComplete, engine.ActivityOpComplete, "complete a pending activity by hand with a JSON result", Needs{Reason: true, Input: true, Confirm: true}),
 		activityAction(ActActivityFail, engine.ActivityOpFail, "fail a pending activity by hand with an error", Needs{Reason: true, Confirm: true}),
+	}
+}
+
+// pauseAction is the catalog entry of pause or unpause.
+func pauseAction(name, detail, summary string, do func(*engine.Client, context.Context, string, string, string) error,
+	took func(context.Context, Env, Target, Params, time.Time) (bool, error)) Action {
+	return Action{
+		Name: name, Write: true, States: running, Needs: Needs{Reason: true}, Summary: summary, Args: reasonArgs, Took: took,
+		Do: func(ctx context.Context, env Env, t Target, p Params) (Outcome, error) {
+			return Outcome{Detail: detail}, do(env.Client, ctx, t.WorkflowID, t.RunID, p.Reason)
+		},
 	}
 }
 

@@ -66,15 +66,10 @@ func deriveFacts(events []engine.Event) *fields.Facts {
 		case *engine.ActivityAttemptFailed:
 			addFailure(a.Failure)
 			failedAt[a.Seq] = lastFail{e.ID, a.Failure}
-		case *engine.WorkflowPaused:
-			actors.add(a.Identity)
-			history.add(a.Reason)
-		case *engine.WorkflowUnpaused:
-			actors.add(a.Identity)
-			history.add(a.Reason)
-		case *engine.ActivityOperation:
-			actors.add(a.Identity)
-			history.add(a.Reason)
+		case engine.Act: // a pause, an unpause, an activity operation
+			by, why := a.Act()
+			actors.add(by)
+			history.add(why)
 		case *engine.ActivityFailed:
 			addFailure(a.Failure)
 		case *engine.WorkflowFailed:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 )
@@ -157,13 +158,7 @@ func (p *pauseSet) pause(e Event, a *WorkflowPaused) {
 
 // unpause lifts everything and returns the dead-lettered activities.
 func (p *pauseSet) unpause() []int64 {
-	seqs := slices.Sorted(func(yield func(int64) bool) {
-		for s := range p.dead {
-			if !yield(s) {
-				return
-			}
-		}
-	})
+	seqs := slices.Sorted(maps.Keys(p.dead))
 	p.op, p.dead = nil, nil
 	return seqs
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -88,13 +89,7 @@ func (env *workflowEnv) releases() []Event {
 		return nil
 	}
 	var out []Event
-	for _, seq := range slices.Sorted(func(yield func(int64) bool) {
-		for s := range env.held {
-			if !yield(s) {
-				return
-			}
-		}
-	}) {
+	for _, seq := range slices.Sorted(maps.Keys(env.held)) {
 		if st := env.activities[seq]; st != nil && !st.done && !st.paused {
 			out = append(out, Event{Type: EventActivityOperation, Attrs: &ActivityOperation{Seq: seq, Op: activityOpReleased, Attempt: st.attempt}})
 		}

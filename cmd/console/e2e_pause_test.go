@@ -63,7 +63,8 @@ func TestPauseUnpauseCLI(t *testing.T) {
 	if x := e.describe(t, s.WorkflowID); x.Status != engine.StatusRunning || x.Paused == nil {
 		t.Fatalf("a paused run moved on: %s %+v", x.Status, x.Paused)
 	}
-	e.ok(t, "ops", "unpause", s.WorkflowID, "--reason", "incident over")
+	// resumed by a batch over a query (the run is the only match)
+	e.ok(t, "ops", "unpause", "-q", "paused:true workflow_id:cli-pause", "--reason", "incident over", "--yes")
 	if x := e.waitClosed(t, s.WorkflowID); x.Status != engine.StatusCompleted {
 		t.Fatalf("after unpause: %s %v", x.Status, x.Failure)
 	}

@@ -97,6 +97,16 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	if err := publishGuards(ctx, s, h); err != nil {
 		return err
 	}
+	if h.Closed {
+		if screened == nil {
+			screened, _ = DecodeBatch(sb.Data)
+		}
+		if screened != nil {
+			if err := deriveRunClosed(ctx, s, h, screened); err != nil {
+				return err
+			}
+		}
+	}
 	if !h.Derive {
 		return nil
 	}
@@ -220,7 +230,7 @@ func deriveCancelNotice(ctx context.Context, s Store, h BatchHeader, _ Event, a 
 // redelivery is a no-op), then its first batch is appended.
 func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time, a *WorkflowContinuedAsNew) error {
 	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: 1, Type: EventWorkflowStarted, Time: at, Attrs: &WorkflowStarted{
-		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID}}}}
+		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID, Parent: a.Parent}}}}
 	for i, sig := range a.Signals {
 		b.Events = append(b.Events, Event{ID: int64(i + 2), Type: EventSignalReceived, Time: at, Attrs: &sig})
 	}

@@ -282,3 +282,56 @@ func TestChildStartCrashYieldsOneChild(t *testing.T) {
 		t.Fatalf("result %d, child code ran %d times, child run %s (requested %s):\n%s", r, runs.Load(), kid.RunID, req.RunID, dumpEvents(events))
 	}
 }
+
+// Resetting a parent: the new run carries on the children the kept history
+// started (they are not stopped, and their close reaches the new run); the
+// old run's close applies the policy only to children started after the
+// reset point.
+func TestResetParentKeepsItsChildren(t *testing.T) {
+	h := newHarness(t)
+	childWorkers(h, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context) (string, error) {
+			f := engine.ExecuteChildWorkflow(ctx, "Waiter", nil, engine.ChildWorkflowOptions{ID: "kept"})
+			if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+				return "", err
+			}
+			engine.GetSignalChannel(ctx, "more").Receive(ctx, nil)
+			late := engine.ExecuteChildWorkflow(ctx, "Waiter", nil, engine.ChildWorkflowOptions{ID: "late"})
+			if err := late.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+				return "", err
+			}
+			var r string
+			err := f.Get(ctx, &r)
+			return r, err
+		}))
+	})
+	h.start("dad", "q", "Parent", nil)
+	h.waitForEvent("dad", engine.EventChildWorkflowStarted)
+	events := h.history("dad")
+	resetTo := events[len(events)-1].ID // the task that recorded the child's start
+	must(h.client.Signal(h.ctx, "dad", "", "more", nil))
+	waitFor(t, "the late child", func() bool {
+		return count(h.history("dad"), engine.EventChildWorkflowStarted) == 2
+	})
+	kept, _ := h.client.Describe(h.ctx, "kept", "")
+	if _, err := h.client.Reset(h.ctx, "dad", "", engine.ResetOptions{To: fmt.Sprint(resetTo), Reason: "redo"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the late child terminated", func() bool {
+		x, err := h.client.Describe(h.ctx, "late", "")
+		return err == nil && x.Status == engine.StatusTerminated
+	})
+	if x, _ := h.client.Describe(h.ctx, "kept", ""); x.Status != engine.StatusRunning || x.RunID != kept.RunID {
+		t.Fatalf("the kept child is %s (run %s, was %s)", x.Status, x.RunID, kept.RunID)
+	}
+	must(h.client.Signal(h.ctx, "kept", "", "finish", "after reset"))
+	must(h.client.Signal(h.ctx, "dad", "", "more", nil))
+	var r string
+	h.mustResult("dad", &r)
+	if r != "finished after reset" {
+		t.Fatalf("the reset parent got %q", r)
+	}
+	if n := count(h.history("dad"), engine.EventChildWorkflowCompleted); n != 1 {
+		t.Fatalf("%d completions in the new run:\n%s", n, h.dump("dad"))
+	}
+}

@@ -335,3 +335,52 @@ func TestResetParentKeepsItsChildren(t *testing.T) {
 		t.Fatalf("%d completions in the new run:\n%s", n, h.dump("dad"))
 	}
 }
+
+// A child that continues as new stays its parent's child: the parent gets
+// the chain's last result. A parent that continues as new closes its run:
+// its open child gets the parent close policy.
+func TestChildrenAndContinueAsNew(t *testing.T) {
+	h := newHarness(t)
+	childWorkers(h, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Counter", func(ctx engine.Context, n int) (int, error) {
+			if n < 3 {
+				return 0, engine.NewContinueAsNewError(ctx, n+1)
+			}
+			return n, nil
+		}))
+		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context, round int) (int, error) {
+			if round == 0 {
+				var n int
+				err := engine.ExecuteChildWorkflow(ctx, "Counter", 0, engine.ChildWorkflowOptions{ID: "counter"}).Get(ctx, &n)
+				return n, err
+			}
+			if round == 1 { // leave a child running, and continue
+				if err := engine.ExecuteChildWorkflow(ctx, "Waiter", nil, engine.ChildWorkflowOptions{ID: "left"}).GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+					return 0, err
+				}
+				return 0, engine.NewContinueAsNewError(ctx, 2)
+			}
+			return round, nil
+		}))
+	})
+	h.start("dad", "q", "Parent", 0)
+	var n int
+	h.mustResult("dad", &n)
+	if n != 3 {
+		t.Fatalf("the parent got %d from its continued child", n)
+	}
+	kid, _ := h.client.Describe(h.ctx, "counter", "")
+	if kid.Parent == nil || kid.Parent.WorkflowID != "dad" || kid.Status != engine.StatusCompleted {
+		t.Fatalf("the child's last run: %s, parent %+v", kid.Status, kid.Parent)
+	}
+	if c := count(h.history("dad"), engine.EventChildWorkflowCompleted); c != 1 {
+		t.Fatalf("%d completions:\n%s", c, h.dump("dad"))
+	}
+
+	h.start("mum", "q", "Parent", 1)
+	h.mustResult("mum", &n)
+	waitFor(t, "the left child terminated", func() bool {
+		x, err := h.client.Describe(h.ctx, "left", "")
+		return err == nil && x.Status == engine.StatusTerminated
+	})
+}

@@ -140,30 +140,22 @@ func (t *treeScreen) receive(m *Model, msg tea.Msg) tea.Cmd {
 
 func (t *treeScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	ks := m.keys
+	if moveCursor(ks, k, &t.cursor, len(t.nodes)) {
+		return nil, true
+	}
+	var n treeNode
+	if t.cursor < len(t.nodes) {
+		n = t.nodes[t.cursor]
+	}
 	switch {
-	case key.Matches(k, ks.Down):
-		t.cursor = min(t.cursor+1, max(len(t.nodes)-1, 0))
-	case key.Matches(k, ks.Up):
-		t.cursor = max(t.cursor-1, 0)
-	case key.Matches(k, ks.Top):
-		t.cursor = 0
-	case key.Matches(k, ks.Bottom):
-		t.cursor = max(len(t.nodes)-1, 0)
 	case key.Matches(k, ks.Refresh):
 		return t.load(m), true
-	case key.Matches(k, ks.Open):
-		if t.cursor < len(t.nodes) && t.nodes[t.cursor].wf != "" {
-			n := t.nodes[t.cursor]
-			return m.push(newDetail(m, n.wf, n.run)), true
-		}
-	case key.Matches(k, ks.Copy):
-		if t.cursor < len(t.nodes) {
-			return m.copyText(t.nodes[t.cursor].wf, "workflow id "+t.nodes[t.cursor].wf), true
-		}
-	default:
-		return nil, false
+	case key.Matches(k, ks.Open) && n.wf != "":
+		return m.push(newDetail(m, n.wf, n.run)), true
+	case key.Matches(k, ks.Copy) && n.wf != "":
+		return m.copyText(n.wf, "workflow id "+n.wf), true
 	}
-	return nil, true
+	return nil, false
 }
 
 func (t *treeScreen) header(m *Model) string {

@@ -78,7 +78,7 @@ func startChild(ctx context.Context, s Store, h BatchHeader, a *StartChildWorkfl
 	// The parent may have closed meanwhile (its close was derived
 	// concurrently, before this start): apply its close policy now.
 	if last, err := s.LastBatch(ctx, h.RunID); err == nil && closedNotByReset(last) {
-		return stopChild(ctx, s, h.WorkflowID, ChildRun{WorkflowID: a.WorkflowID, Key: a.RunID, ParentClosePolicy: a.ParentClosePolicy})
+		return stopChild(ctx, s, h.WorkflowID, ChildRun{WorkflowID: a.WorkflowID, Key: a.RunID, ParentClosePolicy: a.ParentClosePolicy, Status: StatusRunning})
 	}
 	return nil
 }
@@ -198,7 +198,7 @@ func deriveChildRetry(ctx context.Context, s Store, h BatchHeader, e Event, a *C
 
 // deriveChildCancel asks a child to cancel (its parent's context was).
 func deriveChildCancel(ctx context.Context, s Store, h BatchHeader, _ Event, a *ChildWorkflowCancelRequested) error {
-	return stopChild(ctx, s, h.WorkflowID, ChildRun{WorkflowID: a.WorkflowID, Key: a.Key, ParentClosePolicy: ParentCloseRequestCancel})
+	return stopChild(ctx, s, h.WorkflowID, ChildRun{WorkflowID: a.WorkflowID, Key: a.Key, ParentClosePolicy: ParentCloseRequestCancel, CancelRequested: true})
 }
 
 // errNothingToDo ends an append that finds its work done already.
@@ -227,15 +227,20 @@ func stopChild(ctx context.Context, s Store, parentID string, c ChildRun) error 
 		if x.CancelRequested {
 			return nil, errNothingToDo
 		}
-		if c.CancelRequested || c.Status == "" {
+		if c.CancelRequested {
 			reason = "parent " + parentID + " canceled it"
 		}
 		return []Event{{Type: EventWorkflowCancelRequested, Attrs: &WorkflowCancelRequested{Reason: reason}}}, nil
 	})
-	if errors.Is(err, errNothingToDo) || errors.Is(err, ErrRunClosed) {
+	switch {
+	case errors.Is(err, errNothingToDo) || errors.Is(err, ErrRunClosed):
+		return nil
+	case errors.Is(err, ErrWorkflowNotFound) && c.Status == ChildStarting:
+		// its start, still being derived, applies the policy itself once
+		// it finds the parent closed
 		return nil
 	}
-	return err // not found: the child's start is still being derived; redelivery retries
+	return err // not found: the start is being derived; redelivery retries
 }
 
 // deriveExternalSignal delivers a signal sent by workflow code, once, and

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -383,4 +384,68 @@ func TestChildrenAndContinueAsNew(t *testing.T) {
 		x, err := h.client.Describe(h.ctx, "left", "")
 		return err == nil && x.Status == engine.StatusTerminated
 	})
+}
+
+// The engine stops (services, worker, NATS) while its dispatcher is
+// between a child's start and the parent's notice; restarted on the same
+// data, it finishes the start: one child run, its result delivered once.
+func TestChildStartSurvivesEngineRestart(t *testing.T) {
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	engine.SetChildStartHook(func(string) error {
+		if once.CompareAndSwap(false, true) {
+			close(reached)
+			<-release
+			return errors.New("the engine went down")
+		}
+		return nil
+	})
+	t.Cleanup(func() { engine.SetChildStartHook(nil) })
+	var runs atomic.Int32
+	register := func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Counted", func(ctx engine.Context) (int, error) {
+			if !engine.IsReplaying(ctx) {
+				runs.Add(1)
+			}
+			return 7, nil
+		}))
+		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context) (int, error) {
+			var r int
+			err := engine.ExecuteChildWorkflow(ctx, "Counted", nil, engine.ChildWorkflowOptions{ID: "restart-kid"}).Get(ctx, &r)
+			return r, err
+		}))
+	}
+	dir := t.TempDir()
+	n := startNode(t, dir, register)
+	if _, err := n.client.Start(context.Background(), engine.StartOptions{ID: "dad", TaskQueue: "q"}, "Parent", nil); err != nil {
+		t.Fatal(err)
+	}
+	<-reached
+	stopped := make(chan struct{})
+	go func() { n.stop(); close(stopped) }()
+	time.Sleep(100 * time.Millisecond) // the stop is under way
+	close(release)
+	<-stopped
+
+	n = startNode(t, dir, register)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var r int
+	if err := n.client.GetResult(ctx, "dad", "", &r); err != nil {
+		t.Fatal(err)
+	}
+	events, err := n.client.History(ctx, "dad", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != 7 || count(events, engine.EventChildWorkflowStarted) != 1 || count(events, engine.EventChildWorkflowCompleted) != 1 {
+		t.Fatalf("result %d:\n%s", r, dumpEvents(events))
+	}
+	kid, err := n.client.History(ctx, "restart-kid", "")
+	if err != nil || count(kid, engine.EventWorkflowStarted) != 1 || count(kid, engine.EventWorkflowCompleted) != 1 {
+		t.Fatalf("child history (%v):\n%s", err, dumpEvents(kid))
+	}
+	if runs.Load() > 1 {
+		t.Fatalf("the child's code ran %d times live", runs.Load())
+	}
 }

@@ -244,18 +244,25 @@ func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time
 		return err
 	}
 	rec := RunRecord{RunID: a.NewRunID, CreatedAt: at, Start: data, StartHeader: headerFor(b, a.NewRunID, h.WorkflowID, h.TaskQueue)}
-	cur, rev, err := s.GetRun(ctx, h.WorkflowID)
-	if err != nil {
-		return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)
-	}
-	switch cur.RunID {
-	case h.RunID:
-		if _, err := s.ReplaceRun(ctx, h.WorkflowID, rec, rev); err != nil && !errors.Is(err, ErrConflict) {
+	for range 10 {
+		cur, rev, err := s.GetRun(ctx, h.WorkflowID)
+		if err != nil {
 			return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)
 		}
-	case a.NewRunID:
-	default:
-		return nil // the chain moved on already
+		switch cur.RunID {
+		case h.RunID:
+			// a conflict is another write to the old run's record (a
+			// child's start marking it a parent): read it again
+			if _, err := s.ReplaceRun(ctx, h.WorkflowID, rec, rev); errors.Is(err, ErrConflict) {
+				continue
+			} else if err != nil {
+				return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)
+			}
+		case a.NewRunID:
+		default:
+			return nil // the chain moved on already
+		}
+		return completeStart(ctx, s, rec)
 	}
-	return completeStart(ctx, s, rec)
+	return fmt.Errorf("continuing %q: %w", h.WorkflowID, ErrBusy)
 }

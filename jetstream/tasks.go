@@ -402,7 +402,10 @@ func (d *delivery) InProgress() error {
 // on the hot path (two such answers per activity). Any other answer (an
 // error, something unexpected) takes the general decoding.
 func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
-	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
+	// The caller's deadline, when it has one, rules here: an append that
+	// is not idempotent must not be abandoned early only to leave its
+	// outcome unknown; publishIdempotent bounds each of its attempts.
+	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
 	resp, err := s.nc.RequestMsgWithContext(ctx, m)
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < natsjs.DefaultPubRetryAttempts; r++ {

@@ -190,10 +190,14 @@ func (t *treeScreen) line(m *Model, n treeNode, sel bool, w int) string {
 	if n.depth > 0 {
 		indent = strings.Repeat("  ", n.depth-1) + "└ "
 	}
-	if n.wf == "" {
-		return fit("  "+indent+n.note, w)
+	mark := "  "
+	if sel {
+		mark = "▶ " // the cursor, not by colour alone
 	}
-	s := "  " + indent + statusGlyph(n.status) + " " + n.wf + "  " + n.typ + "  " + statusWord(n.status) + "  run " + shortID(n.run)
+	if n.wf == "" {
+		return fit(mark+indent+n.note, w)
+	}
+	s := mark + indent + statusGlyph(n.status) + " " + n.wf + "  " + n.typ + "  " + statusWord(n.status) + "  run " + shortID(n.run)
 	if n.policy != "" {
 		s += "  on parent close: " + string(n.policy)
 	}

@@ -55,6 +55,8 @@ func TestTreeShowsTheFamilyAndOpensARun(t *testing.T) {
 		t.Fatalf("cursor on %d, want the run it was opened from", tree.cursor)
 	}
 	h.wantScreenContains("└ ● root/a/x", "on parent close: abandon", "3 runs under root")
+	h.resize(80, 24)
+	h.golden()
 	h.press("j", "enter")
 	if d := h.detail(); d.wf != "root/a/x" {
 		t.Fatalf("enter opened %s", d.wf)

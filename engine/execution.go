@@ -143,6 +143,10 @@ type Execution struct {
 	// Imported is set on a read-only copy of a run made by `foreman
 	// import` (Client.Import): no worker runs it and writes refuse it.
 	Imported *RunImported `json:"imported,omitempty"`
+	// Parent is set on a child run: who started it, and the root of its tree.
+	Parent *ParentRef `json:"parent,omitempty"`
+	// Children are the child workflows the run started, in order.
+	Children []ChildRun `json:"children,omitempty"`
 	// Paused says who paused the running run, when and why (nil when it
 	// is not paused); a dead letter's says which activity and error.
 	Paused *PauseInfo `json:"paused,omitempty"`

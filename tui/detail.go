@@ -252,6 +252,9 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	} else if cmd, ok := d.scrollKey(m, k); ok {
 		return cmd, true
 	}
+	if key.Matches(k, ks.Tree) {
+		return m.push(newTreeScreen(m, d.wf, d.run)), true
+	}
 	if kind, ok := m.actionFor(k); ok {
 		return d.act(m, kind), true
 	}
@@ -351,6 +354,7 @@ func (d *detailScreen) help(k keyMap) []helpGroup {
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "stop editing"))}},
 			k.actionGroup(), k.globalGroup()}
 	}
+	tabs.keys = append(tabs.keys, k.Tree)
 	if d.tab == tabPending {
 		return []helpGroup{k.navGroup(), tabs, activityHelp(), k.actionGroup(), k.globalGroup()}
 	}

@@ -66,6 +66,10 @@ func sampleRuns() [][]engine.Event {
 	}
 	imported := append(append([]engine.Event(nil), completed...),
 		ev(4, time.Hour, engine.EventRunImported, &engine.RunImported{Format: engine.ExportFormat, Source: "prod", Identity: "ops@acme"}))
+	child := []engine.Event{
+		ev(1, 0, engine.EventWorkflowStarted, &engine.WorkflowStarted{WorkflowID: "order-1/ship", RunID: "run-5", WorkflowType: "Shipment", TaskQueue: "orders",
+			Parent: &engine.ParentRef{WorkflowID: "order-1", RunID: "run-1", Seq: 8, Key: "run-5", RootWorkflowID: "order-1", RootRunID: "run-1"}}),
+	}
 	deadLetter := []engine.Event{
 		ev(1, 0, engine.EventWorkflowStarted, &engine.WorkflowStarted{WorkflowID: "order-5", RunID: "run-5", WorkflowType: "Order", TaskQueue: "orders"}),
 		ev(2, time.Second, engine.EventWorkflowTaskCompleted, &engine.WorkflowTaskCompleted{}),
@@ -74,7 +78,7 @@ func sampleRuns() [][]engine.Event {
 		ev(5, 2*time.Second, engine.EventWorkflowPaused, &engine.WorkflowPaused{DeadLetter: true, Seq: 1, ActivityType: "Charge", Failure: fail}),
 		ev(6, 3*time.Second, engine.EventWorkflowPaused, &engine.WorkflowPaused{Reason: "card processor incident", Identity: "ops@acme"}),
 	}
-	return [][]engine.Event{running, failed, completed, terminated, imported, deadLetter}
+	return [][]engine.Event{running, failed, completed, terminated, imported, child, deadLetter}
 }
 
 // newTestBuilder returns a document builder over the index mapping and a
@@ -152,7 +156,7 @@ func TestDocumentBytesUnchanged(t *testing.T) {
 		}
 		got = append(got, docDigest(d))
 	}
-	want := []string{"foreman-vis-11", "6545328defa0e7b7", "2e9d8fd5865c6823", "ced9b88f230865bc", "c7c38a8179bc966b", "16920c6af0e1c73d", "3ea2557b35e4dd58", "a8eb4bd5683e2a9a"}
+	want := []string{"foreman-vis-12", "23521ac4af0df4a9", "2e9d8fd5865c6823", "ced9b88f230865bc", "c7c38a8179bc966b", "16920c6af0e1c73d", "3ea2557b35e4dd58", "59117d7376dedb46", "a8eb4bd5683e2a9a"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("the mapping or the documents changed: bump mappingVersion (indexes rebuild), then set the digests\n got %q\nwant %q", got, want)
 	}

@@ -59,9 +59,9 @@ const (
 	EventExternalSignalRequested      EventType = "ExternalSignalRequested"
 	EventExternalSignalDelivered      EventType = "ExternalSignalDelivered"
 	EventExternalSignalFailed         EventType = "ExternalSignalFailed"
-	EventWorkflowPaused           EventType = "WorkflowPaused"
-	EventWorkflowUnpaused         EventType = "WorkflowUnpaused"
-	EventActivityOperation        EventType = "ActivityOperation"
+	EventWorkflowPaused               EventType = "WorkflowPaused"
+	EventWorkflowUnpaused             EventType = "WorkflowUnpaused"
+	EventActivityOperation            EventType = "ActivityOperation"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.

@@ -298,3 +298,39 @@ func TestActivityPauseHoldsAttempt(t *testing.T) {
 	}
 	h.mustResult("a1", new(string))
 }
+
+// A running attempt learns of the pause through its context and may
+// finish; its result is kept for the resume.
+func TestRunningActivityLearnsOfPause(t *testing.T) {
+	h := newHarness(t)
+	started := make(chan struct{})
+	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Pay", callWith(engine.ActivityOptions{StartToCloseTimeout: 20 * time.Second})))
+		must(w.RegisterActivityWithName("Charge", func(ctx context.Context) (string, error) {
+			close(started)
+			for !engine.ActivityPaused(ctx) {
+				select {
+				case <-ctx.Done():
+					return "", ctx.Err()
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			return "stopped at a good point", nil
+		}))
+	})
+	h.start("l1", "q", "Pay", nil)
+	<-started
+	if err := h.client.Pause(h.ctx, "l1", "", "drain"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitForEvent("l1", engine.EventActivityCompleted) // recorded while paused
+	if x := h.describe("l1"); x.Status != engine.StatusRunning || x.Paused == nil {
+		t.Fatalf("the run moved on while paused: %s", x.Status)
+	}
+	must(h.client.Unpause(h.ctx, "l1", "", ""))
+	var out string
+	h.mustResult("l1", &out)
+	if out != "stopped at a good point" {
+		t.Fatalf("result %q", out)
+	}
+}

@@ -48,6 +48,8 @@ const (
 	EventRunCompensated           EventType = "RunCompensated"
 	EventRunImported              EventType = "RunImported"
 	EventOperatorEventRejected    EventType = "OperatorEventRejected"
+	EventUpdateAccepted           EventType = "UpdateAccepted"
+	EventUpdateCompleted          EventType = "UpdateCompleted"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.

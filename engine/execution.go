@@ -136,6 +136,9 @@ type Execution struct {
 	// Imported is set on a read-only copy of a run made by `foreman
 	// import` (Client.Import): no worker runs it and writes refuse it.
 	Imported *RunImported `json:"imported,omitempty"`
+	// Updates are the updates the run accepted, oldest first, with their
+	// outcome once their handler returned.
+	Updates []UpdateInfo `json:"updates,omitempty"`
 	PendingWork
 }
 

@@ -1,0 +1,164 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+func Double(ctx context.Context, n int) (int, error) { return 2 * n, nil }
+
+// Tally keeps a total that the update "add" raises by twice its input
+// (through an activity), validated: positive, and the total stays <= 100.
+// The signal "done" ends it with the total; "again" continues it as new.
+func Tally(ctx engine.Context, total int) (int, error) {
+	actx := engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	err := engine.SetUpdateHandler(ctx, "add", func(ctx engine.Context, n int) (int, error) {
+		var d int
+		if err := engine.ExecuteActivity(actx, Double, n).Get(ctx, &d); err != nil {
+			return 0, err
+		}
+		total += d
+		return total, nil
+	}, engine.UpdateHandlerOptions{Validator: func(ctx engine.Context, n int) error {
+		if n <= 0 {
+			return fmt.Errorf("amount must be positive, got %d", n)
+		}
+		if total+2*n > 100 {
+			return fmt.Errorf("total would be %d, over 100", total+2*n)
+		}
+		return nil
+	}})
+	if err != nil {
+		return 0, err
+	}
+	var what string
+	engine.GetSignalChannel(ctx, "done").Receive(ctx, &what)
+	if what == "again" {
+		return 0, engine.NewContinueAsNewError(ctx, total)
+	}
+	return total, nil
+}
+
+func tallyHarness(t *testing.T) *harness {
+	h := newHarness(t)
+	h.worker("tally", engine.WorkerOptions{}, func(w *engine.Worker) {
+		must(w.RegisterWorkflow(Tally))
+		must(w.RegisterActivity(Double))
+	})
+	return h
+}
+
+func (h *harness) update(id, name string, in any, opts engine.UpdateOptions) (engine.UpdateResult, error) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)
+	defer cancel()
+	return h.client.Update(ctx, id, "", name, in, opts)
+}
+
+func countEvents(events []engine.Event, typ engine.EventType) int {
+	n := 0
+	for _, e := range events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func TestUpdateRejectedLeavesNoEvent(t *testing.T) {
+	h := tallyHarness(t)
+	h.start("t1", "tally", Tally, 0)
+	res, err := h.update("t1", "add", 5, engine.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update: %v\n%s", err, h.dump("t1"))
+	}
+	var total int
+	if err := res.Get(&total); err != nil || total != 10 || res.Stage != engine.WaitForCompleted {
+		t.Fatalf("result %+v total %d err %v", res, total, err)
+	}
+	before := h.history("t1")
+	for _, in := range []int{-1, 50} {
+		_, err = h.update("t1", "add", in, engine.UpdateOptions{})
+		if !errors.Is(err, engine.ErrUpdateRejected) {
+			t.Fatalf("update add %d: got %v, want ErrUpdateRejected", in, err)
+		}
+		t.Logf("add %d: %v", in, err)
+	}
+	if !strings.Contains(err.Error(), "total would be 110, over 100") {
+		t.Fatalf("the validator's error is not returned: %v", err)
+	}
+	if _, err := h.update("t1", "add", "five", engine.UpdateOptions{}); !errors.Is(err, engine.ErrUpdateRejected) {
+		t.Fatalf("undecodable input: got %v", err)
+	}
+	if _, err := h.update("t1", "subtract", 1, engine.UpdateOptions{}); !errors.Is(err, engine.ErrUnknownUpdate) || !strings.Contains(err.Error(), "known: add") {
+		t.Fatalf("unknown update: got %v", err)
+	}
+	if after := h.history("t1"); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a rejected update changed history:\nbefore\n%s\nafter\n%s", dumpEvents(before), dumpEvents(after))
+	}
+	must(h.client.Signal(h.ctx, "t1", "", "done", ""))
+	h.mustResult("t1", &total)
+	if total != 10 {
+		t.Fatalf("total %d, want 10", total)
+	}
+	if _, err := h.update("t1", "add", 1, engine.UpdateOptions{}); !errors.Is(err, engine.ErrRunClosed) {
+		t.Fatalf("update of a closed run: got %v, want ErrRunClosed", err)
+	}
+	if _, err := h.update("nope", "add", 1, engine.UpdateOptions{}); !errors.Is(err, engine.ErrWorkflowNotFound) {
+		t.Fatalf("update of an unknown workflow: got %v", err)
+	}
+}
+
+func TestUpdateDeduplicatedByID(t *testing.T) {
+	h := tallyHarness(t)
+	h.start("t2", "tally", Tally, 0)
+	first, err := h.update("t2", "add", 3, engine.UpdateOptions{UpdateID: "u-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.update("t2", "add", 7, engine.UpdateOptions{UpdateID: "u-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(first.Result) != "6" || string(again.Result) != "6" || again.UpdateID != "u-1" {
+		t.Fatalf("first %s, repeated %s: want the first result (6) twice", first.Result, again.Result)
+	}
+	acc, err := h.update("t2", "add", 1, engine.UpdateOptions{UpdateID: "u-2", WaitFor: engine.WaitForAccepted})
+	if err != nil || acc.Stage == "" {
+		t.Fatalf("wait for accepted: %+v %v", acc, err)
+	}
+	done, err := h.client.AwaitUpdate(h.ctx, "t2", "", "u-2")
+	if err != nil || string(done.Result) != "8" || done.Stage != engine.WaitForCompleted {
+		t.Fatalf("await u-2: %+v %v", done, err)
+	}
+	events := h.history("t2")
+	if n, m := countEvents(events, engine.EventUpdateAccepted), countEvents(events, engine.EventUpdateCompleted); n != 2 || m != 2 {
+		t.Fatalf("%d accepted, %d completed, want 2 and 2:\n%s", n, m, dumpEvents(events))
+	}
+	x, err := h.client.Describe(h.ctx, "t2", "")
+	if err != nil || len(x.Updates) != 2 || !x.Updates[1].Completed {
+		t.Fatalf("describe: %+v %v", x.Updates, err)
+	}
+}
+
+func TestUpdateWithContinueAsNew(t *testing.T) {
+	h := tallyHarness(t)
+	h.start("t3", "tally", Tally, 0)
+	if _, err := h.update("t3", "add", 2, engine.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must(h.client.Signal(h.ctx, "t3", "", "done", "again"))
+	// the current run continued as new: the update goes to its successor,
+	// which carries the total on
+	res, err := h.update("t3", "add", 3, engine.UpdateOptions{})
+	if err != nil || string(res.Result) != "10" {
+		t.Fatalf("update after continue-as-new: %+v %v\n%s", res, err, h.dump("t3"))
+	}
+}

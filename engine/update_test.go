@@ -162,3 +162,90 @@ func TestUpdateWithContinueAsNew(t *testing.T) {
 		t.Fatalf("update after continue-as-new: %+v %v\n%s", res, err, h.dump("t3"))
 	}
 }
+
+// A reset to the workflow task that accepted an update keeps the
+// acceptance: the new run runs the handler again and completes it once,
+// and the update id still deduplicates there. A reset to before the
+// acceptance drops it: the same id is accepted anew by the new run.
+func TestUpdateAcrossReset(t *testing.T) {
+	h := tallyHarness(t)
+	h.start("t4", "tally", Tally, 0)
+	if _, err := h.update("t4", "add", 4, engine.UpdateOptions{UpdateID: "r-1"}); err != nil {
+		t.Fatal(err)
+	}
+	events := h.history("t4")
+	var boundary int64
+	for i, e := range events {
+		if e.Type == engine.EventUpdateAccepted {
+			for _, f := range events[i:] {
+				if f.Type == engine.EventWorkflowTaskCompleted {
+					boundary = f.ID
+					break
+				}
+			}
+		}
+	}
+	res, err := h.client.Reset(h.ctx, "t4", "", engine.ResetOptions{To: fmt.Sprint(boundary), Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.update("t4", "add", 4, engine.UpdateOptions{UpdateID: "r-1"})
+	if err != nil || string(again.Result) != "8" || again.RunID != res.NewRunID {
+		t.Fatalf("r-1 in the reset run: %+v %v\n%s", again, err, h.dump("t4"))
+	}
+	newEvents := h.history("t4")
+	if n, m := countEvents(newEvents, engine.EventUpdateAccepted), countEvents(newEvents, engine.EventUpdateCompleted); n != 1 || m != 1 {
+		t.Fatalf("the reset run has %d acceptances and %d completions of r-1, want 1 and 1:\n%s", n, m, dumpEvents(newEvents))
+	}
+	if _, err := h.client.Reset(h.ctx, "t4", "", engine.ResetOptions{To: engine.ResetFirst, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	third, err := h.update("t4", "add", 1, engine.UpdateOptions{UpdateID: "r-1"})
+	if err != nil || string(third.Result) != "2" {
+		t.Fatalf("r-1 after a reset to the start: %+v %v (want a new acceptance: total 2)", third, err)
+	}
+}
+
+// Hold's update "wait" sleeps an hour; the signal "done" completes the
+// run, and a cancel request cancels it (and the handler's sleep).
+func Hold(ctx engine.Context) (int, error) {
+	if err := engine.SetUpdateHandler(ctx, "wait", func(ctx engine.Context) (int, error) {
+		return 1, engine.Sleep(ctx, time.Hour)
+	}, engine.UpdateHandlerOptions{}); err != nil {
+		return 0, err
+	}
+	s := engine.NewSelector(ctx)
+	s.AddReceive(engine.GetSignalChannel(ctx, "done"), func(engine.Channel, bool) {})
+	s.AddReceive(ctx.Done(), func(engine.Channel, bool) {})
+	s.Select(ctx)
+	return 0, ctx.Err()
+}
+
+// An update whose handler has not returned when the run closes is
+// aborted: its caller gets ErrUpdateAborted (or, on a cancel, the
+// handler's own cancellation as ErrUpdateFailed), never a hang.
+func TestUpdateAbortedWhenRunCloses(t *testing.T) {
+	h := newHarness(t)
+	h.worker("hold", engine.WorkerOptions{}, func(w *engine.Worker) { must(w.RegisterWorkflow(Hold)) })
+	for _, c := range []struct {
+		id    string
+		close func() error
+	}{
+		{"h-done", func() error { return h.client.Signal(h.ctx, "h-done", "", "done", nil) }},
+		{"h-cancel", func() error { return h.client.Cancel(h.ctx, "h-cancel", "", "test") }},
+	} {
+		h.start(c.id, "hold", Hold, nil)
+		acc, err := h.update(c.id, "wait", nil, engine.UpdateOptions{WaitFor: engine.WaitForAccepted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(c.close())
+		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+		_, err = h.client.AwaitUpdate(ctx, c.id, acc.RunID, acc.UpdateID)
+		cancel()
+		if !errors.Is(err, engine.ErrUpdateAborted) && !errors.Is(err, engine.ErrUpdateFailed) {
+			t.Fatalf("%s: waiting for the update of a closed run: %v\n%s", c.id, err, h.dump(c.id))
+		}
+		t.Logf("%s: %v", c.id, err)
+	}
+}

@@ -134,6 +134,10 @@ var Builtin = []Spec{
 	// imported: a read-only copy made by `foreman import`; other runs
 	// have no value, so their documents are as before.
 	{Name: "imported", InDoc: true, Kind: KindBool, Bool: func(f *Facts) (bool, bool) { return true, f.X.Imported != nil }},
+	// updates: the names of the updates a run accepted, and of those whose
+	// handler still runs (update_names:amend, pending_updates:*).
+	{Name: "update_names", Kind: KindKeyword, Keywords: func(f *Facts) []string { return f.UpdateNames }},
+	{Name: "pending_updates", Kind: KindKeyword, Keywords: func(f *Facts) []string { return f.PendingUpdates }},
 }
 
 // NameSet is the set of names of the built-in fields keep selects (the

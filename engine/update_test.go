@@ -249,3 +249,43 @@ func TestUpdateAbortedWhenRunCloses(t *testing.T) {
 		t.Logf("%s: %v", c.id, err)
 	}
 }
+
+// Turnstile's update "enter" is valid only once the signal "open" was
+// processed; the signal's coroutine records it.
+func Turnstile(ctx engine.Context) (int, error) {
+	open, entered := false, 0
+	if err := engine.SetUpdateHandler(ctx, "enter", func(ctx engine.Context) (int, error) {
+		entered++
+		return entered, nil
+	}, engine.UpdateHandlerOptions{Validator: func(ctx engine.Context) error {
+		if !open {
+			return errors.New("closed")
+		}
+		return nil
+	}}); err != nil {
+		return 0, err
+	}
+	engine.GetSignalChannel(ctx, "open").Receive(ctx, nil)
+	open = true
+	engine.GetSignalChannel(ctx, "done").Receive(ctx, nil)
+	return entered, nil
+}
+
+// The validator sees every input acknowledged before the update was sent:
+// an update right after the signal that makes it valid is accepted (the
+// worker runs the signal's workflow task first, then validates).
+func TestUpdateValidatorSeesEarlierSignal(t *testing.T) {
+	h := newHarness(t)
+	h.worker("turn", engine.WorkerOptions{}, func(w *engine.Worker) { must(w.RegisterWorkflow(Turnstile)) })
+	for i := range 5 {
+		id := fmt.Sprintf("turn-%d", i)
+		h.start(id, "turn", Turnstile, nil)
+		if _, err := h.update(id, "enter", nil, engine.UpdateOptions{}); !errors.Is(err, engine.ErrUpdateRejected) {
+			t.Fatalf("%s: enter before open: %v, want rejected", id, err)
+		}
+		must(h.client.Signal(h.ctx, id, "", "open", nil))
+		if res, err := h.update(id, "enter", nil, engine.UpdateOptions{}); err != nil || string(res.Result) != "1" {
+			t.Fatalf("%s: enter right after open: %+v %v", id, res, err)
+		}
+	}
+}

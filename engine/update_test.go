@@ -62,16 +62,6 @@ func (h *harness) update(id, name string, in any, opts engine.UpdateOptions) (en
 	return h.client.Update(ctx, id, "", name, in, opts)
 }
 
-func countEvents(events []engine.Event, typ engine.EventType) int {
-	n := 0
-	for _, e := range events {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
 func TestUpdateRejectedLeavesNoEvent(t *testing.T) {
 	h := tallyHarness(t)
 	h.start("t1", "tally", Tally, 0)
@@ -139,7 +129,7 @@ func TestUpdateDeduplicatedByID(t *testing.T) {
 		t.Fatalf("await u-2: %+v %v", done, err)
 	}
 	events := h.history("t2")
-	if n, m := countEvents(events, engine.EventUpdateAccepted), countEvents(events, engine.EventUpdateCompleted); n != 2 || m != 2 {
+	if n, m := count(events, engine.EventUpdateAccepted), count(events, engine.EventUpdateCompleted); n != 2 || m != 2 {
 		t.Fatalf("%d accepted, %d completed, want 2 and 2:\n%s", n, m, dumpEvents(events))
 	}
 	x, err := h.client.Describe(h.ctx, "t2", "")
@@ -194,7 +184,7 @@ func TestUpdateAcrossReset(t *testing.T) {
 		t.Fatalf("r-1 in the reset run: %+v %v\n%s", again, err, h.dump("t4"))
 	}
 	newEvents := h.history("t4")
-	if n, m := countEvents(newEvents, engine.EventUpdateAccepted), countEvents(newEvents, engine.EventUpdateCompleted); n != 1 || m != 1 {
+	if n, m := count(newEvents, engine.EventUpdateAccepted), count(newEvents, engine.EventUpdateCompleted); n != 1 || m != 1 {
 		t.Fatalf("the reset run has %d acceptances and %d completions of r-1, want 1 and 1:\n%s", n, m, dumpEvents(newEvents))
 	}
 	if _, err := h.client.Reset(h.ctx, "t4", "", engine.ResetOptions{To: engine.ResetFirst, Reason: "test"}); err != nil {

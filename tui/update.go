@@ -136,14 +136,8 @@ func (d *updateDialog) submit(m *Model) tea.Cmd {
 	if d.sending {
 		return nil
 	}
-	name := strings.TrimSpace(d.name.value())
-	if name == "" {
-		d.err, d.focus = "an update name is required", 0
-		return nil
-	}
-	input, err := validJSON(d.input.value())
-	if err != nil {
-		d.err, d.focus = err.Error(), 1
+	name, input, ok := nameAndJSON(&d.name, &d.input, "an update name is required", &d.err, &d.focus)
+	if !ok {
 		return nil
 	}
 	if err := m.refusal(actUpdate); err != nil {
@@ -176,17 +170,8 @@ func (d *updateDialog) box(m *Model, w, h int) string {
 	st := &m.st
 	iw := dialogWidth(w)
 	edH := max(min(h-20, 8), 3)
-	parts := []string{scopeLines(st, d.s, iw), field(st, "Update name", &d.name, iw, d.focus == 0)}
-	if n := d.listens.h.Updates; len(n) > 0 {
-		parts[1] += "\n  " + st.Dim.Render(fit("handles: "+strings.Join(n, ", ")+" (tab completes)", iw-2))
-	} else if note := d.listens.note("update names"); note != "" {
-		parts[1] += "\n  " + st.Dim.Render(fit(note, iw-2))
-	}
-	mark := "  "
-	if d.focus == 1 {
-		mark = "▸ "
-	}
-	parts = append(parts, mark+st.Bold.Render("Input (JSON)")+"\n"+d.input.view(st, iw, edH, d.focus == 1))
+	parts := []string{scopeLines(st, d.s, iw), nameField(st, "Update name", &d.name, iw, d.focus == 0, "handles: ", d.listens.h.Updates, d.listens.note("update names")),
+		jsonField(st, "Input (JSON)", &d.input, iw, edH, d.focus == 1)}
 	switch {
 	case d.sending:
 		parts = append(parts, st.Dim.Render("sending… (the run validates it, then its handler runs)"))
@@ -198,6 +183,45 @@ func (d *updateDialog) box(m *Model, w, h int) string {
 	}
 	parts = append(parts, st.Dim.Render("ctrl+s send · tab move · esc close"))
 	return dialogBox(st, "Update", parts, iw, h, false)
+}
+
+// nameAndJSON reads a dialog's name field (focus 0) and JSON editor
+// (focus 1); when one is missing or malformed it sets the error and moves
+// the focus there.
+func nameAndJSON(name *lineEdit, body *textEdit, missing string, errText *string, focus *int) (string, json.RawMessage, bool) {
+	n := strings.TrimSpace(name.value())
+	if n == "" {
+		*errText, *focus = missing, 0
+		return "", nil, false
+	}
+	raw, err := validJSON(body.value())
+	if err != nil {
+		*errText, *focus = err.Error(), 1
+		return "", nil, false
+	}
+	return n, raw, true
+}
+
+// nameField is a dialog's name editor with, under it, the names the run's
+// code has (prefixed by what, completed by tab), or why they are missing.
+func nameField(st *Styles, label string, e *lineEdit, width int, focused bool, what string, names []string, note string) string {
+	s := field(st, label, e, width, focused)
+	if len(names) > 0 {
+		return s + "\n  " + st.Dim.Render(fit(what+strings.Join(names, ", ")+" (tab completes)", width-2))
+	}
+	if note != "" {
+		s += "\n  " + st.Dim.Render(fit(note, width-2))
+	}
+	return s
+}
+
+// jsonField is a dialog's labelled JSON editor.
+func jsonField(st *Styles, label string, e *textEdit, width, height int, focused bool) string {
+	mark := "  "
+	if focused {
+		mark = "▸ "
+	}
+	return mark + st.Bold.Render(label) + "\n" + e.view(st, width, height, focused)
 }
 
 // resultLines renders a JSON result indented, at most n lines of width.

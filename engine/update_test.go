@@ -197,17 +197,23 @@ func TestUpdateAcrossReset(t *testing.T) {
 }
 
 // Hold's update "wait" sleeps an hour; the signal "done" completes the
-// run, and a cancel request cancels it (and the handler's sleep).
+// run, "again" continues it as new, and a cancel request cancels it (and
+// the handler's sleep).
 func Hold(ctx engine.Context) (int, error) {
 	if err := engine.SetUpdateHandler(ctx, "wait", func(ctx engine.Context) (int, error) {
 		return 1, engine.Sleep(ctx, time.Hour)
 	}, engine.UpdateHandlerOptions{}); err != nil {
 		return 0, err
 	}
+	again := false
 	s := engine.NewSelector(ctx)
 	s.AddReceive(engine.GetSignalChannel(ctx, "done"), func(engine.Channel, bool) {})
+	s.AddReceive(engine.GetSignalChannel(ctx, "again"), func(engine.Channel, bool) { again = true })
 	s.AddReceive(ctx.Done(), func(engine.Channel, bool) {})
 	s.Select(ctx)
+	if again {
+		return 0, engine.NewContinueAsNewError(ctx, nil)
+	}
 	return 0, ctx.Err()
 }
 
@@ -223,6 +229,7 @@ func TestUpdateAbortedWhenRunCloses(t *testing.T) {
 	}{
 		{"h-done", func() error { return h.client.Signal(h.ctx, "h-done", "", "done", nil) }},
 		{"h-cancel", func() error { return h.client.Cancel(h.ctx, "h-cancel", "", "test") }},
+		{"h-again", func() error { return h.client.Signal(h.ctx, "h-again", "", "again", nil) }},
 	} {
 		h.start(c.id, "hold", Hold, nil)
 		acc, err := h.update(c.id, "wait", nil, engine.UpdateOptions{WaitFor: engine.WaitForAccepted})

@@ -154,6 +154,9 @@ func (c *Client) sendUpdate(ctx context.Context, workflowID, runID string, req u
 			return UpdateResult{}, err
 		}
 		req.RunID, req.WorkflowID = run, workflowID
+		if err := signUpdate(c.store, &req); err != nil {
+			return UpdateResult{}, err
+		}
 		data, err := c.store.Query(rctx, queue, mustJSON(queryRequest{RunID: run, Name: req.Name, Update: &req}))
 		var resp updateResponse
 		if err == nil {

@@ -61,6 +61,12 @@ type UpdateAccepted struct {
 	// authenticated it (empty for an SDK client without one).
 	Identity   string `json:"identity,omitempty"`
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	// Sig is the engine's signature of the request (update_sign.go): an
+	// update carries its sender only when the engine vouches for it.
+	Sig string `json:"sig,omitempty"`
+	// Unverified is the sender a reader found claimed without a valid
+	// signature (Identity is then cleared).
+	Unverified string `json:"unverified,omitempty"`
 }
 
 // UpdateCompleted is an update handler's outcome: its result, or the

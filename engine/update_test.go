@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -283,6 +284,38 @@ func TestUpdateValidatorSeesEarlierSignal(t *testing.T) {
 		must(h.client.Signal(h.ctx, id, "", "open", nil))
 		if res, err := h.update(id, "enter", nil, engine.UpdateOptions{}); err != nil || string(res.Result) != "1" {
 			t.Fatalf("%s: enter right after open: %+v %v", id, res, err)
+		}
+	}
+}
+
+// With operator events signed, an update keeps its sender only when the
+// engine signed the request: a forged acceptance claiming an operator is
+// shown without one (the claim kept as unverified).
+func TestUpdateSenderVouchedByEngine(t *testing.T) {
+	h, other := signedHarness(t)
+	h.worker("tally", engine.WorkerOptions{}, func(w *engine.Worker) {
+		must(w.RegisterWorkflow(Tally))
+		must(w.RegisterActivity(Double))
+	})
+	run := h.start("t5", "tally", Tally, 0)
+	if _, err := h.update("t5", "add", 1, engine.UpdateOptions{UpdateID: "real"}); err != nil {
+		t.Fatal(err)
+	}
+	forge(t, other, run.RunID, "t5", engine.EventUpdateAccepted, &engine.UpdateAccepted{UpdateID: "fake", Name: "add", Input: json.RawMessage(`1`), Identity: "ceo"})
+	x, err := h.client.Describe(h.ctx, "t5", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, u := range x.Updates {
+		got[u.UpdateID] = u.Identity
+	}
+	if got["real"] != "tester" || got["fake"] != "" || len(got) != 2 {
+		t.Fatalf("senders %v: want tester for the engine's update and none for the forged one", got)
+	}
+	for _, e := range h.history("t5") {
+		if a, ok := e.Attrs.(*engine.UpdateAccepted); ok && a.UpdateID == "fake" && a.Unverified != "ceo" {
+			t.Fatalf("forged update read as %+v", a)
 		}
 	}
 }

@@ -18,6 +18,7 @@ type updateRequest struct {
 	Input      json.RawMessage `json:"input,omitempty"`
 	Identity   string          `json:"identity,omitempty"`
 	OnBehalfOf string          `json:"on_behalf_of,omitempty"`
+	Sig        string          `json:"sig,omitempty"` // the engine's, over the request (update_sign.go)
 }
 
 // updateResponse is the worker's answer. Code is empty when the update is
@@ -69,7 +70,7 @@ func judgeUpdate(env *workflowEnv, in *inbound) decision {
 		}
 		v.kind = verdictAccepted
 		return decision{events: []Event{{Type: EventUpdateAccepted, Attrs: &UpdateAccepted{UpdateID: r.UpdateID, Name: r.Name,
-			Input: r.Input, Identity: r.Identity, OnBehalfOf: r.OnBehalfOf}}}}
+			Input: r.Input, Identity: r.Identity, OnBehalfOf: r.OnBehalfOf, Sig: r.Sig}}}}
 	}
 	return decision{}
 }

@@ -48,8 +48,19 @@ const (
 	EventRunCompensated           EventType = "RunCompensated"
 	EventRunImported              EventType = "RunImported"
 	EventOperatorEventRejected    EventType = "OperatorEventRejected"
-	EventUpdateAccepted           EventType = "UpdateAccepted"
-	EventUpdateCompleted          EventType = "UpdateCompleted"
+	// Child workflows and external signals (event_table_child.go).
+	EventStartChildWorkflowRequested  EventType = "StartChildWorkflowRequested"
+	EventChildWorkflowStarted         EventType = "ChildWorkflowStarted"
+	EventChildWorkflowStartFailed     EventType = "ChildWorkflowStartFailed"
+	EventChildWorkflowCompleted       EventType = "ChildWorkflowCompleted"
+	EventChildWorkflowFailed          EventType = "ChildWorkflowFailed"
+	EventChildWorkflowAttemptFailed   EventType = "ChildWorkflowAttemptFailed"
+	EventChildWorkflowCancelRequested EventType = "ChildWorkflowCancelRequested"
+	EventExternalSignalRequested      EventType = "ExternalSignalRequested"
+	EventExternalSignalDelivered      EventType = "ExternalSignalDelivered"
+	EventExternalSignalFailed         EventType = "ExternalSignalFailed"
+	EventUpdateAccepted               EventType = "UpdateAccepted"
+	EventUpdateCompleted              EventType = "UpdateCompleted"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.

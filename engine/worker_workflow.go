@@ -332,6 +332,9 @@ func (w *Worker) accept(env *workflowEnv, in *inbound, now time.Time) decision {
 	case inboundUpdate:
 		return judgeUpdate(env, in)
 	}
+	if d, ok := acceptChild(env, in, now); ok {
+		return d
+	}
 	w.log.Warn("dropping workflow task with unknown inbound kind", "kind", in.Kind)
 	return decision{}
 }

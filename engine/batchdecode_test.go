@@ -32,6 +32,8 @@ func fill(r *rand.Rand, v reflect.Value, depth int) {
 		v.SetBool(r.IntN(2) == 1)
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		v.SetInt(r.Int64N(1<<40) - 1<<39)
+	case reflect.Uint64:
+		v.SetUint(r.Uint64())
 	case reflect.Float64:
 		v.SetFloat(r.NormFloat64() * 1e6)
 	case reflect.Pointer:

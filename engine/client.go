@@ -167,7 +167,7 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 	for range 10 {
 		_, err := c.store.CreateRun(ctx, opts.ID, rec)
 		if err == nil {
-			return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+			return Run{WorkflowID: opts.ID, RunID: runID}, c.completeStart(ctx, rec)
 		}
 		if !errors.Is(err, ErrExists) {
 			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
@@ -184,7 +184,7 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 			// The current run never started and never can (a record
 			// the store refuses): it holds the id for nobody.
 			if _, err := c.store.ReplaceRun(ctx, opts.ID, rec, rev); err == nil {
-				return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+				return Run{WorkflowID: opts.ID, RunID: runID}, c.completeStart(ctx, rec)
 			}
 			continue
 		}
@@ -199,7 +199,7 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 			return Run{WorkflowID: opts.ID, RunID: cur.RunID}, fmt.Errorf("start %s: %w", opts.ID, err)
 		}
 		if _, err := c.store.ReplaceRun(ctx, opts.ID, rec, rev); err == nil {
-			return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+			return Run{WorkflowID: opts.ID, RunID: runID}, c.completeStart(ctx, rec)
 		} else if !errors.Is(err, ErrConflict) {
 			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
 		}
@@ -246,14 +246,31 @@ func continuedAs(last StoredBatch) string {
 // completeStart appends a run's first batch from its record; whoever finds
 // the history empty may do it, and only one append can win.
 func completeStart(ctx context.Context, s Store, rec RunRecord) error {
-	_, err := s.AppendHistory(ctx, rec.StartHeader, rec.Start, 0, "start-"+rec.RunID)
+	_, err := appendStart(ctx, s, rec)
+	return err
+}
+
+// appendStart is completeStart, returning the start batch's position (0
+// when someone else completed it).
+func appendStart(ctx context.Context, s Store, rec RunRecord) (uint64, error) {
+	seq, err := s.AppendHistory(ctx, rec.StartHeader, rec.Start, 0, "start-"+rec.RunID)
 	if errors.Is(err, ErrConflict) {
-		return nil // someone else completed it
+		return 0, nil // someone else completed it
 	}
 	if err != nil {
-		return fmt.Errorf("recording start of run %s: %w", rec.RunID, err)
+		return 0, fmt.Errorf("recording start of run %s: %w", rec.RunID, err)
 	}
-	return nil
+	return seq, nil
+}
+
+// completeStart completes a start of this client's, and tells its waits
+// where the run begins (client_results.go).
+func (c *Client) completeStart(ctx context.Context, rec RunRecord) error {
+	seq, err := appendStart(ctx, c.store, rec)
+	if err == nil && seq > 0 && c.closes != nil {
+		c.closes.noteStart(rec.RunID, seq)
+	}
+	return err
 }
 
 // lastBatch returns a run's newest batch, completing its start if a crash

@@ -59,6 +59,8 @@ const (
 	EventExternalSignalRequested      EventType = "ExternalSignalRequested"
 	EventExternalSignalDelivered      EventType = "ExternalSignalDelivered"
 	EventExternalSignalFailed         EventType = "ExternalSignalFailed"
+	EventUpdateAccepted               EventType = "UpdateAccepted"
+	EventUpdateCompleted              EventType = "UpdateCompleted"
 	EventWorkflowPaused               EventType = "WorkflowPaused"
 	EventWorkflowUnpaused             EventType = "WorkflowUnpaused"
 	EventActivityOperation            EventType = "ActivityOperation"

@@ -147,6 +147,9 @@ type Execution struct {
 	Parent *ParentRef `json:"parent,omitempty"`
 	// Children are the child workflows the run started, in order.
 	Children []ChildRun `json:"children,omitempty"`
+	// Updates are the updates the run accepted, oldest first, with their
+	// outcome once their handler returned.
+	Updates []UpdateInfo `json:"updates,omitempty"`
 	// Paused says who paused the running run, when and why (nil when it
 	// is not paused); a dead letter's says which activity and error.
 	Paused *PauseInfo `json:"paused,omitempty"`

@@ -60,6 +60,7 @@ type workflowEnv struct {
 	progress [2]int64
 	attrs    map[string]SearchAttribute
 
+	updates updateTable // workflow_update.go
 	// pauses keeps the run paused (pause.go): no code runs while it is.
 	pauses pauseSet
 	// held are the activities whose current attempt waits for dispatch.
@@ -355,6 +356,8 @@ func (env *workflowEnv) apply(e Event) error {
 	case *WorkflowTerminated, *WorkflowReset:
 		env.closed = true
 	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied, *OperatorEventRejected:
+	case *UpdateAccepted:
+		env.applyUpdate(a)
 	case *RunCompensated, *RunImported:
 		// annotations of the run; a query or the replayer goes past them
 	default:

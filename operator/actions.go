@@ -186,12 +186,14 @@ func Classify(err error) Kind {
 		errors.Is(err, engine.ErrAlreadyStarted),
 		errors.Is(err, engine.ErrPauseState),
 		errors.Is(err, engine.ErrActivityState),
-		errors.Is(err, engine.ErrHistoryLimit):
+		errors.Is(err, engine.ErrHistoryLimit),
+		errors.Is(err, engine.ErrUpdateRejected):
 		return KindRefused
 	case errors.Is(err, engine.ErrWorkflowNotFound),
 		errors.Is(err, engine.ErrNoSuchActivity),
 		errors.Is(err, engine.ErrUnknownQuery),
 		errors.Is(err, engine.ErrNotFound),
+		errors.Is(err, engine.ErrUnknownUpdate),
 		errors.Is(err, ErrUnknownAction):
 		return KindNotFound
 	case errors.Is(err, context.DeadlineExceeded),

@@ -144,6 +144,9 @@ type Params struct {
 	Query string
 	// DryRun changes nothing.
 	DryRun bool
+	// UpdateID and UpdateWait: update (builtin_update.go).
+	UpdateID   string
+	UpdateWait engine.UpdateStage
 	// Activity selects a run's pending activities (a seq or a type; "" the
 	// only one); ActivityOptions and Failure: update-options and fail.
 	Activity        string

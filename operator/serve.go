@@ -71,7 +71,7 @@ func (s *Service) perform(ctx context.Context, rec *audit.Record, user, action s
 	}
 	env := Env{Client: s.Client.As(engine.Acting{Principal: user, Groups: p.Groups, OnBehalfOf: req.OnBehalfOf}), Identity: user}
 	params := Params{Reason: req.Reason, Comment: req.Comment, Name: req.Name, Approval: req.Approval, Input: req.Input,
-		To: req.To, ReapplySignals: req.Reapply, DryRun: req.DryRun, Activity: req.Activity}
+		To: req.To, ReapplySignals: req.Reapply, DryRun: req.DryRun, UpdateID: req.UpdateID, Activity: req.Activity}
 	if err := decodeActivityParams(req, &params); err != nil {
 		return Outcome{}, err
 	}

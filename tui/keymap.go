@@ -29,7 +29,7 @@ type keyMap struct {
 	Tree, HideChildren key.Binding
 
 	// Writes, in actionKind order (writes()): disabled when refused.
-	Signal, Approve, Reject, Cancel, Terminate, Reset, Compensate key.Binding
+	Signal, Approve, Reject, Cancel, Terminate, Reset, Compensate, Update key.Binding
 
 	// Pause and Unpause a run (pause.go; after the writes above).
 	Pause, Unpause key.Binding
@@ -83,8 +83,9 @@ func newKeyMap(acts operator.Actions) keyMap {
 		Terminate:  b([]string{"T"}, "T", "terminate"),
 		Reset:      b([]string{"R"}, "R", "reset"),
 		Compensate: b([]string{"P"}, "P", "compensate"),
+		Update:     b([]string{"u"}, "u", "update"),
 		Pause:      b([]string{"p"}, "p", "pause"),
-		Unpause:    b([]string{"u"}, "u", "unpause"),
+		Unpause:    b([]string{"e"}, "e", "unpause"),
 	}
 	for i, w := range k.writes() {
 		// the help names the catalog action the key performs
@@ -100,7 +101,7 @@ func newKeyMap(acts operator.Actions) keyMap {
 
 // writes are the bindings that change executions.
 func (k *keyMap) writes() []*key.Binding {
-	return []*key.Binding{&k.Signal, &k.Approve, &k.Reject, &k.Cancel, &k.Terminate, &k.Reset, &k.Compensate}
+	return []*key.Binding{&k.Signal, &k.Approve, &k.Reject, &k.Cancel, &k.Terminate, &k.Reset, &k.Compensate, &k.Update}
 }
 
 // helpGroup is a titled group of bindings in the ? help.
@@ -115,9 +116,9 @@ func (k keyMap) navGroup() helpGroup {
 
 func (k keyMap) actionGroup() helpGroup {
 	// pause and unpause share a line: the help must fit 80x24
-	pause := key.NewBinding(key.WithKeys("p"), key.WithHelp("p/u", "pause/unpause"))
+	pause := key.NewBinding(key.WithKeys("p"), key.WithHelp("p/e", "pause/unpause"))
 	pause.SetEnabled(k.Pause.Enabled())
-	return helpGroup{"Act", []key.Binding{k.Approve, k.Reject, k.Signal, k.Query, k.Cancel, k.Terminate, k.Reset, k.Compensate, pause}}
+	return helpGroup{"Act", []key.Binding{k.Approve, k.Reject, k.Signal, k.Query, k.Cancel, k.Terminate, k.Reset, k.Compensate, k.Update, pause}}
 }
 
 func (k keyMap) globalGroup() helpGroup {

@@ -16,7 +16,7 @@ import (
 )
 
 // Paused runs and dead letters (issue 18): the :paused and :deadletters
-// views, the p/u keys that pause and resume a run, and the Pending tab's
+// views, the p/e keys that pause and resume a run, and the Pending tab's
 // keys that operate on one pending activity.
 
 // pausedGlyph marks a paused run wherever its status shows (never colour

@@ -78,6 +78,7 @@ var commands = []*command{
 	viewsCommand,
 	contextCmd,
 	queuesCommand,
+	updateCommand,
 	pauseCommand, unpauseCommand,
 	activityRetryCommand, activityPauseCommand, activityUnpauseCommand, activityResetCommand,
 	activityUpdateCommand, activityCompleteCommand, activityFailCommand,

@@ -27,6 +27,9 @@ type Facts struct {
 	Actors        []string
 	ContinuedFrom string
 	LastFailure   *engine.Failure
+	// UpdateNames are the updates the run accepted; PendingUpdates those
+	// whose handler has not returned yet.
+	UpdateNames, PendingUpdates []string
 	// LastError is the failure of the pending activity that failed last.
 	LastError *engine.Failure
 

@@ -123,5 +123,5 @@ func Register(w *engine.Worker) error {
 			return err
 		}
 	}
-	return nil
+	return registerUpdates(w)
 }

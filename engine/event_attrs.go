@@ -23,6 +23,12 @@ type WorkflowStarted struct {
 	ResetFrom string `json:"reset_from,omitempty"`
 	// ContinuedFrom names the run this one continues, if any.
 	ContinuedFrom string `json:"continued_from,omitempty"`
+	// SearchAttributes given at the start (StartOptions).
+	SearchAttributes map[string]SearchAttribute `json:"search_attributes,omitempty"`
+	// ScheduledBy names the schedule that started the run (or the run it
+	// continues), ScheduledStartTime the fire's nominal time.
+	ScheduledBy        string    `json:"scheduled_by,omitempty"`
+	ScheduledStartTime time.Time `json:"scheduled_start_time,omitzero"`
 }
 
 // WorkflowTaskCompleted ends every batch a workflow task writes.
@@ -237,6 +243,10 @@ type WorkflowContinuedAsNew struct {
 	WorkflowType string           `json:"workflow_type"`
 	Input        json.RawMessage  `json:"input,omitempty"`
 	Signals      []SignalReceived `json:"signals,omitempty"`
+	// ScheduledBy and ScheduledStartTime carry the schedule that started
+	// the chain over to the new run.
+	ScheduledBy        string    `json:"scheduled_by,omitempty"`
+	ScheduledStartTime time.Time `json:"scheduled_start_time,omitzero"`
 }
 
 // WorkflowReset closes a run (or marks an already closed one) because an

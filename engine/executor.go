@@ -350,7 +350,8 @@ func (env *workflowEnv) signalChannel(name string) *channelImpl {
 
 // start creates the root coroutine for the workflow function.
 func (env *workflowEnv) start(a *WorkflowStarted) error {
-	env.info = WorkflowInfo{WorkflowID: a.WorkflowID, RunID: a.RunID, WorkflowType: a.WorkflowType, TaskQueue: a.TaskQueue}
+	env.info = WorkflowInfo{WorkflowID: a.WorkflowID, RunID: a.RunID, WorkflowType: a.WorkflowType, TaskQueue: a.TaskQueue,
+		ScheduledBy: a.ScheduledBy, ScheduledStartTime: a.ScheduledStartTime}
 	fn, ok := env.reg.workflow(a.WorkflowType)
 	if !ok {
 		return &taskError{code: CodeUnknownWorkflow, msg: fmt.Sprintf("workflow type %q is not registered on this worker (registered: %s)", a.WorkflowType, env.reg.workflowNames())}

@@ -134,6 +134,13 @@ var Builtin = []Spec{
 	// imported: a read-only copy made by `foreman import`; other runs
 	// have no value, so their documents are as before.
 	{Name: "imported", InDoc: true, Kind: KindBool, Bool: func(f *Facts) (bool, bool) { return true, f.X.Imported != nil }},
+	// scheduled_by and scheduled_start_time: the schedule that started the
+	// run (or the run it continues) and the fire's nominal time; other
+	// runs have no value.
+	{Name: "scheduled_by", Kind: KindKeyword, Aliases: []string{"TemporalScheduledById"},
+		Keyword: func(f *Facts) string { return f.X.ScheduledBy }},
+	{Name: "scheduled_start_time", Kind: KindTime, Aliases: []string{"TemporalScheduledStartTime"},
+		Time: func(f *Facts) time.Time { return f.X.ScheduledStartTime }},
 }
 
 // NameSet is the set of names of the built-in fields keep selects (the

@@ -153,7 +153,7 @@ func readSchedule(ctx context.Context, ss ScheduleStore, id string) (*ScheduleDe
 	}
 	data, rev, err := ss.GetSchedule(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: schedule %q", ErrScheduleNotFound, id)
+		return nil, fmt.Errorf("%w: %q", ErrScheduleNotFound, id)
 	}
 	if err != nil {
 		return nil, err

@@ -65,9 +65,11 @@ const (
 	groupViews   = "Saved views (shared with the console)"
 	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
 	groupHealth  = "Engine health"
+	// groupSchedules: cmd_schedule.go
+	groupSchedules = "Schedules (start workflows on a timetable)"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth, groupSchedules}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -78,6 +80,7 @@ var commands = []*command{
 	viewsCommand,
 	contextCmd,
 	queuesCommand,
+	scheduleCommand,
 }
 
 func lookup(name string) *command {

@@ -70,18 +70,26 @@ func RunScheduler(ctx context.Context, store Store, log *slog.Logger) error {
 		clk: clockOf(store), log: log, ctx: ctx, sem: make(chan struct{}, schedulerParallel),
 		entries: map[string]*schedEntry{},
 	}
-	caughtUp := false
-	err = ss.WatchSchedules(ctx, func(id string, data []byte, rev uint64) {
-		s.seen(id, data, rev, caughtUp)
-	}, func() {
-		caughtUp = true
-		log.Info("scheduler watching schedules", "schedules", s.count())
-	})
-	s.stopAll()
-	if ctx.Err() != nil {
-		return ctx.Err()
+	for {
+		caughtUp := false
+		err = ss.WatchSchedules(ctx, func(id string, data []byte, rev uint64) {
+			s.seen(id, data, rev, caughtUp)
+		}, func() {
+			caughtUp = true
+			log.Info("scheduler watching schedules", "schedules", s.count())
+		})
+		if ctx.Err() != nil {
+			s.stopAll()
+			return ctx.Err()
+		}
+		// The watch broke (a lost connection, a leader change): watch
+		// again; records seen before are skipped by revision.
+		log.Warn("schedule watch ended; watching again", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
 	}
-	return err
 }
 
 func (s *scheduleRunner) count() int {

@@ -35,7 +35,7 @@ const (
 // shapeGroups are the metric groups each shape measures.
 var shapeGroups = map[string][]string{
 	shapeDeployed:  {"latency", "throughput"},
-	shapeInProcess: {"latency", "signal", "throughput", "rss", "index"},
+	shapeInProcess: {"latency", "signal", "throughput", "rss", "index", "schedule"},
 }
 
 // engineProc is a running foreman-engine.

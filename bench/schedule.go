@@ -58,7 +58,7 @@ func (e *env) scheduleRep(ctx context.Context, rep int) (map[string]float64, err
 		return nil, fmt.Errorf("pausing schedules: %w", err)
 	}
 	time.Sleep(time.Second) // a pass that decided before the pause carries its start out
-	want, counted := 0, int64(0)
+	want, counted, missed, skipped := 0, int64(0), int64(0), int64(0)
 	all, err := c.Schedules().List(ctx)
 	if err != nil {
 		return nil, err
@@ -72,6 +72,8 @@ func (e *env) scheduleRep(ctx context.Context, rep int) (map[string]float64, err
 		}
 		want += firesBetween(d.Schedule.Spec.Intervals[0], d.CreatedAt, d.LastFire)
 		counted += d.Actions
+		missed += d.Missed
+		skipped += d.Skipped
 	}
 	var late []time.Duration
 	var mu sync.Mutex
@@ -96,7 +98,7 @@ func (e *env) scheduleRep(ctx context.Context, rep int) (map[string]float64, err
 		return nil, err
 	}
 	if len(late) != want || counted != int64(want) {
-		return nil, fmt.Errorf("%d fires were due, %d runs started, %d counted: not exactly once", want, len(late), counted)
+		return nil, fmt.Errorf("%d fires were due, %d runs started, %d counted (%d missed, %d skipped): not exactly once", want, len(late), counted, missed, skipped)
 	}
 	e.logf("    %d fires, each started once; lateness p50 %.1f ms, p99 %.1f ms, max %.1f ms", want, percentile(late, 50), percentile(late, 99), percentile(late, 100))
 	return map[string]float64{"schedule_fire_lateness_p99_ms": percentile(late, 99), "schedule_fires": float64(want)}, nil

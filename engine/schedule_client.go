@@ -248,7 +248,7 @@ func (s *ScheduleClient) fire(ctx context.Context, id string, now time.Time, fir
 	if err != nil {
 		return nil, err
 	}
-	d, fresh, err := x.pass(ctx, id, now, func(d *ScheduleDescription) (bool, error) {
+	d, fresh, err := x.pass(ctx, id, now, cachedRecord{}, func(d *ScheduleDescription) (bool, error) {
 		fs := fires(d)
 		for _, f := range fs {
 			d.decide(f, now)

@@ -66,9 +66,9 @@ func (x *scheduleExec) refreshRunning(ctx context.Context, d *ScheduleDescriptio
 // fires, then applies extra (a trigger, a backfill; nil: none). It
 // returns the record written and the steps this pass decided (the caller
 // carries them out; steps decided by others are theirs unless stale).
-func (x *scheduleExec) pass(ctx context.Context, id string, now time.Time, extra func(d *ScheduleDescription) (bool, error)) (*ScheduleDescription, []ScheduleStep, error) {
+func (x *scheduleExec) pass(ctx context.Context, id string, now time.Time, cached cachedRecord, extra func(d *ScheduleDescription) (bool, error)) (*ScheduleDescription, []ScheduleStep, error) {
 	var fresh []ScheduleStep
-	d, err := modifySchedule(ctx, x.ss, id, func(d *ScheduleDescription) (bool, error) {
+	d, err := modifyScheduleFrom(ctx, x.ss, id, cached, func(d *ScheduleDescription) (bool, error) {
 		spec, err := compileSpec(id, d.Schedule.Spec)
 		if err != nil {
 			return false, err

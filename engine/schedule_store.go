@@ -168,8 +168,28 @@ var ErrScheduleNotFound = fmt.Errorf("schedule %w", ErrNotFound)
 // writes it back, again on every concurrent write, until one lands.
 // change returns false to write nothing.
 func modifySchedule(ctx context.Context, ss ScheduleStore, id string, change func(d *ScheduleDescription) (bool, error)) (*ScheduleDescription, error) {
+	return modifyScheduleFrom(ctx, ss, id, cachedRecord{}, change)
+}
+
+// cachedRecord is a record as stored, at its revision.
+type cachedRecord struct {
+	data []byte
+	rev  uint64
+}
+
+// modifyScheduleFrom is modifySchedule trying first on cached (the newest
+// record the caller saw; nil: read it): a stale one costs a conflict and
+// a read, a current one saves the read (the scheduler's watch keeps it).
+func modifyScheduleFrom(ctx context.Context, ss ScheduleStore, id string, cached cachedRecord, change func(d *ScheduleDescription) (bool, error)) (*ScheduleDescription, error) {
 	for range 50 {
-		d, err := readSchedule(ctx, ss, id)
+		var d *ScheduleDescription
+		var err error
+		if cached.data != nil {
+			d, err = decodeSchedule(cached.data, cached.rev)
+			cached = cachedRecord{}
+		} else {
+			d, err = readSchedule(ctx, ss, id)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -43,6 +43,8 @@ type scheduleRunner struct {
 
 type schedEntry struct {
 	rev      uint64
+	data     []byte // the record at rev, as the watch delivered it
+	ownRev   uint64 // the newest revision a pass of this engine wrote
 	timer    ClockTimer
 	retry    *time.Timer
 	running  bool
@@ -120,7 +122,10 @@ func (s *scheduleRunner) seen(id string, data []byte, rev uint64, live bool) {
 		s.mu.Unlock()
 		return
 	}
-	e.rev = rev
+	e.rev, e.data = rev, data
+	// a record this engine's own pass wrote, or writes now: its steps are
+	// being carried out here, nothing to take over
+	ours := e.running || rev <= e.ownRev
 	s.mu.Unlock()
 	d, err := decodeSchedule(data, rev)
 	if err != nil {
@@ -128,7 +133,7 @@ func (s *scheduleRunner) seen(id string, data []byte, rev uint64, live bool) {
 		return
 	}
 	s.arm(id, d)
-	if len(d.Pending) > 0 {
+	if len(d.Pending) > 0 && !ours {
 		if !live {
 			s.kick(id, true) // left by an engine that stopped: ours now
 		} else {
@@ -253,7 +258,20 @@ func (s *scheduleRunner) kick(id string, takeover bool) {
 func (s *scheduleRunner) pass(id string, takeover bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
-	d, fresh, err := s.exec.pass(ctx, id, s.clk.Now(), nil)
+	s.mu.Lock()
+	var cached cachedRecord
+	if e := s.entries[id]; e != nil {
+		cached = cachedRecord{data: e.data, rev: e.rev}
+	}
+	s.mu.Unlock()
+	d, fresh, err := s.exec.pass(ctx, id, s.clk.Now(), cached, nil)
+	if err == nil && len(fresh) > 0 {
+		s.mu.Lock()
+		if e := s.entries[id]; e != nil {
+			e.ownRev = max(e.ownRev, d.Revision)
+		}
+		s.mu.Unlock()
+	}
 	if errors.Is(err, ErrScheduleNotFound) || s.ctx.Err() != nil {
 		return
 	}
@@ -265,6 +283,10 @@ func (s *scheduleRunner) pass(id string, takeover bool) {
 	steps := fresh
 	if takeover {
 		steps = d.Pending
+	} else if len(d.Pending) > len(fresh) {
+		// steps another engine decided: it carries them out, unless it
+		// died, in which case they are ours after the delay
+		s.retryLater(id, takeoverDelay)
 	}
 	if err := s.exec.carryOut(ctx, d, steps); err != nil {
 		if s.ctx.Err() == nil {

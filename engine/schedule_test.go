@@ -110,8 +110,9 @@ func (h *schedHarness) at(id string, d time.Duration) *engine.ScheduleDescriptio
 			return false
 		}
 		desc = x
-		next := schedT0.Add(d).Add(-time.Second)
-		return !x.LastFire.Before(next.Truncate(time.Minute)) && len(x.Pending) == 0 && h.clk.Holds() == 0
+		// the schedules here fire once a minute: the newest fire due by
+		// then is less than a minute old
+		return x.LastFire.After(schedT0.Add(d-time.Minute)) && len(x.Pending) == 0 && h.clk.Holds() == 0
 	})
 	return desc
 }

@@ -51,22 +51,24 @@ func (s *Store) EnsureSchedules(ctx context.Context) error {
 	return err
 }
 
-func scheduleKey(id string) (string, error) {
+// scheduleBucket checks id (it is the key as it is) and returns the
+// bucket; verb names the operation in errors.
+func (s *Store) scheduleBucket(ctx context.Context, verb, id string) (natsjs.KeyValue, string, error) {
 	if err := engine.CheckScheduleID(id); err != nil {
-		return "", err
+		return nil, "", err
 	}
-	return id, nil
+	kv, err := s.schedulesKV(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s schedule %s: %w", verb, id, err)
+	}
+	return kv, id, nil
 }
 
 // CreateSchedule stores data under id only if absent.
 func (s *Store) CreateSchedule(ctx context.Context, id string, data []byte) (uint64, error) {
-	key, err := scheduleKey(id)
+	kv, key, err := s.scheduleBucket(ctx, "creating", id)
 	if err != nil {
 		return 0, err
-	}
-	kv, err := s.schedulesKV(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("creating schedule %s: %w", id, err)
 	}
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
@@ -82,13 +84,9 @@ func (s *Store) CreateSchedule(ctx context.Context, id string, data []byte) (uin
 
 // GetSchedule returns the record of id and its revision.
 func (s *Store) GetSchedule(ctx context.Context, id string) ([]byte, uint64, error) {
-	key, err := scheduleKey(id)
+	kv, key, err := s.scheduleBucket(ctx, "reading", id)
 	if err != nil {
 		return nil, 0, err
-	}
-	kv, err := s.schedulesKV(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading schedule %s: %w", id, err)
 	}
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
@@ -104,13 +102,9 @@ func (s *Store) GetSchedule(ctx context.Context, id string) ([]byte, uint64, err
 
 // UpdateSchedule replaces the record if its revision is still rev.
 func (s *Store) UpdateSchedule(ctx context.Context, id string, data []byte, rev uint64) (uint64, error) {
-	key, err := scheduleKey(id)
+	kv, key, err := s.scheduleBucket(ctx, "updating", id)
 	if err != nil {
 		return 0, err
-	}
-	kv, err := s.schedulesKV(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("updating schedule %s: %w", id, err)
 	}
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
@@ -126,13 +120,9 @@ func (s *Store) UpdateSchedule(ctx context.Context, id string, data []byte, rev 
 
 // DeleteSchedule removes the record if its revision is still rev.
 func (s *Store) DeleteSchedule(ctx context.Context, id string, rev uint64) error {
-	key, err := scheduleKey(id)
+	kv, key, err := s.scheduleBucket(ctx, "deleting", id)
 	if err != nil {
 		return err
-	}
-	kv, err := s.schedulesKV(ctx)
-	if err != nil {
-		return fmt.Errorf("deleting schedule %s: %w", id, err)
 	}
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()

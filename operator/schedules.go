@@ -21,26 +21,8 @@ func init() {
 
 func scheduleActions() []Action {
 	return []Action{
-		{
-			Name: engine.ActScheduleCreate, Verb: "schedule create", Write: true, Summary: "create a schedule",
-			Do: func(ctx context.Context, env Env, _ Target, p Params) (Outcome, error) {
-				sch, err := scheduleArg(p)
-				if err != nil {
-					return Outcome{}, err
-				}
-				return Outcome{Detail: "created schedule " + sch.ID}, env.Client.Schedules().Create(ctx, sch)
-			},
-		},
-		{
-			Name: engine.ActScheduleUpdate, Verb: "schedule update", Write: true, Summary: "replace a schedule's spec, action and policies",
-			Do: func(ctx context.Context, env Env, _ Target, p Params) (Outcome, error) {
-				sch, err := scheduleArg(p)
-				if err != nil {
-					return Outcome{}, err
-				}
-				return Outcome{Detail: "updated schedule " + sch.ID}, env.Client.Schedules().Update(ctx, sch)
-			},
-		},
+		scheduleWrite(engine.ActScheduleCreate, "create", "create a schedule", (*engine.ScheduleClient).Create),
+		scheduleWrite(engine.ActScheduleUpdate, "update", "replace a schedule's spec, action and policies", (*engine.ScheduleClient).Update),
 		{
 			Name: engine.ActSchedulePause, Verb: "schedule pause", Write: true, Needs: Needs{Reason: true}, Summary: "pause a schedule, with a note",
 			Do: func(ctx context.Context, env Env, _ Target, p Params) (Outcome, error) {
@@ -84,6 +66,20 @@ func scheduleActions() []Action {
 			Do: func(ctx context.Context, env Env, _ Target, p Params) (Outcome, error) {
 				return Outcome{Detail: "deleted schedule " + p.Name}, env.Client.Schedules().Delete(ctx, p.Name)
 			},
+		},
+	}
+}
+
+// scheduleWrite is an action that writes the schedule its request carries.
+func scheduleWrite(name, verb, summary string, write func(*engine.ScheduleClient, context.Context, engine.Schedule) error) Action {
+	return Action{
+		Name: name, Verb: "schedule " + verb, Write: true, Summary: summary,
+		Do: func(ctx context.Context, env Env, _ Target, p Params) (Outcome, error) {
+			sch, err := scheduleArg(p)
+			if err != nil {
+				return Outcome{}, err
+			}
+			return Outcome{Detail: verb + "d schedule " + sch.ID}, write(env.Client.Schedules(), ctx, sch)
 		},
 	}
 }

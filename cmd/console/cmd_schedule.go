@@ -37,7 +37,7 @@ var scheduleSubs = map[string]string{
 
 var scheduleCommand = &command{
 	name: "schedule", args: "create|list|describe|update|pause|unpause|trigger|backfill|delete [ID]", group: groupSchedules,
-	summary: "durable schedules that start workflows (foreman help schedule)",
+	summary: "durable schedules that start workflows on a timetable",
 	action: func(_ *opts, args []string) string {
 		if len(args) == 0 {
 			return ""

@@ -35,7 +35,7 @@ const (
 // shapeGroups are the metric groups each shape measures.
 var shapeGroups = map[string][]string{
 	shapeDeployed:  {"latency", "throughput", "update"},
-	shapeInProcess: {"latency", "signal", "throughput", "rss", "index", "update"},
+	shapeInProcess: {"latency", "signal", "throughput", "rss", "index", "update", "schedule"},
 }
 
 // engineProc is a running foreman-engine.

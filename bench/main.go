@@ -68,7 +68,9 @@ type config struct {
 	observe       string
 	dataDir       string
 	verbose       bool
-	indexRuns     int // runs in the search index benchmark (index.go)
+	indexRuns     int           // runs in the search index benchmark (index.go)
+	schedules     int           // schedules of the schedule benchmark (schedule.go)
+	scheduleFor   time.Duration // how long they fire
 	progress      io.Writer
 }
 
@@ -90,9 +92,11 @@ var allMetrics = []metric{
 	{name: "rss_worker_idle_mb", unit: "MB", group: "rss"},
 	{name: "update_roundtrip_p50_ms", unit: "ms", group: "update", target: "<= 2", ok: func(v float64) bool { return v <= 2 }},
 	{name: "update_roundtrip_p99_ms", unit: "ms", group: "update"},
+	{name: "schedule_fire_lateness_p99_ms", unit: "ms", group: "schedule", target: "<= 1000", ok: func(v float64) bool { return v <= 1000 }},
+	{name: "schedule_fires", unit: "fires", group: "schedule"},
 }
 
-var groups = []string{"latency", "signal", "throughput", "rss", "update"}
+var groups = []string{"latency", "signal", "throughput", "rss", "update", "schedule"}
 
 // result is one line of results.json.
 type result struct {
@@ -136,7 +140,7 @@ func parseFlags(args []string) (*config, error) {
 	shapes := fs.String("shape", shapeDeployed+","+shapeInProcess, "what to measure, comma-separated: deployed (the foreman-engine binary, and this process's worker and client over loopback TCP: start/e2e and throughput) and in-process (everything in this process: every metric)")
 	fs.StringVar(&cfg.engineBin, "engine-bin", "", "foreman-engine binary for the deployed shape (default: built from ./cmd/engine)")
 	syncs := fs.String("sync", "interval,always", "durability modes to measure, comma-separated: interval, always")
-	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, update, or all")
+	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, update, schedule, or all")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: tiny sample counts and scale (a minute or two for everything but index); the figures are not meaningful")
 	fs.StringVar(&cfg.out, "out", filepath.Join("bench", "out", "results.json"), "where to write the JSON results")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process during the throughput run to this file (-<sync> or -deployed-<sync> is inserted before the extension)")
@@ -155,6 +159,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.dataDir, "data", "", "keep the servers' data under this directory (default: a temp dir, removed)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log engine and server warnings")
 	fs.IntVar(&cfg.indexRuns, "index-runs", 0, "runs in the search index benchmark (default 1,000,000; -quick 3,000)")
+	fs.IntVar(&cfg.schedules, "schedules", 0, "schedules of the schedule benchmark, each firing once a minute (default 10,000; -quick 500)")
+	fs.DurationVar(&cfg.scheduleFor, "schedule-for", 0, "how long the schedule benchmark fires (default 3m; -quick 70s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -190,10 +196,10 @@ func parseFlags(args []string) (*config, error) {
 			g = groups
 		case "start", "e2e", "latency":
 			g = []string{"latency"}
-		case "signal", "throughput", "rss", "index", "update":
+		case "signal", "throughput", "rss", "index", "update", "schedule":
 			g = []string{strings.TrimSpace(m)}
 		default:
-			return nil, fmt.Errorf("-metrics: unknown metric %q (want start, e2e, signal, throughput, rss, index, update or all)", m)
+			return nil, fmt.Errorf("-metrics: unknown metric %q (want start, e2e, signal, throughput, rss, index, update, schedule or all)", m)
 		}
 		for _, x := range g {
 			if !slices.Contains(cfg.metrics, x) {
@@ -233,6 +239,18 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if *tpWarmup > 0 {
 		cfg.tpWarmup = *tpWarmup
+	}
+	if cfg.schedules <= 0 {
+		cfg.schedules = 10_000
+		if cfg.quick {
+			cfg.schedules = 500
+		}
+	}
+	if cfg.scheduleFor <= 0 {
+		cfg.scheduleFor = 3 * time.Minute
+		if cfg.quick {
+			cfg.scheduleFor = 70 * time.Second
+		}
 	}
 	return cfg, nil
 }
@@ -346,6 +364,7 @@ func runMode(ctx context.Context, cfg *config, shape, mode string) (_ []*result,
 		{"rss", cfg.reps, e.rssRep},              // it leaves runs blocked
 		{"index", 1, e.indexRep},                 // index.go
 		{"update", cfg.latencyReps, e.updateRep}, // update.go
+		{"schedule", 1, e.scheduleRep},           // schedule.go
 	}
 	for _, s := range steps {
 		if !cfg.runsIn(shape, s.group) {

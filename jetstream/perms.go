@@ -36,7 +36,7 @@ const (
 // every role: histories, run records, heartbeats, saved views, batch
 // journals, the user directory (public keys only) and the engine's
 // published signing key.
-var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket}
+var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket, "KV_" + SchedulesBucket}
 
 // auditStream is readable by operators and approvers, not viewers
 // (AUTH-CONTRACT.md §2).

@@ -39,6 +39,7 @@ type Store struct {
 	history, tasks, timers natsjs.Stream
 	runs, heartbeats       natsjs.KeyValue
 	workers                natsjs.KeyValue // bound lazily by a client store (workers.go); under mu
+	schedules              natsjs.KeyValue // bound lazily (schedules.go); under mu
 
 	dg *directGetter
 

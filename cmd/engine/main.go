@@ -152,6 +152,9 @@ func run() error {
 	if _, err := jetstream.OpenBatches(ctx, node.Conn, opts.Replicas); err != nil {
 		return err
 	}
+	if err := store.EnsureSchedules(ctx); err != nil {
+		return err
+	}
 	dir, err := node.ServeUsers(ctx, log)
 	if err != nil {
 		return err
@@ -234,6 +237,7 @@ func run() error {
 	}
 	log.Info("foreman-engine ready")
 	g.Go(func() error { return engine.RunServices(gctx, store, log) })
+	g.Go(func() error { return engine.RunScheduler(gctx, store, log.With("service", "scheduler")) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		log.Info("shutting down")

@@ -44,7 +44,7 @@ func (s *Store) consumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatc
 		return fmt.Errorf("consuming history from seq %d: max %d: want at least 1", afterSeq, maxBatches)
 	}
 	cfg := natsjs.OrderedConsumerConfig{
-		FilterSubjects:    []string{historySubjects},
+		FilterSubjects:    []string{s.lay.historyFilter()},
 		DeliverPolicy:     natsjs.DeliverAllPolicy,
 		InactiveThreshold: 15 * time.Second,
 		HeadersOnly:       headersOnly,

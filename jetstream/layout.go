@@ -82,51 +82,70 @@ const (
 	hdrStatusDescriptor = "Description"
 )
 
-// streamConfigs is the wanted configuration of every stream.
-func streamConfigs(o Options) []natsjs.StreamConfig {
-	return []natsjs.StreamConfig{
-		{
-			Name:        HistoryStream,
-			Description: "Foreman run histories, one subject per run",
-			Subjects:    []string{historySubjects},
-			Storage:     natsjs.FileStorage,
-			Retention:   natsjs.LimitsPolicy,
-			Discard:     natsjs.DiscardNew,
-			MaxMsgs:     -1,
-			MaxBytes:    -1,
-			MaxAge:      0,
-			MaxMsgSize:  -1,
-			Duplicates:  duplicateWindow,
-			AllowDirect: true,
-			Replicas:    o.Replicas,
-		},
-		{
-			Name:        TasksStream,
-			Description: "Foreman workflow and activity task queues",
-			Subjects:    []string{taskSubjects},
-			Storage:     natsjs.FileStorage,
-			Retention:   natsjs.WorkQueuePolicy,
-			Discard:     natsjs.DiscardNew,
-			MaxMsgs:     -1,
-			MaxBytes:    -1,
-			MaxMsgSize:  -1,
-			Duplicates:  duplicateWindow,
-			Replicas:    o.Replicas,
-		},
-		{
-			Name:              TimersStream,
-			Description:       "Foreman durable timers, one message per key",
-			Subjects:          []string{timerSubjects},
-			Storage:           natsjs.FileStorage,
-			Retention:         natsjs.LimitsPolicy,
-			Discard:           natsjs.DiscardOld,
-			MaxMsgs:           -1,
-			MaxBytes:          -1,
-			MaxMsgSize:        -1,
-			MaxMsgsPerSubject: 1,
-			Duplicates:        duplicateWindow,
-			Replicas:          o.Replicas,
-		},
+// streamConfigs is the wanted configuration of every stream of a store
+// laid out as l: the history and task streams of every shard (shards.go),
+// the sourced FM_HISTORY of a sharded store, and the timers. FM_HISTORY
+// comes first: it records the layout, so a start interrupted after it
+// reopens with the same shard count.
+func streamConfigs(o Options, l layout) []natsjs.StreamConfig {
+	if !l.sharded() {
+		return []natsjs.StreamConfig{historyConfig(o), tasksConfig(o), timersConfig(o)}
+	}
+	out := []natsjs.StreamConfig{l.aggregateConfig(o)}
+	for i := range l.n {
+		out = append(out, l.historyShardConfig(o, i), l.taskShardConfig(o, i))
+	}
+	return append(out, timersConfig(o))
+}
+
+func historyConfig(o Options) natsjs.StreamConfig {
+	return natsjs.StreamConfig{
+		Name:        HistoryStream,
+		Description: "Foreman run histories, one subject per run",
+		Subjects:    []string{historySubjects},
+		Storage:     natsjs.FileStorage,
+		Retention:   natsjs.LimitsPolicy,
+		Discard:     natsjs.DiscardNew,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxAge:      0,
+		MaxMsgSize:  -1,
+		Duplicates:  duplicateWindow,
+		AllowDirect: true,
+		Replicas:    o.Replicas,
+	}
+}
+
+func tasksConfig(o Options) natsjs.StreamConfig {
+	return natsjs.StreamConfig{
+		Name:        TasksStream,
+		Description: "Foreman workflow and activity task queues",
+		Subjects:    []string{taskSubjects},
+		Storage:     natsjs.FileStorage,
+		Retention:   natsjs.WorkQueuePolicy,
+		Discard:     natsjs.DiscardNew,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxMsgSize:  -1,
+		Duplicates:  duplicateWindow,
+		Replicas:    o.Replicas,
+	}
+}
+
+func timersConfig(o Options) natsjs.StreamConfig {
+	return natsjs.StreamConfig{
+		Name:              TimersStream,
+		Description:       "Foreman durable timers, one message per key",
+		Subjects:          []string{timerSubjects},
+		Storage:           natsjs.FileStorage,
+		Retention:         natsjs.LimitsPolicy,
+		Discard:           natsjs.DiscardOld,
+		MaxMsgs:           -1,
+		MaxBytes:          -1,
+		MaxMsgSize:        -1,
+		MaxMsgsPerSubject: 1,
+		Duplicates:        duplicateWindow,
+		Replicas:          o.Replicas,
 	}
 }
 
@@ -203,13 +222,6 @@ func checkDottedKey(what, s string) error {
 // [A-Za-z0-9_-].
 func CheckQueueName(name string) error { return checkToken("task queue name", name, maxQueueLen) }
 
-func historySubject(runID string) (string, error) {
-	if err := checkToken("run id", runID, maxRunIDLen); err != nil {
-		return "", err
-	}
-	return historySubjectPrefix + runID, nil
-}
-
 func checkTaskKind(kind engine.TaskKind) error {
 	if kind != engine.WorkflowTaskKind && kind != engine.ActivityTaskKind {
 		return fmt.Errorf("%w: task kind %q: must be %q or %q", ErrInvalidName, kind, engine.WorkflowTaskKind, engine.ActivityTaskKind)
@@ -217,14 +229,16 @@ func checkTaskKind(kind engine.TaskKind) error {
 	return nil
 }
 
-func taskSubject(kind engine.TaskKind, queue string) (string, error) {
+// checkedTaskSubject is a task queue's subject on shard i, after checking
+// the kind and the queue name.
+func (l layout) checkedTaskSubject(i int, kind engine.TaskKind, queue string) (string, error) {
 	if err := checkTaskKind(kind); err != nil {
 		return "", err
 	}
 	if err := CheckQueueName(queue); err != nil {
 		return "", err
 	}
-	return taskSubjectPrefix + string(kind) + "." + queue, nil
+	return l.taskSubject(i, string(kind), queue), nil
 }
 
 // taskConsumerName is the durable consumer of one task queue.

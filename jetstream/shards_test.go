@@ -1,0 +1,169 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/storetest"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
+)
+
+// A store with 3 history and task shards passes the same conformance
+// suite as the single-stream one: reads, follows, appends with OCC,
+// history consumers, task queues and timers all follow the run's shard.
+func TestShardedStoreConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) engine.Store {
+		st, _ := jstest.StartIn(t, t.TempDir(), jetstream.Options{AckWait: time.Second, Shards: 3})
+		return st
+	})
+}
+
+// The shard count is fixed when the data is created: a store reopened
+// without --shards keeps it, one created before sharding (no record) is
+// one shard and keeps its single streams, and asking for another count is
+// refused with the way out.
+func TestShardCountIsFixedWithTheData(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, srv := jstest.StartIn(t, dir, jetstream.Options{Shards: 3})
+	if st.Shards() != 3 {
+		t.Fatalf("new data with Shards 3 has %d shards", st.Shards())
+	}
+	nc := st.Conn()
+	names := streamNames(t, nc)
+	for _, want := range []string{"FM_HISTORY", "FM_HISTORY_0", "FM_HISTORY_1", "FM_HISTORY_2", "FM_TASKS_0", "FM_TASKS_2", "FM_TIMERS"} {
+		if !names[want] {
+			t.Errorf("stream %s missing; have %v", want, names)
+		}
+	}
+	if names["FM_TASKS"] {
+		t.Errorf("a sharded store has the single task stream FM_TASKS")
+	}
+	again, err := jetstream.Open(ctx, nc, jetstream.Options{})
+	if err != nil || again.Shards() != 3 {
+		t.Fatalf("reopened without Shards: %v shards, err %v", again.Shards(), err)
+	}
+	_ = again.Close()
+	client, err := jetstream.OpenExisting(ctx, nc, jetstream.Options{})
+	if err != nil || client.Shards() != 3 {
+		t.Fatalf("a client store sees %v shards, err %v", client.Shards(), err)
+	}
+	_ = client.Close()
+	_, err = jetstream.Open(ctx, nc, jetstream.Options{Shards: 1})
+	if !errors.Is(err, jetstream.ErrShardsFixed) || !strings.Contains(err.Error(), "--shards 1") || !strings.Contains(err.Error(), "foreman-engine --data <new directory> --shards 1") {
+		t.Fatalf("asking for 1 shard on 3-shard data: %v", err)
+	}
+	_ = srv
+
+	// Data from before sharding: FM_HISTORY without a record is one shard.
+	legacy, _ := jstest.StartIn(t, t.TempDir(), jetstream.Options{})
+	if legacy.Shards() != 1 {
+		t.Fatalf("default store has %d shards", legacy.Shards())
+	}
+	lnames := streamNames(t, legacy.Conn())
+	if !lnames["FM_HISTORY"] || !lnames["FM_TASKS"] || lnames["FM_HISTORY_0"] {
+		t.Fatalf("single-shard layout changed: %v", lnames)
+	}
+	js, _ := natsjs.New(legacy.Conn())
+	info, err := js.Stream(ctx, "FM_HISTORY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subj := info.CachedInfo().Config.Subjects; len(subj) != 1 || subj[0] != "fm.h.*" {
+		t.Fatalf("FM_HISTORY subjects %v, want the single-stream fm.h.*", subj)
+	}
+	if _, err := jetstream.Open(ctx, legacy.Conn(), jetstream.Options{Shards: 3}); !errors.Is(err, jetstream.ErrShardsFixed) || !strings.Contains(err.Error(), "this data has 1 shard(s)") {
+		t.Fatalf("asking for 3 shards on single-stream data: %v", err)
+	}
+	if _, err := jetstream.Open(ctx, legacy.Conn(), jetstream.Options{Shards: jetstream.MaxShards + 1}); err == nil {
+		t.Fatal("more than MaxShards accepted")
+	}
+}
+
+// Runs spread over the shards, each run's batches on its own shard's
+// stream, and the sourced FM_HISTORY holds every batch once for readers of
+// all history.
+func TestShardsSpreadRuns(t *testing.T) {
+	st, _ := jstest.StartIn(t, t.TempDir(), jetstream.Options{Shards: 3})
+	ctx := context.Background()
+	const runs = 60
+	perShard := make([]int, 3)
+	for i := range runs {
+		run := fmt.Sprintf("run-%d", i)
+		perShard[jetstream.ShardOf(run, 3)]++
+		for seq, ev := uint64(0), int64(1); ev <= 2; ev++ {
+			got, err := st.AppendHistory(ctx, engine.BatchHeader{RunID: run, WorkflowID: "wf-" + run, FirstEventID: ev, LastEventID: ev}, []byte("x"), seq, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq = got
+		}
+		if err := st.PublishTask(ctx, engine.WorkflowTaskKind, "q", []byte(run), "w-"+run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js, _ := natsjs.New(st.Conn())
+	for i, n := range perShard {
+		if n == 0 {
+			t.Fatalf("shard %d got no run of %d: %v", i, runs, perShard)
+		}
+		info, err := js.Stream(ctx, fmt.Sprintf("FM_HISTORY_%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.CachedInfo().State.Msgs; got != uint64(2*n) {
+			t.Errorf("FM_HISTORY_%d holds %d batches, want %d (%d runs)", i, got, 2*n, n)
+		}
+		tinfo, err := js.Stream(ctx, fmt.Sprintf("FM_TASKS_%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tinfo.CachedInfo().State.Msgs == 0 {
+			t.Errorf("FM_TASKS_%d got no task", i)
+		}
+	}
+	jstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		last, err := st.LastHistorySeq(ctx)
+		if err != nil || last != 2*runs {
+			return fmt.Errorf("FM_HISTORY at %d, want %d (err %v)", last, 2*runs, err)
+		}
+		return nil
+	})
+	for i := range runs {
+		run := fmt.Sprintf("run-%d", i)
+		bs, err := st.ReadHistory(ctx, run, 0)
+		if err != nil || len(bs) != 2 || bs[1].Header.LastEventID != 2 {
+			t.Fatalf("%s: %d batches, err %v", run, len(bs), err)
+		}
+	}
+	backlog, err := st.TaskBacklog(ctx, 0)
+	if err != nil || len(backlog) != 1 || backlog[0].Tasks != runs || backlog[0].Oldest.IsZero() {
+		t.Fatalf("backlog over the shards: %+v, err %v", backlog, err)
+	}
+}
+
+func streamNames(t *testing.T, nc *nats.Conn) map[string]bool {
+	t.Helper()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	l := js.StreamNames(context.Background())
+	for n := range l.Name() {
+		out[n] = true
+	}
+	if l.Err() != nil {
+		t.Fatal(l.Err())
+	}
+	return out
+}

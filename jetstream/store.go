@@ -56,6 +56,8 @@ type Store struct {
 
 	signing signingState // the operator-event key (signing.go)
 
+	stopSpread context.CancelFunc // ends spreadLeaders (shards_leaders.go); nil if none runs
+
 	closeOnce sync.Once
 }
 
@@ -109,6 +111,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 		buckets[cfg.Bucket] = kv
 	}
 	s.runs, s.heartbeats, s.workers = buckets[RunsBucket], buckets[HeartbeatsBucket], buckets[WorkersBucket]
+	s.spreadLeaders()
 	return s, nil
 }
 
@@ -117,6 +120,9 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		if s.stopSpread != nil {
+			s.stopSpread()
+		}
 		for _, g := range s.dgs {
 			err = errors.Join(err, g.close())
 		}

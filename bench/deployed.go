@@ -36,6 +36,7 @@ const (
 var shapeGroups = map[string][]string{
 	shapeDeployed:  {"latency", "throughput"},
 	shapeInProcess: {"latency", "signal", "throughput", "rss", "index"},
+	shapeCluster:   {"cluster"},
 }
 
 // engineProc is a running foreman-engine.

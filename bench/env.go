@@ -29,17 +29,19 @@ const benchQueue = "bench"
 // (startDeployedEnv): a foreman-engine process, and this process's worker
 // and client over TCP.
 type env struct {
-	shape  string // shapeInProcess, or shapeDeployed (deployed.go)
-	mode   string
-	dir    string
-	srv    *jetstream.Server
-	conns  []*nats.Conn
-	stores []*jetstream.Store
-	client *engine.Client
-	worker *engine.Worker
-	obs    *observer
-	cfg    *config
-	notes  []string // said under the table
+	shape string // shapeInProcess, or shapeDeployed (deployed.go)
+	mode  string
+	dir   string
+	srv   *jetstream.Server
+	// cluster is the cluster shape's servers (cluster.go); nil otherwise.
+	cluster *clusterNodes
+	conns   []*nats.Conn
+	stores  []*jetstream.Store
+	client  *engine.Client
+	worker  *engine.Worker
+	obs     *observer
+	cfg     *config
+	notes   []string // said under the table
 	// clientStore is the client's store, for reading histories back.
 	clientStore engine.Store
 	log         *slog.Logger
@@ -206,6 +208,9 @@ func (e *env) close() {
 	}
 	if e.srv != nil {
 		e.srv.Shutdown()
+	}
+	if e.cluster != nil {
+		e.cluster.shutdown()
 	}
 	if e.engine != nil {
 		if err := e.engine.stop(); err != nil {

@@ -86,6 +86,14 @@ func (l layout) historyFilter() string {
 	return historySubjectPrefix + ">"
 }
 
+// taskFilter matches every task subject of every shard.
+func (l layout) taskFilter() string {
+	if !l.sharded() {
+		return taskSubjects
+	}
+	return "fm.ts.>"
+}
+
 // taskStream is shard i's task stream.
 func (l layout) taskStream(i int) string {
 	if !l.sharded() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/engine/storetest"
+	"github.com/foremanhq/foreman/internal/auth"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 )
@@ -166,4 +167,71 @@ func streamNames(t *testing.T, nc *nats.Conn) map[string]bool {
 		t.Fatal(l.Err())
 	}
 	return out
+}
+
+// The roles' NATS permissions cover every shard: a worker limited to its
+// queue consumes that queue's tasks from all three task shards (and not
+// another queue's), appends and reads histories on any shard, and a viewer
+// reads them. Without shard-aware permissions the worker could not create
+// its consumers on FM_TASKS_<i>.
+func TestShardedStorePermissions(t *testing.T) {
+	node, users, _ := bootWithUsersOn(t, jetstream.Options{Shards: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const tasks = 12
+	for i := range tasks {
+		if err := node.Store.PublishTask(ctx, engine.WorkflowTaskKind, "qa", []byte("qa"), fmt.Sprintf("task-qa-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := node.Store.PublishTask(ctx, engine.WorkflowTaskKind, "qb", []byte("qb"), "task-qb"); err != nil {
+		t.Fatal(err)
+	}
+	nc := jstest.ConnectAs(t, node.URL(), addUser(t, node, users, "wa", auth.Worker, "qa"))
+	st, err := jetstream.OpenExisting(ctx, nc, jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got := make(chan string, tasks+1)
+	for _, q := range []string{"qa", "qb"} {
+		c, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_ = st.ConsumeTasks(c, engine.WorkflowTaskKind, q, 4, func(d engine.Delivery) {
+				got <- string(d.Data())
+				_ = d.Ack(c)
+			})
+		}()
+	}
+	for i := range tasks {
+		select {
+		case data := <-got:
+			if data != "qa" {
+				t.Fatalf("worker of qa consumed a task of %s", data)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("worker of qa got %d of its %d tasks spread over 3 shards", i, tasks)
+		}
+	}
+	select {
+	case data := <-got:
+		t.Fatalf("worker of qa consumed %q", data)
+	case <-time.After(time.Second):
+	}
+	vnc := jstest.ConnectAs(t, node.URL(), addUser(t, node, users, "vic", auth.Viewer))
+	vst, err := jetstream.OpenExisting(ctx, vnc, jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vst.Close()
+	for i := range 6 { // runs on every shard
+		run := fmt.Sprintf("perm-run-%d", i)
+		if _, err := st.AppendHistory(ctx, engine.BatchHeader{RunID: run, WorkflowID: run, FirstEventID: 1, LastEventID: 1}, []byte("x"), 0, ""); err != nil {
+			t.Fatalf("worker appending to %s (shard %d): %v", run, jetstream.ShardOf(run, 3), err)
+		}
+		if bs, err := vst.ReadHistory(ctx, run, 0); err != nil || len(bs) != 1 {
+			t.Fatalf("viewer reading %s (shard %d): %d batches, %v", run, jetstream.ShardOf(run, 3), len(bs), err)
+		}
+	}
 }

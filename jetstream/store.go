@@ -79,7 +79,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
-	recorded, err := recordedShards(ctx, js)
+	recorded, err := retrySetup(ctx, func(ctx context.Context) (int, error) { return recordedShards(ctx, js) })
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}, clock: newServerClock(), lay: lay}
 	streams := make(map[string]natsjs.Stream)
 	for _, cfg := range streamConfigs(opts, lay) {
-		st, err := ensureStream(ctx, js, cfg)
+		st, err := retrySetup(ctx, func(ctx context.Context) (natsjs.Stream, error) { return ensureStream(ctx, js, cfg) })
 		if err != nil {
 			return nil, err
 		}

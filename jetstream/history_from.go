@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
@@ -140,14 +143,62 @@ func (s *Store) consumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatc
 
 // LastHistorySeq is the stream position of the newest history batch (0 when
 // there is none): where a reader of the whole history stands when caught up.
+// In a sharded store it is FM_HISTORY's once that holds every batch the
+// shards held when it was called (the server sources them a moment
+// later), so that a reader reaching it has seen a write made before.
 func (s *Store) LastHistorySeq(ctx context.Context) (uint64, error) {
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
+	if s.lay.sharded() {
+		if err := s.waitSourced(ctx); err != nil {
+			return 0, fmt.Errorf("reading the last history position: %w", err)
+		}
+	}
 	info, err := s.history.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("reading the last history position: %w", err)
 	}
 	return info.State.LastSeq, nil
+}
+
+// waitSourced waits until FM_HISTORY has sourced every shard up to the
+// shard's last batch now: the newest batch it holds of each shard's
+// subjects names, in its Nats-Stream-Source header ("<stream> <seq> …"),
+// the shard's sequence it came from.
+func (s *Store) waitSourced(ctx context.Context) error {
+	for i, st := range s.histShards {
+		info, err := st.Info(ctx)
+		if err != nil {
+			return err
+		}
+		want := info.State.LastSeq
+		for want > 0 {
+			m, err := s.history.GetLastMsgForSubject(ctx, s.lay.historyPrefix(i)+"*")
+			if err != nil && !errors.Is(err, natsjs.ErrMsgNotFound) {
+				return err
+			}
+			if err == nil && sourcedSeq(m.Header) >= want {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s to source %s up to seq %d: %w", HistoryStream, s.lay.historyStream(i), want, ctx.Err())
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// sourcedSeq is the source stream's sequence of a sourced message, 0 if
+// it names none.
+func sourcedSeq(h nats.Header) uint64 {
+	f := strings.Fields(h.Get(hdrStreamSource))
+	if len(f) < 2 {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(f[1], 10, 64)
+	return seq
 }
 
 // HistoryBatchTime is when the history batch at stream position seq was

@@ -78,6 +78,7 @@ const (
 	hdrTimeStamp        = "Nats-Time-Stamp"
 	hdrNumPending       = "Nats-Num-Pending"
 	hdrLastSequence     = "Nats-Last-Sequence"
+	hdrStreamSource     = "Nats-Stream-Source"
 	hdrStatus           = "Status"
 	hdrStatusDescriptor = "Description"
 )

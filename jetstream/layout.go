@@ -86,17 +86,21 @@ const (
 // streamConfigs is the wanted configuration of every stream of a store
 // laid out as l: the history and task streams of every shard (shards.go),
 // the sourced FM_HISTORY of a sharded store, and the timers. FM_HISTORY
-// comes first: it records the layout, so a start interrupted after it
-// reopens with the same shard count.
+// comes after the shards it sources: created first, the server found no
+// source streams and retried sourcing them with a backoff, and every
+// reader of all history lagged seconds behind. It records the layout, so
+// a first start interrupted before it leaves empty shard streams and no
+// record: the next start creates the layout it is given again (or one
+// shard, whose streams do not overlap the shards' subjects).
 func streamConfigs(o Options, l layout) []natsjs.StreamConfig {
 	if !l.sharded() {
 		return []natsjs.StreamConfig{historyConfig(o), tasksConfig(o), timersConfig(o)}
 	}
-	out := []natsjs.StreamConfig{l.aggregateConfig(o)}
+	var out []natsjs.StreamConfig
 	for i := range l.n {
 		out = append(out, l.historyShardConfig(o, i), l.taskShardConfig(o, i))
 	}
-	return append(out, timersConfig(o))
+	return append(out, l.aggregateConfig(o), timersConfig(o))
 }
 
 func historyConfig(o Options) natsjs.StreamConfig {

@@ -285,12 +285,13 @@ func testFollowHistory(t *testing.T, s engine.Store) {
 // order; a batch fn fails on comes again (before anything after it), one fn
 // accepted does not, also to the next consumer of the same durable name.
 func testConsumeHistory(t *testing.T, s engine.Store) {
-	a := appendBatches(t, s, name("ra"), 3, 0)
-	b := appendBatches(t, s, name("rb"), 2, 0)
+	ra, rb := name("ra"), name("rb")
+	a := appendBatches(t, s, ra, 3, 0)
+	b := appendBatches(t, s, rb, 2, 0)
 	// The order that counts is each run's: a store may spread runs over
 	// several streams (the jetstream store's shards), whose batches then
 	// interleave in any order.
-	want := map[string][]uint64{name("ra"): {a[0].Seq, a[1].Seq, a[2].Seq}, name("rb"): {b[0].Seq, b[1].Seq}}
+	want := map[string][]uint64{ra: {a[0].Seq, a[1].Seq, a[2].Seq}, rb: {b[0].Seq, b[1].Seq}}
 	var mu sync.Mutex
 	seen := map[string][]uint64{}
 	total := 0

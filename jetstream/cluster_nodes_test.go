@@ -18,7 +18,7 @@ import (
 // hard and restarted on the same ports and store directories, as a machine
 // that dies and comes back.
 type testCluster struct {
-	t    *testing.T
+	t    testing.TB
 	mu   sync.Mutex
 	opts []*server.Options
 	srv  []*server.Server // nil while a node is down
@@ -26,7 +26,7 @@ type testCluster struct {
 }
 
 // newTestCluster starts n clustered JetStream servers on fixed ports.
-func newTestCluster(t *testing.T, n int) *testCluster {
+func newTestCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
 	clientPorts, routePorts := freePorts(t, n), freePorts(t, n)
 	var routes []*url.URL
@@ -92,7 +92,7 @@ func (c *testCluster) allPeersCurrent() bool {
 }
 
 // freePorts returns n ports free at the time of the call.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	ports := make([]int, n)
 	var ls []net.Listener
 	for i := range ports {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 )
@@ -75,7 +78,7 @@ func TestClusterShardLeadersSpread(t *testing.T) {
 
 // waitLeadersSpread waits until the history shards have three different
 // leaders.
-func waitLeadersSpread(t *testing.T, st *jetstream.Store) {
+func waitLeadersSpread(t testing.TB, st *jetstream.Store) {
 	t.Helper()
 	jstest.CheckFor(t, 45*time.Second, 250*time.Millisecond, func() error {
 		leaders, err := st.ShardLeaders(context.Background())
@@ -88,4 +91,57 @@ func waitLeadersSpread(t *testing.T, st *jetstream.Store) {
 		}
 		return nil
 	})
+}
+
+// BenchmarkClusterAppend measures what one history append costs on the
+// in-process 3-node R3 cluster, with 1 and 3 shards (leaders spread):
+// appends/s from 64 concurrent appenders, each on its own runs, and the
+// CPU of the whole process (the three servers and the appenders) per
+// append. The README's scaling model uses it:
+//
+//	go test ./jetstream -run - -bench ClusterAppend -benchtime 3s
+func BenchmarkClusterAppend(b *testing.B) {
+	for _, shards := range []int{1, 3} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			c := newTestCluster(b, 3)
+			ctx := context.Background()
+			node, err := jetstream.Boot(ctx, jetstream.Options{NATSURL: c.urls[0], Replicas: 3, Shards: shards, Name: "bench-append"}, clusterTestLogger())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer node.Close()
+			if shards > 1 {
+				waitLeadersSpread(b, node.Store)
+			}
+			var next atomic.Int64
+			cpu0 := processCPU()
+			b.ResetTimer()
+			b.SetParallelism(32) // 64 appenders on 2 cores
+			t0 := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				run := fmt.Sprintf("bench-%d", next.Add(1))
+				var seq uint64
+				ev := int64(0)
+				for pb.Next() {
+					ev++
+					s, err := node.Store.AppendHistory(ctx, engine.BatchHeader{RunID: run, WorkflowID: run, FirstEventID: ev, LastEventID: ev}, []byte("batch"), seq, "")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					seq = s
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "appends/s")
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/append")
+		})
+	}
+}
+
+// processCPU is the CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 )
 
 // The cluster shape (issue 20, scope 5): throughput of ThreeActs on an
@@ -76,7 +77,7 @@ func startClusterNodes(dir, mode string) (*clusterNodes, error) {
 	}
 	// R3 streams need the meta leader to see every peer current.
 	deadline := time.Now().Add(30 * time.Second)
-	for !c.peersCurrent() {
+	for !jstest.MetaPeersCurrent(c.srv) {
 		if time.Now().After(deadline) {
 			c.shutdown()
 			return nil, errors.New("the cluster's meta leader does not see every node")
@@ -84,25 +85,6 @@ func startClusterNodes(dir, mode string) (*clusterNodes, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return c, nil
-}
-
-func (c *clusterNodes) peersCurrent() bool {
-	for _, s := range c.srv {
-		if !s.JetStreamIsLeader() {
-			continue
-		}
-		jsz, err := s.Jsz(nil)
-		if err != nil || jsz.Meta == nil || len(jsz.Meta.Replicas) != len(c.srv)-1 {
-			return false
-		}
-		for _, p := range jsz.Meta.Replicas {
-			if !p.Current || p.Offline {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }
 
 func (c *clusterNodes) shutdown() {
@@ -129,21 +111,13 @@ func startClusterEnv(parent context.Context, cfg *config, mode string, shards in
 	}
 	ctx, cancel := context.WithCancel(parent)
 	e.cancel = cancel
-	for i, role := range []string{"bench-services", "bench-worker", "bench-client"} {
-		o := jetstream.Options{NATSURL: e.cluster.urls[i], Replicas: 3, Shards: shards, Sync: mode, Name: role, Logger: e.log}
-		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-		var nc *nats.Conn
-		if nc, err = jetstream.Connect(cctx, o.NATSURL, o); err != nil {
-			ccancel()
+	for i, role := range benchRoles {
+		o := jetstream.Options{NATSURL: e.cluster.urls[i], Replicas: 3, Shards: shards, Sync: mode}
+		if err := e.openStore(ctx, o, role, func(ctx context.Context, o jetstream.Options) (*nats.Conn, error) {
+			return jetstream.Connect(ctx, o.NATSURL, o)
+		}); err != nil {
 			return e, err
 		}
-		e.conns = append(e.conns, nc)
-		st, err := jetstream.Open(cctx, nc, o)
-		ccancel()
-		if err != nil {
-			return e, err
-		}
-		e.stores = append(e.stores, st)
 	}
 	if err := e.waitLeadersSpread(ctx, shards); err != nil {
 		return e, err

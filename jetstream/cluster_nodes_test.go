@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -73,22 +74,7 @@ func (c *testCluster) waitPeers(d time.Duration) {
 func (c *testCluster) allPeersCurrent() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range c.srv {
-		if s == nil || !s.JetStreamIsLeader() {
-			continue
-		}
-		jsz, err := s.Jsz(nil)
-		if err != nil || jsz.Meta == nil || len(jsz.Meta.Replicas) != len(c.srv)-1 {
-			return false
-		}
-		for _, p := range jsz.Meta.Replicas {
-			if !p.Current || p.Offline {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+	return jstest.MetaPeersCurrent(c.srv)
 }
 
 // freePorts returns n ports free at the time of the call.

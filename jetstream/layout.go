@@ -98,60 +98,44 @@ func streamConfigs(o Options, l layout) []natsjs.StreamConfig {
 	}
 	var out []natsjs.StreamConfig
 	for i := range l.n {
-		out = append(out, l.historyShardConfig(o, i), l.taskShardConfig(o, i))
+		out = append(out, l.shardConfigs(o, i)...)
 	}
 	return append(out, l.aggregateConfig(o), timersConfig(o))
 }
 
-func historyConfig(o Options) natsjs.StreamConfig {
+// streamConfig is what every stream of the store has in common: file
+// storage, no limits (a limit with DiscardOld would silently evict pending
+// tasks and timers), deduplication, the store's replicas.
+func streamConfig(o Options, name, description, subjects string, retention natsjs.RetentionPolicy, discard natsjs.DiscardPolicy) natsjs.StreamConfig {
 	return natsjs.StreamConfig{
-		Name:        HistoryStream,
-		Description: "Foreman run histories, one subject per run",
-		Subjects:    []string{historySubjects},
+		Name:        name,
+		Description: description,
+		Subjects:    []string{subjects},
 		Storage:     natsjs.FileStorage,
-		Retention:   natsjs.LimitsPolicy,
-		Discard:     natsjs.DiscardNew,
+		Retention:   retention,
+		Discard:     discard,
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
-		MaxAge:      0,
 		MaxMsgSize:  -1,
 		Duplicates:  duplicateWindow,
-		AllowDirect: true,
 		Replicas:    o.Replicas,
 	}
+}
+
+func historyConfig(o Options) natsjs.StreamConfig {
+	c := streamConfig(o, HistoryStream, "Foreman run histories, one subject per run", historySubjects, natsjs.LimitsPolicy, natsjs.DiscardNew)
+	c.AllowDirect = true
+	return c
 }
 
 func tasksConfig(o Options) natsjs.StreamConfig {
-	return natsjs.StreamConfig{
-		Name:        TasksStream,
-		Description: "Foreman workflow and activity task queues",
-		Subjects:    []string{taskSubjects},
-		Storage:     natsjs.FileStorage,
-		Retention:   natsjs.WorkQueuePolicy,
-		Discard:     natsjs.DiscardNew,
-		MaxMsgs:     -1,
-		MaxBytes:    -1,
-		MaxMsgSize:  -1,
-		Duplicates:  duplicateWindow,
-		Replicas:    o.Replicas,
-	}
+	return streamConfig(o, TasksStream, "Foreman workflow and activity task queues", taskSubjects, natsjs.WorkQueuePolicy, natsjs.DiscardNew)
 }
 
 func timersConfig(o Options) natsjs.StreamConfig {
-	return natsjs.StreamConfig{
-		Name:              TimersStream,
-		Description:       "Foreman durable timers, one message per key",
-		Subjects:          []string{timerSubjects},
-		Storage:           natsjs.FileStorage,
-		Retention:         natsjs.LimitsPolicy,
-		Discard:           natsjs.DiscardOld,
-		MaxMsgs:           -1,
-		MaxBytes:          -1,
-		MaxMsgSize:        -1,
-		MaxMsgsPerSubject: 1,
-		Duplicates:        duplicateWindow,
-		Replicas:          o.Replicas,
-	}
+	c := streamConfig(o, TimersStream, "Foreman durable timers, one message per key", timerSubjects, natsjs.LimitsPolicy, natsjs.DiscardOld)
+	c.MaxMsgsPerSubject = 1
+	return c
 }
 
 // bucketConfigs is the wanted configuration of every KV bucket.

@@ -34,6 +34,10 @@ import (
 // MaxShards bounds Options.Shards.
 const MaxShards = 16
 
+// shardedTaskPrefix + <shard>.<kind>.<queue> are a sharded store's task
+// subjects (a one-shard store keeps fm.t.<kind>.<queue>).
+const shardedTaskPrefix = "fm.ts."
+
 // shardsMetadataKey records N in FM_HISTORY's metadata.
 const shardsMetadataKey = "foreman_shards"
 
@@ -62,52 +66,39 @@ type layout struct{ n int }
 
 func (l layout) sharded() bool { return l.n > 1 }
 
+// pick is single in a one-shard store, sharded otherwise: every name
+// below keeps its pre-sharding spelling with one shard.
+func (l layout) pick(single, sharded string) string {
+	if !l.sharded() {
+		return single
+	}
+	return sharded
+}
+
 // historyStream is shard i's history stream.
 func (l layout) historyStream(i int) string {
-	if !l.sharded() {
-		return HistoryStream
-	}
-	return HistoryStream + "_" + strconv.Itoa(i)
+	return l.pick(HistoryStream, HistoryStream+"_"+strconv.Itoa(i))
 }
 
 // historyPrefix starts the subject of every run of shard i.
 func (l layout) historyPrefix(i int) string {
-	if !l.sharded() {
-		return historySubjectPrefix
-	}
-	return historySubjectPrefix + strconv.Itoa(i) + "."
+	return l.pick(historySubjectPrefix, historySubjectPrefix+strconv.Itoa(i)+".")
 }
 
 // historyFilter matches every history subject of every shard.
-func (l layout) historyFilter() string {
-	if !l.sharded() {
-		return historySubjects
-	}
-	return historySubjectPrefix + ">"
-}
+func (l layout) historyFilter() string { return l.pick(historySubjects, historySubjectPrefix+">") }
 
 // taskFilter matches every task subject of every shard.
-func (l layout) taskFilter() string {
-	if !l.sharded() {
-		return taskSubjects
-	}
-	return "fm.ts.>"
-}
+func (l layout) taskFilter() string { return l.pick(taskSubjects, shardedTaskPrefix+">") }
 
 // taskStream is shard i's task stream.
 func (l layout) taskStream(i int) string {
-	if !l.sharded() {
-		return TasksStream
-	}
-	return TasksStream + "_" + strconv.Itoa(i)
+	return l.pick(TasksStream, TasksStream+"_"+strconv.Itoa(i))
 }
 
 // taskPrefix starts every task subject of shard i.
 func (l layout) taskPrefix(i int) string {
-	if !l.sharded() {
-		return taskSubjectPrefix
-	}
-	return "fm.ts." + strconv.Itoa(i) + "."
+	return l.pick(taskSubjectPrefix, shardedTaskPrefix+strconv.Itoa(i)+".")
 }
 
 // runShard is the shard of a run.
@@ -132,13 +123,16 @@ func (l layout) taskSubject(i int, kind string, queue string) string {
 	return l.taskPrefix(i) + kind + "." + queue
 }
 
-// historyShardConfig is shard i's history stream (N > 1).
-func (l layout) historyShardConfig(o Options, i int) natsjs.StreamConfig {
-	c := historyConfig(o)
-	c.Name = l.historyStream(i)
-	c.Description = fmt.Sprintf("Foreman run histories, shard %d of %d", i, l.n)
-	c.Subjects = []string{l.historyPrefix(i) + "*"}
-	return c
+// shardConfigs are shard i's history and task streams (N > 1): the
+// one-shard streams' configuration, renamed, on the shard's subjects.
+func (l layout) shardConfigs(o Options, i int) []natsjs.StreamConfig {
+	h, t := historyConfig(o), tasksConfig(o)
+	h.Name, h.Subjects = l.historyStream(i), []string{l.historyPrefix(i) + "*"}
+	t.Name, t.Subjects = l.taskStream(i), []string{l.taskPrefix(i) + ">"}
+	for _, c := range []*natsjs.StreamConfig{&h, &t} {
+		c.Description += fmt.Sprintf(", shard %d of %d", i, l.n)
+	}
+	return []natsjs.StreamConfig{h, t}
 }
 
 // aggregateConfig is FM_HISTORY of a sharded store: no subjects of its
@@ -152,15 +146,6 @@ func (l layout) aggregateConfig(o Options) natsjs.StreamConfig {
 		c.Sources = append(c.Sources, &natsjs.StreamSource{Name: l.historyStream(i)})
 	}
 	c.Metadata = map[string]string{shardsMetadataKey: strconv.Itoa(l.n)}
-	return c
-}
-
-// taskShardConfig is shard i's task stream (N > 1).
-func (l layout) taskShardConfig(o Options, i int) natsjs.StreamConfig {
-	c := tasksConfig(o)
-	c.Name = l.taskStream(i)
-	c.Description = fmt.Sprintf("Foreman workflow and activity task queues, shard %d of %d", i, l.n)
-	c.Subjects = []string{l.taskPrefix(i) + ">"}
 	return c
 }
 

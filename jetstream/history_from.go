@@ -147,7 +147,7 @@ func (s *Store) consumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatc
 // shards held when it was called (the server sources them a moment
 // later), so that a reader reaching it has seen a write made before.
 func (s *Store) LastHistorySeq(ctx context.Context) (uint64, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if s.lay.sharded() {
 		if err := s.waitSourced(ctx); err != nil {
@@ -205,7 +205,7 @@ func sourcedSeq(h nats.Header) uint64 {
 // stored; engine.ErrNotFound if there is none. Lag measurements use it: the
 // age of the oldest batch a reader has not applied yet.
 func (s *Store) HistoryBatchTime(ctx context.Context, seq uint64) (time.Time, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	m, err := s.history.GetMsg(ctx, seq)
 	if errors.Is(err, natsjs.ErrMsgNotFound) {

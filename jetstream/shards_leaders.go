@@ -71,7 +71,9 @@ func (s *Store) spreadGroup(ctx context.Context, group []natsjs.Stream) (moved i
 	peers := make([][]string, len(group))
 	load := map[string]int{}
 	for i, st := range group {
-		info, err := st.Info(ctx)
+		rctx, cancel := withRequestTimeout(ctx, defaultTimeout)
+		info, err := st.Info(rctx)
+		cancel()
 		if err != nil {
 			return 0, err
 		}
@@ -102,7 +104,9 @@ func (s *Store) spreadGroup(ctx context.Context, group []natsjs.Stream) (moved i
 		var req leaderStepdown
 		req.Placement.Preferred = best
 		body, _ := json.Marshal(req)
-		resp, err := s.nc.RequestWithContext(ctx, apiPrefix+"STREAM.LEADER.STEPDOWN."+name, body)
+		rctx, cancel := withRequestTimeout(ctx, defaultTimeout)
+		resp, err := s.nc.RequestWithContext(rctx, apiPrefix+"STREAM.LEADER.STEPDOWN."+name, body)
+		cancel()
 		if err != nil {
 			return moved, fmt.Errorf("moving the leader of %s to %s: %w", name, best, err)
 		}
@@ -126,7 +130,9 @@ func (s *Store) spreadGroup(ctx context.Context, group []natsjs.Stream) (moved i
 func (s *Store) ShardLeaders(ctx context.Context) ([]string, error) {
 	out := make([]string, len(s.histShards))
 	for i, st := range s.histShards {
-		info, err := st.Info(ctx)
+		rctx, cancel := withRequestTimeout(ctx, defaultTimeout)
+		info, err := st.Info(rctx)
+		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("reading the leader of %s: %w", s.lay.historyStream(i), err)
 		}

@@ -155,7 +155,7 @@ func (s *Store) consumeTaskShard(ctx context.Context, shard int, kind engine.Tas
 		}
 		if err != nil {
 			// The consumer may be gone (deleted, or a server that lost it):
-			// recreate it before the next pull.
+			// look it up again (and recreate it if so) before the next pull.
 			s.forgetConsumer(stream, name)
 			s.log.Warn("fetching tasks", "consumer", name, "err", err)
 			bo.Wait(ctx)
@@ -318,8 +318,9 @@ func (s *Store) handBack(sub *nats.Subscription, closed <-chan nats.SubStatus, m
 	}
 }
 
-// taskConsumer creates (idempotently) the durable consumer of one task
-// queue on stream, once per store unless forgotten.
+// taskConsumer makes sure the durable consumer of one task queue exists
+// on stream with the wanted configuration, once per store unless forgotten
+// (a pull that fails forgets it, so the next one checks again).
 func (s *Store) taskConsumer(ctx context.Context, stream, name, subj string) error {
 	key := stream + "." + name
 	s.mu.Lock()
@@ -328,12 +329,7 @@ func (s *Store) taskConsumer(ctx context.Context, stream, name, subj string) err
 	if known {
 		return nil
 	}
-	// Bounded: nats.go gives this request no deadline of its own, and one
-	// sent while the stream's leader changes may never be answered (the
-	// worker stopped pulling for good: TestClusterRollingRestart).
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
-	defer cancel()
-	_, err := s.js.CreateOrUpdateConsumer(ctx, stream, natsjs.ConsumerConfig{
+	_, err := s.ensureConsumer(ctx, stream, natsjs.ConsumerConfig{
 		Durable:       name,
 		Description:   "Foreman task queue " + subj,
 		FilterSubject: subj,
@@ -345,8 +341,13 @@ func (s *Store) taskConsumer(ctx context.Context, stream, name, subj string) err
 		ReplayPolicy:  natsjs.ReplayInstantPolicy,
 		Replicas:      s.opts.Replicas,
 	})
+	if err != nil && !errors.Is(err, errConsumerUnanswered) {
+		return err
+	}
 	if err != nil {
-		return fmt.Errorf("creating consumer %s on %s: %w", name, stream, err)
+		// Most likely a leader change: pull from it as it is. A pull that
+		// fails brings the check back.
+		s.log.Warn("task consumer lookup unanswered; pulling from it as it is", "consumer", name, "err", err)
 	}
 	s.mu.Lock()
 	s.consumers[key] = true
@@ -442,6 +443,9 @@ func (d *delivery) InProgress() error {
 // on the hot path (two such answers per activity). Any other answer (an
 // error, something unexpected) takes the general decoding.
 func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
+	// The caller's deadline, when it has one, rules here: an append that
+	// is not idempotent must not be abandoned early only to leave its
+	// outcome unknown; publishIdempotent bounds each of its attempts.
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
 	resp, err := s.nc.RequestMsgWithContext(ctx, m)

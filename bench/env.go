@@ -137,7 +137,8 @@ func (e *env) openStore(ctx context.Context, opts jetstream.Options, role string
 // on wkStore and the client on clStore.
 func (e *env) startApp(ctx context.Context, wkStore, clStore *jetstream.Store) error {
 	e.worker = engine.NewWorker(wkStore, benchQueue, engine.WorkerOptions{Identity: "bench-worker", Logger: e.log, ShutdownTimeout: 2 * time.Second})
-	err := errors.Join(e.worker.RegisterWorkflow(ThreeActs), e.worker.RegisterWorkflow(WaitSignal), e.worker.RegisterActivity(Noop))
+	err := errors.Join(e.worker.RegisterWorkflow(ThreeActs), e.worker.RegisterWorkflow(WaitSignal), e.worker.RegisterActivity(Noop),
+		e.worker.RegisterWorkflow(Updatable))
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ const (
 var shapeGroups = map[string][]string{
 	shapeDeployed:  {"latency", "throughput", "update"},
 	shapeInProcess: {"latency", "signal", "throughput", "rss", "index", "update", "schedule"},
+	shapeCluster:   {"cluster"},
 }
 
 // engineProc is a running foreman-engine.

@@ -154,6 +154,10 @@ type Execution struct {
 	// is not paused); a dead letter's says which activity and error.
 	Paused *PauseInfo `json:"paused,omitempty"`
 	PendingWork
+	// ScheduledBy names the schedule that started the run (or the run it
+	// continues); ScheduledStartTime is the fire's nominal time.
+	ScheduledBy        string    `json:"scheduled_by,omitempty"`
+	ScheduledStartTime time.Time `json:"scheduled_start_time,omitzero"`
 }
 
 // OperatorAction is one operator action a run's history records.

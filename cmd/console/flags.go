@@ -116,6 +116,8 @@ type opts struct {
 	batchID  string
 	// update
 	updateID, waitFor string
+	// schedule
+	schedule scheduleFlags
 	// activity operations (cmd_pause.go)
 	act activityFlags
 }

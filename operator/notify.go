@@ -93,7 +93,9 @@ type Requester func(ctx context.Context, subject string, data []byte) ([]byte, e
 
 // RemoteRules is a client's Rules: each call is the action's request to
 // the engine as user, which checks and performs it.
-func RemoteRules(request Requester, user string) Rules { return remoteRules{request: request, user: user} }
+func RemoteRules(request Requester, user string) Rules {
+	return remoteRules{request: request, user: user}
+}
 
 type remoteRules struct {
 	request Requester

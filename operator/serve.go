@@ -32,7 +32,7 @@ type Service struct {
 	Audit     audit.Log // nil: nothing recorded
 	// Rules keeps the notification rules (nil: the notify actions fail).
 	Rules Rules
-	Log       *slog.Logger
+	Log   *slog.Logger
 }
 
 // Handle answers one request; subject is the one it arrived on.

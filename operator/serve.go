@@ -30,9 +30,10 @@ type Service struct {
 	Client    *engine.Client // the engine's: it holds the signing key
 	Directory auth.Directory
 	Audit     audit.Log // nil: nothing recorded
+	Log       *slog.Logger
+
 	// Rules keeps the notification rules (nil: the notify actions fail).
 	Rules Rules
-	Log   *slog.Logger
 }
 
 // Handle answers one request; subject is the one it arrived on.

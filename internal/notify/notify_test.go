@@ -156,16 +156,16 @@ func TestRuleValidation(t *testing.T) {
 	}
 	svc := notify.New(notify.Options{Store: b, Search: ix.Search, Publish: store.Conn().Publish})
 	for rule, want := range map[string]string{
-		`{"name":"Bad Name","condition":"failed"}`:                             "rule name",
-		`{"name":"x","condition":"sometimes"}`:                                 "condition",
-		`{"name":"x","condition":"failed","after":"5m"}`:                       "--after applies",
-		`{"name":"x","condition":"stuck","after":"soon"}`:                      "--after",
-		`{"name":"x","condition":"failed","subject":"fm.h.run-1"}`:             "engine's own namespace",
-		`{"name":"x","condition":"failed","subject":"$KV.fm_users.admin"}`:     "engine's own namespace",
-		`{"name":"x","condition":"failed","subject":"alerts.*"}`:               "literal NATS subject",
-		`{"name":"x","condition":"failed","webhook":"file:///etc/passwd"}`:     "http or https",
-		`{"name":"x","condition":"failed","query":"statuss:failed"}`:           "unknown field",
-		`{"name":"x","condition":"failed","surprise":1}`:                       "unknown field",
+		`{"name":"Bad Name","condition":"failed"}`:                         "rule name",
+		`{"name":"x","condition":"sometimes"}`:                             "condition",
+		`{"name":"x","condition":"failed","after":"5m"}`:                   "--after applies",
+		`{"name":"x","condition":"stuck","after":"soon"}`:                  "--after",
+		`{"name":"x","condition":"failed","subject":"fm.h.run-1"}`:         "engine's own namespace",
+		`{"name":"x","condition":"failed","subject":"$KV.fm_users.admin"}`: "engine's own namespace",
+		`{"name":"x","condition":"failed","subject":"alerts.*"}`:           "literal NATS subject",
+		`{"name":"x","condition":"failed","webhook":"file:///etc/passwd"}`: "http or https",
+		`{"name":"x","condition":"failed","query":"statuss:failed"}`:       "unknown field",
+		`{"name":"x","condition":"failed","surprise":1}`:                   "unknown field",
 	} {
 		_, err := svc.Put(context.Background(), "tester", []byte(rule))
 		if err == nil || !strings.Contains(err.Error(), want) || !errorsIsInvalid(err) {

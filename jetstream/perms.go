@@ -36,7 +36,7 @@ const (
 // every role: histories, run records, heartbeats, saved views, batch
 // journals, the user directory (public keys only) and the engine's
 // published signing key.
-var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket, "KV_" + NotifyRulesBucket, "KV_" + NotifiedBucket}
+var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket, "KV_" + NotifiedBucket}
 
 // auditStream is readable by operators and approvers, not viewers
 // (AUTH-CONTRACT.md §2).
@@ -70,7 +70,8 @@ func PermsFor(p auth.Principal) *Perms {
 	}
 	streams := readableStreams
 	if p.Role == auth.Operator || p.Role == auth.Approver {
-		streams = append(slices.Clone(streams), auditStream)
+		// The rules name webhook URLs, often secrets (Slack's).
+		streams = append(slices.Clone(streams), auditStream, "KV_"+NotifyRulesBucket)
 	}
 	for _, st := range streams {
 		pr.PubAllow = append(pr.PubAllow, readStream(st)...)

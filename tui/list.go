@@ -494,6 +494,9 @@ func (l *runList) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 		}
 		return nil, true
 	}
+	if l.kind == listStuck && key.Matches(k, keyDiagnose) {
+		return m.push(newDiagnosis(m, l.stuckFor(m))), true
+	}
 	if kind, ok := m.actionFor(k); ok {
 		return l.act(m, kind), true
 	}
@@ -533,9 +536,13 @@ func (l *runList) act(m *Model, kind actionKind) tea.Cmd {
 }
 
 func (l *runList) help(k keyMap) []helpGroup {
+	runs := []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll}
+	if l.kind == listStuck {
+		runs = append(runs, keyDiagnose)
+	}
 	return []helpGroup{
 		k.navGroup(),
-		{"Runs", []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll}},
+		{"Runs", runs},
 		k.actionGroup(),
 		k.globalGroup(),
 	}

@@ -65,9 +65,10 @@ const (
 	groupViews   = "Saved views (shared with the console)"
 	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
 	groupHealth  = "Engine health"
+	groupNotify  = "Notification rules"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth, groupNotify}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -78,6 +79,7 @@ var commands = []*command{
 	viewsCommand,
 	contextCmd,
 	queuesCommand,
+	stuckCommand, notifyCommand,
 }
 
 func lookup(name string) *command {

@@ -114,6 +114,8 @@ type opts struct {
 	rate     float64
 	parallel int
 	batchID  string
+	// notify and stuck (cmd_notify.go)
+	notify notifyOpts
 }
 
 func defineRun(fs *flag.FlagSet, o *opts) {

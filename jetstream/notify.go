@@ -107,19 +107,29 @@ func (n *Notify) PutRule(ctx context.Context, r NotifyRule) error {
 // Rule returns the rule called name, or engine.ErrNotFound.
 func (n *Notify) Rule(ctx context.Context, name string) (NotifyRule, error) {
 	var r NotifyRule
+	found, err := getJSON(ctx, n.rules, name, "rule "+name, &r)
+	if err == nil && !found {
+		err = fmt.Errorf("notification rule %q: %w", name, engine.ErrNotFound)
+	}
+	return r, err
+}
+
+// getJSON decodes the value under key into v; found is false when there
+// is none (or key cannot be one). what names the value in errors.
+func getJSON(ctx context.Context, kv natsjs.KeyValue, key, what string, v any) (found bool, err error) {
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
-	e, err := n.rules.Get(ctx, name)
+	e, err := kv.Get(ctx, key)
 	if errors.Is(err, natsjs.ErrKeyNotFound) || errors.Is(err, natsjs.ErrInvalidKey) {
-		return r, fmt.Errorf("notification rule %q: %w", name, engine.ErrNotFound)
+		return false, nil
 	}
 	if err != nil {
-		return r, fmt.Errorf("reading rule %q: %w", name, err)
+		return false, fmt.Errorf("reading %s: %w", what, err)
 	}
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return r, fmt.Errorf("decoding rule %q: %w", name, err)
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return true, fmt.Errorf("decoding %s: %w", what, err)
 	}
-	return r, nil
+	return true, nil
 }
 
 // Rules lists every rule, sorted by name. A rule that does not decode is
@@ -240,16 +250,8 @@ func (n *Notify) PutStatus(ctx context.Context, s NotifyStatus) error {
 // Status returns the rule's last evaluation status (zero when none yet).
 func (n *Notify) Status(ctx context.Context, rule string) (NotifyStatus, error) {
 	var s NotifyStatus
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
-	defer cancel()
-	e, err := n.notified.Get(ctx, "s."+rule)
-	if errors.Is(err, natsjs.ErrKeyNotFound) {
-		return s, nil
-	}
-	if err != nil {
-		return s, fmt.Errorf("reading the status of rule %q: %w", rule, err)
-	}
-	return s, json.Unmarshal(e.Value(), &s)
+	_, err := getJSON(ctx, n.notified, "s."+rule, "the status of rule "+rule, &s)
+	return s, err
 }
 
 // watchAll calls fn with every current entry under filter.

@@ -153,8 +153,13 @@ func (e *env) subscribe(subject string) *inbox {
 func (in *inbox) byRun() map[string]int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	return countByRun(in.msgs)
+}
+
+// countByRun counts the notifications (tests aside) per workflow id.
+func countByRun(msgs []notify.Message) map[string]int {
 	out := map[string]int{}
-	for _, m := range in.msgs {
+	for _, m := range msgs {
 		if !m.Test {
 			out[m.WorkflowID]++
 		}
@@ -193,13 +198,7 @@ func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http
 func (rc *receiver) byRun() map[string]int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	out := map[string]int{}
-	for _, m := range rc.posts {
-		if !m.Test {
-			out[m.WorkflowID]++
-		}
-	}
-	return out
+	return countByRun(rc.posts)
 }
 
 func ok(int, http.ResponseWriter, *http.Request) {}

@@ -128,7 +128,9 @@ func conditionQuery(r Rule, floor time.Time) string {
 	case CondApproval:
 		q, field, shift = stuck.PersonQuery(after(r)), "approval_since", after(r)
 	case CondDeadLettered:
-		q, field = "status:running -imported:true dead_lettered:true", "paused_at"
+		// The dead letter (the activity's last failed attempt) is what the
+		// run did last; pause's paused_at is the operator's pauses'.
+		q, field = "status:running -imported:true dead_lettered:true", "last_event_time"
 	}
 	if !floor.IsZero() {
 		q += " " + field + ":>=" + Quote(floor.Add(-shift).UTC().Format(time.RFC3339))

@@ -210,3 +210,37 @@ func TestTestNotification(t *testing.T) {
 		t.Fatalf("test of a missing rule: %v", err)
 	}
 }
+
+// An evaluation sends at most MaxPerRule notifications; the next ones
+// send the rest, each run once.
+func TestEvaluationIsCapped(t *testing.T) {
+	store, _ := jstest.Start(t)
+	ix := indextest.Start(t, store, t.TempDir())
+	ctx := context.Background()
+	b, err := jetstream.OpenNotify(ctx, store.Conn(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		indextest.Write(t, store, indextest.Run{ID: fmt.Sprintf("f-%d", i), Queue: "q", At: time.Now().Add(-time.Minute), Closed: true,
+			Events: []engine.Event{indextest.Ev(engine.EventWorkflowFailed, &engine.WorkflowFailed{Seq: 1, Failure: &engine.Failure{Type: "X", Message: "x"}})}})
+	}
+	ix.CatchUp(t)
+	svc := notify.New(notify.Options{Store: b, Search: ix.Search, Publish: store.Conn().Publish, MaxPerRule: 2})
+	if _, err := svc.Put(ctx, "tester", []byte(`{"name":"f","condition":"failed","backfill":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{2, 4, 5, 5} {
+		svc.Evaluate(ctx)
+		ds, err := b.Deliveries(ctx, "f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != want {
+			t.Fatalf("after evaluation %d: %d delivered, want %d", i+1, len(ds), want)
+		}
+	}
+	if got := svc.Stats.Published.Load(); got != 5 {
+		t.Fatalf("%d published, want 5", got)
+	}
+}

@@ -107,12 +107,14 @@ func (s *Service) Evaluate(ctx context.Context) {
 			return
 		}
 		start := s.o.Now()
-		n, err := s.evaluate(ctx, r)
+		n, complete, err := s.evaluate(ctx, r)
 		st := jetstream.NotifyStatus{Rule: r.Name, EvaluatedAt: start, Matched: n}
 		if err != nil {
 			st.Error = err.Error()
 			s.o.Log.Warn("notification rule failed", "rule", r.Name, "err", err)
-		} else {
+		} else if complete {
+			// Only a complete evaluation moves the floor: what a capped one
+			// left is read again by the next.
 			s.mu.Lock()
 			s.floors[r.Name] = start
 			s.mu.Unlock()
@@ -124,8 +126,9 @@ func (s *Service) Evaluate(ctx context.Context) {
 }
 
 // evaluate sends r's notifications for the runs newly meeting its
-// condition and returns how many runs meet it.
-func (s *Service) evaluate(ctx context.Context, r Rule) (uint64, error) {
+// condition, at most MaxPerRule of them, and returns how many runs meet it
+// and whether it read them all.
+func (s *Service) evaluate(ctx context.Context, r Rule) (matched uint64, complete bool, err error) {
 	s.mu.Lock()
 	floor := r.Since
 	if last, ok := s.floors[r.Name]; ok && last.Add(-s.o.Lookback).After(floor) {
@@ -138,11 +141,12 @@ func (s *Service) evaluate(ctx context.Context, r Rule) (uint64, error) {
 	}
 	s.mu.Unlock()
 	req := searchapi.SearchRequest{Query: conditionQuery(r, floor), Size: 200, Sort: []string{"last_event_time"}}
-	var matched uint64
-	for read := 0; read < s.o.MaxPerRule; {
+	// Runs already claimed are skipped without a KV round trip, but still
+	// read: reading is bounded apart from sending.
+	for sent, read := 0, 0; sent < s.o.MaxPerRule && read < 20*s.o.MaxPerRule; {
 		res, err := s.o.Search(ctx, req)
 		if err != nil {
-			return matched, fmt.Errorf("searching %q: %w", req.Query, err)
+			return matched, false, fmt.Errorf("searching %q: %w", req.Query, err)
 		}
 		matched = max(matched, res.Total)
 		for i := range res.Hits {
@@ -150,23 +154,24 @@ func (s *Service) evaluate(ctx context.Context, r Rule) (uint64, error) {
 			s.mu.Lock()
 			done := seen[d.RunID]
 			s.mu.Unlock()
-			if done {
+			if done || sent >= s.o.MaxPerRule {
 				continue
 			}
 			if err := s.deliver(ctx, r, d); err != nil {
-				return matched, err
+				return matched, false, err
 			}
+			sent++
 			s.mu.Lock()
 			seen[d.RunID] = true
 			s.mu.Unlock()
 		}
 		read += len(res.Hits)
 		if len(res.Next) == 0 || len(res.Hits) == 0 {
-			break
+			return matched, sent < s.o.MaxPerRule, nil
 		}
 		req.After = res.Next
 	}
-	return matched, nil
+	return matched, false, nil
 }
 
 // deliver claims (r, d's run) and, if this engine got it, sends it.

@@ -38,7 +38,7 @@ type diagnosisMsg struct {
 var (
 	keyActGroup  = key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "act on the group"))
 	keyCopyGroup = key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy its command"))
-	keyDiagnose  = key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "stuck runs by cause"))
+	keyDiagnose  = key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "by cause"))
 )
 
 func newDiagnosis(m *Model, after time.Duration) *diagnosisScreen {

@@ -550,6 +550,9 @@ func (l *runList) help(k keyMap) []helpGroup {
 
 func (l *runList) footer(k keyMap) []key.Binding {
 	keys := []key.Binding{k.Open, k.Search, k.Approve, k.Signal, k.Terminate, k.Mark, k.Palette} // the actions before what ? lists
+	if l.kind == listStuck {
+		keys = append([]key.Binding{k.Open, keyDiagnose}, keys[1:]...)
+	}
 	if d, ok := l.selected(); ok && len(l.marks) == 0 && !l.scopeAll {
 		return k.applicable(keys, d.Status) // the row's actions only
 	}

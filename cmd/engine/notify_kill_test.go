@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -24,7 +23,9 @@ import (
 
 const notifyQueue = "notifytest"
 
-func notifyFails(ctx engine.Context, in string) (string, error) { return "", errors.New("declined: " + in) }
+func notifyFails(ctx engine.Context, in string) (string, error) {
+	return "", errors.New("declined: " + in)
+}
 
 // A rule fires once per run into a NATS subscriber and a local webhook,
 // and still once after foreman-engine is killed (-9) and started again on
@@ -33,13 +34,8 @@ func TestNotificationsOnceAcrossKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the engine binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "foreman-engine")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
-	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
+	dir, bin := buildEngine(t)
+	data, addr := filepath.Join(dir, "data"), "127.0.0.1:"+strconv.Itoa(jstest.FreePort(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	eng := startEngine(t, bin, data, addr, "--notify-every", "100ms")

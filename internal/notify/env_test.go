@@ -202,3 +202,16 @@ func (rc *receiver) byRun() map[string]int {
 }
 
 func ok(int, http.ResponseWriter, *http.Request) {}
+
+// newBuckets is a store, an index fed from it and the notification
+// buckets, without an engine (for fixture histories).
+func newBuckets(t *testing.T) (*jetstream.Store, *indextest.Index, *jetstream.Notify) {
+	t.Helper()
+	store, _ := jstest.Start(t)
+	ix := indextest.Start(t, store, t.TempDir())
+	b, err := jetstream.OpenNotify(context.Background(), store.Conn(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, ix, b
+}

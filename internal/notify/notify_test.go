@@ -95,13 +95,8 @@ func TestRuleFiresOncePerRun(t *testing.T) {
 // backfill; stuck and approval conditions fire with the reason and the
 // command that fits.
 func TestConditionsAndBackfill(t *testing.T) {
-	store, _ := jstest.Start(t)
-	ix := indextest.Start(t, store, t.TempDir())
+	store, ix, b := newBuckets(t)
 	ctx := context.Background()
-	b, err := jetstream.OpenNotify(ctx, store.Conn(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hour := time.Now().Add(-time.Hour - 30*time.Second)
 	ev := indextest.Ev
 	indextest.Write(t, store, indextest.Run{ID: "charge-1", Queue: "q", At: hour, Events: []engine.Event{
@@ -214,13 +209,8 @@ func TestTestNotification(t *testing.T) {
 // An evaluation sends at most MaxPerRule notifications; the next ones
 // send the rest, each run once.
 func TestEvaluationIsCapped(t *testing.T) {
-	store, _ := jstest.Start(t)
-	ix := indextest.Start(t, store, t.TempDir())
+	store, ix, b := newBuckets(t)
 	ctx := context.Background()
-	b, err := jetstream.OpenNotify(ctx, store.Conn(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := range 5 {
 		indextest.Write(t, store, indextest.Run{ID: fmt.Sprintf("f-%d", i), Queue: "q", At: time.Now().Add(-time.Minute), Closed: true,
 			Events: []engine.Event{indextest.Ev(engine.EventWorkflowFailed, &engine.WorkflowFailed{Seq: 1, Failure: &engine.Failure{Type: "X", Message: "x"}})}})

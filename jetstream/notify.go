@@ -96,7 +96,7 @@ func (n *Notify) PutRule(ctx context.Context, r NotifyRule) error {
 	if err != nil {
 		return fmt.Errorf("encoding rule %q: %w", r.Name, err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if _, err := n.rules.Put(ctx, r.Name, val); err != nil {
 		return fmt.Errorf("saving rule %q: %w", r.Name, mapPublishError(err))
@@ -117,7 +117,7 @@ func (n *Notify) Rule(ctx context.Context, name string) (NotifyRule, error) {
 // getJSON decodes the value under key into v; found is false when there
 // is none (or key cannot be one). what names the value in errors.
 func getJSON(ctx context.Context, kv natsjs.KeyValue, key, what string, v any) (found bool, err error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	e, err := kv.Get(ctx, key)
 	if errors.Is(err, natsjs.ErrKeyNotFound) || errors.Is(err, natsjs.ErrInvalidKey) {
@@ -159,7 +159,7 @@ func (n *Notify) DeleteRule(ctx context.Context, name string) error {
 	if _, err := n.Rule(ctx, name); err != nil {
 		return err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if err := n.rules.Delete(ctx, name); err != nil {
 		return fmt.Errorf("deleting rule %q: %w", name, err)
@@ -192,7 +192,7 @@ func (n *Notify) ClaimDelivery(ctx context.Context, d NotifyDelivery) (uint64, e
 	if err != nil {
 		return 0, fmt.Errorf("encoding a delivery of %q: %w", d.Rule, err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	rev, err := n.notified.Create(ctx, deliveryKey(d.Rule, d.RunID), val)
 	if errors.Is(err, natsjs.ErrKeyExists) {
@@ -211,7 +211,7 @@ func (n *Notify) UpdateDelivery(ctx context.Context, d NotifyDelivery, rev uint6
 	if err != nil {
 		return 0, fmt.Errorf("encoding a delivery of %q: %w", d.Rule, err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	rev, err = n.notified.Update(ctx, deliveryKey(d.Rule, d.RunID), val, rev)
 	if err != nil {
@@ -239,7 +239,7 @@ func (n *Notify) Deliveries(ctx context.Context, rule string) ([]NotifyDelivery,
 // PutStatus records how the rule's last evaluation went.
 func (n *Notify) PutStatus(ctx context.Context, s NotifyStatus) error {
 	val, _ := json.Marshal(s)
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if _, err := n.notified.Put(ctx, "s."+s.Rule, val); err != nil {
 		return fmt.Errorf("saving the status of rule %q: %w", s.Rule, mapPublishError(err))
@@ -256,7 +256,7 @@ func (n *Notify) Status(ctx context.Context, rule string) (NotifyStatus, error) 
 
 // watchAll calls fn with every current entry under filter.
 func watchAll(ctx context.Context, kv natsjs.KeyValue, filter string, fn func(natsjs.KeyValueEntry)) error {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	w, err := kv.Watch(ctx, filter, natsjs.IgnoreDeletes())
 	if err != nil {

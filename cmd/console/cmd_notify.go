@@ -30,7 +30,7 @@ var notifySubs = map[string]string{
 // the notify-* operator actions (operator and admin roles, audited);
 // reads come from the rules' buckets.
 var notifyCommand = &command{
-	name: "notify", args: "list | describe NAME | add NAME --on COND | test NAME | delete NAME", group: groupNotify,
+	name: "notify", args: "list|describe|add|test|delete [NAME]", group: groupNotify,
 	summary: "notification rules: a query and a condition that publish to NATS and a webhook",
 	action: func(_ *opts, args []string) string {
 		if len(args) == 0 {

@@ -483,6 +483,8 @@ func (l *runList) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(k, ks.ScopeAll):
 		l.scopeAll = !l.scopeAll
 		return nil, true
+	case key.Matches(k, ks.HideChildren):
+		return l.tryQuery(m, toggledChildren(l.query)), true
 	case key.Matches(k, ks.Copy):
 		if d, ok := l.selected(); ok {
 			return m.copyText(d.WorkflowID, "workflow id "+d.WorkflowID), true
@@ -536,7 +538,7 @@ func (l *runList) act(m *Model, kind actionKind) tea.Cmd {
 }
 
 func (l *runList) help(k keyMap) []helpGroup {
-	runs := []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll}
+	runs := []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll, k.HideChildren}
 	if l.kind == listStuck {
 		runs = append(runs, keyDiagnose)
 	}

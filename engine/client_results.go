@@ -54,6 +54,9 @@ type closeFollower struct {
 
 	// Guarded by closeWatch.mu.
 	waits map[string][]chan struct{} // by run id
+	// every wakes its waits on every batch of the run, not only its close
+	// (an update's wait for its completion: client_update.go).
+	every map[string][]chan struct{}
 	users int
 	idle  *time.Timer
 }
@@ -73,7 +76,8 @@ func (w *closeWatch) acquire(ctx context.Context) (*closeFollower, error) {
 	f := w.cur
 	if f == nil {
 		rctx, stop := context.WithCancel(context.Background())
-		f = &closeFollower{ready: make(chan struct{}), done: make(chan struct{}), stop: stop, waits: map[string][]chan struct{}{}}
+		f = &closeFollower{ready: make(chan struct{}), done: make(chan struct{}), stop: stop, waits: map[string][]chan struct{}{},
+			every: map[string][]chan struct{}{}}
 		w.cur = f
 		go w.follow(rctx, f)
 	}
@@ -102,18 +106,8 @@ func (w *closeWatch) release(f *closeFollower, runID string, ch chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if ch != nil {
-		chs := f.waits[runID]
-		for i, c := range chs {
-			if c == ch {
-				chs = append(chs[:i], chs[i+1:]...)
-				break
-			}
-		}
-		if len(chs) == 0 {
-			delete(f.waits, runID)
-		} else {
-			f.waits[runID] = chs
-		}
+		unregister(f.waits, runID, ch)
+		unregister(f.every, runID, ch)
 	}
 	f.users--
 	if f.users == 0 && w.cur == f {
@@ -125,6 +119,22 @@ func (w *closeWatch) release(f *closeFollower, runID string, ch chan struct{}) {
 				f.stop()
 			}
 		})
+	}
+}
+
+// unregister removes ch from runID's waits in m.
+func unregister(m map[string][]chan struct{}, runID string, ch chan struct{}) {
+	chs := m[runID]
+	for i, c := range chs {
+		if c == ch {
+			chs = append(chs[:i], chs[i+1:]...)
+			break
+		}
+	}
+	if len(chs) == 0 {
+		delete(m, runID)
+	} else {
+		m[runID] = chs
 	}
 }
 
@@ -163,6 +173,12 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		for _, b := range bs {
+			for _, ch := range f.every[b.Header.RunID] {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
 			if !b.Header.Closed {
 				continue
 			}

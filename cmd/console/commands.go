@@ -79,6 +79,7 @@ var commands = []*command{
 	viewsCommand,
 	contextCmd,
 	queuesCommand,
+	updateCommand,
 	stuckCommand, notifyCommand,
 }
 

@@ -103,6 +103,7 @@ type Worker struct {
 	metrics *workerMetrics  // nil: WorkerOptions.MetricsRegisterer unset
 	annDone <-chan struct{} // closed once the announcement is withdrawn
 	eager   eagerState
+	pool    *goPool // runs the tasks
 	// actSlots bound the attempts running at once (MaxConcurrentActivities),
 	// delivered and eager alike.
 	actSlots chan struct{}
@@ -116,7 +117,7 @@ func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
 	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
 		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
-		eager: eagerState{token: newEagerToken()}, actSlots: make(chan struct{}, opts.MaxConcurrentActivities)}
+		eager: eagerState{token: newEagerToken()}, pool: newGoPool(), actSlots: make(chan struct{}, opts.MaxConcurrentActivities)}
 }
 
 // RegisterWorkflow registers fn under its function name.
@@ -179,10 +180,10 @@ func (w *Worker) poll(ctx context.Context, kind TaskKind, max int, handle func(c
 		for ctx.Err() == nil {
 			err := w.store.ConsumeTasks(ctx, kind, w.queue, max, func(d Delivery) {
 				w.tasks.Add(1)
-				go func() {
+				w.pool.Go(func() {
 					defer w.tasks.Done()
 					handle(w.work, d)
-				}()
+				})
 			})
 			if err != nil && ctx.Err() == nil {
 				w.log.Warn("polling tasks failed; retrying", "kind", kind, "err", err)
@@ -227,6 +228,7 @@ func (w *Worker) stop() {
 		<-done
 	}
 	w.abort()
+	w.pool.close()
 	if w.eager.stop != nil {
 		w.eager.stop()
 	}

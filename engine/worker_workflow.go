@@ -40,7 +40,7 @@ func taskBackoff(delivered uint64) time.Duration {
 
 func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
 	var t workflowTask
-	if err := json.Unmarshal(d.Data(), &t); err != nil || t.RunID == "" {
+	if err := decodeTask(d.Data(), &t); err != nil || t.RunID == "" {
 		w.log.Error("dropping malformed workflow task", "err", err, "data", truncate(string(d.Data()), 200))
 		w.finishDelivery(ctx, d, ackTask)
 		return

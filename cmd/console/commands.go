@@ -65,10 +65,12 @@ const (
 	groupViews   = "Saved views (shared with the console)"
 	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
 	groupHealth  = "Engine health"
-	groupNotify  = "Notification rules"
+	// groupSchedules: cmd_schedule.go
+	groupSchedules = "Schedules (start workflows on a timetable)"
+	groupNotify    = "Notification rules"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth, groupNotify}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth, groupSchedules, groupNotify}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -80,6 +82,7 @@ var commands = []*command{
 	contextCmd,
 	queuesCommand,
 	updateCommand,
+	scheduleCommand,
 	stuckCommand, notifyCommand,
 }
 

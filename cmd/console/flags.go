@@ -116,6 +116,8 @@ type opts struct {
 	batchID  string
 	// update
 	updateID, waitFor string
+	// schedule
+	schedule scheduleFlags
 	// notify and stuck (cmd_notify.go)
 	notify notifyOpts
 }

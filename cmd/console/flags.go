@@ -118,6 +118,8 @@ type opts struct {
 	updateID, waitFor string
 	// schedule
 	schedule scheduleFlags
+	// notify and stuck (cmd_notify.go)
+	notify notifyOpts
 	// activity operations (cmd_pause.go)
 	act activityFlags
 }

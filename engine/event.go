@@ -61,6 +61,9 @@ const (
 	EventExternalSignalFailed         EventType = "ExternalSignalFailed"
 	EventUpdateAccepted               EventType = "UpdateAccepted"
 	EventUpdateCompleted              EventType = "UpdateCompleted"
+	EventWorkflowPaused               EventType = "WorkflowPaused"
+	EventWorkflowUnpaused             EventType = "WorkflowUnpaused"
+	EventActivityOperation            EventType = "ActivityOperation"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.

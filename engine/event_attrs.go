@@ -66,6 +66,10 @@ type ActivityAttemptFailed struct {
 	// ScheduleToStart is the activity's schedule-to-start timeout, so the
 	// dispatcher arms it for the next attempt without reading history.
 	ScheduleToStart time.Duration `json:"schedule_to_start,omitempty"`
+	// DeadLetter: the attempts ran out under a pause-on-exhaustion policy:
+	// no retry is due (NextAttempt is zero) and the run is paused until an
+	// operator retries, resets or completes the activity, or unpauses.
+	DeadLetter bool `json:"dead_letter,omitempty"`
 }
 
 // ActivityCompleted carries an activity's result.

@@ -132,15 +132,18 @@ func TestEventRegistryFacts(t *testing.T) {
 		EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowContinuedAsNew, EventUpdateCompleted}
 	closing := []EventType{EventWorkflowCompleted, EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowTerminated,
 		EventWorkflowContinuedAsNew, EventWorkflowReset}
-	derived := []EventType{EventActivityScheduled, EventActivityAttemptFailed, EventTimerStarted,
-		EventActivityCancelRequested, EventWorkflowContinuedAsNew, EventWorkflowReset, EventResetApplied}
+	// (ActivityAttemptFailed derives its retry timer only when it has a
+	// next attempt, ActivityOperation only for some operations: below.)
+	derived := []EventType{EventActivityScheduled, EventTimerStarted,
+		EventActivityCancelRequested, EventWorkflowContinuedAsNew, EventWorkflowReset, EventResetApplied,
+		EventWorkflowPaused, EventWorkflowUnpaused}
 	afterClose := []EventType{EventActivityCancelRequested, EventWorkflowContinuedAsNew, EventWorkflowReset}
 	failures := []EventType{EventWorkflowTaskFailed, EventActivityAttemptFailed, EventActivityFailed,
 		EventApprovalTimedOut, EventWorkflowFailed, EventWorkflowTerminated, EventOperatorEventRejected}
 	pending := map[EventType]pendingEffect{
 		EventActivityScheduled: pendingOpens, EventTimerStarted: pendingOpens, EventApprovalRequested: pendingOpens,
-		EventActivityAttemptFailed: pendingUpdates,
-		EventActivityCompleted:     pendingCloses, EventActivityFailed: pendingCloses, EventActivityCancelRequested: pendingCloses,
+		EventActivityAttemptFailed: pendingUpdates, EventActivityOperation: pendingUpdates,
+		EventActivityCompleted: pendingCloses, EventActivityFailed: pendingCloses, EventActivityCancelRequested: pendingCloses,
 		EventTimerFired: pendingCloses, EventTimerCanceled: pendingCloses, EventApprovalDecided: pendingCloses, EventApprovalTimedOut: pendingCloses,
 	}
 	// child workflows and external signals (event_table_child.go)
@@ -188,6 +191,19 @@ func TestEventRegistryFacts(t *testing.T) {
 	if derivesFrom(Event{Type: EventApprovalRequested, Attrs: &ApprovalRequested{}}) ||
 		!derivesFrom(Event{Type: EventApprovalRequested, Attrs: &ApprovalRequested{Timeout: time.Hour}}) {
 		t.Error("ApprovalRequested derives a timer iff it has a timeout")
+	}
+	// A failed attempt derives its retry timer unless it is a dead letter.
+	if derivesFrom(Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{DeadLetter: true}}) ||
+		!derivesFrom(Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{NextAttempt: time.Unix(1.8e9, 0)}}) {
+		t.Error("ActivityAttemptFailed derives a retry timer iff it has a next attempt")
+	}
+	// An operation derives a task or notice only when it releases, ends,
+	// pauses or unpauses a running attempt.
+	for op, want := range map[string]bool{activityOpReleased: true, ActivityOpComplete: true, ActivityOpFail: true,
+		ActivityOpPause: true, ActivityOpUnpause: true, activityOpHeld: false, ActivityOpRetry: false, ActivityOpReset: false, ActivityOpUpdate: false} {
+		if got := derivesFrom(Event{Type: EventActivityOperation, Attrs: &ActivityOperation{Op: op}}); got != want {
+			t.Errorf("ActivityOperation %s derives %v, want %v", op, got, want)
+		}
 	}
 	// How each closing event ends the run for a client waiting on its result.
 	for _, c := range []struct {

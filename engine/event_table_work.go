@@ -24,21 +24,26 @@ func init() {
 			},
 		},
 		EventActivityAttemptFailed: eventDef[ActivityAttemptFailed]{
-			kind:    kindFact,
-			failure: true,
-			derives: deriveWhileOpen,
-			derive:  deriveRetry,
-			pending: pendingUpdates,
-			workSeq: func(a *ActivityAttemptFailed) int64 { return a.Seq },
+			kind:     kindFact,
+			failure:  true,
+			derives:  deriveWhileOpen,
+			deriveIf: func(a *ActivityAttemptFailed) bool { return !a.NextAttempt.IsZero() }, // a dead letter retries when an operator says
+			derive:   deriveRetry,
+			pending:  pendingUpdates,
+			workSeq:  func(a *ActivityAttemptFailed) int64 { return a.Seq },
 			fold: func(x *summary, _ Event, a *ActivityAttemptFailed) {
 				if p := x.acts[a.Seq]; p != nil {
 					p.Attempt, p.LastFailure, p.NextAttempt = a.Attempt+1, a.Failure, a.NextAttempt
+					p.DeadLettered, p.Held = a.DeadLetter, a.DeadLetter
 				}
 			},
 			line: func(n *EventNarrator, e Event, a *ActivityAttemptFailed) string {
 				s := fmt.Sprintf("%s attempt %d: %s", n.activities[a.Seq].name, a.Attempt, n.failureText(a.Failure))
 				if !a.NextAttempt.IsZero() {
 					s += fmt.Sprintf("; retry in %s", n.f.Duration(a.NextAttempt.Sub(e.Time)))
+				}
+				if a.DeadLetter {
+					s += "; attempts exhausted: dead letter, the run pauses"
 				}
 				return s
 			},

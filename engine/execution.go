@@ -36,6 +36,13 @@ type PendingActivity struct {
 	ScheduledAt  time.Time `json:"scheduled_at"`
 	LastFailure  *Failure  `json:"last_failure,omitempty"`
 	NextAttempt  time.Time `json:"next_attempt,omitzero"`
+	// Paused: an operator paused the activity (its next attempts wait).
+	Paused bool `json:"paused,omitempty"`
+	// Held: its current attempt waits for dispatch (it fell due while the
+	// run or the activity was paused, or the activity is a dead letter).
+	Held bool `json:"held,omitempty"`
+	// DeadLettered: its attempts ran out under a pause-on-exhaustion policy.
+	DeadLettered bool `json:"dead_lettered,omitempty"`
 }
 
 // PendingTimer is a timer that has not fired.
@@ -143,6 +150,9 @@ type Execution struct {
 	// Updates are the updates the run accepted, oldest first, with their
 	// outcome once their handler returned.
 	Updates []UpdateInfo `json:"updates,omitempty"`
+	// Paused says who paused the running run, when and why (nil when it
+	// is not paused); a dead letter's says which activity and error.
+	Paused *PauseInfo `json:"paused,omitempty"`
 	PendingWork
 	// ScheduledBy names the schedule that started the run (or the run it
 	// continues); ScheduledStartTime is the fire's nominal time.
@@ -178,6 +188,7 @@ type summary struct {
 	acts        map[int64]*PendingActivity
 	timers      map[int64]*PendingTimer
 	approvals   map[int64]*PendingApproval
+	pauses      pauseSet
 }
 
 // Summarize folds a run's events into an Execution.
@@ -197,6 +208,7 @@ func Summarize(events []Event) *Execution {
 	if x.Status != StatusRunning {
 		return x // nothing is pending on a closed run
 	}
+	x.Paused = sum.pauses.info()
 	for _, p := range sum.acts {
 		x.Activities = append(x.Activities, *p)
 	}

@@ -61,6 +61,10 @@ type workflowEnv struct {
 	attrs    map[string]SearchAttribute
 
 	updates updateTable // workflow_update.go
+	// pauses keeps the run paused (pause.go): no code runs while it is.
+	pauses pauseSet
+	// held are the activities whose current attempt waits for dispatch.
+	held map[int64]bool
 }
 
 type command struct {
@@ -83,6 +87,14 @@ type activityState struct {
 	done        bool
 	future      *futureImpl
 	uncancel    func()
+
+	// paused: an operator paused the activity. dispatched: its current
+	// attempt was released (dispatched by history), so its retry timer is
+	// moot. base: attempts before it the retry policy no longer counts
+	// (an operator's reset). deadLetter: its attempts ran out and the run
+	// is paused for it.
+	paused, dispatched, deadLetter bool
+	base                           int
 }
 
 type timerState struct {
@@ -117,6 +129,7 @@ func newWorkflowEnv(reg *registry, clk clock.Clock) *workflowEnv {
 		versions:   map[string]int{},
 		markers:    map[string][]Marker{},
 		attrs:      map[string]SearchAttribute{},
+		held:       map[int64]bool{},
 	}
 	env.rootScope = newCancelScope(env, nil)
 	return env
@@ -289,25 +302,37 @@ func (env *workflowEnv) apply(e Event) error {
 		return env.start(a)
 	case *ActivityCompleted:
 		if st := env.activities[a.Seq]; st != nil && !st.done {
-			st.finish()
-			st.attempt = a.Attempt
-			st.future.Set(a.Result, nil)
+			env.complete(st, a.Attempt, a.Result)
 		}
 	case *ActivityFailed:
 		if st := env.activities[a.Seq]; st != nil && !st.done {
-			st.finish()
-			st.attempt, st.lastFailure = a.Attempt, a.Failure
-			st.future.Set(nil, &ActivityError{ActivityType: st.typ, Attempt: a.Attempt, Failure: a.Failure})
+			env.fail(st, a.Attempt, a.Failure)
 		}
 	case *ActivityAttemptFailed:
 		if st := env.activities[a.Seq]; st != nil && !st.done {
 			st.attempt, st.lastFailure, st.nextAttempt = a.Attempt+1, a.Failure, a.NextAttempt
+			st.dispatched, st.deadLetter = false, a.DeadLetter
+			env.hold(st, a.DeadLetter)
 		}
 	case *TimerFired:
 		if st := env.timers[a.Seq]; st != nil && !st.done {
 			st.done = true
 			st.uncancel()
 			st.future.Set(nil, nil)
+			env.unprocessed = true
+		}
+	case *WorkflowPaused:
+		env.pauses.pause(e, a)
+	case *WorkflowUnpaused:
+		for _, seq := range env.pauses.unpause() {
+			if st := env.activities[seq]; st != nil {
+				st.deadLetter = false
+			}
+		}
+		env.unprocessed = true
+	case *ActivityOperation:
+		if st := env.activities[a.Seq]; st != nil && !st.done {
+			env.operate(st, a)
 		}
 	case *SignalReceived:
 		env.signalChannel(a.Name).buf = append(env.signalChannel(a.Name).buf, a.Payload)
@@ -322,6 +347,7 @@ func (env *workflowEnv) apply(e Event) error {
 		if st := env.approvals[a.Seq]; st != nil && !st.done {
 			st.done = true
 			st.future.Set(nil, fmt.Errorf("approval %q: %w", st.name, ErrApprovalTimedOut))
+			env.unprocessed = true
 		}
 	case *WorkflowCancelRequested:
 		env.cancelRequested = true
@@ -347,6 +373,72 @@ func (st *activityState) finish() {
 	st.done = true
 	if st.uncancel != nil {
 		st.uncancel()
+	}
+}
+
+// complete and fail end an activity with its outcome. The code has not
+// seen it yet (it may arrive while the run is paused, or by an operator's
+// hand): a workflow task is due.
+func (env *workflowEnv) complete(st *activityState, attempt int, result json.RawMessage) {
+	st.finish()
+	env.hold(st, false)
+	st.attempt = attempt
+	st.future.Set(result, nil)
+	env.unprocessed = true
+}
+
+func (env *workflowEnv) fail(st *activityState, attempt int, f *Failure) {
+	st.finish()
+	env.hold(st, false)
+	st.attempt, st.lastFailure = attempt, f
+	st.future.Set(nil, &ActivityError{ActivityType: st.typ, Attempt: attempt, Failure: f})
+	env.unprocessed = true
+}
+
+// hold sets whether the activity's current attempt waits for dispatch.
+func (env *workflowEnv) hold(st *activityState, held bool) {
+	if held {
+		env.held[st.seq] = true
+	} else {
+		delete(env.held, st.seq)
+	}
+}
+
+// operate applies an operation on a pending activity (pause.go).
+func (env *workflowEnv) operate(st *activityState, a *ActivityOperation) {
+	dead := st.deadLetter
+	if liftsDeadLetter(a.Op) {
+		env.pauses.lift(st.seq)
+		st.deadLetter = false
+	}
+	switch a.Op {
+	case activityOpHeld:
+		env.hold(st, a.Attempt == st.attempt && !st.dispatched)
+	case activityOpReleased:
+		env.hold(st, false)
+		st.dispatched = true
+	case ActivityOpRetry:
+		st.paused = false
+		env.hold(st, !st.dispatched || dead)
+	case ActivityOpPause:
+		st.paused = true
+	case ActivityOpUnpause:
+		st.paused = false
+	case ActivityOpReset:
+		st.base = st.attempt - 1
+		if dead {
+			env.hold(st, true)
+		}
+	case ActivityOpUpdate:
+		st.opts = a.Options.applyTo(st.opts)
+	case ActivityOpComplete:
+		env.complete(st, st.attempt, a.Result)
+	case ActivityOpFail:
+		f := a.Failure
+		if f == nil {
+			f = &Failure{Type: "OperatorFailed", Message: a.Reason}
+		}
+		env.fail(st, st.attempt, f)
 	}
 }
 

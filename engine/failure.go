@@ -153,6 +153,11 @@ type RetryPolicy struct {
 	// MaximumAttempts 0 means unlimited; 1 means no retry.
 	MaximumAttempts        int      `json:"maximum_attempts,omitempty"`
 	NonRetryableErrorTypes []string `json:"non_retryable_error_types,omitempty"`
+	// PauseOnExhaustion: when MaximumAttempts ran out, the run is paused
+	// as a dead letter (waiting for an operator's activity retry, reset or
+	// unpause) instead of the activity failing. WorkerOptions'
+	// PauseOnRetriesExhausted sets it for a whole queue.
+	PauseOnExhaustion bool `json:"pause_on_exhaustion,omitempty"`
 }
 
 // DefaultRetryPolicy is used when ActivityOptions has none: 1 s, doubling,

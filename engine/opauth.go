@@ -168,6 +168,11 @@ func (v *verifier) problem(runID string, e Event) string {
 		// forging it gains nothing, the run is at its end anyway
 		return ""
 	}
+	if w, ok := a.(interface{ workerRecorded() bool }); ok && w.workerRecorded() {
+		// a dead letter, a held or released attempt: a worker's record
+		// (workers are trusted within their queues), never signed
+		return ""
+	}
 	sig := *a.sigField()
 	if sig == "" {
 		return "unsigned"

@@ -45,6 +45,10 @@ type WorkerOptions struct {
 	// activity latency, schedule-to-start, tasks and slots, by queue and
 	// kind), for the user to serve. Workers of a process may share one.
 	MetricsRegisterer prometheus.Registerer
+	// PauseOnRetriesExhausted is the queue-wide RetryPolicy.PauseOnExhaustion:
+	// a run of this queue whose activity ran out of attempts is paused as a
+	// dead letter instead of seeing the activity fail.
+	PauseOnRetriesExhausted bool
 }
 
 func (o *WorkerOptions) defaults() {
@@ -93,17 +97,19 @@ type Worker struct {
 
 	mu      sync.Mutex
 	running map[string]context.CancelCauseFunc // activity attempts in flight, by heartbeat key
-	cancel  context.CancelFunc                 // stops polling
-	work    context.Context                    // in-flight tasks run under it
-	abort   context.CancelFunc                 // cancels in-flight tasks
-	loops   sync.WaitGroup                     // the poll loops
-	tasks   sync.WaitGroup                     // tasks in flight
-	stops   []func()
-	ann     *announcer      // worker_announce.go
-	metrics *workerMetrics  // nil: WorkerOptions.MetricsRegisterer unset
-	annDone <-chan struct{} // closed once the announcement is withdrawn
-	eager   eagerState
-	pool    *goPool // runs the tasks
+	// attempts are the same attempts' state (told of pauses)
+	attempts map[string]*activityRun
+	cancel   context.CancelFunc // stops polling
+	work     context.Context    // in-flight tasks run under it
+	abort    context.CancelFunc // cancels in-flight tasks
+	loops    sync.WaitGroup     // the poll loops
+	tasks    sync.WaitGroup     // tasks in flight
+	stops    []func()
+	ann      *announcer      // worker_announce.go
+	metrics  *workerMetrics  // nil: WorkerOptions.MetricsRegisterer unset
+	annDone  <-chan struct{} // closed once the announcement is withdrawn
+	eager    eagerState
+	pool     *goPool // runs the tasks
 	// actSlots bound the attempts running at once (MaxConcurrentActivities),
 	// delivered and eager alike.
 	actSlots chan struct{}
@@ -116,7 +122,7 @@ type Worker struct {
 func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
 	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
-		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
+		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{}, attempts: map[string]*activityRun{},
 		eager: eagerState{token: newEagerToken()}, pool: newGoPool(), actSlots: make(chan struct{}, opts.MaxConcurrentActivities)}
 }
 

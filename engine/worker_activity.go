@@ -36,6 +36,8 @@ type activityRun struct {
 	// finished is set when the attempt's outcome is decided: a heartbeat
 	// of an abandoned function (past its deadline) is refused.
 	finished atomic.Bool
+	// paused: the run or the activity was paused meanwhile (ActivityPaused).
+	paused atomic.Bool
 
 	mu        sync.Mutex
 	prev      json.RawMessage // the newest heartbeat details (of this or an earlier attempt)
@@ -138,11 +140,18 @@ func (r *activityRun) writeHeartbeat(ctx context.Context, timeout time.Duration)
 type cancelNotice struct {
 	RunID string `json:"run_id"`
 	Seq   int64  `json:"seq"`
+	// Pause, when set, says the run (Seq 0) or the activity was paused
+	// or resumed: nothing is cancelled (ActivityPaused tells the attempt).
+	Pause *bool `json:"pause,omitempty"`
 }
 
 func (w *Worker) onCancelNotice(data []byte) {
 	var n cancelNotice
 	if json.Unmarshal(data, &n) != nil {
+		return
+	}
+	if n.Pause != nil {
+		w.onPauseNotice(n)
 		return
 	}
 	w.mu.Lock()
@@ -314,10 +323,12 @@ func (w *Worker) runAttempt(ctx context.Context, t *activityTask, redelivered bo
 	}
 	w.mu.Lock()
 	w.running[key] = cancel
+	w.attempts[key] = run
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
 		delete(w.running, key)
+		delete(w.attempts, key)
 		w.mu.Unlock()
 	}()
 	stopProgress := func() {}

@@ -122,6 +122,16 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 		keep = true
 		return nakAfter(d.wait), false
 	}
+	if env.pauses.paused() {
+		// no code runs: what arrived is recorded, for the resume
+		if len(d.events) == 0 {
+			keep = true
+			return ackTask, false
+		}
+		o, retry := w.recordWhilePaused(ctx, env, d.events, now)
+		keep = !retry
+		return o, retry
+	}
 	if d.dispatch != nil {
 		if err := w.dispatchActivity(ctx, env, d.dispatch, now); err != nil {
 			w.log.Warn("dispatching an activity retry failed", "run", t.RunID, "err", err)
@@ -129,7 +139,7 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 			return nakAfter(time.Second), false
 		}
 	}
-	inbound := d.events
+	inbound := append(d.events, env.releases()...)
 	if len(inbound) == 0 && !env.unprocessed {
 		keep = true
 		return ackTask, false
@@ -301,7 +311,7 @@ func (w *Worker) accept(env *workflowEnv, in *inbound, now time.Time) decision {
 		if in.Failure == nil {
 			return decision{events: []Event{{Type: EventActivityCompleted, Attrs: &ActivityCompleted{Seq: in.Seq, Attempt: attempt, Result: in.Result}}}}
 		}
-		return decision{events: []Event{activityFailureEvent(st, in.Seq, attempt, in.Failure, now)}}
+		return decision{events: activityFailureEvents(st, attempt, in.Failure, now, w.opts.PauseOnRetriesExhausted)}
 	case inboundTimerFired:
 		st := env.timers[in.Seq]
 		if st == nil || st.done {
@@ -322,11 +332,15 @@ func (w *Worker) accept(env *workflowEnv, in *inbound, now time.Time) decision {
 		return decision{events: []Event{{Type: EventApprovalTimedOut, Attrs: &ApprovalTimedOut{Seq: in.Seq, Name: st.name}}}}
 	case inboundRetryDue:
 		st := env.activities[in.Seq]
-		if st == nil || st.done || st.attempt != in.Attempt {
-			return decision{}
+		if st == nil || st.done || st.attempt != in.Attempt || st.dispatched || env.held[in.Seq] {
+			return decision{} // stale, or released or held already
 		}
 		if early := st.nextAttempt.Sub(now); early > 0 {
 			return decision{wait: early}
+		}
+		if env.pauses.paused() || st.paused {
+			// held until the resume releases it (pause.go)
+			return decision{events: []Event{{Type: EventActivityOperation, Attrs: &ActivityOperation{Seq: in.Seq, Op: activityOpHeld, Attempt: in.Attempt}}}}
 		}
 		return decision{dispatch: st}
 	case inboundUpdate:
@@ -339,20 +353,35 @@ func (w *Worker) accept(env *workflowEnv, in *inbound, now time.Time) decision {
 	return decision{}
 }
 
-// activityFailureEvent applies the retry policy to a failed attempt.
-func activityFailureEvent(st *activityState, seq int64, attempt int, f *Failure, now time.Time) Event {
+// activityFailureEvents apply the retry policy to a failed attempt: a
+// retry, the activity's failure, or (attempts exhausted under a
+// pause-on-exhaustion policy, or pauseDefault, the queue's) a dead letter
+// that pauses the run. The policy counts attempts since an operator's
+// reset (st.base).
+func activityFailureEvents(st *activityState, attempt int, f *Failure, now time.Time, pauseDefault bool) []Event {
+	seq := st.seq
 	p := st.opts.RetryPolicy.normalized()
+	counted := attempt - st.base
 	final := f.TimeoutType == "schedule_to_close" || f.TimeoutType == "schedule_to_start" ||
-		!p.retryable(f, attempt)
-	next := now.Add(p.backoff(attempt))
+		!p.retryable(f, counted)
+	next := now.Add(p.backoff(counted))
 	if s2c := st.opts.ScheduleToCloseTimeout; s2c > 0 && !next.Before(st.scheduledAt.Add(s2c)) {
 		final = true
 	}
-	if final {
-		return Event{Type: EventActivityFailed, Attrs: &ActivityFailed{Seq: seq, Attempt: attempt, Failure: f}}
+	exhausted := final && p.MaximumAttempts > 0 && counted >= p.MaximumAttempts && f.TimeoutType == "" &&
+		(p.PauseOnExhaustion || pauseDefault) && p.retryable(f, 0)
+	switch {
+	case exhausted:
+		return []Event{
+			{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: seq, Attempt: attempt, Failure: f, DeadLetter: true}},
+			{Type: EventWorkflowPaused, Attrs: &WorkflowPaused{DeadLetter: true, Seq: seq, ActivityType: st.typ, Failure: f,
+				Reason: fmt.Sprintf("activity %s ran out of attempts (%d)", st.typ, counted)}},
+		}
+	case final:
+		return []Event{{Type: EventActivityFailed, Attrs: &ActivityFailed{Seq: seq, Attempt: attempt, Failure: f}}}
 	}
-	return Event{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: seq, Attempt: attempt, Failure: f, NextAttempt: next,
-		ScheduleToStart: st.opts.ScheduleToStartTimeout}}
+	return []Event{{Type: EventActivityAttemptFailed, Attrs: &ActivityAttemptFailed{Seq: seq, Attempt: attempt, Failure: f, NextAttempt: next,
+		ScheduleToStart: st.opts.ScheduleToStartTimeout}}}
 }
 
 // dispatchActivity publishes the task for an activity's current attempt.
@@ -485,7 +514,7 @@ func (w *Worker) answerQuery(ctx context.Context, req *queryRequest) (resp []byt
 		return mustJSON(queryResponse{Error: err.Error(), Code: "failed"}), true
 	}
 	defer w.cache.put(req.RunID, env)
-	if env.unprocessed && !env.closed && req.Name != QueryStack && req.Name != QueryPending && req.Name != QueryHandlers {
+	if env.unprocessed && !env.closed && !env.pauses.paused() && req.Name != QueryStack && req.Name != QueryPending && req.Name != QueryHandlers {
 		return nil, false
 	}
 	res, err := env.runQuery(req.Name, req.Args)

@@ -41,7 +41,9 @@ type OrderInput struct {
 	OrderID string  `json:"order_id"`
 	Amount  float64 `json:"amount"`
 	// FailAt forces a failure at "charge" (card declined) or "ship"
-	// (carrier unavailable), to watch the earlier steps compensated.
+	// (carrier unavailable), to watch the earlier steps compensated; at
+	// "gateway" the payment gateway times out on the first three
+	// attempts, which leaves the run a dead letter (see ChargeOptions).
 	FailAt string `json:"fail_at,omitempty"`
 }
 
@@ -83,7 +85,7 @@ func OrderFulfillment(ctx engine.Context, in OrderInput) (string, error) {
 
 	// Step 2: charge; if anything later fails, refund.
 	engine.SetStatus(ctx, "charging payment")
-	if err := engine.ExecuteActivity(ctx, ChargePayment, in).Get(ctx, nil); err != nil {
+	if err := engine.ExecuteActivity(engine.WithActivityOptions(ctx, ChargeOptions), ChargePayment, in).Get(ctx, nil); err != nil {
 		return "", undo(ctx, err)
 	}
 	if err := compensations.Add(ctx, RefundPayment, in); err != nil {
@@ -165,8 +167,8 @@ func (in OrderInput) validate() error {
 	if in.Amount <= 0 {
 		bad = append(bad, fmt.Sprintf("amount must be positive, got %v", in.Amount))
 	}
-	if in.FailAt != "" && in.FailAt != "charge" && in.FailAt != "ship" {
-		bad = append(bad, fmt.Sprintf(`fail_at must be "", "charge" or "ship", got %q`, in.FailAt))
+	if in.FailAt != "" && in.FailAt != "charge" && in.FailAt != "gateway" && in.FailAt != "ship" {
+		bad = append(bad, fmt.Sprintf(`fail_at must be "", "charge", "gateway" or "ship", got %q`, in.FailAt))
 	}
 	if len(bad) > 0 {
 		return engine.NewApplicationError("BadInput", "order: "+strings.Join(bad, "; "), true)
@@ -184,11 +186,25 @@ func ReleaseInventory(ctx context.Context, in OrderInput) error {
 	return pause(ctx, 100*time.Millisecond)
 }
 
+// ChargeOptions are ChargePayment's: when its 3 attempts run out, the
+// order is not failed (and refunded) but paused as a dead letter, for an
+// operator to retry once the payment gateway is back (`foreman activity
+// retry`), or to settle by hand.
+var ChargeOptions = engine.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy:         &engine.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3, PauseOnExhaustion: true},
+}
+
 // ChargePayment pretends to charge a card; it fails when asked to. A
 // declined card is non-retryable: asking again would not change the answer.
+// A gateway timeout is retryable; the pretend gateway is back from the
+// fourth attempt on.
 func ChargePayment(ctx context.Context, in OrderInput) error {
 	if in.FailAt == "charge" {
 		return engine.NewApplicationError("CardDeclined", "card declined for order "+in.OrderID, true)
+	}
+	if in.FailAt == "gateway" && engine.GetActivityInfo(ctx).Attempt <= 3 {
+		return engine.NewApplicationError("GatewayTimeout", "payment gateway did not answer for order "+in.OrderID, false)
 	}
 	return pause(ctx, 300*time.Millisecond)
 }

@@ -163,7 +163,7 @@ func TestOrderFulfillment(t *testing.T) {
 		t.Parallel()
 		id := startOrder(t, examples.OrderInput{OrderID: "7", Amount: 10, FailAt: "pack"})
 		app := wantAppError(t, e.result(t, id, nil), "BadInput")
-		if app.Message != `order: fail_at must be "", "charge" or "ship", got "pack"` {
+		if app.Message != `order: fail_at must be "", "charge", "gateway" or "ship", got "pack"` {
 			t.Fatalf("message %q", app.Message)
 		}
 	})

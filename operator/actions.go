@@ -184,10 +184,13 @@ func Classify(err error) Kind {
 		errors.Is(err, engine.ErrNotApprover),
 		errors.Is(err, engine.ErrPermissionDenied),
 		errors.Is(err, engine.ErrAlreadyStarted),
+		errors.Is(err, engine.ErrPauseState),
+		errors.Is(err, engine.ErrActivityState),
 		errors.Is(err, engine.ErrHistoryLimit),
 		errors.Is(err, engine.ErrUpdateRejected):
 		return KindRefused
 	case errors.Is(err, engine.ErrWorkflowNotFound),
+		errors.Is(err, engine.ErrNoSuchActivity),
 		errors.Is(err, engine.ErrUnknownQuery),
 		errors.Is(err, engine.ErrNotFound),
 		errors.Is(err, engine.ErrUnknownUpdate),
@@ -215,6 +218,6 @@ func Definite(err error) bool {
 // needless reports whether err says the run no longer needs the action
 // (closed, decided meanwhile, nothing left to compensate): a batch skips it.
 func needless(err error) bool {
-	return errors.Is(err, engine.ErrRunClosed) || errors.Is(err, engine.ErrNoSuchApproval) ||
+	return errors.Is(err, engine.ErrRunClosed) || errors.Is(err, engine.ErrNoSuchApproval) || errors.Is(err, engine.ErrPauseState) ||
 		errors.Is(err, compensations.ErrNothingToCompensate)
 }

@@ -32,7 +32,7 @@ const (
 
 // Default is the catalog of the built-in actions, the one the CLI and the
 // console use.
-var Default = NewCatalog(builtins()...)
+var Default = NewCatalog(append(builtins(), pauseActions()...)...)
 
 var running = []engine.Status{engine.StatusRunning}
 

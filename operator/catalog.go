@@ -147,6 +147,11 @@ type Params struct {
 	// UpdateID and UpdateWait: update (builtin_update.go).
 	UpdateID   string
 	UpdateWait engine.UpdateStage
+	// Activity selects a run's pending activities (a seq or a type; "" the
+	// only one); ActivityOptions and Failure: update-options and fail.
+	Activity        string
+	ActivityOptions *engine.ActivityOptionsUpdate
+	Failure         *engine.Failure
 }
 
 // Outcome is what a performed action reports.

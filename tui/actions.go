@@ -31,16 +31,28 @@ const (
 	actCompensate
 	actUpdate // its dialog performs it and shows the result (update.go)
 	actQuery  // read-only: opens the query tab; not a catalog action
+	// pause.go: the run's pause, and operations on a pending activity
+	actPause
+	actUnpause
+	actActivityRetry
+	actActivityPause
+	actActivityUnpause
+	actActivityReset
+	actActivityComplete
+	actActivityFail
 )
 
 func (k actionKind) verb() string {
-	return [...]string{"", "signal", "approve", "reject", "cancel", "terminate", "reset", "compensate", "update", "query"}[k]
+	return [...]string{"", "signal", "approve", "reject", "cancel", "terminate", "reset", "compensate", "update", "query",
+		"pause", "unpause", "activity retry", "activity pause", "activity unpause", "activity reset", "activity complete", "activity fail"}[k]
 }
 
 // name is the action's operator catalog entry ("" for actQuery).
 func (k actionKind) name() string {
 	return [...]string{"", operator.ActSignal, operator.ActApprove, operator.ActReject, operator.ActCancel,
-		operator.ActTerminate, operator.ActReset, operator.ActCompensate, operator.ActUpdate, ""}[k]
+		operator.ActTerminate, operator.ActReset, operator.ActCompensate, operator.ActUpdate, "",
+		operator.ActPause, operator.ActUnpause, operator.ActActivityRetry, operator.ActActivityPause, operator.ActActivityUnpause,
+		operator.ActActivityReset, operator.ActActivityComplete, operator.ActActivityFail}[k]
 }
 
 func (k actionKind) entry() *operator.Action {
@@ -175,6 +187,8 @@ type action struct {
 	// approval is decided on each run of an all-matches batch.
 	approval string
 	updateID string // update: its deduplication id (signal holds its name)
+	// activity selects the pending activity an activity operation is on.
+	activity string
 }
 
 // actionBinding is the key that starts an action.
@@ -188,6 +202,7 @@ func (ks keyMap) actionBindings() []actionBinding {
 		{ks.Signal, actSignal}, {ks.Approve, actApprove}, {ks.Reject, actReject}, {ks.Cancel, actCancel},
 		{ks.Terminate, actTerminate}, {ks.Reset, actReset}, {ks.Compensate, actCompensate}, {ks.Query, actQuery},
 		{ks.Update, actUpdate},
+		{ks.Pause, actPause}, {ks.Unpause, actUnpause},
 	}
 }
 
@@ -301,7 +316,7 @@ func (m *Model) dispatch(a action) tea.Cmd {
 // request is the operator request of a on one run (Target "" for a batch).
 func (a action) request(t target) operator.Request {
 	p := operator.Params{Reason: a.reason, Name: a.signal, Input: a.payload, To: a.resetTo, ReapplySignals: a.reapply, Approval: a.approval,
-		UpdateID: a.updateID, UpdateWait: engine.WaitForCompleted}
+		UpdateID: a.updateID, UpdateWait: engine.WaitForCompleted, Activity: a.activity}
 	if a.kind == actApprove || a.kind == actReject {
 		p.Reason, p.Comment = "", a.reason
 	}

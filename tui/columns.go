@@ -264,6 +264,9 @@ var (
 	colStatus = column{title: "STATUS", field: "status", asc: true, min: 12, priority: 100, whole: true, measure: func(d *searchapi.Doc) int {
 		return 2 + len(statusWord(d.Status))
 	}, cell: func(c cellCtx, d *searchapi.Doc, w int) string {
+		if d.Paused != nil {
+			return c.r(c.st.Warn, fit(pausedGlyph+" paused", w))
+		}
 		return c.r(c.st.Status(d.Status), fit(statusGlyph(d.Status)+" "+statusWord(d.Status), w))
 	}}
 	colWorkflowID = column{title: "WORKFLOW ID", field: "workflow_id", asc: true, min: 14, priority: 100, whole: true, measure: func(d *searchapi.Doc) int {

@@ -98,8 +98,12 @@ func (d *confirmDialog) submit(m *Model) tea.Cmd {
 		d.setFocus(1)
 		return nil
 	}
-	a := d.a
-	a.reason = strings.TrimSpace(d.reason.value())
+	a, err := d.a.withReasonField(strings.TrimSpace(d.reason.value()))
+	if err != nil {
+		d.err = err.Error()
+		d.setFocus(0)
+		return nil
+	}
 	return m.dispatch(a)
 }
 
@@ -112,9 +116,11 @@ func (d *confirmDialog) box(m *Model, w, h int) string {
 		what = "Asks the workflow to cancel: its code decides how to end, and cleanup may still run."
 	case actTerminate:
 		what = "Closes the run at once: no workflow code runs, no cleanup, no compensation."
+	default:
+		what = activityWhat(d.a)
 	}
 	parts := []string{scopeLines(st, d.a.scope, iw), st.Dim.Render(what),
-		field(st, "Reason (recorded in history)", &d.reason, iw, d.focus == 0)}
+		field(st, reasonLabel(d.a.kind), &d.reason, iw, d.focus == 0)}
 	if d.typed.required() {
 		parts = append(parts, field(st, d.typed.label(), &d.typed.in, iw, d.focus == 1))
 	}

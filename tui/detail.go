@@ -55,6 +55,9 @@ type detailScreen struct {
 	// read on every refresh even once closed, since compensations and
 	// resets keep writing to a closed run.
 	acted bool
+	// actSel is the seq of the pending activity the Pending tab's keys act
+	// on (pause.go); 0: the first.
+	actSel int64
 }
 
 // asyncJSON is a worker answer being fetched.
@@ -241,6 +244,8 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 		if cmd, ok := d.hist.key(m, d, k); ok {
 			return cmd, true
 		}
+	} else if cmd, ok := d.activityKey(m, k); ok {
+		return cmd, true
 	} else if d.tab == tabQuery && key.Matches(k, ks.Open) {
 		d.query.editing = true
 		return nil, true
@@ -350,6 +355,9 @@ func (d *detailScreen) help(k keyMap) []helpGroup {
 			k.actionGroup(), k.globalGroup()}
 	}
 	tabs.keys = append(tabs.keys, k.Tree)
+	if d.tab == tabPending {
+		return []helpGroup{k.navGroup(), tabs, activityHelp(), k.actionGroup(), k.globalGroup()}
+	}
 	return []helpGroup{k.navGroup(), tabs, k.actionGroup(), k.globalGroup()}
 }
 
@@ -372,7 +380,14 @@ func (d *detailScreen) footer(k keyMap) []key.Binding {
 		// still applies.
 		return k.applicable([]key.Binding{k.NextTab, k.Reset, k.Compensate, k.Back}, d.x.Status)
 	}
-	return []key.Binding{k.NextTab, k.Approve, k.Signal, k.Cancel, k.Terminate, k.Back}
+	if d.tab == tabPending && d.x != nil && len(d.x.Activities) > 0 {
+		a := activityKeys
+		return []key.Binding{k.NextTab, a.Retry, a.Pause, a.Reset, a.Complete, a.Fail, a.Next, k.Back}
+	}
+	if d.x != nil && d.x.Paused != nil {
+		return []key.Binding{k.NextTab, k.Unpause, k.Signal, k.Cancel, k.Terminate, k.Back}
+	}
+	return []key.Binding{k.NextTab, k.Approve, k.Signal, k.Pause, k.Cancel, k.Terminate, k.Back}
 }
 
 func (d *detailScreen) header(m *Model) string {

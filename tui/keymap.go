@@ -30,6 +30,9 @@ type keyMap struct {
 
 	// Writes, in actionKind order (writes()): disabled when refused.
 	Signal, Approve, Reject, Cancel, Terminate, Reset, Compensate, Update key.Binding
+
+	// Pause and Unpause a run (pause.go; after the writes above).
+	Pause, Unpause key.Binding
 }
 
 func newKeyMap(acts operator.Actions) keyMap {
@@ -81,6 +84,8 @@ func newKeyMap(acts operator.Actions) keyMap {
 		Reset:      b([]string{"R"}, "R", "reset"),
 		Compensate: b([]string{"P"}, "P", "compensate"),
 		Update:     b([]string{"u"}, "u", "update"),
+		Pause:      b([]string{"p"}, "p", "pause"),
+		Unpause:    b([]string{"e"}, "e", "unpause"),
 	}
 	for i, w := range k.writes() {
 		// the help names the catalog action the key performs
@@ -90,6 +95,7 @@ func newKeyMap(acts operator.Actions) keyMap {
 			w.SetEnabled(false)
 		}
 	}
+	disableRefused(acts, map[*key.Binding]actionKind{&k.Pause: actPause, &k.Unpause: actUnpause})
 	return k
 }
 
@@ -109,7 +115,10 @@ func (k keyMap) navGroup() helpGroup {
 }
 
 func (k keyMap) actionGroup() helpGroup {
-	return helpGroup{"Act", []key.Binding{k.Approve, k.Reject, k.Signal, k.Query, k.Cancel, k.Terminate, k.Reset, k.Compensate, k.Update}}
+	// pause and unpause share a line: the help must fit 80x24
+	pause := key.NewBinding(key.WithKeys("p"), key.WithHelp("p/e", "pause/unpause"))
+	pause.SetEnabled(k.Pause.Enabled())
+	return helpGroup{"Act", []key.Binding{k.Approve, k.Reject, k.Signal, k.Query, k.Cancel, k.Terminate, k.Reset, k.Compensate, k.Update, pause}}
 }
 
 func (k keyMap) globalGroup() helpGroup {

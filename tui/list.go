@@ -24,6 +24,8 @@ const (
 	listStuck
 	listQueue
 	listView
+	listPaused      // pause.go
+	listDeadLetters // pause.go
 )
 
 // Page geometry: pages of 100 rows, at most 6 pages held (600 rows), so
@@ -92,6 +94,8 @@ func newRunList(m *Model, kind listKind, query string) *runList {
 		l.name = "queue"
 	case listView:
 		l.name = "view"
+	case listPaused, listDeadLetters:
+		pausedList(l)
 	}
 	return l
 }
@@ -119,6 +123,8 @@ func (l *runList) preset(m *Model) preset {
 		return preset{"status:running", "ExecutionStatus = 'Running'"}
 	case listStuck:
 		return stuckPreset(l.stuckFor(m))
+	case listPaused, listDeadLetters:
+		return pausedPreset(l.kind)
 	}
 	return preset{}
 }

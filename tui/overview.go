@@ -24,6 +24,9 @@ func overviewText(m *Model, x *engine.Execution, events []engine.Event, w int) s
 		status += st.Warn.Render("  (cancel requested)")
 	}
 	row("Status", status)
+	if x.Paused != nil {
+		row("Paused", st.Warn.Render(fit(pauseNote(x.Paused, now), w-16)))
+	}
 	row("Workflow", x.WorkflowID)
 	row("Run", x.RunID)
 	row("Type", x.Type)
@@ -123,8 +126,10 @@ func pendingText(m *Model, x *engine.Execution, w int) string {
 	}
 	b.WriteString("\n  " + st.Title.Render(fmt.Sprintf("Activities (%d)", len(x.Activities))) + "\n")
 	for _, a := range x.Activities {
-		line := fmt.Sprintf("    #%d %s  attempt %d  scheduled %s ago", a.Seq, st.Bold.Render(a.ActivityType), a.Attempt, compactDuration(now.Sub(a.ScheduledAt)))
-		if !a.NextAttempt.IsZero() {
+		line := fmt.Sprintf("  %s #%d %s  attempt %d  scheduled %s ago", activityCursor(m, a.Seq), a.Seq, st.Bold.Render(a.ActivityType), a.Attempt, compactDuration(now.Sub(a.ScheduledAt)))
+		if note := activityNote(a); note != "" {
+			line += st.Warn.Render("  " + note)
+		} else if !a.NextAttempt.IsZero() {
 			line += st.Warn.Render("  next retry in " + compactDuration(a.NextAttempt.Sub(now)))
 		}
 		b.WriteString(fit(line, w) + "\n")

@@ -51,6 +51,10 @@ func paletteCommands() []paletteCmd {
 		{name: "schedules", desc: "schedules: pause, unpause, trigger, delete, runs", run: openSchedules}, // schedules.go
 		{name: "diagnose", args: "[after]", desc: "stuck runs grouped by cause, with the action for each group", run: openDiagnosis},
 		{name: "notifications", desc: "notification rules: their last deliveries and failures", run: func(m *Model, _ string) tea.Cmd { return m.jump(newNotifications(m)) }},
+		{name: "paused", desc: "paused runs: who paused them, when, why", run: func(m *Model, _ string) tea.Cmd { return m.jump(newRunList(m, listPaused, "")) }},
+		{name: "deadletters", desc: "runs paused because an activity ran out of attempts", run: func(m *Model, _ string) tea.Cmd {
+			return m.jump(newRunList(m, listDeadLetters, ""))
+		}},
 	}
 }
 

@@ -32,6 +32,11 @@ func deriveFacts(events []engine.Event) *fields.Facts {
 		f.LastEvent = events[n-2]
 	}
 	acts, errs, actors, sigs := newSet(), newSet(), newSet(), newSet()
+	type lastFail struct {
+		id int64
+		f  *engine.Failure
+	}
+	failedAt := map[int64]lastFail{} // the newest failed attempt of each activity
 	failure := newTextSet(maxTextBytes)
 	signals := newTextSet(maxTextBytes)
 	history := newTextSet(maxHistoryBytes)
@@ -60,6 +65,11 @@ func deriveFacts(events []engine.Event) *fields.Facts {
 			history.add(a.ActivityType)
 		case *engine.ActivityAttemptFailed:
 			addFailure(a.Failure)
+			failedAt[a.Seq] = lastFail{e.ID, a.Failure}
+		case engine.Act: // a pause, an unpause, an activity operation
+			by, why := a.Act()
+			actors.add(by)
+			history.add(why)
 		case *engine.ActivityFailed:
 			addFailure(a.Failure)
 		case *engine.WorkflowFailed:
@@ -105,9 +115,13 @@ func deriveFacts(events []engine.Event) *fields.Facts {
 	f.StatusLineText = clip(x.StatusLine, maxTextBytes)
 
 	pending := newSet()
+	var newest int64
 	for _, p := range x.Activities {
 		pending.add(p.ActivityType)
 		f.Attempts = max(f.Attempts, p.Attempt)
+		if lf, ok := failedAt[p.Seq]; ok && lf.id > newest {
+			newest, f.LastError = lf.id, lf.f
+		}
 	}
 	f.Pending = pending.list
 	approvals := newSet()
@@ -132,6 +146,8 @@ func waitingOn(x *engine.Execution, last engine.Event) string {
 		return ""
 	}
 	switch {
+	case x.Paused != nil:
+		return "paused" // nothing moves until an operator acts
 	case x.TaskFailure != nil:
 		return "task_failure"
 	case len(x.Approvals) > 0:
@@ -201,6 +217,7 @@ func summary(f *fields.Facts) Doc {
 		Input:             storedJSON(x.Input),
 		Result:            storedJSON(x.Result),
 		Imported:          x.Imported != nil,
+		Paused:            x.Paused,
 	}
 }
 

@@ -97,6 +97,9 @@ func printExecution(w io.Writer, sx shown) error {
 	if x.CancelRequested && x.Status == engine.StatusRunning {
 		status += " (cancel requested)"
 	}
+	if x.Paused != nil {
+		status = pausedText(x.Paused)
+	}
 	t.add("Workflow", x.WorkflowID)
 	t.add("Run", x.RunID)
 	t.add("Type", x.Type)
@@ -179,7 +182,11 @@ func printExecution(w io.Writer, sx shown) error {
 			if p.LastFailure != nil {
 				last = clip(p.LastFailure.Error(), 80)
 			}
-			at.add(fmt.Sprintf("  %d", p.Seq), p.ActivityType, fmt.Sprint(p.Attempt), last, when(p.NextAttempt))
+			next := when(p.NextAttempt)
+			if note := activityState(p); note != "" {
+				next = note
+			}
+			at.add(fmt.Sprintf("  %d", p.Seq), p.ActivityType, fmt.Sprint(p.Attempt), last, next)
 		}
 		if err := at.print(w); err != nil {
 			return err

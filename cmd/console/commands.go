@@ -84,6 +84,20 @@ var commands = []*command{
 	updateCommand,
 	scheduleCommand,
 	stuckCommand, notifyCommand,
+	pauseCommand, unpauseCommand,
+	activityRetryCommand, activityPauseCommand, activityUnpauseCommand, activityResetCommand,
+	activityUpdateCommand, activityCompleteCommand, activityFailCommand,
+}
+
+// lookupArgs finds the command args start with: a two-word one
+// ("activity retry") first. It returns the arguments after its name.
+func lookupArgs(args []string) (*command, []string) {
+	if len(args) > 1 {
+		if c := lookup(args[0] + " " + args[1]); c != nil {
+			return c, args[2:]
+		}
+	}
+	return lookup(args[0]), args[1:]
 }
 
 func lookup(name string) *command {

@@ -44,12 +44,12 @@ func run(ctx context.Context, args []string, s stdio, getenv func(string) string
 	if name == "help" {
 		return help(s, rest[1:])
 	}
-	cmd := lookup(name)
+	cmd, after := lookupArgs(rest)
 	if cmd == nil {
 		fmt.Fprintf(s.err, "foreman: unknown command %q\nRun 'foreman help' for the list of commands.\n", name)
 		return exitUsage
 	}
-	return dispatch(ctx, cmd, g, rest[1:], s)
+	return dispatch(ctx, cmd, g, after, s)
 }
 
 func help(s stdio, args []string) int {
@@ -57,7 +57,7 @@ func help(s stdio, args []string) int {
 		printHelp(s.out)
 		return exitOK
 	}
-	cmd := lookup(args[0])
+	cmd, _ := lookupArgs(args)
 	if cmd == nil {
 		fmt.Fprintf(s.err, "foreman help: unknown command %q\n", args[0])
 		return exitUsage

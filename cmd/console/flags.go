@@ -120,6 +120,8 @@ type opts struct {
 	schedule scheduleFlags
 	// notify and stuck (cmd_notify.go)
 	notify notifyOpts
+	// activity operations (cmd_pause.go)
+	act activityFlags
 }
 
 func defineRun(fs *flag.FlagSet, o *opts) {

@@ -51,6 +51,12 @@ type Request struct {
 	BatchID    string `json:"batch_id,omitempty"`
 	// UpdateID names an update (its deduplication key).
 	UpdateID string `json:"update_id,omitempty"`
+	// Activity selects pending activities (a seq or a type); Options and
+	// Failure are an activity operation's new options and error
+	// (engine.ActivityOptionsUpdate, engine.Failure).
+	Activity string          `json:"activity,omitempty"`
+	Options  json.RawMessage `json:"options,omitempty"`
+	Failure  json.RawMessage `json:"failure,omitempty"`
 }
 
 // Reply is the engine's answer: Error empty on success; Code names the

@@ -73,7 +73,7 @@ var Builtin = []Spec{
 			"timed_out", "continued_as_new", "reset"},
 		Keyword: func(f *Facts) string { return string(ExecutionStatus(f.X)) }},
 	{Name: "waiting_on", InDoc: true, Kind: KindKeyword,
-		Values:  []string{"approval", "signal", "timer", "activity", "retry", "task_failure"},
+		Values:  []string{"approval", "signal", "timer", "activity", "retry", "task_failure", "paused"},
 		Keyword: func(f *Facts) string { return f.WaitingOn }},
 	{Name: "approvals", Kind: KindKeyword, Keywords: func(f *Facts) []string { return f.Approvals }},
 	{Name: "activities", Kind: KindKeyword, Keywords: func(f *Facts) []string { return f.Activities }},
@@ -160,6 +160,53 @@ var Builtin = []Spec{
 		Keyword: func(f *Facts) string { return f.X.ScheduledBy }},
 	{Name: "scheduled_start_time", Kind: KindTime, Aliases: []string{"TemporalScheduledStartTime"},
 		Time: func(f *Facts) time.Time { return f.X.ScheduledStartTime }},
+
+	// Pauses and dead letters (issue 18, names fixed by PAUSE-CONTRACT.md):
+	// paused is true or false on running runs (paused:false finds the ones
+	// a batch pause would act on); the others only on paused runs.
+	{Name: "paused", Kind: KindBool, Bool: func(f *Facts) (bool, bool) {
+		return f.X.Paused != nil, f.X.Status == engine.StatusRunning
+	}},
+	{Name: "dead_lettered", Kind: KindBool, Bool: func(f *Facts) (bool, bool) {
+		for _, a := range f.X.Activities {
+			if a.DeadLettered {
+				return true, true
+			}
+		}
+		return false, false
+	}},
+	{Name: "paused_by", Kind: KindKeyword, Keyword: func(f *Facts) string {
+		if p := f.X.Paused; p != nil {
+			return p.By
+		}
+		return ""
+	}},
+	{Name: "paused_reason", Kind: KindText, Text: func(f *Facts) string {
+		if p := f.X.Paused; p != nil {
+			return p.Reason
+		}
+		return ""
+	}},
+	{Name: "paused_at", Kind: KindTime, Time: func(f *Facts) time.Time {
+		if p := f.X.Paused; p != nil {
+			return p.At
+		}
+		return time.Time{}
+	}},
+	// The error of the pending activity that failed last (with activities
+	// and attempts: "activities:Charge last_error_type:CardDeclined attempts:>3").
+	{Name: "last_error_type", Kind: KindKeyword, Keyword: func(f *Facts) string {
+		if e := f.LastError; e != nil {
+			return e.Type
+		}
+		return ""
+	}},
+	{Name: "last_error", Kind: KindText, Text: func(f *Facts) string {
+		if e := f.LastError; e != nil {
+			return e.Message
+		}
+		return ""
+	}},
 }
 
 // NameSet is the set of names of the built-in fields keep selects (the

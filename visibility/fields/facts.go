@@ -30,6 +30,8 @@ type Facts struct {
 	// UpdateNames are the updates the run accepted; PendingUpdates those
 	// whose handler has not returned yet.
 	UpdateNames, PendingUpdates []string
+	// LastError is the failure of the pending activity that failed last.
+	LastError *engine.Failure
 
 	// The full-text values: payload values (not keys), the failure types
 	// and messages, signal names and payloads, the status line, and what

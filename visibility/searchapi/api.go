@@ -164,4 +164,7 @@ type Doc struct {
 	Result           json.RawMessage                   `json:"result,omitempty"`
 	// Imported marks a read-only copy made by `foreman import`.
 	Imported bool `json:"imported,omitempty"`
+	// Paused says who paused the run, when and why (a dead letter: which
+	// activity ran out of attempts, with what error); nil when not paused.
+	Paused *engine.PauseInfo `json:"paused,omitempty"`
 }

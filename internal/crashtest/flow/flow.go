@@ -115,6 +115,9 @@ func Register(w *engine.Worker) error {
 	if err := w.RegisterWorkflow(CrashFlow); err != nil {
 		return err
 	}
+	if err := w.RegisterWorkflow(PauseFlow); err != nil {
+		return err
+	}
 	for _, a := range Activities {
 		if err := w.RegisterActivity(a); err != nil {
 			return err

@@ -85,7 +85,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		}
 	}
 	if h.Wake {
-		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq}
+		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq, Trace: h.Trace}
 		if h.FirstEventID == 1 && len(sb.Data) <= firstBatchInTaskMax {
 			wt.First = sb.Data
 		}
@@ -125,7 +125,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 func publishGuards(ctx context.Context, s Store, h BatchHeader) error {
 	token, seqs := parseEager(h.Eager)
 	for _, seq := range seqs {
-		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: seq, Attempt: 1, Eager: token})
+		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: seq, Attempt: 1, Eager: token, Trace: h.Trace})
 		if err := s.PublishTask(ctx, ActivityTaskKind, h.TaskQueue, t, activityMsgID(h.RunID, seq, 1)); err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 func deriveActivityTask(ctx context.Context, s Store, h BatchHeader, e Event, a *ActivityScheduled) error {
 	if eagerOwner(h, a.Seq) == "" { // an eager attempt's guard is published from the header
 		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
-			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC()})
+			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC(), Trace: h.Trace})
 		if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
 			return err
 		}
@@ -234,6 +234,7 @@ func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time
 		return err
 	}
 	rec := RunRecord{RunID: a.NewRunID, CreatedAt: at, Start: data, StartHeader: headerFor(b, a.NewRunID, h.WorkflowID, h.TaskQueue)}
+	rec.StartHeader.Trace = h.Trace // the new run's trace hangs under the task that continued it
 	cur, rev, err := s.GetRun(ctx, h.WorkflowID)
 	if err != nil {
 		return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)

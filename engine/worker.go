@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/foremanhq/foreman/engine/internal/clock"
 )
@@ -45,6 +46,11 @@ type WorkerOptions struct {
 	// activity latency, schedule-to-start, tasks and slots, by queue and
 	// kind), for the user to serve. Workers of a process may share one.
 	MetricsRegisterer prometheus.Registerer
+	// TracerProvider, when set, traces the worker's tasks: a span per
+	// workflow task and per activity attempt, continuing the trace of the
+	// run's Start across processes (tracing.go). Nil: off, at no cost.
+	// engine/tracing.FromEnv builds one from the OTEL_* variables.
+	TracerProvider trace.TracerProvider
 }
 
 func (o *WorkerOptions) defaults() {
@@ -101,6 +107,7 @@ type Worker struct {
 	stops   []func()
 	ann     *announcer      // worker_announce.go
 	metrics *workerMetrics  // nil: WorkerOptions.MetricsRegisterer unset
+	tracer  *tracer         // nil: WorkerOptions.TracerProvider unset
 	annDone <-chan struct{} // closed once the announcement is withdrawn
 	eager   eagerState
 	// actSlots bound the attempts running at once (MaxConcurrentActivities),
@@ -116,7 +123,7 @@ func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
 	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
 		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
-		eager: eagerState{token: newEagerToken()}, actSlots: make(chan struct{}, opts.MaxConcurrentActivities)}
+		eager: eagerState{token: newEagerToken()}, actSlots: make(chan struct{}, opts.MaxConcurrentActivities), tracer: newTracer(opts.TracerProvider)}
 }
 
 // RegisterWorkflow registers fn under its function name.
@@ -143,6 +150,9 @@ func (w *Worker) Start(ctx context.Context) error {
 			return err
 		}
 		w.metrics = m
+		if err := ObserveStore(w.store, r); err != nil {
+			return err
+		}
 	}
 	w.work, w.abort = context.WithCancel(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithCancel(ctx)

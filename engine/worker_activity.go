@@ -161,6 +161,7 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 		return
 	}
 	if t.Eager != "" {
+		notMeasured(ctx)
 		w.handleGuard(ctx, d, &t)
 		return
 	}
@@ -258,10 +259,10 @@ type attemptOutcome struct {
 	canceled bool
 }
 
-// runAttempt runs one attempt of an activity; redelivered says its task
-// was delivered before, and inProgress (if set) keeps the task's lease
-// while the function runs.
-func (w *Worker) runAttempt(ctx context.Context, t *activityTask, redelivered bool, inProgress func() (stop func())) attemptOutcome {
+// attempt runs one attempt of an activity (runAttempt, worker_trace.go,
+// traces it); redelivered says its task was delivered before, and
+// inProgress (if set) keeps the task's lease while the function runs.
+func (w *Worker) attempt(ctx context.Context, t *activityTask, redelivered bool, inProgress func() (stop func())) attemptOutcome {
 	fi, ok := w.reg.activity(t.ActivityType)
 	if !ok {
 		return attemptOutcome{failure: &Failure{Type: CodeUnknownActivity, Message: fmt.Sprintf("[%s] activity type %q is not registered on the worker of queue %s (registered: %s)",

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/foremanhq/foreman/internal/backoff"
 )
 
@@ -72,9 +74,22 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 			return ackTask
 		}
 	}
+	var span trace.Span // the task's, once its run is loaded (worker_trace.go)
+	var began time.Time
+	if w.tracer != nil {
+		began = time.Now()
+		defer func() {
+			if span != nil {
+				span.End()
+			}
+		}()
+	}
 	for range 10 {
 		env, current, err := w.loadRun(ctx, t)
 		t.First = nil // a retry after a conflict reads the history
+		if w.tracer != nil && span == nil {
+			ctx, span = w.startWorkflowTaskSpan(ctx, env, t, delivered, began)
+		}
 		if err != nil {
 			return w.taskFailed(ctx, t.RunID, err, delivered)
 		}
@@ -150,6 +165,13 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
 	claims := w.claimEager(env, batch, now)
+	if w.tracer != nil {
+		// the activities this task scheduled are its span's children
+		h.Trace = traceparentOf(ctx)
+		for _, c := range claims {
+			c.task.Trace = h.Trace
+		}
+	}
 	if h.Eager = w.eagerHeader(claims); h.Eager != "" && onlyEagerDerives(batch, claims) {
 		h.Derive = false
 	}
@@ -168,6 +190,10 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 		return nakAfter(500 * time.Millisecond), false
 	}
 	env.lastSeq = seq
+	env.historyBytes += int64(len(data))
+	if env.closed {
+		w.observeClosedHistory(env)
+	}
 	keep = !env.closed
 	w.launchEager(claims)
 	w.dispatchEagerly(ctx, env, batch, now, claims)
@@ -216,7 +242,7 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 		// a new run: its whole history is the batch the task carries (later
 		// batches wake their own tasks; an append conflict reloads); one
 		// holding forged operator events is read from history instead
-		if b, err := DecodeBatch(t.First); err == nil && w.unscreened(ctx, t.RunID, b) && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
+		if b, err := DecodeBatch(t.First); err == nil && w.unscreened(ctx, t.RunID, b) && env.applyBatch(StoredBatch{Seq: minSeq, Data: t.First, Header: BatchHeader{FirstEventID: 1, Trace: t.Trace}}, b) == nil {
 			return env, false, nil
 		}
 		env.close()
@@ -355,6 +381,9 @@ func (w *Worker) dispatchActivity(ctx context.Context, env *workflowEnv, st *act
 	t := activityTask{RunID: env.info.RunID, WorkflowID: env.info.WorkflowID, WorkflowQueue: env.info.TaskQueue,
 		Seq: st.seq, ActivityType: st.typ, Input: st.input, Options: st.opts, Attempt: st.attempt,
 		ScheduledAt: st.scheduledAt, DispatchedAt: now}
+	if w.tracer != nil {
+		t.Trace = traceparentOf(ctx)
+	}
 	data, err := json.Marshal(t)
 	if err != nil {
 		return err
@@ -377,6 +406,9 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 		return nakAfter(taskBackoff(delivered))
 	}
 	w.log.Error("workflow task failed", "run", runID, "code", te.code, "err", te.msg, "delivery", delivered)
+	if w.tracer != nil {
+		spanFailed(ctx, te)
+	}
 	last, lerr := w.store.LastBatch(ctx, runID)
 	if lerr != nil {
 		return nakAfter(taskBackoff(delivered))

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,6 +49,7 @@ type Store struct {
 	consumers map[string]bool // task consumers known to exist, by name
 
 	signing signingState // the operator-event key (signing.go)
+	pubObs  atomic.Pointer[func(op string, took time.Duration, err error)] // observe.go
 
 	closeOnce sync.Once
 }

@@ -23,7 +23,7 @@ import (
 type timerItem struct {
 	at    time.Time
 	due   time.Time // at before any retry moved it: what lateness is measured from
-	seq   uint64 // store sequence (0 for heartbeat deadlines)
+	seq   uint64    // store sequence (0 for heartbeat deadlines)
 	key   string
 	body  []byte
 	index int

@@ -48,7 +48,7 @@ type Store struct {
 	mu        sync.Mutex
 	consumers map[string]bool // task consumers known to exist, by name
 
-	signing signingState // the operator-event key (signing.go)
+	signing signingState                                                   // the operator-event key (signing.go)
 	pubObs  atomic.Pointer[func(op string, took time.Duration, err error)] // observe.go
 
 	closeOnce sync.Once

@@ -48,8 +48,10 @@ type Store struct {
 	mu        sync.Mutex
 	consumers map[string]bool // task consumers known to exist, by name
 
-	signing signingState                                                   // the operator-event key (signing.go)
-	pubObs  atomic.Pointer[func(op string, took time.Duration, err error)] // observe.go
+	signing signingState // the operator-event key (signing.go)
+
+	// pubObs is told of every publish (observe.go).
+	pubObs atomic.Pointer[func(op string, took time.Duration, err error)]
 
 	closeOnce sync.Once
 }

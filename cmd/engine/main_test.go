@@ -262,6 +262,10 @@ func TestEngineMetrics(t *testing.T) {
 		`foreman_worker_task_duration_seconds_count{kind="workflow",queue="orders"}`,
 		`foreman_task_queue_workers{kind="activity",queue="orders"}`,
 		`foreman_task_queue_slots{kind="activity",queue="orders"}`,
+		`foreman_jetstream_publish_seconds_count{op="history"}`,
+		`foreman_jetstream_publish_seconds_count{op="task"}`,
+		`foreman_worker_run_history_events_count{queue="orders"}`,
+		`foreman_worker_run_history_bytes_count{queue="orders"}`,
 	}
 	for {
 		m = scrape(t, url)
@@ -279,6 +283,17 @@ func TestEngineMetrics(t *testing.T) {
 			t.Fatalf("%s is %v after %d runs\n%s", missing, m[missing], runs, logs.String())
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	// Served at zero until something happens: no order sets a timer, and
+	// no run is dead-lettered (nor can be, before the index has the field).
+	for _, k := range []string{`foreman_timer_lateness_seconds_count{kind="timer"}`, `foreman_dead_lettered_runs`,
+		`foreman_jetstream_publish_errors_total{op="history",reason="timeout"}`} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s is not served", k)
+		}
+	}
+	if got := m[`foreman_worker_run_history_events_count{queue="orders"}`]; got != runs {
+		t.Errorf("history sizes observed for %v runs, want %d", got, runs)
 	}
 	if got := m[`foreman_runs_started_total{queue="orders",workflow_type="OrderFulfillment"}`]; got < runs {
 		t.Errorf("foreman_runs_started_total %v, want >= %d", got, runs)

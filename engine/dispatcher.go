@@ -37,21 +37,25 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 				defer wg.Done()
 				defer func() { <-sem }()
 				err := derive(ctx, s, sb)
+				if err == nil {
+					return
+				}
+				// The run's ids and queue; no attempt: the consumer's
+				// redeliveries are not counted here.
+				h := sb.Header
 				if errors.Is(err, ErrInvalidArgument) {
 					// Redelivery cannot help a batch the store refuses
 					// for good; retrying it forever would hot-loop.
-					log.Error("skipped a history batch whose tasks the store refuses", "run_id", sb.Header.RunID, "seq", sb.Seq, "err", err)
+					log.Error("skipped a history batch whose tasks the store refuses", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
 					return
 				}
-				if err != nil {
-					errs <- fmt.Errorf("run %s batch %d: %w", sb.Header.RunID, sb.Seq, err)
-				}
+				log.Warn("dispatching a history batch failed; it will be redelivered", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
+				errs <- fmt.Errorf("run %s batch %d: %w", h.RunID, sb.Seq, err)
 			}()
 		}
 		wg.Wait()
 		close(errs)
 		for err := range errs {
-			log.Warn("dispatching failed; batch will be redelivered", "err", err)
 			return err
 		}
 		return nil

@@ -190,7 +190,9 @@ func (ts *timerService) fire(ctx context.Context, it *timerItem) {
 	}
 	if err := ts.store.PublishTask(ctx, b.Kind, b.Queue, b.Task, b.MsgID); err != nil {
 		if ctx.Err() == nil {
-			ts.log.Warn("firing timer failed; retrying", "key", it.key, "err", err)
+			var run workflowTask // the run the timer is for, to say so
+			_ = json.Unmarshal(b.Task, &run)
+			ts.log.Warn("firing timer failed; retrying", "workflow_id", run.WorkflowID, "run_id", run.RunID, "queue", b.Queue, "key", it.key, "err", err)
 			if it.due.IsZero() {
 				it.due = it.at
 			}

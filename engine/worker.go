@@ -51,6 +51,12 @@ type WorkerOptions struct {
 	// run's Start across processes (tracing.go). Nil: off, at no cost.
 	// engine/tracing.FromEnv builds one from the OTEL_* variables.
 	TracerProvider trace.TracerProvider
+	// LogRepeatWindow: a failure logged again within it (same message and
+	// activity type, error type or code; another run failing the same way
+	// is a repeat) is held back and summed up in one line at its end
+	// (default 10 s; negative: every line written). A Logger whose handler
+	// limits repeats already (NewLogHandler) is used as is.
+	LogRepeatWindow time.Duration
 }
 
 func (o *WorkerOptions) defaults() {
@@ -121,7 +127,7 @@ type Worker struct {
 // NewWorker returns a worker for queue. Register functions, then Start.
 func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
-	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
+	return &Worker{store: store, queue: queue, opts: opts, log: workerLogger(opts.Logger, opts.LogRepeatWindow, queue), clock: clockOf(store),
 		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
 		eager: eagerState{token: newEagerToken()}, actSlots: make(chan struct{}, opts.MaxConcurrentActivities), tracer: newTracer(opts.TracerProvider)}
 }

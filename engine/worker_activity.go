@@ -214,6 +214,9 @@ func (w *Worker) finishAttempt(ctx context.Context, d Delivery, t *activityTask,
 // saveOutcome hands an attempt's outcome to its run (reportLocally), or
 // stores it as a workflow task; false if neither worked.
 func (w *Worker) saveOutcome(ctx context.Context, t *activityTask, out attemptOutcome) bool {
+	if out.failure != nil {
+		w.logAttemptFailed(t, out.failure)
+	}
 	in := &inbound{Kind: inboundActivityResult, Seq: t.Seq, Attempt: t.Attempt, Result: out.result, Failure: out.failure}
 	wt := workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in}
 	if w.reportLocally(ctx, &wt, t.WorkflowQueue) {
@@ -221,7 +224,7 @@ func (w *Worker) saveOutcome(ctx context.Context, t *activityTask, out attemptOu
 	}
 	task, _ := json.Marshal(wt)
 	if err := w.store.PublishTask(ctx, WorkflowTaskKind, t.WorkflowQueue, task, resultMsgID(t.RunID, t.Seq, t.Attempt)); err != nil {
-		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", "activity", t.ActivityType, "err", err)
+		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", runArgs(t.WorkflowID, t.RunID, t.Attempt, "activity_type", t.ActivityType, "err", err)...)
 		return false
 	}
 	return true
@@ -306,7 +309,7 @@ func (w *Worker) attempt(ctx context.Context, t *activityTask, redelivered bool,
 	// that the attempt was taken.
 	if run.hbTimeout > 0 || t.Options.ScheduleToStartTimeout > 0 {
 		if err := run.writeHeartbeat(ctx, run.hbTimeout); err != nil {
-			w.log.Warn("writing initial heartbeat failed", "err", err)
+			w.log.Warn("writing initial heartbeat failed", runArgs(t.WorkflowID, t.RunID, t.Attempt, "activity_type", t.ActivityType, "err", err)...)
 		}
 	}
 	actx = context.WithValue(actx, activityKey{}, run)

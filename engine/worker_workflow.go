@@ -91,7 +91,7 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 			ctx, span = w.startWorkflowTaskSpan(ctx, env, t, delivered, began)
 		}
 		if err != nil {
-			return w.taskFailed(ctx, t.RunID, err, delivered)
+			return w.taskFailed(ctx, t, err, delivered)
 		}
 		o, retry := w.advance(ctx, env, current, t, delivered)
 		if !retry {
@@ -139,7 +139,7 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	}
 	if d.dispatch != nil {
 		if err := w.dispatchActivity(ctx, env, d.dispatch, now); err != nil {
-			w.log.Warn("dispatching an activity retry failed", "run", t.RunID, "err", err)
+			w.log.Warn("dispatching an activity retry failed", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
 			keep = true
 			return nakAfter(time.Second), false
 		}
@@ -154,14 +154,14 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	}
 	batch, err := env.liveTask(inbound, now, w.opts.Identity)
 	if err != nil {
-		return w.taskFailed(ctx, t.RunID, err, delivered), false
+		return w.taskFailed(ctx, t, err, delivered), false
 	}
 	if env.lastEventID >= min(HistoryWarnEvents, w.opts.HistoryLimit/2) {
-		w.log.Warn("run history is large; it will be terminated at the limit", "run", t.RunID, "events", env.lastEventID, "limit", w.opts.HistoryLimit)
+		w.log.Warn("run history is large; it will be terminated at the limit", runArgs(t.WorkflowID, t.RunID, int(delivered), "events", env.lastEventID, "limit", w.opts.HistoryLimit)...)
 	}
 	data, err := encodeBatch(batch)
 	if err != nil {
-		return w.taskFailed(ctx, t.RunID, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
+		return w.taskFailed(ctx, t, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
 	claims := w.claimEager(env, batch, now)
@@ -183,10 +183,10 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	case errors.Is(err, ErrConflict):
 		return taskOutcome{}, true
 	case errors.Is(err, ErrTooLarge):
-		return w.taskFailed(ctx, t.RunID, &taskError{code: CodePayloadTooLarge,
+		return w.taskFailed(ctx, t, &taskError{code: CodePayloadTooLarge,
 			msg: fmt.Sprintf("the workflow task's new events are %d bytes, more than the store accepts", len(data))}, delivered), false
 	case err != nil:
-		w.log.Warn("appending history failed; task will be retried", "run", t.RunID, "err", err)
+		w.log.Warn("appending history failed; task will be retried", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
 		return nakAfter(500 * time.Millisecond), false
 	}
 	env.lastSeq = seq
@@ -394,7 +394,8 @@ func (w *Worker) dispatchActivity(ctx context.Context, env *workflowEnv, st *act
 // taskFailed records a workflow-task failure once (not on every retry, so
 // a poison run does not grow its history) and hands the task back with
 // backoff.
-func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delivered uint64) taskOutcome {
+func (w *Worker) taskFailed(ctx context.Context, t *workflowTask, err error, delivered uint64) taskOutcome {
+	runID := t.RunID
 	te := &taskError{}
 	var nd *NonDeterminismError
 	switch {
@@ -402,10 +403,10 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 		te = &taskError{code: CodeNonDeterminism, msg: nd.Error()}
 	case errors.As(err, &te):
 	default:
-		w.log.Warn("workflow task could not load its run; retrying", "run", runID, "err", err)
+		w.log.Warn("workflow task could not load its run; retrying", runArgs(t.WorkflowID, runID, int(delivered), "err", err)...)
 		return nakAfter(taskBackoff(delivered))
 	}
-	w.log.Error("workflow task failed", "run", runID, "code", te.code, "err", te.msg, "delivery", delivered)
+	w.log.Error("workflow task failed", runArgs(t.WorkflowID, runID, int(delivered), "code", te.code, "err", te.msg)...)
 	if w.tracer != nil {
 		spanFailed(ctx, te)
 	}
@@ -426,7 +427,7 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 	data, _ := encodeBatch(fail)
 	h := headerFor(fail, runID, last.Header.WorkflowID, last.Header.TaskQueue)
 	if _, err := w.store.AppendHistory(ctx, h, data, last.Seq, ""); err != nil && !errors.Is(err, ErrConflict) {
-		w.log.Warn("recording workflow task failure failed", "run", runID, "err", err)
+		w.log.Warn("recording workflow task failure failed", runArgs(t.WorkflowID, runID, int(delivered), "err", err)...)
 	}
 	return nakAfter(taskBackoff(delivered))
 }

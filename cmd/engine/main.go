@@ -90,7 +90,7 @@ func run() error {
 	}
 	// Repeated warnings (a retry loop against a full disk) are written once
 	// per window with a count, not once per retry.
-	log := slog.New(lograte.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), lograte.DefaultWindow))
+	log := slog.New(engine.NewLogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), lograte.DefaultWindow))
 	opts.Logger, opts.Name = log, "foreman-engine"
 	if natsSource := natsURLSource(); opts.NATSURL != "" && natsSource != "" {
 		// FOREMAN_NATS is the console's setting too: an operator who

@@ -68,7 +68,8 @@ type config struct {
 	observe       string
 	dataDir       string
 	verbose       bool
-	indexRuns     int // runs in the search index benchmark (index.go)
+	indexRuns     int  // runs in the search index benchmark (index.go)
+	withMetrics   bool // metrics on and scraped (withmetrics.go)
 	progress      io.Writer
 }
 
@@ -152,6 +153,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.observe, "observe", observeConsume, "how the starters see a run close: consume (one history consumer for all runs) or getresult (client.GetResult per run)")
 	fs.StringVar(&cfg.dataDir, "data", "", "keep the servers' data under this directory (default: a temp dir, removed)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log engine and server warnings")
+	fs.BoolVar(&cfg.withMetrics, "with-metrics", false, "metrics on: foreman-engine --metrics-listen, the worker's MetricsRegisterer, both read every second")
 	fs.IntVar(&cfg.indexRuns, "index-runs", 0, "runs in the search index benchmark (default 1,000,000; -quick 3,000)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

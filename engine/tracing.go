@@ -24,17 +24,12 @@ import (
 // TracerName is the instrumentation scope of Foreman's spans.
 const TracerName = "github.com/foremanhq/foreman/engine"
 
-// Span attribute keys (bounded values aside from the ids, which traces,
-// unlike metrics, are meant to carry).
-const (
-	attrWorkflowID   = attribute.Key("foreman.workflow_id")
-	attrRunID        = attribute.Key("foreman.run_id")
-	attrWorkflowType = attribute.Key("foreman.workflow_type")
-	attrQueue        = attribute.Key("foreman.task_queue")
-	attrActivityType = attribute.Key("foreman.activity_type")
-	attrActivitySeq  = attribute.Key("foreman.activity_seq")
-	attrAttempt      = attribute.Key("foreman.attempt")
-)
+// spanAttrs are the attributes of every span about a run, then more
+// (ids are fine here: traces, unlike metrics, are meant to carry them).
+func spanAttrs(workflowID, runID, queue string, more ...attribute.KeyValue) trace.SpanStartEventOption {
+	return trace.WithAttributes(append([]attribute.KeyValue{attribute.String("foreman.workflow_id", workflowID),
+		attribute.String("foreman.run_id", runID), attribute.String("foreman.task_queue", queue)}, more...)...)
+}
 
 // tracer makes Foreman's spans; nil when tracing is off.
 type tracer struct{ t trace.Tracer }
@@ -101,12 +96,12 @@ func endSpan(span trace.Span, err error) {
 // starts is consumed elsewhere).
 func (tr *tracer) startWorkflowSpan(ctx context.Context, opts StartOptions, workflowType string) (context.Context, trace.Span) {
 	return tr.t.Start(ctx, "StartWorkflow:"+workflowType, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attrWorkflowID.String(opts.ID), attrWorkflowType.String(workflowType), attrQueue.String(opts.TaskQueue)))
+		spanAttrs(opts.ID, "", opts.TaskQueue, attribute.String("foreman.workflow_type", workflowType)))
 }
 
 func endStartSpan(span trace.Span, run Run, err error) {
 	if run.RunID != "" {
-		span.SetAttributes(attrRunID.String(run.RunID))
+		span.SetAttributes(attribute.String("foreman.run_id", run.RunID))
 	}
 	endSpan(span, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -26,8 +27,7 @@ func (w *Worker) startWorkflowTaskSpan(ctx context.Context, env *workflowEnv, t 
 	}
 	return w.tracer.t.Start(withParent(ctx, parent), "WorkflowTask:"+typ,
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithTimestamp(began),
-		trace.WithAttributes(attrWorkflowID.String(t.WorkflowID), attrRunID.String(t.RunID), attrWorkflowType.String(typ),
-			attrQueue.String(w.queue), attrAttempt.Int64(int64(delivered))))
+		spanAttrs(t.WorkflowID, t.RunID, w.queue, attribute.String("foreman.workflow_type", typ), attribute.Int64("foreman.attempt", int64(delivered))))
 }
 
 // runAttempt runs one attempt of an activity (attempt), in a span when
@@ -37,8 +37,8 @@ func (w *Worker) runAttempt(ctx context.Context, t *activityTask, redelivered bo
 		return w.attempt(ctx, t, redelivered, inProgress)
 	}
 	ctx, span := w.tracer.t.Start(withParent(ctx, t.Trace), "Activity:"+t.ActivityType, trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attrWorkflowID.String(t.WorkflowID), attrRunID.String(t.RunID), attrActivityType.String(t.ActivityType),
-			attrActivitySeq.Int64(t.Seq), attrAttempt.Int(t.Attempt), attrQueue.String(w.queue)))
+		spanAttrs(t.WorkflowID, t.RunID, w.queue, attribute.String("foreman.activity_type", t.ActivityType),
+			attribute.Int64("foreman.activity_seq", t.Seq), attribute.Int("foreman.attempt", t.Attempt)))
 	out := w.attempt(ctx, t, redelivered, inProgress)
 	var err error
 	if out.failure != nil {

@@ -218,21 +218,9 @@ func TestEngineMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	dir, bin := buildEngine(t)
-	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
 	metricsPort := strconv.Itoa(jstest.FreePort(t))
-	var logs bytes.Buffer
 	// A bare port: loopback.
-	cmd := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn", "--metrics-listen", metricsPort)
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	store := connect(ctx, t, "nats://"+addr, &logs)
+	ctx, store, logs := runExamplesEngine(t, nil, "--metrics-listen", metricsPort)
 	c := engine.NewClient(store, engine.ClientOptions{Identity: "ops"})
 	const runs = 5
 	for i := range runs {
@@ -439,6 +427,26 @@ func TestEngineRefusesExposedMetrics(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
 		t.Fatal("the refused engine created its data directory")
 	}
+}
+
+// runExamplesEngine builds and runs foreman-engine with --examples and
+// args (env added to its environment) until the test ends, and connects
+// to it within the returned context (90 s).
+func runExamplesEngine(t *testing.T, env []string, args ...string) (context.Context, *jetstream.Store, *bytes.Buffer) {
+	t.Helper()
+	dir, bin := buildEngine(t)
+	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
+	logs := &bytes.Buffer{}
+	cmd := exec.Command(bin, append([]string{"--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx, connect(ctx, t, "nats://"+addr, logs), logs
 }
 
 // buildEngine builds foreman-engine into a temporary directory.

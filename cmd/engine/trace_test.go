@@ -1,16 +1,11 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +18,6 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
-	"github.com/foremanhq/foreman/jetstream/jstest"
 )
 
 // otlpSpan is a span as an OTLP receiver got it from another process.
@@ -90,21 +84,8 @@ func TestEngineTraces(t *testing.T) {
 	collector := httptest.NewServer(recv)
 	defer collector.Close()
 
-	dir, bin := buildEngine(t)
-	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_ENDPOINT="+collector.URL,
-		"OTEL_SERVICE_NAME=engine-under-test", "OTEL_BSP_SCHEDULE_DELAY=100")
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	store := connect(ctx, t, "nats://"+addr, &logs)
+	ctx, store, logs := runExamplesEngine(t, []string{"OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL,
+		"OTEL_SERVICE_NAME=engine-under-test", "OTEL_BSP_SCHEDULE_DELAY=100"})
 	mem := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(mem))
 	defer tp.Shutdown(context.Background())

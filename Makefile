@@ -28,7 +28,7 @@ test:
 	$(GO) test -run='^$$' -fuzz=FuzzPayloadText -fuzztime=10s ./visibility
 	$(GO) test -run='^$$' -fuzz=FuzzASCIIAnalyzer -fuzztime=10s ./visibility
 
-## test-cluster: only the in-process 3-node cluster tests (node loss under load, several engines), with the node-loss tests make test skips (a known stall).
+## test-cluster: the in-process 3-node cluster tests (node loss under load, several engines); make test skips the node-loss ones, .ci/run runs both.
 test-cluster:
 	FOREMAN_CLUSTER_LOSS=1 $(GO) test -race -timeout 10m -run 'Cluster' -v ./jetstream
 

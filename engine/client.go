@@ -179,47 +179,59 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 	if c.tracer != nil {
 		rec.StartHeader.Trace = traceparentOf(ctx)
 	}
+	return claimRun(ctx, c.store, opts.ID, rec, opts.IDReusePolicy)
+}
+
+// claimRun makes rec the current run of id and records its start: the id
+// must be free, or its current run closed (as policy allows). A record
+// already naming rec's run (a redelivered child start) only completes the
+// start. Exactly one of concurrent claims wins.
+func claimRun(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy) (Run, error) {
+	run := Run{WorkflowID: id, RunID: rec.RunID}
 	for range 10 {
-		_, err := c.store.CreateRun(ctx, opts.ID, rec)
+		_, err := s.CreateRun(ctx, id, rec)
 		if err == nil {
-			return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+			return run, completeStart(ctx, s, rec)
 		}
 		if !errors.Is(err, ErrExists) {
-			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+			return Run{}, fmt.Errorf("start %s: %w", id, err)
 		}
-		cur, rev, err := c.store.GetRun(ctx, opts.ID)
+		cur, rev, err := s.GetRun(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+			return Run{}, fmt.Errorf("start %s: %w", id, err)
 		}
-		last, err := c.lastBatch(ctx, cur)
+		if cur.RunID == rec.RunID {
+			return run, completeStart(ctx, s, rec)
+		}
+		last, err := lastBatchOf(ctx, s, cur)
 		if errors.Is(err, ErrInvalidArgument) {
 			// The current run never started and never can (a record
 			// the store refuses): it holds the id for nobody.
-			if _, err := c.store.ReplaceRun(ctx, opts.ID, rec, rev); err == nil {
-				return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+			if _, err := s.ReplaceRun(ctx, id, rec, rev); err == nil {
+				return run, completeStart(ctx, s, rec)
 			}
 			continue
 		}
 		if err != nil {
-			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+			return Run{}, fmt.Errorf("start %s: %w", id, err)
 		}
 		// An imported copy holds the id for nobody: it never runs again.
 		if (!last.Header.Closed && last.Header.Kind != BatchImported) || continuedAs(last) != "" {
-			return Run{WorkflowID: opts.ID, RunID: cur.RunID}, fmt.Errorf("start %s: %w (run %s is open)", opts.ID, ErrAlreadyStarted, cur.RunID)
+			return Run{WorkflowID: id, RunID: cur.RunID}, fmt.Errorf("start %s: %w (run %s is open)", id, ErrAlreadyStarted, cur.RunID)
 		}
-		if err := reuseAllowed(opts.IDReusePolicy, last); err != nil {
-			return Run{WorkflowID: opts.ID, RunID: cur.RunID}, fmt.Errorf("start %s: %w", opts.ID, err)
+		if err := reuseAllowed(policy, last); err != nil {
+			return Run{WorkflowID: id, RunID: cur.RunID}, fmt.Errorf("start %s: %w", id, err)
 		}
-		if _, err := c.store.ReplaceRun(ctx, opts.ID, rec, rev); err == nil {
-			return Run{WorkflowID: opts.ID, RunID: runID}, completeStart(ctx, c.store, rec)
+		if _, err := s.ReplaceRun(ctx, id, rec, rev); err == nil {
+			return run, completeStart(ctx, s, rec)
 		} else if !errors.Is(err, ErrConflict) {
-			return Run{}, fmt.Errorf("start %s: %w", opts.ID, err)
+			return Run{}, fmt.Errorf("start %s: %w", id, err)
 		}
 	}
-	return Run{}, fmt.Errorf("start %s: %w", opts.ID, ErrBusy)
+	return Run{}, fmt.Errorf("start %s: %w", id, ErrBusy)
 }
 
 func reuseAllowed(p IDReusePolicy, last StoredBatch) error {
@@ -274,12 +286,16 @@ func completeStart(ctx context.Context, s Store, rec RunRecord) error {
 // lastBatch returns a run's newest batch, completing its start if a crash
 // left the history empty.
 func (c *Client) lastBatch(ctx context.Context, rec RunRecord) (StoredBatch, error) {
-	last, err := c.store.LastBatch(ctx, rec.RunID)
+	return lastBatchOf(ctx, c.store, rec)
+}
+
+func lastBatchOf(ctx context.Context, s Store, rec RunRecord) (StoredBatch, error) {
+	last, err := s.LastBatch(ctx, rec.RunID)
 	if errors.Is(err, ErrNotFound) {
-		if err := completeStart(ctx, c.store, rec); err != nil {
+		if err := completeStart(ctx, s, rec); err != nil {
 			return StoredBatch{}, err
 		}
-		last, err = c.store.LastBatch(ctx, rec.RunID)
+		last, err = s.LastBatch(ctx, rec.RunID)
 	}
 	return last, err
 }

@@ -101,6 +101,16 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	if err := publishGuards(ctx, s, h); err != nil {
 		return err
 	}
+	if h.Closed {
+		if screened == nil {
+			screened, _ = DecodeBatch(sb.Data)
+		}
+		if screened != nil {
+			if err := deriveRunClosed(ctx, s, h, screened); err != nil {
+				return err
+			}
+		}
+	}
 	if !h.Derive {
 		return nil
 	}
@@ -224,7 +234,7 @@ func deriveCancelNotice(ctx context.Context, s Store, h BatchHeader, _ Event, a 
 // redelivery is a no-op), then its first batch is appended.
 func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time, a *WorkflowContinuedAsNew) error {
 	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: 1, Type: EventWorkflowStarted, Time: at, Attrs: &WorkflowStarted{
-		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID}}}}
+		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID, Parent: a.Parent}}}}
 	for i, sig := range a.Signals {
 		b.Events = append(b.Events, Event{ID: int64(i + 2), Type: EventSignalReceived, Time: at, Attrs: &sig})
 	}
@@ -239,18 +249,25 @@ func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time
 	}
 	rec := RunRecord{RunID: a.NewRunID, CreatedAt: at, Start: data, StartHeader: headerFor(b, a.NewRunID, h.WorkflowID, h.TaskQueue)}
 	rec.StartHeader.Trace = h.Trace // the new run's trace hangs under the task that continued it
-	cur, rev, err := s.GetRun(ctx, h.WorkflowID)
-	if err != nil {
-		return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)
-	}
-	switch cur.RunID {
-	case h.RunID:
-		if _, err := s.ReplaceRun(ctx, h.WorkflowID, rec, rev); err != nil && !errors.Is(err, ErrConflict) {
+	for range 10 {
+		cur, rev, err := s.GetRun(ctx, h.WorkflowID)
+		if err != nil {
 			return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)
 		}
-	case a.NewRunID:
-	default:
-		return nil // the chain moved on already
+		switch cur.RunID {
+		case h.RunID:
+			// a conflict is another write to the old run's record (a
+			// child's start marking it a parent): read it again
+			if _, err := s.ReplaceRun(ctx, h.WorkflowID, rec, rev); errors.Is(err, ErrConflict) {
+				continue
+			} else if err != nil {
+				return fmt.Errorf("continuing %q: %w", h.WorkflowID, err)
+			}
+		case a.NewRunID:
+		default:
+			return nil // the chain moved on already
+		}
+		return completeStart(ctx, s, rec)
 	}
-	return completeStart(ctx, s, rec)
+	return fmt.Errorf("continuing %q: %w", h.WorkflowID, ErrBusy)
 }

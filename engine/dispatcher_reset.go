@@ -76,16 +76,24 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 			return fmt.Errorf("reset of %s: %w", h.RunID, err)
 		}
 	}
-	cur, rev, err := s.GetRun(ctx, h.WorkflowID)
-	if err != nil {
-		return fmt.Errorf("reset of %q: %w", h.WorkflowID, err)
-	}
-	if cur.RunID == h.RunID {
-		if _, err := s.ReplaceRun(ctx, h.WorkflowID, RunRecord{RunID: a.NewRunID, CreatedAt: at}, rev); err != nil && !errors.Is(err, ErrConflict) {
+	for range 10 {
+		cur, rev, err := s.GetRun(ctx, h.WorkflowID)
+		if err != nil {
 			return fmt.Errorf("reset of %q: %w", h.WorkflowID, err)
 		}
+		if cur.RunID != h.RunID {
+			return nil
+		}
+		// a conflict is another write to the old run's record (a child's
+		// start marking it a parent): read it again
+		if _, err := s.ReplaceRun(ctx, h.WorkflowID, RunRecord{RunID: a.NewRunID, CreatedAt: at}, rev); !errors.Is(err, ErrConflict) {
+			if err != nil {
+				return fmt.Errorf("reset of %q: %w", h.WorkflowID, err)
+			}
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("reset of %q: %w", h.WorkflowID, ErrBusy)
 }
 
 // appendInert appends a copied batch that must not wake or derive anything.

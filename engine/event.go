@@ -48,6 +48,17 @@ const (
 	EventRunCompensated           EventType = "RunCompensated"
 	EventRunImported              EventType = "RunImported"
 	EventOperatorEventRejected    EventType = "OperatorEventRejected"
+	// Child workflows and external signals (event_table_child.go).
+	EventStartChildWorkflowRequested  EventType = "StartChildWorkflowRequested"
+	EventChildWorkflowStarted         EventType = "ChildWorkflowStarted"
+	EventChildWorkflowStartFailed     EventType = "ChildWorkflowStartFailed"
+	EventChildWorkflowCompleted       EventType = "ChildWorkflowCompleted"
+	EventChildWorkflowFailed          EventType = "ChildWorkflowFailed"
+	EventChildWorkflowAttemptFailed   EventType = "ChildWorkflowAttemptFailed"
+	EventChildWorkflowCancelRequested EventType = "ChildWorkflowCancelRequested"
+	EventExternalSignalRequested      EventType = "ExternalSignalRequested"
+	EventExternalSignalDelivered      EventType = "ExternalSignalDelivered"
+	EventExternalSignalFailed         EventType = "ExternalSignalFailed"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.

@@ -23,6 +23,8 @@ type WorkflowStarted struct {
 	ResetFrom string `json:"reset_from,omitempty"`
 	// ContinuedFrom names the run this one continues, if any.
 	ContinuedFrom string `json:"continued_from,omitempty"`
+	// Parent is set on a child run (ExecuteChildWorkflow).
+	Parent *ParentRef `json:"parent,omitempty"`
 }
 
 // WorkflowTaskCompleted ends every batch a workflow task writes.
@@ -109,6 +111,9 @@ type SignalReceived struct {
 	// Sig is the engine's signature (see opauth.go): readers ignore an
 	// operator event without a valid one once a signing key is published.
 	Sig string `json:"sig,omitempty"`
+	// RequestID is set on a signal sent by workflow code
+	// (SignalExternalWorkflow): a redelivered send finds it and adds none.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Marker kinds the engine itself records; RecordMarker refuses them.
@@ -237,6 +242,8 @@ type WorkflowContinuedAsNew struct {
 	WorkflowType string           `json:"workflow_type"`
 	Input        json.RawMessage  `json:"input,omitempty"`
 	Signals      []SignalReceived `json:"signals,omitempty"`
+	// Parent: a child's continuation stays the parent's child.
+	Parent *ParentRef `json:"parent,omitempty"`
 }
 
 // WorkflowReset closes a run (or marks an already closed one) because an

@@ -143,6 +143,18 @@ func TestEventRegistryFacts(t *testing.T) {
 		EventActivityCompleted:     pendingCloses, EventActivityFailed: pendingCloses, EventActivityCancelRequested: pendingCloses,
 		EventTimerFired: pendingCloses, EventTimerCanceled: pendingCloses, EventApprovalDecided: pendingCloses, EventApprovalTimedOut: pendingCloses,
 	}
+	// child workflows and external signals (event_table_child.go)
+	commands = append(commands, EventStartChildWorkflowRequested, EventChildWorkflowCancelRequested, EventExternalSignalRequested)
+	derived = append(derived, EventStartChildWorkflowRequested, EventChildWorkflowStarted, EventChildWorkflowAttemptFailed,
+		EventChildWorkflowCancelRequested, EventExternalSignalRequested)
+	afterClose = append(afterClose, EventStartChildWorkflowRequested, EventChildWorkflowCancelRequested)
+	failures = append(failures, EventChildWorkflowStartFailed, EventChildWorkflowFailed, EventChildWorkflowAttemptFailed, EventExternalSignalFailed)
+	for t, p := range map[EventType]pendingEffect{EventStartChildWorkflowRequested: pendingOpens, EventExternalSignalRequested: pendingOpens,
+		EventChildWorkflowStarted: pendingUpdates, EventChildWorkflowAttemptFailed: pendingUpdates,
+		EventChildWorkflowStartFailed: pendingCloses, EventChildWorkflowCompleted: pendingCloses, EventChildWorkflowFailed: pendingCloses,
+		EventExternalSignalDelivered: pendingCloses, EventExternalSignalFailed: pendingCloses} {
+		pending[t] = p
+	}
 	for _, typ := range EventTypes() {
 		spec := eventSpecs[typ]
 		attrs := newAttrs(typ)

@@ -17,7 +17,7 @@ func init() {
 			pending: pendingNone,
 			fold: func(x *summary, e Event, a *WorkflowStarted) {
 				x.WorkflowID, x.RunID, x.Type, x.TaskQueue, x.Input, x.StartTime = a.WorkflowID, a.RunID, a.WorkflowType, a.TaskQueue, a.Input, e.Time
-				x.ResetFrom, x.StartedBy = a.ResetFrom, a.Identity
+				x.ResetFrom, x.StartedBy, x.Parent = a.ResetFrom, a.Identity, a.Parent
 			},
 			line: func(n *EventNarrator, e Event, a *WorkflowStarted) string {
 				s := fmt.Sprintf("%s on queue %s", a.WorkflowType, a.TaskQueue) + n.by(a.Identity, a.OnBehalfOf)

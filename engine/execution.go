@@ -136,6 +136,10 @@ type Execution struct {
 	// Imported is set on a read-only copy of a run made by `foreman
 	// import` (Client.Import): no worker runs it and writes refuse it.
 	Imported *RunImported `json:"imported,omitempty"`
+	// Parent is set on a child run: who started it, and the root of its tree.
+	Parent *ParentRef `json:"parent,omitempty"`
+	// Children are the child workflows the run started, in order.
+	Children []ChildRun `json:"children,omitempty"`
 	PendingWork
 }
 

@@ -41,6 +41,10 @@ type workflowEnv struct {
 	rootScope *cancelScope
 	root      *wfContext
 
+	parent   *ParentRef            // set on a child run
+	children map[int64]*childState // workflow_child.go
+	sends    map[int64]*futureImpl // external signals sent, by seq
+
 	closed          bool
 	cancelRequested bool
 	// unprocessed is set when events the code has not yet seen were applied
@@ -337,6 +341,9 @@ func (env *workflowEnv) apply(e Event) error {
 	case *RunCompensated, *RunImported:
 		// annotations of the run; a query or the replayer goes past them
 	default:
+		if env.applyChild(e) {
+			return nil
+		}
 		return &taskError{code: CodeBadHistory, msg: fmt.Sprintf("event %d: %s is not expected outside a workflow task", e.ID, e.Type)}
 	}
 	return nil
@@ -361,6 +368,7 @@ func (env *workflowEnv) signalChannel(name string) *channelImpl {
 // start creates the root coroutine for the workflow function.
 func (env *workflowEnv) start(a *WorkflowStarted) error {
 	env.info = WorkflowInfo{WorkflowID: a.WorkflowID, RunID: a.RunID, WorkflowType: a.WorkflowType, TaskQueue: a.TaskQueue}
+	env.parent = a.Parent
 	fn, ok := env.reg.workflow(a.WorkflowType)
 	if !ok {
 		return &taskError{code: CodeUnknownWorkflow, msg: fmt.Sprintf("workflow type %q is not registered on this worker (registered: %s)", a.WorkflowType, env.reg.workflowNames())}

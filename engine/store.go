@@ -113,6 +113,10 @@ type RunRecord struct {
 	Start []byte `json:"start,omitempty"`
 	// StartHeader is the header to append Start with.
 	StartHeader BatchHeader `json:"start_header"`
+	// Children is set once the run started a child workflow: when it
+	// closes, the engine reads its history for the children to apply their
+	// parent close policy to (other runs' closes skip that read).
+	Children bool `json:"children,omitempty"`
 }
 
 // RunRegistry keeps workflow id -> current run, with compare-and-swap.

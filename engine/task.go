@@ -40,6 +40,11 @@ type inbound struct {
 	Result  json.RawMessage `json:"result,omitempty"`
 	Failure *Failure        `json:"failure,omitempty"` // nil: the attempt succeeded
 	FireAt  time.Time       `json:"fire_at,omitzero"`
+	// Child workflows and external signals (worker_child.go): the run
+	// concerned, the child's key (its first run id) and how it closed.
+	RunID  string `json:"run_id,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Status Status `json:"status,omitempty"`
 }
 
 // activityTask asks a worker to run one attempt of an activity.

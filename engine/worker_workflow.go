@@ -356,6 +356,9 @@ func (w *Worker) accept(env *workflowEnv, in *inbound, now time.Time) decision {
 		}
 		return decision{dispatch: st}
 	}
+	if d, ok := acceptChild(env, in, now); ok {
+		return d
+	}
 	w.log.Warn("dropping workflow task with unknown inbound kind", "kind", in.Kind)
 	return decision{}
 }

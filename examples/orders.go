@@ -5,7 +5,7 @@
 //
 //   - OrderFulfillment (queue "orders"): activities with retries, a saga
 //     whose forward steps register compensations, an approval, status and
-//     progress.
+//     progress; it ships through a child workflow, Shipment.
 //   - ExpenseApproval (queue "approvals"): human approvals with a timeout
 //     and an escalation.
 //   - DocumentIngestion (queue "ingest"): long activities that heartbeat and
@@ -118,7 +118,15 @@ func OrderFulfillment(ctx engine.Context, in OrderInput) (string, error) {
 	// the order is done.
 	engine.SetStatus(ctx, "shipping")
 	var tracking string
-	if err := engine.ExecuteActivity(ctx, Ship, in).Get(ctx, &tracking); err != nil {
+	var err error
+	// Since version 1 the shipment is a workflow of its own, a child of
+	// the order (runs started before keep the single Ship activity).
+	if engine.GetVersion(ctx, "shipment-child", engine.DefaultVersion, 1) == 1 {
+		tracking, err = shipAsChild(ctx, in)
+	} else {
+		err = engine.ExecuteActivity(ctx, Ship, in).Get(ctx, &tracking)
+	}
+	if err != nil {
 		return "", undo(ctx, err)
 	}
 	engine.SetProgress(ctx, 3, 3)

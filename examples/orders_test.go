@@ -73,9 +73,19 @@ func TestOrderFulfillment(t *testing.T) {
 		id := startOrder(t, examples.OrderInput{OrderID: "3", Amount: 20, FailAt: "ship"})
 		wantAppError(t, e.result(t, id, nil), "CarrierUnavailable")
 		// Compensations run newest first: the refund before the release.
-		want := []string{"ReserveInventory", "ChargePayment", "Ship", "RefundPayment", "ReleaseInventory"}
+		// Shipping is the order's child workflow: Ship ran there.
+		want := []string{"ReserveInventory", "ChargePayment", "RefundPayment", "ReleaseInventory"}
 		if got := activities(e.history(t, id)); !reflect.DeepEqual(got, want) {
 			t.Fatalf("activities %v, want %v", got, want)
+		}
+		if got := activities(e.history(t, id+"/shipment")); !reflect.DeepEqual(got, []string{"Ship"}) {
+			t.Fatalf("the shipment's activities %v", got)
+		}
+		if x := e.describe(t, id+"/shipment"); x.Status != engine.StatusFailed || x.Parent == nil || x.Parent.WorkflowID != id {
+			t.Fatalf("shipment %s, parent %+v", x.Status, x.Parent)
+		}
+		if x := e.describe(t, id); len(x.Children) != 1 || x.Children[0].Status != engine.StatusFailed {
+			t.Fatalf("the order's children %+v", x.Children)
 		}
 		if x := e.describe(t, id); x.Status != engine.StatusCompensated {
 			t.Fatalf("status %s", x.Status)

@@ -22,11 +22,12 @@ var Queues = []string{OrderQueue, ExpenseQueue, IngestQueue, BillingQueue}
 var registrations = map[string]struct {
 	workflow   any
 	activities []any
+	children   []any // child workflows the queue's workflow starts on it
 }{
-	OrderQueue:   {OrderFulfillment, []any{ReserveInventory, ReleaseInventory, ChargePayment, RefundPayment, Ship}},
-	ExpenseQueue: {ExpenseApproval, []any{PayExpense, NotifyRejection}},
-	IngestQueue:  {DocumentIngestion, []any{FetchDocument, ExtractChunk, IndexDocument}},
-	BillingQueue: {SubscriptionRenewal, []any{ChargeRenewal, ConfirmCancellation}},
+	OrderQueue:   {OrderFulfillment, []any{ReserveInventory, ReleaseInventory, ChargePayment, RefundPayment, Ship}, []any{Shipment}},
+	ExpenseQueue: {ExpenseApproval, []any{PayExpense, NotifyRejection}, nil},
+	IngestQueue:  {DocumentIngestion, []any{FetchDocument, ExtractChunk, IndexDocument}, nil},
+	BillingQueue: {SubscriptionRenewal, []any{ChargeRenewal, ConfirmCancellation}, nil},
 }
 
 // WorkerShutdownTimeout is how long stopping the example workers lets
@@ -66,6 +67,9 @@ func StartWorkersOptions(ctx context.Context, store engine.Store, opts engine.Wo
 		errs := []error{w.RegisterWorkflow(r.workflow)}
 		for _, a := range r.activities {
 			errs = append(errs, w.RegisterActivity(a))
+		}
+		for _, c := range r.children {
+			errs = append(errs, w.RegisterWorkflow(c))
 		}
 		if err := errors.Join(errs...); err != nil {
 			stop()

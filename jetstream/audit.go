@@ -64,7 +64,7 @@ func AppendAuditOn(ctx context.Context, nc *nats.Conn, r audit.Record) error {
 	if !errors.Is(err, natsjs.ErrNoStreamResponse) {
 		return err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if _, err := ensureStream(ctx, js, auditConfig(Options{}, audit.DefaultRetention)); err != nil {
 		return fmt.Errorf("creating %s: %w", audit.Stream, err)
@@ -77,7 +77,7 @@ func appendAudit(ctx context.Context, js natsjs.JetStream, r audit.Record, msgID
 	if err != nil {
 		return fmt.Errorf("encoding an audit record: %w", err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	var opts []natsjs.PublishOpt
 	if msgID != "" {

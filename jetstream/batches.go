@@ -112,7 +112,7 @@ func (j *Batches) Begin(ctx context.Context, b Batch) (Batch, bool, error) {
 	if err := CheckBatchID(b.ID); err != nil {
 		return b, false, err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if b.CreatedAt.IsZero() {
 		b.CreatedAt = time.Now().UTC()
@@ -164,7 +164,7 @@ func (j *Batches) Get(ctx context.Context, id string) (Batch, error) {
 	if err := CheckBatchID(id); err != nil {
 		return b, err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	e, err := j.kv.Get(ctx, batchMetaKey(id))
 	if errors.Is(err, natsjs.ErrKeyNotFound) {
@@ -188,7 +188,7 @@ func (j *Batches) Claim(ctx context.Context, id string, it BatchItem) (BatchItem
 	if err != nil {
 		return it, false, err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	it.State, it.Reason, it.Attempts = ItemStarted, "", 1
 	it.StartedAt, it.FinishedAt = time.Now().UTC(), time.Time{}
@@ -256,7 +256,7 @@ func (j *Batches) update(ctx context.Context, id string, it BatchItem, rev uint6
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	val, err := json.Marshal(it)
 	if err != nil {
@@ -277,7 +277,7 @@ func (j *Batches) Items(ctx context.Context, id string) ([]BatchItem, error) {
 	if err := CheckBatchID(id); err != nil {
 		return nil, err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	w, err := j.kv.Watch(ctx, id+".i.>", natsjs.IgnoreDeletes())
 	if err != nil {
@@ -347,7 +347,7 @@ func (j *Batches) Hold(ctx context.Context, id, holder string) (release func(), 
 	if err != nil {
 		return nil, fmt.Errorf("holding batch %s: %w", id, err)
 	}
-	fctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	fctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if err := j.nc.FlushWithContext(fctx); err != nil {
 		_ = sub.Unsubscribe()

@@ -55,7 +55,7 @@ func (s *Store) PublishCancel(ctx context.Context, data []byte) error {
 	if err := s.nc.Publish(cancelSubject, data); err != nil {
 		return fmt.Errorf("publishing cancel: %w", err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if err := s.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("publishing cancel: %w", err)

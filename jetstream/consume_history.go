@@ -67,11 +67,9 @@ type historyConsumer struct {
 
 // run consumes until ctx ends or the message iterator fails.
 func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) error {
-	cctx, cancel := withDefaultTimeout(ctx, defaultTimeout) // see taskConsumer
-	cons, err := hc.s.js.CreateOrUpdateConsumer(cctx, HistoryStream, cfg)
-	cancel()
+	cons, err := hc.s.ensureConsumer(ctx, HistoryStream, cfg)
 	if err != nil {
-		return fmt.Errorf("creating consumer %s on %s: %w", hc.durable, HistoryStream, err)
+		return err
 	}
 	it, err := cons.Messages(pullOpts(natsjs.PullMaxMessages(historyGather))...)
 	if err != nil {

@@ -15,7 +15,7 @@ func (s *Store) PutHeartbeat(ctx context.Context, key string, data []byte) error
 	if err := checkDottedKey("heartbeat key", key); err != nil {
 		return fmt.Errorf("putting heartbeat: %w", err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout) // a dead leader never answers
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout) // a dead leader never answers
 	defer cancel()
 	if _, err := s.heartbeats.Put(ctx, key, data); err != nil {
 		return fmt.Errorf("putting heartbeat %s: %w", key, mapPublishError(err))

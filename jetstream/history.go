@@ -62,7 +62,7 @@ func (s *Store) appendHistory(ctx context.Context, h engine.BatchHeader, data []
 // appendedAs reports the sequence of the batch that follows expectedSeq on
 // subj if it carries msgID.
 func (s *Store) appendedAs(ctx context.Context, subj string, expectedSeq uint64, msgID string) (uint64, bool) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	res, err := s.dg.get(ctx, expectedSeq+1, subj, 1)
 	if err != nil || len(res.msgs) == 0 || res.msgs[0].Header.Get(hdrMsgID) != msgID {
@@ -79,7 +79,7 @@ func (s *Store) ReadHistory(ctx context.Context, runID string, afterSeq uint64) 
 	if err != nil {
 		return nil, fmt.Errorf("reading history: %w", err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	out := []engine.StoredBatch{}
 	seq := afterSeq + 1

@@ -141,7 +141,7 @@ func (s *Store) consumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatc
 // LastHistorySeq is the stream position of the newest history batch (0 when
 // there is none): where a reader of the whole history stands when caught up.
 func (s *Store) LastHistorySeq(ctx context.Context) (uint64, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	info, err := s.history.Info(ctx)
 	if err != nil {
@@ -154,7 +154,7 @@ func (s *Store) LastHistorySeq(ctx context.Context) (uint64, error) {
 // stored; engine.ErrNotFound if there is none. Lag measurements use it: the
 // age of the oldest batch a reader has not applied yet.
 func (s *Store) HistoryBatchTime(ctx context.Context, seq uint64) (time.Time, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	m, err := s.history.GetMsg(ctx, seq)
 	if errors.Is(err, natsjs.ErrMsgNotFound) {

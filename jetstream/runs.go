@@ -22,7 +22,7 @@ func (s *Store) CreateRun(ctx context.Context, workflowID string, rec engine.Run
 	if err != nil {
 		return 0, fmt.Errorf("creating run record of %q: %w", workflowID, err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout) // a dead leader never answers
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout) // a dead leader never answers
 	defer cancel()
 	rev, err := s.runs.Create(ctx, key, val)
 	if errors.Is(err, natsjs.ErrKeyExists) {
@@ -64,7 +64,7 @@ func (s *Store) ReplaceRun(ctx context.Context, workflowID string, rec engine.Ru
 	if err != nil {
 		return 0, fmt.Errorf("replacing run record of %q: %w", workflowID, err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout) // a dead leader never answers
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout) // a dead leader never answers
 	defer cancel()
 	nrev, err := s.runs.Update(ctx, key, val, rev)
 	if errors.Is(err, natsjs.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {

@@ -56,7 +56,7 @@ func (s *Store) OperatorPublicKey(ctx context.Context) (ed25519.PublicKey, error
 	if st.pub != nil || time.Since(st.checked) < noKeyRecheck {
 		return st.pub, nil
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	kv, err := s.js.KeyValue(ctx, EngineBucket)
 	if errors.Is(err, natsjs.ErrBucketNotFound) {

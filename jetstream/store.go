@@ -165,7 +165,19 @@ func parseVersion(v string) ([3]int, error) {
 	return out, nil
 }
 
-// withDefaultTimeout gives ctx a deadline when it has none.
+// withRequestTimeout bounds one request to the server by d, or by ctx's
+// deadline when that is sooner. A request sent while a stream's or a
+// consumer's leader changes may never be answered, so the caller's own
+// deadline, often minutes away or none, must not be its only bound: a
+// worker started with a 4-minute context waited that long on a consumer
+// lookup lost in a rolling restart, and pulled no task meanwhile.
+func withRequestTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
+
+// withDefaultTimeout gives ctx a deadline when it has none: for waits the
+// caller may mean to be longer (a request to a service that tells the
+// server how long its caller waits, the store's setup).
 func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}

@@ -119,7 +119,7 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 		}
 		if err != nil {
 			// The consumer may be gone (deleted, or a server that lost it):
-			// recreate it before the next pull.
+			// look it up again (and recreate it if so) before the next pull.
 			s.forgetConsumer(name)
 			s.log.Warn("fetching tasks", "consumer", name, "err", err)
 			bo.Wait(ctx)
@@ -278,8 +278,9 @@ func (s *Store) handBack(sub *nats.Subscription, closed <-chan nats.SubStatus, m
 	}
 }
 
-// taskConsumer creates (idempotently) the durable consumer of one task
-// queue, once per store unless forgotten.
+// taskConsumer makes sure the durable consumer of one task queue exists
+// with the wanted configuration, once per store unless forgotten (a pull
+// that fails forgets it, so the next one checks again).
 func (s *Store) taskConsumer(ctx context.Context, name, subj string) error {
 	s.mu.Lock()
 	known := s.consumers[name]
@@ -287,12 +288,7 @@ func (s *Store) taskConsumer(ctx context.Context, name, subj string) error {
 	if known {
 		return nil
 	}
-	// Bounded: nats.go gives this request no deadline of its own, and one
-	// sent while the stream's leader changes may never be answered (the
-	// worker stopped pulling for good: TestClusterRollingRestart).
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
-	defer cancel()
-	_, err := s.js.CreateOrUpdateConsumer(ctx, TasksStream, natsjs.ConsumerConfig{
+	_, err := s.ensureConsumer(ctx, TasksStream, natsjs.ConsumerConfig{
 		Durable:       name,
 		Description:   "Foreman task queue " + subj,
 		FilterSubject: subj,
@@ -304,8 +300,13 @@ func (s *Store) taskConsumer(ctx context.Context, name, subj string) error {
 		ReplayPolicy:  natsjs.ReplayInstantPolicy,
 		Replicas:      s.opts.Replicas,
 	})
+	if err != nil && !errors.Is(err, errConsumerUnanswered) {
+		return err
+	}
 	if err != nil {
-		return fmt.Errorf("creating consumer %s on %s: %w", name, TasksStream, err)
+		// Most likely a leader change: pull from it as it is. A pull that
+		// fails brings the check back.
+		s.log.Warn("task consumer lookup unanswered; pulling from it as it is", "consumer", name, "err", err)
 	}
 	s.mu.Lock()
 	s.consumers[name] = true
@@ -401,6 +402,9 @@ func (d *delivery) InProgress() error {
 // on the hot path (two such answers per activity). Any other answer (an
 // error, something unexpected) takes the general decoding.
 func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
+	// The caller's deadline, when it has one, rules here: an append that
+	// is not idempotent must not be abandoned early only to leave its
+	// outcome unknown; publishIdempotent bounds each of its attempts.
 	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
 	defer cancel()
 	resp, err := s.nc.RequestMsgWithContext(ctx, m)

@@ -80,7 +80,7 @@ func (s *Store) DeleteTimer(ctx context.Context, seq uint64) error {
 	if seq == 0 {
 		return fmt.Errorf("deleting timer: sequence 0 is not a stored timer")
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	req, _ := json.Marshal(struct {
 		Seq     uint64 `json:"seq"`

@@ -218,7 +218,7 @@ func (u *Users) Add(ctx context.Context, r UserRecord) error {
 	if r.Created.IsZero() {
 		r.Created = time.Now().UTC()
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	val, _ := json.Marshal(r) // plain strings, times and lists: cannot fail
 	e, err := u.kv.Get(ctx, r.User)
@@ -248,7 +248,7 @@ func (u *Users) remember(r UserRecord) {
 
 // Revoke marks name revoked by by; its key is refused from then on.
 func (u *Users) Revoke(ctx context.Context, name, by string) (UserRecord, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	e, err := u.kv.Get(ctx, name)
 	if errors.Is(err, natsjs.ErrKeyNotFound) {

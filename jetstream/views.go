@@ -77,7 +77,7 @@ func (vs *Views) Save(ctx context.Context, v View) error {
 	if err != nil {
 		return fmt.Errorf("encoding view %q: %w", v.Name, err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if _, err := vs.kv.Put(ctx, key, val); err != nil {
 		return fmt.Errorf("saving view %q: %w", v.Name, mapPublishError(err))
@@ -92,7 +92,7 @@ func (vs *Views) Get(ctx context.Context, name string) (View, error) {
 	if err != nil {
 		return v, err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	e, err := vs.kv.Get(ctx, key)
 	if errors.Is(err, natsjs.ErrKeyNotFound) {
@@ -109,7 +109,7 @@ func (vs *Views) Get(ctx context.Context, name string) (View, error) {
 
 // List returns every saved view, sorted by name.
 func (vs *Views) List(ctx context.Context) ([]View, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	w, err := vs.kv.WatchAll(ctx, natsjs.IgnoreDeletes())
 	if err != nil {
@@ -141,7 +141,7 @@ func (vs *Views) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	key, _ := viewKey(name)
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	if err := vs.kv.Delete(ctx, key); err != nil {
 		return fmt.Errorf("deleting view %q: %w", name, err)

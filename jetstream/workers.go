@@ -33,7 +33,7 @@ func (s *Store) workersKV(ctx context.Context) (natsjs.KeyValue, error) {
 	if kv != nil {
 		return kv, nil
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	kv, err := s.js.KeyValue(ctx, WorkersBucket)
 	if errors.Is(err, natsjs.ErrBucketNotFound) {
@@ -86,7 +86,7 @@ func (s *Store) ListWorkers(ctx context.Context) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing workers: %w", err)
 	}
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	w, err := kv.WatchAll(ctx, natsjs.IgnoreDeletes())
 	if err != nil {
@@ -127,7 +127,7 @@ func (s *Store) WatchWorkers(ctx context.Context, fn func(key string, data []byt
 // queue with tasks, at most max queues (the fullest first is not known, so
 // the first max by name).
 func (s *Store) TaskBacklog(ctx context.Context, maxQueues int) ([]engine.QueueBacklog, error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultTimeout)
+	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	info, err := s.tasks.Info(ctx, natsjs.WithSubjectFilter(taskSubjects))
 	if err != nil {

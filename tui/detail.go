@@ -247,6 +247,9 @@ func (d *detailScreen) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	} else if cmd, ok := d.scrollKey(m, k); ok {
 		return cmd, true
 	}
+	if key.Matches(k, ks.Tree) {
+		return m.push(newTreeScreen(m, d.wf, d.run)), true
+	}
 	if kind, ok := m.actionFor(k); ok {
 		return d.act(m, kind), true
 	}
@@ -346,6 +349,7 @@ func (d *detailScreen) help(k keyMap) []helpGroup {
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "stop editing"))}},
 			k.actionGroup(), k.globalGroup()}
 	}
+	tabs.keys = append(tabs.keys, k.Tree)
 	return []helpGroup{k.navGroup(), tabs, k.actionGroup(), k.globalGroup()}
 }
 

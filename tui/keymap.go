@@ -25,6 +25,9 @@ type keyMap struct {
 
 	Query key.Binding
 
+	// Child workflows (children.go): the family tree, hiding children.
+	Tree, HideChildren key.Binding
+
 	// Writes, in actionKind order (writes()): disabled when refused.
 	Signal, Approve, Reject, Cancel, Terminate, Reset, Compensate key.Binding
 }
@@ -66,6 +69,9 @@ func newKeyMap(acts operator.Actions) keyMap {
 		CopyJSON:  b([]string{"Y"}, "Y", "copy JSON"),
 
 		Query: b([]string{"Q"}, "Q", "query"),
+
+		Tree:         b([]string{"t"}, "t", "parent/children tree"),
+		HideChildren: b([]string{"H"}, "H", "hide/show child runs"),
 
 		Signal:     b([]string{"s"}, "s", "signal"),
 		Approve:    b([]string{"a"}, "a", "approve"),

@@ -483,6 +483,8 @@ func (l *runList) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(k, ks.ScopeAll):
 		l.scopeAll = !l.scopeAll
 		return nil, true
+	case key.Matches(k, ks.HideChildren):
+		return l.tryQuery(m, toggledChildren(l.query)), true
 	case key.Matches(k, ks.Copy):
 		if d, ok := l.selected(); ok {
 			return m.copyText(d.WorkflowID, "workflow id "+d.WorkflowID), true
@@ -535,7 +537,7 @@ func (l *runList) act(m *Model, kind actionKind) tea.Cmd {
 func (l *runList) help(k keyMap) []helpGroup {
 	return []helpGroup{
 		k.navGroup(),
-		{"Runs", []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll}},
+		{"Runs", []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll, k.HideChildren}},
 		k.actionGroup(),
 		k.globalGroup(),
 	}

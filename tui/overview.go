@@ -69,6 +69,7 @@ func overviewText(m *Model, x *engine.Execution, events []engine.Event, w int) s
 	if x.ContinuedAs != "" {
 		row("Continued as", x.ContinuedAs)
 	}
+	familyRows(m, x, row)
 	if len(x.Signals) > 0 {
 		row("Signals", fit(strings.Join(x.Signals, ", "), w-16))
 	}

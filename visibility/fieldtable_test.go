@@ -66,7 +66,11 @@ func sampleRuns() [][]engine.Event {
 	}
 	imported := append(append([]engine.Event(nil), completed...),
 		ev(4, time.Hour, engine.EventRunImported, &engine.RunImported{Format: engine.ExportFormat, Source: "prod", Identity: "ops@acme"}))
-	return [][]engine.Event{running, failed, completed, terminated, imported}
+	child := []engine.Event{
+		ev(1, 0, engine.EventWorkflowStarted, &engine.WorkflowStarted{WorkflowID: "order-1/ship", RunID: "run-5", WorkflowType: "Shipment", TaskQueue: "orders",
+			Parent: &engine.ParentRef{WorkflowID: "order-1", RunID: "run-1", Seq: 8, Key: "run-5", RootWorkflowID: "order-1", RootRunID: "run-1"}}),
+	}
+	return [][]engine.Event{running, failed, completed, terminated, imported, child}
 }
 
 // newTestBuilder returns a document builder over the index mapping and a
@@ -144,7 +148,7 @@ func TestDocumentBytesUnchanged(t *testing.T) {
 		}
 		got = append(got, docDigest(d))
 	}
-	want := []string{"foreman-vis-10", "6492061b5cb71474", "28a874f87d02ef1d", "ced9b88f230865bc", "c7c38a8179bc966b", "16920c6af0e1c73d", "3ea2557b35e4dd58"}
+	want := []string{"foreman-vis-11", "0bc4a58e37c37959", "28a874f87d02ef1d", "ced9b88f230865bc", "c7c38a8179bc966b", "16920c6af0e1c73d", "3ea2557b35e4dd58", "622a78bfabaf17e9"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("the mapping or the documents changed: bump mappingVersion (indexes rebuild), then set the digests\n got %q\nwant %q", got, want)
 	}

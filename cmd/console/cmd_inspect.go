@@ -140,6 +140,7 @@ func printExecution(w io.Writer, sx shown) error {
 	if x.ContinuedAs != "" {
 		t.add("Continued as", x.ContinuedAs)
 	}
+	parentRow(t, x)
 	if len(x.Signals) > 0 {
 		t.add("Signals", strings.Join(x.Signals, ", "))
 	}
@@ -155,6 +156,9 @@ func printExecution(w io.Writer, sx shown) error {
 	}
 	t.add("History", fmt.Sprintf("%d events", x.HistoryLength))
 	if err := t.print(w); err != nil {
+		return err
+	}
+	if err := printChildren(w, x); err != nil {
 		return err
 	}
 	if len(x.Approvals) > 0 {

@@ -74,8 +74,9 @@ func (r *otlpReceiver) snapshot() []otlpSpan {
 // span (in-memory exporter); foreman-engine, configured by nothing but
 // the standard OTEL_* variables, runs its workflow tasks and activities
 // and exports their spans over OTLP/HTTP. The tree: the start, under it
-// every workflow task of the run, under the first workflow task the
-// activity it scheduled; all in one trace.
+// every workflow task of the run, under each workflow task the activities
+// and the child workflow it started (the child's tasks, their
+// activities); all in one trace.
 func TestEngineTraces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -105,48 +106,58 @@ func TestEngineTraces(t *testing.T) {
 	root := starts[0].SpanContext
 	traceID, rootID := root.TraceID().String(), root.SpanID().String()
 
-	// The worker's spans arrive in batches (100 ms): wait for the last
-	// workflow task's and both first activities'.
-	var tasks, acts []otlpSpan
+	// The worker's spans arrive in batches (100 ms): wait for the order's
+	// workflow tasks and activities and its Shipment child's.
+	var tasks, childTasks, acts []otlpSpan
 	for {
-		tasks, acts = nil, nil
+		tasks, childTasks, acts = nil, nil, nil
 		for _, s := range recv.snapshot() {
 			switch {
-			case strings.HasPrefix(s.name, "WorkflowTask:"):
+			case s.name == "WorkflowTask:OrderFulfillment":
 				tasks = append(tasks, s)
+			case s.name == "WorkflowTask:Shipment":
+				childTasks = append(childTasks, s)
 			case strings.HasPrefix(s.name, "Activity:"):
 				acts = append(acts, s)
 			}
 		}
-		if len(tasks) >= 3 && len(acts) >= 2 {
+		if len(tasks) >= 3 && len(childTasks) >= 2 && len(acts) >= 3 {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("got %d workflow task spans and %d activity spans, want 3 and 2\n%s", len(tasks), len(acts), logs.String())
+			t.Fatalf("got %d order workflow task spans, %d shipment ones and %d activity spans, want 3, 2 and 3\n%s", len(tasks), len(childTasks), len(acts), logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	taskIDs := map[string]bool{}
+	// The order's workflow tasks hang under the start; the Shipment
+	// child's under the order's task that started it.
+	orderTasks, allTasks := map[string]bool{}, map[string]bool{}
 	for _, s := range tasks {
 		if s.traceID != traceID || s.parentID != rootID {
 			t.Errorf("%s: trace %s parent %s, want the start's (%s, %s)", s.name, s.traceID, s.parentID, traceID, rootID)
 		}
-		if s.name != "WorkflowTask:OrderFulfillment" || s.attrs["foreman.run_id"] != run.RunID || s.attrs["foreman.workflow_id"] != "order-traced" {
-			t.Errorf("workflow task span %s %v: want the run's type, id and run id", s.name, s.attrs)
+		if s.attrs["foreman.run_id"] != run.RunID || s.attrs["foreman.workflow_id"] != "order-traced" {
+			t.Errorf("workflow task span %s %v: want the run's id and run id", s.name, s.attrs)
 		}
 		if s.service != "engine-under-test" {
 			t.Errorf("span of service %q, want OTEL_SERVICE_NAME's", s.service)
 		}
-		taskIDs[s.spanID] = true
+		orderTasks[s.spanID], allTasks[s.spanID] = true, true
+	}
+	for _, s := range childTasks {
+		if s.traceID != traceID || !orderTasks[s.parentID] || s.attrs["foreman.workflow_id"] != "order-traced/shipment" {
+			t.Errorf("%s %v: trace %s parent %s, want an order workflow task of trace %s", s.name, s.attrs, s.traceID, s.parentID, traceID)
+		}
+		allTasks[s.spanID] = true
 	}
 	names := map[string]bool{}
 	for _, s := range acts {
-		if s.traceID != traceID || !taskIDs[s.parentID] {
+		if s.traceID != traceID || !allTasks[s.parentID] {
 			t.Errorf("%s: trace %s parent %s, want a workflow task of trace %s", s.name, s.traceID, s.parentID, traceID)
 		}
 		names[s.name] = true
 	}
-	if !names["Activity:ReserveInventory"] || !names["Activity:ChargePayment"] {
-		t.Errorf("activity spans %v, want ReserveInventory and ChargePayment", names)
+	if !names["Activity:ReserveInventory"] || !names["Activity:ChargePayment"] || !names["Activity:Ship"] {
+		t.Errorf("activity spans %v, want ReserveInventory, ChargePayment and Ship", names)
 	}
 }

@@ -134,6 +134,21 @@ var Builtin = []Spec{
 	// imported: a read-only copy made by `foreman import`; other runs
 	// have no value, so their documents are as before.
 	{Name: "imported", InDoc: true, Kind: KindBool, Bool: func(f *Facts) (bool, bool) { return true, f.X.Imported != nil }},
+	// parent_id and root_id: set on child runs only (ExecuteChildWorkflow),
+	// so parent_id:X finds exactly X's children, root_id:X every run below
+	// X, and -parent_id:* hides children from a list.
+	{Name: "parent_id", Kind: KindKeyword, Aliases: []string{"ParentWorkflowId"}, Keyword: func(f *Facts) string {
+		if p := f.X.Parent; p != nil {
+			return p.WorkflowID
+		}
+		return ""
+	}},
+	{Name: "root_id", Kind: KindKeyword, Aliases: []string{"RootWorkflowId"}, Keyword: func(f *Facts) string {
+		if p := f.X.Parent; p != nil {
+			return p.RootWorkflowID
+		}
+		return ""
+	}},
 }
 
 // NameSet is the set of names of the built-in fields keep selects (the

@@ -280,8 +280,9 @@ func TestEngineMetrics(t *testing.T) {
 			t.Errorf("%s is not served", k)
 		}
 	}
-	if got := m[`foreman_worker_run_history_events_count{queue="orders"}`]; got != runs {
-		t.Errorf("history sizes observed for %v runs, want %d", got, runs)
+	// Each order and its Shipment child (on the same queue) closes once.
+	if got := m[`foreman_worker_run_history_events_count{queue="orders"}`]; got != 2*runs {
+		t.Errorf("history sizes observed for %v runs, want %d (the orders and their shipments)", got, 2*runs)
 	}
 	if got := m[`foreman_runs_started_total{queue="orders",workflow_type="OrderFulfillment"}`]; got < runs {
 		t.Errorf("foreman_runs_started_total %v, want >= %d", got, runs)

@@ -122,14 +122,18 @@ func ObserveStore(store Store, r prometheus.Registerer) error {
 	return nil
 }
 
+// publishErrorReasons name the failures the error counter tells apart
+// (any other is "other").
+var publishErrorReasons = []struct {
+	err    error
+	reason string
+}{{ErrConflict, "conflict"}, {ErrTooLarge, "too_large"}, {context.DeadlineExceeded, "timeout"}}
+
 func publishErrorReason(err error) string {
-	switch {
-	case errors.Is(err, ErrConflict):
-		return "conflict"
-	case errors.Is(err, ErrTooLarge):
-		return "too_large"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
+	for _, r := range publishErrorReasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
 	}
 	return "other"
 }

@@ -34,8 +34,8 @@ const (
 
 // shapeGroups are the metric groups each shape measures.
 var shapeGroups = map[string][]string{
-	shapeDeployed:  {"latency", "throughput"},
-	shapeInProcess: {"latency", "signal", "throughput", "rss", "index"},
+	shapeDeployed:  {"latency", "throughput", "update"},
+	shapeInProcess: {"latency", "signal", "throughput", "rss", "index", "update"},
 }
 
 // engineProc is a running foreman-engine.

@@ -129,7 +129,8 @@ func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err err
 // on wkStore and the client on clStore.
 func (e *env) startApp(ctx context.Context, wkStore, clStore *jetstream.Store, reg prometheus.Registerer) error {
 	e.worker = engine.NewWorker(wkStore, benchQueue, engine.WorkerOptions{Identity: "bench-worker", Logger: e.log, ShutdownTimeout: 2 * time.Second, MetricsRegisterer: reg})
-	err := errors.Join(e.worker.RegisterWorkflow(ThreeActs), e.worker.RegisterWorkflow(WaitSignal), e.worker.RegisterActivity(Noop))
+	err := errors.Join(e.worker.RegisterWorkflow(ThreeActs), e.worker.RegisterWorkflow(WaitSignal), e.worker.RegisterActivity(Noop),
+		e.worker.RegisterWorkflow(Updatable))
 	if err != nil {
 		return err
 	}

@@ -89,9 +89,11 @@ var allMetrics = []metric{
 	{name: "cpu_per_wf_ms", unit: "ms", group: "throughput"},
 	{name: "rss_10k_blocked_mb", unit: "MB", group: "rss", target: "<= 400", ok: func(v float64) bool { return v <= 400 }},
 	{name: "rss_worker_idle_mb", unit: "MB", group: "rss"},
+	{name: "update_roundtrip_p50_ms", unit: "ms", group: "update", target: "<= 2", ok: func(v float64) bool { return v <= 2 }},
+	{name: "update_roundtrip_p99_ms", unit: "ms", group: "update"},
 }
 
-var groups = []string{"latency", "signal", "throughput", "rss"}
+var groups = []string{"latency", "signal", "throughput", "rss", "update"}
 
 // result is one line of results.json.
 type result struct {
@@ -135,7 +137,7 @@ func parseFlags(args []string) (*config, error) {
 	shapes := fs.String("shape", shapeDeployed+","+shapeInProcess, "what to measure, comma-separated: deployed (the foreman-engine binary, and this process's worker and client over loopback TCP: start/e2e and throughput) and in-process (everything in this process: every metric)")
 	fs.StringVar(&cfg.engineBin, "engine-bin", "", "foreman-engine binary for the deployed shape (default: built from ./cmd/engine)")
 	syncs := fs.String("sync", "interval,always", "durability modes to measure, comma-separated: interval, always")
-	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, or all")
+	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, update, or all")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: tiny sample counts and scale (a minute or two for everything but index); the figures are not meaningful")
 	fs.StringVar(&cfg.out, "out", filepath.Join("bench", "out", "results.json"), "where to write the JSON results")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process during the throughput run to this file (-<sync> or -deployed-<sync> is inserted before the extension)")
@@ -190,10 +192,10 @@ func parseFlags(args []string) (*config, error) {
 			g = groups
 		case "start", "e2e", "latency":
 			g = []string{"latency"}
-		case "signal", "throughput", "rss", "index":
+		case "signal", "throughput", "rss", "index", "update":
 			g = []string{strings.TrimSpace(m)}
 		default:
-			return nil, fmt.Errorf("-metrics: unknown metric %q (want start, e2e, signal, throughput, rss, index or all)", m)
+			return nil, fmt.Errorf("-metrics: unknown metric %q (want start, e2e, signal, throughput, rss, index, update or all)", m)
 		}
 		for _, x := range g {
 			if !slices.Contains(cfg.metrics, x) {
@@ -343,8 +345,9 @@ func runMode(ctx context.Context, cfg *config, shape, mode string) (_ []*result,
 		{"latency", cfg.latencyReps, e.latencyRep},
 		{"signal", cfg.latencyReps, e.signalRep},
 		{"throughput", cfg.reps, e.throughputRep},
-		{"rss", cfg.reps, e.rssRep}, // it leaves runs blocked
-		{"index", 1, e.indexRep},    // index.go
+		{"rss", cfg.reps, e.rssRep},              // it leaves runs blocked
+		{"index", 1, e.indexRep},                 // index.go
+		{"update", cfg.latencyReps, e.updateRep}, // update.go
 	}
 	for _, s := range steps {
 		if !cfg.runsIn(shape, s.group) {

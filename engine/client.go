@@ -179,7 +179,11 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 	if c.tracer != nil {
 		rec.StartHeader.Trace = traceparentOf(ctx)
 	}
-	return claimRun(ctx, c.store, opts.ID, rec, opts.IDReusePolicy)
+	var noted func(runID string, seq uint64)
+	if c.closes != nil {
+		noted = c.closes.noteStart // its waits skip a read (client_results.go)
+	}
+	return claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, noted)
 }
 
 // claimRun makes rec the current run of id and records its start: the id
@@ -187,7 +191,21 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 // already naming rec's run (a redelivered child start) only completes the
 // start. Exactly one of concurrent claims wins.
 func claimRun(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy) (Run, error) {
+	return claimRunNoting(ctx, s, id, rec, policy, nil)
+}
+
+// claimRunNoting is claimRun, telling noted (if set) where the run's
+// history begins when this call appended its start.
+func claimRunNoting(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy, noted func(runID string, seq uint64)) (Run, error) {
 	run := Run{WorkflowID: id, RunID: rec.RunID}
+	// The package's completeStart, noting the start's position.
+	completeStart := func(ctx context.Context, s Store, rec RunRecord) error {
+		seq, err := appendStart(ctx, s, rec)
+		if err == nil && seq > 0 && noted != nil {
+			noted(rec.RunID, seq)
+		}
+		return err
+	}
 	for range 10 {
 		_, err := s.CreateRun(ctx, id, rec)
 		if err == nil {
@@ -273,14 +291,21 @@ func continuedAs(last StoredBatch) string {
 // completeStart appends a run's first batch from its record; whoever finds
 // the history empty may do it, and only one append can win.
 func completeStart(ctx context.Context, s Store, rec RunRecord) error {
-	_, err := s.AppendHistory(ctx, rec.StartHeader, rec.Start, 0, "start-"+rec.RunID)
+	_, err := appendStart(ctx, s, rec)
+	return err
+}
+
+// appendStart is completeStart, returning the start batch's position (0
+// when someone else completed it).
+func appendStart(ctx context.Context, s Store, rec RunRecord) (uint64, error) {
+	seq, err := s.AppendHistory(ctx, rec.StartHeader, rec.Start, 0, "start-"+rec.RunID)
 	if errors.Is(err, ErrConflict) {
-		return nil // someone else completed it
+		return 0, nil // someone else completed it
 	}
 	if err != nil {
-		return fmt.Errorf("recording start of run %s: %w", rec.RunID, err)
+		return 0, fmt.Errorf("recording start of run %s: %w", rec.RunID, err)
 	}
-	return nil
+	return seq, nil
 }
 
 // lastBatch returns a run's newest batch, completing its start if a crash

@@ -40,7 +40,12 @@ type closeWatch struct {
 
 	mu  sync.Mutex
 	cur *closeFollower // nil when none runs
+	// starts are where the runs this client started begin, until a wait
+	// takes them (at most maxNotedStarts).
+	starts map[string]uint64
 }
+
+const maxNotedStarts = 4096
 
 // closeFollower is one life of the shared reader. Once ready, every batch
 // appended after pos reaches its waiters; when it stops (done), waiters
@@ -51,9 +56,17 @@ type closeFollower struct {
 	err   error         // why it could not start; set before ready closes
 	pos   uint64
 	stop  context.CancelFunc
+	// The runs whose close it read after position coverFrom, the most
+	// recent recentCloses of them (guarded by closeWatch.mu).
+	coverFrom  uint64
+	closed     map[string]uint64 // run id -> position of its close
+	closedFIFO []closeSeen
 
 	// Guarded by closeWatch.mu.
 	waits map[string][]chan struct{} // by run id
+	// every wakes its waits on every batch of the run, not only its close
+	// (an update's wait for its completion: client_update.go).
+	every map[string][]chan struct{}
 	users int
 	idle  *time.Timer
 }
@@ -73,7 +86,8 @@ func (w *closeWatch) acquire(ctx context.Context) (*closeFollower, error) {
 	f := w.cur
 	if f == nil {
 		rctx, stop := context.WithCancel(context.Background())
-		f = &closeFollower{ready: make(chan struct{}), done: make(chan struct{}), stop: stop, waits: map[string][]chan struct{}{}}
+		f = &closeFollower{ready: make(chan struct{}), done: make(chan struct{}), stop: stop, waits: map[string][]chan struct{}{},
+			every: map[string][]chan struct{}{}}
 		w.cur = f
 		go w.follow(rctx, f)
 	}
@@ -102,18 +116,8 @@ func (w *closeWatch) release(f *closeFollower, runID string, ch chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if ch != nil {
-		chs := f.waits[runID]
-		for i, c := range chs {
-			if c == ch {
-				chs = append(chs[:i], chs[i+1:]...)
-				break
-			}
-		}
-		if len(chs) == 0 {
-			delete(f.waits, runID)
-		} else {
-			f.waits[runID] = chs
-		}
+		unregister(f.waits, runID, ch)
+		unregister(f.every, runID, ch)
 	}
 	f.users--
 	if f.users == 0 && w.cur == f {
@@ -128,13 +132,76 @@ func (w *closeWatch) release(f *closeFollower, runID string, ch chan struct{}) {
 	}
 }
 
+// unregister removes ch from runID's waits in m.
+func unregister(m map[string][]chan struct{}, runID string, ch chan struct{}) {
+	chs := m[runID]
+	for i, c := range chs {
+		if c == ch {
+			chs = append(chs[:i], chs[i+1:]...)
+			break
+		}
+	}
+	if len(chs) == 0 {
+		delete(m, runID)
+	} else {
+		m[runID] = chs
+	}
+}
+
 // register asks f to signal ch when runID's closing batch is appended.
-func (w *closeWatch) register(f *closeFollower, runID string) chan struct{} {
-	ch := make(chan struct{}, 1)
+// ahead tells that the run's close is still to come to ch: f knows every
+// close after start, the run's first batch (when known, else 0), and the
+// run's is not among them.
+func (w *closeWatch) register(f *closeFollower, runID string, start uint64) (ch chan struct{}, ahead bool) {
+	ch = make(chan struct{}, 1)
 	w.mu.Lock()
 	f.waits[runID] = append(f.waits[runID], ch)
+	_, closed := f.closed[runID]
+	ahead = start > 0 && start >= f.coverFrom && !closed
 	w.mu.Unlock()
-	return ch
+	return ch, ahead
+}
+
+// recentCloses bounds the closes a reader remembers.
+const recentCloses = 8192
+
+// sawClose records that f read the close of runID at seq (w.mu held).
+func (f *closeFollower) sawClose(runID string, seq uint64) {
+	if len(f.closedFIFO) >= recentCloses {
+		old := f.closedFIFO[0]
+		if f.closed[old.runID] == old.seq { // (not closed again since)
+			delete(f.closed, old.runID)
+		}
+		f.closedFIFO = f.closedFIFO[1:]
+		f.coverFrom = old.seq // closes up to it may be forgotten
+	}
+	f.closed[runID] = seq
+	f.closedFIFO = append(f.closedFIFO, closeSeen{runID, seq})
+}
+
+type closeSeen struct {
+	runID string
+	seq   uint64
+}
+
+// noteStart records where a run this client started begins: a wait for it
+// with a reader that has not read past that needs no first read of the
+// run (a direct get per GetResult).
+func (w *closeWatch) noteStart(runID string, seq uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.starts == nil || len(w.starts) >= maxNotedStarts {
+		w.starts = map[string]uint64{} // those never waited for go
+	}
+	w.starts[runID] = seq
+}
+
+func (w *closeWatch) takeStart(runID string) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seq := w.starts[runID]
+	delete(w.starts, runID)
+	return seq
 }
 
 // follow positions f at the end of history and reads from there until it
@@ -155,6 +222,7 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 	if f.err != nil {
 		f.err = fmt.Errorf("waiting for results: %w", f.err)
 	}
+	f.coverFrom, f.closed = f.pos, map[string]uint64{} // before ready: no wait registers earlier
 	close(f.ready)
 	if f.err != nil {
 		return
@@ -163,9 +231,16 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		for _, b := range bs {
+			for _, ch := range f.every[b.Header.RunID] {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
 			if !b.Header.Closed {
 				continue
 			}
+			f.sawClose(b.Header.RunID, b.Seq)
 			for _, ch := range f.waits[b.Header.RunID] {
 				select {
 				case ch <- struct{}{}:
@@ -185,16 +260,20 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 // a later one is delivered by the reader, either before the registration
 // (and then the read sees it) or after (and then it wakes the wait). When
 // a reader fails, its waits start over with a new one, positioned anew:
-// no close goes unnoticed.
+// no close goes unnoticed. A wait for a run this client started skips that
+// read when the reader knows every close after the run's first batch and
+// the run's is not among them: it is still to come, and the reader brings
+// it (the read cost a direct get per GetResult).
 func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, error) {
 	pause := 50 * time.Millisecond
+	start := w.takeStart(runID)
 	for {
 		f, err := w.acquire(ctx)
 		if err != nil {
 			return nil, err
 		}
-		ch := w.register(f, runID)
-		bs, err := w.awaitWith(ctx, f, runID, ch)
+		ch, ahead := w.register(f, runID, start)
+		bs, err := w.awaitWith(ctx, f, runID, ch, ahead)
 		w.release(f, runID, ch)
 		if bs != nil || err != nil {
 			return bs, err
@@ -215,16 +294,19 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 // often: reads of a run's last batch may be answered by a replica that
 // has not stored the close yet (direct gets on a clustered stream), and
 // the reader, positioned after it, would not bring it.
-func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}) ([]StoredBatch, error) {
+func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}, ahead bool) ([]StoredBatch, error) {
 	woken := false
 	recheck := time.NewTimer(closeRecheckFirst)
 	defer recheck.Stop()
 	every := closeRecheckFirst
 	for {
-		bs, err := closedHistory(ctx, w.store, runID, woken)
-		if bs != nil || err != nil {
-			return bs, err
+		if !ahead {
+			bs, err := closedHistory(ctx, w.store, runID, woken)
+			if bs != nil || err != nil {
+				return bs, err
+			}
 		}
+		ahead = false
 		select {
 		case <-ch:
 			woken = true

@@ -25,6 +25,8 @@ const dispatcherDurable = "dispatcher"
 const firstBatchInTaskMax = 64 << 10
 
 func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
+	pool := newGoPool()
+	defer pool.close()
 	return s.ConsumeHistory(ctx, dispatcherDurable, func(batches []StoredBatch) error {
 		// Different runs are independent: derive their tasks concurrently.
 		var wg sync.WaitGroup
@@ -33,7 +35,7 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 		for _, sb := range batches {
 			wg.Add(1)
 			sem <- struct{}{}
-			go func() {
+			pool.Go(func() {
 				defer wg.Done()
 				defer func() { <-sem }()
 				err := derive(ctx, s, sb)
@@ -51,7 +53,7 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 				}
 				log.Warn("dispatching a history batch failed; it will be redelivered", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
 				errs <- fmt.Errorf("run %s batch %d: %w", h.RunID, sb.Seq, err)
-			}()
+			})
 		}
 		wg.Wait()
 		close(errs)

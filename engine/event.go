@@ -59,6 +59,8 @@ const (
 	EventExternalSignalRequested      EventType = "ExternalSignalRequested"
 	EventExternalSignalDelivered      EventType = "ExternalSignalDelivered"
 	EventExternalSignalFailed         EventType = "ExternalSignalFailed"
+	EventUpdateAccepted               EventType = "UpdateAccepted"
+	EventUpdateCompleted              EventType = "UpdateCompleted"
 )
 
 // Event is one entry of a run's history. IDs start at 1 and have no gaps.

@@ -129,7 +129,7 @@ func TestEventRegistryFacts(t *testing.T) {
 	commands := []EventType{EventActivityScheduled, EventActivityCancelRequested, EventTimerStarted,
 		EventTimerCanceled, EventMarkerRecorded, EventApprovalRequested, EventStatusSet,
 		EventProgressSet, EventSearchAttributesUpserted, EventWorkflowCompleted,
-		EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowContinuedAsNew}
+		EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowContinuedAsNew, EventUpdateCompleted}
 	closing := []EventType{EventWorkflowCompleted, EventWorkflowFailed, EventWorkflowCanceled, EventWorkflowTerminated,
 		EventWorkflowContinuedAsNew, EventWorkflowReset}
 	derived := []EventType{EventActivityScheduled, EventActivityAttemptFailed, EventTimerStarted,

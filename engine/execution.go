@@ -140,6 +140,9 @@ type Execution struct {
 	Parent *ParentRef `json:"parent,omitempty"`
 	// Children are the child workflows the run started, in order.
 	Children []ChildRun `json:"children,omitempty"`
+	// Updates are the updates the run accepted, oldest first, with their
+	// outcome once their handler returned.
+	Updates []UpdateInfo `json:"updates,omitempty"`
 	PendingWork
 }
 

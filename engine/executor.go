@@ -65,6 +65,8 @@ type workflowEnv struct {
 	status   string
 	progress [2]int64
 	attrs    map[string]SearchAttribute
+
+	updates updateTable // workflow_update.go
 }
 
 type command struct {
@@ -338,6 +340,8 @@ func (env *workflowEnv) apply(e Event) error {
 	case *WorkflowTerminated, *WorkflowReset:
 		env.closed = true
 	case *WorkflowTaskCompleted, *WorkflowTaskFailed, *ResetApplied, *OperatorEventRejected:
+	case *UpdateAccepted:
+		env.applyUpdate(a)
 	case *RunCompensated, *RunImported:
 		// annotations of the run; a query or the replayer goes past them
 	default:

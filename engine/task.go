@@ -31,6 +31,9 @@ const (
 	inboundApprovalTimeout inboundKind = "approval_timeout"
 	inboundRetryDue        inboundKind = "retry_due"
 	inboundActivityTimeout inboundKind = "activity_timeout"
+	// inboundUpdate never travels as a task: a worker builds it for an
+	// update request (worker_update.go).
+	inboundUpdate inboundKind = "update"
 )
 
 type inbound struct {
@@ -45,6 +48,10 @@ type inbound struct {
 	RunID  string `json:"run_id,omitempty"`
 	Key    string `json:"key,omitempty"`
 	Status Status `json:"status,omitempty"`
+	// Update is the request of an inboundUpdate; verdict is how the worker
+	// judged it (worker_update.go).
+	Update  *updateRequest `json:"update,omitempty"`
+	verdict *updateVerdict
 }
 
 // activityTask asks a worker to run one attempt of an activity.

@@ -116,6 +116,7 @@ type Worker struct {
 	tracer  *tracer         // nil: WorkerOptions.TracerProvider unset
 	annDone <-chan struct{} // closed once the announcement is withdrawn
 	eager   eagerState
+	pool    *goPool // runs the tasks
 	// actSlots bound the attempts running at once (MaxConcurrentActivities),
 	// delivered and eager alike.
 	actSlots chan struct{}
@@ -129,7 +130,8 @@ func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
 	return &Worker{store: store, queue: queue, opts: opts, log: workerLogger(opts.Logger, opts.LogRepeatWindow, queue), clock: clockOf(store),
 		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{},
-		eager: eagerState{token: newEagerToken()}, actSlots: make(chan struct{}, opts.MaxConcurrentActivities), tracer: newTracer(opts.TracerProvider)}
+		eager: eagerState{token: newEagerToken()}, pool: newGoPool(), actSlots: make(chan struct{}, opts.MaxConcurrentActivities),
+		tracer: newTracer(opts.TracerProvider)}
 }
 
 // RegisterWorkflow registers fn under its function name.
@@ -195,10 +197,10 @@ func (w *Worker) poll(ctx context.Context, kind TaskKind, max int, handle func(c
 		for ctx.Err() == nil {
 			err := w.store.ConsumeTasks(ctx, kind, w.queue, max, func(d Delivery) {
 				w.tasks.Add(1)
-				go func() {
+				w.pool.Go(func() {
 					defer w.tasks.Done()
 					handle(w.work, d)
-				}()
+				})
 			})
 			if err != nil && ctx.Err() == nil {
 				w.log.Warn("polling tasks failed; retrying", "kind", kind, "err", err)
@@ -243,6 +245,7 @@ func (w *Worker) stop() {
 		<-done
 	}
 	w.abort()
+	w.pool.close()
 	if w.eager.stop != nil {
 		w.eager.stop()
 	}

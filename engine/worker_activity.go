@@ -155,7 +155,7 @@ func (w *Worker) onCancelNotice(data []byte) {
 
 func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 	var t activityTask
-	if err := json.Unmarshal(d.Data(), &t); err != nil || t.RunID == "" {
+	if err := decodeTask(d.Data(), &t); err != nil || t.RunID == "" {
 		w.log.Error("dropping malformed activity task", "err", err)
 		w.finishDelivery(ctx, d, ackTask)
 		return

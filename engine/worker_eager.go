@@ -258,10 +258,10 @@ func (w *Worker) launchEager(claims []*eagerRun) {
 		r.started = true
 		r.mu.Unlock()
 		w.tasks.Add(1)
-		go func() {
+		w.pool.Go(func() {
 			defer w.tasks.Done()
 			w.runEager(w.work, r)
-		}()
+		})
 	}
 }
 

@@ -42,7 +42,7 @@ func taskBackoff(delivered uint64) time.Duration {
 
 func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
 	var t workflowTask
-	if err := json.Unmarshal(d.Data(), &t); err != nil || t.RunID == "" {
+	if err := decodeTask(d.Data(), &t); err != nil || t.RunID == "" {
 		w.log.Error("dropping malformed workflow task", "err", err, "data", truncate(string(d.Data()), 200))
 		w.finishDelivery(ctx, d, ackTask)
 		return
@@ -355,6 +355,8 @@ func (w *Worker) accept(env *workflowEnv, in *inbound, now time.Time) decision {
 			return decision{wait: early}
 		}
 		return decision{dispatch: st}
+	case inboundUpdate:
+		return judgeUpdate(env, in)
 	}
 	if d, ok := acceptChild(env, in, now); ok {
 		return d
@@ -452,6 +454,8 @@ type queryRequest struct {
 	RunID string          `json:"run_id"`
 	Name  string          `json:"name"`
 	Args  json.RawMessage `json:"args,omitempty"`
+	// Update, when set, makes the request an update (worker_update.go).
+	Update *updateRequest `json:"update,omitempty"`
 }
 
 type queryResponse struct {
@@ -471,6 +475,9 @@ func (w *Worker) serveQuery(ctx context.Context, data []byte) []byte {
 	var req queryRequest
 	if err := json.Unmarshal(data, &req); err != nil {
 		return mustJSON(queryResponse{Error: "malformed query request: " + err.Error(), Code: "failed"})
+	}
+	if req.Update != nil { // updates ride the query bus (worker_update.go)
+		return w.serveUpdate(ctx, req.Update)
 	}
 	// The wait has its own deadline; reads keep the requester's, so one
 	// that straddles the wait's end still answers or explains, rather

@@ -86,8 +86,12 @@ func (env *workflowEnv) handlers() Handlers {
 	for n := range env.listening {
 		h.Signals = append(h.Signals, n)
 	}
+	for n := range env.updates.handlers {
+		h.Updates = append(h.Updates, n)
+	}
 	sort.Strings(h.Queries)
 	sort.Strings(h.Signals)
+	sort.Strings(h.Updates)
 	return h
 }
 
@@ -98,6 +102,9 @@ func (env *workflowEnv) handlers() Handlers {
 type Handlers struct {
 	Queries []string `json:"queries"`
 	Signals []string `json:"signals"`
+	// Updates are the update names the code has a handler for
+	// (SetUpdateHandler).
+	Updates []string `json:"updates,omitempty"`
 }
 
 // Built-in queries.

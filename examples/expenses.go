@@ -76,8 +76,13 @@ func ExpenseApproval(ctx engine.Context, in ExpenseInput) (ExpenseResult, error)
 		return ExpenseResult{}, err
 	}
 	res := ExpenseResult{ExpenseID: in.ExpenseID, Level: "auto", DecidedBy: "policy", Outcome: "paid"}
+	decided := false
+	if err := allowAmend(ctx, &in, &decided); err != nil {
+		return ExpenseResult{}, err
+	}
 	if in.Amount > ExpenseAutoApproveLimit {
 		d, err := decide(ctx, in, &res)
+		decided = true
 		if err != nil {
 			return ExpenseResult{}, err
 		}

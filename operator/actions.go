@@ -184,11 +184,13 @@ func Classify(err error) Kind {
 		errors.Is(err, engine.ErrNotApprover),
 		errors.Is(err, engine.ErrPermissionDenied),
 		errors.Is(err, engine.ErrAlreadyStarted),
-		errors.Is(err, engine.ErrHistoryLimit):
+		errors.Is(err, engine.ErrHistoryLimit),
+		errors.Is(err, engine.ErrUpdateRejected):
 		return KindRefused
 	case errors.Is(err, engine.ErrWorkflowNotFound),
 		errors.Is(err, engine.ErrUnknownQuery),
 		errors.Is(err, engine.ErrNotFound),
+		errors.Is(err, engine.ErrUnknownUpdate),
 		errors.Is(err, ErrUnknownAction):
 		return KindNotFound
 	case errors.Is(err, context.DeadlineExceeded),

@@ -27,6 +27,7 @@ const (
 	ActStart           = "start"
 	ActViewSave        = "view-save"
 	ActViewDelete      = "view-delete"
+	ActUpdate          = "update"
 )
 
 // Default is the catalog of the built-in actions, the one the CLI and the
@@ -89,6 +90,7 @@ func builtins() []Action {
 			Took: tookBy(func(a *engine.WorkflowReset, t Target, p Params, id string) bool { return a.Identity == id }),
 		},
 		compensate(),
+		update(),
 		resolveCompensation(true),
 		resolveCompensation(false),
 		{

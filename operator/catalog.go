@@ -144,6 +144,9 @@ type Params struct {
 	Query string
 	// DryRun changes nothing.
 	DryRun bool
+	// UpdateID and UpdateWait: update (builtin_update.go).
+	UpdateID   string
+	UpdateWait engine.UpdateStage
 }
 
 // Outcome is what a performed action reports.

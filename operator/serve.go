@@ -71,7 +71,7 @@ func (s *Service) perform(ctx context.Context, rec *audit.Record, user, action s
 	}
 	env := Env{Client: s.Client.As(engine.Acting{Principal: user, Groups: p.Groups, OnBehalfOf: req.OnBehalfOf}), Identity: user}
 	params := Params{Reason: req.Reason, Comment: req.Comment, Name: req.Name, Approval: req.Approval, Input: req.Input,
-		To: req.To, ReapplySignals: req.Reapply, DryRun: req.DryRun}
+		To: req.To, ReapplySignals: req.Reapply, DryRun: req.DryRun, UpdateID: req.UpdateID}
 	return (&engineActions{cat: s.Catalog, env: func(context.Context) (Env, error) { return env, nil }}).
 		Perform(ctx, Request{Action: action, Target: Target{WorkflowID: req.WorkflowID, RunID: req.RunID, Approval: req.Approval}, Params: params})
 }

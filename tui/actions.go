@@ -29,17 +29,18 @@ const (
 	actTerminate
 	actReset
 	actCompensate
-	actQuery // read-only: opens the query tab; not a catalog action
+	actUpdate // its dialog performs it and shows the result (update.go)
+	actQuery  // read-only: opens the query tab; not a catalog action
 )
 
 func (k actionKind) verb() string {
-	return [...]string{"", "signal", "approve", "reject", "cancel", "terminate", "reset", "compensate", "query"}[k]
+	return [...]string{"", "signal", "approve", "reject", "cancel", "terminate", "reset", "compensate", "update", "query"}[k]
 }
 
 // name is the action's operator catalog entry ("" for actQuery).
 func (k actionKind) name() string {
 	return [...]string{"", operator.ActSignal, operator.ActApprove, operator.ActReject, operator.ActCancel,
-		operator.ActTerminate, operator.ActReset, operator.ActCompensate, ""}[k]
+		operator.ActTerminate, operator.ActReset, operator.ActCompensate, operator.ActUpdate, ""}[k]
 }
 
 func (k actionKind) entry() *operator.Action {
@@ -173,6 +174,7 @@ type action struct {
 	reapply bool
 	// approval is decided on each run of an all-matches batch.
 	approval string
+	updateID string // update: its deduplication id (signal holds its name)
 }
 
 // actionBinding is the key that starts an action.
@@ -185,6 +187,7 @@ func (ks keyMap) actionBindings() []actionBinding {
 	return []actionBinding{
 		{ks.Signal, actSignal}, {ks.Approve, actApprove}, {ks.Reject, actReject}, {ks.Cancel, actCancel},
 		{ks.Terminate, actTerminate}, {ks.Reset, actReset}, {ks.Compensate, actCompensate}, {ks.Query, actQuery},
+		{ks.Update, actUpdate},
 	}
 }
 
@@ -249,6 +252,13 @@ func (m *Model) beginAction(kind actionKind, s scope) tea.Cmd {
 		d := newCompensateDialog(m, s.targets[0])
 		m.modal = d
 		return d.fetch(m)
+	case actUpdate:
+		if len(s.targets) != 1 || s.all {
+			return m.flashErr("update works on one run at a time in the console (foreman update -q QUERY for a batch)")
+		}
+		d := newUpdateDialog(m, s)
+		m.modal = d
+		return d.askHandlers(m)
 	default:
 		m.modal = newConfirmDialog(m, action{kind: kind, scope: s})
 	}
@@ -290,7 +300,8 @@ func (m *Model) dispatch(a action) tea.Cmd {
 
 // request is the operator request of a on one run (Target "" for a batch).
 func (a action) request(t target) operator.Request {
-	p := operator.Params{Reason: a.reason, Name: a.signal, Input: a.payload, To: a.resetTo, ReapplySignals: a.reapply, Approval: a.approval}
+	p := operator.Params{Reason: a.reason, Name: a.signal, Input: a.payload, To: a.resetTo, ReapplySignals: a.reapply, Approval: a.approval,
+		UpdateID: a.updateID, UpdateWait: engine.WaitForCompleted}
 	if a.kind == actApprove || a.kind == actReject {
 		p.Reason, p.Comment = "", a.reason
 	}

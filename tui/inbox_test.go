@@ -136,11 +136,11 @@ func TestFooterKeepsHelpAndSaysWhatQDoes(t *testing.T) {
 		t.Fatalf("detail footer %q", f)
 	}
 	h.press("?")
-	h.wantScreenContains("esc/q    back", "ctrl+c   quit")
+	h.wantScreenContains("esc/q    back")
 	for range 20 {
 		h.press("j")
 	}
-	h.wantScreenContains("Legend", "⊘        canceled", "↻        continued")
+	h.wantScreenContains("ctrl+c   quit", "Legend", "⊘        canceled", "↻        continued")
 	h.press("x")
 	if h.m.modal != nil {
 		t.Fatal("help did not close")

@@ -29,7 +29,7 @@ type keyMap struct {
 	Tree, HideChildren key.Binding
 
 	// Writes, in actionKind order (writes()): disabled when refused.
-	Signal, Approve, Reject, Cancel, Terminate, Reset, Compensate key.Binding
+	Signal, Approve, Reject, Cancel, Terminate, Reset, Compensate, Update key.Binding
 }
 
 func newKeyMap(acts operator.Actions) keyMap {
@@ -80,6 +80,7 @@ func newKeyMap(acts operator.Actions) keyMap {
 		Terminate:  b([]string{"T"}, "T", "terminate"),
 		Reset:      b([]string{"R"}, "R", "reset"),
 		Compensate: b([]string{"P"}, "P", "compensate"),
+		Update:     b([]string{"u"}, "u", "update"),
 	}
 	for i, w := range k.writes() {
 		// the help names the catalog action the key performs
@@ -94,7 +95,7 @@ func newKeyMap(acts operator.Actions) keyMap {
 
 // writes are the bindings that change executions.
 func (k *keyMap) writes() []*key.Binding {
-	return []*key.Binding{&k.Signal, &k.Approve, &k.Reject, &k.Cancel, &k.Terminate, &k.Reset, &k.Compensate}
+	return []*key.Binding{&k.Signal, &k.Approve, &k.Reject, &k.Cancel, &k.Terminate, &k.Reset, &k.Compensate, &k.Update}
 }
 
 // helpGroup is a titled group of bindings in the ? help.
@@ -108,7 +109,7 @@ func (k keyMap) navGroup() helpGroup {
 }
 
 func (k keyMap) actionGroup() helpGroup {
-	return helpGroup{"Act", []key.Binding{k.Approve, k.Reject, k.Signal, k.Query, k.Cancel, k.Terminate, k.Reset, k.Compensate}}
+	return helpGroup{"Act", []key.Binding{k.Approve, k.Reject, k.Signal, k.Query, k.Cancel, k.Terminate, k.Reset, k.Compensate, k.Update}}
 }
 
 func (k keyMap) globalGroup() helpGroup {

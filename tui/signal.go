@@ -132,14 +132,8 @@ func (d *signalDialog) paste(s string) {
 }
 
 func (d *signalDialog) submit(m *Model) tea.Cmd {
-	name := strings.TrimSpace(d.name.value())
-	if name == "" {
-		d.err, d.focus = "a signal name is required", 0
-		return nil
-	}
-	payload, err := validJSON(d.payload.value())
-	if err != nil {
-		d.err, d.focus = err.Error(), 1
+	name, payload, ok := nameAndJSON(&d.name, &d.payload, "a signal name is required", &d.err, &d.focus)
+	if !ok {
 		return nil
 	}
 	if !d.typed.ok() {
@@ -153,20 +147,11 @@ func (d *signalDialog) box(m *Model, w, h int) string {
 	st := &m.st
 	iw := dialogWidth(w)
 	edH := max(min(h-18, 10), 3)
-	parts := []string{scopeLines(st, d.s, iw), field(st, "Signal name", &d.name, iw, d.focus == 0)}
-	if n := d.listens.h.Signals; len(n) > 0 {
-		parts[1] += "\n  " + st.Dim.Render(fit("listens on: "+strings.Join(n, ", ")+" (tab completes)", iw-2))
-	} else if note := d.listens.note("signal names"); note != "" {
-		parts[1] += "\n  " + st.Dim.Render(fit(note, iw-2))
-	}
+	parts := []string{scopeLines(st, d.s, iw), nameField(st, "Signal name", &d.name, iw, d.focus == 0, "listens on: ", d.listens.h.Signals, d.listens.note("signal names"))}
 	if len(d.seen) > 0 {
 		parts[1] += "\n  " + st.Dim.Render(fit("seen on this run: "+strings.Join(d.seen, ", "), iw-2))
 	}
-	mark := "  "
-	if d.focus == 1 {
-		mark = "▸ "
-	}
-	parts = append(parts, mark+st.Bold.Render("Payload (JSON)")+"\n"+d.payload.view(st, iw, edH, d.focus == 1))
+	parts = append(parts, jsonField(st, "Payload (JSON)", &d.payload, iw, edH, d.focus == 1))
 	if d.typed.required() {
 		parts = append(parts, field(st, d.typed.label(), &d.typed.in, iw, d.focus == 2))
 	}

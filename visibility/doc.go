@@ -98,6 +98,8 @@ func deriveFacts(events []engine.Event) *fields.Facts {
 	}
 	x := f.X
 	f.Activities, f.ErrorTypes, f.Actors, f.SignalNames = acts.list, errs.list, actors.list, sigs.list
+	f.UpdateNames, f.PendingUpdates = updateFacts(x, actors)
+	f.Actors = actors.list
 	f.FailureText, f.SignalsText, f.HistoryText = failure.String(), signals.String(), history.String()
 	f.InputText, f.ResultText = payloadText(x.Input, maxTextBytes), payloadText(x.Result, maxTextBytes)
 	f.StatusLineText = clip(x.StatusLine, maxTextBytes)

@@ -41,6 +41,8 @@ func printData(w io.Writer, out operator.Outcome, note bool) (bool, error) {
 			return true, printPlanNote(w, d, out.Detail)
 		}
 		return true, printPlan(w, d)
+	case engine.UpdateResult:
+		return true, printUpdate(w, d)
 	}
 	return false, nil
 }

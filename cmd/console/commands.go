@@ -78,6 +78,7 @@ var commands = []*command{
 	viewsCommand,
 	contextCmd,
 	queuesCommand,
+	updateCommand,
 }
 
 func lookup(name string) *command {

@@ -114,6 +114,8 @@ type opts struct {
 	rate     float64
 	parallel int
 	batchID  string
+	// update
+	updateID, waitFor string
 }
 
 func defineRun(fs *flag.FlagSet, o *opts) {

@@ -49,6 +49,8 @@ type Request struct {
 	// a comment beside the principal, never as it.
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
 	BatchID    string `json:"batch_id,omitempty"`
+	// UpdateID names an update (its deduplication key).
+	UpdateID string `json:"update_id,omitempty"`
 }
 
 // Reply is the engine's answer: Error empty on success; Code names the

@@ -149,6 +149,10 @@ var Builtin = []Spec{
 		}
 		return ""
 	}},
+	// updates: the names of the updates a run accepted, and of those whose
+	// handler still runs (update_names:amend, pending_updates:*).
+	{Name: "update_names", Kind: KindKeyword, Keywords: func(f *Facts) []string { return f.UpdateNames }},
+	{Name: "pending_updates", Kind: KindKeyword, Keywords: func(f *Facts) []string { return f.PendingUpdates }},
 }
 
 // NameSet is the set of names of the built-in fields keep selects (the

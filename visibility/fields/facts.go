@@ -27,6 +27,9 @@ type Facts struct {
 	Actors        []string
 	ContinuedFrom string
 	LastFailure   *engine.Failure
+	// UpdateNames are the updates the run accepted; PendingUpdates those
+	// whose handler has not returned yet.
+	UpdateNames, PendingUpdates []string
 
 	// The full-text values: payload values (not keys), the failure types
 	// and messages, signal names and payloads, the status line, and what

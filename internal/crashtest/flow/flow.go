@@ -120,5 +120,5 @@ func Register(w *engine.Worker) error {
 			return err
 		}
 	}
-	return nil
+	return registerUpdates(w)
 }

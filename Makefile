@@ -37,7 +37,8 @@ lint:
 	$(GO) vet ./...
 
 ## bench: prints a table and writes bench/out/results.json (both --sync modes; the
-## deployed shape against bin/foreman-engine, then the in-process shape).
+## deployed shape against bin/foreman-engine, then the in-process shape, then the cluster
+## shape: an in-process 3-node cluster with 1 and 3 shards).
 bench:
 	mkdir -p bench/out
 	$(GO) build -o $(BIN)/foreman-engine ./cmd/engine

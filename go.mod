@@ -46,6 +46,8 @@ require (
 	google.golang.org/grpc v1.83.2 // indirect
 )
 
+require github.com/robfig/cron/v3 v3.0.1 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,6 +73,27 @@ func TestDeployedQuickRun(t *testing.T) {
 	}
 }
 
+// TestClusterQuickRun measures the cluster shape at smoke-test scale:
+// cluster_throughput_3act_wf_per_s once per shard count, labelled.
+func TestClusterQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two 3-node clusters")
+	}
+	got, data := quickRun(t, "-shape", "cluster", "-metrics", "cluster", "-sync", "interval")
+	seen := map[string]bool{}
+	for _, r := range got {
+		if r["shape"] != "cluster" {
+			t.Errorf("result %v: want shape cluster", r)
+		}
+		seen[fmt.Sprintf("%v/%v", r["name"], r["shards"])] = true
+	}
+	for _, want := range []string{"cluster_throughput_3act_wf_per_s/1", "cluster_throughput_3act_wf_per_s/3", "cluster_cpu_per_wf_ms/1", "cluster_cpu_per_wf_ms/3"} {
+		if !seen[want] {
+			t.Errorf("no %s in %s", want, data)
+		}
+	}
+}
+
 // quickRun runs the harness with -quick and args, and returns the results
 // it wrote, checked for their fields.
 func quickRun(t *testing.T, args ...string) ([]map[string]any, []byte) {
@@ -103,11 +125,11 @@ func quickRun(t *testing.T, args ...string) ([]map[string]any, []byte) {
 		value, ok := r["value"].(float64)
 		// An index caught up at every sample has a lag of 0.
 		if name == "" || unit == "" || !ok || value < 0 || (value == 0 && name != "index_lag_p99_ms") ||
-			(sync != "interval" && sync != "always") || (shape != "deployed" && shape != "in-process") {
+			(sync != "interval" && sync != "always") || (shape != "deployed" && shape != "in-process" && shape != "cluster") {
 			t.Errorf("bad result %v", r)
 		}
-		if len(r) != 5 {
-			t.Errorf("result %v: want exactly name, value, unit, sync, shape", r)
+		if want := map[bool]int{true: 6, false: 5}[shape == "cluster"]; len(r) != want {
+			t.Errorf("result %v: want exactly name, value, unit, sync, shape (and shards in the cluster shape)", r)
 		}
 	}
 	return got, data

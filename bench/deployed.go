@@ -35,7 +35,8 @@ const (
 // shapeGroups are the metric groups each shape measures.
 var shapeGroups = map[string][]string{
 	shapeDeployed:  {"latency", "throughput", "update"},
-	shapeInProcess: {"latency", "signal", "throughput", "rss", "index", "update"},
+	shapeInProcess: {"latency", "signal", "throughput", "rss", "index", "update", "schedule"},
+	shapeCluster:   {"cluster"},
 }
 
 // engineProc is a running foreman-engine.

@@ -30,17 +30,19 @@ const benchQueue = "bench"
 // (startDeployedEnv): a foreman-engine process, and this process's worker
 // and client over TCP.
 type env struct {
-	shape  string // shapeInProcess, or shapeDeployed (deployed.go)
-	mode   string
-	dir    string
-	srv    *jetstream.Server
-	conns  []*nats.Conn
-	stores []*jetstream.Store
-	client *engine.Client
-	worker *engine.Worker
-	obs    *observer
-	cfg    *config
-	notes  []string // said under the table
+	shape string // shapeInProcess, or shapeDeployed (deployed.go)
+	mode  string
+	dir   string
+	srv   *jetstream.Server
+	// cluster is the cluster shape's servers (cluster.go); nil otherwise.
+	cluster *clusterNodes
+	conns   []*nats.Conn
+	stores  []*jetstream.Store
+	client  *engine.Client
+	worker  *engine.Worker
+	obs     *observer
+	cfg     *config
+	notes   []string // said under the table
 	// clientStore is the client's store, for reading histories back.
 	clientStore engine.Store
 	log         *slog.Logger
@@ -87,28 +89,15 @@ func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err err
 		nstores = 1
 	}
 	for i := range nstores {
-		o := opts
-		o.Name = []string{"bench-services", "bench-worker", "bench-client"}[i]
-		o.Logger = e.log
-		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-		var nc *nats.Conn
-		var err error
-		if cfg.tcp {
-			nc, err = jetstream.Connect(cctx, e.srv.ClientURL(), o)
-		} else {
-			nc, err = e.srv.Connect(cctx, o)
-		}
-		if err != nil {
-			ccancel()
-			return e, err
-		}
-		e.conns = append(e.conns, nc)
-		st, err := jetstream.Open(cctx, nc, o)
-		ccancel()
+		err := e.openStore(ctx, opts, benchRoles[i], func(ctx context.Context, o jetstream.Options) (*nats.Conn, error) {
+			if cfg.tcp {
+				return jetstream.Connect(ctx, e.srv.ClientURL(), o)
+			}
+			return e.srv.Connect(ctx, o)
+		})
 		if err != nil {
 			return e, err
 		}
-		e.stores = append(e.stores, st)
 	}
 	svcStore, wkStore, clStore := e.stores[0], e.stores[0], e.stores[0]
 	if !cfg.sharedConn {
@@ -123,6 +112,29 @@ func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err err
 	e.goBackground(func() error { return clStore.ConsumeHistory(ctx, "bench-observer", e.obs.handle) })
 
 	return e, e.startApp(ctx, wkStore, clStore, reg)
+}
+
+// benchRoles name the connections of the services, the worker and the
+// client.
+var benchRoles = []string{"bench-services", "bench-worker", "bench-client"}
+
+// openStore connects (with connect) and opens a store as role, keeping
+// both for close.
+func (e *env) openStore(ctx context.Context, opts jetstream.Options, role string, connect func(context.Context, jetstream.Options) (*nats.Conn, error)) error {
+	opts.Name, opts.Logger = role, e.log
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nc, err := connect(ctx, opts)
+	if err != nil {
+		return err
+	}
+	e.conns = append(e.conns, nc)
+	st, err := jetstream.Open(ctx, nc, opts)
+	if err != nil {
+		return err
+	}
+	e.stores = append(e.stores, st)
+	return nil
 }
 
 // startApp starts the user's side: the worker of the measured workflows
@@ -211,6 +223,9 @@ func (e *env) close() {
 	}
 	if e.srv != nil {
 		e.srv.Shutdown()
+	}
+	if e.cluster != nil {
+		e.cluster.shutdown()
 	}
 	if e.engine != nil {
 		if err := e.engine.stop(); err != nil {

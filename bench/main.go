@@ -12,7 +12,9 @@
 // process: the embedded server, services, one worker and one client all
 // in this process, except the RSS measurement, whose worker runs in a
 // child process (this binary re-executed) so that the figure is the
-// worker's alone, and the index benchmark's search side.
+// worker's alone, and the index benchmark's search side. Cluster
+// (cluster.go): throughput on an in-process 3-node cluster, with 1 and 3
+// history and task shards.
 //
 // It prints a table per shape and writes a JSON array of {name, value,
 // unit, sync, shape} (values are medians over repetitions) to -out.
@@ -68,8 +70,10 @@ type config struct {
 	observe       string
 	dataDir       string
 	verbose       bool
-	indexRuns     int  // runs in the search index benchmark (index.go)
-	withMetrics   bool // metrics on and scraped (withmetrics.go)
+	indexRuns     int           // runs in the search index benchmark (index.go)
+	schedules     int           // schedules of the schedule benchmark (schedule.go)
+	scheduleFor   time.Duration // how long they fire
+	withMetrics   bool          // metrics on and scraped (withmetrics.go)
 	progress      io.Writer
 }
 
@@ -91,9 +95,13 @@ var allMetrics = []metric{
 	{name: "rss_worker_idle_mb", unit: "MB", group: "rss"},
 	{name: "update_roundtrip_p50_ms", unit: "ms", group: "update", target: "<= 2", ok: func(v float64) bool { return v <= 2 }},
 	{name: "update_roundtrip_p99_ms", unit: "ms", group: "update"},
+	{name: "schedule_fire_lateness_p99_ms", unit: "ms", group: "schedule", target: "<= 1000", ok: func(v float64) bool { return v <= 1000 }},
+	{name: "schedule_fires", unit: "fires", group: "schedule"},
+	{name: "cluster_throughput_3act_wf_per_s", unit: "wf/s", group: "cluster"},
+	{name: "cluster_cpu_per_wf_ms", unit: "ms", group: "cluster"},
 }
 
-var groups = []string{"latency", "signal", "throughput", "rss", "update"}
+var groups = []string{"latency", "signal", "throughput", "rss", "update", "schedule", "cluster"}
 
 // result is one line of results.json.
 type result struct {
@@ -101,7 +109,9 @@ type result struct {
 	Value float64 `json:"value"`
 	Unit  string  `json:"unit"`
 	Sync  string  `json:"sync"`
-	Shape string  `json:"shape"` // shapeDeployed or shapeInProcess
+	Shape string  `json:"shape"` // shapeDeployed, shapeInProcess or shapeCluster
+	// Shards is the cluster shape's history and task shard count.
+	Shards int `json:"shards,omitempty"`
 
 	reps []float64
 }
@@ -134,10 +144,10 @@ func main() {
 func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("foreman-bench", flag.ContinueOnError)
 	cfg := &config{progress: os.Stderr}
-	shapes := fs.String("shape", shapeDeployed+","+shapeInProcess, "what to measure, comma-separated: deployed (the foreman-engine binary, and this process's worker and client over loopback TCP: start/e2e and throughput) and in-process (everything in this process: every metric)")
+	shapes := fs.String("shape", shapeDeployed+","+shapeInProcess+","+shapeCluster, "what to measure, comma-separated: deployed (the foreman-engine binary, and this process's worker and client over loopback TCP: start/e2e and throughput), in-process (everything in this process: every metric) and cluster (an in-process 3-node cluster, 1 and 3 shards: cluster throughput)")
 	fs.StringVar(&cfg.engineBin, "engine-bin", "", "foreman-engine binary for the deployed shape (default: built from ./cmd/engine)")
 	syncs := fs.String("sync", "interval,always", "durability modes to measure, comma-separated: interval, always")
-	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, update, or all")
+	metrics := fs.String("metrics", "all", "metrics to run, comma-separated: start/e2e (one run gives both), signal, throughput, rss, index, update, schedule, cluster, or all")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: tiny sample counts and scale (a minute or two for everything but index); the figures are not meaningful")
 	fs.StringVar(&cfg.out, "out", filepath.Join("bench", "out", "results.json"), "where to write the JSON results")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process during the throughput run to this file (-<sync> or -deployed-<sync> is inserted before the extension)")
@@ -157,6 +167,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&cfg.verbose, "v", false, "log engine and server warnings")
 	fs.BoolVar(&cfg.withMetrics, "with-metrics", false, "metrics on: foreman-engine --metrics-listen, the worker's MetricsRegisterer, both read every second")
 	fs.IntVar(&cfg.indexRuns, "index-runs", 0, "runs in the search index benchmark (default 1,000,000; -quick 3,000)")
+	fs.IntVar(&cfg.schedules, "schedules", 0, "schedules of the schedule benchmark, each firing once a minute (default 10,000; -quick 500)")
+	fs.DurationVar(&cfg.scheduleFor, "schedule-for", 0, "how long the schedule benchmark fires (default 3m; -quick 70s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -167,11 +179,11 @@ func parseFlags(args []string) (*config, error) {
 	for sh := range strings.SplitSeq(*shapes, ",") {
 		sh = strings.TrimSpace(sh)
 		if shapeGroups[sh] == nil {
-			return nil, fmt.Errorf("-shape %q: want deployed and/or in-process", sh)
+			return nil, fmt.Errorf("-shape %q: want deployed, in-process and/or cluster", sh)
 		}
 		asked = append(asked, sh)
 	}
-	for _, sh := range []string{shapeDeployed, shapeInProcess} { // the deployed figures first
+	for _, sh := range []string{shapeDeployed, shapeInProcess, shapeCluster} { // the deployed figures first
 		if slices.Contains(asked, sh) {
 			cfg.shapes = append(cfg.shapes, sh)
 		}
@@ -192,10 +204,10 @@ func parseFlags(args []string) (*config, error) {
 			g = groups
 		case "start", "e2e", "latency":
 			g = []string{"latency"}
-		case "signal", "throughput", "rss", "index", "update":
+		case "signal", "throughput", "rss", "index", "update", "schedule", "cluster":
 			g = []string{strings.TrimSpace(m)}
 		default:
-			return nil, fmt.Errorf("-metrics: unknown metric %q (want start, e2e, signal, throughput, rss, index, update or all)", m)
+			return nil, fmt.Errorf("-metrics: unknown metric %q (want start, e2e, signal, throughput, rss, index, update, schedule, cluster or all)", m)
 		}
 		for _, x := range g {
 			if !slices.Contains(cfg.metrics, x) {
@@ -235,6 +247,18 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if *tpWarmup > 0 {
 		cfg.tpWarmup = *tpWarmup
+	}
+	if cfg.schedules <= 0 {
+		cfg.schedules = 10_000
+		if cfg.quick {
+			cfg.schedules = 500
+		}
+	}
+	if cfg.scheduleFor <= 0 {
+		cfg.scheduleFor = 3 * time.Minute
+		if cfg.quick {
+			cfg.scheduleFor = 70 * time.Second
+		}
 	}
 	return cfg, nil
 }
@@ -283,7 +307,18 @@ func run(ctx context.Context, cfg *config) ([]*result, []string, error) {
 	}
 	for _, shape := range cfg.shapes {
 		for _, mode := range cfg.syncModes {
-			rs, ns, err := runMode(ctx, cfg, shape, mode)
+			run := func(ctx context.Context, cfg *config, shape, mode string) ([]*result, []string, error) {
+				return runMode(ctx, cfg, shape, mode)
+			}
+			if shape == shapeCluster {
+				if !cfg.runsIn(shape, "cluster") {
+					continue
+				}
+				run = func(ctx context.Context, cfg *config, _, mode string) ([]*result, []string, error) {
+					return runCluster(ctx, cfg, mode)
+				}
+			}
+			rs, ns, err := run(ctx, cfg, shape, mode)
 			notes = append(notes, ns...)
 			all = append(all, rs...)
 			if err != nil {
@@ -348,6 +383,7 @@ func runMode(ctx context.Context, cfg *config, shape, mode string) (_ []*result,
 		{"rss", cfg.reps, e.rssRep},              // it leaves runs blocked
 		{"index", 1, e.indexRep},                 // index.go
 		{"update", cfg.latencyReps, e.updateRep}, // update.go
+		{"schedule", 1, e.scheduleRep},           // schedule.go
 	}
 	for _, s := range steps {
 		if !cfg.runsIn(shape, s.group) {

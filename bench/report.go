@@ -12,9 +12,9 @@ import (
 // printTable prints one table per shape (deployed first), one column per
 // sync mode, then what each figure measured and the notes.
 func printTable(w io.Writer, cfg *config, rs []*result, notes []string) {
-	find := func(shape, name, mode string) *result {
+	find := func(shape, name, mode string, shards int) *result {
 		for _, r := range rs {
-			if r.Shape == shape && r.Name == name && r.Sync == mode {
+			if r.Shape == shape && r.Name == name && r.Sync == mode && r.Shards == shards {
 				return r
 			}
 		}
@@ -26,6 +26,10 @@ func printTable(w io.Writer, cfg *config, rs []*result, notes []string) {
 	}
 	fmt.Fprintln(w)
 	for _, shape := range cfg.shapes {
+		shardCounts := []int{0}
+		if shape == shapeCluster {
+			shardCounts = clusterShards
+		}
 		fmt.Fprintf(w, "\n%s\n", shapeDesc(cfg, shape))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprint(tw, "metric\t")
@@ -34,32 +38,49 @@ func printTable(w io.Writer, cfg *config, rs []*result, notes []string) {
 		}
 		fmt.Fprint(tw, "unit\ttarget (interval)\t\n")
 		for _, m := range allMetrics {
-			measured := false
-			for _, mode := range cfg.syncModes {
-				measured = measured || find(shape, m.name, mode) != nil
+			for _, shards := range shardCounts {
+				printRow(tw, cfg, m, shards, func(mode string) *result { return find(shape, m.name, mode, shards) })
 			}
-			if !measured {
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t", m.name)
-			for _, mode := range cfg.syncModes {
-				if r := find(shape, m.name, mode); r != nil {
-					fmt.Fprintf(tw, "%.4g\t", r.Value)
-				} else {
-					fmt.Fprint(tw, "-\t")
-				}
-			}
-			verdict := ""
-			if r := find(shape, m.name, jetstream.SyncInterval); r != nil && m.ok != nil {
-				verdict = "  MISS"
-				if m.ok(r.Value) {
-					verdict = "  ok"
-				}
-			}
-			fmt.Fprintf(tw, "%s\t%s%s\t\n", m.unit, m.target, verdict)
 		}
 		tw.Flush()
 	}
+	printFootnotes(w, cfg, notes)
+}
+
+// printRow prints one metric's row (for one shard count in the cluster
+// shape) if any mode measured it.
+func printRow(tw io.Writer, cfg *config, m metric, shards int, find func(mode string) *result) {
+	measured := false
+	for _, mode := range cfg.syncModes {
+		measured = measured || find(mode) != nil
+	}
+	if !measured {
+		return
+	}
+	name := m.name
+	if shards > 0 {
+		name = fmt.Sprintf("%s shards=%d", m.name, shards)
+	}
+	fmt.Fprintf(tw, "%s\t", name)
+	for _, mode := range cfg.syncModes {
+		if r := find(mode); r != nil {
+			fmt.Fprintf(tw, "%.4g\t", r.Value)
+		} else {
+			fmt.Fprint(tw, "-\t")
+		}
+	}
+	verdict := ""
+	if r := find(jetstream.SyncInterval); r != nil && m.ok != nil {
+		verdict = "  MISS"
+		if m.ok(r.Value) {
+			verdict = "  ok"
+		}
+	}
+	fmt.Fprintf(tw, "%s\t%s%s\t\n", m.unit, m.target, verdict)
+}
+
+// printFootnotes says what each figure measured, then the notes.
+func printFootnotes(w io.Writer, cfg *config, notes []string) {
 	fmt.Fprintln(w)
 	if cfg.runs("latency") {
 		fmt.Fprintf(w, "start/e2e: %d x %d runs of 3 sequential no-op activities, one at a time (after %d warm-up runs); close observed via %s (deployed: client.GetResult per run).\n",
@@ -74,6 +95,10 @@ func printTable(w io.Writer, cfg *config, rs []*result, notes []string) {
 			"cpu_per_wf_ms: CPU time of every process of the deployment (deployed: foreman-engine and the worker/client process) over the measured time / runs completed in it; "+
 			"index_lag_p99_ms (deployed): the search API's lag (age of the oldest history batch not yet indexed) asked every %s meanwhile.\n",
 			cfg.reps, cfg.duration, cfg.tpWarmup, cfg.concurrency, lagEvery)
+	}
+	if cfg.measures(shapeCluster, "cluster") {
+		fmt.Fprintf(w, "cluster: as throughput (%d x %s after %s, %d goroutines), on the cluster shape, per shard count.\n",
+			cfg.reps, cfg.duration, cfg.tpWarmup, cfg.concurrency)
 	}
 	if cfg.measures(shapeInProcess, "rss") {
 		fmt.Fprintf(w, "rss: %d x %d runs blocked on AwaitApproval; VmRSS of the worker process alone (a child process, after runtime.GC) once all recorded ApprovalRequested.\n",
@@ -91,6 +116,9 @@ func printTable(w io.Writer, cfg *config, rs []*result, notes []string) {
 
 // shapeDesc says which processes and connections a shape's figures used.
 func shapeDesc(cfg *config, shape string) string {
+	if shape == shapeCluster {
+		return clusterDesc()
+	}
 	if shape == shapeDeployed {
 		conns := "the worker and the client each on their own NATS connection"
 		if cfg.sharedConn {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/user"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -71,6 +72,14 @@ type StartOptions struct {
 	ID            string // required
 	TaskQueue     string // required
 	IDReusePolicy IDReusePolicy
+	// SearchAttributes are the run's custom search attributes from its
+	// first event on.
+	SearchAttributes map[string]SearchAttribute
+
+	// scheduledBy and scheduledAt: the schedule and fire that start the
+	// run (schedule_exec.go).
+	scheduledBy string
+	scheduledAt time.Time
 }
 
 // Run names one run of a workflow.
@@ -93,6 +102,9 @@ func validateStart(opts StartOptions) error {
 	}
 	if err := CheckTaskQueue(opts.TaskQueue); err != nil {
 		return fmt.Errorf("start %s: %w", opts.ID, err)
+	}
+	if err := checkSearchAttributes(opts.SearchAttributes); err != nil {
+		return fmt.Errorf("start %s: %w: %w", opts.ID, ErrInvalidArgument, err)
 	}
 	switch opts.IDReusePolicy {
 	case "", AllowDuplicate, AllowDuplicateFailedOnly, RejectDuplicate:
@@ -161,7 +173,8 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 	runID := uuid.NewString()
 	now := clockOf(c.store).Now().UTC()
 	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: 1, Type: EventWorkflowStarted, Time: now, Attrs: &WorkflowStarted{
-		WorkflowID: opts.ID, RunID: runID, WorkflowType: FuncName(workflow), TaskQueue: opts.TaskQueue, Input: raw, Identity: c.principal, OnBehalfOf: c.onBehalfOf}}}}
+		WorkflowID: opts.ID, RunID: runID, WorkflowType: FuncName(workflow), TaskQueue: opts.TaskQueue, Input: raw, Identity: c.principal, OnBehalfOf: c.onBehalfOf,
+		SearchAttributes: opts.SearchAttributes, ScheduledBy: opts.scheduledBy, ScheduledStartTime: opts.scheduledAt.UTC()}}}}
 	if sig != nil {
 		s := *sig
 		s.ID, s.Time = 2, now

@@ -157,6 +157,10 @@ type WorkflowInfo struct {
 	RunID        string
 	WorkflowType string
 	TaskQueue    string
+	// ScheduledBy names the schedule that started the run (or the run it
+	// continues), ScheduledStartTime the fire's nominal time.
+	ScheduledBy        string
+	ScheduledStartTime time.Time
 }
 
 // IsReplaying tells whether the code is re-executing recorded history (use

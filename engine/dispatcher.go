@@ -236,7 +236,8 @@ func deriveCancelNotice(ctx context.Context, s Store, h BatchHeader, _ Event, a 
 // redelivery is a no-op), then its first batch is appended.
 func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time, a *WorkflowContinuedAsNew) error {
 	b := &Batch{Kind: BatchExternal, Events: []Event{{ID: 1, Type: EventWorkflowStarted, Time: at, Attrs: &WorkflowStarted{
-		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID, Parent: a.Parent}}}}
+		WorkflowID: h.WorkflowID, RunID: a.NewRunID, WorkflowType: a.WorkflowType, TaskQueue: h.TaskQueue, Input: a.Input, ContinuedFrom: h.RunID, Parent: a.Parent,
+		ScheduledBy: a.ScheduledBy, ScheduledStartTime: a.ScheduledStartTime}}}}
 	for i, sig := range a.Signals {
 		b.Events = append(b.Events, Event{ID: int64(i + 2), Type: EventSignalReceived, Time: at, Attrs: &sig})
 	}

@@ -25,6 +25,12 @@ type WorkflowStarted struct {
 	ContinuedFrom string `json:"continued_from,omitempty"`
 	// Parent is set on a child run (ExecuteChildWorkflow).
 	Parent *ParentRef `json:"parent,omitempty"`
+	// SearchAttributes given at the start (StartOptions).
+	SearchAttributes map[string]SearchAttribute `json:"search_attributes,omitempty"`
+	// ScheduledBy names the schedule that started the run (or the run it
+	// continues), ScheduledStartTime the fire's nominal time.
+	ScheduledBy        string    `json:"scheduled_by,omitempty"`
+	ScheduledStartTime time.Time `json:"scheduled_start_time,omitzero"`
 }
 
 // WorkflowTaskCompleted ends every batch a workflow task writes.
@@ -244,6 +250,10 @@ type WorkflowContinuedAsNew struct {
 	Signals      []SignalReceived `json:"signals,omitempty"`
 	// Parent: a child's continuation stays the parent's child.
 	Parent *ParentRef `json:"parent,omitempty"`
+	// ScheduledBy and ScheduledStartTime carry the schedule that started
+	// the chain over to the new run.
+	ScheduledBy        string    `json:"scheduled_by,omitempty"`
+	ScheduledStartTime time.Time `json:"scheduled_start_time,omitzero"`
 }
 
 // WorkflowReset closes a run (or marks an already closed one) because an

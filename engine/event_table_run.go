@@ -18,6 +18,13 @@ func init() {
 			fold: func(x *summary, e Event, a *WorkflowStarted) {
 				x.WorkflowID, x.RunID, x.Type, x.TaskQueue, x.Input, x.StartTime = a.WorkflowID, a.RunID, a.WorkflowType, a.TaskQueue, a.Input, e.Time
 				x.ResetFrom, x.StartedBy, x.Parent = a.ResetFrom, a.Identity, a.Parent
+				x.ScheduledBy, x.ScheduledStartTime = a.ScheduledBy, a.ScheduledStartTime
+				for k, v := range a.SearchAttributes {
+					if x.SearchAttributes == nil {
+						x.SearchAttributes = map[string]SearchAttribute{}
+					}
+					x.SearchAttributes[k] = v
+				}
 			},
 			line: func(n *EventNarrator, e Event, a *WorkflowStarted) string {
 				s := fmt.Sprintf("%s on queue %s", a.WorkflowType, a.TaskQueue) + n.by(a.Identity, a.OnBehalfOf)

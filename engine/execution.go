@@ -144,6 +144,10 @@ type Execution struct {
 	// outcome once their handler returned.
 	Updates []UpdateInfo `json:"updates,omitempty"`
 	PendingWork
+	// ScheduledBy names the schedule that started the run (or the run it
+	// continues); ScheduledStartTime is the fire's nominal time.
+	ScheduledBy        string    `json:"scheduled_by,omitempty"`
+	ScheduledStartTime time.Time `json:"scheduled_start_time,omitzero"`
 }
 
 // OperatorAction is one operator action a run's history records.

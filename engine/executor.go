@@ -371,7 +371,8 @@ func (env *workflowEnv) signalChannel(name string) *channelImpl {
 
 // start creates the root coroutine for the workflow function.
 func (env *workflowEnv) start(a *WorkflowStarted) error {
-	env.info = WorkflowInfo{WorkflowID: a.WorkflowID, RunID: a.RunID, WorkflowType: a.WorkflowType, TaskQueue: a.TaskQueue}
+	env.info = WorkflowInfo{WorkflowID: a.WorkflowID, RunID: a.RunID, WorkflowType: a.WorkflowType, TaskQueue: a.TaskQueue,
+		ScheduledBy: a.ScheduledBy, ScheduledStartTime: a.ScheduledStartTime}
 	env.parent = a.Parent
 	fn, ok := env.reg.workflow(a.WorkflowType)
 	if !ok {

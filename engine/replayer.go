@@ -70,7 +70,8 @@ func (r *WorkflowReplayer) ReplayWorkflowHistory(events []Event) error {
 		return fail(errors.New("the history is empty"))
 	}
 	if s, ok := events[0].Attrs.(*WorkflowStarted); ok { // named in errors even when it does not start
-		env.info = WorkflowInfo{WorkflowID: s.WorkflowID, RunID: s.RunID, WorkflowType: s.WorkflowType, TaskQueue: s.TaskQueue}
+		env.info = WorkflowInfo{WorkflowID: s.WorkflowID, RunID: s.RunID, WorkflowType: s.WorkflowType, TaskQueue: s.TaskQueue,
+			ScheduledBy: s.ScheduledBy, ScheduledStartTime: s.ScheduledStartTime}
 	}
 	for i, b := range batchesOf(events) {
 		if err := env.applyBatch(StoredBatch{Seq: uint64(i + 1)}, b); err != nil {

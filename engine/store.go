@@ -96,9 +96,11 @@ type HistoryStore interface {
 	// ctx.Err()).
 	FollowHistory(ctx context.Context, runID string, afterSeq uint64, fn func(StoredBatch) error) error
 	// ConsumeHistory delivers every batch of every run, at least once and in
-	// append order, to a durable consumer named durable; a batch is
-	// acknowledged when fn returns nil and redelivered otherwise. It blocks
-	// until ctx ends.
+	// the run's append order, to a durable consumer named durable; a batch
+	// is acknowledged when fn returns nil and redelivered otherwise. It
+	// blocks until ctx ends. A store that spreads runs over several streams
+	// (the jetstream store's shards) may call fn concurrently, once per
+	// stream, each call with one stream's batches.
 	ConsumeHistory(ctx context.Context, durable string, fn func([]StoredBatch) error) error
 }
 

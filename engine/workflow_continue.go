@@ -44,5 +44,6 @@ func (env *workflowEnv) continueAsNew(seq int64, can *ContinueAsNewError) {
 		}
 	}
 	env.addCommand(&command{typ: EventWorkflowContinuedAsNew, desc: fmt.Sprintf("continues as new (seq %d)", seq),
-		attrs: &WorkflowContinuedAsNew{Seq: seq, NewRunID: uuid.NewString(), WorkflowType: env.info.WorkflowType, Input: raw, Signals: carried, Parent: env.parent}})
+		attrs: &WorkflowContinuedAsNew{Seq: seq, NewRunID: uuid.NewString(), WorkflowType: env.info.WorkflowType, Input: raw, Signals: carried, Parent: env.parent,
+			ScheduledBy: env.info.ScheduledBy, ScheduledStartTime: env.info.ScheduledStartTime}})
 }

@@ -38,6 +38,9 @@ func Boot(ctx context.Context, opts Options, log *slog.Logger) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	if n.Server != nil {
+		n.Server.SetShards(n.Store.Shards())
+	}
 	return n, nil
 }
 

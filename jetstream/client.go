@@ -33,16 +33,28 @@ func OpenExisting(ctx context.Context, nc *nats.Conn, opts Options) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}, clock: newServerClock()}
-	for name, dst := range map[string]*natsjs.Stream{HistoryStream: &s.history, TasksStream: &s.tasks, TimersStream: &s.timers} {
-		st, err := js.Stream(ctx, name)
+	recorded, err := recordedShards(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	if recorded == 0 {
+		return nil, fmt.Errorf("%w: stream %s not found on %s (start foreman-engine against this server first)", ErrNoEngine, HistoryStream, nc.ConnectedUrlRedacted())
+	}
+	lay, err := chooseShards(recorded, opts.Shards)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}, clock: newServerClock(), lay: lay}
+	streams := map[string]natsjs.Stream{}
+	for _, cfg := range streamConfigs(opts, lay) {
+		st, err := js.Stream(ctx, cfg.Name)
 		if errors.Is(err, natsjs.ErrStreamNotFound) {
-			return nil, fmt.Errorf("%w: stream %s not found on %s (start foreman-engine against this server first)", ErrNoEngine, name, nc.ConnectedUrlRedacted())
+			return nil, fmt.Errorf("%w: stream %s not found on %s (start foreman-engine against this server first)", ErrNoEngine, cfg.Name, nc.ConnectedUrlRedacted())
 		}
 		if err != nil {
-			return nil, fmt.Errorf("opening stream %s: %w", name, err)
+			return nil, fmt.Errorf("opening stream %s: %w", cfg.Name, err)
 		}
-		*dst = st
+		streams[cfg.Name] = st
 		if info := st.CachedInfo(); info != nil {
 			s.clock.observe(info.TimeStamp)
 		}
@@ -57,7 +69,7 @@ func OpenExisting(ctx context.Context, nc *nats.Conn, opts Options) (*Store, err
 		}
 		*dst = kv
 	}
-	if s.dg, err = newDirectGetter(nc, HistoryStream); err != nil {
+	if err := s.bindStreams(streams); err != nil {
 		return nil, err
 	}
 	return s, nil

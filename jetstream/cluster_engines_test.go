@@ -23,8 +23,15 @@ import (
 // task it publishes carries the timer's message id, so the three firings
 // store one task, and a worker drops a late duplicate against history), and
 // keeps its own index from the whole history stream.
-func TestClusterSeveralEngines(t *testing.T) {
-	r := newLossRig(t, nil)
+func TestClusterSeveralEngines(t *testing.T) { severalEngines(t, 0) }
+
+// The same with 3 history and task shards: the dispatcher is then one
+// durable per shard, shared the same way, and each index follows the
+// sourced FM_HISTORY, which holds every shard's batches.
+func TestClusterSeveralEnginesSharded(t *testing.T) { severalEngines(t, 3) }
+
+func severalEngines(t *testing.T, shards int) {
+	r := newShardedLossRig(t, nil, shards)
 	type instance struct {
 		node *jetstream.Node
 		ix   *visibility.Index

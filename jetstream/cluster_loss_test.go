@@ -85,6 +85,8 @@ type lossRig struct {
 	ctx                    context.Context
 	engine, worker, client *jetstream.Node
 
+	shards int // the store's history and task shards (0: one)
+
 	mu    sync.Mutex
 	execs map[string]int // activity executions by run id and seq
 }
@@ -93,6 +95,11 @@ type lossRig struct {
 // creates the R3 streams), then the worker and the client on the URL place
 // returns (nil: the whole list too).
 func newLossRig(t *testing.T, place func(*testCluster) string) *lossRig {
+	return newShardedLossRig(t, place, 0)
+}
+
+// newShardedLossRig is newLossRig on a store with that many shards.
+func newShardedLossRig(t *testing.T, place func(*testCluster) string, shards int) *lossRig {
 	if testing.Short() {
 		t.Skip("node loss under load takes tens of seconds")
 	}
@@ -103,7 +110,7 @@ func newLossRig(t *testing.T, place func(*testCluster) string) *lossRig {
 	if os.Getenv("FOREMAN_CLUSTER_LOSS") == "" {
 		t.Skip("node loss under load: run with make test-cluster (FOREMAN_CLUSTER_LOSS=1)")
 	}
-	r := &lossRig{t: t, c: newTestCluster(t, 3), execs: map[string]int{}}
+	r := &lossRig{t: t, c: newTestCluster(t, 3), execs: map[string]int{}, shards: shards}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	r.ctx = ctx
@@ -124,7 +131,7 @@ func newLossRig(t *testing.T, place func(*testCluster) string) *lossRig {
 
 // boot connects a store to url with R3 streams; the test closes it.
 func (r *lossRig) boot(name, url string) *jetstream.Node {
-	n, err := jetstream.Boot(r.ctx, jetstream.Options{NATSURL: url, Replicas: 3, Name: name, Logger: clusterTestLogger()}, clusterTestLogger())
+	n, err := jetstream.Boot(r.ctx, jetstream.Options{NATSURL: url, Replicas: 3, Shards: r.shards, Name: name, Logger: clusterTestLogger()}, clusterTestLogger())
 	if err != nil {
 		r.t.Fatalf("boot %s on the cluster: %v", name, err)
 	}

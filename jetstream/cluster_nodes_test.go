@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -18,7 +19,7 @@ import (
 // hard and restarted on the same ports and store directories, as a machine
 // that dies and comes back.
 type testCluster struct {
-	t    *testing.T
+	t    testing.TB
 	mu   sync.Mutex
 	opts []*server.Options
 	srv  []*server.Server // nil while a node is down
@@ -26,7 +27,7 @@ type testCluster struct {
 }
 
 // newTestCluster starts n clustered JetStream servers on fixed ports.
-func newTestCluster(t *testing.T, n int) *testCluster {
+func newTestCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
 	clientPorts, routePorts := freePorts(t, n), freePorts(t, n)
 	var routes []*url.URL
@@ -73,26 +74,11 @@ func (c *testCluster) waitPeers(d time.Duration) {
 func (c *testCluster) allPeersCurrent() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range c.srv {
-		if s == nil || !s.JetStreamIsLeader() {
-			continue
-		}
-		jsz, err := s.Jsz(nil)
-		if err != nil || jsz.Meta == nil || len(jsz.Meta.Replicas) != len(c.srv)-1 {
-			return false
-		}
-		for _, p := range jsz.Meta.Replicas {
-			if !p.Current || p.Offline {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+	return jstest.MetaPeersCurrent(c.srv)
 }
 
 // freePorts returns n ports free at the time of the call.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	ports := make([]int, n)
 	var ls []net.Listener
 	for i := range ports {

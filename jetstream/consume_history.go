@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -31,6 +32,11 @@ const (
 // batches after a backoff, keeping them in progress meanwhile: a Nak would
 // let later batches of the same run overtake them. It returns ctx.Err()
 // when ctx ends.
+//
+// In a sharded store each shard's stream has its own durable of that name,
+// consumed concurrently: fn may be called from several goroutines at once,
+// each call with batches of one shard (a run's batches keep their order,
+// a run living on one shard).
 func (s *Store) ConsumeHistory(ctx context.Context, durable string, fn func([]engine.StoredBatch) error) error {
 	if err := checkToken("durable consumer name", durable, 64); err != nil {
 		return fmt.Errorf("consuming history: %w", err)
@@ -46,20 +52,28 @@ func (s *Store) ConsumeHistory(ctx context.Context, durable string, fn func([]en
 		ReplayPolicy:  natsjs.ReplayInstantPolicy,
 		Replicas:      s.opts.Replicas,
 	}
-	hc := &historyConsumer{s: s, durable: durable, fn: fn, acked: newSeqRing(recentAcked)}
-	bo := backoff.Loop{Policy: retryLoop}
-	for {
-		err := hc.run(ctx, cfg)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		s.log.Warn("history consumer restarting", "durable", durable, "err", err)
-		bo.Wait(ctx)
+	var wg sync.WaitGroup
+	for i := range s.lay.n {
+		hc := &historyConsumer{s: s, stream: s.lay.historyStream(i), durable: durable, fn: fn, acked: newSeqRing(recentAcked)}
+		wg.Go(func() {
+			bo := backoff.Loop{Policy: retryLoop}
+			for {
+				err := hc.run(ctx, cfg)
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Warn("history consumer restarting", "durable", durable, "stream", hc.stream, "err", err)
+				bo.Wait(ctx)
+			}
+		})
 	}
+	wg.Wait()
+	return ctx.Err()
 }
 
 type historyConsumer struct {
 	s       *Store
+	stream  string
 	durable string
 	fn      func([]engine.StoredBatch) error
 	acked   *seqRing
@@ -67,7 +81,7 @@ type historyConsumer struct {
 
 // run consumes until ctx ends or the message iterator fails.
 func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) error {
-	cons, err := hc.s.ensureConsumer(ctx, HistoryStream, cfg)
+	cons, err := hc.s.ensureConsumer(ctx, hc.stream, cfg)
 	if err != nil {
 		return err
 	}

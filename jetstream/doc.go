@@ -8,6 +8,12 @@
 //	                                   read with batched direct get (server 2.11+)
 //	FM_TASKS    fm.t.<wf|act>.<queue>  work queue, one durable pull consumer per subject
 //	FM_TIMERS   fm.tm.<key>            one message per timer key (MaxMsgsPerSubject 1)
+//
+//	with N > 1 shards (shards.go; N fixed with the data, in FM_HISTORY's metadata):
+//	FM_HISTORY_<i>  fm.h.<i>.<runID>             shard i's histories
+//	FM_TASKS_<i>    fm.ts.<i>.<wf|act>.<queue>   shard i's task queues
+//	FM_HISTORY      (no subjects)                every shard sourced, for readers of all history
+//
 //	KV fm_runs                         base64url(workflow id) -> JSON engine.RunRecord
 //	KV fm_heartbeats                   activity attempt key -> newest heartbeat
 //	KV fm_workers                      <queue>.<instance> -> worker announcement (per-entry TTL)

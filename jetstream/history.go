@@ -14,14 +14,15 @@ import (
 	"github.com/foremanhq/foreman/engine"
 )
 
-// appendHistory (AppendHistory, observe.go) publishes one batch on fm.h.<runID> if the run's last batch
+// appendHistory (AppendHistory, observe.go) publishes one batch on the run's subject (fm.h.<runID>,
+// or fm.h.<shard>.<runID> in a sharded store) if the run's last batch
 // is still at expectedSeq (the server checks
 // Nats-Expected-Last-Subject-Sequence; 0 means "no batch yet"). One round
 // trip. A retried append with the same msgID returns the original
 // sequence: inside the server's duplicate window (2 minutes) by dedupe, and
 // at any time when the batch right after expectedSeq carries msgID.
 func (s *Store) appendHistory(ctx context.Context, h engine.BatchHeader, data []byte, expectedSeq uint64, msgID string) (uint64, error) {
-	subj, err := historySubject(h.RunID)
+	subj, shard, err := s.lay.historySubject(h.RunID)
 	if err != nil {
 		return 0, fmt.Errorf("appending history: %w", err)
 	}
@@ -50,7 +51,7 @@ func (s *Store) appendHistory(ctx context.Context, h engine.BatchHeader, data []
 			// nats-server checks the expected sequence before the
 			// duplicate window, so a retry of an append that did land
 			// conflicts: see whether the batch after expectedSeq is ours.
-			if seq, ok := s.appendedAs(ctx, subj, expectedSeq, msgID); ok {
+			if seq, ok := s.appendedAs(ctx, shard, subj, expectedSeq, msgID); ok {
 				return seq, nil
 			}
 		}
@@ -61,10 +62,10 @@ func (s *Store) appendHistory(ctx context.Context, h engine.BatchHeader, data []
 
 // appendedAs reports the sequence of the batch that follows expectedSeq on
 // subj if it carries msgID.
-func (s *Store) appendedAs(ctx context.Context, subj string, expectedSeq uint64, msgID string) (uint64, bool) {
+func (s *Store) appendedAs(ctx context.Context, shard int, subj string, expectedSeq uint64, msgID string) (uint64, bool) {
 	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
-	res, err := s.dg.get(ctx, expectedSeq+1, subj, 1)
+	res, err := s.dgs[shard].get(ctx, expectedSeq+1, subj, 1)
 	if err != nil || len(res.msgs) == 0 || res.msgs[0].Header.Get(hdrMsgID) != msgID {
 		return 0, false
 	}
@@ -75,7 +76,7 @@ func (s *Store) appendedAs(ctx context.Context, subj string, expectedSeq uint64,
 // ReadHistory reads the run's batches after afterSeq with batched direct
 // gets: up to 256 batches per round trip.
 func (s *Store) ReadHistory(ctx context.Context, runID string, afterSeq uint64) ([]engine.StoredBatch, error) {
-	subj, err := historySubject(runID)
+	subj, shard, err := s.lay.historySubject(runID)
 	if err != nil {
 		return nil, fmt.Errorf("reading history: %w", err)
 	}
@@ -84,7 +85,7 @@ func (s *Store) ReadHistory(ctx context.Context, runID string, afterSeq uint64) 
 	out := []engine.StoredBatch{}
 	seq := afterSeq + 1
 	for {
-		res, err := s.dg.get(ctx, seq, subj, directGetBatch)
+		res, err := s.dgs[shard].get(ctx, seq, subj, directGetBatch)
 		if err != nil {
 			return nil, fmt.Errorf("reading history of run %s: %w", runID, err)
 		}
@@ -114,11 +115,11 @@ func (s *Store) ReadHistory(ctx context.Context, runID string, afterSeq uint64) 
 
 // LastBatch returns the run's newest batch (direct get, last by subject).
 func (s *Store) LastBatch(ctx context.Context, runID string) (engine.StoredBatch, error) {
-	subj, err := historySubject(runID)
+	subj, shard, err := s.lay.historySubject(runID)
 	if err != nil {
 		return engine.StoredBatch{}, fmt.Errorf("reading last batch: %w", err)
 	}
-	m, err := s.history.GetLastMsgForSubject(ctx, subj)
+	m, err := s.histShards[shard].GetLastMsgForSubject(ctx, subj)
 	if errors.Is(err, natsjs.ErrMsgNotFound) {
 		return engine.StoredBatch{}, fmt.Errorf("last batch of run %s: %w", runID, engine.ErrNotFound)
 	}
@@ -136,7 +137,7 @@ func (s *Store) LastBatch(ctx context.Context, runID string) (engine.StoredBatch
 // FollowHistory streams the run's batches after afterSeq through an
 // ordered consumer: existing ones, then new ones as they are appended.
 func (s *Store) FollowHistory(ctx context.Context, runID string, afterSeq uint64, fn func(engine.StoredBatch) error) error {
-	subj, err := historySubject(runID)
+	subj, shard, err := s.lay.historySubject(runID)
 	if err != nil {
 		return fmt.Errorf("following history: %w", err)
 	}
@@ -145,7 +146,7 @@ func (s *Store) FollowHistory(ctx context.Context, runID string, afterSeq uint64
 		cfg.DeliverPolicy = natsjs.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = afterSeq + 1
 	}
-	return s.followOrdered(ctx, HistoryStream, cfg, func(m natsjs.Msg) error {
+	return s.followOrdered(ctx, s.lay.historyStream(shard), cfg, func(m natsjs.Msg) error {
 		b, err := batchFromJS(m)
 		if err != nil {
 			return fmt.Errorf("following history of run %s: %w", runID, err)

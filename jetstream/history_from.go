@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/foremanhq/foreman/engine"
@@ -44,7 +47,7 @@ func (s *Store) consumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatc
 		return fmt.Errorf("consuming history from seq %d: max %d: want at least 1", afterSeq, maxBatches)
 	}
 	cfg := natsjs.OrderedConsumerConfig{
-		FilterSubjects:    []string{historySubjects},
+		FilterSubjects:    []string{s.lay.historyFilter()},
 		DeliverPolicy:     natsjs.DeliverAllPolicy,
 		InactiveThreshold: 15 * time.Second,
 		HeadersOnly:       headersOnly,
@@ -138,9 +141,29 @@ func (s *Store) consumeHistoryFrom(ctx context.Context, afterSeq uint64, maxBatc
 	}
 }
 
+// sourcedWait bounds how long LastHistorySeq waits for FM_HISTORY to
+// source the shards. After a node loss the server re-establishes sourcing
+// on its own, which took longer than a request's bound under the race
+// detector; meanwhile the position is FM_HISTORY's as it is, which is all
+// a result wait needs (it reads from there on, and a later close is
+// sourced after it), rather than an error that failed the wait.
+const sourcedWait = 2 * time.Second
+
 // LastHistorySeq is the stream position of the newest history batch (0 when
 // there is none): where a reader of the whole history stands when caught up.
+// In a sharded store it is FM_HISTORY's once that holds every batch the
+// shards held when it was called (the server sources them a moment
+// later), so that a reader reaching it has seen a write made before; if
+// sourcing lags more than sourcedWait, FM_HISTORY's position as it is.
 func (s *Store) LastHistorySeq(ctx context.Context) (uint64, error) {
+	if s.lay.sharded() {
+		wctx, cancel := context.WithTimeout(ctx, sourcedWait)
+		err := s.waitSourced(wctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("history shards not yet sourced into FM_HISTORY; using its position as it is", "err", err)
+		}
+	}
 	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
 	info, err := s.history.Info(ctx)
@@ -148,6 +171,46 @@ func (s *Store) LastHistorySeq(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("reading the last history position: %w", err)
 	}
 	return info.State.LastSeq, nil
+}
+
+// waitSourced waits until FM_HISTORY has sourced every shard up to the
+// shard's last batch now: the newest batch it holds of each shard's
+// subjects names, in its Nats-Stream-Source header ("<stream> <seq> …"),
+// the shard's sequence it came from.
+func (s *Store) waitSourced(ctx context.Context) error {
+	for i, st := range s.histShards {
+		info, err := st.Info(ctx)
+		if err != nil {
+			return err
+		}
+		want := info.State.LastSeq
+		for want > 0 {
+			m, err := s.history.GetLastMsgForSubject(ctx, s.lay.historyPrefix(i)+"*")
+			if err != nil && !errors.Is(err, natsjs.ErrMsgNotFound) {
+				return err
+			}
+			if err == nil && sourcedSeq(m.Header) >= want {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s to source %s up to seq %d: %w", HistoryStream, s.lay.historyStream(i), want, ctx.Err())
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// sourcedSeq is the source stream's sequence of a sourced message, 0 if
+// it names none.
+func sourcedSeq(h nats.Header) uint64 {
+	f := strings.Fields(h.Get(hdrStreamSource))
+	if len(f) < 2 {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(f[1], 10, 64)
+	return seq
 }
 
 // HistoryBatchTime is when the history batch at stream position seq was

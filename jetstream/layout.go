@@ -80,56 +80,64 @@ const (
 	hdrTimeStamp        = "Nats-Time-Stamp"
 	hdrNumPending       = "Nats-Num-Pending"
 	hdrLastSequence     = "Nats-Last-Sequence"
+	hdrStreamSource     = "Nats-Stream-Source"
 	hdrStatus           = "Status"
 	hdrStatusDescriptor = "Description"
 )
 
-// streamConfigs is the wanted configuration of every stream.
-func streamConfigs(o Options) []natsjs.StreamConfig {
-	return []natsjs.StreamConfig{
-		{
-			Name:        HistoryStream,
-			Description: "Foreman run histories, one subject per run",
-			Subjects:    []string{historySubjects},
-			Storage:     natsjs.FileStorage,
-			Retention:   natsjs.LimitsPolicy,
-			Discard:     natsjs.DiscardNew,
-			MaxMsgs:     -1,
-			MaxBytes:    -1,
-			MaxAge:      0,
-			MaxMsgSize:  -1,
-			Duplicates:  duplicateWindow,
-			AllowDirect: true,
-			Replicas:    o.Replicas,
-		},
-		{
-			Name:        TasksStream,
-			Description: "Foreman workflow and activity task queues",
-			Subjects:    []string{taskSubjects},
-			Storage:     natsjs.FileStorage,
-			Retention:   natsjs.WorkQueuePolicy,
-			Discard:     natsjs.DiscardNew,
-			MaxMsgs:     -1,
-			MaxBytes:    -1,
-			MaxMsgSize:  -1,
-			Duplicates:  duplicateWindow,
-			Replicas:    o.Replicas,
-		},
-		{
-			Name:              TimersStream,
-			Description:       "Foreman durable timers, one message per key",
-			Subjects:          []string{timerSubjects},
-			Storage:           natsjs.FileStorage,
-			Retention:         natsjs.LimitsPolicy,
-			Discard:           natsjs.DiscardOld,
-			MaxMsgs:           -1,
-			MaxBytes:          -1,
-			MaxMsgSize:        -1,
-			MaxMsgsPerSubject: 1,
-			Duplicates:        duplicateWindow,
-			Replicas:          o.Replicas,
-		},
+// streamConfigs is the wanted configuration of every stream of a store
+// laid out as l: the history and task streams of every shard (shards.go),
+// the sourced FM_HISTORY of a sharded store, and the timers. FM_HISTORY
+// comes after the shards it sources: created first, the server found no
+// source streams and retried sourcing them with a backoff, and every
+// reader of all history lagged seconds behind. It records the layout, so
+// a first start interrupted before it leaves empty shard streams and no
+// record: the next start creates the layout it is given again (or one
+// shard, whose streams do not overlap the shards' subjects).
+func streamConfigs(o Options, l layout) []natsjs.StreamConfig {
+	if !l.sharded() {
+		return []natsjs.StreamConfig{historyConfig(o), tasksConfig(o), timersConfig(o)}
 	}
+	var out []natsjs.StreamConfig
+	for i := range l.n {
+		out = append(out, l.shardConfigs(o, i)...)
+	}
+	return append(out, l.aggregateConfig(o), timersConfig(o))
+}
+
+// streamConfig is what every stream of the store has in common: file
+// storage, no limits (a limit with DiscardOld would silently evict pending
+// tasks and timers), deduplication, the store's replicas.
+func streamConfig(o Options, name, description, subjects string, retention natsjs.RetentionPolicy, discard natsjs.DiscardPolicy) natsjs.StreamConfig {
+	return natsjs.StreamConfig{
+		Name:        name,
+		Description: description,
+		Subjects:    []string{subjects},
+		Storage:     natsjs.FileStorage,
+		Retention:   retention,
+		Discard:     discard,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxMsgSize:  -1,
+		Duplicates:  duplicateWindow,
+		Replicas:    o.Replicas,
+	}
+}
+
+func historyConfig(o Options) natsjs.StreamConfig {
+	c := streamConfig(o, HistoryStream, "Foreman run histories, one subject per run", historySubjects, natsjs.LimitsPolicy, natsjs.DiscardNew)
+	c.AllowDirect = true
+	return c
+}
+
+func tasksConfig(o Options) natsjs.StreamConfig {
+	return streamConfig(o, TasksStream, "Foreman workflow and activity task queues", taskSubjects, natsjs.WorkQueuePolicy, natsjs.DiscardNew)
+}
+
+func timersConfig(o Options) natsjs.StreamConfig {
+	c := streamConfig(o, TimersStream, "Foreman durable timers, one message per key", timerSubjects, natsjs.LimitsPolicy, natsjs.DiscardOld)
+	c.MaxMsgsPerSubject = 1
+	return c
 }
 
 // bucketConfigs is the wanted configuration of every KV bucket.
@@ -205,13 +213,6 @@ func checkDottedKey(what, s string) error {
 // [A-Za-z0-9_-].
 func CheckQueueName(name string) error { return checkToken("task queue name", name, maxQueueLen) }
 
-func historySubject(runID string) (string, error) {
-	if err := checkToken("run id", runID, maxRunIDLen); err != nil {
-		return "", err
-	}
-	return historySubjectPrefix + runID, nil
-}
-
 func checkTaskKind(kind engine.TaskKind) error {
 	if kind != engine.WorkflowTaskKind && kind != engine.ActivityTaskKind {
 		return fmt.Errorf("%w: task kind %q: must be %q or %q", ErrInvalidName, kind, engine.WorkflowTaskKind, engine.ActivityTaskKind)
@@ -219,14 +220,16 @@ func checkTaskKind(kind engine.TaskKind) error {
 	return nil
 }
 
-func taskSubject(kind engine.TaskKind, queue string) (string, error) {
+// checkedTaskSubject is a task queue's subject on shard i, after checking
+// the kind and the queue name.
+func (l layout) checkedTaskSubject(i int, kind engine.TaskKind, queue string) (string, error) {
 	if err := checkTaskKind(kind); err != nil {
 		return "", err
 	}
 	if err := CheckQueueName(queue); err != nil {
 		return "", err
 	}
-	return taskSubjectPrefix + string(kind) + "." + queue, nil
+	return l.taskSubject(i, string(kind), queue), nil
 }
 
 // taskConsumerName is the durable consumer of one task queue.

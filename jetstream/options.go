@@ -60,6 +60,11 @@ type Options struct {
 	// Replicas is the replica count of every stream and bucket: 1 (default)
 	// for one server, 3 for a cluster.
 	Replicas int
+	// Shards is how many history and task streams runs are spread over,
+	// by a hash of the run (shards.go): fixed when the data is created
+	// (default 1); 0 opens existing data with whatever it has, and a
+	// different count than the data has is refused (ErrShardsFixed).
+	Shards int
 	// Name is the client connection name shown by the server.
 	Name string
 	// AckWait is how long a delivered task or history batch may stay
@@ -91,6 +96,9 @@ func (o Options) Validate() error {
 	}
 	if o.Replicas < 0 || o.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("replicas %d: must be between 1 and 5", o.Replicas))
+	}
+	if o.Shards < 0 || o.Shards > MaxShards {
+		errs = append(errs, fmt.Errorf("shards %d: must be between 1 and %d", o.Shards, MaxShards))
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		errs = append(errs, fmt.Errorf("tls: certificate %q and key %q must be given together", o.TLSCert, o.TLSKey))

@@ -36,7 +36,7 @@ const (
 // every role: histories, run records, heartbeats, saved views, batch
 // journals, the user directory (public keys only) and the engine's
 // published signing key.
-var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket}
+var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket, "KV_" + SchedulesBucket}
 
 // auditStream is readable by operators and approvers, not viewers
 // (AUTH-CONTRACT.md §2).
@@ -58,25 +58,39 @@ type Perms struct {
 	Responses bool
 }
 
-// PermsFor is what NATS lets p publish and subscribe to; nil for admin.
-func PermsFor(p auth.Principal) *Perms {
+// PermsFor is what NATS lets p publish and subscribe to on a store with
+// one history and task shard; nil for admin.
+func PermsFor(p auth.Principal) *Perms { return PermsForShards(p, 1) }
+
+// PermsForShards is PermsFor on a store with that many shards (shards.go):
+// the same rights on every shard's streams.
+func PermsForShards(p auth.Principal, shards int) *Perms {
 	if p.Role == auth.Admin {
 		return nil
 	}
+	lay := layout{n: max(shards, 1)}
 	u := p.User
 	pr := &Perms{
 		PubAllow: []string{actPrefix + u + ".>", apiPrefix + "INFO", apiPrefix + "STREAM.INFO.*", apiPrefix + "STREAM.NAMES", apiPrefix + "STREAM.LIST"},
 		SubAllow: []string{InboxPrefix(u) + ".>"},
 	}
-	streams := readableStreams
+	streams := slices.Clone(readableStreams)
 	if p.Role == auth.Operator || p.Role == auth.Approver {
-		streams = append(slices.Clone(streams), auditStream)
+		streams = append(streams, auditStream)
+	}
+	durableStreams := []string{HistoryStream}
+	if lay.sharded() {
+		durableStreams = nil
+		for i := range lay.n {
+			streams = append(streams, lay.historyStream(i))
+			durableStreams = append(durableStreams, lay.historyStream(i))
+		}
 	}
 	for _, st := range streams {
 		pr.PubAllow = append(pr.PubAllow, readStream(st)...)
 	}
-	for st, names := range engineDurables {
-		for _, n := range names {
+	for _, st := range durableStreams {
+		for _, n := range engineDurables[HistoryStream] {
 			for _, op := range []string{"CONSUMER.CREATE.", "CONSUMER.MSG.NEXT.", "CONSUMER.DELETE."} {
 				pr.PubDeny = append(pr.PubDeny, apiPrefix+op+st+"."+n, apiPrefix+op+st+"."+n+".>")
 			}
@@ -101,13 +115,15 @@ func PermsFor(p auth.Principal) *Perms {
 	// operator events are signed by the engine).
 	pr.Responses = true
 	pr.PubAllow = append(pr.PubAllow,
-		historySubjects, taskSubjects, timerSubjects, cancelSubject,
+		lay.historyFilter(), lay.taskFilter(), timerSubjects, cancelSubject,
 		"$KV."+RunsBucket+".>", "$KV."+HeartbeatsBucket+".>", "$KV."+WorkersBucket+".>",
 		apiPrefix+"STREAM.MSG.DELETE."+TimersStream)
 	pr.SubAllow = append(pr.SubAllow, cancelSubject)
 	if len(p.Queues) == 0 {
-		pr.PubAllow = append(pr.PubAllow, readStream(TasksStream)...)
-		pr.PubAllow = append(pr.PubAllow, "$JS.ACK."+TasksStream+".>")
+		for i := range lay.n {
+			pr.PubAllow = append(pr.PubAllow, readStream(lay.taskStream(i))...)
+			pr.PubAllow = append(pr.PubAllow, "$JS.ACK."+lay.taskStream(i)+".>")
+		}
 		// Workers of a queue ask one another about eager activity
 		// attempts (worker_bus.go).
 		pr.PubAllow = append(pr.PubAllow, querySubjectPrefix+"*.w.*")
@@ -120,11 +136,14 @@ func PermsFor(p auth.Principal) *Perms {
 			// filter (the server refuses a body whose filter differs from
 			// the subject's), pulled and acked by name.
 			c := kind + "_" + q // taskConsumerName
-			pr.PubAllow = append(pr.PubAllow,
-				apiPrefix+"CONSUMER.CREATE."+TasksStream+"."+c+"."+taskSubjectPrefix+kind+"."+q,
-				apiPrefix+"CONSUMER.MSG.NEXT."+TasksStream+"."+c,
-				apiPrefix+"CONSUMER.INFO."+TasksStream+"."+c,
-				"$JS.ACK."+TasksStream+"."+c+".>")
+			for i := range lay.n {
+				st := lay.taskStream(i)
+				pr.PubAllow = append(pr.PubAllow,
+					apiPrefix+"CONSUMER.CREATE."+st+"."+c+"."+lay.taskSubject(i, kind, q),
+					apiPrefix+"CONSUMER.MSG.NEXT."+st+"."+c,
+					apiPrefix+"CONSUMER.INFO."+st+"."+c,
+					"$JS.ACK."+st+"."+c+".>")
+			}
 		}
 		pr.SubAllow = append(pr.SubAllow, querySubjectPrefix+q, querySubjectPrefix+q+".w.*")
 		pr.PubAllow = append(pr.PubAllow, querySubjectPrefix+q+".w.*")

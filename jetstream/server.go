@@ -26,6 +26,7 @@ type Server struct {
 	localKey  string          // public key of credsFile
 	base      *server.Options // as started, before the directory's users
 	usersMu   sync.Mutex
+	shards    atomic.Int32                       // the store's shard count (SetShards); 0 is one
 	logNames  *atomic.Pointer[map[string]string] // the log adapter's key -> user
 	authn     *nkeyAuthn                         // nil with NoAuth
 	once      sync.Once

@@ -12,8 +12,12 @@ import (
 	"github.com/foremanhq/foreman/internal/auth"
 )
 
+// SetShards tells the server how many history and task shards its store
+// has, for the permissions SetUsers gives (PermsForShards); before it, one.
+func (s *Server) SetShards(n int) { s.shards.Store(int32(n)) }
+
 // SetUsers makes the embedded server accept the active users of recs,
-// each with its role's permissions (PermsFor), besides the engine's own
+// each with its role's permissions (PermsForShards), besides the engine's own
 // key, which keeps every right. New connections are checked against the
 // new set at once; the open connections of a user who is no longer in it
 // (revoked) or whose permissions changed are closed, so that a revoked
@@ -34,7 +38,7 @@ func (s *Server) SetUsers(recs []UserRecord) error {
 		if !r.Active() || r.Local || r.NKey == s.localKey || r.Validate() != nil {
 			continue
 		}
-		users[r.NKey] = &server.NkeyUser{Nkey: r.NKey, Permissions: PermsFor(r.Principal).natsPermissions()}
+		users[r.NKey] = &server.NkeyUser{Nkey: r.NKey, Permissions: PermsForShards(r.Principal, int(s.shards.Load())).natsPermissions()}
 		names[r.NKey] = r.User
 	}
 	old := s.authn.users.Load()

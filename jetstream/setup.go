@@ -17,6 +17,26 @@ import (
 // detector nats-server's stream update was seen racing the consumer
 // creation of another process starting at the same time.
 
+// setupAttempt bounds one stream or bucket request of Open: one sent while
+// the stream's leader changes (a node lost, or a shard's leader moved by
+// another engine's spreadLeaders) may never be answered, and nats.go gives
+// it no deadline of its own; a start that hung on one for minutes was seen
+// (TestClusterSeveralEnginesSharded).
+const setupAttempt = defaultTimeout
+
+// retrySetup runs fn with a bounded context until it does not time out
+// on its own, or ctx ends.
+func retrySetup[T any](ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, setupAttempt)
+		v, err := fn(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return v, err
+		}
+	}
+}
+
 // ensureStream creates the stream, or updates it when it is configured
 // otherwise than want, and returns it.
 func ensureStream(ctx context.Context, js natsjs.JetStream, want natsjs.StreamConfig) (natsjs.Stream, error) {

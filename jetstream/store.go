@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -37,11 +38,18 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 
-	history, tasks, timers natsjs.Stream
-	runs, heartbeats       natsjs.KeyValue
-	workers                natsjs.KeyValue // bound lazily by a client store (workers.go); under mu
+	// history holds every batch in one order: the one history stream, or
+	// the sourced FM_HISTORY of a sharded store (shards.go); readers of
+	// all history use it. Per-run reads and writes use shard streams.
+	history, timers  natsjs.Stream
+	lay              layout
+	histShards       []natsjs.Stream // by shard
+	taskShards       []natsjs.Stream // by shard
+	runs, heartbeats natsjs.KeyValue
+	workers          natsjs.KeyValue // bound lazily by a client store (workers.go); under mu
+	schedules        natsjs.KeyValue // bound lazily (schedules.go); under mu
 
-	dg *directGetter
+	dgs []*directGetter // batched direct gets, by history shard
 
 	clock *serverClock // the server's time, from what it stamps
 
@@ -49,6 +57,8 @@ type Store struct {
 	consumers map[string]bool // task consumers known to exist, by name
 
 	signing signingState // the operator-event key (signing.go)
+
+	stopSpread context.CancelFunc // ends spreadLeaders (shards_leaders.go); nil if none runs
 
 	// pubObs is told of every publish (observe.go).
 	pubObs atomic.Pointer[func(op string, took time.Duration, err error)]
@@ -74,10 +84,18 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
-	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}, clock: newServerClock()}
+	recorded, err := retrySetup(ctx, func(ctx context.Context) (int, error) { return recordedShards(ctx, js) })
+	if err != nil {
+		return nil, err
+	}
+	lay, err := chooseShards(recorded, opts.Shards)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{nc: nc, js: js, opts: opts, log: opts.logger(), consumers: map[string]bool{}, clock: newServerClock(), lay: lay}
 	streams := make(map[string]natsjs.Stream)
-	for _, cfg := range streamConfigs(opts) {
-		st, err := ensureStream(ctx, js, cfg)
+	for _, cfg := range streamConfigs(opts, lay) {
+		st, err := retrySetup(ctx, func(ctx context.Context) (natsjs.Stream, error) { return ensureStream(ctx, js, cfg) })
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +104,9 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 			s.clock.observe(info.TimeStamp) // the first sample: the server's now
 		}
 	}
-	s.history, s.tasks, s.timers = streams[HistoryStream], streams[TasksStream], streams[TimersStream]
+	if err := s.bindStreams(streams); err != nil {
+		return nil, err
+	}
 	buckets := make(map[string]natsjs.KeyValue)
 	for _, cfg := range bucketConfigs(opts) {
 		kv, err := ensureBucket(ctx, js, cfg)
@@ -96,9 +116,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 		buckets[cfg.Bucket] = kv
 	}
 	s.runs, s.heartbeats, s.workers = buckets[RunsBucket], buckets[HeartbeatsBucket], buckets[WorkersBucket]
-	if s.dg, err = newDirectGetter(nc, HistoryStream); err != nil {
-		return nil, err
-	}
+	s.spreadLeaders()
 	return s, nil
 }
 
@@ -106,8 +124,35 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 // connection given to Open.
 func (s *Store) Close() error {
 	var err error
-	s.closeOnce.Do(func() { err = s.dg.close() })
+	s.closeOnce.Do(func() {
+		if s.stopSpread != nil {
+			s.stopSpread()
+		}
+		for _, g := range s.dgs {
+			err = errors.Join(err, g.close())
+		}
+	})
 	return err
+}
+
+// bindStreams takes the store's streams from byName (every stream of its
+// layout) and opens a direct getter per history shard.
+func (s *Store) bindStreams(byName map[string]natsjs.Stream) error {
+	s.history, s.timers = byName[HistoryStream], byName[TimersStream]
+	s.histShards = make([]natsjs.Stream, s.lay.n)
+	s.taskShards = make([]natsjs.Stream, s.lay.n)
+	for i := range s.lay.n {
+		s.histShards[i], s.taskShards[i] = byName[s.lay.historyStream(i)], byName[s.lay.taskStream(i)]
+		g, err := newDirectGetter(s.nc, s.lay.historyStream(i))
+		if err != nil {
+			for _, g := range s.dgs {
+				_ = g.close()
+			}
+			return err
+		}
+		s.dgs = append(s.dgs, g)
+	}
+	return nil
 }
 
 // Conn is the connection the store uses.

@@ -22,6 +22,12 @@ const (
 	// taskPullExpiry is how long one pull request waits on the server; a
 	// new one follows at once, so it only bounds idle churn.
 	taskPullExpiry = 30 * time.Second
+	// shardedPullExpiry is taskPullExpiry in a sharded store, whose pull
+	// loops (one per shard) share a queue's slots: a request waiting on a
+	// quiet shard gives its slots back this often, to a shard with tasks
+	// that found none free (at least twice the heartbeat, as the server
+	// wants).
+	shardedPullExpiry = 2*taskPullHeartbeat + 500*time.Millisecond
 	// taskPullHeartbeat is how often the server tells that a waiting pull
 	// request is alive; two missed mean it is lost (a server restart, a
 	// consumer leader that moved), and a new one is sent. It is the
@@ -35,10 +41,11 @@ const (
 	handBackTimeout = defaultTimeout
 )
 
-// publishTask (PublishTask, observe.go) stores a task on fm.t.<kind>.<queue>; msgID (Nats-Msg-Id)
-// makes a republish inside the duplicate window harmless.
+// publishTask (PublishTask, observe.go) stores a task on fm.t.<kind>.<queue> (of the task's shard
+// in a sharded store); msgID (Nats-Msg-Id) makes a republish inside the
+// duplicate window harmless.
 func (s *Store) publishTask(ctx context.Context, kind engine.TaskKind, queue string, data []byte, msgID string) error {
-	subj, err := taskSubject(kind, queue)
+	subj, err := s.lay.checkedTaskSubject(s.lay.taskShard(msgID), kind, queue)
 	if err != nil {
 		return fmt.Errorf("publishing task: %w", err)
 	}
@@ -73,21 +80,50 @@ func (s *Store) publishTask(ctx context.Context, kind engine.TaskKind, queue str
 // back comes again with NumDelivered one higher: the server counts
 // deliveries, and cannot be told that one was never started.
 func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue string, maxInFlight int, fn func(engine.Delivery)) error {
-	subj, err := taskSubject(kind, queue)
-	if err != nil {
+	if _, err := s.lay.checkedTaskSubject(0, kind, queue); err != nil {
 		return fmt.Errorf("consuming tasks: %w", err)
 	}
 	if maxInFlight < 1 {
 		return fmt.Errorf("consuming %s tasks of %s: max in flight %d: must be at least 1", kind, queue, maxInFlight)
 	}
-	name := taskConsumerName(kind, queue)
 	slots := make(chan struct{}, maxInFlight) // a send takes a slot
+	if !s.lay.sharded() {
+		return s.consumeTaskShard(ctx, 0, kind, queue, maxInFlight, slots, fn)
+	}
+	// A sharded store: one pull loop per shard, sharing the slots. Each
+	// reserves at most its share for a pull request, so that a request
+	// waiting on a quiet shard does not hold every slot while another
+	// shard has tasks, and such a request ends within shardedPullExpiry
+	// to let a shard that found no free slot have them (the case when
+	// slots are fewer than shards, or all taken). fn is still called one
+	// at a time.
+	var mu sync.Mutex
+	one := func(d engine.Delivery) {
+		mu.Lock()
+		defer mu.Unlock()
+		fn(d)
+	}
+	share := max(1, (maxInFlight+s.lay.n-1)/s.lay.n)
+	var wg sync.WaitGroup
+	for i := range s.lay.n {
+		wg.Go(func() { _ = s.consumeTaskShard(ctx, i, kind, queue, share, slots, one) })
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// consumeTaskShard is ConsumeTasks on one shard's stream: pull requests
+// of up to reserve slots each, until ctx ends.
+func (s *Store) consumeTaskShard(ctx context.Context, shard int, kind engine.TaskKind, queue string, reserve int, slots chan struct{}, fn func(engine.Delivery)) error {
+	subj, _ := s.lay.checkedTaskSubject(shard, kind, queue)
+	stream := s.lay.taskStream(shard)
+	name := taskConsumerName(kind, queue)
 	bo := backoff.Loop{Policy: retryLoop}
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := s.taskConsumer(ctx, name, subj); err != nil {
+		if err := s.taskConsumer(ctx, stream, name, subj); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -102,7 +138,7 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 		}
 		n := 1
 	reserve:
-		for n < maxInFlight {
+		for n < reserve {
 			select {
 			case slots <- struct{}{}:
 				n++
@@ -110,7 +146,7 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 				break reserve
 			}
 		}
-		got, err := s.pullTasks(ctx, name, n, slots, fn)
+		got, err := s.pullTasks(ctx, stream, name, n, slots, fn)
 		for i := got; i < n; i++ {
 			<-slots
 		}
@@ -120,7 +156,7 @@ func (s *Store) ConsumeTasks(ctx context.Context, kind engine.TaskKind, queue st
 		if err != nil {
 			// The consumer may be gone (deleted, or a server that lost it):
 			// look it up again (and recreate it if so) before the next pull.
-			s.forgetConsumer(name)
+			s.forgetConsumer(stream, name)
 			s.log.Warn("fetching tasks", "consumer", name, "err", err)
 			bo.Wait(ctx)
 			continue
@@ -151,7 +187,7 @@ type pullRequest struct {
 // flush. Those tasks are nakked. The stopped consumer keeps no request
 // open, so it cannot catch and bounce tasks after it stops, each bounce
 // raising NumDelivered.
-func (s *Store) pullTasks(ctx context.Context, name string, n int, slots chan struct{}, fn func(engine.Delivery)) (got int, err error) {
+func (s *Store) pullTasks(ctx context.Context, stream, name string, n int, slots chan struct{}, fn func(engine.Delivery)) (got int, err error) {
 	inbox := s.nc.NewInbox()
 	// Room for every task of the request and its status messages: a full
 	// channel drops messages (slow consumer).
@@ -169,11 +205,15 @@ func (s *Store) pullTasks(ctx context.Context, name string, n int, slots chan st
 			_ = sub.Unsubscribe()
 		}
 	}()
-	req, err := json.Marshal(pullRequest{Batch: n, Expires: taskPullExpiry, Heartbeat: taskPullHeartbeat})
+	expiry := taskPullExpiry
+	if s.lay.sharded() {
+		expiry = shardedPullExpiry
+	}
+	req, err := json.Marshal(pullRequest{Batch: n, Expires: expiry, Heartbeat: taskPullHeartbeat})
 	if err != nil {
 		return 0, err
 	}
-	if err := s.nc.PublishRequest(pullSubjectPrefix+TasksStream+"."+name, inbox, req); err != nil {
+	if err := s.nc.PublishRequest(pullSubjectPrefix+stream+"."+name, inbox, req); err != nil {
 		return 0, fmt.Errorf("pulling from %s: %w", name, err)
 	}
 	hb := time.NewTimer(2 * taskPullHeartbeat)
@@ -279,16 +319,17 @@ func (s *Store) handBack(sub *nats.Subscription, closed <-chan nats.SubStatus, m
 }
 
 // taskConsumer makes sure the durable consumer of one task queue exists
-// with the wanted configuration, once per store unless forgotten (a pull
-// that fails forgets it, so the next one checks again).
-func (s *Store) taskConsumer(ctx context.Context, name, subj string) error {
+// on stream with the wanted configuration, once per store unless forgotten
+// (a pull that fails forgets it, so the next one checks again).
+func (s *Store) taskConsumer(ctx context.Context, stream, name, subj string) error {
+	key := stream + "." + name
 	s.mu.Lock()
-	known := s.consumers[name]
+	known := s.consumers[key]
 	s.mu.Unlock()
 	if known {
 		return nil
 	}
-	_, err := s.ensureConsumer(ctx, TasksStream, natsjs.ConsumerConfig{
+	_, err := s.ensureConsumer(ctx, stream, natsjs.ConsumerConfig{
 		Durable:       name,
 		Description:   "Foreman task queue " + subj,
 		FilterSubject: subj,
@@ -309,14 +350,14 @@ func (s *Store) taskConsumer(ctx context.Context, name, subj string) error {
 		s.log.Warn("task consumer lookup unanswered; pulling from it as it is", "consumer", name, "err", err)
 	}
 	s.mu.Lock()
-	s.consumers[name] = true
+	s.consumers[key] = true
 	s.mu.Unlock()
 	return nil
 }
 
-func (s *Store) forgetConsumer(name string) {
+func (s *Store) forgetConsumer(stream, name string) {
 	s.mu.Lock()
-	delete(s.consumers, name)
+	delete(s.consumers, stream+"."+name)
 	s.mu.Unlock()
 }
 

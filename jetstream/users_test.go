@@ -24,11 +24,18 @@ import (
 // The server's log (warnings and errors: refused publishes) is returned too.
 func bootWithUsers(t *testing.T) (*jetstream.Node, *jetstream.Users, *syncbuf.Buffer) {
 	t.Helper()
+	return bootWithUsersOn(t, jetstream.Options{})
+}
+
+// bootWithUsersOn is bootWithUsers with opts (DataDir and Listen set here).
+func bootWithUsersOn(t *testing.T, opts jetstream.Options) (*jetstream.Node, *jetstream.Users, *syncbuf.Buffer) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	serverLog := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	node, err := jetstream.Boot(ctx, jetstream.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:-1"}, log)
+	opts.DataDir, opts.Listen = t.TempDir(), "127.0.0.1:-1"
+	node, err := jetstream.Boot(ctx, opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}

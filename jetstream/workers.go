@@ -129,33 +129,62 @@ func (s *Store) WatchWorkers(ctx context.Context, fn func(key string, data []byt
 func (s *Store) TaskBacklog(ctx context.Context, maxQueues int) ([]engine.QueueBacklog, error) {
 	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
-	info, err := s.tasks.Info(ctx, natsjs.WithSubjectFilter(taskSubjects))
-	if err != nil {
-		return nil, fmt.Errorf("reading the task backlog: %w", err)
+	// A sharded store's queues are summed over the shards; the oldest task
+	// is the oldest of each shard's oldest.
+	type shardQueue struct {
+		shard int
+		kind  string
+		queue string
 	}
+	var found []shardQueue
+	byQueue := map[[2]string]int{} // index in out
 	var out []engine.QueueBacklog
-	for subj, n := range info.State.Subjects {
-		rest, ok := strings.CutPrefix(subj, taskSubjectPrefix)
-		kind, queue, ok2 := strings.Cut(rest, ".")
-		if !ok || !ok2 || n == 0 {
-			continue
+	for i, st := range s.taskShards {
+		prefix := s.lay.taskPrefix(i)
+		info, err := st.Info(ctx, natsjs.WithSubjectFilter(prefix+">"))
+		if err != nil {
+			return nil, fmt.Errorf("reading the task backlog: %w", err)
 		}
-		out = append(out, engine.QueueBacklog{Queue: queue, Kind: engine.TaskKind(kind), Tasks: n})
+		for subj, n := range info.State.Subjects {
+			rest, ok := strings.CutPrefix(subj, prefix)
+			kind, queue, ok2 := strings.Cut(rest, ".")
+			if !ok || !ok2 || n == 0 {
+				continue
+			}
+			found = append(found, shardQueue{i, kind, queue})
+			k := [2]string{queue, kind}
+			if j, ok := byQueue[k]; ok {
+				out[j].Tasks += n
+				continue
+			}
+			byQueue[k] = len(out)
+			out = append(out, engine.QueueBacklog{Queue: queue, Kind: engine.TaskKind(kind), Tasks: n})
+		}
 	}
 	sortBacklog(out)
 	if maxQueues > 0 && len(out) > maxQueues {
 		out = out[:maxQueues]
 	}
-	for i := range out {
-		subj, _ := taskSubject(out[i].Kind, out[i].Queue)
-		m, err := s.tasks.GetMsg(ctx, 1, natsjs.WithGetMsgSubject(subj))
+	index := map[[2]string]int{}
+	for i, b := range out {
+		index[[2]string{b.Queue, string(b.Kind)}] = i
+	}
+	for _, f := range found {
+		i, ok := index[[2]string{f.queue, f.kind}]
+		if !ok {
+			continue // past maxQueues
+		}
+		subj := s.lay.taskSubject(f.shard, f.kind, f.queue)
+		m, err := s.taskShards[f.shard].GetMsg(ctx, 1, natsjs.WithGetMsgSubject(subj))
 		if errors.Is(err, natsjs.ErrMsgNotFound) {
 			continue // taken meanwhile
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the oldest task of %s: %w", subj, err)
 		}
-		out[i].Oldest = m.Time
+		if out[i].Oldest.IsZero() || m.Time.Before(out[i].Oldest) {
+			out[i].Oldest = m.Time
+		}
 	}
 	return out, nil
 }

@@ -50,6 +50,8 @@ func (s *Service) handle(ctx context.Context, subject string, data []byte) actwi
 		OnBehalfOf: req.OnBehalfOf, BatchID: req.BatchID}
 	if req.WorkflowID != "" {
 		rec.Targets = []string{strings.TrimSuffix(req.WorkflowID+"/"+req.RunID, "/")}
+	} else if strings.HasPrefix(action, "schedule-") && req.Name != "" {
+		rec.Targets = []string{"schedule/" + req.Name} // schedules.go
 	}
 	out, err := s.perform(ctx, &rec, user, action, req)
 	s.record(ctx, rec, err)

@@ -48,6 +48,7 @@ func paletteCommands() []paletteCmd {
 		}},
 		{name: "help", desc: "keys of this screen", run: func(m *Model, _ string) tea.Cmd { m.modal = newHelpModal(m); return nil }},
 		{name: "quit", desc: "leave the console", run: func(m *Model, _ string) tea.Cmd { return tea.Quit }},
+		{name: "schedules", desc: "schedules: pause, unpause, trigger, delete, runs", run: openSchedules}, // schedules.go
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // added, removed or changed included; TestDocumentBytesUnchanged says
 // when): an index written under another version is dropped and rebuilt
 // from history on open.
-const mappingVersion = "foreman-vis-12"
+const mappingVersion = "foreman-vis-13"
 
 // Index paths beside the built-in fields: the stored summary returned by
 // searches, and a fingerprint of every indexed value (consistency checks

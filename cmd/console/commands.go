@@ -65,9 +65,11 @@ const (
 	groupViews   = "Saved views (shared with the console)"
 	groupConn    = "Connection profiles (--context NAME, or the one selected by use)"
 	groupHealth  = "Engine health"
+	// groupSchedules: cmd_schedule.go
+	groupSchedules = "Schedules (start workflows on a timetable)"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth, groupSchedules}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -79,6 +81,7 @@ var commands = []*command{
 	contextCmd,
 	queuesCommand,
 	updateCommand,
+	scheduleCommand,
 }
 
 func lookup(name string) *command {

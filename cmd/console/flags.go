@@ -116,6 +116,8 @@ type opts struct {
 	batchID  string
 	// update
 	updateID, waitFor string
+	// schedule
+	schedule scheduleFlags
 }
 
 func defineRun(fs *flag.FlagSet, o *opts) {

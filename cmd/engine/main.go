@@ -62,6 +62,7 @@ func run() error {
 	flag.BoolVar(&opts.Insecure, "insecure", false, "allow --listen on an address other hosts reach without TLS")
 	flag.StringVar(&opts.Sync, "sync", jetstream.SyncInterval, "durability: always (fsync every write) or interval (OS crash may lose the last seconds)")
 	flag.IntVar(&opts.Replicas, "replicas", 0, "replicas of every stream (default 1 embedded, 3 with --nats)")
+	flag.IntVar(&opts.Shards, "shards", 0, "history and task streams runs are spread over, fixed when the data is created (default 1; existing data keeps its own count)")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.BoolVar(&withEx, "examples", false, "run workers for the example workflows")
 	flag.BoolVar(&demo, "demo", false, "run the example workers and keep starting demo executions")
@@ -153,7 +154,7 @@ func run() error {
 	}
 	defer node.Close()
 	store := node.Store
-	log.Info("connected to NATS JetStream", "url", node.URL(), "embedded", node.Server != nil, "data", opts.DataDir, "sync", opts.Sync)
+	log.Info("connected to NATS JetStream", "url", node.URL(), "embedded", node.Server != nil, "data", opts.DataDir, "sync", opts.Sync, "shards", store.Shards())
 	if s := node.Server; s != nil {
 		log.Info("clients need credentials", "creds", s.CredsFile(), "local_copy", s.LocalCredsFile(), "tls", opts.TLSCert != "")
 	}
@@ -166,6 +167,9 @@ func run() error {
 		return err
 	}
 	if _, err := jetstream.OpenBatches(ctx, node.Conn, opts.Replicas); err != nil {
+		return err
+	}
+	if err := store.EnsureSchedules(ctx); err != nil {
 		return err
 	}
 	dir, err := node.ServeUsers(ctx, log)
@@ -252,6 +256,7 @@ func run() error {
 	g.Go(func() error {
 		return engine.RunServicesWith(gctx, store, engine.ServicesOptions{Logger: log, MetricsRegisterer: sreg})
 	})
+	g.Go(func() error { return engine.RunScheduler(gctx, store, log.With("service", "scheduler")) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		log.Info("shutting down")

@@ -20,7 +20,7 @@ import (
 const Usage = `usage: foreman-engine users add NAME --role R [--group G ...] [--queue Q ...] [-o FILE]
        foreman-engine users list [--json]
        foreman-engine users revoke NAME
-       foreman-engine users permissions [--role R] [--user NAME] [--queue Q ...]
+       foreman-engine users permissions [--role R] [--user NAME] [--queue Q ...] [--shards N]
        (add, list, revoke: --direct writes the directory with your NATS rights, no engine)
 
 add, list and revoke talk to the running engine (--nats, default $FOREMAN_NATS
@@ -74,6 +74,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&out, "o", "", "credentials file to write (add; default ./NAME.nk)")
 	fs.StringVar(&user, "user", "USER", "user name to put in the printed permissions")
 	fs.BoolVar(&asJSON, "json", false, "list as JSON")
+	shards := fs.Int("shards", 1, "history and task shards of the engine's data (permissions; foreman-engine --shards)")
 	fs.BoolVar(&direct, "direct", false, "write the user directory with these credentials instead of asking the engine (an external cluster's administrator adding the first admin)")
 	name, rest := "", args
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
@@ -89,7 +90,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name = fs.Arg(0)
 	}
 	if op == "permissions" {
-		return printPermissions(stdout, role, user, queue)
+		return printPermissions(stdout, role, user, queue, *shards)
 	}
 	if (op == OpAdd || op == OpRevoke) && name == "" {
 		return fmt.Errorf("users %s: NAME missing (see foreman-engine users -h)", op)
@@ -189,7 +190,10 @@ func dash(l []string) string {
 // printPermissions writes the nats-server authorization of each role (or
 // of role) for user: one permissions block per role and a users entry to
 // copy, with the nkey the `users add` file holds.
-func printPermissions(w io.Writer, role, user string, queues []string) error {
+func printPermissions(w io.Writer, role, user string, queues []string, shards int) error {
+	if shards < 1 || shards > jetstream.MaxShards {
+		return fmt.Errorf("users permissions: --shards %d: must be between 1 and %d", shards, jetstream.MaxShards)
+	}
 	roles := []auth.Role{auth.Viewer, auth.Operator, auth.Approver, auth.Worker, auth.Admin}
 	if role != "" {
 		r, err := auth.ParseRole(role)
@@ -210,7 +214,7 @@ func printPermissions(w io.Writer, role, user string, queues []string) error {
 		if r == auth.Worker && len(queues) > 0 {
 			fmt.Fprintf(w, " (queues %s)", strings.Join(queues, ", "))
 		}
-		fmt.Fprintf(w, "\n    { nkey: \"<public key of %s>\"\n%s    }\n", user, jetstream.PermsFor(p).Config("      "))
+		fmt.Fprintf(w, "\n    { nkey: \"<public key of %s>\"\n%s    }\n", user, jetstream.PermsForShards(p, shards).Config("      "))
 	}
 	fmt.Fprintf(w, "  ]\n}\n")
 	return nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
 
 	"github.com/foremanhq/foreman/jetstream"
@@ -121,4 +122,27 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// MetaPeersCurrent reports whether the JetStream meta leader among srvs
+// (nil entries are servers that are down) counts every other one of them
+// as a current peer: before that, an R3 stream finds "no suitable peers
+// for placement".
+func MetaPeersCurrent(srvs []*server.Server) bool {
+	for _, s := range srvs {
+		if s == nil || !s.JetStreamIsLeader() {
+			continue
+		}
+		jsz, err := s.Jsz(nil)
+		if err != nil || jsz.Meta == nil || len(jsz.Meta.Replicas) != len(srvs)-1 {
+			return false
+		}
+		for _, p := range jsz.Meta.Replicas {
+			if !p.Current || p.Offline {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

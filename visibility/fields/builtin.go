@@ -153,6 +153,13 @@ var Builtin = []Spec{
 	// handler still runs (update_names:amend, pending_updates:*).
 	{Name: "update_names", Kind: KindKeyword, Keywords: func(f *Facts) []string { return f.UpdateNames }},
 	{Name: "pending_updates", Kind: KindKeyword, Keywords: func(f *Facts) []string { return f.PendingUpdates }},
+	// scheduled_by and scheduled_start_time: the schedule that started the
+	// run (or the run it continues) and the fire's nominal time; other
+	// runs have no value.
+	{Name: "scheduled_by", Kind: KindKeyword, Aliases: []string{"TemporalScheduledById"},
+		Keyword: func(f *Facts) string { return f.X.ScheduledBy }},
+	{Name: "scheduled_start_time", Kind: KindTime, Aliases: []string{"TemporalScheduledStartTime"},
+		Time: func(f *Facts) time.Time { return f.X.ScheduledStartTime }},
 }
 
 // NameSet is the set of names of the built-in fields keep selects (the

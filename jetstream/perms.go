@@ -36,7 +36,7 @@ const (
 // every role: histories, run records, heartbeats, saved views, batch
 // journals, the user directory (public keys only) and the engine's
 // published signing key.
-var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket, "KV_" + SchedulesBucket}
+var readableStreams = []string{HistoryStream, TimersStream, "KV_" + RunsBucket, "KV_" + HeartbeatsBucket, "KV_" + ViewsBucket, "KV_" + BatchesBucket, "KV_" + UsersBucket, "KV_fm_engine", "KV_" + WorkersBucket, "KV_" + SchedulesBucket, "KV_" + NotifiedBucket}
 
 // auditStream is readable by operators and approvers, not viewers
 // (AUTH-CONTRACT.md §2).
@@ -76,7 +76,8 @@ func PermsForShards(p auth.Principal, shards int) *Perms {
 	}
 	streams := slices.Clone(readableStreams)
 	if p.Role == auth.Operator || p.Role == auth.Approver {
-		streams = append(streams, auditStream)
+		// The rules name webhook URLs, often secrets (Slack's).
+		streams = append(streams, auditStream, "KV_"+NotifyRulesBucket)
 	}
 	durableStreams := []string{HistoryStream}
 	if lay.sharded() {
@@ -100,6 +101,9 @@ func PermsForShards(p auth.Principal, shards int) *Perms {
 		// Searches, queries, live index updates.
 		pr.PubAllow = append(pr.PubAllow, "fm.api.vis.>", querySubjectPrefix+">")
 		pr.SubAllow = append(pr.SubAllow, "fm.vis.updates")
+		// Notifications the engine publishes under its own namespace
+		// (a rule's default subject, issue 18).
+		pr.SubAllow = append(pr.SubAllow, NotifySubjectPrefix+">")
 		if p.Role == auth.Operator || p.Role == auth.Approver {
 			// A batch's own bookkeeping (its journal and the hold that says
 			// which process runs it) and the shared saved views: written by

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -92,19 +91,11 @@ func (vs *Views) Get(ctx context.Context, name string) (View, error) {
 	if err != nil {
 		return v, err
 	}
-	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
-	defer cancel()
-	e, err := vs.kv.Get(ctx, key)
-	if errors.Is(err, natsjs.ErrKeyNotFound) {
-		return v, fmt.Errorf("view %q: %w", name, engine.ErrNotFound)
+	found, err := getJSON(ctx, vs.kv, key, fmt.Sprintf("view %q", name), &v)
+	if err == nil && !found {
+		err = fmt.Errorf("view %q: %w", name, engine.ErrNotFound)
 	}
-	if err != nil {
-		return v, fmt.Errorf("reading view %q: %w", name, err)
-	}
-	if err := json.Unmarshal(e.Value(), &v); err != nil {
-		return v, fmt.Errorf("decoding view %q: %w", name, err)
-	}
-	return v, nil
+	return v, err
 }
 
 // List returns every saved view, sorted by name.

@@ -169,6 +169,9 @@ type Env struct {
 	// actions fail).
 	SaveView   func(ctx context.Context, name, query string) error
 	DeleteView func(ctx context.Context, name string) error
+	// Rules manages notification rules (notify.go; nil: the notify
+	// actions fail).
+	Rules Rules
 }
 
 // Catalog is a set of actions by name; it is safe for concurrent use.

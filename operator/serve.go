@@ -31,6 +31,9 @@ type Service struct {
 	Directory auth.Directory
 	Audit     audit.Log // nil: nothing recorded
 	Log       *slog.Logger
+
+	// Rules keeps the notification rules (nil: the notify actions fail).
+	Rules Rules
 }
 
 // Handle answers one request; subject is the one it arrived on.
@@ -71,7 +74,7 @@ func (s *Service) perform(ctx context.Context, rec *audit.Record, user, action s
 	if !a.Permits(p.Role, req.DryRun) {
 		return Outcome{}, fmt.Errorf("%w: %s (role %s) may not %s (rule roles: %s)", engine.ErrPermissionDenied, user, p.Role, a.VerbOf(), strings.Join(rolesOf(a), ", "))
 	}
-	env := Env{Client: s.Client.As(engine.Acting{Principal: user, Groups: p.Groups, OnBehalfOf: req.OnBehalfOf}), Identity: user}
+	env := Env{Client: s.Client.As(engine.Acting{Principal: user, Groups: p.Groups, OnBehalfOf: req.OnBehalfOf}), Identity: user, Rules: s.Rules}
 	params := Params{Reason: req.Reason, Comment: req.Comment, Name: req.Name, Approval: req.Approval, Input: req.Input,
 		To: req.To, ReapplySignals: req.Reapply, DryRun: req.DryRun, UpdateID: req.UpdateID}
 	return (&engineActions{cat: s.Catalog, env: func(context.Context) (Env, error) { return env, nil }}).

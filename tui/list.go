@@ -496,6 +496,9 @@ func (l *runList) key(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) {
 		}
 		return nil, true
 	}
+	if l.kind == listStuck && key.Matches(k, keyDiagnose) {
+		return m.push(newDiagnosis(m, l.stuckFor(m))), true
+	}
 	if kind, ok := m.actionFor(k); ok {
 		return l.act(m, kind), true
 	}
@@ -535,9 +538,13 @@ func (l *runList) act(m *Model, kind actionKind) tea.Cmd {
 }
 
 func (l *runList) help(k keyMap) []helpGroup {
+	runs := []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll, k.HideChildren}
+	if l.kind == listStuck {
+		runs = append(runs, keyDiagnose)
+	}
 	return []helpGroup{
 		k.navGroup(),
-		{"Runs", []key.Binding{k.Open, k.Search, k.SortNext, k.SortReverse, sortKeysHelp, k.Mark, k.Unmark, k.ScopeAll, k.HideChildren}},
+		{"Runs", runs},
 		k.actionGroup(),
 		k.globalGroup(),
 	}
@@ -545,6 +552,9 @@ func (l *runList) help(k keyMap) []helpGroup {
 
 func (l *runList) footer(k keyMap) []key.Binding {
 	keys := []key.Binding{k.Open, k.Search, k.Approve, k.Signal, k.Terminate, k.Mark, k.Palette} // the actions before what ? lists
+	if l.kind == listStuck {
+		keys = append([]key.Binding{k.Open, keyDiagnose}, keys[1:]...)
+	}
 	if d, ok := l.selected(); ok && len(l.marks) == 0 && !l.scopeAll {
 		return k.applicable(keys, d.Status) // the row's actions only
 	}

@@ -49,6 +49,8 @@ func paletteCommands() []paletteCmd {
 		{name: "help", desc: "keys of this screen", run: func(m *Model, _ string) tea.Cmd { m.modal = newHelpModal(m); return nil }},
 		{name: "quit", desc: "leave the console", run: func(m *Model, _ string) tea.Cmd { return tea.Quit }},
 		{name: "schedules", desc: "schedules: pause, unpause, trigger, delete, runs", run: openSchedules}, // schedules.go
+		{name: "diagnose", args: "[after]", desc: "stuck runs grouped by cause, with the action for each group", run: openDiagnosis},
+		{name: "notifications", desc: "notification rules: their last deliveries and failures", run: func(m *Model, _ string) tea.Cmd { return m.jump(newNotifications(m)) }},
 	}
 }
 

@@ -79,6 +79,8 @@ func (a *app) env(ctx context.Context) (operator.Env, error) {
 		return operator.Env{}, err
 	}
 	env := operator.Env{Client: c, Identity: c.Principal()}
+	// Notification rules are the engine's: it checks the role and keeps them.
+	env.Rules = operator.RemoteRules(a.node.Store.Request, c.Principal())
 	if vs := a.views; vs != nil {
 		env.SaveView = func(ctx context.Context, name, query string) error {
 			return vs.Save(ctx, jetstream.View{Name: name, Query: query, SavedBy: a.g.identity})

@@ -67,9 +67,10 @@ const (
 	groupHealth  = "Engine health"
 	// groupSchedules: cmd_schedule.go
 	groupSchedules = "Schedules (start workflows on a timetable)"
+	groupNotify    = "Notification rules"
 )
 
-var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth, groupSchedules}
+var groups = []string{groupFind, groupInspect, groupAct, groupStart, groupViews, groupConn, groupHealth, groupSchedules, groupNotify}
 
 // commands is the registry: help, lookup and dispatch all read it.
 var commands = []*command{
@@ -82,6 +83,7 @@ var commands = []*command{
 	queuesCommand,
 	updateCommand,
 	scheduleCommand,
+	stuckCommand, notifyCommand,
 }
 
 func lookup(name string) *command {

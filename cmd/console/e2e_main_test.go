@@ -77,7 +77,7 @@ func freeAddr() (string, error) {
 
 // launchEngine starts foreman-engine --examples on a free port with its own
 // data directory and waits until it is ready.
-func launchEngine() (*engineProc, error) {
+func launchEngine(extra ...string) (*engineProc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func launchEngine() (*engineProc, error) {
 		return nil, err
 	}
 	e := &engineProc{url: "nats://" + addr, log: &syncbuf.Buffer{}, data: data}
-	e.cmd = exec.Command(filepath.Join(binDir, "foreman-engine"), "--examples", "--data", data, "--listen", addr, "--log-level", "info")
+	e.cmd = exec.Command(filepath.Join(binDir, "foreman-engine"), append([]string{"--examples", "--data", data, "--listen", addr, "--log-level", "info"}, extra...)...)
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
 	if err := e.cmd.Start(); err != nil {
 		return nil, err
@@ -127,9 +127,9 @@ func (e *engineProc) stop() {
 }
 
 // startEngine runs an engine for one test.
-func startEngine(t *testing.T) *engineProc {
+func startEngine(t *testing.T, extra ...string) *engineProc {
 	t.Helper()
-	e, err := launchEngine()
+	e, err := launchEngine(extra...)
 	if err != nil {
 		t.Fatal(err)
 	}

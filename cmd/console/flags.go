@@ -118,6 +118,8 @@ type opts struct {
 	updateID, waitFor string
 	// schedule
 	schedule scheduleFlags
+	// notify and stuck (cmd_notify.go)
+	notify notifyOpts
 }
 
 func defineRun(fs *flag.FlagSet, o *opts) {

@@ -14,8 +14,9 @@ import (
 
 // startActions makes this engine the one that appends operator events: it
 // signs them (its key under <data>/auth, published for every reader),
-// keeps the audit trail, and answers fm.api.act.<user>.<action>.
-func startActions(ctx context.Context, store *jetstream.Store, dir auth.Directory, dataDir string, retention time.Duration, log *slog.Logger) (stop func(), err error) {
+// keeps the audit trail, and answers fm.api.act.<user>.<action> (rules
+// keeps the notification rules the notify-* actions change).
+func startActions(ctx context.Context, store *jetstream.Store, dir auth.Directory, dataDir string, retention time.Duration, log *slog.Logger, rules operator.Rules) (stop func(), err error) {
 	if err := store.EnableSigning(ctx, dataDir); err != nil {
 		return nil, err
 	}
@@ -23,7 +24,7 @@ func startActions(ctx context.Context, store *jetstream.Store, dir auth.Director
 		return nil, err
 	}
 	svc := &operator.Service{Catalog: operator.Default, Client: engine.NewClient(store, engine.ClientOptions{Identity: "foreman-engine"}),
-		Directory: dir, Audit: store, Log: log}
+		Directory: dir, Audit: store, Log: log, Rules: rules}
 	stop, err = store.ServeActions(svc.Handle)
 	if err != nil {
 		return nil, err

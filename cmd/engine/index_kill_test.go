@@ -69,10 +69,10 @@ type engineProc struct {
 	logs *bytes.Buffer
 }
 
-func startEngine(t *testing.T, bin, data, addr string) *engineProc {
+func startEngine(t *testing.T, bin, data, addr string, extra ...string) *engineProc {
 	t.Helper()
 	p := &engineProc{logs: &bytes.Buffer{}}
-	p.cmd = exec.Command(bin, "--data", data, "--listen", addr, "--log-level", "warn")
+	p.cmd = exec.Command(bin, append([]string{"--data", data, "--listen", addr, "--log-level", "warn"}, extra...)...)
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

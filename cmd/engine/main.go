@@ -51,6 +51,7 @@ func run() error {
 		idxDir   string
 		metricsL string
 		auditRet time.Duration
+		notifyEv time.Duration
 	)
 	flag.StringVar(&opts.DataDir, "data", "./foreman-data", "directory of the embedded server's file store")
 	flag.StringVar(&opts.Listen, "listen", jetstream.DefaultListen, "address the embedded server listens on (host:port)")
@@ -69,6 +70,7 @@ func run() error {
 	flag.StringVar(&idxDir, "index-dir", "", "directory of the search index (default <data>/index)")
 	flag.StringVar(&metricsL, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (off by default; a bare port is loopback; other hosts need --insecure)")
 	flag.DurationVar(&auditRet, "audit-retention", audit.DefaultRetention, "how long the audit trail (stream FM_AUDIT) keeps each record")
+	flag.DurationVar(&notifyEv, "notify-every", 5*time.Second, "how often the notification rules (foreman notify) are evaluated against the index")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n       foreman-engine users ...          add, list and revoke users; print NATS permissions (users -h)\n")
 		flag.PrintDefaults()
@@ -193,8 +195,12 @@ func run() error {
 		return err
 	}
 	defer stopAdmin()
+	notifier, err := newNotifier(ctx, node, opts.Replicas, notifyEv, log)
+	if err != nil {
+		return err
+	}
 	// Before anything appends: operator events are signed from the start.
-	stopActions, err := startActions(ctx, store, dir, opts.DataDir, auditRet, log)
+	stopActions, err := startActions(ctx, store, dir, opts.DataDir, auditRet, log, notifier)
 	if err != nil {
 		return err
 	}
@@ -213,7 +219,11 @@ func run() error {
 		if reg, err = metrics.Registry(col); err != nil {
 			return err
 		}
+		if err := reg.Register(notifier.Stats.Collector()); err != nil {
+			return err
+		}
 	}
+	defer runNotifier(ctx, notifier, notifyEv, log)()
 
 	stopCompensator, err := startCompensator(ctx, store, log)
 	if err != nil {

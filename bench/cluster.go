@@ -126,7 +126,7 @@ func startClusterEnv(parent context.Context, cfg *config, mode string, shards in
 	e.goBackground(func() error { return engine.RunServices(ctx, svcStore, e.log) })
 	e.obs = newObserver()
 	e.goBackground(func() error { return clStore.ConsumeHistory(ctx, "bench-observer", e.obs.handle) })
-	return e, e.startApp(ctx, wkStore, clStore)
+	return e, e.startApp(ctx, wkStore, clStore, nil) // the cluster shape measures without metrics
 }
 
 // waitLeadersSpread waits until the history shards have as many different

@@ -41,9 +41,10 @@ var shapeGroups = map[string][]string{
 
 // engineProc is a running foreman-engine.
 type engineProc struct {
-	cmd  *exec.Cmd
-	url  string
-	exit chan error // the result of cmd.Wait, once
+	cmd        *exec.Cmd
+	url        string
+	metricsURL string     // with -with-metrics
+	exit       chan error // the result of cmd.Wait, once
 }
 
 // engineBinary returns the foreman-engine to run: cfg.engineBin, else one
@@ -78,7 +79,7 @@ func freePort() (int, error) {
 
 // startEngine runs bin with its data in dataDir, listening on a free
 // loopback port.
-func startEngine(bin, dataDir, mode string, verbose bool) (*engineProc, error) {
+func startEngine(bin, dataDir, mode string, verbose, withMetrics bool) (*engineProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("finding a port for foreman-engine: %w", err)
@@ -87,12 +88,22 @@ func startEngine(bin, dataDir, mode string, verbose bool) (*engineProc, error) {
 	if verbose {
 		level = "warn"
 	}
-	cmd := exec.Command(bin, "--data", dataDir, "--listen", "127.0.0.1:"+strconv.Itoa(port), "--sync", mode, "--log-level", level)
+	args := []string{"--data", dataDir, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--sync", mode, "--log-level", level}
+	metricsURL := ""
+	if withMetrics {
+		mport, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("finding a port for foreman-engine's metrics: %w", err)
+		}
+		args = append(args, "--metrics-listen", strconv.Itoa(mport))
+		metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting foreman-engine: %w", err)
 	}
-	p := &engineProc{cmd: cmd, url: fmt.Sprintf("nats://127.0.0.1:%d", port), exit: make(chan error, 1)}
+	p := &engineProc{cmd: cmd, url: fmt.Sprintf("nats://127.0.0.1:%d", port), metricsURL: metricsURL, exit: make(chan error, 1)}
 	go func() { p.exit <- cmd.Wait() }()
 	return p, nil
 }
@@ -150,10 +161,10 @@ func startDeployedEnv(ctx context.Context, cfg *config, mode string) (_ *env, er
 	if err != nil {
 		return e, err
 	}
-	if e.engine, err = startEngine(bin, filepath.Join(e.dir, "data"), mode, cfg.verbose); err != nil {
+	if e.engine, err = startEngine(bin, filepath.Join(e.dir, "data"), mode, cfg.verbose, cfg.withMetrics); err != nil {
 		return e, err
 	}
-	e.cancel = func() {}
+	ctx, e.cancel = context.WithCancel(ctx)
 	names := []string{"bench-worker", "bench-client"}
 	if cfg.sharedConn {
 		names = []string{"bench-app"}
@@ -179,7 +190,7 @@ func startDeployedEnv(ctx context.Context, cfg *config, mode string) (_ *env, er
 	if err := waitSearch(ctx, e.search); err != nil {
 		return e, err
 	}
-	return e, e.startApp(ctx, wkStore, clStore)
+	return e, e.startApp(ctx, wkStore, clStore, e.metricsOn(ctx))
 }
 
 func waitSearch(ctx context.Context, c *searchapi.Client) error {

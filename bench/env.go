@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/jetstream"
@@ -103,11 +104,14 @@ func startEnv(parent context.Context, cfg *config, mode string) (_ *env, err err
 		wkStore, clStore = e.stores[1], e.stores[2]
 	}
 
-	e.goBackground(func() error { return engine.RunServices(ctx, svcStore, e.log) })
+	reg := e.metricsOn(ctx)
+	e.goBackground(func() error {
+		return engine.RunServicesWith(ctx, svcStore, engine.ServicesOptions{Logger: e.log, MetricsRegisterer: reg})
+	})
 	e.obs = newObserver()
 	e.goBackground(func() error { return clStore.ConsumeHistory(ctx, "bench-observer", e.obs.handle) })
 
-	return e, e.startApp(ctx, wkStore, clStore)
+	return e, e.startApp(ctx, wkStore, clStore, reg)
 }
 
 // benchRoles name the connections of the services, the worker and the
@@ -135,8 +139,8 @@ func (e *env) openStore(ctx context.Context, opts jetstream.Options, role string
 
 // startApp starts the user's side: the worker of the measured workflows
 // on wkStore and the client on clStore.
-func (e *env) startApp(ctx context.Context, wkStore, clStore *jetstream.Store) error {
-	e.worker = engine.NewWorker(wkStore, benchQueue, engine.WorkerOptions{Identity: "bench-worker", Logger: e.log, ShutdownTimeout: 2 * time.Second})
+func (e *env) startApp(ctx context.Context, wkStore, clStore *jetstream.Store, reg prometheus.Registerer) error {
+	e.worker = engine.NewWorker(wkStore, benchQueue, engine.WorkerOptions{Identity: "bench-worker", Logger: e.log, ShutdownTimeout: 2 * time.Second, MetricsRegisterer: reg})
 	err := errors.Join(e.worker.RegisterWorkflow(ThreeActs), e.worker.RegisterWorkflow(WaitSignal), e.worker.RegisterActivity(Noop),
 		e.worker.RegisterWorkflow(Updatable))
 	if err != nil {

@@ -73,6 +73,7 @@ type config struct {
 	indexRuns     int           // runs in the search index benchmark (index.go)
 	schedules     int           // schedules of the schedule benchmark (schedule.go)
 	scheduleFor   time.Duration // how long they fire
+	withMetrics   bool          // metrics on and scraped (withmetrics.go)
 	progress      io.Writer
 }
 
@@ -164,6 +165,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.observe, "observe", observeConsume, "how the starters see a run close: consume (one history consumer for all runs) or getresult (client.GetResult per run)")
 	fs.StringVar(&cfg.dataDir, "data", "", "keep the servers' data under this directory (default: a temp dir, removed)")
 	fs.BoolVar(&cfg.verbose, "v", false, "log engine and server warnings")
+	fs.BoolVar(&cfg.withMetrics, "with-metrics", false, "metrics on: foreman-engine --metrics-listen, the worker's MetricsRegisterer, both read every second")
 	fs.IntVar(&cfg.indexRuns, "index-runs", 0, "runs in the search index benchmark (default 1,000,000; -quick 3,000)")
 	fs.IntVar(&cfg.schedules, "schedules", 0, "schedules of the schedule benchmark, each firing once a minute (default 10,000; -quick 500)")
 	fs.DurationVar(&cfg.scheduleFor, "schedule-for", 0, "how long the schedule benchmark fires (default 3m; -quick 70s)")

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Client starts, inspects and acts on workflow executions. It is safe for
@@ -19,6 +20,7 @@ type Client struct {
 	store    Store
 	identity string
 	closes   *closeWatch // shared waits for results; nil: one follower per wait
+	tracer   *tracer     // nil: tracing off (tracing.go)
 	acting               // who acts: client_auth.go
 }
 
@@ -31,6 +33,11 @@ type ClientOptions struct {
 	// Principal is the authenticated user the client acts as (default:
 	// the user of the store's credentials, else Identity).
 	Principal string
+	// TracerProvider, when set, traces starts: a span per Start, whose
+	// context the run's workflow tasks and activities continue, in
+	// whichever process runs them (tracing.go). Nil: tracing off, at no
+	// cost. engine/tracing.FromEnv builds one from OTEL_* variables.
+	TracerProvider trace.TracerProvider
 }
 
 // NewClient returns a client over store.
@@ -41,7 +48,7 @@ func NewClient(store Store, opts ClientOptions) *Client {
 			opts.Identity = u.Username
 		}
 	}
-	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store), acting: newActing(store, opts)}
+	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store), tracer: newTracer(opts.TracerProvider), acting: newActing(store, opts)}
 }
 
 // Identity is who the client acts as.
@@ -150,9 +157,14 @@ func (c *Client) currentRunID(ctx context.Context, workflowID string) string {
 	return rec.RunID
 }
 
-func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, input any, sig *Event) (Run, error) {
+func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, input any, sig *Event) (run Run, err error) {
 	if err := validateStart(opts); err != nil {
 		return Run{}, err
+	}
+	if c.tracer != nil {
+		var span trace.Span
+		ctx, span = c.tracer.startWorkflowSpan(ctx, opts, FuncName(workflow))
+		defer func() { endStartSpan(span, run, err) }()
 	}
 	raw, err := encodePayload(input, "workflow input")
 	if err != nil {
@@ -177,6 +189,9 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 		return Run{}, err
 	}
 	rec := RunRecord{RunID: runID, CreatedAt: now, Start: data, StartHeader: headerFor(b, runID, opts.ID, opts.TaskQueue)}
+	if c.tracer != nil {
+		rec.StartHeader.Trace = traceparentOf(ctx)
+	}
 	var noted func(runID string, seq uint64)
 	if c.closes != nil {
 		noted = c.closes.noteStart // its waits skip a read (client_results.go)

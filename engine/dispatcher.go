@@ -39,21 +39,25 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 				defer wg.Done()
 				defer func() { <-sem }()
 				err := derive(ctx, s, sb)
+				if err == nil {
+					return
+				}
+				// The run's ids and queue; no attempt: the consumer's
+				// redeliveries are not counted here.
+				h := sb.Header
 				if errors.Is(err, ErrInvalidArgument) {
 					// Redelivery cannot help a batch the store refuses
 					// for good; retrying it forever would hot-loop.
-					log.Error("skipped a history batch whose tasks the store refuses", "run_id", sb.Header.RunID, "seq", sb.Seq, "err", err)
+					log.Error("skipped a history batch whose tasks the store refuses", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
 					return
 				}
-				if err != nil {
-					errs <- fmt.Errorf("run %s batch %d: %w", sb.Header.RunID, sb.Seq, err)
-				}
+				log.Warn("dispatching a history batch failed; it will be redelivered", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
+				errs <- fmt.Errorf("run %s batch %d: %w", h.RunID, sb.Seq, err)
 			})
 		}
 		wg.Wait()
 		close(errs)
 		for err := range errs {
-			log.Warn("dispatching failed; batch will be redelivered", "err", err)
 			return err
 		}
 		return nil
@@ -87,7 +91,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		}
 	}
 	if h.Wake {
-		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq}
+		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq, Trace: h.Trace}
 		if h.FirstEventID == 1 && len(sb.Data) <= firstBatchInTaskMax {
 			wt.First = sb.Data
 		}
@@ -137,7 +141,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 func publishGuards(ctx context.Context, s Store, h BatchHeader) error {
 	token, seqs := parseEager(h.Eager)
 	for _, seq := range seqs {
-		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: seq, Attempt: 1, Eager: token})
+		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: seq, Attempt: 1, Eager: token, Trace: h.Trace})
 		if err := s.PublishTask(ctx, ActivityTaskKind, h.TaskQueue, t, activityMsgID(h.RunID, seq, 1)); err != nil {
 			return err
 		}
@@ -196,7 +200,7 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 func deriveActivityTask(ctx context.Context, s Store, h BatchHeader, e Event, a *ActivityScheduled) error {
 	if eagerOwner(h, a.Seq) == "" { // an eager attempt's guard is published from the header
 		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
-			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC()})
+			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC(), Trace: h.Trace})
 		if err := s.PublishTask(ctx, ActivityTaskKind, a.TaskQueue, t, activityMsgID(h.RunID, a.Seq, 1)); err != nil {
 			return err
 		}
@@ -247,6 +251,7 @@ func startContinuation(ctx context.Context, s Store, h BatchHeader, at time.Time
 		return err
 	}
 	rec := RunRecord{RunID: a.NewRunID, CreatedAt: at, Start: data, StartHeader: headerFor(b, a.NewRunID, h.WorkflowID, h.TaskQueue)}
+	rec.StartHeader.Trace = h.Trace // the new run's trace hangs under the task that continued it
 	for range 10 {
 		cur, rev, err := s.GetRun(ctx, h.WorkflowID)
 		if err != nil {

@@ -41,6 +41,7 @@ func startChild(ctx context.Context, s Store, h BatchHeader, a *StartChildWorkfl
 		return err
 	}
 	sh := headerFor(b, runID, a.WorkflowID, a.TaskQueue)
+	sh.Trace = h.Trace // the child's trace hangs under the parent's task that started it
 	if wakeAt.After(clockOf(s).Now()) {
 		// the run exists at once (searchable, its parent's), its code
 		// starts after the backoff

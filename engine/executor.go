@@ -55,6 +55,12 @@ type workflowEnv struct {
 	// lastEventTime is the newest event time history holds.
 	lastEventTime time.Time
 	lastSeq       uint64 // store sequence of the last batch applied
+	// trace is the traceparent of the run's start (its first batch's
+	// header): every workflow task's span is its child (tracing.go).
+	trace string
+	// historyBytes is the size of the history batches applied (or
+	// appended), for the history-size metric at close.
+	historyBytes int64
 
 	status   string
 	progress [2]int64
@@ -169,6 +175,10 @@ func (env *workflowEnv) applyBatch(sb StoredBatch, b *Batch) error {
 		env.lastEventTime = latest(env.lastEventTime, b.Events[n-1].Time)
 	}
 	env.lastSeq = sb.Seq
+	env.historyBytes += int64(len(sb.Data))
+	if sb.Header.FirstEventID == 1 {
+		env.trace = sb.Header.Trace
+	}
 	return nil
 }
 

@@ -34,12 +34,19 @@ func quietLogger() *slog.Logger {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, engine.ServicesOptions{})
+}
+
+// newHarnessWith is newHarness running the services with opts.
+func newHarnessWith(t *testing.T, opts engine.ServicesOptions) *harness {
+	t.Helper()
 	store, _ := jstest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	opts.Logger = quietLogger()
 	go func() {
 		defer close(done)
-		_ = engine.RunServices(ctx, store, quietLogger())
+		_ = engine.RunServicesWith(ctx, store, opts)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return &harness{t: t, store: store, client: engine.NewClient(store, engine.ClientOptions{Identity: "tester"}), ctx: ctx}

@@ -44,6 +44,10 @@ type BatchHeader struct {
 	// itself, at once (engine-encoded: its instance token and their seqs);
 	// the tasks derived for them only guard against that worker's loss.
 	Eager string
+	// Trace is the W3C traceparent of the span that wrote the batch (a
+	// client's start, a workflow task), "" when tracing is off: the tasks
+	// derived from the batch carry it on (tracing.go).
+	Trace string
 }
 
 // BatchKind tells who wrote a history batch.

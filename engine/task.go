@@ -19,6 +19,8 @@ type workflowTask struct {
 	// First carries the run's first history batch (at HistorySeq) in the
 	// task that wakes a new run, so the worker starts it without a read.
 	First json.RawMessage `json:"first,omitempty"`
+	// Trace is the traceparent of the batch that woke the run (tracing.go).
+	Trace string `json:"trace,omitempty"`
 }
 
 type inboundKind string
@@ -67,6 +69,9 @@ type activityTask struct {
 	// Eager, when set, is the token of the worker instance that runs this
 	// attempt itself (worker_eager.go): the task only guards it.
 	Eager string `json:"eager,omitempty"`
+	// Trace is the traceparent of the workflow task that scheduled the
+	// attempt: the attempt's span is its child (tracing.go).
+	Trace string `json:"trace,omitempty"`
 }
 
 // Message ids: stable across redeliveries so the store deduplicates retries.

@@ -22,7 +22,8 @@ import (
 
 type timerItem struct {
 	at    time.Time
-	seq   uint64 // store sequence (0 for heartbeat deadlines)
+	due   time.Time // at before any retry moved it: what lateness is measured from
+	seq   uint64    // store sequence (0 for heartbeat deadlines)
 	key   string
 	body  []byte
 	index int
@@ -50,6 +51,7 @@ func (h *timerHeap) Pop() any {
 type timerService struct {
 	store Store
 	log   *slog.Logger
+	late  *lateness // nil: metrics off (services_metrics.go)
 	clock clock.Clock
 	ctx   context.Context
 
@@ -68,9 +70,9 @@ type timerService struct {
 // runTimers runs the timer service until ctx ends or one of its parts (the
 // two watches) fails; then it stops the other and the alarm, and returns
 // once all have stopped, timers being fired included.
-func runTimers(ctx context.Context, s Store, log *slog.Logger) error {
+func runTimers(ctx context.Context, s Store, log *slog.Logger, late *lateness) error {
 	g, ctx := errgroup.WithContext(ctx)
-	ts := &timerService{store: s, log: log, clock: clockOf(s), ctx: ctx, byKey: map[string]*timerItem{}}
+	ts := &timerService{store: s, log: log, late: late, clock: clockOf(s), ctx: ctx, byKey: map[string]*timerItem{}}
 	g.Go(func() error {
 		return s.WatchTimers(ctx, func(t StoredTimer) {
 			ts.set(&timerItem{at: t.FireAt, seq: t.Seq, key: "t:" + t.Key, body: t.Data})
@@ -188,11 +190,19 @@ func (ts *timerService) fire(ctx context.Context, it *timerItem) {
 	}
 	if err := ts.store.PublishTask(ctx, b.Kind, b.Queue, b.Task, b.MsgID); err != nil {
 		if ctx.Err() == nil {
-			ts.log.Warn("firing timer failed; retrying", "key", it.key, "err", err)
+			var run workflowTask // the run the timer is for, to say so
+			_ = json.Unmarshal(b.Task, &run)
+			ts.log.Warn("firing timer failed; retrying", "workflow_id", run.WorkflowID, "run_id", run.RunID, "queue", b.Queue, "key", it.key, "err", err)
+			if it.due.IsZero() {
+				it.due = it.at
+			}
 			it.at = ts.clock.Now().Add(time.Second)
 			ts.set(it)
 		}
 		return
+	}
+	if ts.late != nil {
+		ts.late.observe(it, ts.clock.Now())
 	}
 	if it.seq != 0 {
 		if err := ts.store.DeleteTimer(ctx, it.seq); err != nil {
@@ -208,14 +218,29 @@ func (ts *timerService) fire(ctx context.Context, it *timerItem) {
 // service fails, the others are stopped; RunServices returns the failure
 // once all have stopped (ctx.Err() when ctx ended).
 func RunServices(ctx context.Context, store Store, log *slog.Logger) error {
+	return RunServicesWith(ctx, store, ServicesOptions{Logger: log})
+}
+
+// RunServicesWith is RunServices with options (services_metrics.go).
+func RunServicesWith(ctx context.Context, store Store, opts ServicesOptions) error {
+	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	late, err := newLateness(opts.MetricsRegisterer)
+	if err != nil {
+		return err
+	}
+	if r := opts.MetricsRegisterer; r != nil {
+		if err := ObserveStore(store, r); err != nil {
+			return err
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runDispatcher(gctx, store, log.With("service", "dispatcher")) })
-	g.Go(func() error { return runTimers(gctx, store, log.With("service", "timers")) })
+	g.Go(func() error { return runTimers(gctx, store, log.With("service", "timers"), late) })
 	g.Go(func() error { return sweepStarts(gctx, store, log.With("service", "starts")) })
-	err := g.Wait()
+	err = g.Wait()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/foremanhq/foreman/engine/internal/clock"
 )
@@ -49,6 +50,17 @@ type WorkerOptions struct {
 	// a run of this queue whose activity ran out of attempts is paused as a
 	// dead letter instead of seeing the activity fail.
 	PauseOnRetriesExhausted bool
+	// TracerProvider, when set, traces the worker's tasks: a span per
+	// workflow task and per activity attempt, continuing the trace of the
+	// run's Start across processes (tracing.go). Nil: off, at no cost.
+	// engine/tracing.FromEnv builds one from the OTEL_* variables.
+	TracerProvider trace.TracerProvider
+	// LogRepeatWindow: a failure logged again within it (same message and
+	// activity type, error type or code; another run failing the same way
+	// is a repeat) is held back and summed up in one line at its end
+	// (default 10 s; negative: every line written). A Logger whose handler
+	// limits repeats already (NewLogHandler) is used as is.
+	LogRepeatWindow time.Duration
 }
 
 func (o *WorkerOptions) defaults() {
@@ -107,6 +119,7 @@ type Worker struct {
 	stops    []func()
 	ann      *announcer      // worker_announce.go
 	metrics  *workerMetrics  // nil: WorkerOptions.MetricsRegisterer unset
+	tracer   *tracer         // nil: WorkerOptions.TracerProvider unset
 	annDone  <-chan struct{} // closed once the announcement is withdrawn
 	eager    eagerState
 	pool     *goPool // runs the tasks
@@ -121,9 +134,10 @@ type Worker struct {
 // NewWorker returns a worker for queue. Register functions, then Start.
 func NewWorker(store Store, queue string, opts WorkerOptions) *Worker {
 	opts.defaults()
-	return &Worker{store: store, queue: queue, opts: opts, log: opts.Logger.With("queue", queue), clock: clockOf(store),
+	return &Worker{store: store, queue: queue, opts: opts, log: workerLogger(opts.Logger, opts.LogRepeatWindow, queue), clock: clockOf(store),
 		ann: newAnnouncer(queue), reg: newRegistry(), cache: newRunCache(opts.CacheSize), running: map[string]context.CancelCauseFunc{}, attempts: map[string]*activityRun{},
-		eager: eagerState{token: newEagerToken()}, pool: newGoPool(), actSlots: make(chan struct{}, opts.MaxConcurrentActivities)}
+		eager: eagerState{token: newEagerToken()}, pool: newGoPool(), actSlots: make(chan struct{}, opts.MaxConcurrentActivities),
+		tracer: newTracer(opts.TracerProvider)}
 }
 
 // RegisterWorkflow registers fn under its function name.
@@ -150,6 +164,9 @@ func (w *Worker) Start(ctx context.Context) error {
 			return err
 		}
 		w.metrics = m
+		if err := ObserveStore(w.store, r); err != nil {
+			return err
+		}
 	}
 	w.work, w.abort = context.WithCancel(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithCancel(ctx)

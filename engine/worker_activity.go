@@ -170,6 +170,7 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 		return
 	}
 	if t.Eager != "" {
+		notMeasured(ctx)
 		w.handleGuard(ctx, d, &t)
 		return
 	}
@@ -222,6 +223,9 @@ func (w *Worker) finishAttempt(ctx context.Context, d Delivery, t *activityTask,
 // saveOutcome hands an attempt's outcome to its run (reportLocally), or
 // stores it as a workflow task; false if neither worked.
 func (w *Worker) saveOutcome(ctx context.Context, t *activityTask, out attemptOutcome) bool {
+	if out.failure != nil {
+		w.logAttemptFailed(t, out.failure)
+	}
 	in := &inbound{Kind: inboundActivityResult, Seq: t.Seq, Attempt: t.Attempt, Result: out.result, Failure: out.failure}
 	wt := workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in}
 	if w.reportLocally(ctx, &wt, t.WorkflowQueue) {
@@ -229,7 +233,7 @@ func (w *Worker) saveOutcome(ctx context.Context, t *activityTask, out attemptOu
 	}
 	task, _ := json.Marshal(wt)
 	if err := w.store.PublishTask(ctx, WorkflowTaskKind, t.WorkflowQueue, task, resultMsgID(t.RunID, t.Seq, t.Attempt)); err != nil {
-		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", "activity", t.ActivityType, "err", err)
+		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", runArgs(t.WorkflowID, t.RunID, t.Attempt, "activity_type", t.ActivityType, "err", err)...)
 		return false
 	}
 	return true
@@ -267,10 +271,10 @@ type attemptOutcome struct {
 	canceled bool
 }
 
-// runAttempt runs one attempt of an activity; redelivered says its task
-// was delivered before, and inProgress (if set) keeps the task's lease
-// while the function runs.
-func (w *Worker) runAttempt(ctx context.Context, t *activityTask, redelivered bool, inProgress func() (stop func())) attemptOutcome {
+// attempt runs one attempt of an activity (runAttempt, worker_trace.go,
+// traces it); redelivered says its task was delivered before, and
+// inProgress (if set) keeps the task's lease while the function runs.
+func (w *Worker) attempt(ctx context.Context, t *activityTask, redelivered bool, inProgress func() (stop func())) attemptOutcome {
 	fi, ok := w.reg.activity(t.ActivityType)
 	if !ok {
 		return attemptOutcome{failure: &Failure{Type: CodeUnknownActivity, Message: fmt.Sprintf("[%s] activity type %q is not registered on the worker of queue %s (registered: %s)",
@@ -314,7 +318,7 @@ func (w *Worker) runAttempt(ctx context.Context, t *activityTask, redelivered bo
 	// that the attempt was taken.
 	if run.hbTimeout > 0 || t.Options.ScheduleToStartTimeout > 0 {
 		if err := run.writeHeartbeat(ctx, run.hbTimeout); err != nil {
-			w.log.Warn("writing initial heartbeat failed", "err", err)
+			w.log.Warn("writing initial heartbeat failed", runArgs(t.WorkflowID, t.RunID, t.Attempt, "activity_type", t.ActivityType, "err", err)...)
 		}
 	}
 	actx = context.WithValue(actx, activityKey{}, run)

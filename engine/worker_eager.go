@@ -396,7 +396,7 @@ func (w *Worker) handleGuard(ctx context.Context, d Delivery, t *activityTask) {
 			w.finishDelivery(ctx, d, ackTask)
 			return
 		case err != nil && !errors.Is(err, ErrNoResponders):
-			w.log.Warn("asking the worker of an eager activity failed; asking again later", "run", t.RunID, "seq", t.Seq, "err", err)
+			w.log.Warn("asking the worker of an eager activity failed; asking again later", runArgs(t.WorkflowID, t.RunID, t.Attempt, "activity_seq", t.Seq, "err", err)...)
 			w.finishDelivery(ctx, d, nakAfter(eagerRecheck))
 			return
 		}

@@ -17,6 +17,11 @@ const (
 	MetricWorkerTasks           = "foreman_worker_tasks_total"
 	MetricWorkerSlots           = "foreman_worker_slots"
 	MetricWorkerSlotsInUse      = "foreman_worker_slots_in_use"
+	// MetricWorkerHistoryEvents and MetricWorkerHistoryBytes: the size of
+	// each run's history when a workflow task of this process closes it
+	// (label queue; a run closed from outside, terminated, is not seen).
+	MetricWorkerHistoryEvents = "foreman_worker_run_history_events"
+	MetricWorkerHistoryBytes  = "foreman_worker_run_history_bytes"
 )
 
 // workerMetrics are the series of a process's workers. Workers sharing a
@@ -26,6 +31,8 @@ type workerMetrics struct {
 	duration, s2s *prometheus.HistogramVec
 	tasks         *prometheus.CounterVec
 	slots, inUse  *prometheus.GaugeVec
+
+	historyEvents, historyBytes *prometheus.HistogramVec
 }
 
 // latencyBuckets: 500 µs to 10 minutes in 24 buckets (a workflow task
@@ -56,6 +63,16 @@ func newWorkerMetrics(r prometheus.Registerer) (*workerMetrics, error) {
 	}
 	if m.inUse, err = registerMetric(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricWorkerSlotsInUse,
 		Help: "Task slots in use."}, labels)); err != nil {
+		return nil, err
+	}
+	if m.historyEvents, err = registerMetric(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricWorkerHistoryEvents,
+		Help:    "Events in a run's history when this process's workflow task closed it.",
+		Buckets: prometheus.ExponentialBuckets(4, 2, 15)}, []string{"queue"})); err != nil {
+		return nil, err
+	}
+	if m.historyBytes, err = registerMetric(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricWorkerHistoryBytes,
+		Help:    "Bytes of a run's history (its batches as stored) when this process's workflow task closed it.",
+		Buckets: prometheus.ExponentialBuckets(256, 4, 12)}, []string{"queue"})); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -94,19 +111,41 @@ func (w *Worker) measured(kind TaskKind, nslots int, handle func(context.Context
 	w.stops = append(w.stops, func() { slots.Sub(float64(nslots)) })
 	return func(ctx context.Context, d Delivery) {
 		began := time.Now()
+		var waited time.Duration = -1
 		if sd, ok := d.(storedDelivery); ok && d.NumDelivered() == 1 {
 			// The store's clock stamped the task: compare with it.
 			if at := sd.Stored(); !at.IsZero() {
-				s2s.Observe(max(w.clock.Now().Sub(at), 0).Seconds())
+				waited = max(w.clock.Now().Sub(at), 0)
 			}
 		}
+		var m taskMeasure
 		inUse.Inc()
-		defer func() {
-			inUse.Dec()
-			tasks.Inc()
-			duration.Observe(time.Since(began).Seconds())
-		}()
-		handle(ctx, d)
+		handle(context.WithValue(ctx, taskMeasureKey{}, &m), d)
+		inUse.Dec()
+		if m.guard {
+			return // an eager attempt's guard: measureEager counted the attempt
+		}
+		if waited >= 0 {
+			s2s.Observe(waited.Seconds())
+		}
+		tasks.Inc()
+		duration.Observe(time.Since(began).Seconds())
+	}
+}
+
+// taskMeasure is what a handler tells measured about its delivery.
+type taskMeasure struct {
+	guard bool // the delivery was an eager attempt's guard, not a task of its own
+}
+
+type taskMeasureKey struct{}
+
+// notMeasured tells measured that ctx's delivery is an eager attempt's
+// guard: the attempt is counted once, by measureEager, and its guard is
+// known only once the handler decoded it.
+func notMeasured(ctx context.Context) {
+	if m, ok := ctx.Value(taskMeasureKey{}).(*taskMeasure); ok {
+		m.guard = true
 	}
 }
 
@@ -137,5 +176,14 @@ func (w *Worker) measureEager() (done func()) {
 		inUse.Dec()
 		m.tasks.WithLabelValues(w.queue, "activity").Inc()
 		m.duration.WithLabelValues(w.queue, "activity").Observe(time.Since(began).Seconds())
+	}
+}
+
+// observeClosedHistory records the size of a run's history as the
+// worker's append closes it.
+func (w *Worker) observeClosedHistory(env *workflowEnv) {
+	if m := w.metrics; m != nil {
+		m.historyEvents.WithLabelValues(w.queue).Observe(float64(env.lastEventID))
+		m.historyBytes.WithLabelValues(w.queue).Observe(float64(env.historyBytes))
 	}
 }

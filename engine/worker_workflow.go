@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/foremanhq/foreman/internal/backoff"
 )
 
@@ -72,11 +74,24 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 			return ackTask
 		}
 	}
+	var span trace.Span // the task's, once its run is loaded (worker_trace.go)
+	var began time.Time
+	if w.tracer != nil {
+		began = time.Now()
+		defer func() {
+			if span != nil {
+				span.End()
+			}
+		}()
+	}
 	for range 10 {
 		env, current, err := w.loadRun(ctx, t)
 		t.First = nil // a retry after a conflict reads the history
+		if w.tracer != nil && span == nil {
+			ctx, span = w.startWorkflowTaskSpan(ctx, env, t, delivered, began)
+		}
 		if err != nil {
-			return w.taskFailed(ctx, t.RunID, err, delivered)
+			return w.taskFailed(ctx, t, err, delivered)
 		}
 		o, retry := w.advance(ctx, env, current, t, delivered)
 		if !retry {
@@ -134,7 +149,7 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	}
 	if d.dispatch != nil {
 		if err := w.dispatchActivity(ctx, env, d.dispatch, now); err != nil {
-			w.log.Warn("dispatching an activity retry failed", "run", t.RunID, "err", err)
+			w.log.Warn("dispatching an activity retry failed", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
 			keep = true
 			return nakAfter(time.Second), false
 		}
@@ -149,17 +164,24 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	}
 	batch, err := env.liveTask(inbound, now, w.opts.Identity)
 	if err != nil {
-		return w.taskFailed(ctx, t.RunID, err, delivered), false
+		return w.taskFailed(ctx, t, err, delivered), false
 	}
 	if env.lastEventID >= min(HistoryWarnEvents, w.opts.HistoryLimit/2) {
-		w.log.Warn("run history is large; it will be terminated at the limit", "run", t.RunID, "events", env.lastEventID, "limit", w.opts.HistoryLimit)
+		w.log.Warn("run history is large; it will be terminated at the limit", runArgs(t.WorkflowID, t.RunID, int(delivered), "events", env.lastEventID, "limit", w.opts.HistoryLimit)...)
 	}
 	data, err := encodeBatch(batch)
 	if err != nil {
-		return w.taskFailed(ctx, t.RunID, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
+		return w.taskFailed(ctx, t, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
 	claims := w.claimEager(env, batch, now)
+	if w.tracer != nil {
+		// the activities this task scheduled are its span's children
+		h.Trace = traceparentOf(ctx)
+		for _, c := range claims {
+			c.task.Trace = h.Trace
+		}
+	}
 	if h.Eager = w.eagerHeader(claims); h.Eager != "" && onlyEagerDerives(batch, claims) {
 		h.Derive = false
 	}
@@ -171,13 +193,17 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	case errors.Is(err, ErrConflict):
 		return taskOutcome{}, true
 	case errors.Is(err, ErrTooLarge):
-		return w.taskFailed(ctx, t.RunID, &taskError{code: CodePayloadTooLarge,
+		return w.taskFailed(ctx, t, &taskError{code: CodePayloadTooLarge,
 			msg: fmt.Sprintf("the workflow task's new events are %d bytes, more than the store accepts", len(data))}, delivered), false
 	case err != nil:
-		w.log.Warn("appending history failed; task will be retried", "run", t.RunID, "err", err)
+		w.log.Warn("appending history failed; task will be retried", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
 		return nakAfter(500 * time.Millisecond), false
 	}
 	env.lastSeq = seq
+	env.historyBytes += int64(len(data))
+	if env.closed {
+		w.observeClosedHistory(env)
+	}
 	keep = !env.closed
 	w.launchEager(claims)
 	w.dispatchEagerly(ctx, env, batch, now, claims)
@@ -226,7 +252,7 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 		// a new run: its whole history is the batch the task carries (later
 		// batches wake their own tasks; an append conflict reloads); one
 		// holding forged operator events is read from history instead
-		if b, err := DecodeBatch(t.First); err == nil && w.unscreened(ctx, t.RunID, b) && env.applyBatch(StoredBatch{Seq: minSeq}, b) == nil {
+		if b, err := DecodeBatch(t.First); err == nil && w.unscreened(ctx, t.RunID, b) && env.applyBatch(StoredBatch{Seq: minSeq, Data: t.First, Header: BatchHeader{FirstEventID: 1, Trace: t.Trace}}, b) == nil {
 			return env, false, nil
 		}
 		env.close()
@@ -389,6 +415,9 @@ func (w *Worker) dispatchActivity(ctx context.Context, env *workflowEnv, st *act
 	t := activityTask{RunID: env.info.RunID, WorkflowID: env.info.WorkflowID, WorkflowQueue: env.info.TaskQueue,
 		Seq: st.seq, ActivityType: st.typ, Input: st.input, Options: st.opts, Attempt: st.attempt,
 		ScheduledAt: st.scheduledAt, DispatchedAt: now}
+	if w.tracer != nil {
+		t.Trace = traceparentOf(ctx)
+	}
 	data, err := json.Marshal(t)
 	if err != nil {
 		return err
@@ -399,7 +428,8 @@ func (w *Worker) dispatchActivity(ctx context.Context, env *workflowEnv, st *act
 // taskFailed records a workflow-task failure once (not on every retry, so
 // a poison run does not grow its history) and hands the task back with
 // backoff.
-func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delivered uint64) taskOutcome {
+func (w *Worker) taskFailed(ctx context.Context, t *workflowTask, err error, delivered uint64) taskOutcome {
+	runID := t.RunID
 	te := &taskError{}
 	var nd *NonDeterminismError
 	switch {
@@ -407,10 +437,13 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 		te = &taskError{code: CodeNonDeterminism, msg: nd.Error()}
 	case errors.As(err, &te):
 	default:
-		w.log.Warn("workflow task could not load its run; retrying", "run", runID, "err", err)
+		w.log.Warn("workflow task could not load its run; retrying", runArgs(t.WorkflowID, runID, int(delivered), "err", err)...)
 		return nakAfter(taskBackoff(delivered))
 	}
-	w.log.Error("workflow task failed", "run", runID, "code", te.code, "err", te.msg, "delivery", delivered)
+	w.log.Error("workflow task failed", runArgs(t.WorkflowID, runID, int(delivered), "code", te.code, "err", te.msg)...)
+	if w.tracer != nil {
+		spanFailed(ctx, te)
+	}
 	last, lerr := w.store.LastBatch(ctx, runID)
 	if lerr != nil {
 		return nakAfter(taskBackoff(delivered))
@@ -428,7 +461,7 @@ func (w *Worker) taskFailed(ctx context.Context, runID string, err error, delive
 	data, _ := encodeBatch(fail)
 	h := headerFor(fail, runID, last.Header.WorkflowID, last.Header.TaskQueue)
 	if _, err := w.store.AppendHistory(ctx, h, data, last.Seq, ""); err != nil && !errors.Is(err, ErrConflict) {
-		w.log.Warn("recording workflow task failure failed", "run", runID, "err", err)
+		w.log.Warn("recording workflow task failure failed", runArgs(t.WorkflowID, runID, int(delivered), "err", err)...)
 	}
 	return nakAfter(taskBackoff(delivered))
 }

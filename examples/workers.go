@@ -43,6 +43,16 @@ func StartWorkers(ctx context.Context, store engine.Store, log *slog.Logger) (st
 // StartWorkersWith is StartWorkers registering the workers' Prometheus
 // metrics on metrics (nil: none; engine.WorkerOptions.MetricsRegisterer).
 func StartWorkersWith(ctx context.Context, store engine.Store, log *slog.Logger, metrics prometheus.Registerer) (stop func(), err error) {
+	return StartWorkersOptions(ctx, store, engine.WorkerOptions{Logger: log, MetricsRegisterer: metrics})
+}
+
+// StartWorkersOptions is StartWorkers with every worker's options (its
+// logger, metrics and tracer provider; ShutdownTimeout defaults to
+// WorkerShutdownTimeout).
+func StartWorkersOptions(ctx context.Context, store engine.Store, opts engine.WorkerOptions) (stop func(), err error) {
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = WorkerShutdownTimeout
+	}
 	var started []*engine.Worker
 	stop = func() { // in parallel: each may wait for its in-flight tasks
 		var wg sync.WaitGroup
@@ -52,7 +62,7 @@ func StartWorkersWith(ctx context.Context, store engine.Store, log *slog.Logger,
 		wg.Wait()
 	}
 	for _, q := range Queues {
-		w := engine.NewWorker(store, q, engine.WorkerOptions{Logger: log, ShutdownTimeout: WorkerShutdownTimeout, MetricsRegisterer: metrics})
+		w := engine.NewWorker(store, q, opts)
 		r := registrations[q]
 		errs := []error{w.RegisterWorkflow(r.workflow)}
 		for _, a := range r.activities {

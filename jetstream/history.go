@@ -14,14 +14,14 @@ import (
 	"github.com/foremanhq/foreman/engine"
 )
 
-// AppendHistory publishes one batch on the run's subject (fm.h.<runID>,
+// appendHistory (AppendHistory, observe.go) publishes one batch on the run's subject (fm.h.<runID>,
 // or fm.h.<shard>.<runID> in a sharded store) if the run's last batch
 // is still at expectedSeq (the server checks
 // Nats-Expected-Last-Subject-Sequence; 0 means "no batch yet"). One round
 // trip. A retried append with the same msgID returns the original
 // sequence: inside the server's duplicate window (2 minutes) by dedupe, and
 // at any time when the batch right after expectedSeq carries msgID.
-func (s *Store) AppendHistory(ctx context.Context, h engine.BatchHeader, data []byte, expectedSeq uint64, msgID string) (uint64, error) {
+func (s *Store) appendHistory(ctx context.Context, h engine.BatchHeader, data []byte, expectedSeq uint64, msgID string) (uint64, error) {
 	subj, shard, err := s.lay.historySubject(h.RunID)
 	if err != nil {
 		return 0, fmt.Errorf("appending history: %w", err)
@@ -237,6 +237,12 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 		}
 		hdr[hdrEager] = []string{h.Eager}
 	}
+	if h.Trace != "" {
+		if !headerSafe(h.Trace) {
+			return fmt.Errorf("%w: traceparent %q has control characters or surrounding spaces", ErrInvalidName, h.Trace)
+		}
+		hdr[hdrTrace] = []string{h.Trace}
+	}
 	return nil
 }
 
@@ -250,6 +256,7 @@ func decodeBatchHeader(hdr nats.Header) (engine.BatchHeader, error) {
 		Wake:      hdr.Get(hdrWake) == "1",
 		Derive:    hdr.Get(hdrDerive) == "1",
 		Eager:     hdr.Get(hdrEager),
+		Trace:     hdr.Get(hdrTrace),
 	}
 	if h.RunID == "" {
 		return h, fmt.Errorf("batch has no %s header: not written by foreman", hdrRun)

@@ -69,6 +69,8 @@ const (
 	hdrDerive = "Fm-Derive"
 	hdrEager  = "Fm-Eager"
 	hdrFireAt = "Fm-Fire-At"
+	// hdrTrace is W3C's own name, so NATS tooling that traces sees it.
+	hdrTrace = "traceparent"
 
 	hdrMsgID            = "Nats-Msg-Id"
 	hdrExpectedSubjSeq  = "Nats-Expected-Last-Subject-Sequence"

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -58,6 +59,9 @@ type Store struct {
 	signing signingState // the operator-event key (signing.go)
 
 	stopSpread context.CancelFunc // ends spreadLeaders (shards_leaders.go); nil if none runs
+
+	// pubObs is told of every publish (observe.go).
+	pubObs atomic.Pointer[func(op string, took time.Duration, err error)]
 
 	closeOnce sync.Once
 }

@@ -41,10 +41,10 @@ const (
 	handBackTimeout = defaultTimeout
 )
 
-// PublishTask stores a task on fm.t.<kind>.<queue> (of the task's shard
+// publishTask (PublishTask, observe.go) stores a task on fm.t.<kind>.<queue> (of the task's shard
 // in a sharded store); msgID (Nats-Msg-Id) makes a republish inside the
 // duplicate window harmless.
-func (s *Store) PublishTask(ctx context.Context, kind engine.TaskKind, queue string, data []byte, msgID string) error {
+func (s *Store) publishTask(ctx context.Context, kind engine.TaskKind, queue string, data []byte, msgID string) error {
 	subj, err := s.lay.checkedTaskSubject(s.lay.taskShard(msgID), kind, queue)
 	if err != nil {
 		return fmt.Errorf("publishing task: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/foremanhq/foreman/internal/pulse"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/visibility"
+	"github.com/foremanhq/foreman/visibility/searchapi"
 )
 
 // The search index: foreman-engine keeps it up to date from history and
@@ -54,6 +55,13 @@ func startSearch(ctx context.Context, store *jetstream.Store, dir string, log *s
 			stopServe()
 		} else if col != nil {
 			col.Bind(counters, svc)
+			col.BindCounts(func(ctx context.Context, q string) (uint64, error) {
+				res, err := ix.Count(ctx, searchapi.CountRequest{Query: q})
+				if err != nil {
+					return 0, err
+				}
+				return res.Total, nil
+			})
 		}
 	}
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/engine/tracing"
 	"github.com/foremanhq/foreman/examples"
 	"github.com/foremanhq/foreman/internal/audit"
 	"github.com/foremanhq/foreman/internal/lograte"
@@ -92,7 +93,7 @@ func run() error {
 	}
 	// Repeated warnings (a retry loop against a full disk) are written once
 	// per window with a count, not once per retry.
-	log := slog.New(lograte.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), lograte.DefaultWindow))
+	log := slog.New(engine.NewLogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), lograte.DefaultWindow))
 	opts.Logger, opts.Name = log, "foreman-engine"
 	if natsSource := natsURLSource(); opts.NATSURL != "" && natsSource != "" {
 		// FOREMAN_NATS is the console's setting too: an operator who
@@ -124,6 +125,21 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Traces: off unless the OTEL_* environment turns them on.
+	tp, stopTracing, err := tracing.FromEnv(ctx, "foreman-engine")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flushing traces failed", "err", err)
+		}
+	}()
+	if exp, on := tracing.Enabled(); on {
+		log.Info("tracing on", "exporter", exp)
+	}
 
 	if reindexing {
 		// Before booting: a running engine holds the index (and its
@@ -214,12 +230,12 @@ func run() error {
 		return err
 	}
 	defer stopCompensator()
+	var sreg prometheus.Registerer
+	if reg != nil { // not a nil *Registry in an interface
+		sreg = reg
+	}
 	if withEx || demo {
-		var wreg prometheus.Registerer
-		if reg != nil { // not a nil *Registry in an interface
-			wreg = reg
-		}
-		stopWorkers, err := examples.StartWorkersWith(ctx, store, log, wreg)
+		stopWorkers, err := examples.StartWorkersOptions(ctx, store, engine.WorkerOptions{Logger: log, MetricsRegisterer: sreg, TracerProvider: tp})
 		if err != nil {
 			return err
 		}
@@ -239,7 +255,7 @@ func run() error {
 	g, gctx := errgroup.WithContext(ctx)
 	if demo {
 		g.Go(func() error {
-			err := examples.Demo(gctx, engine.NewClient(store, engine.ClientOptions{Identity: "demo"}))
+			err := examples.Demo(gctx, engine.NewClient(store, engine.ClientOptions{Identity: "demo", TracerProvider: tp}))
 			if err != nil {
 				log.Error("demo load stopped", "err", err)
 			}
@@ -247,7 +263,9 @@ func run() error {
 		})
 	}
 	log.Info("foreman-engine ready")
-	g.Go(func() error { return engine.RunServices(gctx, store, log) })
+	g.Go(func() error {
+		return engine.RunServicesWith(gctx, store, engine.ServicesOptions{Logger: log, MetricsRegisterer: sreg})
+	})
 	g.Go(func() error { return engine.RunScheduler(gctx, store, log.With("service", "scheduler")) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {

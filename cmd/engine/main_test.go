@@ -218,21 +218,9 @@ func TestEngineMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	dir, bin := buildEngine(t)
-	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
 	metricsPort := strconv.Itoa(jstest.FreePort(t))
-	var logs bytes.Buffer
 	// A bare port: loopback.
-	cmd := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn", "--metrics-listen", metricsPort)
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	store := connect(ctx, t, "nats://"+addr, &logs)
+	ctx, store, logs := runExamplesEngine(t, nil, "--metrics-listen", metricsPort)
 	c := engine.NewClient(store, engine.ClientOptions{Identity: "ops"})
 	const runs = 5
 	for i := range runs {
@@ -262,6 +250,10 @@ func TestEngineMetrics(t *testing.T) {
 		`foreman_worker_task_duration_seconds_count{kind="workflow",queue="orders"}`,
 		`foreman_task_queue_workers{kind="activity",queue="orders"}`,
 		`foreman_task_queue_slots{kind="activity",queue="orders"}`,
+		`foreman_jetstream_publish_seconds_count{op="history"}`,
+		`foreman_jetstream_publish_seconds_count{op="task"}`,
+		`foreman_worker_run_history_events_count{queue="orders"}`,
+		`foreman_worker_run_history_bytes_count{queue="orders"}`,
 	}
 	for {
 		m = scrape(t, url)
@@ -279,6 +271,18 @@ func TestEngineMetrics(t *testing.T) {
 			t.Fatalf("%s is %v after %d runs\n%s", missing, m[missing], runs, logs.String())
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	// Served at zero until something happens: no order sets a timer, and
+	// no run is dead-lettered (nor can be, before the index has the field).
+	for _, k := range []string{`foreman_timer_lateness_seconds_count{kind="timer"}`, `foreman_dead_lettered_runs`,
+		`foreman_jetstream_publish_errors_total{op="history",reason="timeout"}`} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s is not served", k)
+		}
+	}
+	// Each order and its Shipment child (on the same queue) closes once.
+	if got := m[`foreman_worker_run_history_events_count{queue="orders"}`]; got != 2*runs {
+		t.Errorf("history sizes observed for %v runs, want %d (the orders and their shipments)", got, 2*runs)
 	}
 	if got := m[`foreman_runs_started_total{queue="orders",workflow_type="OrderFulfillment"}`]; got < runs {
 		t.Errorf("foreman_runs_started_total %v, want >= %d", got, runs)
@@ -424,6 +428,26 @@ func TestEngineRefusesExposedMetrics(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
 		t.Fatal("the refused engine created its data directory")
 	}
+}
+
+// runExamplesEngine builds and runs foreman-engine with --examples and
+// args (env added to its environment) until the test ends, and connects
+// to it within the returned context (90 s).
+func runExamplesEngine(t *testing.T, env []string, args ...string) (context.Context, *jetstream.Store, *bytes.Buffer) {
+	t.Helper()
+	dir, bin := buildEngine(t)
+	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
+	logs := &bytes.Buffer{}
+	cmd := exec.Command(bin, append([]string{"--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx, connect(ctx, t, "nats://"+addr, logs), logs
 }
 
 // buildEngine builds foreman-engine into a temporary directory.

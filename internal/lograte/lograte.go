@@ -11,6 +11,7 @@ package lograte
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ type Handler struct {
 
 type state struct {
 	window time.Duration
+	keyBy  []string // record attributes that tell repeats apart (NewKeyed)
 	mu     sync.Mutex
 	keys   map[string]*repeat
 }
@@ -50,6 +52,16 @@ func New(inner slog.Handler, window time.Duration) *Handler {
 	return &Handler{inner: inner, state: &state{window: window, keys: map[string]*repeat{}}}
 }
 
+// NewKeyed is New, telling repeats apart also by the record attributes
+// named keyBy: a worker logs every failed activity attempt with the same
+// message, and one failing activity type must not silence another's
+// failures (nor a run's id make every line new).
+func NewKeyed(inner slog.Handler, window time.Duration, keyBy ...string) *Handler {
+	h := New(inner, window)
+	h.state.keyBy = keyBy
+	return h
+}
+
 // Enabled reports whether the wrapped handler handles level.
 func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool {
 	return h.inner.Enabled(ctx, level)
@@ -63,6 +75,14 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	key := r.Level.String() + "\x00" + h.prefix + "\x00" + r.Message
 	s := h.state
+	if len(s.keyBy) > 0 {
+		r.Attrs(func(a slog.Attr) bool {
+			if slices.Contains(s.keyBy, a.Key) {
+				key += "\x00" + a.String()
+			}
+			return true
+		})
+	}
 	s.mu.Lock()
 	if rp, ok := s.keys[key]; ok {
 		rp.held++

@@ -53,3 +53,18 @@ func TestRepeatedFailureIsWrittenOncePerWindow(t *testing.T) {
 		t.Fatalf("after the window closed the next failure was held back:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// Keyed by a record attribute: repeats of one activity type's failure are
+// held back, another type's first failure is written at once.
+func TestKeyedRepeats(t *testing.T) {
+	var out syncbuf.Buffer
+	log := slog.New(lograte.NewKeyed(slog.NewTextHandler(&out, nil), time.Hour, "activity_type"))
+	for i := range 10 {
+		log.Warn("activity attempt failed", "activity_type", "Charge", "run_id", i)
+	}
+	log.Warn("activity attempt failed", "activity_type", "Ship", "run_id", 10)
+	got := lines(&out)
+	if len(got) != 2 || !strings.Contains(got[0], "activity_type=Charge") || !strings.Contains(got[1], "activity_type=Ship") {
+		t.Fatalf("want one line per activity type:\n%s", strings.Join(got, "\n"))
+	}
+}

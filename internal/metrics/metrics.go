@@ -52,6 +52,7 @@ type Collector struct {
 	lag, behind, applied, docs   *prometheus.Desc
 	readErrors                   *prometheus.Desc
 	errCount                     atomic.Uint64
+	counts                       *indexCounts // deadletters.go
 }
 
 // New returns a collector over counters and health (either may be nil:
@@ -82,6 +83,7 @@ func New(counters *pulse.Counters, health Health) *Collector {
 		applied:     d(MetricIndexApplied, "History stream position the index applied (rate(): the indexing rate in batches/s)."),
 		docs:        d(MetricIndexDocs, "Runs in the search index."),
 		readErrors:  d(MetricScrapeErrors, "Figures a scrape could not read (the health service named an error)."),
+		counts:      newIndexCounts(),
 	}
 }
 
@@ -95,7 +97,7 @@ func (c *Collector) Bind(counters *pulse.Counters, health Health) {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.started, c.closed, c.actFailures, c.duration, c.s2s, c.wfS2S,
 		c.tasks, c.oldest, c.workersQ, c.slots, c.slotsInUse, c.running, c.workers, c.stuck,
-		c.lag, c.behind, c.applied, c.docs, c.readErrors} {
+		c.lag, c.behind, c.applied, c.docs, c.readErrors, c.counts.desc} {
 		ch <- d
 	}
 }
@@ -117,10 +119,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- Histogram(c.s2s, &t.S2S)
 		ch <- Histogram(c.wfS2S, &t.WorkflowS2S)
 	}
+	var failed uint64
+	if c.counts.collect(ch) {
+		failed = 1
+	}
 	if c.health != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		c.collectHealth(ch, c.health.Pulse(ctx, searchapi.PulseRequest{Seconds: 1}))
+		c.collectHealth(ch, c.health.Pulse(ctx, searchapi.PulseRequest{Seconds: 1}), failed)
 	}
 }
 
@@ -129,7 +135,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 var closedStatuses = []engine.Status{engine.StatusCompleted, engine.StatusFailed, engine.StatusCanceled,
 	engine.StatusTerminated, engine.StatusContinuedAsNew, engine.StatusReset, engine.StatusCompensated}
 
-func (c *Collector) collectHealth(ch chan<- prometheus.Metric, p searchapi.Pulse) {
+func (c *Collector) collectHealth(ch chan<- prometheus.Metric, p searchapi.Pulse, otherErrors uint64) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -165,7 +171,7 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric, p searchapi.Pulse
 	ch <- prometheus.MustNewConstMetric(c.applied, prometheus.CounterValue, float64(p.IndexLag.AppliedSeq))
 	gauge(c.docs, float64(p.IndexLag.Docs))
 	// Scrapes may run at once: the count is atomic.
-	n := c.errCount.Add(uint64(len(p.Errors)))
+	n := c.errCount.Add(uint64(len(p.Errors)) + otherErrors)
 	ch <- prometheus.MustNewConstMetric(c.readErrors, prometheus.CounterValue, float64(n))
 }
 

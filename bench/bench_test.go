@@ -34,7 +34,10 @@ func TestQuickRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs embedded servers and child processes for ~30-60 s (the race detector slows it)")
 	}
-	got, data := quickRun(t, "-shape", "in-process")
+	t.Parallel() // beside TestScheduleQuickRun: each mostly waits
+	// Every in-process metric but schedule, which fires for over a minute
+	// and has its own test.
+	got, data := quickRun(t, "-shape", "in-process", "-metrics", "e2e,signal,throughput,rss,index,update")
 	seen := map[string]bool{}
 	for _, r := range got {
 		seen[r["sync"].(string)+"/"+r["name"].(string)] = true
@@ -46,6 +49,25 @@ func TestQuickRun(t *testing.T) {
 				t.Errorf("no %s for sync %s in %s", name, sync, data)
 			}
 		}
+	}
+}
+
+// TestScheduleQuickRun fires the schedule benchmark at smoke-test scale
+// (500 schedules, each once a minute, for 70 s): every fire decided
+// started exactly one run (the harness fails the repetition otherwise) and
+// the lateness figure is there.
+func TestScheduleQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fires schedules for over a minute")
+	}
+	t.Parallel()
+	got, data := quickRun(t, "-shape", "in-process", "-metrics", "schedule", "-sync", "interval")
+	seen := map[string]float64{}
+	for _, r := range got {
+		seen[r["name"].(string)] = r["value"].(float64)
+	}
+	if _, ok := seen["schedule_fire_lateness_p99_ms"]; !ok || seen["schedule_fires"] < 500 {
+		t.Errorf("want schedule_fire_lateness_p99_ms and at least 500 fires in %s", data)
 	}
 }
 

@@ -35,6 +35,32 @@ func approving(ctx engine.Context, in string) (string, error) {
 	return "", err
 }
 
+// gatewayDown always fails with a typed, retryable error.
+func gatewayDown(ctx context.Context, in string) error {
+	return engine.NewApplicationError("GatewayTimeout", "payment gateway did not answer for "+in, false)
+}
+
+// gatewayPolicy retries gatewayDown twice, 10ms apart; pause makes its
+// exhaustion a dead letter.
+func gatewayPolicy(pause bool) engine.ActivityOptions {
+	return engine.ActivityOptions{StartToCloseTimeout: 5 * time.Second,
+		RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond, MaximumAttempts: 2, PauseOnExhaustion: pause}}
+}
+
+// deadLettering's activity runs out of retries under the pause policy:
+// the "dead_lettered" condition (the run stays open, paused).
+func deadLettering(ctx engine.Context, in string) (string, error) {
+	err := engine.ExecuteActivity(engine.WithActivityOptions(ctx, gatewayPolicy(true)), gatewayDown, in).Get(ctx, nil)
+	return "", err
+}
+
+// retriesThenFails's activity runs out of the same retries without the
+// pause policy: the run fails, it is not dead-lettered.
+func retriesThenFails(ctx engine.Context, in string) (string, error) {
+	err := engine.ExecuteActivity(engine.WithActivityOptions(ctx, gatewayPolicy(false)), gatewayDown, in).Get(ctx, nil)
+	return "", err
+}
+
 // env is an engine (services, a worker), its index and notification buckets.
 type env struct {
 	t      *testing.T
@@ -55,7 +81,8 @@ func newEnv(t *testing.T) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = engine.RunServices(ctx, store, log) }()
 	w := engine.NewWorker(store, queue, engine.WorkerOptions{Logger: log, ShutdownTimeout: time.Second})
-	for _, err := range []error{w.RegisterWorkflow(failing), w.RegisterWorkflow(approving)} {
+	for _, err := range []error{w.RegisterWorkflow(failing), w.RegisterWorkflow(approving),
+		w.RegisterWorkflow(deadLettering), w.RegisterWorkflow(retriesThenFails), w.RegisterActivity(gatewayDown)} {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,9 +34,35 @@ func ixSame(t *testing.T, a, b *visibility.Index, wantDocs int) {
 		for id, fp := range fa {
 			if fb[id] != fp {
 				t.Errorf("run %s: fingerprint %s, rebuilt %s", id, fp, fb[id])
+				ta, _ := a.DocTerms(context.Background(), id)
+				tb, _ := b.DocTerms(context.Background(), id)
+				for f, v := range ta {
+					if !reflect.DeepEqual(v, tb[f]) {
+						t.Errorf("run %s field %s: %q, rebuilt %q", id, f, v, tb[f])
+					}
+				}
 			}
 		}
 		t.FailNow()
+	}
+	// DocTerms reads what the fingerprints hash (the kill test prints it
+	// when they differ).
+	for id := range fa {
+		ta, err := a.DocTerms(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb, err := b.DocTerms(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ta["run_id"]) != 1 || ta["run_id"][0] != id || !reflect.DeepEqual(ta, tb) {
+			t.Fatalf("run %s: terms %v, rebuilt %v", id, ta, tb)
+		}
+		break
+	}
+	if none, err := a.DocTerms(context.Background(), "no-such-run"); err != nil || none != nil {
+		t.Fatalf("terms of a missing run: %v, %v", none, err)
 	}
 }
 

@@ -165,3 +165,70 @@ func (ix *Index) Merging() bool {
 	}
 	return false
 }
+
+// DocTerms returns the terms run runID's document holds, field by field
+// (nil when the index has no such run): what Fingerprints hashes, readable,
+// so that a test finding two indexes' fingerprints differ can name the
+// fields that differ. It reads every term of every field, a diagnostic for
+// a few runs of a small index.
+func (ix *Index) DocTerms(ctx context.Context, runID string) (map[string][]string, error) {
+	for _, s := range ix.shards {
+		adv, err := s.idx.Advanced()
+		if err != nil {
+			return nil, err
+		}
+		r, err := adv.Reader()
+		if err != nil {
+			return nil, err
+		}
+		out, err := docTerms(ctx, r, runID)
+		_ = r.Close()
+		if err != nil || out != nil {
+			return out, err
+		}
+	}
+	return nil, nil
+}
+
+func docTerms(ctx context.Context, r index.IndexReader, runID string) (map[string][]string, error) {
+	id, err := r.InternalID(runID)
+	if err != nil || id == nil {
+		return nil, err
+	}
+	names, err := r.Fields()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, name := range names {
+		d, err := r.FieldDict(name)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			e, err := d.Next()
+			if err != nil || e == nil {
+				_ = d.Close()
+				if err != nil {
+					return nil, err
+				}
+				break
+			}
+			tfr, err := r.TermFieldReader(ctx, []byte(e.Term), name, false, false, false)
+			if err != nil {
+				_ = d.Close()
+				return nil, err
+			}
+			hit, err := tfr.Advance(id, nil)
+			_ = tfr.Close()
+			if err != nil {
+				_ = d.Close()
+				return nil, err
+			}
+			if hit != nil && hit.ID.Equals(id) {
+				out[name] = append(out[name], e.Term)
+			}
+		}
+	}
+	return out, nil
+}

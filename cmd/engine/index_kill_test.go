@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -135,6 +138,7 @@ func TestIndexSurvivesKill9UnderLoad(t *testing.T) {
 	defer cancel()
 
 	eng := startEngine(t, bin, data, addr)
+	engines := []*engineProc{eng} // every process's logs, for a failure
 	store := connectStore(t, ctx, addr)
 	w := engine.NewWorker(store, killQueue, engine.WorkerOptions{Logger: quiet(), ShutdownTimeout: time.Second})
 	if err := w.RegisterWorkflow(killFlow); err != nil {
@@ -212,6 +216,7 @@ func TestIndexSurvivesKill9UnderLoad(t *testing.T) {
 		}
 		_ = eng.cmd.Wait()
 		eng = startEngine(t, bin, data, addr)
+		engines = append(engines, eng)
 		after := applied()
 		for after == 0 && ctx.Err() == nil {
 			time.Sleep(20 * time.Millisecond)
@@ -299,7 +304,7 @@ func TestIndexSurvivesKill9UnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = scratch.Close()
+	defer scratch.Close()
 	t.Logf("%d runs, history up to seq %d, identical documents", len(rebuilt), last)
 
 	// Every indexed value too: stop the engine, open its index directly.
@@ -325,6 +330,10 @@ func TestIndexSurvivesKill9UnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(fp, scratchFP) {
+			reportFieldDiffs(t, ctx, ix, scratch, fp, scratchFP)
+			for i, e := range engines {
+				t.Logf("engine process %d logs:\n%s", i+1, e.logs.String())
+			}
 			t.Fatalf("%s: indexed values differ from a rebuild's (%d and %d runs)", what, len(fp), len(scratchFP))
 		}
 	}
@@ -336,6 +345,52 @@ func TestIndexSurvivesKill9UnderLoad(t *testing.T) {
 		t.Fatalf("reindex: %v\n%s", err, out)
 	}
 	checkIndex("after reindex")
+}
+
+// reportFieldDiffs names the runs whose indexed values differ between got
+// and want (by fingerprint) and, for a few of them, the fields that differ
+// and their terms on either side.
+func reportFieldDiffs(t *testing.T, ctx context.Context, got, want *visibility.Index, gotFP, wantFP map[string]string) {
+	t.Helper()
+	var runs []string
+	for id, fp := range wantFP {
+		if gotFP[id] != fp {
+			runs = append(runs, id)
+		}
+	}
+	for id := range gotFP {
+		if _, ok := wantFP[id]; !ok {
+			runs = append(runs, id)
+		}
+	}
+	sort.Strings(runs)
+	t.Errorf("%d runs' indexed values differ: %v", len(runs), runs[:min(len(runs), 20)])
+	for _, id := range runs[:min(len(runs), 3)] {
+		g, err := got.DocTerms(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := want.DocTerms(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range slices.Sorted(maps.Keys(mergeKeys(g, w))) {
+			if !reflect.DeepEqual(g[f], w[f]) {
+				t.Errorf("run %s field %s:\nindexed %q\nrebuilt %q", id, f, g[f], w[f])
+			}
+		}
+	}
+}
+
+func mergeKeys(a, b map[string][]string) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }
 
 // quiescentSeq waits until history has not grown for a second and returns

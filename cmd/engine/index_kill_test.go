@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"io"
 	"log/slog"
 	"maps"
@@ -252,7 +253,14 @@ func TestIndexSurvivesKill9UnderLoad(t *testing.T) {
 	started.Range(func(k, _ any) bool {
 		runs++
 		if err := client.GetResult(ctx, k.(string), "", nil); err != nil {
-			t.Fatalf("%s: %v\n%s", k, err, eng.logs.String())
+			hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer hcancel()
+			events, herr := client.History(hctx, k.(string), "")
+			var lines []string
+			for _, e := range events {
+				lines = append(lines, fmt.Sprintf("  %d %s %s", e.ID, e.Time.Format("15:04:05.000"), e.Type))
+			}
+			t.Fatalf("%s: %v\nits history (%v):\n%s\n%s", k, err, herr, strings.Join(lines, "\n"), eng.logs.String())
 		}
 		return true
 	})

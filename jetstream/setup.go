@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"strings"
+	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 )
@@ -25,17 +26,40 @@ import (
 const setupAttempt = defaultTimeout
 
 // retrySetup runs fn with a bounded context until it does not time out
-// on its own, or ctx ends.
+// on its own, or ctx ends. A cluster that has just formed, or a node that
+// is restarting, answers "no suitable peers for placement" until the
+// meta leader sees every peer current (TestClusterQuickRun failed so on a
+// 3-shard store created right after its cluster): that is retried for up
+// to setupPeerWait, then reported.
 func retrySetup[T any](ctx context.Context, fn func(context.Context) (T, error)) (T, error) {
+	peersBy := time.Now().Add(setupPeerWait)
 	for {
 		actx, cancel := context.WithTimeout(ctx, setupAttempt)
 		v, err := fn(actx)
 		cancel()
-		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		if err == nil || ctx.Err() != nil {
+			return v, err
+		}
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+		case apiErrorCode(err) == codeNoSuitablePeers && time.Now().Before(peersBy):
+			select {
+			case <-ctx.Done():
+				return v, err
+			case <-time.After(200 * time.Millisecond):
+			}
+		default:
 			return v, err
 		}
 	}
 }
+
+// codeNoSuitablePeers: the cluster cannot place the stream's replicas
+// (yet: a peer not seen current by the meta leader).
+const codeNoSuitablePeers natsjs.ErrorCode = 10005
+
+// setupPeerWait bounds how long Open waits for a cluster's peers.
+const setupPeerWait = 30 * time.Second
 
 // ensureStream creates the stream, or updates it when it is configured
 // otherwise than want, and returns it.

@@ -192,6 +192,9 @@ func TestCancelPropagatesToChild(t *testing.T) {
 	h.start("dad2", "q", "Parent", engine.ParentCloseAbandon)
 	h.waitForEvent("dad2", engine.EventChildWorkflowStarted)
 	must(h.client.Cancel(h.ctx, "dad2", "", "stop"))
+	// The policy is applied when the parent's close is derived: wait for
+	// the close, then give the dispatcher time to (wrongly) act on it.
+	h.waitForEvent("dad2", engine.EventWorkflowCanceled)
 	time.Sleep(200 * time.Millisecond)
 	if x, _ := h.client.Describe(h.ctx, "kid-abandon", ""); x.Status != engine.StatusRunning || x.CancelRequested {
 		t.Fatalf("abandoned child %s (cancel requested %v)", x.Status, x.CancelRequested)

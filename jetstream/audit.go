@@ -43,7 +43,9 @@ func (s *Store) EnableAudit(ctx context.Context, retention time.Duration) error 
 	}
 	ctx, cancel := withDefaultTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err := ensureStream(ctx, s.js, auditConfig(s.opts, retention))
+	_, err := retrySetup(ctx, func(ctx context.Context) (natsjs.Stream, error) {
+		return ensureStream(ctx, s.js, auditConfig(s.opts, retention))
+	})
 	return err
 }
 

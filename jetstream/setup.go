@@ -25,7 +25,8 @@ import (
 // (TestClusterSeveralEnginesSharded).
 const setupAttempt = defaultTimeout
 
-// retrySetup runs fn with a bounded context until it does not time out
+// retrySetup runs fn (a stream or bucket of Open, the audit stream) with a
+// bounded context until it does not time out
 // on its own, or ctx ends. A cluster that has just formed, or a node that
 // is restarting, answers "no suitable peers for placement" until the
 // meta leader sees every peer current (TestClusterQuickRun failed so on a

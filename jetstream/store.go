@@ -109,7 +109,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	}
 	buckets := make(map[string]natsjs.KeyValue)
 	for _, cfg := range bucketConfigs(opts) {
-		kv, err := ensureBucket(ctx, js, cfg)
+		kv, err := retrySetup(ctx, func(ctx context.Context) (natsjs.KeyValue, error) { return ensureBucket(ctx, js, cfg) })
 		if err != nil {
 			return nil, err
 		}

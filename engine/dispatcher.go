@@ -103,7 +103,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 	if err := publishGuards(ctx, s, h); err != nil {
 		return err
 	}
-	if h.Closed {
+	if h.Closed && !h.Lone { // a lone run has no family to tell
 		if screened == nil {
 			screened, _ = DecodeBatch(sb.Data)
 		}

@@ -44,6 +44,13 @@ type BatchHeader struct {
 	// itself, at once (engine-encoded: its instance token and their seqs);
 	// the tasks derived for them only guard against that worker's loss.
 	Eager string
+	// Lone is set on a closing batch by a closer that knows the run has no
+	// parent and started no child (a worker closing the run from its whole
+	// state): the dispatcher then skips the run's record and history, there
+	// being no parent to tell and no child to apply a close policy to.
+	// Unset means unknown, never "has family": a closer that does not know
+	// leaves it unset and the dispatcher reads the run as before.
+	Lone bool `json:",omitempty"`
 	// Trace is the W3C traceparent of the span that wrote the batch (a
 	// client's start, a workflow task), "" when tracing is off: the tasks
 	// derived from the batch carry it on (tracing.go).

@@ -174,6 +174,7 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 		return w.taskFailed(ctx, t, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
+	h.Lone = h.Closed && env.lone()
 	claims := w.claimEager(env, batch, now)
 	if w.tracer != nil {
 		// the activities this task scheduled are its span's children
@@ -472,6 +473,7 @@ func (w *Worker) terminateOverLimit(ctx context.Context, env *workflowEnv) taskO
 		Attrs: &WorkflowTerminated{Reason: fmt.Sprintf("[%s] history reached %d events, the limit", CodeHistoryTooLarge, w.opts.HistoryLimit), Identity: w.opts.Identity}}}}
 	data, _ := encodeBatch(b)
 	h := headerFor(b, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
+	h.Lone = env.lone()
 	if _, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, ""); err != nil && !errors.Is(err, ErrConflict) {
 		return nakAfter(time.Second)
 	}

@@ -209,6 +209,12 @@ func (env *workflowEnv) childStates() map[int64]*childState {
 	return env.children
 }
 
+// lone tells whether the run has no parent and never asked for a child
+// (a child command dropped after a close still counts: the answer may err
+// only towards "not lone"). Only a state that holds the run's whole
+// history (an append at its last sequence succeeds) may answer for it.
+func (env *workflowEnv) lone() bool { return env.parent == nil && len(env.children) == 0 }
+
 func (env *workflowEnv) signalSends() map[int64]*futureImpl {
 	if env.sends == nil {
 		env.sends = map[int64]*futureImpl{}

@@ -231,6 +231,9 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 	if h.Derive {
 		hdr[hdrDerive] = []string{"1"}
 	}
+	if h.Lone {
+		hdr[hdrLone] = []string{"1"}
+	}
 	if h.Eager != "" {
 		if !headerSafe(h.Eager) {
 			return fmt.Errorf("%w: eager claim %q has control characters or surrounding spaces", ErrInvalidName, h.Eager)
@@ -255,6 +258,7 @@ func decodeBatchHeader(hdr nats.Header) (engine.BatchHeader, error) {
 		Closed:    hdr.Get(hdrClosed) == "1",
 		Wake:      hdr.Get(hdrWake) == "1",
 		Derive:    hdr.Get(hdrDerive) == "1",
+		Lone:      hdr.Get(hdrLone) == "1",
 		Eager:     hdr.Get(hdrEager),
 		Trace:     hdr.Get(hdrTrace),
 	}

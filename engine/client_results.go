@@ -59,7 +59,7 @@ type closeFollower struct {
 	// The runs whose close it read after position coverFrom, the most
 	// recent recentCloses of them (guarded by closeWatch.mu).
 	coverFrom  uint64
-	closed     map[string]uint64 // run id -> position of its close
+	closed     map[string]StoredBatch // run id -> its close as read (no data)
 	closedFIFO []closeSeen
 
 	// Guarded by closeWatch.mu.
@@ -165,17 +165,18 @@ func (w *closeWatch) register(f *closeFollower, runID string, start uint64) (ch 
 // recentCloses bounds the closes a reader remembers.
 const recentCloses = 8192
 
-// sawClose records that f read the close of runID at seq (w.mu held).
-func (f *closeFollower) sawClose(runID string, seq uint64) {
+// sawClose records that f read b, the close of its run (w.mu held).
+func (f *closeFollower) sawClose(b StoredBatch) {
+	runID, seq := b.Header.RunID, b.Seq
 	if len(f.closedFIFO) >= recentCloses {
 		old := f.closedFIFO[0]
-		if f.closed[old.runID] == old.seq { // (not closed again since)
+		if f.closed[old.runID].Seq == old.seq { // (not closed again since)
 			delete(f.closed, old.runID)
 		}
 		f.closedFIFO = f.closedFIFO[1:]
 		f.coverFrom = old.seq // closes up to it may be forgotten
 	}
-	f.closed[runID] = seq
+	f.closed[runID] = b
 	f.closedFIFO = append(f.closedFIFO, closeSeen{runID, seq})
 }
 
@@ -222,7 +223,7 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 	if f.err != nil {
 		f.err = fmt.Errorf("waiting for results: %w", f.err)
 	}
-	f.coverFrom, f.closed = f.pos, map[string]uint64{} // before ready: no wait registers earlier
+	f.coverFrom, f.closed = f.pos, map[string]StoredBatch{} // before ready: no wait registers earlier
 	close(f.ready)
 	if f.err != nil {
 		return
@@ -240,7 +241,7 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 			if !b.Header.Closed {
 				continue
 			}
-			f.sawClose(b.Header.RunID, b.Seq)
+			f.sawClose(b)
 			for _, ch := range f.waits[b.Header.RunID] {
 				select {
 				case ch <- struct{}{}:
@@ -267,13 +268,15 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, error) {
 	pause := 50 * time.Millisecond
 	start := w.takeStart(runID)
+	hints := w.watchAppends(runID)
+	defer hints.stop()
 	for {
 		f, err := w.acquire(ctx)
 		if err != nil {
 			return nil, err
 		}
 		ch, ahead := w.register(f, runID, start)
-		bs, err := w.awaitWith(ctx, f, runID, ch, ahead)
+		bs, err := w.awaitWith(ctx, f, runID, ch, ahead, hints)
 		w.release(f, runID, ch)
 		if bs != nil || err != nil {
 			return bs, err
@@ -294,12 +297,17 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 // often: reads of a run's last batch may be answered by a replica that
 // has not stored the close yet (direct gets on a clustered stream), and
 // the reader, positioned after it, would not bring it.
-func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}, ahead bool) ([]StoredBatch, error) {
+func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}, ahead bool, hints *appendHints) ([]StoredBatch, error) {
 	woken := false
 	recheck := time.NewTimer(closeRecheckFirst)
 	defer recheck.Stop()
 	every := closeRecheckFirst
 	for {
+		if woken {
+			if bs := w.fromHint(f, runID, hints); bs != nil {
+				return bs, nil
+			}
+		}
 		if !ahead {
 			bs, err := closedHistory(ctx, w.store, runID, woken)
 			if bs != nil || err != nil {

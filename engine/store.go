@@ -51,6 +51,12 @@ type BatchHeader struct {
 	// Unset means unknown, never "has family": a closer that does not know
 	// leaves it unset and the dispatcher reads the run as before.
 	Lone bool `json:",omitempty"`
+	// Sum is the digest of the batch's data (BatchSum), set by a closer on
+	// a closing batch: a waiter for the run's result that holds a copy of
+	// the batch as it was published (not yet accepted by the store, maybe
+	// refused) uses that copy instead of reading the batch only if the
+	// copy's digest is the Sum the store holds. Unset: it reads the batch.
+	Sum string `json:",omitempty"`
 	// Trace is the W3C traceparent of the span that wrote the batch (a
 	// client's start, a workflow task), "" when tracing is off: the tasks
 	// derived from the batch carry it on (tracing.go).

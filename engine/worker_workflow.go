@@ -175,6 +175,9 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
 	h.Lone = h.Closed && env.lone()
+	if h.Closed {
+		h.Sum = BatchSum(data) // the waiters for its result may use a copy (client_results.go)
+	}
 	claims := w.claimEager(env, batch, now)
 	if w.tracer != nil {
 		// the activities this task scheduled are its span's children

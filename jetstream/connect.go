@@ -79,6 +79,9 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			if hintDenied(nc, err) {
+				return // a result wait's hint (history_hints.go): it reads instead
+			}
 			if errors.Is(err, nats.ErrPermissionViolation) {
 				denied(nc, err)
 			}
@@ -113,7 +116,7 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	if opts.TLSCA != "" {
 		nopts = append(nopts, nats.RootCAs(opts.TLSCA))
 	}
-	nopts = append(nopts, nats.ClosedHandler(func(nc *nats.Conn) { connUsers.Delete(nc); deniedFns.Delete(nc) }))
+	nopts = append(nopts, nats.ClosedHandler(func(nc *nats.Conn) { connUsers.Delete(nc); deniedFns.Delete(nc); hintsOff.Delete(nc) }))
 	nc, err := nats.Connect(url, append(nopts, extra...)...)
 	if errors.Is(err, nats.ErrAuthorization) {
 		return nil, fmt.Errorf("connecting to %s: %w (%s)", url, err, credsHint(url, creds))
@@ -124,6 +127,7 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	if user != "" {
 		connUsers.Store(nc, user)
 	}
+	noHintsFor(nc, creds)
 	return nc, nil
 }
 

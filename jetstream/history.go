@@ -234,6 +234,12 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 	if h.Lone {
 		hdr[hdrLone] = []string{"1"}
 	}
+	if h.Sum != "" {
+		if !headerSafe(h.Sum) {
+			return fmt.Errorf("%w: batch sum %q has control characters or surrounding spaces", ErrInvalidName, h.Sum)
+		}
+		hdr[hdrSum] = []string{h.Sum}
+	}
 	if h.Eager != "" {
 		if !headerSafe(h.Eager) {
 			return fmt.Errorf("%w: eager claim %q has control characters or surrounding spaces", ErrInvalidName, h.Eager)
@@ -259,6 +265,7 @@ func decodeBatchHeader(hdr nats.Header) (engine.BatchHeader, error) {
 		Wake:      hdr.Get(hdrWake) == "1",
 		Derive:    hdr.Get(hdrDerive) == "1",
 		Lone:      hdr.Get(hdrLone) == "1",
+		Sum:       hdr.Get(hdrSum),
 		Eager:     hdr.Get(hdrEager),
 		Trace:     hdr.Get(hdrTrace),
 	}

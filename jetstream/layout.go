@@ -69,6 +69,7 @@ const (
 	hdrDerive = "Fm-Derive"
 	hdrEager  = "Fm-Eager"
 	hdrLone   = "Fm-Lone"
+	hdrSum    = "Fm-Sum"
 	hdrFireAt = "Fm-Fire-At"
 	// hdrTrace is W3C's own name, so NATS tooling that traces sees it.
 	hdrTrace = "traceparent"

@@ -77,6 +77,9 @@ func testAppendAndRead(t *testing.T, s engine.Store) {
 	for i := range 20 {
 		h := batch(run, i)
 		h.Closed, h.Wake, h.Derive, h.Lone = i == 19, i%2 == 0, i%3 == 0, i == 19
+		if i == 19 {
+			h.Sum = engine.BatchSum([]byte("batch 19")) // kept as written
+		}
 		if i%4 == 1 {
 			h.Eager = fmt.Sprintf("w%d:%d,%d", i, i, i+1) // kept as written
 		}

@@ -1,0 +1,80 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+)
+
+// noHints is a store without copies of published batches: waits read.
+type noHints struct{ *historyReads }
+
+// WatchAppends hides the store's (another signature): no hints.
+func (noHints) WatchAppends() {}
+
+// Without copies of the published close, a wait reads the closing batch
+// once the shared reader tells the run closed.
+func TestGetResultWithoutHintsReadsTheClose(t *testing.T) {
+	h := newHarness(t)
+	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Echo", echoOnSignal)) })
+	st := noHints{&historyReads{Store: h.store}}
+	c := engine.NewClient(st, engine.ClientOptions{Identity: "reads"})
+	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)
+	defer cancel()
+	h.start("plain-wait", "q", "Echo", nil)
+	var v int
+	done := make(chan error, 1)
+	go func() { done <- c.GetResult(ctx, "plain-wait", "", &v) }()
+	time.Sleep(200 * time.Millisecond) // the wait reads the open run first
+	must(h.client.Signal(h.ctx, "plain-wait", "", "go", 4))
+	if err := <-done; err != nil || v != 4 {
+		t.Fatalf("result: %d, %v; want 4", v, err)
+	}
+	if l := st.last.Load(); l != 2 {
+		t.Fatalf("read %d last batches, want 2 (the open run, then its close)", l)
+	}
+}
+
+// A copy of a closing batch that the store refused (an append that lost
+// the race for the run's next position) is never the result, though it
+// was published first and claims the digest of the close the store
+// holds: only the copy whose own digest is the stored close's is used.
+func TestGetResultIgnoresARefusedClose(t *testing.T) {
+	h := newHarness(t)
+	st := &historyReads{Store: h.store}
+	c := engine.NewClient(st, engine.ClientOptions{Identity: "refused"})
+	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)
+	defer cancel()
+	// no worker: the test writes the run's closes itself
+	run := h.start("contested", "q", "Echo", nil)
+	var v int
+	done := make(chan error, 1)
+	go func() { done <- c.GetResult(ctx, "contested", "", &v) }()
+	time.Sleep(200 * time.Millisecond) // waiting, its copies followed
+	last, err := h.store.LastBatch(ctx, run.RunID)
+	must(err)
+	closing := func(result int) []byte {
+		raw, _ := json.Marshal(result)
+		data, _ := json.Marshal(&engine.Batch{Kind: engine.BatchTask, Events: []engine.Event{{ID: last.Header.LastEventID + 1,
+			Type: engine.EventWorkflowCompleted, Time: time.Now().UTC(), Attrs: &engine.WorkflowCompleted{Result: raw}}}})
+		return data
+	}
+	real := closing(7)
+	head := engine.BatchHeader{RunID: run.RunID, WorkflowID: "contested", TaskQueue: "q", Kind: engine.BatchTask,
+		FirstEventID: last.Header.LastEventID + 1, LastEventID: last.Header.LastEventID + 1, Closed: true, Lone: true, Sum: engine.BatchSum(real)}
+	if _, err := h.store.AppendHistory(ctx, head, closing(666), last.Seq+1000, ""); err == nil {
+		t.Fatal("an append at a position the run is not at was accepted")
+	}
+	if _, err := h.store.AppendHistory(ctx, head, real, last.Seq, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || v != 7 {
+		t.Fatalf("result: %d, %v; want 7 (the stored close)", v, err)
+	}
+	if l := st.last.Load(); l != 1 {
+		t.Fatalf("read %d last batches, want 1 (the open run; the close from its copy)", l)
+	}
+}

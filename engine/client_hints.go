@@ -23,8 +23,9 @@ type appendWatcher interface {
 }
 
 // hintLate bounds how long a wait woken by a close gives a copy received
-// before it to reach the wait (its callback's goroutine to run).
-const hintLate = 2 * time.Millisecond
+// before it to reach the wait (its callback's goroutine to run: under
+// the race detector on a loaded machine, 2 ms were sometimes too few).
+const hintLate = 20 * time.Millisecond
 
 // maxHints bounds the closing copies a wait keeps (a run closes once; a
 // few more are appends that lost a race, or a reset after the close).

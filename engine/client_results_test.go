@@ -364,11 +364,10 @@ func TestGetResultReadsOnlyTheClosingBatch(t *testing.T) {
 		t.Fatalf("result of a run closing during the wait: %d, %v; want 8", v, err)
 	}
 	// the first read found the run open; the close is the copy the wait
-	// saw published, which the stored batch's digest vouches for
-	// (TestGetResultWithoutHintsReadsTheClose: without copies, a second
-	// read)
-	if w, l := st.whole.Load(), st.last.Load(); w != 0 || l != 1 {
-		t.Fatalf("GetResult waiting for a close read %d whole histories and %d last batches, want 0 and 1", w, l)
+	// saw published, which the stored batch's digest vouches for, or a
+	// second read (TestGetResultWithoutHintsReadsTheClose)
+	if w, l := st.whole.Load(), st.last.Load(); w != 0 || l < 1 || l > 2 {
+		t.Fatalf("GetResult waiting for a close read %d whole histories and %d last batches, want 0 and 1 (2 if the copy came late)", w, l)
 	}
 
 	h.start("compensated", "q", "FailAfterMarker", nil)

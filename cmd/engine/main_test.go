@@ -38,7 +38,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn")
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -88,17 +88,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 	}
 	var tracking string
 	if err := c.GetResult(ctx, "order-e2e", "", &tracking); err != nil || tracking != "TRK-e2e" {
-		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer dcancel()
-		var lines []string
-		for _, id := range []string{"order-e2e", "order-e2e-shipment"} {
-			events, herr := c.History(dctx, id, "")
-			lines = append(lines, fmt.Sprintf("%s (%v):", id, herr))
-			for _, e := range events {
-				lines = append(lines, fmt.Sprintf("  %d %s %s", e.ID, e.Time.Format("15:04:05.000"), e.Type))
-			}
-		}
-		t.Fatalf("result %q %v\n%s\nengine log:\n%s", tracking, err, strings.Join(lines, "\n"), logs.String())
+		t.Fatalf("result %q %v\n%s\nengine log:\n%s", tracking, err, historyDump(c, "order-e2e", "order-e2e/shipment"), logs.String())
 	}
 	_ = store.Close()
 	nc.Close()

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -157,7 +156,7 @@ func localCredsOf(t *testing.T, addr string) string {
 // startSecondEngine runs an engine on the NATS of another one (--nats).
 func startSecondEngine(t *testing.T, bin, data, addr, creds string) *engineProc {
 	t.Helper()
-	p := &engineProc{logs: &bytes.Buffer{}}
+	p := &engineProc{logs: &syncBuffer{}}
 	p.cmd = exec.Command(bin, "--nats", "nats://"+addr, "--creds", creds, "--replicas", "1", "--data", data, "--log-level", "warn")
 	p.cmd.Env = append(os.Environ(), "FOREMAN_NATS=")
 	p.cmd.Stderr = p.logs

@@ -1,35 +1,14 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
 )
-
-// syncBuffer collects a child process's output while a failing test may
-// already read it (a bytes.Buffer read then races the copying goroutine).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // historyDump renders the histories of the given workflows for a failure
 // message: each event's id, time and type, and the attributes of the events

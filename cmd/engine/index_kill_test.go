@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/syncbuf"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/foremanhq/foreman/visibility"
@@ -69,12 +70,12 @@ func killStep(ctx context.Context, in killIn) error { return nil }
 // engineProc is a running foreman-engine binary.
 type engineProc struct {
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 }
 
 func startEngine(t *testing.T, bin, data, addr string, extra ...string) *engineProc {
 	t.Helper()
-	p := &engineProc{logs: &syncBuffer{}}
+	p := &engineProc{logs: &syncbuf.Buffer{}}
 	p.cmd = exec.Command(bin, append([]string{"--data", data, "--listen", addr, "--log-level", "warn"}, extra...)...)
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/internal/syncbuf"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/nats-io/nats.go"
@@ -38,7 +39,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cmd := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn")
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

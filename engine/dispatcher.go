@@ -28,6 +28,11 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 	pool := newGoPool()
 	defer pool.close()
 	return s.ConsumeHistory(ctx, dispatcherDurable, func(batches []StoredBatch) error {
+		if len(batches) == 1 {
+			// one batch (an idle engine's case, a run's start or close
+			// among them): derived here, without waking another goroutine
+			return deriveLogged(ctx, s, log, batches[0])
+		}
 		// Different runs are independent: derive their tasks concurrently.
 		var wg sync.WaitGroup
 		errs := make(chan error, len(batches))
@@ -38,21 +43,9 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 			pool.Go(func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				err := derive(ctx, s, sb)
-				if err == nil {
-					return
+				if err := deriveLogged(ctx, s, log, sb); err != nil {
+					errs <- err
 				}
-				// The run's ids and queue; no attempt: the consumer's
-				// redeliveries are not counted here.
-				h := sb.Header
-				if errors.Is(err, ErrInvalidArgument) {
-					// Redelivery cannot help a batch the store refuses
-					// for good; retrying it forever would hot-loop.
-					log.Error("skipped a history batch whose tasks the store refuses", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
-					return
-				}
-				log.Warn("dispatching a history batch failed; it will be redelivered", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
-				errs <- fmt.Errorf("run %s batch %d: %w", h.RunID, sb.Seq, err)
 			})
 		}
 		wg.Wait()
@@ -62,6 +55,26 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 		}
 		return nil
 	})
+}
+
+// deriveLogged is derive, logging a failure: an error is the batch's to
+// be redelivered, nil also when the store refuses its tasks for good.
+func deriveLogged(ctx context.Context, s Store, log *slog.Logger, sb StoredBatch) error {
+	err := derive(ctx, s, sb)
+	if err == nil {
+		return nil
+	}
+	// The run's ids and queue; no attempt: the consumer's redeliveries
+	// are not counted here.
+	h := sb.Header
+	if errors.Is(err, ErrInvalidArgument) {
+		// Redelivery cannot help a batch the store refuses for good;
+		// retrying it forever would hot-loop.
+		log.Error("skipped a history batch whose tasks the store refuses", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
+		return nil
+	}
+	log.Warn("dispatching a history batch failed; it will be redelivered", "workflow_id", h.WorkflowID, "run_id", h.RunID, "queue", h.TaskQueue, "seq", sb.Seq, "err", err)
+	return fmt.Errorf("run %s batch %d: %w", h.RunID, sb.Seq, err)
 }
 
 // derive stores the tasks and timers one batch implies.

@@ -31,6 +31,24 @@ const hintLate = 20 * time.Millisecond
 // few more are appends that lost a race, or a reset after the close).
 const maxHints = 4
 
+// waitHints are a wait's hints, started once the wait knows the run open
+// (a wait for a closed run does not subscribe for nothing).
+type waitHints struct {
+	w     *closeWatch
+	runID string
+	h     *appendHints // nil until started, or if the store has none
+	tried bool
+}
+
+func (l *waitHints) start() {
+	if !l.tried {
+		l.tried = true
+		l.h = l.w.watchAppends(l.runID)
+	}
+}
+
+func (l *waitHints) stop() { l.h.stop() }
+
 // appendHints keeps the closing batches seen published for one wait.
 type appendHints struct {
 	stopFn func()

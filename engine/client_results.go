@@ -268,8 +268,11 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, error) {
 	pause := 50 * time.Millisecond
 	start := w.takeStart(runID)
-	hints := w.watchAppends(runID)
+	hints := &waitHints{w: w, runID: runID}
 	defer hints.stop()
+	if start > 0 {
+		hints.start() // no first read: follow the copies from now on
+	}
 	for {
 		f, err := w.acquire(ctx)
 		if err != nil {
@@ -297,14 +300,14 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 // often: reads of a run's last batch may be answered by a replica that
 // has not stored the close yet (direct gets on a clustered stream), and
 // the reader, positioned after it, would not bring it.
-func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}, ahead bool, hints *appendHints) ([]StoredBatch, error) {
+func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID string, ch chan struct{}, ahead bool, hints *waitHints) ([]StoredBatch, error) {
 	woken := false
 	recheck := time.NewTimer(closeRecheckFirst)
 	defer recheck.Stop()
 	every := closeRecheckFirst
 	for {
 		if woken {
-			if bs := w.fromHint(f, runID, hints); bs != nil {
+			if bs := w.fromHint(f, runID, hints.h); bs != nil {
 				return bs, nil
 			}
 		}
@@ -315,6 +318,7 @@ func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID stri
 			}
 		}
 		ahead = false
+		hints.start() // open: its close is still to come
 		select {
 		case <-ch:
 			woken = true

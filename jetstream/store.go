@@ -48,6 +48,7 @@ type Store struct {
 	runs, heartbeats natsjs.KeyValue
 	workers          natsjs.KeyValue // bound lazily by a client store (workers.go); under mu
 	schedules        natsjs.KeyValue // bound lazily (schedules.go); under mu
+	users            natsjs.KeyValue // bound lazily (cmdkeys.go); under mu
 
 	dgs []*directGetter // batched direct gets, by history shard
 

@@ -1,0 +1,172 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/audit"
+	"github.com/foremanhq/foreman/internal/auth"
+	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
+)
+
+// A worker whose credentials are limited to queue qa cannot act on other
+// queues through the engine: the child it starts on qb, the signal it
+// sends to a run on qc and the activity it schedules on qb fail with
+// "permission denied for queue …" where its workflow waits for them, are
+// audited, and qb/qc receive nothing; a child on qa itself works, and an
+// unlimited worker still starts children on another queue.
+func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
+	node, users, _ := bootWithUsers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	eng := node.Store
+	if err := eng.EnableSigning(ctx, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.EnableAudit(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	discard := slog.New(slog.DiscardHandler)
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- engine.RunServices(sctx, eng, discard) }()
+	defer func() { stop(); <-done }()
+
+	// outcome is what a workflow saw: the error (and whether it is
+	// ErrPermissionDenied), or ok.
+	outcome := func(err error) string {
+		if err == nil {
+			return "ok"
+		}
+		return fmt.Sprintf("denied=%t %v", errors.Is(err, engine.ErrPermissionDenied), err)
+	}
+	register := func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Child", func(ctx engine.Context) (string, error) { return "child done", nil }))
+		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context, queue string) (string, error) {
+			var r string
+			err := engine.ExecuteChildWorkflow(ctx, "Child", nil, engine.ChildWorkflowOptions{TaskQueue: queue}).Get(ctx, &r)
+			return outcome(err) + " " + r, nil
+		}))
+		must(w.RegisterWorkflowWithName("Signaller", func(ctx engine.Context, target string) (string, error) {
+			return outcome(engine.SignalExternalWorkflow(ctx, target, "", "poke", "hi").Get(ctx, nil)), nil
+		}))
+		must(w.RegisterWorkflowWithName("Scheduler", func(ctx engine.Context, queue string) (string, error) {
+			ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{TaskQueue: queue, StartToCloseTimeout: 5 * time.Second})
+			return outcome(engine.ExecuteActivity(ctx, "Work", nil).Get(ctx, nil)), nil
+		}))
+	}
+	worker := func(creds, queue string) {
+		st, err := jetstream.OpenExisting(ctx, jstest.ConnectAs(t, node.URL(), creds), jetstream.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := engine.NewWorker(st, queue, engine.WorkerOptions{Logger: discard, ShutdownTimeout: 2 * time.Second})
+		register(w)
+		if err := w.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Stop(); _ = st.Close() })
+	}
+	worker(addUser(t, node, users, "wa", auth.Worker, "qa"), "qa")
+	worker(addUser(t, node, users, "wu", auth.Worker), "qu")
+	worker(addUser(t, node, users, "wd", auth.Worker, "qd"), "qd")
+
+	client := engine.NewClient(eng, engine.ClientOptions{Identity: "test"})
+	// the signal's target runs on qc, where nobody works
+	if _, err := client.Start(ctx, engine.StartOptions{ID: "target-c", TaskQueue: "qc"}, "Waiter", nil); err != nil {
+		t.Fatal(err)
+	}
+	result := func(id, queue, typ, in string) string {
+		t.Helper()
+		if _, err := client.Start(ctx, engine.StartOptions{ID: id, TaskQueue: queue}, typ, in); err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var got string
+		if err := client.GetResult(rctx, id, "", &got); err != nil {
+			return "no result: " + err.Error()
+		}
+		return got
+	}
+	for _, c := range []struct{ id, queue, typ, in, want, denied string }{
+		{"child-b", "qa", "Parent", "qb", `denied=true child workflow Child "child-b/1-`, "qb"},
+		{"signal-c", "qa", "Signaller", "target-c", "denied=true PermissionDenied: permission denied for queue qc", "qc"},
+		{"act-b", "qa", "Scheduler", "qb", "denied=true activity Work failed after 1 attempt(s)", "qb"},
+		{"child-a", "qa", "Parent", "qa", "ok child done", ""},
+		{"child-d", "qu", "Parent", "qd", "ok child done", ""},
+	} {
+		got := result(c.id, c.queue, c.typ, c.in)
+		if !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s: workflow saw %q, want %q…", c.id, got, c.want)
+		}
+		if c.denied != "" && !strings.Contains(got, "permission denied for queue "+c.denied+": worker wa may act on queue qa only") {
+			t.Errorf("%s: %q does not name the refused queue %s", c.id, got, c.denied)
+		}
+	}
+
+	// nothing reached qb, nor the target on qc
+	for _, q := range []string{"wf.qb", "act.qb"} {
+		if n := subjectMsgs(t, eng, "fm.t."+q); n != 0 {
+			t.Errorf("%d task(s) on fm.t.%s, want none", n, q)
+		}
+	}
+	x, err := client.Describe(ctx, "target-c", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Signals) != 0 {
+		t.Errorf("the target on qc received %v", x.Signals)
+	}
+	kids, err := client.Describe(ctx, "child-b", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kids.Children) != 1 || kids.Children[0].Status != engine.ChildStartFailed {
+		t.Fatalf("child-b's children: %+v, want one that failed to start", kids.Children)
+	}
+	if _, _, err := eng.GetRun(ctx, kids.Children[0].WorkflowID); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("a run record for the refused child %s: %v", kids.Children[0].WorkflowID, err)
+	}
+
+	// every refusal is in the audit trail, naming the worker
+	refused := map[string]string{}
+	_ = eng.ReadAudit(ctx, false, func(r audit.Record) error {
+		if r.Outcome == audit.Refused {
+			refused[r.Action] = r.Principal + ": " + r.Why
+		}
+		return nil
+	})
+	for _, action := range []string{"start-child", "signal-external", "schedule-activity"} {
+		if !strings.HasPrefix(refused[action], "wa: permission denied for queue") {
+			t.Errorf("audit of %s: %q", action, refused[action])
+		}
+	}
+}
+
+// subjectMsgs is how many messages the tasks stream holds on subject.
+func subjectMsgs(t *testing.T, s *jetstream.Store, subject string) uint64 {
+	t.Helper()
+	js, err := natsjs.New(s.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), jetstream.TasksStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), natsjs.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[subject]
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -66,6 +67,53 @@ func connKey(nc *nats.Conn) nkeys.KeyPair {
 // engine.ErrNotFound; a deployment without the bucket is
 // engine.ErrNoUserDirectory.
 func (s *Store) CommandRights(ctx context.Context, user string) (engine.WriterRights, error) {
+	if r, ok := s.rights.get(user); ok {
+		return r, nil
+	}
+	r, err := s.readRights(ctx, user)
+	if err == nil {
+		s.rights.put(user, r)
+	}
+	return r, err
+}
+
+// rightsTTL is how long a user's rights are kept: a revocation or a
+// change of queues takes effect on commands within it.
+const rightsTTL = time.Second
+
+// rightsCache keeps the users looked up in the last rightsTTL: a parent
+// starting many children, an activity worker's every cross-queue
+// activity, read the directory once a second.
+type rightsCache struct {
+	mu sync.Mutex
+	m  map[string]cachedRights
+}
+
+type cachedRights struct {
+	r  engine.WriterRights
+	at time.Time
+}
+
+func (c *rightsCache) get(user string) (engine.WriterRights, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[user]
+	if !ok || time.Since(e.at) > rightsTTL {
+		return engine.WriterRights{}, false
+	}
+	return e.r, true
+}
+
+func (c *rightsCache) put(user string, r engine.WriterRights) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 1024 {
+		c.m = map[string]cachedRights{} // bounded: old entries are stale anyway
+	}
+	c.m[user] = cachedRights{r: r, at: time.Now()}
+}
+
+func (s *Store) readRights(ctx context.Context, user string) (engine.WriterRights, error) {
 	kv, err := s.usersKV(ctx)
 	if err != nil {
 		return engine.WriterRights{}, err

@@ -2,6 +2,7 @@ package jetstream_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,11 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 	}
 	register := func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("Child", func(ctx engine.Context) (string, error) { return "child done", nil }))
+		must(w.RegisterWorkflowWithName("Waiter", func(ctx engine.Context) (string, error) {
+			var s string
+			engine.GetSignalChannel(ctx, "finish").Receive(ctx, &s)
+			return s, nil
+		}))
 		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context, queue string) (string, error) {
 			var r string
 			err := engine.ExecuteChildWorkflow(ctx, "Child", nil, engine.ChildWorkflowOptions{TaskQueue: queue}).Get(ctx, &r)
@@ -64,21 +70,27 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 			return outcome(engine.ExecuteActivity(ctx, "Work", nil).Get(ctx, nil)), nil
 		}))
 	}
-	worker := func(creds, queue string) {
-		st, err := jetstream.OpenExisting(ctx, jstest.ConnectAs(t, node.URL(), creds), jetstream.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	run := func(st *jetstream.Store, queue string) {
 		w := engine.NewWorker(st, queue, engine.WorkerOptions{Logger: discard, ShutdownTimeout: 2 * time.Second})
 		register(w)
 		if err := w.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { w.Stop(); _ = st.Close() })
+		t.Cleanup(w.Stop)
 	}
-	worker(addUser(t, node, users, "wa", auth.Worker, "qa"), "qa")
+	worker := func(creds, queue string) *jetstream.Store {
+		st, err := jetstream.OpenExisting(ctx, jstest.ConnectAs(t, node.URL(), creds), jetstream.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		run(st, queue)
+		return st
+	}
+	wa := worker(addUser(t, node, users, "wa", auth.Worker, "qa"), "qa")
 	worker(addUser(t, node, users, "wu", auth.Worker), "qu")
 	worker(addUser(t, node, users, "wd", auth.Worker, "qd"), "qd")
+	run(eng, "qe") // hosted by the engine: signs with the engine's key
 
 	client := engine.NewClient(eng, engine.ClientOptions{Identity: "test"})
 	// the signal's target runs on qc, where nobody works
@@ -104,6 +116,7 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 		{"act-b", "qa", "Scheduler", "qb", "denied=true activity Work failed after 1 attempt(s)", "qb"},
 		{"child-a", "qa", "Parent", "qa", "ok child done", ""},
 		{"child-d", "qu", "Parent", "qd", "ok child done", ""},
+		{"engine-d", "qe", "Parent", "qd", "ok child done", ""},
 	} {
 		got := result(c.id, c.queue, c.typ, c.in)
 		if !strings.HasPrefix(got, c.want) {
@@ -151,6 +164,75 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 			t.Errorf("audit of %s: %q", action, refused[action])
 		}
 	}
+
+	// The limited worker appends child starts on qb itself, to a run of
+	// its queue: one claiming to be the unlimited wu (a signature wa
+	// cannot make), one naming no writer. Neither starts anything.
+	waiter, err := client.Start(ctx, engine.StartOptions{ID: "waiter-a", TaskQueue: "qa"}, "Waiter", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if last, err := eng.LastBatch(ctx, waiter.RunID); err != nil || last.Header.Kind != engine.BatchTask {
+			return fmt.Errorf("waiter-a has not run its first task: %v", err)
+		}
+		return nil
+	})
+	forged := []*engine.CommandWriter{{User: "wu", Sig: "c2lnbmVkIGJ5IHdh"}, nil}
+	for i, w := range forged {
+		appendCommand(t, wa, waiter, &engine.StartChildWorkflowRequested{Seq: int64(100 + i), WorkflowID: fmt.Sprintf("forged-%d", i),
+			RunID: fmt.Sprintf("forged-run-%d", i), WorkflowType: "Child", TaskQueue: "qb", ParentClosePolicy: engine.ParentCloseAbandon, Writer: w})
+	}
+	want := map[string]string{"wu": "the command is not signed by user wu's key", "unknown": "the command names no writer"}
+	jstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		got := map[string]string{}
+		_ = eng.ReadAudit(ctx, false, func(r audit.Record) error {
+			if r.Outcome == audit.Refused && r.Action == "start-child" && strings.HasPrefix(r.Targets[0], "forged-") {
+				got[r.Principal] = r.Why
+			}
+			return nil
+		})
+		for p, why := range want {
+			if !strings.Contains(got[p], why) {
+				return fmt.Errorf("audit of the forged start claiming %s: %q, want %q", p, got[p], why)
+			}
+		}
+		return nil
+	})
+	for i := range forged {
+		if _, _, err := eng.GetRun(ctx, fmt.Sprintf("forged-%d", i)); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("forged child %d: run record %v", i, err)
+		}
+	}
+	if n := subjectMsgs(t, eng, "fm.t.wf.qb"); n != 0 {
+		t.Errorf("%d task(s) on fm.t.wf.qb after the forged starts", n)
+	}
+}
+
+// appendCommand appends a batch holding command a to run's history
+// through s, as a worker of the run's queue can.
+func appendCommand(t *testing.T, s *jetstream.Store, run engine.Run, a *engine.StartChildWorkflowRequested) {
+	t.Helper()
+	ctx := context.Background()
+	for range 10 { // the run's worker may append meanwhile
+		last, err := s.LastBatch(ctx, run.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := last.Header.LastEventID + 1
+		b := engine.Batch{Kind: engine.BatchTask, Events: []engine.Event{{ID: id, Type: engine.EventStartChildWorkflowRequested, Time: time.Now().UTC(), Attrs: a}}}
+		data, _ := json.Marshal(&b)
+		h := engine.BatchHeader{RunID: run.RunID, WorkflowID: run.WorkflowID, TaskQueue: last.Header.TaskQueue, Kind: engine.BatchTask,
+			FirstEventID: id, LastEventID: id, Derive: true}
+		_, err = s.AppendHistory(ctx, h, data, last.Seq, "")
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, engine.ErrConflict) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("appending the command kept conflicting")
 }
 
 // subjectMsgs is how many messages the tasks stream holds on subject.

@@ -50,24 +50,29 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 		}
 		return fmt.Sprintf("denied=%t %v", errors.Is(err, engine.ErrPermissionDenied), err)
 	}
+	tricky := map[string]any{"n": 0.1, "s": "<a & b>\u2028é", "empty": []int{}, "nil": nil}
 	register := func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Child", func(ctx engine.Context) (string, error) { return "child done", nil }))
+		must(w.RegisterWorkflowWithName("Child", func(ctx engine.Context, in map[string]any) (string, error) { return "child done", nil }))
+		must(w.RegisterActivityWithName("Work", func(ctx context.Context, in map[string]any) (string, error) { return "worked", nil }))
 		must(w.RegisterWorkflowWithName("Waiter", func(ctx engine.Context) (string, error) {
-			var s string
-			engine.GetSignalChannel(ctx, "finish").Receive(ctx, &s)
-			return s, nil
+			var in map[string]any
+			engine.GetSignalChannel(ctx, "finish").Receive(ctx, &in)
+			return "got " + in["s"].(string), nil
 		}))
 		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context, queue string) (string, error) {
 			var r string
-			err := engine.ExecuteChildWorkflow(ctx, "Child", nil, engine.ChildWorkflowOptions{TaskQueue: queue}).Get(ctx, &r)
+			// input and options with what a signature over JSON must survive
+			opts := engine.ChildWorkflowOptions{TaskQueue: queue, RetryPolicy: &engine.RetryPolicy{BackoffCoefficient: 1.1, MaximumAttempts: 2, NonRetryableErrorTypes: []string{}}}
+			err := engine.ExecuteChildWorkflow(ctx, "Child", tricky, opts).Get(ctx, &r)
 			return outcome(err) + " " + r, nil
 		}))
 		must(w.RegisterWorkflowWithName("Signaller", func(ctx engine.Context, target string) (string, error) {
-			return outcome(engine.SignalExternalWorkflow(ctx, target, "", "poke", "hi").Get(ctx, nil)), nil
+			return outcome(engine.SignalExternalWorkflow(ctx, target, "", "finish", tricky).Get(ctx, nil)), nil
 		}))
 		must(w.RegisterWorkflowWithName("Scheduler", func(ctx engine.Context, queue string) (string, error) {
-			ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{TaskQueue: queue, StartToCloseTimeout: 5 * time.Second})
-			return outcome(engine.ExecuteActivity(ctx, "Work", nil).Get(ctx, nil)), nil
+			ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{TaskQueue: queue, StartToCloseTimeout: 5 * time.Second,
+				RetryPolicy: &engine.RetryPolicy{BackoffCoefficient: 1.5, NonRetryableErrorTypes: []string{}}})
+			return outcome(engine.ExecuteActivity(ctx, "Work", tricky).Get(ctx, nil)), nil
 		}))
 	}
 	run := func(st *jetstream.Store, queue string) {
@@ -97,10 +102,15 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 	if _, err := client.Start(ctx, engine.StartOptions{ID: "target-c", TaskQueue: "qc"}, "Waiter", nil); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := client.Start(ctx, engine.StartOptions{ID: "target-a", TaskQueue: "qa"}, "Waiter", nil); err != nil {
+		t.Fatal(err)
+	}
 	result := func(id, queue, typ, in string) string {
 		t.Helper()
-		if _, err := client.Start(ctx, engine.StartOptions{ID: id, TaskQueue: queue}, typ, in); err != nil {
-			t.Fatal(err)
+		if typ != "" { // "": started above
+			if _, err := client.Start(ctx, engine.StartOptions{ID: id, TaskQueue: queue}, typ, in); err != nil {
+				t.Fatal(err)
+			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -117,6 +127,10 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 		{"child-a", "qa", "Parent", "qa", "ok child done", ""},
 		{"child-d", "qu", "Parent", "qd", "ok child done", ""},
 		{"engine-d", "qe", "Parent", "qd", "ok child done", ""},
+		{"act-d", "qu", "Scheduler", "qd", "ok", ""},
+		{"act-a", "qa", "Scheduler", "qa", "ok", ""},
+		{"signal-a", "qa", "Signaller", "target-a", "ok", ""},
+		{"target-a", "", "", "", "got <a & b>\u2028é", ""},
 	} {
 		got := result(c.id, c.queue, c.typ, c.in)
 		if !strings.HasPrefix(got, c.want) {

@@ -146,23 +146,5 @@ func (s *Store) readRights(ctx context.Context, user string) (engine.WriterRight
 
 // usersKV binds the user directory's bucket on first use.
 func (s *Store) usersKV(ctx context.Context) (natsjs.KeyValue, error) {
-	s.mu.Lock()
-	kv := s.users
-	s.mu.Unlock()
-	if kv != nil {
-		return kv, nil
-	}
-	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
-	defer cancel()
-	kv, err := s.js.KeyValue(ctx, UsersBucket)
-	if errors.Is(err, natsjs.ErrBucketNotFound) {
-		return nil, engine.ErrNoUserDirectory
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening bucket %s: %w", UsersBucket, err)
-	}
-	s.mu.Lock()
-	s.users = kv
-	s.mu.Unlock()
-	return kv, nil
+	return s.bindKV(ctx, &s.users, UsersBucket, engine.ErrNoUserDirectory)
 }

@@ -54,16 +54,20 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 	register := func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("Child", func(ctx engine.Context, in map[string]any) (string, error) { return "child done", nil }))
 		must(w.RegisterActivityWithName("Work", func(ctx context.Context, in map[string]any) (string, error) { return "worked", nil }))
-		must(w.RegisterWorkflowWithName("Waiter", func(ctx engine.Context) (string, error) {
+		must(w.RegisterWorkflowWithName("Waiter", func(ctx engine.Context, _ map[string]any) (string, error) {
 			var in map[string]any
 			engine.GetSignalChannel(ctx, "finish").Receive(ctx, &in)
 			return "got " + in["s"].(string), nil
 		}))
 		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context, queue string) (string, error) {
 			var r string
+			typ := "Child"
+			if q, waiter, ok := strings.Cut(queue, ":"); ok {
+				queue, typ = q, waiter
+			}
 			// input and options with what a signature over JSON must survive
 			opts := engine.ChildWorkflowOptions{TaskQueue: queue, RetryPolicy: &engine.RetryPolicy{BackoffCoefficient: 1.1, MaximumAttempts: 2, NonRetryableErrorTypes: []string{}}}
-			err := engine.ExecuteChildWorkflow(ctx, "Child", tricky, opts).Get(ctx, &r)
+			err := engine.ExecuteChildWorkflow(ctx, typ, tricky, opts).Get(ctx, &r)
 			return outcome(err) + " " + r, nil
 		}))
 		must(w.RegisterWorkflowWithName("Signaller", func(ctx engine.Context, target string) (string, error) {
@@ -194,25 +198,45 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 	})
 	forged := []*engine.CommandWriter{{User: "wu", Sig: "c2lnbmVkIGJ5IHdh"}, nil}
 	for i, w := range forged {
-		appendCommand(t, wa, waiter, &engine.StartChildWorkflowRequested{Seq: int64(100 + i), WorkflowID: fmt.Sprintf("forged-%d", i),
+		appendCommand(t, wa, waiter, engine.EventStartChildWorkflowRequested, &engine.StartChildWorkflowRequested{Seq: int64(100 + i), WorkflowID: fmt.Sprintf("forged-%d", i),
 			RunID: fmt.Sprintf("forged-run-%d", i), WorkflowType: "Child", TaskQueue: "qb", ParentClosePolicy: engine.ParentCloseAbandon, Writer: w})
 	}
-	want := map[string]string{"wu": "the command is not signed by user wu's key", "unknown": "the command names no writer"}
+	// ... and asks the engine to cancel a child on qd, through its
+	// parent's history (any history is writable)
+	dad, err := client.Start(ctx, engine.StartOptions{ID: "dad-u", TaskQueue: "qu"}, "Parent", "qd:Waiter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kid engine.ChildRun
+	jstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		x, err := client.Describe(ctx, "dad-u", "")
+		if err != nil || len(x.Children) != 1 || x.Children[0].Status != engine.StatusRunning {
+			return fmt.Errorf("dad-u's child not running: %v", err)
+		}
+		kid = x.Children[0]
+		return nil
+	})
+	appendCommand(t, wa, dad, engine.EventChildWorkflowCancelRequested, &engine.ChildWorkflowCancelRequested{Seq: kid.Seq, WorkflowID: kid.WorkflowID, Key: kid.RunID})
+	want := map[string]string{"start-child wu": "the command is not signed by user wu's key", "start-child unknown": "the command names no writer",
+		"cancel-child unknown": "permission denied for queue qd: the command names no writer"}
 	jstest.CheckFor(t, 10*time.Second, 50*time.Millisecond, func() error {
 		got := map[string]string{}
 		_ = eng.ReadAudit(ctx, false, func(r audit.Record) error {
-			if r.Outcome == audit.Refused && r.Action == "start-child" && strings.HasPrefix(r.Targets[0], "forged-") {
-				got[r.Principal] = r.Why
+			if r.Outcome == audit.Refused && (strings.HasPrefix(r.Targets[0], "forged-") || r.Targets[0] == kid.WorkflowID) {
+				got[r.Action+" "+r.Principal] = r.Why
 			}
 			return nil
 		})
 		for p, why := range want {
 			if !strings.Contains(got[p], why) {
-				return fmt.Errorf("audit of the forged start claiming %s: %q, want %q", p, got[p], why)
+				return fmt.Errorf("audit of the forged %s: %q, want %q", p, got[p], why)
 			}
 		}
 		return nil
 	})
+	if x, err := client.Describe(ctx, kid.WorkflowID, ""); err != nil || x.CancelRequested || x.Status != engine.StatusRunning {
+		t.Errorf("the child on qd after a forged cancel: %v, %+v", err, x)
+	}
 	for i := range forged {
 		if _, _, err := eng.GetRun(ctx, fmt.Sprintf("forged-%d", i)); !errors.Is(err, engine.ErrNotFound) {
 			t.Errorf("forged child %d: run record %v", i, err)
@@ -223,9 +247,9 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 	}
 }
 
-// appendCommand appends a batch holding command a to run's history
+// appendCommand appends a batch holding command a (of type typ) to run's history
 // through s, as a worker of the run's queue can.
-func appendCommand(t *testing.T, s *jetstream.Store, run engine.Run, a *engine.StartChildWorkflowRequested) {
+func appendCommand(t *testing.T, s *jetstream.Store, run engine.Run, typ engine.EventType, a any) {
 	t.Helper()
 	ctx := context.Background()
 	for range 10 { // the run's worker may append meanwhile
@@ -234,7 +258,7 @@ func appendCommand(t *testing.T, s *jetstream.Store, run engine.Run, a *engine.S
 			t.Fatal(err)
 		}
 		id := last.Header.LastEventID + 1
-		b := engine.Batch{Kind: engine.BatchTask, Events: []engine.Event{{ID: id, Type: engine.EventStartChildWorkflowRequested, Time: time.Now().UTC(), Attrs: a}}}
+		b := engine.Batch{Kind: engine.BatchTask, Events: []engine.Event{{ID: id, Type: typ, Time: time.Now().UTC(), Attrs: a}}}
 		data, _ := json.Marshal(&b)
 		h := engine.BatchHeader{RunID: run.RunID, WorkflowID: run.WorkflowID, TaskQueue: last.Header.TaskQueue, Kind: engine.BatchTask,
 			FirstEventID: id, LastEventID: id, Derive: true}

@@ -245,6 +245,14 @@ func TestQueueLimitedWorkerCannotActOnOtherQueues(t *testing.T) {
 	if n := subjectMsgs(t, eng, "fm.t.wf.qb"); n != 0 {
 		t.Errorf("%d task(s) on fm.t.wf.qb after the forged starts", n)
 	}
+	// Nor through a durable timer, which names the queue the engine
+	// publishes it to: workers store none.
+	ref := jstest.WatchRefusals(wa.Conn())
+	for _, subj := range []string{"fm.tm.forged.timer.1", "$JS.API.STREAM.MSG.DELETE." + jetstream.TimersStream} {
+		if !ref.Publish(subj) {
+			t.Errorf("worker of qa: publish on %s was not refused", subj)
+		}
+	}
 }
 
 // appendCommand appends a batch holding command a (of type typ) to run's history

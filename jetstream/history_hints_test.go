@@ -31,7 +31,9 @@ func TestWatchAppendsSeesPublishedBatches(t *testing.T) {
 	}
 	defer stop()
 	h := engine.BatchHeader{RunID: "r1", WorkflowID: "wf", TaskQueue: "q", Kind: engine.BatchExternal, FirstEventID: 1, LastEventID: 1}
-	time.Sleep(50 * time.Millisecond) // the subscription reached the server
+	if err := s.Conn().Flush(); err != nil { // the server has the subscription
+		t.Fatal(err)
+	}
 	if _, err := s.AppendHistory(ctx, h, []byte("first"), 0, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestWatchAppendsSeesPublishedBatches(t *testing.T) {
 	if _, err := s.AppendHistory(ctx, h, []byte("refused"), 0, ""); !errors.Is(err, engine.ErrConflict) {
 		t.Fatalf("a second append at seq 0: %v, want a conflict", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		mu.Lock()
 		n := len(got)
@@ -99,7 +101,7 @@ func TestWatchAppendsRefusedRoles(t *testing.T) {
 		t.Fatalf("the first WatchAppends of claimed admin credentials: %v", err)
 	}
 	defer stop()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_, _, err := lst.WatchAppends("r2", func(engine.StoredBatch) {})
 		if errors.Is(err, jetstream.ErrNoHints) {

@@ -28,7 +28,7 @@ type IndexerOptions struct {
 	// (default 32768).
 	Window int
 	// Gather bounds how long batches that arrive while the indexer keeps
-	// up are gathered before they are written (default 200ms): the updates
+	// up are gathered before they are written (default 150ms): the updates
 	// of a run within a window make one document write, and the index gets
 	// fewer, larger segments. The indexer gathers for eight times as long
 	// as its last write took, within 10ms and Gather, and short enough
@@ -90,7 +90,7 @@ func NewIndexer(ix *Index, src HistorySource, opts IndexerOptions) *Indexer {
 		opts.Window = 32768
 	}
 	if opts.Gather <= 0 {
-		opts.Gather = 200 * time.Millisecond
+		opts.Gather = 150 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = ix.log
@@ -303,7 +303,11 @@ func (x *Indexer) gather() time.Duration {
 // lag p99 160-300 ms (Gather 100 ms). Live indexing alone at 1,000
 // ThreeActs runs/s (bench's TestIndexLiveInMemory, a shared machine):
 // 4 and 100 ms wrote 1.6-1.7 documents per run in 10-11 windows a second,
-// 8 and 250 ms 1.25 in 3.5-4.5, for a fifth less CPU per run.
+// 8 and 250 ms 1.25 in 3.5-4.5, for a fifth less CPU per run. Gather's
+// default is 150 ms, not more: with 200 ms the deployed shape's lag p99
+// came out 520-740 ms on the shared machine (100 ms: 430-930), and once
+// segments no longer paid a full FST registry reset per field
+// (scorchsnap.TuneFSTBuilder) a window's fixed cost matters less.
 const gatherPerWrite = 8
 
 // lagTarget is the index lag gather aims under: the search API promises

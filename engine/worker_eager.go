@@ -112,11 +112,28 @@ func (w *Worker) startEager() {
 
 // encodeEager and eagerOwner write and read a batch's eager claim.
 func encodeEager(token string, seqs []int64) string {
+	return token + ":" + encodeSeqs(seqs)
+}
+
+// encodeSeqs writes seqs comma-separated (a claim's list, Settles).
+func encodeSeqs(seqs []int64) string {
 	parts := make([]string, len(seqs))
 	for i, s := range seqs {
 		parts[i] = strconv.FormatInt(s, 10)
 	}
-	return token + ":" + strings.Join(parts, ",")
+	return strings.Join(parts, ",")
+}
+
+// parseSeqs reads encodeSeqs back; false if list is malformed.
+func parseSeqs(list string) (seqs []int64, ok bool) {
+	for s := range strings.SplitSeq(list, ",") {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		seqs = append(seqs, n)
+	}
+	return seqs, true
 }
 
 // parseEager reads a claim back: the owner's token and the seqs it runs
@@ -126,12 +143,8 @@ func parseEager(claim string) (token string, seqs []int64) {
 	if !ok || token == "" {
 		return "", nil
 	}
-	for s := range strings.SplitSeq(list, ",") {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return "", nil
-		}
-		seqs = append(seqs, n)
+	if seqs, ok = parseSeqs(list); !ok {
+		return "", nil
 	}
 	return token, seqs
 }
@@ -283,10 +296,12 @@ func (w *Worker) runEager(ctx context.Context, r *eagerRun) {
 	defer func() { <-w.actSlots }()
 	defer w.measureEager()()
 	out := w.runAttempt(ctx, &r.task, false, nil)
-	saved := out.canceled // the workflow moved on: nothing to save
+	// canceled: the workflow moved on (a cancellation, or a newer attempt,
+	// is in history), nothing to save
+	saved, inHistory := out.canceled, out.canceled
 	if !saved {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		saved = w.saveOutcome(rctx, &r.task, out)
+		saved, inHistory = w.saveOutcomeWhere(rctx, &r.task, out)
 		cancel()
 	}
 	r.mu.Lock()
@@ -298,7 +313,13 @@ func (w *Worker) runEager(ctx context.Context, r *eagerRun) {
 		stop()
 	}
 	if len(guards) == 0 {
-		return // kept until its guard arrives
+		if inHistory {
+			// Usually no guard comes (the dispatcher saw the outcome:
+			// dispatcher_hold.go); one that still does finds the attempt
+			// decided in history (guardOfUnknown).
+			w.forgetEager(&r.task)
+		}
+		return // else kept until its guard arrives (or eagerForget)
 	}
 	for _, d := range guards {
 		if saved {

@@ -68,6 +68,7 @@ const (
 	hdrWake   = "Fm-Wake"
 	hdrDerive = "Fm-Derive"
 	hdrEager  = "Fm-Eager"
+	hdrSettle = "Fm-Settles"
 	hdrFireAt = "Fm-Fire-At"
 	// hdrTrace is W3C's own name, so NATS tooling that traces sees it.
 	hdrTrace = "traceparent"

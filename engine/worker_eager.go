@@ -22,13 +22,18 @@ import (
 // worker instance's token and the seqs it runs) before the append, so the
 // claim is as durable as the ActivityScheduled event.
 //
-// The dispatcher still derives the activity task from history, marked with
-// the owner's token: it guards the attempt. Delivered to the owner, the
-// guard is adopted (kept in progress while the attempt runs, acknowledged
-// once its outcome is saved). Delivered to another worker, that worker asks
-// the owner (a request to the owner instance's subject): while it runs the
-// attempt, the guard is handed back for later; once the owner has saved
-// the outcome, it is acknowledged. When the owner is gone (no responders:
+// The dispatcher still watches the attempt: it holds the claiming batch
+// unacknowledged until a later batch settles the attempt, usually within
+// milliseconds, and then nothing more is needed. Only if that takes longer
+// (ServicesOptions.EagerGuardDelay, dispatcher_hold.go) does it store the
+// attempt's activity task, marked with the owner's token: a guard of the
+// attempt. Delivered to the owner, the guard is adopted (kept in progress
+// while the attempt runs, acknowledged once its outcome is saved).
+// Delivered to another worker, that worker asks the owner (a request to
+// the owner instance's subject): while it runs the attempt, the guard is
+// handed back for later; once the owner has saved the outcome, it is
+// acknowledged (an owner that no longer knows the attempt has the guard
+// checked against history). When the owner is gone (no responders:
 // it died, and with it its connection) or does not know the attempt (its
 // append's answer was lost), the attempt is recorded lost (WorkerLost) and
 // the retry policy decides, as for a task whose worker died. So an attempt
@@ -38,7 +43,10 @@ import (
 // waits before it is looked at again.
 const eagerRecheck = 2 * time.Second
 
-// eagerForget is how long a finished attempt's record waits for its guard.
+// eagerForget is how long a finished attempt's record waits for its guard,
+// when its outcome was stored as a task rather than put in history here
+// (then the record goes at once: a late guard finds the attempt decided
+// in history).
 const eagerForget = 10 * time.Minute
 
 // workerBus is what a Store needs for eager activities (jetstream.Store

@@ -73,11 +73,12 @@ func TestEagerHoldsAcrossTwoEngines(t *testing.T) {
 	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
 	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
 	ran := &stepLog{ran: map[string][]string{}}
-	c.process("owner", "wf", ran.register("owner", true))
+	owner := c.process("owner", "wf", ran.register("owner", true))
 	ids := c.startRunsOf("StepsHere", "two-engines", 12)
 	c.waitAll(ids, 60*time.Second)
 	ran.check(t, c, ids, "owner", 3)
 	c.waitDispatched()
+	t.Logf("guards stored and delivered after a hold's delay: %d of %d attempts", owner.store.guards.Load(), 3*len(ids))
 }
 
 // The worker running an eager attempt dies in the middle of it (its

@@ -167,11 +167,11 @@ type holdCall struct {
 	taken map[uint64]*heldBatch
 }
 
-// holds tells whether the call holds batch seq.
-func (c *holdCall) holds(seq uint64) bool {
+// held is the call's holds by batch sequence (nil if none).
+func (c *holdCall) held() map[uint64]*heldBatch {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.taken[seq] != nil
+	return c.taken
 }
 
 func (s *heldSet) newCall(batches []engine.StoredBatch) *holdCall {

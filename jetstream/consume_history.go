@@ -237,8 +237,9 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 		// dropped as already handled if still remembered.
 		hc.s.log.Warn("history ack not confirmed", "durable", hc.durable, "last_seq", batches[len(batches)-1].Seq, "err", err)
 	}
+	held := call.held()
 	for _, b := range batches {
-		if !call.holds(b.Seq) { // a held one is remembered once its handle acks it
+		if held[b.Seq] == nil { // a held one is remembered once its handle acks it
 			hc.acked.add(b.Seq)
 		}
 	}

@@ -45,6 +45,52 @@ func TestEagerActivitiesStoreNoGuardTask(t *testing.T) {
 	}
 }
 
+// An eager attempt with schedule-to-start and schedule-to-close timeouts:
+// its batch derives their timers (decoded), and is still held rather than
+// guarded, its timers being all it implies besides the attempt.
+func TestEagerAttemptWithTimeoutsIsHeld(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 1)
+	var execs atomic.Int32
+	a := c.process("owner", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Timed", func(ctx engine.Context) (string, error) {
+			ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{ScheduleToStartTimeout: time.Minute, ScheduleToCloseTimeout: time.Minute})
+			var s string
+			err := engine.ExecuteActivity(ctx, "step", nil).Get(ctx, &s)
+			return s, err
+		}))
+		must(w.RegisterActivityWithName("step", func(context.Context) (string, error) {
+			execs.Add(1)
+			return "done", nil
+		}))
+	})
+	before := c.taskWrites()
+	for i := range 3 {
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: fmt.Sprintf("timed-%d", i), TaskQueue: "wf"}, "Timed", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+		var res string
+		err := c.client.GetResult(ctx, fmt.Sprintf("timed-%d", i), "", &res)
+		cancel()
+		if err != nil || res != "done" {
+			t.Fatalf("timed-%d: result %q, %v", i, res, err)
+		}
+		if n := c.eagerClaims(fmt.Sprintf("timed-%d", i)); n != 1 {
+			t.Fatalf("timed-%d: %d batches claim an eager attempt, want 1", i, n)
+		}
+	}
+	time.Sleep(2500 * time.Millisecond) // past the hold's delay
+	if n := c.taskWrites() - before; n != 3 {
+		t.Errorf("%d task messages stored for 3 runs, want 3 (one wake each, no guard)", n)
+	}
+	if n, g := execs.Load(), a.store.guards.Load(); n != 3 || g != 0 {
+		t.Errorf("%d executions, %d guards delivered; want 3, none", n, g)
+	}
+	c.waitDispatched()
+}
+
 // The same runs with the hold off (EagerGuardDelay < 0: every guard
 // stored at once, as before) store a guard per attempt: the count above
 // is the hold's doing.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -303,6 +304,13 @@ func (g *guardHolds) publishHeld(ctx context.Context, e *heldGuards) {
 	for {
 		err := publishGuards(ctx, g.s, e.h, e.token, e.seqs)
 		if err == nil {
+			e.held.Ack()
+			return
+		}
+		if errors.Is(err, ErrInvalidArgument) {
+			// as runDispatcher does: retrying what the store refuses for
+			// good would never end
+			g.log.Error("skipped the guards of a held history batch that the store refuses", "workflow_id", e.h.WorkflowID, "run_id", e.h.RunID, "err", err)
 			e.held.Ack()
 			return
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foremanhq/foreman/jetstream"
 )
 
 func TestMain(m *testing.M) {
@@ -17,6 +19,21 @@ func TestMain(m *testing.M) {
 	// here) as its worker process.
 	if os.Getenv(envRole) == roleRSS {
 		os.Exit(childMain())
+	}
+	// One private config directory (where the engines measured leave
+	// their credentials for this process and its children) for the whole
+	// binary: run() would otherwise make one per call and remove it, and
+	// unset its variable, while a parallel test's children still need it.
+	if os.Getenv(jetstream.ConfigDirEnv) == "" {
+		dir, err := os.MkdirTemp("", "foreman-bench-test-config-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Setenv(jetstream.ConfigDirEnv, dir)
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

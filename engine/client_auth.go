@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -94,12 +95,32 @@ func (c *Client) forward(ctx context.Context) (requester, bool) {
 		return nil, false
 	}
 	r, ok := c.store.(requester)
-	if v, err := verifierOf(ctx, c.store); !ok || err == nil && v == nil {
+	if !ok {
 		return nil, false
+	}
+	v, err := verifierOf(ctx, c.store)
+	if err == nil && v == nil {
+		// The store may remember a "none" read before the engine
+		// published its key (this client connected while it started):
+		// an event appended unsigned now would be rejected as forged
+		// after the caller was told it was recorded. Read it again.
+		rc, ok := c.store.(keyRechecker)
+		if !ok {
+			return nil, false
+		}
+		if pub, err := rc.RecheckOperatorPublicKey(ctx); err == nil && pub == nil {
+			return nil, false
+		}
 	}
 	// a key is published, or cannot be read (then the engine decides, and
 	// nothing unsigned is appended)
 	return r, true
+}
+
+// keyRechecker is what a store offers (jetstream.Store does) whose
+// OperatorPublicKey remembers a "none" for a while: the key read again.
+type keyRechecker interface {
+	RecheckOperatorPublicKey(ctx context.Context) (ed25519.PublicKey, error)
 }
 
 // act sends an operator action to the engine and returns its answer.

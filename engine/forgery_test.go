@@ -120,3 +120,57 @@ func TestForgedOperatorEventsTakeNoEffect(t *testing.T) {
 		t.Fatalf("audit holds %d forgery records, want 3", forged)
 	}
 }
+
+// A client that connected while the engine started read "no key" before
+// the engine published its signing key. Once the key is published, its
+// operator actions must go to the engine (which signs them), not be
+// appended unsigned: the engine rejects an unsigned decision as forged,
+// after the client was told it was recorded, and the run waits for good.
+// (cmd/engine's TestEngineBinaryEndToEnd stalled so under load: its
+// Decide became an OperatorEventRejected.)
+func TestClientThatSawNoKeyForwardsOnceTheKeyIsPublished(t *testing.T) {
+	h := newHarness(t) // no key yet: foreman-engine is still starting
+	nc, err := jetstream.Connect(h.ctx, h.store.Conn().ConnectedUrl(), jetstream.Options{NoAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	other, err := jetstream.Open(h.ctx, nc, jetstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	ops := engine.NewClient(other, engine.ClientOptions{Identity: "tester"})
+	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Expense", approvalFlow(0))) })
+	h.start("k1", "q", "Expense", nil)
+	h.waitForEvent("k1", engine.EventApprovalRequested)
+	if _, err := ops.Describe(h.ctx, "k1", ""); err != nil { // reads history: "no key", remembered
+		t.Fatal(err)
+	}
+
+	// the engine finishes starting: from now on it signs, and rejects
+	// the unsigned
+	if err := h.store.EnableSigning(h.ctx, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	// no action service runs here: a forwarded decision finds nobody
+	if err := ops.Decide(h.ctx, "k1", "", "manager", true, "ship it"); !errors.Is(err, engine.ErrNoResponders) {
+		t.Fatalf("decision of a client that saw no key before the engine published one: %v, want it forwarded to the engine (%v)\n%s",
+			err, engine.ErrNoResponders, h.dump("k1"))
+	}
+	if err := ops.Signal(h.ctx, "k1", "", "nudge", nil); !errors.Is(err, engine.ErrNoResponders) {
+		t.Fatalf("signal of a client that saw no key before the engine published one: %v, want it forwarded to the engine", err)
+	}
+	for _, e := range h.history("k1") {
+		if e.Type == engine.EventOperatorEventRejected || e.Type == engine.EventApprovalDecided || e.Type == engine.EventSignalReceived {
+			t.Fatalf("the client appended an operator event itself: %s\n%s", e.Type, h.dump("k1"))
+		}
+	}
+	// the engine's own client decides, signed: the run completes
+	must(h.client.Decide(h.ctx, "k1", "", "manager", true, "ship it"))
+	var res approvalResult
+	h.mustResult("k1", &res)
+	if !res.Approved || res.By != "tester" {
+		t.Fatalf("result %+v, want approved by tester", res)
+	}
+}

@@ -50,10 +50,23 @@ func (s *Store) OperatorSigner() ed25519.PrivateKey {
 // OperatorPublicKey is the published key (nil: none, verification off),
 // read once and kept; "none" is read again every 10 s.
 func (s *Store) OperatorPublicKey(ctx context.Context) (ed25519.PublicKey, error) {
+	return s.operatorPublicKey(ctx, false)
+}
+
+// RecheckOperatorPublicKey is OperatorPublicKey reading the bucket again
+// when it remembers "none": a "none" read while the engine was starting
+// is stale once the engine publishes its key, and a client that trusted
+// it would append unsigned operator events the engine then rejects as
+// forged (engine.Client asks this before appending one itself).
+func (s *Store) RecheckOperatorPublicKey(ctx context.Context) (ed25519.PublicKey, error) {
+	return s.operatorPublicKey(ctx, true)
+}
+
+func (s *Store) operatorPublicKey(ctx context.Context, recheck bool) (ed25519.PublicKey, error) {
 	st := &s.signing
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.pub != nil || time.Since(st.checked) < noKeyRecheck {
+	if st.pub != nil || !recheck && time.Since(st.checked) < noKeyRecheck {
 		return st.pub, nil
 	}
 	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)

@@ -229,14 +229,11 @@ func (m *Model) refusal(kind actionKind) error {
 // beginAction opens the dialog that completes and confirms an action. The
 // targets are captured now, so what the operator confirms is what runs.
 func (m *Model) beginAction(kind actionKind, s scope) tea.Cmd {
-	if errors.Is(m.refusal(kind), operator.ErrReadOnly) {
-		return m.flashErr("read-only: %s is disabled", kind.verb())
-	}
-	if s.size() == 0 {
+	if s.size() == 0 && !errors.Is(m.refusal(kind), operator.ErrReadOnly) {
 		return m.flashErr("%s: no runs to act on", kind.verb())
 	}
-	if err := m.offline(); err != nil {
-		return m.flashErr("%s: %v", kind.verb(), err)
+	if cmd, no := m.cannotAct(kind); no {
+		return cmd
 	}
 	if why := notApplicable(kind, s); why != "" {
 		return m.flashErr("%s", why)
@@ -278,6 +275,18 @@ func (m *Model) beginAction(kind actionKind, s scope) tea.Cmd {
 		m.modal = newConfirmDialog(m, action{kind: kind, scope: s})
 	}
 	return nil
+}
+
+// cannotAct says why kind cannot start now (read-only, or offline), if
+// it cannot.
+func (m *Model) cannotAct(kind actionKind) (tea.Cmd, bool) {
+	if errors.Is(m.refusal(kind), operator.ErrReadOnly) {
+		return m.flashErr("read-only: %s is disabled", kind.verb()), true
+	}
+	if err := m.offline(); err != nil {
+		return m.flashErr("%s: %v", kind.verb(), err), true
+	}
+	return nil, false
 }
 
 // dispatch is where writes start: one run at once, several through the

@@ -115,11 +115,24 @@ func (s *diagnosisScreen) act(m *Model, g stuck.Group) tea.Cmd {
 	if g.Action == "" {
 		return m.flashOK("%s", g.Hint)
 	}
+	all := scope{all: true, query: g.Query, sort: []string{"last_event_time", "run_id"}, count: int(g.Count), label: g.Title}
 	for _, c := range m.keys.actionBindings() {
 		if c.kind.name() != g.Action || c.kind == actReset || c.kind == actCompensate {
 			continue // reset and compensate go one run at a time here
 		}
-		return m.beginAction(c.kind, scope{all: true, query: g.Query, sort: []string{"last_event_time", "run_id"}, count: int(g.Count), label: g.Title})
+		return m.beginAction(c.kind, all)
+	}
+	// An activity operation over the group names the activity by its type:
+	// every run of the group has one pending of that type.
+	for _, kind := range []actionKind{actActivityRetry, actActivityReset, actActivityUnpause} {
+		if kind.name() != g.Action || g.Activity == "" {
+			continue
+		}
+		if cmd, no := m.cannotAct(kind); no {
+			return cmd
+		}
+		m.modal = newConfirmDialog(m, action{kind: kind, scope: all, activity: g.Activity})
+		return nil
 	}
 	return tea.Batch(m.copyText(g.Command, "the command"), m.flashOK("run it from the CLI (copied): %s", g.Command))
 }

@@ -15,9 +15,11 @@ func diagnosisFixture() stuck.Diagnosis {
 	g := func(c stuck.Cause, n uint64, title, action, cmd, q string) stuck.Group {
 		return stuck.Group{Cause: c, Count: n, Title: title, Action: action, Command: cmd, Query: q, Hint: "hint of " + title, Sample: []string{"order-7"}}
 	}
+	dead := g(stuck.DeadLettered, 3, "dead-lettered: activity Charge ran out of retries", "activity-retry", "foreman activity retry -q 'q-dl' --activity Charge", "q-dl")
+	dead.Activity = "Charge"
 	return stuck.Diagnosis{After: "10m", PersonAfter: "10m", Total: 9, Groups: []stuck.Group{
 		g(stuck.NonDeterminism, 2, "workflow task failing: non-determinism", "reset", "foreman reset -q 'q-nd' --to last-good", "q-nd"),
-		g(stuck.DeadLettered, 3, "dead-lettered: activity Charge ran out of retries", "activity-retry", "foreman activity retry -q 'q-dl' --activity Charge", "q-dl"),
+		dead,
 		g(stuck.OnPerson, 4, "waiting on a person: approval manager", "approve", "foreman approve -q 'q-ap' manager --comment '…'", "status:running waiting_on:approval"),
 	}}
 }
@@ -48,13 +50,20 @@ func TestDiagnosisScreen(t *testing.T) {
 	if len(h.clipboard) != 1 || !strings.Contains(h.clipboard[0], "foreman reset -q 'q-nd'") {
 		t.Fatalf("x on the reset group copied %q", h.clipboard)
 	}
-	// Pause's activity retry has no key here (yet): the same.
+	// Dead letters: x retries the group's activity in every run of it, a
+	// batch over the group's query, after a confirmation naming it.
 	h.press("j", "x")
-	if len(h.clipboard) != 2 || !strings.Contains(h.clipboard[1], "foreman activity retry -q 'q-dl' --activity Charge") {
-		t.Fatalf("x on the dead letters copied %q", h.clipboard)
+	c, ok := h.m.modal.(*confirmDialog)
+	if !ok {
+		t.Fatalf("x on the dead letters opened %T (clipboard %q)", h.m.modal, h.clipboard)
 	}
+	if c.a.kind != actActivityRetry || c.a.activity != "Charge" || !c.a.scope.all || c.a.scope.query != "q-dl" || c.a.scope.count != 3 {
+		t.Fatalf("dead-letter action %+v, want activity retry of Charge over q-dl", c.a)
+	}
+	h.wantScreenContains("Runs activity Charge's next attempt now")
+	h.press("esc")
 	h.press("y")
-	if len(h.clipboard) != 3 || !strings.Contains(h.clipboard[2], "--activity Charge") {
+	if len(h.clipboard) != 2 || !strings.Contains(h.clipboard[1], "--activity Charge") {
 		t.Fatalf("y copied %q", h.clipboard)
 	}
 	// Approve: a batch over the group's query.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,11 +195,8 @@ func (d *detailScreen) activityKey(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) 
 	case key.Matches(k, ks.Fail):
 		kind = actActivityFail
 	}
-	if errors.Is(m.refusal(kind), operator.ErrReadOnly) {
-		return m.flashErr("read-only: %s is disabled", kind.verb()), true
-	}
-	if err := m.offline(); err != nil {
-		return m.flashErr("%s: %v", kind.verb(), err), true
+	if cmd, no := m.cannotAct(kind); no {
+		return cmd, true
 	}
 	s := scope{targets: []target{d.target()}}
 	if why := notApplicable(kind, s); why != "" {
@@ -210,15 +208,19 @@ func (d *detailScreen) activityKey(m *Model, k tea.KeyPressMsg) (tea.Cmd, bool) 
 
 // activityWhat explains an activity operation in its confirmation dialog.
 func activityWhat(a action) string {
+	name := "activity " + a.activity // a type: every pending one of that type
+	if _, err := strconv.ParseInt(a.activity, 10, 64); err == nil {
+		name = "activity seq " + a.activity
+	}
 	what := map[actionKind]string{
 		actPause:            "No workflow task and no new activity attempt until unpause; running attempts may finish.",
 		actUnpause:          "Resumes the run: what arrived meanwhile takes effect, held attempts run now.",
-		actActivityRetry:    "Runs activity seq " + a.activity + "'s next attempt now, skipping its backoff (lifts a dead letter).",
-		actActivityPause:    "Holds activity seq " + a.activity + "'s next attempts until it is unpaused.",
-		actActivityUnpause:  "Releases activity seq " + a.activity + ": a held attempt runs now.",
-		actActivityReset:    "The retry policy counts activity seq " + a.activity + "'s attempts from 1 again (a dead letter retries).",
-		actActivityComplete: "Completes activity seq " + a.activity + " by hand: the workflow receives the result below.",
-		actActivityFail:     "Fails activity seq " + a.activity + " by hand: the workflow receives the error below.",
+		actActivityRetry:    "Runs " + name + "'s next attempt now, skipping its backoff (lifts a dead letter).",
+		actActivityPause:    "Holds " + name + "'s next attempts until it is unpaused.",
+		actActivityUnpause:  "Releases " + name + ": a held attempt runs now.",
+		actActivityReset:    "The retry policy counts " + name + "'s attempts from 1 again (a dead letter retries).",
+		actActivityComplete: "Completes " + name + " by hand: the workflow receives the result below.",
+		actActivityFail:     "Fails " + name + " by hand: the workflow receives the error below.",
 	}
 	return what[a.kind]
 }

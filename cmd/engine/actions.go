@@ -12,14 +12,11 @@ import (
 	"github.com/foremanhq/foreman/operator"
 )
 
-// startActions makes this engine the one that appends operator events: it
-// signs them (its key under <data>/auth, published for every reader),
-// keeps the audit trail, and answers fm.api.act.<user>.<action> (rules
-// keeps the notification rules the notify-* actions change).
-func startActions(ctx context.Context, store *jetstream.Store, dir auth.Directory, dataDir string, retention time.Duration, log *slog.Logger, rules operator.Rules) (stop func(), err error) {
-	if err := store.EnableSigning(ctx, dataDir); err != nil {
-		return nil, err
-	}
+// startActions makes this engine the one that appends operator events
+// (store signs them: run enabled its signing first), keeps the audit
+// trail, and answers fm.api.act.<user>.<action> (rules keeps the
+// notification rules the notify-* actions change).
+func startActions(ctx context.Context, store *jetstream.Store, dir auth.Directory, retention time.Duration, log *slog.Logger, rules operator.Rules) (stop func(), err error) {
 	if err := store.EnableAudit(ctx, retention); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/syncbuf"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/foremanhq/foreman/visibility"
@@ -70,12 +70,12 @@ func killStep(ctx context.Context, in killIn) error { return nil }
 // engineProc is a running foreman-engine binary.
 type engineProc struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncbuf.Buffer
 }
 
 func startEngine(t *testing.T, bin, data, addr string, extra ...string) *engineProc {
 	t.Helper()
-	p := &engineProc{logs: &bytes.Buffer{}}
+	p := &engineProc{logs: &syncbuf.Buffer{}}
 	p.cmd = exec.Command(bin, append([]string{"--data", data, "--listen", addr, "--log-level", "warn"}, extra...)...)
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
@@ -253,14 +253,7 @@ func TestIndexSurvivesKill9UnderLoad(t *testing.T) {
 	started.Range(func(k, _ any) bool {
 		runs++
 		if err := client.GetResult(ctx, k.(string), "", nil); err != nil {
-			hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer hcancel()
-			events, herr := client.History(hctx, k.(string), "")
-			var lines []string
-			for _, e := range events {
-				lines = append(lines, fmt.Sprintf("  %d %s %s", e.ID, e.Time.Format("15:04:05.000"), e.Type))
-			}
-			t.Fatalf("%s: %v\nits history (%v):\n%s\n%s", k, err, herr, strings.Join(lines, "\n"), eng.logs.String())
+			t.Fatalf("%s: %v\nits history:\n%s\n%s", k, err, historyDump(client, k.(string)), eng.logs.String())
 		}
 		return true
 	})

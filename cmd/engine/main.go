@@ -163,6 +163,13 @@ func run() error {
 	if reindexing {
 		return reindex(ctx, store, indexDir(idxDir, opts.DataDir), log)
 	}
+	// The signing key is published first: clients may connect from the
+	// moment the server listens, and an operator event one of them
+	// appends before the key exists is unsigned, which every reader
+	// rejects as forged once the key is published (opauth.go).
+	if err := store.EnableSigning(ctx, opts.DataDir); err != nil {
+		return err
+	}
 	// The buckets clients open lazily, created here: a viewer may read
 	// them but not create them.
 	if _, err := jetstream.OpenViews(ctx, node.Conn, opts.Replicas); err != nil {
@@ -199,8 +206,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// Before anything appends: operator events are signed from the start.
-	stopActions, err := startActions(ctx, store, dir, opts.DataDir, auditRet, log, notifier)
+	stopActions, err := startActions(ctx, store, dir, auditRet, log, notifier)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/foremanhq/foreman/engine"
 	"github.com/foremanhq/foreman/examples"
+	"github.com/foremanhq/foreman/internal/syncbuf"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/nats-io/nats.go"
@@ -38,7 +39,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(jstest.FreePort(t))
-	var logs bytes.Buffer
+	var logs syncbuf.Buffer
 	cmd := exec.Command(bin, "--data", filepath.Join(dir, "data"), "--listen", addr, "--examples", "--log-level", "warn")
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -88,17 +89,7 @@ func TestEngineBinaryEndToEnd(t *testing.T) {
 	}
 	var tracking string
 	if err := c.GetResult(ctx, "order-e2e", "", &tracking); err != nil || tracking != "TRK-e2e" {
-		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer dcancel()
-		var lines []string
-		for _, id := range []string{"order-e2e", "order-e2e-shipment"} {
-			events, herr := c.History(dctx, id, "")
-			lines = append(lines, fmt.Sprintf("%s (%v):", id, herr))
-			for _, e := range events {
-				lines = append(lines, fmt.Sprintf("  %d %s %s", e.ID, e.Time.Format("15:04:05.000"), e.Type))
-			}
-		}
-		t.Fatalf("result %q %v\n%s\nengine log:\n%s", tracking, err, strings.Join(lines, "\n"), logs.String())
+		t.Fatalf("result %q %v\n%s\nengine log:\n%s", tracking, err, historyDump(c, "order-e2e", "order-e2e/shipment"), logs.String())
 	}
 	_ = store.Close()
 	nc.Close()

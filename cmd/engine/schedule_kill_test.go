@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/internal/syncbuf"
 	"github.com/foremanhq/foreman/jetstream"
 	"github.com/foremanhq/foreman/jetstream/jstest"
 )
@@ -157,7 +157,7 @@ func localCredsOf(t *testing.T, addr string) string {
 // startSecondEngine runs an engine on the NATS of another one (--nats).
 func startSecondEngine(t *testing.T, bin, data, addr, creds string) *engineProc {
 	t.Helper()
-	p := &engineProc{logs: &bytes.Buffer{}}
+	p := &engineProc{logs: &syncbuf.Buffer{}}
 	p.cmd = exec.Command(bin, "--nats", "nats://"+addr, "--creds", creds, "--replicas", "1", "--data", data, "--log-level", "warn")
 	p.cmd.Env = append(os.Environ(), "FOREMAN_NATS=")
 	p.cmd.Stderr = p.logs

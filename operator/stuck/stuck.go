@@ -284,9 +284,11 @@ func (b *builder) classify(d *searchapi.Doc, quiet string, queues map[string]sea
 				break
 			}
 		}
+		// last_error_type, not error_types: a run that once failed with
+		// this error and now fails with another belongs to the other group.
 		g.Query = quiet + " waiting_on:retry pending_activities:" + Quote(g.Activity)
 		if g.ErrorType != "" {
-			g.Query += " error_types:" + Quote(g.ErrorType)
+			g.Query += " last_error_type:" + Quote(g.ErrorType)
 		}
 	case d.WaitingOn == "":
 		g.Query = quiet + " -waiting_on:*"

@@ -47,6 +47,11 @@ func fixture(t *testing.T) (*indextest.Index, stuck.Source) {
 		{ID: "charge-2", Queue: "orders", Events: retrying("Charge", "CardDeclined")},
 		{ID: "charge-3", Queue: "orders", Events: retrying("Charge", "GatewayTimeout")},
 		{ID: "ship-1", Queue: "orders", Events: retrying("Ship", "NoCarrier")},
+		// Failed with CardDeclined before, with GatewayTimeout now: it is
+		// in the GatewayTimeout group only.
+		{ID: "charge-4", Queue: "orders", Events: append(retrying("Charge", "CardDeclined"),
+			ev(engine.EventActivityAttemptFailed, &engine.ActivityAttemptFailed{Seq: 1, Attempt: 5,
+				Failure: &engine.Failure{Type: "GatewayTimeout", Message: "slow"}, NextAttempt: time.Now().Add(time.Hour)}))},
 		{ID: "manager-1", Queue: "orders", Events: approval("manager")},
 		{ID: "manager-2", Queue: "orders", Events: approval("manager")},
 		{ID: "ghost-1", Queue: "ghost", Events: timer},
@@ -89,7 +94,7 @@ func TestDiagnosisGroupsStuckRunsByCause(t *testing.T) {
 		"task_failure||FM1002|||1|reset",
 		"no_worker|||ghost||2|",
 		"retrying|Charge|CardDeclined|||2|activity-retry",
-		"retrying|Charge|GatewayTimeout|||1|activity-retry",
+		"retrying|Charge|GatewayTimeout|||2|activity-retry",
 		"retrying|Ship|NoCarrier|||1|activity-retry",
 		"waiting_on_person||||manager|2|approve",
 		"no_progress|||||1|",
@@ -97,8 +102,8 @@ func TestDiagnosisGroupsStuckRunsByCause(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("groups:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if d.Total != 12 {
-		t.Errorf("total %d, want 12", d.Total)
+	if d.Total != 13 {
+		t.Errorf("total %d, want 13", d.Total)
 	}
 	// A batch over a group's query acts on the group's runs and no other.
 	for _, g := range d.Groups {
@@ -138,8 +143,8 @@ func TestDiagnosisGroupsStuckRunsByCause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Total != 3 || len(d.Groups) != 2 {
-		t.Errorf("scoped to charge-*: %d runs in %d groups, want 3 in 2: %+v", d.Total, len(d.Groups), d.Groups)
+	if d.Total != 4 || len(d.Groups) != 2 {
+		t.Errorf("scoped to charge-*: %d runs in %d groups, want 4 in 2: %+v", d.Total, len(d.Groups), d.Groups)
 	}
 }
 

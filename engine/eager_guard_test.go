@@ -108,6 +108,24 @@ func TestEagerGuardsStoredAtOnceWithoutHold(t *testing.T) {
 	}
 }
 
+// A worker announces an eager attempt's schedule-to-start as 0 (taken
+// where it was scheduled), once: not its guard's wait as well, even when a
+// guard is stored and delivered (the hold off here).
+func TestEagerAttemptAnnouncedTakenAtOnce(t *testing.T) {
+	c := newClusterOnly(t, jetstream.Options{}, 1)
+	c.engine(engine.ServicesOptions{EagerGuardDelay: -1})
+	ran := &stepLog{ran: map[string][]string{}}
+	p := c.processWith("owner", "wf", engine.WorkerOptions{AnnounceInterval: time.Hour}, ran.register("owner", true))
+	engine.TakeS2S(p.w) // nothing before the run
+	ids := c.startRunsOf("StepsHere", "announced", 1)
+	c.waitAll(ids, 30*time.Second)
+	waitFor(t, "the guards delivered", func() bool { return p.store.guards.Load() == 3 })
+	time.Sleep(200 * time.Millisecond) // a guard's wait would be observed by now
+	if act, _ := engine.TakeS2S(p.w); fmt.Sprint(act) != "[0 3]" {
+		t.Fatalf("activity schedule-to-start announced %v (bucket, count pairs), want [0 3]: three attempts taken at once", act)
+	}
+}
+
 // Two engines share the dispatcher's consumer: the batch that settles an
 // attempt is often handled by the engine that does not hold its claim.
 // That hold's delay passes and the guard is stored; its owner, which

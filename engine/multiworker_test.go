@@ -139,9 +139,17 @@ func (s *countingStore) ReadHistory(ctx context.Context, runID string, afterSeq 
 // process starts a worker on the next store newCluster opened.
 func (c *cluster) process(name, queue string, register func(*engine.Worker)) *process {
 	c.t.Helper()
+	return c.processWith(name, queue, engine.WorkerOptions{}, register)
+}
+
+// processWith is process with worker options (its identity, logger and
+// shutdown timeout set here).
+func (c *cluster) processWith(name, queue string, opts engine.WorkerOptions, register func(*engine.Worker)) *process {
+	c.t.Helper()
 	store, kill := c.stores[0], c.kills[0]
 	c.stores, c.kills = c.stores[1:], c.kills[1:]
-	w := engine.NewWorker(store, queue, engine.WorkerOptions{Identity: name, Logger: quietLogger(), ShutdownTimeout: 2 * time.Second})
+	opts.Identity, opts.Logger, opts.ShutdownTimeout = name, quietLogger(), 2*time.Second
+	w := engine.NewWorker(store, queue, opts)
 	register(w)
 	if err := w.Start(c.ctx); err != nil {
 		c.t.Fatal(err)

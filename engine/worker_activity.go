@@ -174,6 +174,7 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 		w.handleGuard(ctx, d, &t)
 		return
 	}
+	taken(ctx)
 	var out attemptOutcome
 	if d.NumDelivered() > 1 {
 		if !w.attemptStillCurrent(ctx, &t) {

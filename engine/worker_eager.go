@@ -303,6 +303,7 @@ func isEagerClaimed(claims []*eagerRun, seq int64) bool {
 func (w *Worker) runEager(ctx context.Context, r *eagerRun) {
 	defer func() { <-w.actSlots }()
 	defer w.measureEager()()
+	w.eagerTaken()
 	out := w.runAttempt(ctx, &r.task, false, nil)
 	// canceled: the workflow moved on (a cancellation, or a newer attempt,
 	// is in history), nothing to save

@@ -18,9 +18,12 @@ import (
 // consumer stops.
 
 // historyMaxHeld bounds the batches one consumer holds: they count
-// against MaxAckPending, and the batches that end a hold must still be
-// delivered.
-const historyMaxHeld = historyMaxAckPending / 2
+// against MaxAckPending, which engines sharing the durable share too, and
+// the batches that end a hold must still be delivered. (Held for
+// milliseconds each, a few are held at a time; thousands only when
+// thousands of eager attempts a second outlast the hold's delay, and then
+// the rest are guarded at once.)
+const historyMaxHeld = historyMaxAckPending / 4
 
 // heldState is where a held batch is in its life.
 type heldState uint8

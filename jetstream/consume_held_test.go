@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -156,4 +157,53 @@ func consumerInfo(t *testing.T, srv *jetstream.Server, durable string) *natsjs.C
 		t.Fatal(err)
 	}
 	return ci
+}
+
+// A consumer holds at most HistoryMaxHeld batches: hold refuses beyond,
+// and the refused batches are acknowledged with the others.
+func TestConsumeHistoryHoldingIsBounded(t *testing.T) {
+	st, srv := jstest.StartIn(t, t.TempDir(), jetstream.Options{})
+	ctx := testCtx(t)
+	total := jetstream.HistoryMaxHeld + 100
+	for i := range total {
+		if _, err := st.AppendHistory(ctx, header(fmt.Sprintf("r%d", i), 1, 1), nil, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	handed, refused := 0, 0
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_ = st.ConsumeHistoryHolding(cctx, "bounded", func(bs []engine.StoredBatch, hold func(int) (engine.HeldBatch, bool)) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range bs {
+				handed++
+				if _, ok := hold(i); !ok {
+					refused++
+				}
+			}
+			return nil
+		})
+	}()
+	jstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if handed < total {
+			return fmt.Errorf("%d of %d batches handed over", handed, total)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if refused != 100 {
+		t.Fatalf("%d holds refused of %d, want 100 (past %d)", refused, total, jetstream.HistoryMaxHeld)
+	}
+	jstest.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if n := consumerInfo(t, srv, "bounded").NumAckPending; n != jetstream.HistoryMaxHeld {
+			return fmt.Errorf("%d pending acknowledgement, want %d (the held ones)", n, jetstream.HistoryMaxHeld)
+		}
+		return nil
+	})
 }

@@ -24,26 +24,32 @@ const dispatcherDurable = "dispatcher"
 // inputs are read from history instead).
 const firstBatchInTaskMax = 64 << 10
 
-func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
+func runDispatcher(ctx context.Context, s Store, log *slog.Logger, guardDelay time.Duration) error {
 	pool := newGoPool()
 	defer pool.close()
-	return s.ConsumeHistory(ctx, dispatcherDurable, func(batches []StoredBatch) error {
+	holds := newGuardHolds(s, log, guardDelay)
+	return holds.consume(ctx, func(batches []StoredBatch, hold holdFunc) error {
+		guards := holds.plan(batches, hold)
 		if len(batches) == 1 {
 			// one batch (an idle engine's case, a run's start or close
 			// among them): derived here, without waking another goroutine
-			return deriveLogged(ctx, s, log, batches[0])
+			if err := deriveLogged(ctx, s, log, guards, 0, batches[0]); err != nil {
+				return err
+			}
+			guards.commit()
+			return nil
 		}
 		// Different runs are independent: derive their tasks concurrently.
 		var wg sync.WaitGroup
 		errs := make(chan error, len(batches))
 		sem := make(chan struct{}, 64)
-		for _, sb := range batches {
+		for i, sb := range batches {
 			wg.Add(1)
 			sem <- struct{}{}
 			pool.Go(func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := deriveLogged(ctx, s, log, sb); err != nil {
+				if err := deriveLogged(ctx, s, log, guards, i, sb); err != nil {
 					errs <- err
 				}
 			})
@@ -53,14 +59,19 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger) error {
 		for err := range errs {
 			return err
 		}
+		guards.commit()
 		return nil
 	})
 }
 
-// deriveLogged is derive, logging a failure: an error is the batch's to
-// be redelivered, nil also when the store refuses its tasks for good.
-func deriveLogged(ctx context.Context, s Store, log *slog.Logger, sb StoredBatch) error {
-	err := derive(ctx, s, sb)
+// deriveLogged is derive and the batch's guards, logging a failure: an
+// error is the batch's to be redelivered, nil also when the store refuses
+// its tasks for good.
+func deriveLogged(ctx context.Context, s Store, log *slog.Logger, guards *guardPlan, i int, sb StoredBatch) error {
+	quiet, err := derive(ctx, s, sb)
+	if err == nil {
+		err = guards.guard(ctx, s, i, sb.Header, quiet)
+	}
 	if err == nil {
 		return nil
 	}
@@ -77,16 +88,18 @@ func deriveLogged(ctx context.Context, s Store, log *slog.Logger, sb StoredBatch
 	return fmt.Errorf("run %s batch %d: %w", h.RunID, sb.Seq, err)
 }
 
-// derive stores the tasks and timers one batch implies.
-func derive(ctx context.Context, s Store, sb StoredBatch) error {
+// derive stores the tasks and timers one batch implies, except its eager
+// attempts' guards (guardPlan.guard's); quiet tells that it implies
+// nothing else than those attempts and their timeouts.
+func derive(ctx context.Context, s Store, sb StoredBatch) (quiet bool, err error) {
 	h := sb.Header
 	if h.Kind == BatchImported {
-		return nil // a copy for investigation: it must never reach a worker
+		return false, nil // a copy for investigation: it must never reach a worker
 	}
 	var screened *Batch
 	v, err := verifierOf(ctx, s)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if v != nil && (h.Kind == BatchExternal && h.LastEventID > 1 || h.Closed) {
 		// only batches an operator event can hide in and matter for: the
@@ -96,7 +109,7 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		if err == nil {
 			if forged := v.screen(h.RunID, b); len(forged) > 0 {
 				if err := rejectForgery(ctx, s, sb, b, forged); err != nil {
-					return err
+					return false, err
 				}
 				h.Closed = h.Closed && closes(b)
 				screened = b
@@ -110,11 +123,8 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		}
 		t, _ := json.Marshal(wt)
 		if err := s.PublishTask(ctx, WorkflowTaskKind, h.TaskQueue, t, wakeMsgID(h.RunID, sb.Seq)); err != nil {
-			return err
+			return false, err
 		}
-	}
-	if err := publishGuards(ctx, s, h); err != nil {
-		return err
 	}
 	if h.Closed && !h.Lone { // a lone run has no family to tell
 		if screened == nil {
@@ -122,44 +132,33 @@ func derive(ctx context.Context, s Store, sb StoredBatch) error {
 		}
 		if screened != nil {
 			if err := deriveRunClosed(ctx, s, h, screened); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
+	quiet = !h.Wake && !h.Closed
 	if !h.Derive {
-		return nil
+		return quiet, nil
 	}
 	b := screened
 	if b == nil {
 		var err error
 		if b, err = DecodeBatch(sb.Data); err != nil {
-			return nil // a batch we cannot read implies nothing; replay reports it
+			return false, nil // a batch we cannot read implies nothing; replay reports it
 		}
 	}
 	for _, e := range b.Events {
 		if h.Closed && !specOf(e.Type).deriveAfterClose() {
 			continue // a closed run starts nothing new, but still stops what runs
 		}
+		if derivesFrom(e) && !isEagerScheduled(h, e) {
+			quiet = false
+		}
 		if err := deriveEvent(ctx, s, h, e); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
-}
-
-// publishGuards publishes the guard task of each attempt the batch's
-// worker runs eagerly, from the header alone: a guard is never run (the
-// attempt is, or it is recorded lost), so it names the attempt and its
-// owner, and the batch need not be decoded for it.
-func publishGuards(ctx context.Context, s Store, h BatchHeader) error {
-	token, seqs := parseEager(h.Eager)
-	for _, seq := range seqs {
-		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: seq, Attempt: 1, Eager: token, Trace: h.Trace})
-		if err := s.PublishTask(ctx, ActivityTaskKind, h.TaskQueue, t, activityMsgID(h.RunID, seq, 1)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return quiet, nil
 }
 
 // wfTimer stores a durable timer that delivers a workflow task to the run.

@@ -144,5 +144,6 @@ func headerFor(b *Batch, runID, workflowID, queue string) BatchHeader {
 		h.Closed = h.Closed || e.Type.Closes()
 	}
 	h.Wake = b.Kind == BatchExternal && !h.Closed
+	h.Settles = settledActivities(b)
 	return h
 }

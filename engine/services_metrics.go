@@ -34,6 +34,11 @@ type ServicesOptions struct {
 	// lateness) and, if the store reports its publishes (the jetstream
 	// store does), their latency and errors.
 	MetricsRegisterer prometheus.Registerer
+	// EagerGuardDelay is how long the dispatcher waits for the outcome of
+	// an activity attempt a worker runs eagerly before it stores the
+	// attempt's guard task (dispatcher_hold.go): 0 means 2 s; negative
+	// stores every guard at once (as before the delay existed).
+	EagerGuardDelay time.Duration
 }
 
 // lateness observes fired timers; nil when metrics are off.

@@ -57,6 +57,11 @@ type BatchHeader struct {
 	// refused) uses that copy instead of reading the batch only if the
 	// copy's digest is the Sum the store holds. Unset: it reads the batch.
 	Sum string `json:",omitempty"`
+	// Settles lists the activities whose attempt the batch decides
+	// (engine-encoded, comma-separated seqs: a result, a failed attempt,
+	// a cancellation), so the dispatcher learns that an eager attempt's
+	// outcome is saved without decoding the batch (dispatcher_hold.go).
+	Settles string
 	// Trace is the W3C traceparent of the span that wrote the batch (a
 	// client's start, a workflow task), "" when tracing is off: the tasks
 	// derived from the batch carry it on (tracing.go).
@@ -241,6 +246,33 @@ func serveQueries(b Bus, queue string, handler func(ctx context.Context, req []b
 		return qs.ServeQueriesContext(queue, handler)
 	}
 	return b.ServeQueries(queue, func(req []byte) []byte { return handler(context.Background(), req) })
+}
+
+// HistoryHolder is an optional addition to HistoryStore (the jetstream
+// store has it): a durable history consumer whose handler may keep some
+// batches unacknowledged after it returned, and end each later. The
+// dispatcher holds a batch claiming eager attempts until their outcome is
+// seen, instead of storing a guard task for each (dispatcher_hold.go).
+type HistoryHolder interface {
+	// ConsumeHistoryHolding is ConsumeHistory whose fn may call hold(i)
+	// (from any goroutine, before fn returns) to take over the
+	// acknowledgement of batches[i]. hold refuses (false) when the store
+	// holds too many batches already; the batch is then acknowledged with
+	// the others. If fn fails, the holds it took are void (their handles
+	// do nothing) and the batches come again. A held batch is kept from
+	// redelivery while its handle lives, and redelivered if the consumer
+	// stops (or the process dies) before the handle ends it.
+	ConsumeHistoryHolding(ctx context.Context, durable string, fn func(batches []StoredBatch, hold func(i int) (HeldBatch, bool)) error) error
+}
+
+// HeldBatch is a history batch whose acknowledgement its handler took
+// over. The first of Ack and Nak counts; calls before the handler
+// returned take effect once it has (Ack only if it succeeded).
+type HeldBatch interface {
+	// Ack acknowledges the batch: it is never delivered again.
+	Ack()
+	// Nak hands it back, to be delivered again at once.
+	Nak()
 }
 
 // Store is everything the engine needs from persistence.

@@ -237,7 +237,9 @@ func RunServicesWith(ctx context.Context, store Store, opts ServicesOptions) err
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runDispatcher(gctx, store, log.With("service", "dispatcher")) })
+	g.Go(func() error {
+		return runDispatcher(gctx, store, log.With("service", "dispatcher"), opts.EagerGuardDelay)
+	})
 	g.Go(func() error { return runTimers(gctx, store, log.With("service", "timers"), late) })
 	g.Go(func() error { return sweepStarts(gctx, store, log.With("service", "starts")) })
 	err = g.Wait()

@@ -174,6 +174,7 @@ func (w *Worker) handleActivityTask(ctx context.Context, d Delivery) {
 		w.handleGuard(ctx, d, &t)
 		return
 	}
+	taken(ctx)
 	var out attemptOutcome
 	if d.NumDelivered() > 1 {
 		if !w.attemptStillCurrent(ctx, &t) {
@@ -223,20 +224,27 @@ func (w *Worker) finishAttempt(ctx context.Context, d Delivery, t *activityTask,
 // saveOutcome hands an attempt's outcome to its run (reportLocally), or
 // stores it as a workflow task; false if neither worked.
 func (w *Worker) saveOutcome(ctx context.Context, t *activityTask, out attemptOutcome) bool {
+	saved, _ := w.saveOutcomeWhere(ctx, t, out)
+	return saved
+}
+
+// saveOutcomeWhere is saveOutcome; inHistory tells that the run took the
+// outcome in here (its attempt is decided in history now).
+func (w *Worker) saveOutcomeWhere(ctx context.Context, t *activityTask, out attemptOutcome) (saved, inHistory bool) {
 	if out.failure != nil {
 		w.logAttemptFailed(t, out.failure)
 	}
 	in := &inbound{Kind: inboundActivityResult, Seq: t.Seq, Attempt: t.Attempt, Result: out.result, Failure: out.failure}
 	wt := workflowTask{RunID: t.RunID, WorkflowID: t.WorkflowID, Inbound: in}
 	if w.reportLocally(ctx, &wt, t.WorkflowQueue) {
-		return true
+		return true, true
 	}
 	task, _ := json.Marshal(wt)
 	if err := w.store.PublishTask(ctx, WorkflowTaskKind, t.WorkflowQueue, task, resultMsgID(t.RunID, t.Seq, t.Attempt)); err != nil {
 		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", runArgs(t.WorkflowID, t.RunID, t.Attempt, "activity_type", t.ActivityType, "err", err)...)
-		return false
+		return false, false
 	}
-	return true
+	return true, false
 }
 
 // reportLocally hands an activity's outcome straight to its run when this

@@ -129,14 +129,39 @@ func (w *Worker) counted(kind TaskKind, handle func(context.Context, Delivery)) 
 			// attempt that failed to end it.
 			if at := sd.Stored(); !at.IsZero() {
 				waited := max(w.clock.Now().Sub(at), 0)
-				a.mu.Lock()
-				hist.Observe(waited)
-				a.mu.Unlock()
+				if kind == ActivityTaskKind {
+					// once the handler knows it is no eager attempt's
+					// guard (the attempt counted itself: eagerTaken)
+					ctx = context.WithValue(ctx, takenKey{}, func() { a.observe(hist, waited) })
+				} else {
+					a.observe(hist, waited)
+				}
 			}
 		}
 		handle(ctx, d)
 	}
 }
+
+func (a *announcer) observe(h *latency.Hist, waited time.Duration) {
+	a.mu.Lock()
+	h.Observe(waited)
+	a.mu.Unlock()
+}
+
+type takenKey struct{}
+
+// taken observes the schedule-to-start of ctx's activity task (counted):
+// the handler calls it once it knows the task is one to run, not the
+// guard of an eager attempt.
+func taken(ctx context.Context) {
+	if observe, ok := ctx.Value(takenKey{}).(func()); ok {
+		observe()
+	}
+}
+
+// eagerTaken observes an eager attempt's schedule-to-start: 0, run where
+// it was scheduled (its guard, if one is delivered, is not observed).
+func (w *Worker) eagerTaken() { w.ann.observe(&w.ann.s2s, 0) }
 
 // takeS2S returns the schedule-to-start histograms since the last call.
 func (a *announcer) takeS2S() (act, wf []uint64) {

@@ -22,13 +22,18 @@ import (
 // worker instance's token and the seqs it runs) before the append, so the
 // claim is as durable as the ActivityScheduled event.
 //
-// The dispatcher still derives the activity task from history, marked with
-// the owner's token: it guards the attempt. Delivered to the owner, the
-// guard is adopted (kept in progress while the attempt runs, acknowledged
-// once its outcome is saved). Delivered to another worker, that worker asks
-// the owner (a request to the owner instance's subject): while it runs the
-// attempt, the guard is handed back for later; once the owner has saved
-// the outcome, it is acknowledged. When the owner is gone (no responders:
+// The dispatcher still watches the attempt: it holds the claiming batch
+// unacknowledged until a later batch settles the attempt, usually within
+// milliseconds, and then nothing more is needed. Only if that takes longer
+// (ServicesOptions.EagerGuardDelay, dispatcher_hold.go) does it store the
+// attempt's activity task, marked with the owner's token: a guard of the
+// attempt. Delivered to the owner, the guard is adopted (kept in progress
+// while the attempt runs, acknowledged once its outcome is saved).
+// Delivered to another worker, that worker asks the owner (a request to
+// the owner instance's subject): while it runs the attempt, the guard is
+// handed back for later; once the owner has saved the outcome, it is
+// acknowledged (an owner that no longer knows the attempt has the guard
+// checked against history). When the owner is gone (no responders:
 // it died, and with it its connection) or does not know the attempt (its
 // append's answer was lost), the attempt is recorded lost (WorkerLost) and
 // the retry policy decides, as for a task whose worker died. So an attempt
@@ -38,7 +43,10 @@ import (
 // waits before it is looked at again.
 const eagerRecheck = 2 * time.Second
 
-// eagerForget is how long a finished attempt's record waits for its guard.
+// eagerForget is how long a finished attempt's record waits for its guard,
+// when its outcome was stored as a task rather than put in history here
+// (then the record goes at once: a late guard finds the attempt decided
+// in history).
 const eagerForget = 10 * time.Minute
 
 // workerBus is what a Store needs for eager activities (jetstream.Store
@@ -112,11 +120,28 @@ func (w *Worker) startEager() {
 
 // encodeEager and eagerOwner write and read a batch's eager claim.
 func encodeEager(token string, seqs []int64) string {
+	return token + ":" + encodeSeqs(seqs)
+}
+
+// encodeSeqs writes seqs comma-separated (a claim's list, Settles).
+func encodeSeqs(seqs []int64) string {
 	parts := make([]string, len(seqs))
 	for i, s := range seqs {
 		parts[i] = strconv.FormatInt(s, 10)
 	}
-	return token + ":" + strings.Join(parts, ",")
+	return strings.Join(parts, ",")
+}
+
+// parseSeqs reads encodeSeqs back; false if list is malformed.
+func parseSeqs(list string) (seqs []int64, ok bool) {
+	for s := range strings.SplitSeq(list, ",") {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		seqs = append(seqs, n)
+	}
+	return seqs, true
 }
 
 // parseEager reads a claim back: the owner's token and the seqs it runs
@@ -126,12 +151,8 @@ func parseEager(claim string) (token string, seqs []int64) {
 	if !ok || token == "" {
 		return "", nil
 	}
-	for s := range strings.SplitSeq(list, ",") {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return "", nil
-		}
-		seqs = append(seqs, n)
+	if seqs, ok = parseSeqs(list); !ok {
+		return "", nil
 	}
 	return token, seqs
 }
@@ -282,11 +303,14 @@ func isEagerClaimed(claims []*eagerRun, seq int64) bool {
 func (w *Worker) runEager(ctx context.Context, r *eagerRun) {
 	defer func() { <-w.actSlots }()
 	defer w.measureEager()()
+	w.eagerTaken()
 	out := w.runAttempt(ctx, &r.task, false, nil)
-	saved := out.canceled // the workflow moved on: nothing to save
+	// canceled: the workflow moved on (a cancellation, or a newer attempt,
+	// is in history), nothing to save
+	saved, inHistory := out.canceled, out.canceled
 	if !saved {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		saved = w.saveOutcome(rctx, &r.task, out)
+		saved, inHistory = w.saveOutcomeWhere(rctx, &r.task, out)
 		cancel()
 	}
 	r.mu.Lock()
@@ -298,7 +322,13 @@ func (w *Worker) runEager(ctx context.Context, r *eagerRun) {
 		stop()
 	}
 	if len(guards) == 0 {
-		return // kept until its guard arrives
+		if inHistory {
+			// Usually no guard comes (the dispatcher saw the outcome:
+			// dispatcher_hold.go); one that still does finds the attempt
+			// decided in history (guardOfUnknown).
+			w.forgetEager(&r.task)
+		}
+		return // else kept until its guard arrives (or eagerForget)
 	}
 	for _, d := range guards {
 		if saved {

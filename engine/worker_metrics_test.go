@@ -48,8 +48,8 @@ func TestWorkerMetrics(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); count(engine.MetricWorkerTaskDuration, "metrics-a", "activity") == 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	// The attempt runs eagerly and its guard task is delivered too: the
-	// attempt counts once, the guard not at all. The guard may arrive
+	// The attempt runs eagerly; a guard task, if the dispatcher stored
+	// one, would not count: the attempt counts once. A guard may arrive
 	// after the attempt ended: give it time to be (wrongly) counted.
 	time.Sleep(200 * time.Millisecond)
 	// The run's history is observed once, as its last workflow task

@@ -38,6 +38,14 @@ const (
 // each call with batches of one shard (a run's batches keep their order,
 // a run living on one shard).
 func (s *Store) ConsumeHistory(ctx context.Context, durable string, fn func([]engine.StoredBatch) error) error {
+	return s.ConsumeHistoryHolding(ctx, durable, func(batches []engine.StoredBatch, _ func(int) (engine.HeldBatch, bool)) error {
+		return fn(batches)
+	})
+}
+
+// ConsumeHistoryHolding is ConsumeHistory whose fn may hold batches
+// unacknowledged past its return (engine.HistoryHolder, consume_held.go).
+func (s *Store) ConsumeHistoryHolding(ctx context.Context, durable string, fn func([]engine.StoredBatch, func(int) (engine.HeldBatch, bool)) error) error {
 	if err := checkToken("durable consumer name", durable, 64); err != nil {
 		return fmt.Errorf("consuming history: %w", err)
 	}
@@ -55,7 +63,11 @@ func (s *Store) ConsumeHistory(ctx context.Context, durable string, fn func([]en
 	var wg sync.WaitGroup
 	for i := range s.lay.n {
 		hc := &historyConsumer{s: s, stream: s.lay.historyStream(i), durable: durable, fn: fn, acked: newSeqRing(recentAcked)}
+		hc.held = newHeldSet(hc)
+		stopHeld := make(chan struct{})
+		wg.Go(func() { hc.held.keepInProgress(stopHeld, s.opts.AckWait) })
 		wg.Go(func() {
+			defer close(stopHeld) // the held batches go back: nothing handles them now
 			bo := backoff.Loop{Policy: retryLoop}
 			for {
 				err := hc.run(ctx, cfg)
@@ -75,8 +87,9 @@ type historyConsumer struct {
 	s       *Store
 	stream  string
 	durable string
-	fn      func([]engine.StoredBatch) error
+	fn      func([]engine.StoredBatch, func(int) (engine.HeldBatch, bool)) error
 	acked   *seqRing
+	held    *heldSet
 }
 
 // run consumes until ctx ends or the message iterator fails.
@@ -155,6 +168,9 @@ func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) e
 				_ = m.Term()
 				continue
 			}
+			if hc.held.adopt(b.Seq, m) {
+				continue // a batch held: its handle acks this delivery too
+			}
 			if hc.acked.has(b.Seq) {
 				// A redelivery of a batch already handled (its ack raced
 				// AckWait): confirm it again, do not hand it over twice.
@@ -179,14 +195,19 @@ func (hc *historyConsumer) run(ctx context.Context, cfg natsjs.ConsumerConfig) e
 	}
 }
 
-// handle calls fn until it succeeds (or ctx ends), then acks.
+// handle calls fn until it succeeds (or ctx ends), then acks what fn did
+// not hold.
 func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batches []engine.StoredBatch) error {
 	bo := backoff.Loop{Policy: retryLoop}
+	var call *holdCall
 	for attempt := 1; ; attempt++ {
-		err := hc.callKeepingInProgress(msgs, batches)
+		call = hc.held.newCall(batches)
+		err := hc.callKeepingInProgress(msgs, batches, call.hold)
 		if err == nil {
+			msgs = call.close(true, msgs)
 			break
 		}
+		call.close(false, msgs)
 		hc.s.log.Warn("history consumer handler failed; retrying the same batches", "durable", hc.durable,
 			"first_seq", batches[0].Seq, "count", len(batches), "attempt", attempt, "err", err)
 		if !bo.Wait(ctx) {
@@ -198,6 +219,9 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 		for _, m := range msgs {
 			_ = m.InProgress()
 		}
+	}
+	if len(msgs) == 0 {
+		return nil // all held
 	}
 	last := len(msgs) - 1
 	for _, m := range msgs[:last] {
@@ -213,15 +237,18 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 		// dropped as already handled if still remembered.
 		hc.s.log.Warn("history ack not confirmed", "durable", hc.durable, "last_seq", batches[len(batches)-1].Seq, "err", err)
 	}
+	held := call.held()
 	for _, b := range batches {
-		hc.acked.add(b.Seq)
+		if held[b.Seq] == nil { // a held one is remembered once its handle acks it
+			hc.acked.add(b.Seq)
+		}
 	}
 	return nil
 }
 
 // callKeepingInProgress runs fn, telling the server the batches are in
 // progress every third of AckWait while it runs.
-func (hc *historyConsumer) callKeepingInProgress(msgs []natsjs.Msg, batches []engine.StoredBatch) error {
+func (hc *historyConsumer) callKeepingInProgress(msgs []natsjs.Msg, batches []engine.StoredBatch, hold func(int) (engine.HeldBatch, bool)) error {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -243,11 +270,13 @@ func (hc *historyConsumer) callKeepingInProgress(msgs []natsjs.Msg, batches []en
 		close(done)
 		<-stopped // msgs is reused by the caller
 	}()
-	return hc.fn(batches)
+	return hc.fn(batches, hold)
 }
 
-// seqRing remembers the last n sequences added.
+// seqRing remembers the last n sequences added (held batches are added
+// from their handles' goroutines, hence the lock).
 type seqRing struct {
+	mu   sync.Mutex
 	ring []uint64
 	next int
 	set  map[uint64]struct{}
@@ -257,9 +286,16 @@ func newSeqRing(n int) *seqRing {
 	return &seqRing{ring: make([]uint64, n), set: make(map[uint64]struct{}, n)}
 }
 
-func (r *seqRing) has(seq uint64) bool { _, ok := r.set[seq]; return ok }
+func (r *seqRing) has(seq uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.set[seq]
+	return ok
+}
 
 func (r *seqRing) add(seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if old := r.ring[r.next]; old != 0 {
 		delete(r.set, old)
 	}

@@ -246,6 +246,12 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 		}
 		hdr[hdrEager] = []string{h.Eager}
 	}
+	if h.Settles != "" {
+		if !headerSafe(h.Settles) {
+			return fmt.Errorf("%w: settled activities %q have control characters or surrounding spaces", ErrInvalidName, h.Settles)
+		}
+		hdr[hdrSettle] = []string{h.Settles}
+	}
 	if h.Trace != "" {
 		if !headerSafe(h.Trace) {
 			return fmt.Errorf("%w: traceparent %q has control characters or surrounding spaces", ErrInvalidName, h.Trace)
@@ -267,6 +273,7 @@ func decodeBatchHeader(hdr nats.Header) (engine.BatchHeader, error) {
 		Lone:      hdr.Get(hdrLone) == "1",
 		Sum:       hdr.Get(hdrSum),
 		Eager:     hdr.Get(hdrEager),
+		Settles:   hdr.Get(hdrSettle),
 		Trace:     hdr.Get(hdrTrace),
 	}
 	if h.RunID == "" {

@@ -70,6 +70,7 @@ const (
 	hdrEager  = "Fm-Eager"
 	hdrLone   = "Fm-Lone"
 	hdrSum    = "Fm-Sum"
+	hdrSettle = "Fm-Settles"
 	hdrFireAt = "Fm-Fire-At"
 	// hdrTrace is W3C's own name, so NATS tooling that traces sees it.
 	hdrTrace = "traceparent"

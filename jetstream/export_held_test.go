@@ -1,0 +1,4 @@
+package jetstream
+
+// HistoryMaxHeld is historyMaxHeld, for the external tests.
+const HistoryMaxHeld = historyMaxHeld

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/foremanhq/foreman/jetstream"
+	"github.com/foremanhq/foreman/jetstream/jstest"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 // mode fails the test unless path exists with exactly the permissions want.
@@ -197,5 +199,39 @@ func TestEmbeddedServerTLS(t *testing.T) {
 	if nc, err := nats.Connect(plain, nats.NoReconnect()); err == nil {
 		nc.Close()
 		t.Fatal("a clear-text client was accepted")
+	}
+}
+
+// Credentials an engine left for an address once served by it are not
+// forced on the server that listens there now and asks for none (a port
+// reused, an engine restarted with --no-auth): the client connects
+// without them. Passed explicitly, they still fail.
+func TestStaleLocalCredsForAServerWithoutAuth(t *testing.T) {
+	t.Setenv(jetstream.ConfigDirEnv, t.TempDir())
+	_, srv := jstest.Start(t)
+	path, err := jetstream.LocalCredsPath(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := jetstream.Connect(ctx, srv.ClientURL(), jetstream.Options{})
+	if err != nil {
+		t.Fatalf("with stale local credentials: %v", err)
+	}
+	nc.Close()
+	if _, err := jetstream.Connect(ctx, srv.ClientURL(), jetstream.Options{CredsFile: path}); !errors.Is(err, nats.ErrNkeysNotSupported) {
+		t.Fatalf("explicit credentials the server cannot check: %v, want %v", err, nats.ErrNkeysNotSupported)
 	}
 }

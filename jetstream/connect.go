@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,24 +93,6 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 			log.Warn("nats async error", "subject", subj, "err", err)
 		}),
 	}
-	creds := opts.CredsFile
-	if creds == "" {
-		creds = localCreds(url)
-	}
-	user := opts.user
-	if creds != "" {
-		o, err := credsOption(creds)
-		if err != nil {
-			return nil, fmt.Errorf("connecting to %s: %w", url, err)
-		}
-		nopts = append(nopts, o)
-		if u := CredsUser(creds); u != "" {
-			// A user's permissions let it subscribe to its own inbox
-			// prefix only (perms.go).
-			user = u
-			nopts = append(nopts, nats.CustomInboxPrefix(InboxPrefix(u)))
-		}
-	}
 	if opts.TLSCert != "" {
 		nopts = append(nopts, nats.ClientCert(opts.TLSCert, opts.TLSKey))
 	}
@@ -123,7 +106,18 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 		deniedFns.Delete(nc)
 		hintsOff.Delete(nc)
 	}))
-	nc, err := nats.Connect(url, append(nopts, extra...)...)
+	nopts = append(nopts, extra...)
+	creds := opts.CredsFile
+	if creds == "" {
+		creds = localCreds(url)
+	}
+	nc, user, err := connectAs(url, creds, opts.user, nopts)
+	if errors.Is(err, nats.ErrNkeysNotSupported) && opts.CredsFile == "" {
+		// The credentials found for this address were left by an engine
+		// that listened there before; the server there now asks for none.
+		creds = ""
+		nc, user, err = connectAs(url, "", opts.user, nopts)
+	}
 	if errors.Is(err, nats.ErrAuthorization) {
 		return nil, fmt.Errorf("connecting to %s: %w (%s)", url, err, credsHint(url, creds))
 	}
@@ -138,6 +132,26 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	}
 	noHintsFor(nc, creds)
 	return nc, nil
+}
+
+// connectAs connects with creds ("" none) added to nopts, and returns
+// the principal the connection acts as (user without creds).
+func connectAs(url, creds, user string, nopts []nats.Option) (*nats.Conn, string, error) {
+	if creds != "" {
+		o, err := credsOption(creds)
+		if err != nil {
+			return nil, "", err
+		}
+		nopts = append(slices.Clip(nopts), o)
+		if u := CredsUser(creds); u != "" {
+			// A user's permissions let it subscribe to its own inbox
+			// prefix only (perms.go).
+			user = u
+			nopts = append(nopts, nats.CustomInboxPrefix(InboxPrefix(u)))
+		}
+	}
+	nc, err := nats.Connect(url, nopts...)
+	return nc, user, err
 }
 
 // credsHint says what to do when the server refused the credentials used

@@ -43,8 +43,18 @@ const (
 	queryQueueGroup    = "workers"
 	cancelSubject      = "fm.cancel"
 
-	// duplicateWindow is how long a Nats-Msg-Id is remembered.
-	duplicateWindow = 2 * time.Minute
+	// duplicateWindow is how long a Nats-Msg-Id is remembered. What it
+	// must cover: a publish retried after an unanswered attempt
+	// (publishIdempotent, seconds), a history batch derived again by
+	// another engine after the first died before acking it (AckWait plus
+	// a leader change), and every engine firing the same due timer. A
+	// duplicate outside it is still harmless (a worker drops a stale task
+	// against history; a retried append finds its own batch, appendedAs),
+	// so it is not a correctness bound but a memory one: the server keeps
+	// ~120 bytes of heap per id, and at 1,500 runs/s with 2 to 5 ids per
+	// run nats-server's default of 2 minutes held 40 to 110 MB, scanned
+	// by every collection of the engine's process.
+	duplicateWindow = 30 * time.Second
 
 	// heartbeatMarkerTTL is how long a deleted heartbeat's marker stays
 	// (watchers see the delete; then it is gone).

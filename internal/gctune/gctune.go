@@ -58,6 +58,7 @@ type Tuner struct {
 	mu         sync.Mutex // one evaluation at a time; none after Stop
 	stopped    bool
 	sample     []metrics.Sample
+	set        int          // the percent last set; 0 before the first
 	evaluated  atomic.Int64 // evaluations so far (tests)
 }
 
@@ -106,7 +107,10 @@ func (t *Tuner) tune() bool {
 	if t.sample[0].Value.Kind() == metrics.KindUint64 {
 		live = t.sample[0].Value.Uint64()
 	}
-	debug.SetGCPercent(Percent(live, t.budget, t.maxPercent))
+	if p := Percent(live, t.budget, t.maxPercent); p != t.set {
+		debug.SetGCPercent(p)
+		t.set = p
+	}
 	t.evaluated.Add(1)
 	return true
 }

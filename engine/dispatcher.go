@@ -198,6 +198,11 @@ func deriveEvent(ctx context.Context, s Store, h BatchHeader, e Event) error {
 // deriveActivityTask queues an activity's first attempt and stores its
 // schedule-to-start and schedule-to-close timeouts.
 func deriveActivityTask(ctx context.Context, s Store, h BatchHeader, e Event, a *ActivityScheduled) error {
+	if reachesBeyond(a, h.TaskQueue) {
+		if refused, err := refuseForeignActivity(ctx, s, h, a, 1); refused || err != nil {
+			return err
+		}
+	}
 	if eagerOwner(h, a.Seq) == "" { // an eager attempt's guard is published from the header
 		t, _ := json.Marshal(activityTask{RunID: h.RunID, WorkflowID: h.WorkflowID, WorkflowQueue: h.TaskQueue, Seq: a.Seq,
 			ActivityType: a.ActivityType, Input: a.Input, Options: a.Options, Attempt: 1, ScheduledAt: e.Time, DispatchedAt: clockOf(s).Now().UTC(), Trace: h.Trace})

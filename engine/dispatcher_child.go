@@ -28,6 +28,17 @@ func deriveStartChild(ctx context.Context, s Store, h BatchHeader, e Event, a *S
 // starting at wakeAt (a retry's backoff; zero: at once), and tells the
 // parent (run h.RunID).
 func startChild(ctx context.Context, s Store, h BatchHeader, a *StartChildWorkflowRequested, attempt int, runID string, wakeAt, at time.Time) error {
+	if f, err := commandRefusal(ctx, s, h, EventStartChildWorkflowRequested, a, a.Seq, attempt, "start-child", a.WorkflowID, a.TaskQueue); f != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		// fails as a start that found its id taken does: no child run
+		in := &inbound{Kind: inboundChildStartFailed, Seq: a.Seq, Key: a.RunID, Attempt: attempt, Failure: f}
+		if attempt > 1 {
+			in.Kind, in.Status = inboundChildClosed, StatusFailed
+		}
+		return notify(ctx, s, h.WorkflowID, h.RunID, h.TaskQueue, in)
+	}
 	if err := markParent(ctx, s, h); err != nil {
 		return err
 	}
@@ -199,7 +210,16 @@ func deriveChildRetry(ctx context.Context, s Store, h BatchHeader, e Event, a *C
 
 // deriveChildCancel asks a child to cancel (its parent's context was).
 func deriveChildCancel(ctx context.Context, s Store, h BatchHeader, _ Event, a *ChildWorkflowCancelRequested) error {
-	return stopChild(ctx, s, h.WorkflowID, ChildRun{WorkflowID: a.WorkflowID, Key: a.Key, ParentClosePolicy: ParentCloseRequestCancel, CancelRequested: true})
+	c := ChildRun{WorkflowID: a.WorkflowID, Key: a.Key, ParentClosePolicy: ParentCloseRequestCancel, CancelRequested: true}
+	err := stopChildIf(ctx, s, h.WorkflowID, c, func(x *Execution) error {
+		return checkCommand(ctx, s, EventChildWorkflowCancelRequested, a, x.TaskQueue)
+	})
+	var d *commandDenied
+	if errors.As(err, &d) {
+		// nothing waits on a cancellation's outcome: the refusal is audited
+		_, err = refuseCommand(ctx, s, h, a.Seq, 1, "cancel-child", a.WorkflowID, d)
+	}
+	return err
 }
 
 // errNothingToDo ends an append that finds its work done already.
@@ -214,12 +234,23 @@ func engineClient(s Store, principal string) *Client {
 // request cancel; abandon does nothing), if the child's current run is
 // still open and is that parent's child. A second call finds it done.
 func stopChild(ctx context.Context, s Store, parentID string, c ChildRun) error {
+	return stopChildIf(ctx, s, parentID, c, nil)
+}
+
+// stopChildIf is stopChild, done only when allowed (nil: always) passes
+// for the child's run; its error is returned as it is.
+func stopChildIf(ctx context.Context, s Store, parentID string, c ChildRun, allowed func(x *Execution) error) error {
 	if c.ParentClosePolicy == ParentCloseAbandon {
 		return nil
 	}
 	_, err := engineClient(s, "engine").appendExternal(ctx, c.WorkflowID, "", true, func(x *Execution) ([]Event, error) {
 		if x.Parent == nil || x.Parent.Key != c.Key {
 			return nil, errNothingToDo // the id is another run's now
+		}
+		if allowed != nil {
+			if err := allowed(x); err != nil {
+				return nil, err
+			}
 		}
 		reason := fmt.Sprintf("parent %s closed (parent close policy %s)", parentID, c.ParentClosePolicy)
 		if c.ParentClosePolicy == ParentCloseTerminate {
@@ -259,11 +290,19 @@ func deriveExternalSignal(ctx context.Context, s Store, h BatchHeader, _ Event, 
 				return nil, errNothingToDo // delivered before a crash
 			}
 		}
+		if err := checkCommand(ctx, s, EventExternalSignalRequested, a, x.TaskQueue); err != nil {
+			return nil, err
+		}
 		return []Event{{Type: EventSignalReceived, Attrs: &SignalReceived{Name: a.Name, Payload: a.Payload, RequestID: a.RequestID}}}, nil
 	})
+	var d *commandDenied
 	switch {
 	case err == nil || errors.Is(err, errNothingToDo):
 		in.RunID = run.RunID
+	case errors.As(err, &d):
+		if in.Failure, err = refuseCommand(ctx, s, h, a.Seq, 1, "signal-external", a.WorkflowID, d); err != nil {
+			return err
+		}
 	case errors.Is(err, ErrWorkflowNotFound) || errors.Is(err, ErrRunClosed):
 		in.Failure = &Failure{Type: failureType(err), Message: err.Error(), NonRetryable: true}
 	default:

@@ -55,6 +55,9 @@ type ActivityScheduled struct {
 	TaskQueue    string          `json:"task_queue"`
 	Input        json.RawMessage `json:"input,omitempty"`
 	Options      ActivityOptions `json:"options"`
+	// Writer attests who scheduled an activity on another queue than its
+	// run's (cmdauth.go); nil on the run's own queue.
+	Writer *CommandWriter `json:"writer,omitempty"`
 }
 
 // ActivityAttemptFailed records a failed attempt that will be retried.

@@ -46,6 +46,8 @@ type StartChildWorkflowRequested struct {
 	// The top of the tree the parent is in (the parent, for a root run).
 	RootWorkflowID string `json:"root_workflow_id"`
 	RootRunID      string `json:"root_run_id"`
+	// Writer attests who commanded the start (cmdauth.go).
+	Writer *CommandWriter `json:"writer,omitempty"`
 }
 
 // ChildWorkflowStarted records that the child's run (of attempt Attempt)
@@ -101,6 +103,8 @@ type ChildWorkflowCancelRequested struct {
 	Seq        int64  `json:"seq"`
 	WorkflowID string `json:"workflow_id"`
 	Key        string `json:"key"` // the child's first run id
+	// Writer attests who commanded the cancellation (cmdauth.go).
+	Writer *CommandWriter `json:"writer,omitempty"`
 }
 
 // ExternalSignalRequested is the command that signals another workflow
@@ -113,6 +117,8 @@ type ExternalSignalRequested struct {
 	Name       string          `json:"name"`
 	Payload    json.RawMessage `json:"payload,omitempty"`
 	RequestID  string          `json:"request_id"`
+	// Writer attests who sent the signal (cmdauth.go).
+	Writer *CommandWriter `json:"writer,omitempty"`
 }
 
 // ExternalSignalDelivered records that the target's history holds the signal.

@@ -70,6 +70,11 @@ func dispatchReleased(ctx context.Context, s Store, h BatchHeader, e Event, a *A
 	if sched == nil {
 		return nil // not this run's activity: nothing to dispatch
 	}
+	if reachesBeyond(sched, h.TaskQueue) {
+		if refused, err := refuseForeignActivity(ctx, s, h, sched, a.Attempt); refused || err != nil {
+			return err
+		}
+	}
 	queue := sched.TaskQueue
 	if opts.TaskQueue == "" {
 		opts.TaskQueue = queue

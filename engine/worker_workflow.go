@@ -169,6 +169,10 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	if env.lastEventID >= min(HistoryWarnEvents, w.opts.HistoryLimit/2) {
 		w.log.Warn("run history is large; it will be terminated at the limit", runArgs(t.WorkflowID, t.RunID, int(delivered), "events", env.lastEventID, "limit", w.opts.HistoryLimit)...)
 	}
+	if err := attestCommands(w.store, env.info.TaskQueue, batch.Events); err != nil {
+		w.log.Warn("signing the task's commands failed; task will be retried", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
+		return nakAfter(time.Second), false
+	}
 	data, err := encodeBatch(batch)
 	if err != nil {
 		return w.taskFailed(ctx, t, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
@@ -221,8 +225,8 @@ func (w *Worker) dispatchEagerly(ctx context.Context, env *workflowEnv, b *Batch
 	}
 	for _, e := range b.Events {
 		a, ok := e.Attrs.(*ActivityScheduled)
-		if !ok || isEagerClaimed(claims, a.Seq) {
-			continue
+		if !ok || isEagerClaimed(claims, a.Seq) || a.Writer != nil && !a.Writer.Engine {
+			continue // another queue's, signed by a user: the dispatcher checks the user may (cmdauth.go)
 		}
 		if st := env.activities[a.Seq]; st != nil && !st.done {
 			if err := w.dispatchActivity(ctx, env, st, now); err != nil {

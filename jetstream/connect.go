@@ -113,7 +113,12 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	if opts.TLSCA != "" {
 		nopts = append(nopts, nats.RootCAs(opts.TLSCA))
 	}
-	nopts = append(nopts, nats.ClosedHandler(func(nc *nats.Conn) { connUsers.Delete(nc); deniedFns.Delete(nc) }))
+	nopts = append(nopts, nats.ClosedHandler(func(nc *nats.Conn) {
+		connUsers.Delete(nc)
+		connCreds.Delete(nc)
+		connKeys.Delete(nc)
+		deniedFns.Delete(nc)
+	}))
 	nc, err := nats.Connect(url, append(nopts, extra...)...)
 	if errors.Is(err, nats.ErrAuthorization) {
 		return nil, fmt.Errorf("connecting to %s: %w (%s)", url, err, credsHint(url, creds))
@@ -123,6 +128,9 @@ func connect(ctx context.Context, url string, opts Options, extra ...nats.Option
 	}
 	if user != "" {
 		connUsers.Store(nc, user)
+		if creds != "" {
+			connCreds.Store(nc, creds)
+		}
 	}
 	return nc, nil
 }

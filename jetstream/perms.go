@@ -116,12 +116,14 @@ func PermsForShards(p auth.Principal, shards int) *Perms {
 	}
 	// A worker: what the worker runtime and an app starting workflows do
 	// today. History appends cannot be narrowed by run (which is why
-	// operator events are signed by the engine).
+	// operator events are signed by the engine). No timers: only the
+	// engine's dispatcher stores them and its timer service fires and
+	// deletes them, and a stored timer names the queue the engine
+	// publishes it to (a worker of queue A would reach B through it).
 	pr.Responses = true
 	pr.PubAllow = append(pr.PubAllow,
-		lay.historyFilter(), lay.taskFilter(), timerSubjects, cancelSubject,
-		"$KV."+RunsBucket+".>", "$KV."+HeartbeatsBucket+".>", "$KV."+WorkersBucket+".>",
-		apiPrefix+"STREAM.MSG.DELETE."+TimersStream)
+		lay.historyFilter(), lay.taskFilter(), cancelSubject,
+		"$KV."+RunsBucket+".>", "$KV."+HeartbeatsBucket+".>", "$KV."+WorkersBucket+".>")
 	pr.SubAllow = append(pr.SubAllow, cancelSubject)
 	if len(p.Queues) == 0 {
 		for i := range lay.n {

@@ -48,6 +48,8 @@ type Store struct {
 	runs, heartbeats natsjs.KeyValue
 	workers          natsjs.KeyValue // bound lazily by a client store (workers.go); under mu
 	schedules        natsjs.KeyValue // bound lazily (schedules.go); under mu
+	users            natsjs.KeyValue // bound lazily (cmdkeys.go); under mu
+	rights           rightsCache     // recent user lookups (cmdkeys.go)
 
 	dgs []*directGetter // batched direct gets, by history shard
 

@@ -27,23 +27,29 @@ var _ engine.WorkerDirectory = (*Store)(nil)
 // with OpenExisting binds it on first use, so a console or worker run
 // against an engine older than the bucket only loses the announcements.
 func (s *Store) workersKV(ctx context.Context) (natsjs.KeyValue, error) {
+	return s.bindKV(ctx, &s.workers, WorkersBucket, fmt.Errorf("bucket %s: %w (the engine predates worker announcements)", WorkersBucket, engine.ErrNotFound))
+}
+
+// bindKV returns the bucket *slot holds, binding it on first use (under
+// s.mu); missing is the error when the bucket does not exist.
+func (s *Store) bindKV(ctx context.Context, slot *natsjs.KeyValue, bucket string, missing error) (natsjs.KeyValue, error) {
 	s.mu.Lock()
-	kv := s.workers
+	kv := *slot
 	s.mu.Unlock()
 	if kv != nil {
 		return kv, nil
 	}
 	ctx, cancel := withRequestTimeout(ctx, defaultTimeout)
 	defer cancel()
-	kv, err := s.js.KeyValue(ctx, WorkersBucket)
+	kv, err := s.js.KeyValue(ctx, bucket)
 	if errors.Is(err, natsjs.ErrBucketNotFound) {
-		return nil, fmt.Errorf("bucket %s: %w (the engine predates worker announcements)", WorkersBucket, engine.ErrNotFound)
+		return nil, missing
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening bucket %s: %w", WorkersBucket, err)
+		return nil, fmt.Errorf("opening bucket %s: %w", bucket, err)
 	}
 	s.mu.Lock()
-	s.workers = kv
+	*slot = kv
 	s.mu.Unlock()
 	return kv, nil
 }

@@ -25,7 +25,8 @@ func TestIndexBuildInMemory(t *testing.T) {
 		t.Skip("set FOREMAN_IXMEM to a run count")
 	}
 	src := synthMemHistory(runs)
-	ix, err := visibility.OpenIndex(t.TempDir(), nil)
+	dir := t.TempDir()
+	ix, err := visibility.OpenIndex(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +44,13 @@ func TestIndexBuildInMemory(t *testing.T) {
 	if docs != uint64(runs) {
 		t.Fatalf("%d documents, want %d", docs, runs)
 	}
-	t.Logf("%d runs (%d batches) in %v: %.0f runs/s, %.1f CPU s (%.0f runs per CPU s); %d windows wrote %.2f documents per run",
+	size, err := dirBytes(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d runs (%d batches) in %v: %.0f runs/s, %.1f CPU s (%.0f runs per CPU s); %d windows wrote %.2f documents per run; %d bytes per run on disk",
 		runs, len(src.batches), took.Round(time.Millisecond), float64(runs)/took.Seconds(), cpu.Seconds(),
-		float64(runs)/cpu.Seconds(), windows, float64(written)/float64(runs))
+		float64(runs)/cpu.Seconds(), windows, float64(written)/float64(runs), size/int64(runs))
 }
 
 // memHistory is synthetic history held in memory, in stream order.

@@ -31,6 +31,8 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/foremanhq/foreman/visibility/internal/scorchsnap"
 )
 
 // Index is the search index over every run: one bleve (scorch) index per
@@ -154,6 +156,7 @@ func OpenIndex(dir string, log *slog.Logger, opts ...Option) (*Index, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	scorchsnap.TuneFSTBuilder()
 	m, err := buildMapping()
 	if err != nil {
 		return nil, fmt.Errorf("search index mapping: %w", err)

@@ -28,10 +28,11 @@ type IndexerOptions struct {
 	// (default 32768).
 	Window int
 	// Gather bounds how long batches that arrive while the indexer keeps
-	// up are gathered before they are written (default 100ms): the updates
+	// up are gathered before they are written (default 150ms): the updates
 	// of a run within a window make one document write, and the index gets
-	// fewer, larger segments. The indexer gathers for four times as long
-	// as its last write took, within 10ms and Gather.
+	// fewer, larger segments. The indexer gathers for eight times as long
+	// as its last write took, within 10ms and Gather, and short enough
+	// that a window is searchable within lagTarget of its oldest batch.
 	Gather time.Duration
 	// Notify is called after each applied window (the engine publishes
 	// searchapi.SubjectUpdates so consoles refresh).
@@ -74,6 +75,7 @@ type Indexer struct {
 	// a failed window, whose registry changes may not have been stored).
 	writeAttrs bool
 	lastWrite  atomic.Int64 // how long the last window took to write (ns)
+	lastTook   atomic.Int64 // from the last window's cut to its write (ns)
 	// observed is, per shard, the last batch OnEvents was shown (each
 	// shard's fold runs on one goroutine at a time).
 	observed []uint64
@@ -88,7 +90,7 @@ func NewIndexer(ix *Index, src HistorySource, opts IndexerOptions) *Indexer {
 		opts.Window = 32768
 	}
 	if opts.Gather <= 0 {
-		opts.Gather = 100 * time.Millisecond
+		opts.Gather = 150 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = ix.log
@@ -281,18 +283,36 @@ func (x *Indexer) historyHead(ctx context.Context) uint64 {
 
 // gather is how long arriving batches are gathered into a window while the
 // writer is idle: gatherPerWrite times as long as the last write took,
-// within [minGather, opts.Gather]. Under light load windows are written
-// within milliseconds; under heavy load a window holds what arrives in a
-// few writes' time, so a run's several batches make one document write and
-// each segment's fixed cost (a dictionary per field) is paid less often.
+// within [minGather, opts.Gather], and no longer than leaves lagTarget for
+// the window's oldest batch once the window takes as long as the last
+// took to be prepared and written (twice that: the previous window may
+// still be written meanwhile). Under light load windows are written within
+// milliseconds; under heavy load a window holds what arrives in a few
+// writes' time, so a run's several batches make one document write and
+// each segment's fixed cost (a dictionary per field, each costing a
+// 20,000-cell reset of its FST builder in zapx) is paid less often; on a
+// starved machine, where windows take long, lag wins over CPU.
 func (x *Indexer) gather() time.Duration {
-	return min(max(gatherPerWrite*time.Duration(x.lastWrite.Load()), minGather), x.opts.Gather)
+	g := gatherPerWrite * time.Duration(x.lastWrite.Load())
+	g = min(g, lagTarget-2*time.Duration(x.lastTook.Load()), x.opts.Gather)
+	return max(g, minGather)
 }
 
 // gatherPerWrite: measured in the deployed shape at full load (8 s reps,
 // alternating), 1 gave 2.6-3.6 ms CPU per run, 4 gave 2.2-2.4 ms with index
-// lag p99 160-300 ms (Gather 100 ms; 200 ms gained nothing and lagged more).
-const gatherPerWrite = 4
+// lag p99 160-300 ms (Gather 100 ms). Live indexing alone at 1,000
+// ThreeActs runs/s (bench's TestIndexLiveInMemory, a shared machine):
+// 4 and 100 ms wrote 1.6-1.7 documents per run in 10-11 windows a second,
+// 8 and 250 ms 1.25 in 3.5-4.5, for a fifth less CPU per run. Gather's
+// default is 150 ms, not more: with 200 ms the deployed shape's lag p99
+// came out 520-740 ms on the shared machine (100 ms: 430-930), and once
+// segments no longer paid a full FST registry reset per field
+// (scorchsnap.TuneFSTBuilder) a window's fixed cost matters less.
+const gatherPerWrite = 8
+
+// lagTarget is the index lag gather aims under: the search API promises
+// 500 ms at p99 under full load.
+const lagTarget = 300 * time.Millisecond
 
 const minGather = 10 * time.Millisecond
 

@@ -147,6 +147,7 @@ func (x *Indexer) write(w *window) error {
 	x.ix.advance(applied)
 	now := time.Now()
 	x.lastWrite.Store(int64(now.Sub(t0)))
+	x.lastTook.Store(int64(now.Sub(w.start)))
 	if x.opts.Notify != nil {
 		x.opts.Notify()
 	}

@@ -4,6 +4,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -158,5 +159,18 @@ func TestOnlyOwnerImportsScorch(t *testing.T) {
 	})
 	if err != nil || seen < 20 {
 		t.Fatalf("walked %d files of %s: %v", seen, root, err)
+	}
+}
+
+// TuneFSTBuilder reaches vellum's default builder options (a link to an
+// unexported variable: a vellum upgrade that renames it fails the build)
+// and sets the registry size zapx's builders get.
+func TestTuneFSTBuilder(t *testing.T) {
+	if os.Getenv("FOREMAN_FST_REGISTRY") != "" {
+		t.Skip("FOREMAN_FST_REGISTRY set")
+	}
+	TuneFSTBuilder()
+	if got := vellumDefaultOpts.RegistryTableSize; got != FSTRegistryCells {
+		t.Fatalf("vellum's default registry size %d, want %d", got, FSTRegistryCells)
 	}
 }

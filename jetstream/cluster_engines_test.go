@@ -19,7 +19,7 @@ import (
 // processes with --nats would. Under load one engine is stopped for good.
 // What they share: the dispatcher is one durable consumer, so each history
 // batch is derived by one engine (another after a failure: the derived
-// tasks carry message ids, so a redo inside the 2-minute duplicate window
+// tasks carry message ids, so a redo inside the duplicate window (30 s)
 // stores nothing twice); search requests go to one engine of a queue group.
 // What each does on its own: every engine loads and fires every timer (the
 // task it publishes carries the timer's message id, so the three firings

@@ -247,28 +247,33 @@ func (hc *historyConsumer) handle(ctx context.Context, msgs []natsjs.Msg, batche
 }
 
 // callKeepingInProgress runs fn, telling the server the batches are in
-// progress every third of AckWait while it runs.
+// progress every third of AckWait while it runs. A timer rather than a
+// goroutine with a ticker: fn almost always returns long before the first
+// tick, and a goroutine per call cost ~0.5 % of the engine's CPU under the
+// throughput benchmark (issue 21).
 func (hc *historyConsumer) callKeepingInProgress(msgs []natsjs.Msg, batches []engine.StoredBatch, hold func(int) (engine.HeldBatch, bool)) error {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		tick := time.NewTicker(hc.s.opts.AckWait / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				for _, m := range msgs {
-					_ = m.InProgress()
-				}
-			}
+	every := hc.s.opts.AckWait / 3
+	var mu sync.Mutex // held while telling; done once fn returned
+	done := false
+	var tick *time.Timer
+	mu.Lock()
+	tick = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
 		}
-	}()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+		tick.Reset(every)
+	})
+	mu.Unlock()
 	defer func() {
-		close(done)
-		<-stopped // msgs is reused by the caller
+		mu.Lock()
+		done = true // msgs is reused by the caller: no InProgress after this
+		tick.Stop()
+		mu.Unlock()
 	}()
 	return hc.fn(batches, hold)
 }

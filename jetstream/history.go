@@ -19,7 +19,7 @@ import (
 // is still at expectedSeq (the server checks
 // Nats-Expected-Last-Subject-Sequence; 0 means "no batch yet"). One round
 // trip. A retried append with the same msgID returns the original
-// sequence: inside the server's duplicate window (2 minutes) by dedupe, and
+// sequence: inside the server's duplicate window (duplicateWindow) by dedupe, and
 // at any time when the batch right after expectedSeq carries msgID.
 func (s *Store) appendHistory(ctx context.Context, h engine.BatchHeader, data []byte, expectedSeq uint64, msgID string) (uint64, error) {
 	subj, shard, err := s.lay.historySubject(h.RunID)

@@ -213,3 +213,48 @@ func TestFollowHistoryLeavesNoConsumers(t *testing.T) {
 		t.Fatalf("%d consumers left on %s after 50 finished follows", n, jetstream.HistoryStream)
 	}
 }
+
+// A handler that runs several AckWaits keeps its batches in progress all
+// along: the server redelivers none of them meanwhile. (AckWait 1 s: the
+// in-progress tick, every third of it, has 2/3 s of slack on a loaded
+// machine.)
+func TestConsumeHistorySlowHandlerNotRedelivered(t *testing.T) {
+	const ackWait = time.Second
+	st, _ := jstest.StartIn(t, t.TempDir(), jetstream.Options{AckWait: ackWait})
+	ctx := testCtx(t)
+	if _, err := st.AppendHistory(ctx, header("slow-run", 1, 1), nil, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	js, err := natsjs.New(st.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	redelivered := make(chan int, 1)
+	go func() {
+		_ = st.ConsumeHistory(cctx, "slow1", func([]engine.StoredBatch) error {
+			time.Sleep(3 * ackWait)
+			n := -1
+			// Asked before returning: an ack forgets the redeliveries.
+			if c, err := js.Consumer(ctx, jetstream.HistoryStream, "slow1"); err == nil {
+				if info, err := c.Info(ctx); err == nil {
+					n = info.NumRedelivered
+				}
+			}
+			select {
+			case redelivered <- n:
+			default:
+			}
+			return nil
+		})
+	}()
+	select {
+	case n := <-redelivered:
+		if n != 0 {
+			t.Fatalf("%d batches redelivered while the handler ran 3x AckWait (-1: consumer info failed), want 0: not kept in progress", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler not called")
+	}
+}

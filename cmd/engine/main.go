@@ -24,6 +24,7 @@ import (
 	"github.com/foremanhq/foreman/engine/tracing"
 	"github.com/foremanhq/foreman/examples"
 	"github.com/foremanhq/foreman/internal/audit"
+	"github.com/foremanhq/foreman/internal/gctune"
 	"github.com/foremanhq/foreman/internal/lograte"
 	"github.com/foremanhq/foreman/internal/metrics"
 	"github.com/foremanhq/foreman/internal/users"
@@ -74,7 +75,7 @@ func run() error {
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: foreman-engine [flags]\n       foreman-engine reindex [flags]   rebuild the search index from history (engine stopped)\n       foreman-engine users ...          add, list and revoke users; print NATS permissions (users -h)\n")
 		flag.PrintDefaults()
-		fmt.Fprintf(flag.CommandLine.Output(), "environment:\n  FOREMAN_NATS        default of --nats\n  FOREMAN_CPUPROFILE  write a CPU profile of the whole run to this file (on shutdown), for profiling under load\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "environment:\n  FOREMAN_NATS        default of --nats\n  FOREMAN_CPUPROFILE  write a CPU profile of the whole run to this file (on shutdown), for profiling under load\n  GOGC                the Go collector's target; default: up to 400 while the heap fits in 512 MB, Go's 100 beyond\n")
 	}
 	args, reindexing := os.Args[1:], false
 	if len(args) > 0 && args[0] == "reindex" {
@@ -116,6 +117,9 @@ func run() error {
 		metricsL = addr
 	}
 
+	// Memory for CPU: GOGC up to 400 while the heap fits in 512 MB (an operator's
+	// GOGC wins; README "Memory and the Go collector").
+	defer gctune.Start(gctune.DefaultBudget, gctune.DefaultPercent).Stop()
 	if path := os.Getenv("FOREMAN_CPUPROFILE"); path != "" {
 		stopProfile, err := startCPUProfile(path)
 		if err != nil {

@@ -265,19 +265,7 @@ func TestChildStartCrashYieldsOneChild(t *testing.T) {
 	t.Cleanup(func() { engine.SetChildStartHook(nil) })
 	h := newHarness(t)
 	var runs atomic.Int32
-	childWorkers(h, func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Counted", func(ctx engine.Context) (int, error) {
-			if !engine.IsReplaying(ctx) {
-				runs.Add(1)
-			}
-			return 7, nil
-		}))
-		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context) (int, error) {
-			var r int
-			err := engine.ExecuteChildWorkflow(ctx, "Counted", nil, engine.ChildWorkflowOptions{ID: "once"}).Get(ctx, &r)
-			return r, err
-		}))
-	})
+	childWorkers(h, countedChild(&runs, "once"))
 	h.start("dad", "q", "Parent", nil)
 	var r int
 	h.mustResult("dad", &r)
@@ -418,19 +406,7 @@ func TestChildStartSurvivesEngineRestart(t *testing.T) {
 	})
 	t.Cleanup(func() { engine.SetChildStartHook(nil) })
 	var runs atomic.Int32
-	register := func(w *engine.Worker) {
-		must(w.RegisterWorkflowWithName("Counted", func(ctx engine.Context) (int, error) {
-			if !engine.IsReplaying(ctx) {
-				runs.Add(1)
-			}
-			return 7, nil
-		}))
-		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context) (int, error) {
-			var r int
-			err := engine.ExecuteChildWorkflow(ctx, "Counted", nil, engine.ChildWorkflowOptions{ID: "restart-kid"}).Get(ctx, &r)
-			return r, err
-		}))
-	}
+	register := countedChild(&runs, "restart-kid")
 	dir := t.TempDir()
 	n := startNode(t, dir, register)
 	if _, err := n.client.Start(context.Background(), engine.StartOptions{ID: "dad", TaskQueue: "q"}, "Parent", nil); err != nil {
@@ -463,5 +439,24 @@ func TestChildStartSurvivesEngineRestart(t *testing.T) {
 	}
 	if runs.Load() > 1 {
 		t.Fatalf("the child's code ran %d times live", runs.Load())
+	}
+}
+
+// countedChild registers Parent, which runs child workflow Counted (id
+// childID) and returns its 7, and Counted, which counts its first
+// executions (not replays) in runs.
+func countedChild(runs *atomic.Int32, childID string) func(*engine.Worker) {
+	return func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Counted", func(ctx engine.Context) (int, error) {
+			if !engine.IsReplaying(ctx) {
+				runs.Add(1)
+			}
+			return 7, nil
+		}))
+		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context) (int, error) {
+			var r int
+			err := engine.ExecuteChildWorkflow(ctx, "Counted", nil, engine.ChildWorkflowOptions{ID: childID}).Get(ctx, &r)
+			return r, err
+		}))
 	}
 }

@@ -28,8 +28,9 @@ func TestGetResultWithoutHintsReadsTheClose(t *testing.T) {
 	h.start("plain-wait", "q", "Echo", nil)
 	var v int
 	done := make(chan error, 1)
+	read := st.last.Load()
 	go func() { done <- c.GetResult(ctx, "plain-wait", "", &v) }()
-	time.Sleep(200 * time.Millisecond) // the wait reads the open run first
+	st.waitOpenRead(t, read)
 	must(h.client.Signal(h.ctx, "plain-wait", "", "go", 4))
 	if err := <-done; err != nil || v != 4 {
 		t.Fatalf("result: %d, %v; want 4", v, err)
@@ -53,8 +54,9 @@ func TestGetResultIgnoresARefusedClose(t *testing.T) {
 	run := h.start("contested", "q", "Echo", nil)
 	var v int
 	done := make(chan error, 1)
+	read := st.last.Load()
 	go func() { done <- c.GetResult(ctx, "contested", "", &v) }()
-	time.Sleep(200 * time.Millisecond) // waiting, its copies followed
+	st.waitOpenRead(t, read)
 	last, err := h.store.LastBatch(ctx, run.RunID)
 	must(err)
 	closing := func(result int) []byte {
@@ -95,8 +97,9 @@ func TestGetResultUsesThePublishedClose(t *testing.T) {
 		h.start(id, "q", "Echo", nil)
 		var v int
 		done := make(chan error, 1)
+		read := st.last.Load()
 		go func() { done <- c.GetResult(ctx, id, "", &v) }()
-		time.Sleep(100 * time.Millisecond) // the wait reads the open run first
+		st.waitOpenRead(t, read)
 		must(h.client.Signal(h.ctx, id, "", "go", i))
 		if err := <-done; err != nil || v != i {
 			t.Fatalf("result of %s: %d, %v; want %d", id, v, err, i)
@@ -105,4 +108,14 @@ func TestGetResultUsesThePublishedClose(t *testing.T) {
 	if l := st.last.Load(); l >= 2*waits {
 		t.Fatalf("%d waits read %d last batches: every one read its close, none used the copy", waits, l)
 	}
+}
+
+// waitOpenRead waits until a GetResult started after the store had served
+// read last-batch reads has read its run open, and gives it a moment to
+// subscribe to the run's copies (which it does right after that read)
+// before the test makes the run close.
+func (s *historyReads) waitOpenRead(t *testing.T, read int64) {
+	t.Helper()
+	waitFor(t, "the wait to read its run open", func() bool { return s.last.Load() > read })
+	time.Sleep(20 * time.Millisecond)
 }

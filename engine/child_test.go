@@ -169,18 +169,7 @@ func TestCancelPropagatesToChild(t *testing.T) {
 	h := newHarness(t)
 	childWorkers(h, func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("Parent", func(ctx engine.Context, policy engine.ParentClosePolicy) error {
-			child := engine.ExecuteChildWorkflow(ctx, "Waiter", nil, engine.ChildWorkflowOptions{ID: "kid-" + string(policy), ParentClosePolicy: policy})
-			if policy != engine.ParentCloseAbandon {
-				return child.Get(ctx, nil)
-			}
-			// An abandoned child's result never fails with the parent's
-			// cancellation: the parent stops waiting on its own.
-			var err error
-			engine.NewSelector(ctx).
-				AddFuture(child, func(f engine.Future) { err = f.Get(ctx, nil) }).
-				AddReceive(ctx.Done(), func(engine.Channel, bool) { err = ctx.Err() }).
-				Select(ctx)
-			return err
+			return engine.ExecuteChildWorkflow(ctx, "Waiter", nil, engine.ChildWorkflowOptions{ID: "kid-" + string(policy), ParentClosePolicy: policy}).Get(ctx, nil)
 		}))
 	})
 	h.start("dad", "q", "Parent", engine.ParentCloseRequestCancel)

@@ -21,7 +21,8 @@ const (
 	// how to end.
 	ParentCloseRequestCancel ParentClosePolicy = "request_cancel"
 	// ParentCloseAbandon leaves the child running on its own. Cancelling
-	// the parent's context does not cancel it either.
+	// the parent's context does not cancel it either: the child's result
+	// future then fails with ErrCanceled, and the child runs on.
 	ParentCloseAbandon ParentClosePolicy = "abandon"
 )
 
@@ -97,9 +98,10 @@ type childState struct {
 // ExecuteChildWorkflow starts a child workflow (a registered function or
 // its type name) with one input value. The child's start is exactly once
 // (its ids are drawn here and recorded), its close reaches the parent
-// exactly once, and cancelling ctx asks the child to cancel (unless its
-// policy is ParentCloseAbandon); the result future then fails when the
-// child has closed, canceled.
+// exactly once, and cancelling ctx asks the child to cancel; the result
+// future then fails when the child has closed, canceled. With
+// ParentCloseAbandon the child is not asked: the future fails with
+// ErrCanceled at once and the child runs on.
 func ExecuteChildWorkflow(ctx Context, workflow any, input any, opts ChildWorkflowOptions) ChildWorkflowFuture {
 	wc := mustCtx(ctx)
 	env := wc.env
@@ -154,7 +156,14 @@ func ExecuteChildWorkflow(ctx Context, workflow any, input any, opts ChildWorkfl
 	env.addCommand(&command{typ: EventStartChildWorkflowRequested, desc: fmt.Sprintf("starts child workflow %s (seq %d)", name, seq),
 		attrs: &StartChildWorkflowRequested{Seq: seq, WorkflowID: id, RunID: runID, WorkflowType: name, TaskQueue: opts.TaskQueue,
 			Input: raw, ParentClosePolicy: opts.ParentClosePolicy, RetryPolicy: opts.RetryPolicy, RootWorkflowID: rootID, RootRunID: rootRun}})
-	if opts.ParentClosePolicy != ParentCloseAbandon {
+	if opts.ParentClosePolicy == ParentCloseAbandon {
+		// The child runs on, but the parent stops waiting for it: a
+		// cancelled parent whose code waits on its abandoned child would
+		// otherwise never close.
+		st.uncancel = wc.cancel.onCancel(func() {
+			st.result.Set(nil, fmt.Errorf("child workflow %s %q was abandoned, not waited for: %w", name, id, ErrCanceled))
+		})
+	} else {
 		st.uncancel = wc.cancel.onCancel(func() {
 			if st.closed || st.cancelRequested {
 				return

@@ -157,6 +157,7 @@ func OpenIndex(dir string, log *slog.Logger, opts ...Option) (*Index, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	scorchsnap.TuneFSTBuilder()
+	scorchsnap.PaceMerges()
 	m, err := buildMapping()
 	if err != nil {
 		return nil, fmt.Errorf("search index mapping: %w", err)

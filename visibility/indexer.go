@@ -31,8 +31,9 @@ type IndexerOptions struct {
 	// up are gathered before they are written (default 150ms): the updates
 	// of a run within a window make one document write, and the index gets
 	// fewer, larger segments. The indexer gathers for eight times as long
-	// as its last write took, within 10ms and Gather, and short enough
-	// that a window is searchable within lagTarget of its oldest batch.
+	// as its last write took, at least 100ms (sparseGather) and at most
+	// Gather, and short enough that a window is searchable within
+	// lagTarget of its oldest batch (10ms at the least).
 	Gather time.Duration
 	// Notify is called after each applied window (the engine publishes
 	// searchapi.SubjectUpdates so consoles refresh).
@@ -283,17 +284,18 @@ func (x *Indexer) historyHead(ctx context.Context) uint64 {
 
 // gather is how long arriving batches are gathered into a window while the
 // writer is idle: gatherPerWrite times as long as the last write took,
-// within [minGather, opts.Gather], and no longer than leaves lagTarget for
-// the window's oldest batch once the window takes as long as the last
-// took to be prepared and written (twice that: the previous window may
-// still be written meanwhile). Under light load windows are written within
-// milliseconds; under heavy load a window holds what arrives in a few
-// writes' time, so a run's several batches make one document write and
-// each segment's fixed cost (a dictionary per field, each costing a
-// 20,000-cell reset of its FST builder in zapx) is paid less often; on a
-// starved machine, where windows take long, lag wins over CPU.
+// at least sparseGather, at most opts.Gather, and no longer than leaves
+// lagTarget for the window's oldest batch once the window takes as long as
+// the last took to be prepared and written (twice that: the previous
+// window may still be written meanwhile), minGather at the least. Under
+// light load windows are written ten times a second; under heavy load a
+// window holds what arrives in a few writes' time, so a run's several
+// batches make one document write and each segment's fixed cost (a
+// dictionary per field, each costing a 20,000-cell reset of its FST
+// builder in zapx) is paid less often; on a starved machine, where windows
+// take long, lag wins over CPU.
 func (x *Indexer) gather() time.Duration {
-	g := gatherPerWrite * time.Duration(x.lastWrite.Load())
+	g := max(gatherPerWrite*time.Duration(x.lastWrite.Load()), sparseGather)
 	g = min(g, lagTarget-2*time.Duration(x.lastTook.Load()), x.opts.Gather)
 	return max(g, minGather)
 }
@@ -315,6 +317,30 @@ const gatherPerWrite = 8
 const lagTarget = 300 * time.Millisecond
 
 const minGather = 10 * time.Millisecond
+
+// sparseGather is how long a window gathers at least while the lag target
+// allows it: windows are written at most ten times a second, also when few
+// runs arrive. A window's segment costs about the same to build, persist
+// and merge whether it holds three runs or thirty (a dictionary per field),
+// and under a steady trickle of runs, where writes take a millisecond and
+// the window was gathered for minGather, the indexer wrote 35-50 segments a
+// second, each a burst of CPU competing with the runs being timed.
+// Measured with the indexer alone fed 330 ThreeActs runs a second, one at
+// a time (bench's TestIndexLiveInMemory with each run taking 3 ms instead
+// of 64 in flight; the deployed benchmark's latency phase): 47 windows a
+// second and 1.04 ms of CPU per run with 10 ms, 9.4 and 0.64 ms with
+// 100 ms (in the profile, the persister's merges of the small segments
+// 0.69 s against 0.44 s, the segment builds 1.06 s against 0.46 s). 200 ms
+// did no better for the deployed end-to-end p99 and doubles the lag.
+const sparseGather = 100 * time.Millisecond
+
+// sparse tells whether history arrives sparsely: whether windows are
+// gathered for sparseGather rather than for longer than their writes. Then
+// the index's merges pace themselves (scorchsnap.SetPaced): what competes
+// for the CPU is runs someone is waiting for, not more history to index.
+func (x *Indexer) sparse() bool {
+	return gatherPerWrite*time.Duration(x.lastWrite.Load()) <= sparseGather
+}
 
 // writeLoop writes prepared windows in order until ctx ends or a write
 // fails, or (until > 0) once history up to until is applied (errCaughtUp).

@@ -9,6 +9,7 @@ import (
 	"github.com/blevesearch/bleve/v2/document"
 
 	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/visibility/internal/scorchsnap"
 )
 
 // A window is the unit of indexing: the history batches gathered for one
@@ -147,6 +148,7 @@ func (x *Indexer) write(w *window) error {
 	x.ix.advance(applied)
 	now := time.Now()
 	x.lastWrite.Store(int64(now.Sub(t0)))
+	scorchsnap.SetPaced(x.sparse())
 	x.lastTook.Store(int64(now.Sub(w.start)))
 	if x.opts.Notify != nil {
 		x.opts.Notify()

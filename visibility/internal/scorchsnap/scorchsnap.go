@@ -4,8 +4,9 @@
 // and dictionary iterators, and scorch's statistics. The index needs them
 // for what bleve does not offer at its speed: filters evaluated as
 // bitmaps segment by segment (visibility/bitmaps.go), stored summaries
-// read by document number (collect.go), match estimates (count.go) and
-// knowing when segments merge.
+// read by document number (collect.go), match estimates (count.go),
+// knowing when segments merge, and pacing merges so that they do not take
+// the CPU from the engine in bursts (pace.go).
 //
 // Written against bleve v2.6.1 (scorch_segment_api v2.4.10, zapx v17,
 // roaring v2.14.5); none of this is covered by bleve's compatibility

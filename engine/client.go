@@ -21,7 +21,10 @@ type Client struct {
 	identity string
 	closes   *closeWatch // shared waits for results; nil: one follower per wait
 	tracer   *tracer     // nil: tracing off (tracing.go)
-	acting               // who acts: client_auth.go
+	// deployment names what the store reaches, for hand-offs with the
+	// workers of this process ("": none; local.go)
+	deployment string
+	acting     // who acts: client_auth.go
 }
 
 // ClientOptions configure a Client.
@@ -48,7 +51,8 @@ func NewClient(store Store, opts ClientOptions) *Client {
 			opts.Identity = u.Username
 		}
 	}
-	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store), tracer: newTracer(opts.TracerProvider), acting: newActing(store, opts)}
+	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store), tracer: newTracer(opts.TracerProvider),
+		deployment: deploymentOf(store), acting: newActing(store, opts)}
 }
 
 // Identity is who the client acts as.
@@ -192,11 +196,26 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 	if c.tracer != nil {
 		rec.StartHeader.Trace = traceparentOf(ctx)
 	}
-	var noted func(runID string, seq uint64)
-	if c.closes != nil {
-		noted = c.closes.noteStart // its waits skip a read (client_results.go)
+	var appendedAt uint64 // where this call appended the start (0: it did not)
+	noted := func(runID string, seq uint64) {
+		appendedAt = seq
+		if c.closes != nil {
+			c.closes.noteStart(runID, seq) // its waits skip a read (client_results.go)
+		}
 	}
-	return claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, noted)
+	w := c.eagerStarter(opts, FuncName(workflow))
+	if w != nil {
+		rec.StartHeader.EagerStart = true
+	}
+	run, err = claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, noted)
+	if w != nil {
+		if err != nil || appendedAt == 0 {
+			w.endEagerStart()
+		} else {
+			c.handStart(w, rec, opts.ID, appendedAt)
+		}
+	}
+	return run, err
 }
 
 // claimRun makes rec the current run of id and records its start: the id
@@ -304,6 +323,7 @@ func continuedAs(last StoredBatch) string {
 // completeStart appends a run's first batch from its record; whoever finds
 // the history empty may do it, and only one append can win.
 func completeStart(ctx context.Context, s Store, rec RunRecord) error {
+	rec.StartHeader.EagerStart = false // no worker here took its first task
 	_, err := appendStart(ctx, s, rec)
 	return err
 }

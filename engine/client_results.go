@@ -37,6 +37,9 @@ const closeWatchLinger = 500 * time.Millisecond
 type closeWatch struct {
 	src   historyHeads
 	store Store
+	// deployment names what store reaches: closes a worker of this
+	// process appended are handed to the waits here (local.go)
+	deployment string
 
 	mu  sync.Mutex
 	cur *closeFollower // nil when none runs
@@ -76,7 +79,7 @@ func newCloseWatch(store Store) *closeWatch {
 	if !ok {
 		return nil
 	}
-	return &closeWatch{src: src, store: store}
+	return &closeWatch{src: src, store: store, deployment: deploymentOf(store)}
 }
 
 // acquire returns the running reader, starting one if none runs, once it
@@ -268,8 +271,15 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, error) {
 	pause := 50 * time.Millisecond
 	start := w.takeStart(runID)
-	hints := &waitHints{w: w, runID: runID}
+	lc, expected, forget := local.awaitClose(w.deployment, runID)
+	defer forget()
+	hints := &waitHints{w: w, runID: runID, local: lc}
 	defer hints.stop()
+	if expected {
+		// a worker here took the run: its close most likely comes by hand,
+		// and otherwise the reader brings it (the copies are not needed)
+		hints.tried = true
+	}
 	if start > 0 {
 		hints.start() // no first read: follow the copies from now on
 	}
@@ -306,6 +316,14 @@ func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID stri
 	defer recheck.Stop()
 	every := closeRecheckFirst
 	for {
+		select {
+		case sb := <-hints.local:
+			if bs := hints.handed(sb); bs != nil {
+				return bs, nil
+			}
+			woken = true
+		default:
+		}
 		if woken {
 			if bs := w.fromHint(f, runID, hints.h); bs != nil {
 				return bs, nil
@@ -321,6 +339,11 @@ func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID stri
 		hints.start() // open: its close is still to come
 		select {
 		case <-ch:
+			woken = true
+		case sb := <-hints.local:
+			if bs := hints.handed(sb); bs != nil {
+				return bs, nil
+			}
 			woken = true
 		case <-recheck.C:
 			woken = false

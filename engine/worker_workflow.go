@@ -211,6 +211,7 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	env.historyBytes += int64(len(data))
 	if env.closed {
 		w.observeClosedHistory(env)
+		local.closed(w.deployment, StoredBatch{Seq: seq, Header: h, Data: data})
 	}
 	keep = !env.closed
 	w.launchEager(claims)

@@ -1,0 +1,105 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
+)
+
+// Eager starts (engine/local.go): a worker in the starting client's
+// process takes the run's first workflow task; the dispatcher holds the
+// wake task back and publishes it only if no later batch of the run comes
+// within its guard delay.
+
+// gatedGreet is the first workflow task that never ends in the process
+// that took it (its code waits on gate, as a hung or dying worker would);
+// in another process, greet runs it.
+func gatedGreet(gate chan struct{}) func(engine.Context, string) (string, error) {
+	return func(ctx engine.Context, name string) (string, error) {
+		<-gate
+		return greet(ctx, name)
+	}
+}
+
+func greet(_ engine.Context, name string) (string, error) { return "hello " + name, nil }
+
+// The worker that took a run's first task dies with it: the dispatcher's
+// wake task, published after the guard delay, has another worker run the
+// run, once. Without the held wake, the run would wait forever.
+func TestEagerStartOfADeadWorkerIsWokenElsewhere(t *testing.T) {
+	c := newClusterOnly(t, jetstream.Options{}, 2)
+	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
+	gate := make(chan struct{})
+	defer close(gate)
+	owner := c.process("owner", "wf", func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Greet", gatedGreet(gate))) })
+	c.process("other", "wf", func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Greet", greet)) })
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "orphan", TaskQueue: "wf"}, "Greet", "ada"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the owner runs the task now (and hangs)
+	owner.kill()                      // and dies: its connection is gone
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+	defer cancel()
+	var got string
+	if err := c.client.GetResult(ctx, "orphan", "", &got); err != nil || got != "hello ada" {
+		t.Fatalf("result %q, %v; want hello ada", got, err)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("the run completed %s after its worker died, want about the guard delay", d)
+	}
+	evs, err := c.client.History(c.ctx, "orphan", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []engine.EventType
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	want := []engine.EventType{engine.EventWorkflowStarted, engine.EventWorkflowCompleted, engine.EventWorkflowTaskCompleted}
+	if len(types) != len(want) {
+		t.Fatalf("history %v, want %v", types, want)
+	}
+	for i := range want {
+		if types[i] != want[i] {
+			t.Fatalf("history %v, want %v", types, want)
+		}
+	}
+	c.waitDispatched()
+}
+
+// A run whose first task is taken where it was started stores no task:
+// the start is acknowledged by the dispatcher once the worker's batch
+// comes, and no wake task follows even after the guard delay. A worker
+// with local hand-offs off takes none: its run's start wakes it through
+// the task stream, as before.
+func TestEagerStartStoresNoTask(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		c := newClusterOnly(t, jetstream.Options{}, 1)
+		c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
+		c.processWith("owner", "wf", engine.WorkerOptions{DisableLocalHandoffs: off}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Greet", greet)) })
+		before := c.taskWrites()
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "here", TaskQueue: "wf"}, "Greet", "bo"); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+		err := c.client.GetResult(ctx, "here", "", &got)
+		cancel()
+		if err != nil || got != "hello bo" {
+			t.Fatalf("local hand-offs off=%v: result %q, %v; want hello bo", off, got, err)
+		}
+		time.Sleep(600 * time.Millisecond) // past the guard delay: a wake would be stored by now
+		want := uint64(0)
+		if off {
+			want = 1
+		}
+		if n := c.taskWrites() - before; n != want {
+			t.Errorf("local hand-offs off=%v: %d task messages stored, want %d", off, n, want)
+		}
+		c.waitDispatched()
+	}
+}

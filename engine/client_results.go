@@ -271,14 +271,17 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, error) {
 	pause := 50 * time.Millisecond
 	start := w.takeStart(runID)
-	lc, expected, forget := local.awaitClose(w.deployment, runID)
+	lr, forget := local.awaitClose(w.deployment, runID)
 	defer forget()
-	hints := &waitHints{w: w, runID: runID, local: lc}
+	hints := &waitHints{w: w, runID: runID}
 	defer hints.stop()
-	if expected {
-		// a worker here took the run: its close most likely comes by hand,
-		// and otherwise the reader brings it (the copies are not needed)
-		hints.tried = true
+	if lr != nil {
+		hints.local = lr.close
+		if lr.hot {
+			if bs, err, done := w.awaitHot(ctx, runID, lr, hints); done {
+				return bs, err
+			}
+		}
 	}
 	if start > 0 {
 		hints.start() // no first read: follow the copies from now on
@@ -302,6 +305,36 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 		}
 		pause = min(2*pause, 2*time.Second)
 	}
+}
+
+// localHotMax bounds how long a wait for a run a worker of this process
+// runs (local.go) goes without the shared reader: should the run go on
+// elsewhere unnoticed (a signal's task taken by another process while its
+// activity runs here), its close is seen at most this late.
+const localHotMax = time.Second
+
+// awaitHot waits for the close of a run a worker here took, by hand only,
+// while its steps stay here (eager activities whose outcomes are reported
+// here) and at most localHotMax: no reader of history headers runs for
+// it, nor for a client whose runs all end so (a message per batch of
+// every run, and the wake-ups, saved). done is false when the wait goes on
+// with the reader.
+func (w *closeWatch) awaitHot(ctx context.Context, runID string, r *localRun, hints *waitHints) (bs []StoredBatch, err error, done bool) {
+	t := time.NewTimer(localHotMax)
+	defer t.Stop()
+	select {
+	case sb := <-r.close:
+		if bs := hints.handed(sb); bs != nil {
+			return bs, nil, true
+		}
+		bs, err := closedHistory(ctx, w.store, runID, true)
+		return bs, err, bs != nil || err != nil
+	case <-r.left:
+	case <-t.C:
+	case <-ctx.Done():
+		return nil, ctx.Err(), true
+	}
+	return nil, nil, false
 }
 
 // awaitWith waits with reader f; nil, nil when f stopped first.

@@ -103,3 +103,44 @@ func TestEagerStartStoresNoTask(t *testing.T) {
 		c.waitDispatched()
 	}
 }
+
+// A run taken by a worker here whose next step is left to the server (a
+// timer) may close in another process: the wait, which skipped the
+// reader of history headers while the run stayed here, hears that it
+// left and takes its close from the reader, promptly rather than after
+// its bound (localHotMax, 1 s).
+func TestWaitForAnEagerRunThatClosesElsewhere(t *testing.T) {
+	c := newClusterOnly(t, jetstream.Options{}, 2)
+	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
+	nap := func(ctx engine.Context) (string, error) {
+		if err := engine.Sleep(ctx, 300*time.Millisecond); err != nil {
+			return "", err
+		}
+		return "rested", nil
+	}
+	owner := c.process("owner", "wf", func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Nap", nap)) })
+	// another process: what it closes is not handed to this one's waits
+	c.processWith("other", "wf", engine.WorkerOptions{DisableLocalHandoffs: true}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Nap", nap)) })
+	began := time.Now()
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "nap", TaskQueue: "wf"}, "Nap", nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var got string
+	go func() {
+		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+		defer cancel()
+		done <- c.client.GetResult(ctx, "nap", "", &got)
+	}()
+	waitFor(t, "the owner's timer started", func() bool {
+		evs, _ := c.client.History(c.ctx, "nap", "")
+		return len(evs) >= 3
+	})
+	owner.kill() // the timer's task can only go to the other process now
+	if err := <-done; err != nil || got != "rested" {
+		t.Fatalf("result %q, %v; want rested", got, err)
+	}
+	if d := time.Since(began); d > 900*time.Millisecond {
+		t.Errorf("the result came %s after the start, want soon after the 300 ms timer", d)
+	}
+}

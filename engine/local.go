@@ -53,11 +53,26 @@ const maxLocalCloses = 8192
 type localHub struct {
 	mu      sync.Mutex
 	workers map[localKey][]*Worker // by queue
-	closes  map[localKey]chan StoredBatch
-	order   []localKey // closes, oldest first (some may be gone)
+	runs    map[localKey]*localRun // runs whose close a wait here may take
+	order   []localKey             // runs, oldest first (some may be gone)
 }
 
-var local = &localHub{workers: map[localKey][]*Worker{}, closes: map[localKey]chan StoredBatch{}}
+var local = &localHub{workers: map[localKey][]*Worker{}, runs: map[localKey]*localRun{}}
+
+// localRun is a run whose close may be handed to a wait here.
+type localRun struct {
+	close chan StoredBatch // its closing batch, once appended here
+	// left is closed once the run may go on elsewhere: a worker of this
+	// process started it (hot), and then its next step was left to the
+	// server (a timer, a signal, another queue's activity...)
+	left     chan struct{}
+	leftOnce sync.Once
+	hot      bool // a worker here took it (an eager start)
+}
+
+func newLocalRun(hot bool) *localRun {
+	return &localRun{close: make(chan StoredBatch, 1), left: make(chan struct{}), hot: hot}
+}
 
 // addWorker offers w's workflow tasks to the clients of its process, until
 // the returned func is called.
@@ -98,25 +113,25 @@ func (l *localHub) starter(deployment, queue, workflowType string) *Worker {
 	return nil
 }
 
-// expectClose keeps the close of runID handed over in this process until
-// a wait takes it (or maxLocalCloses later runs push it out).
+// expectClose keeps the close of runID, taken by a worker here, until a
+// wait takes it (or maxLocalCloses later runs push it out).
 func (l *localHub) expectClose(deployment, runID string) {
 	k := localKey{deployment, runID}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.closes[k]; ok {
+	if _, ok := l.runs[k]; ok {
 		return
 	}
-	for len(l.closes) >= maxLocalCloses && len(l.order) > 0 {
-		delete(l.closes, l.order[0])
+	for len(l.runs) >= maxLocalCloses && len(l.order) > 0 {
+		delete(l.runs, l.order[0])
 		l.order = l.order[1:]
 	}
-	l.closes[k] = make(chan StoredBatch, 1)
+	l.runs[k] = newLocalRun(true)
 	l.order = append(l.order, k)         // (a wait's own entry is not bounded: it goes with the wait)
 	if len(l.order) > 2*maxLocalCloses { // mostly taken already: compact
 		live := l.order[:0]
 		for _, o := range l.order {
-			if _, ok := l.closes[o]; ok {
+			if _, ok := l.runs[o]; ok {
 				live = append(live, o)
 			}
 		}
@@ -125,27 +140,41 @@ func (l *localHub) expectClose(deployment, runID string) {
 }
 
 // awaitClose returns where the close of runID arrives if a worker of this
-// process appends it, and whether a worker here took the run (a client
-// here started it: handStart); call forget when the wait ends (a run's
-// result is waited for once: the hand-off goes with it).
-func (l *localHub) awaitClose(deployment, runID string) (ch <-chan StoredBatch, expected bool, forget func()) {
+// process appends it (hot: a worker here took the run); call forget when
+// the wait ends (a run's result is waited for once: the hand-off goes
+// with it). nil without a deployment.
+func (l *localHub) awaitClose(deployment, runID string) (r *localRun, forget func()) {
 	if deployment == "" {
-		return nil, false, func() {}
+		return nil, func() {}
 	}
 	k := localKey{deployment, runID}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c, expected := l.closes[k]
-	if !expected {
-		c = make(chan StoredBatch, 1)
-		l.closes[k] = c
+	r, ok := l.runs[k]
+	if !ok {
+		r = newLocalRun(false)
+		l.runs[k] = r
 	}
-	return c, expected, func() {
+	return r, func() {
 		l.mu.Lock()
-		if l.closes[k] == c {
-			delete(l.closes, k)
+		if l.runs[k] == r {
+			delete(l.runs, k)
 		}
 		l.mu.Unlock()
+	}
+}
+
+// left tells the waits here that runID's next step was left to the
+// server: its close may come from another process.
+func (l *localHub) left(deployment, runID string) {
+	if deployment == "" {
+		return
+	}
+	l.mu.Lock()
+	r := l.runs[localKey{deployment, runID}]
+	l.mu.Unlock()
+	if r != nil {
+		r.leftOnce.Do(func() { close(r.left) })
 	}
 }
 
@@ -156,11 +185,11 @@ func (l *localHub) closed(deployment string, sb StoredBatch) {
 		return
 	}
 	l.mu.Lock()
-	ch := l.closes[localKey{deployment, sb.Header.RunID}]
+	r := l.runs[localKey{deployment, sb.Header.RunID}]
 	l.mu.Unlock()
-	if ch != nil {
+	if r != nil {
 		select {
-		case ch <- sb:
+		case r.close <- sb:
 		default:
 		}
 	}

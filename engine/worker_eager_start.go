@@ -45,6 +45,7 @@ func (w *Worker) takeStart(t workflowTask) bool {
 	if w.stopping.Load() {
 		w.mu.Unlock()
 		w.endEagerStart()
+		local.left(w.deployment, t.RunID)
 		return false
 	}
 	w.tasks.Add(1) // under mu: stop sets stopping under it before it waits
@@ -58,6 +59,7 @@ func (w *Worker) takeStart(t workflowTask) bool {
 		unlock()
 		w.observeLocalWorkflowTask(began)
 		if o.nak {
+			local.left(w.deployment, t.RunID)
 			// No delivery to hand back: the wake task is the retry (its
 			// message id is the dispatcher's, which publishes it too if
 			// this worker dies first: dispatcher_start.go).
@@ -89,4 +91,22 @@ func (c *Client) handStart(w *Worker, rec RunRecord, workflowID string, seq uint
 		t.First = rec.Start
 	}
 	w.takeStart(t)
+}
+
+// staysHere tells whether all a batch just appended implies is attempts
+// this worker runs eagerly (claims): their outcomes come back to the run
+// here, so its next step does too (see localRun.left).
+func staysHere(b *Batch, claims []*eagerRun) bool {
+	if len(claims) == 0 {
+		return false
+	}
+	for _, e := range b.Events {
+		if !derivesFrom(e) {
+			continue
+		}
+		if a, ok := e.Attrs.(*ActivityScheduled); !ok || !isEagerClaimed(claims, a.Seq) {
+			return false
+		}
+	}
+	return true
 }

@@ -214,6 +214,9 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 		local.closed(w.deployment, StoredBatch{Seq: seq, Header: h, Data: data})
 	}
 	keep = !env.closed
+	if !env.closed && !staysHere(batch, claims) {
+		local.left(w.deployment, env.info.RunID)
+	}
 	w.launchEager(claims)
 	w.dispatchEagerly(ctx, env, batch, now, claims)
 	return ackTask, false

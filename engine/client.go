@@ -204,16 +204,27 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 		}
 	}
 	w := c.eagerStarter(opts, FuncName(workflow))
-	if w != nil {
-		rec.StartHeader.EagerStart = true
+	if w == nil {
+		return claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, appendStart, noted)
 	}
-	run, err = claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, noted)
-	if w != nil {
-		if err != nil || appendedAt == 0 {
-			w.endEagerStart()
-		} else {
-			c.handStart(w, rec, opts.ID, appendedAt)
+	rec.StartHeader.EagerStart = true
+	handOff := true // the start went alone, its first workflow task for w
+	appendFn := func(ctx context.Context, s Store, rec RunRecord) (uint64, error) {
+		seq, together, failed, err := w.startWithFirstTask(ctx, s, rec)
+		if together {
+			handOff = false
+			return seq, err
 		}
+		if failed {
+			handOff, rec.StartHeader.EagerStart = false, false // the dispatcher wakes it
+		}
+		return appendStart(ctx, s, rec)
+	}
+	run, err = claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, appendFn, noted)
+	if err != nil || appendedAt == 0 || !handOff {
+		w.endEagerStart()
+	} else {
+		c.handStart(w, rec, opts.ID, appendedAt)
 	}
 	return run, err
 }
@@ -223,16 +234,19 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 // already naming rec's run (a redelivered child start) only completes the
 // start. Exactly one of concurrent claims wins.
 func claimRun(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy) (Run, error) {
-	return claimRunNoting(ctx, s, id, rec, policy, nil)
+	return claimRunNoting(ctx, s, id, rec, policy, appendStart, nil)
 }
 
-// claimRunNoting is claimRun, telling noted (if set) where the run's
-// history begins when this call appended its start.
-func claimRunNoting(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy, noted func(runID string, seq uint64)) (Run, error) {
+// claimRunNoting is claimRun, appending the start with appendFn
+// (appendStart, or one that adds the run's first workflow task), and
+// telling noted (if set) where the run's history begins when this call
+// appended its start.
+func claimRunNoting(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy,
+	appendFn func(context.Context, Store, RunRecord) (uint64, error), noted func(runID string, seq uint64)) (Run, error) {
 	run := Run{WorkflowID: id, RunID: rec.RunID}
 	// The package's completeStart, noting the start's position.
 	completeStart := func(ctx context.Context, s Store, rec RunRecord) error {
-		seq, err := appendStart(ctx, s, rec)
+		seq, err := appendFn(ctx, s, rec)
 		if err == nil && seq > 0 && noted != nil {
 			noted(rec.RunID, seq)
 		}

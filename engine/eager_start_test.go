@@ -36,7 +36,10 @@ func TestEagerStartOfADeadWorkerIsWokenElsewhere(t *testing.T) {
 	defer close(gate)
 	owner := c.process("owner", "wf", func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Greet", gatedGreet(gate))) })
 	c.process("other", "wf", func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Greet", greet)) })
-	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "orphan", TaskQueue: "wf"}, "Greet", "ada"); err != nil {
+	// With a signal, the start is stored alone and its first task handed
+	// to the owner (a plain start is stored with its first task, run
+	// before: TestStartWaitsForNoBlockedFirstTask).
+	if _, err := c.client.SignalWithStart(c.ctx, engine.StartOptions{ID: "orphan", TaskQueue: "wf"}, "Greet", "ada", "hi", nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // the owner runs the task now (and hangs)
@@ -59,7 +62,7 @@ func TestEagerStartOfADeadWorkerIsWokenElsewhere(t *testing.T) {
 	for _, e := range evs {
 		types = append(types, e.Type)
 	}
-	want := []engine.EventType{engine.EventWorkflowStarted, engine.EventWorkflowCompleted, engine.EventWorkflowTaskCompleted}
+	want := []engine.EventType{engine.EventWorkflowStarted, engine.EventSignalReceived, engine.EventWorkflowCompleted, engine.EventWorkflowTaskCompleted}
 	if len(types) != len(want) {
 		t.Fatalf("history %v, want %v", types, want)
 	}
@@ -143,4 +146,62 @@ func TestWaitForAnEagerRunThatClosesElsewhere(t *testing.T) {
 	if d := time.Since(began); d > 900*time.Millisecond {
 		t.Errorf("the result came %s after the start, want soon after the 300 ms timer", d)
 	}
+}
+
+// A run's first workflow task runs before its start is stored, with it,
+// in the starting client's process: one append for both. Workflow code
+// that blocks does not hold Start (firstTaskMax): its start is stored
+// alone, and the task goes through the server once the code unblocks.
+func TestStartWaitsForNoBlockedFirstTask(t *testing.T) {
+	c := newClusterOnly(t, jetstream.Options{}, 1)
+	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
+	gate := make(chan struct{})
+	c.process("owner", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Greet", greet))
+		must(w.RegisterWorkflowWithName("Gated", gatedGreet(gate)))
+	})
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "quick", TaskQueue: "wf"}, "Greet", "cy"); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "blocked", TaskQueue: "wf"}, "Gated", "di"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Errorf("Start took %s with a first task that blocks, want about 100 ms", d)
+	}
+	close(gate)
+	for id, want := range map[string]string{"quick": "hello cy", "blocked": "hello di"} {
+		var got string
+		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+		err := c.client.GetResult(ctx, id, "", &got)
+		cancel()
+		if err != nil || got != want {
+			t.Fatalf("%s: result %q, %v; want %q", id, got, err, want)
+		}
+	}
+	quick, err := c.store.ReadHistory(c.ctx, mustRunID(t, c, "quick"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(quick) != 1 {
+		t.Errorf("quick: %d history batches, want 1 (its start with its first task, which completed it)", len(quick))
+	}
+	evs, err := c.client.History(c.ctx, "blocked", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 || evs[0].Type != engine.EventWorkflowStarted || evs[1].Type != engine.EventWorkflowCompleted {
+		t.Errorf("blocked: history %v, want its start, then one task completing it", evs)
+	}
+	c.waitDispatched()
+}
+
+func mustRunID(t *testing.T, c *cluster, id string) string {
+	t.Helper()
+	x, err := c.client.Describe(c.ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.RunID
 }

@@ -21,7 +21,10 @@ type Client struct {
 	identity string
 	closes   *closeWatch // shared waits for results; nil: one follower per wait
 	tracer   *tracer     // nil: tracing off (tracing.go)
-	acting               // who acts: client_auth.go
+	// deployment names what the store reaches, for hand-offs with the
+	// workers of this process ("": none; local.go)
+	deployment string
+	acting     // who acts: client_auth.go
 }
 
 // ClientOptions configure a Client.
@@ -48,7 +51,8 @@ func NewClient(store Store, opts ClientOptions) *Client {
 			opts.Identity = u.Username
 		}
 	}
-	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store), tracer: newTracer(opts.TracerProvider), acting: newActing(store, opts)}
+	return &Client{store: store, identity: opts.Identity, closes: newCloseWatch(store), tracer: newTracer(opts.TracerProvider),
+		deployment: deploymentOf(store), acting: newActing(store, opts)}
 }
 
 // Identity is who the client acts as.
@@ -192,11 +196,37 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 	if c.tracer != nil {
 		rec.StartHeader.Trace = traceparentOf(ctx)
 	}
-	var noted func(runID string, seq uint64)
-	if c.closes != nil {
-		noted = c.closes.noteStart // its waits skip a read (client_results.go)
+	var appendedAt uint64 // where this call appended the start (0: it did not)
+	noted := func(runID string, seq uint64) {
+		appendedAt = seq
+		if c.closes != nil {
+			c.closes.noteStart(runID, seq) // its waits skip a read (client_results.go)
+		}
 	}
-	return claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, noted)
+	w := c.eagerStarter(opts, FuncName(workflow))
+	if w == nil {
+		return claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, appendStart, noted)
+	}
+	rec.StartHeader.EagerStart = true
+	handOff := true // the start went alone, its first workflow task for w
+	appendFn := func(ctx context.Context, s Store, rec RunRecord) (uint64, error) {
+		seq, together, failed, err := w.startWithFirstTask(ctx, s, rec)
+		if together {
+			handOff = false
+			return seq, err
+		}
+		if failed {
+			handOff, rec.StartHeader.EagerStart = false, false // the dispatcher wakes it
+		}
+		return appendStart(ctx, s, rec)
+	}
+	run, err = claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, appendFn, noted)
+	if err != nil || appendedAt == 0 || !handOff {
+		w.endEagerStart()
+	} else {
+		c.handStart(w, rec, opts.ID, appendedAt)
+	}
+	return run, err
 }
 
 // claimRun makes rec the current run of id and records its start: the id
@@ -204,16 +234,19 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 // already naming rec's run (a redelivered child start) only completes the
 // start. Exactly one of concurrent claims wins.
 func claimRun(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy) (Run, error) {
-	return claimRunNoting(ctx, s, id, rec, policy, nil)
+	return claimRunNoting(ctx, s, id, rec, policy, appendStart, nil)
 }
 
-// claimRunNoting is claimRun, telling noted (if set) where the run's
-// history begins when this call appended its start.
-func claimRunNoting(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy, noted func(runID string, seq uint64)) (Run, error) {
+// claimRunNoting is claimRun, appending the start with appendFn
+// (appendStart, or one that adds the run's first workflow task), and
+// telling noted (if set) where the run's history begins when this call
+// appended its start.
+func claimRunNoting(ctx context.Context, s Store, id string, rec RunRecord, policy IDReusePolicy,
+	appendFn func(context.Context, Store, RunRecord) (uint64, error), noted func(runID string, seq uint64)) (Run, error) {
 	run := Run{WorkflowID: id, RunID: rec.RunID}
 	// The package's completeStart, noting the start's position.
 	completeStart := func(ctx context.Context, s Store, rec RunRecord) error {
-		seq, err := appendStart(ctx, s, rec)
+		seq, err := appendFn(ctx, s, rec)
 		if err == nil && seq > 0 && noted != nil {
 			noted(rec.RunID, seq)
 		}
@@ -304,6 +337,7 @@ func continuedAs(last StoredBatch) string {
 // completeStart appends a run's first batch from its record; whoever finds
 // the history empty may do it, and only one append can win.
 func completeStart(ctx context.Context, s Store, rec RunRecord) error {
+	rec.StartHeader.EagerStart = false // no worker here took its first task
 	_, err := appendStart(ctx, s, rec)
 	return err
 }

@@ -38,6 +38,20 @@ type waitHints struct {
 	runID string
 	h     *appendHints // nil until started, or if the store has none
 	tried bool
+	// local is where a worker of this process hands the run's close
+	// (local.go); nil once taken
+	local <-chan StoredBatch
+}
+
+// handed returns what closedHistory would from a close handed over by a
+// worker of this process, when it tells the whole outcome; nil otherwise
+// (the history is read).
+func (l *waitHints) handed(sb StoredBatch) []StoredBatch {
+	l.local = nil
+	if !sb.Header.Closed || !closeTellsAll(sb) {
+		return nil
+	}
+	return []StoredBatch{sb}
 }
 
 func (l *waitHints) start() {

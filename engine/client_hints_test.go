@@ -20,7 +20,7 @@ func (noHints) WatchAppends() {}
 // once the shared reader tells the run closed.
 func TestGetResultWithoutHintsReadsTheClose(t *testing.T) {
 	h := newHarness(t)
-	h.worker("q", engine.WorkerOptions{}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Echo", echoOnSignal)) })
+	h.worker("q", engine.WorkerOptions{DisableLocalHandoffs: true}, func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Echo", echoOnSignal)) })
 	st := noHints{&historyReads{Store: h.store}}
 	c := engine.NewClient(st, engine.ClientOptions{Identity: "reads"})
 	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)

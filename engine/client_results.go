@@ -37,6 +37,9 @@ const closeWatchLinger = 500 * time.Millisecond
 type closeWatch struct {
 	src   historyHeads
 	store Store
+	// deployment names what store reaches: closes a worker of this
+	// process appended are handed to the waits here (local.go)
+	deployment string
 
 	mu  sync.Mutex
 	cur *closeFollower // nil when none runs
@@ -76,7 +79,7 @@ func newCloseWatch(store Store) *closeWatch {
 	if !ok {
 		return nil
 	}
-	return &closeWatch{src: src, store: store}
+	return &closeWatch{src: src, store: store, deployment: deploymentOf(store)}
 }
 
 // acquire returns the running reader, starting one if none runs, once it
@@ -268,8 +271,18 @@ func (w *closeWatch) follow(ctx context.Context, f *closeFollower) {
 func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, error) {
 	pause := 50 * time.Millisecond
 	start := w.takeStart(runID)
+	lr, forget := local.awaitClose(w.deployment, runID)
+	defer forget()
 	hints := &waitHints{w: w, runID: runID}
 	defer hints.stop()
+	if lr != nil {
+		hints.local = lr.close
+		if lr.hot {
+			if bs, err, done := w.awaitHot(ctx, runID, lr, hints); done {
+				return bs, err
+			}
+		}
+	}
 	if start > 0 {
 		hints.start() // no first read: follow the copies from now on
 	}
@@ -294,6 +307,36 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 	}
 }
 
+// localHotMax bounds how long a wait for a run a worker of this process
+// runs (local.go) goes without the shared reader: should the run go on
+// elsewhere unnoticed (a signal's task taken by another process while its
+// activity runs here), its close is seen at most this late.
+const localHotMax = time.Second
+
+// awaitHot waits for the close of a run a worker here took, by hand only,
+// while its steps stay here (eager activities whose outcomes are reported
+// here) and at most localHotMax: no reader of history headers runs for
+// it, nor for a client whose runs all end so (a message per batch of
+// every run, and the wake-ups, saved). done is false when the wait goes on
+// with the reader.
+func (w *closeWatch) awaitHot(ctx context.Context, runID string, r *localRun, hints *waitHints) (bs []StoredBatch, err error, done bool) {
+	t := time.NewTimer(localHotMax)
+	defer t.Stop()
+	select {
+	case sb := <-r.close:
+		if bs := hints.handed(sb); bs != nil {
+			return bs, nil, true
+		}
+		bs, err := closedHistory(ctx, w.store, runID, true)
+		return bs, err, bs != nil || err != nil
+	case <-r.left:
+	case <-t.C:
+	case <-ctx.Done():
+		return nil, ctx.Err(), true
+	}
+	return nil, nil, false
+}
+
 // awaitWith waits with reader f; nil, nil when f stopped first.
 //
 // Besides the reader's wake-ups it asks again after 1 s, then ever less
@@ -306,6 +349,14 @@ func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID stri
 	defer recheck.Stop()
 	every := closeRecheckFirst
 	for {
+		select {
+		case sb := <-hints.local:
+			if bs := hints.handed(sb); bs != nil {
+				return bs, nil
+			}
+			woken = true
+		default:
+		}
 		if woken {
 			if bs := w.fromHint(f, runID, hints.h); bs != nil {
 				return bs, nil
@@ -321,6 +372,11 @@ func (w *closeWatch) awaitWith(ctx context.Context, f *closeFollower, runID stri
 		hints.start() // open: its close is still to come
 		select {
 		case <-ch:
+			woken = true
+		case sb := <-hints.local:
+			if bs := hints.handed(sb); bs != nil {
+				return bs, nil
+			}
 			woken = true
 		case <-recheck.C:
 			woken = false

@@ -68,7 +68,11 @@ func runDispatcher(ctx context.Context, s Store, log *slog.Logger, guardDelay ti
 // error is the batch's to be redelivered, nil also when the store refuses
 // its tasks for good.
 func deriveLogged(ctx context.Context, s Store, log *slog.Logger, guards *guardPlan, i int, sb StoredBatch) error {
-	quiet, err := derive(ctx, s, sb)
+	taken := guards.startTaken(i, sb.Header)
+	quiet, err := derive(ctx, s, sb, taken)
+	if err == nil && taken {
+		err = guards.holdStart(ctx, s, i, sb)
+	}
 	if err == nil {
 		err = guards.guard(ctx, s, i, sb.Header, quiet)
 	}
@@ -89,9 +93,11 @@ func deriveLogged(ctx context.Context, s Store, log *slog.Logger, guards *guardP
 }
 
 // derive stores the tasks and timers one batch implies, except its eager
-// attempts' guards (guardPlan.guard's); quiet tells that it implies
-// nothing else than those attempts and their timeouts.
-func derive(ctx context.Context, s Store, sb StoredBatch) (quiet bool, err error) {
+// attempts' guards (guardPlan.guard's) and, when a worker took the run's
+// first workflow task (startTaken: guardPlan.holdStart's), its wake task;
+// quiet tells that it implies nothing else than those attempts and their
+// timeouts.
+func derive(ctx context.Context, s Store, sb StoredBatch, startTaken bool) (quiet bool, err error) {
 	h := sb.Header
 	if h.Kind == BatchImported {
 		return false, nil // a copy for investigation: it must never reach a worker
@@ -116,13 +122,8 @@ func derive(ctx context.Context, s Store, sb StoredBatch) (quiet bool, err error
 			}
 		}
 	}
-	if h.Wake {
-		wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq, Trace: h.Trace}
-		if h.FirstEventID == 1 && len(sb.Data) <= firstBatchInTaskMax {
-			wt.First = sb.Data
-		}
-		t, _ := json.Marshal(wt)
-		if err := s.PublishTask(ctx, WorkflowTaskKind, h.TaskQueue, t, wakeMsgID(h.RunID, sb.Seq)); err != nil {
+	if h.Wake && !startTaken {
+		if err := publishWake(ctx, s, sb); err != nil {
 			return false, err
 		}
 	}
@@ -159,6 +160,18 @@ func derive(ctx context.Context, s Store, sb StoredBatch) (quiet bool, err error
 		}
 	}
 	return quiet, nil
+}
+
+// publishWake stores the workflow task a batch wakes its run with (its
+// message id is stable: a batch derived again stores it once).
+func publishWake(ctx context.Context, s Store, sb StoredBatch) error {
+	h := sb.Header
+	wt := workflowTask{RunID: h.RunID, WorkflowID: h.WorkflowID, HistorySeq: sb.Seq, Trace: h.Trace}
+	if h.FirstEventID == 1 && len(sb.Data) <= firstBatchInTaskMax {
+		wt.First = sb.Data
+	}
+	t, _ := json.Marshal(wt)
+	return s.PublishTask(ctx, WorkflowTaskKind, h.TaskQueue, t, wakeMsgID(h.RunID, sb.Seq))
 }
 
 // wfTimer stores a durable timer that delivers a workflow task to the run.

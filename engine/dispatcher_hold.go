@@ -84,9 +84,20 @@ type heldGuards struct {
 	h     BatchHeader // the claiming batch's
 	token string      // the claiming worker's
 	seqs  []int64     // the claimed attempts not yet settled
+	// start is set for an eager start (dispatcher_start.go): the batch
+	// owes its wake task, not guards
+	start *StoredBatch
 	due   time.Time
 	held  HeldBatch
 	ended bool // settled, or its guards are being published
+}
+
+// publish stores what the hold owes: its guards, or its start's wake.
+func (e *heldGuards) publish(ctx context.Context, s Store) error {
+	if e.start != nil {
+		return publishWake(ctx, s, *e.start)
+	}
+	return publishGuards(ctx, s, e.h, e.token, e.seqs)
 }
 
 func newGuardHolds(s Store, log *slog.Logger, delay time.Duration) *guardHolds {
@@ -123,6 +134,9 @@ type guardPlan struct {
 	// claims: by batch index, the claimed attempts that no later batch of
 	// the call settles (absent: the batch claims none)
 	claims map[int][]int64
+	// starts: by batch index, the eager starts, and whether a later batch
+	// of the call settles them (dispatcher_start.go)
+	starts map[int]bool
 
 	mu   sync.Mutex
 	held []*heldGuards // taken in this call
@@ -138,10 +152,24 @@ func (g *guardHolds) plan(batches []StoredBatch, hold holdFunc) *guardPlan {
 	}
 	p := &guardPlan{g: g, hold: hold}
 	var open map[string][]int // run -> batches of this call with claims left
+	var openStarts map[string]int
 	for i, sb := range batches {
 		h := sb.Header
 		if h.Kind == BatchImported {
 			continue
+		}
+		if takesUpStart(h) {
+			g.settleStart(h.RunID)
+			if j, ok := openStarts[h.RunID]; ok {
+				p.starts[j] = true
+				delete(openStarts, h.RunID)
+			}
+		}
+		if eagerStartHeld(h) {
+			if p.starts == nil {
+				p.starts, openStarts = map[int]bool{}, map[string]int{}
+			}
+			p.starts[i], openStarts[h.RunID] = false, i
 		}
 		// (A close does not settle: it may be a forgery the dispatcher
 		// refuses; an attempt left running by a closing run is guarded.)
@@ -170,6 +198,18 @@ func unsettled(claims, settled []int64) []int64 {
 // settle takes settled out of the run's holds and acknowledges those with
 // nothing left to guard.
 func (g *guardHolds) settle(runID string, settled []int64) {
+	g.endHolds(runID, func(e *heldGuards) bool {
+		if e.start != nil {
+			return false // settleStart's
+		}
+		e.seqs = unsettled(e.seqs, settled)
+		return len(e.seqs) == 0
+	})
+}
+
+// endHolds acknowledges the run's holds that over says are over (called
+// with g.mu held, it may update them).
+func (g *guardHolds) endHolds(runID string, over func(*heldGuards) bool) {
 	var done []*heldGuards
 	g.mu.Lock()
 	hs := g.byRun[runID]
@@ -179,7 +219,7 @@ func (g *guardHolds) settle(runID string, settled []int64) {
 	}
 	keep := hs[:0]
 	for _, e := range hs {
-		if e.seqs = unsettled(e.seqs, settled); len(e.seqs) == 0 {
+		if over(e) {
 			e.ended = true
 			done = append(done, e)
 			continue
@@ -302,7 +342,7 @@ func (g *guardHolds) takeDue(now time.Time) (due []*heldGuards, next time.Durati
 func (g *guardHolds) publishHeld(ctx context.Context, e *heldGuards) {
 	bo := backoff.Loop{Policy: backoff.Policy{Initial: 100 * time.Millisecond, Factor: 2, Max: 5 * time.Second}}
 	for {
-		err := publishGuards(ctx, g.s, e.h, e.token, e.seqs)
+		err := e.publish(ctx, g.s)
 		if err == nil {
 			e.held.Ack()
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -26,15 +27,21 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 		return err
 	}
 	for _, sb := range old {
-		if sb.Header.LastEventID > a.ToEventID {
+		if sb.Header.FirstEventID > a.ToEventID {
 			break
 		}
-		if sb.Header.LastEventID <= have {
-			continue
+		if min(sb.Header.LastEventID, a.ToEventID) <= have {
+			continue // copied already
 		}
 		b, err := DecodeBatch(sb.Data)
 		if err != nil {
 			return fmt.Errorf("reset of %s: batch %d: %w", h.RunID, sb.Seq, err)
+		}
+		if sb.Header.LastEventID > a.ToEventID {
+			// the point is inside the batch: a start stored with its first
+			// workflow task (an eager start), copied as the start alone
+			b.Events = slices.DeleteFunc(b.Events, func(e Event) bool { return e.ID > a.ToEventID })
+			b.Kind, b.TaskTime = BatchExternal, time.Time{}
 		}
 		// The copy's operator events are signed for the old run: the
 		// engine screens them there and signs the genuine ones for the new
@@ -57,7 +64,7 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 		if seq, err = appendInert(ctx, s, b, a.NewRunID, h, seq); err != nil {
 			return err
 		}
-		have = sb.Header.LastEventID
+		have = b.Events[len(b.Events)-1].ID
 	}
 	if have == a.ToEventID {
 		b := &Batch{Kind: BatchExternal, Events: []Event{{ID: have + 1, Type: EventResetApplied, Time: at,

@@ -504,7 +504,8 @@ func TestEagerClaimWithLostAppendAnswerIsRetried(t *testing.T) {
 	c := newCluster(t, jetstream.Options{}, 1)
 	c.stores[0].loseEager.Store(true)
 	var execs atomic.Int32
-	c.process("a", "wf", func(w *engine.Worker) {
+	// no eager start: the claiming append is the worker's (its store's)
+	c.processWith("a", "wf", engine.WorkerOptions{DisableLocalHandoffs: true}, func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("Once", onceStep))
 		must(w.RegisterActivityWithName("step", func(ctx context.Context) (string, error) {
 			return fmt.Sprintf("attempt %d", execs.Add(1)), nil

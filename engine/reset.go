@@ -151,7 +151,13 @@ func planReset(batches []StoredBatch, opts ResetOptions) (ResetResult, []SignalR
 		}
 		all = append(all, b.Events...)
 		n := len(b.Events)
-		if n > 0 && (i == 0 || b.Kind == BatchTask && b.Events[n-1].Type == EventWorkflowTaskCompleted) {
+		endsTask := n > 0 && b.Kind == BatchTask && b.Events[n-1].Type == EventWorkflowTaskCompleted
+		if i == 0 && endsTask && b.Events[0].Type == EventWorkflowStarted {
+			// an eager start stored its first workflow task with it: the
+			// start alone still ends where the task begins
+			boundaries = append(boundaries, b.Events[0].ID)
+		}
+		if n > 0 && (i == 0 || endsTask) {
 			boundaries = append(boundaries, b.Events[n-1].ID)
 		}
 	}

@@ -44,6 +44,11 @@ type BatchHeader struct {
 	// itself, at once (engine-encoded: its instance token and their seqs);
 	// the tasks derived for them only guard against that worker's loss.
 	Eager string
+	// EagerStart is set on a run's start batch when a worker in the
+	// starting client's process takes the run's first workflow task at
+	// once (local.go): the dispatcher holds the wake task back and
+	// publishes it only if no later batch of the run comes in time.
+	EagerStart bool `json:",omitempty"`
 	// Lone is set on a closing batch by a closer that knows the run has no
 	// parent and started no child (a worker closing the run from its whole
 	// state): the dispatcher then skips the run's record and history, there

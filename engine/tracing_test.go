@@ -47,6 +47,17 @@ func TestTraceSurvivesReplayOnAnotherWorker(t *testing.T) {
 
 	var start sdktrace.ReadOnlySpan
 	var tasks, acts []sdktrace.ReadOnlySpan
+	// The result may be handed over (engine/local.go) before the closing
+	// task's span ends.
+	waitFor(t, "the closing workflow task's span", func() bool {
+		n := 0
+		for _, s := range mem.GetSpans().Snapshots() {
+			if s.Name() == "WorkflowTask:tracedWF" {
+				n++
+			}
+		}
+		return n >= 3
+	})
 	for _, s := range mem.GetSpans().Snapshots() {
 		switch s.Name() {
 		case "StartWorkflow:tracedWF":

@@ -61,6 +61,12 @@ type WorkerOptions struct {
 	// (default 10 s; negative: every line written). A Logger whose handler
 	// limits repeats already (NewLogHandler) is used as is.
 	LogRepeatWindow time.Duration
+	// DisableLocalHandoffs: the worker neither takes a run's first
+	// workflow task straight from a client of its process (eager start)
+	// nor hands the runs it closes to the waits for their results there
+	// (local.go): everything goes through the server, e.g. to spread new
+	// runs evenly over the workers of several processes.
+	DisableLocalHandoffs bool
 }
 
 func (o *WorkerOptions) defaults() {
@@ -127,8 +133,12 @@ type Worker struct {
 	// delivered and eager alike.
 	actSlots chan struct{}
 
-	stopping atomic.Bool // Stop began: no new eager attempts
-	stopOnce sync.Once
+	stopping atomic.Bool // Stop began: no new eager attempts or starts
+	// deployment names what the store reaches, for hand-offs within the
+	// process ("": none; local.go); eagerStarts are those running.
+	deployment  string
+	eagerStarts atomic.Int32
+	stopOnce    sync.Once
 }
 
 // NewWorker returns a worker for queue. Register functions, then Start.
@@ -178,6 +188,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return fmt.Errorf("serving queries on %s: %w", w.queue, err)
 		}
 		w.stops = append(w.stops, stop)
+		w.joinLocal()
 		w.poll(ctx, WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.measured(WorkflowTaskKind, w.opts.MaxConcurrentWorkflowTasks, w.counted(WorkflowTaskKind, w.handleWorkflowTask)))
 	}
 	if len(w.reg.activities) > 0 {
@@ -230,7 +241,9 @@ func (w *Worker) Stop() {
 }
 
 func (w *Worker) stop() {
-	w.stopping.Store(true)
+	w.mu.Lock()
+	w.stopping.Store(true) // under mu: see takeStart
+	w.mu.Unlock()
 	for _, stop := range w.stops {
 		stop()
 	}

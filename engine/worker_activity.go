@@ -239,6 +239,7 @@ func (w *Worker) saveOutcomeWhere(ctx context.Context, t *activityTask, out atte
 	if w.reportLocally(ctx, &wt, t.WorkflowQueue) {
 		return true, true
 	}
+	local.left(w.deployment, t.RunID) // the outcome goes through the server
 	task, _ := json.Marshal(wt)
 	if err := w.store.PublishTask(ctx, WorkflowTaskKind, t.WorkflowQueue, task, resultMsgID(t.RunID, t.Seq, t.Attempt)); err != nil {
 		w.log.Warn("reporting activity outcome failed; attempt will be redelivered", runArgs(t.WorkflowID, t.RunID, t.Attempt, "activity_type", t.ActivityType, "err", err)...)

@@ -25,7 +25,7 @@ func TestWorkerMetrics(t *testing.T) {
 		_ = w.RegisterWorkflow(metricsWF)
 		_ = w.RegisterActivity(announceAct)
 	}
-	w1 := h.worker("metrics-a", engine.WorkerOptions{MetricsRegisterer: reg, MaxConcurrentActivities: 5}, register)
+	w1 := h.worker("metrics-a", engine.WorkerOptions{MetricsRegisterer: reg, MaxConcurrentActivities: 5, DisableLocalHandoffs: true}, register)
 	w2 := h.worker("metrics-b", engine.WorkerOptions{MetricsRegisterer: reg, MaxConcurrentActivities: 3}, register)
 	h.start("m-1", "metrics-a", metricsWF, nil)
 	var out string

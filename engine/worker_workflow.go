@@ -173,9 +173,36 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 		w.log.Warn("signing the task's commands failed; task will be retried", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
 		return nakAfter(time.Second), false
 	}
-	data, err := encodeBatch(batch)
+	data, h, claims, err := w.sealTask(ctx, env, batch, now)
 	if err != nil {
 		return w.taskFailed(ctx, t, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
+	}
+	seq, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, "")
+	if err != nil {
+		w.releaseEager(claims)
+	}
+	switch {
+	case errors.Is(err, ErrConflict):
+		return taskOutcome{}, true
+	case errors.Is(err, ErrTooLarge):
+		return w.taskFailed(ctx, t, &taskError{code: CodePayloadTooLarge,
+			msg: fmt.Sprintf("the workflow task's new events are %d bytes, more than the store accepts", len(data))}, delivered), false
+	case err != nil:
+		w.log.Warn("appending history failed; task will be retried", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
+		return nakAfter(500 * time.Millisecond), false
+	}
+	keep = !env.closed
+	w.appended(ctx, env, batch, StoredBatch{Seq: seq, Header: h, Data: data}, now, claims)
+	return ackTask, false
+}
+
+// sealTask encodes a workflow task's batch for env's run and writes its
+// header, claiming the attempts this worker will run eagerly once it is
+// appended (release them if it is not).
+func (w *Worker) sealTask(ctx context.Context, env *workflowEnv, batch *Batch, now time.Time) ([]byte, BatchHeader, []*eagerRun, error) {
+	data, err := encodeBatch(batch)
+	if err != nil {
+		return nil, BatchHeader{}, nil, err
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
 	h.Lone = h.Closed && env.lone()
@@ -193,29 +220,22 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 	if h.Eager = w.eagerHeader(claims); h.Eager != "" && onlyEagerDerives(batch, claims) {
 		h.Derive = false
 	}
-	seq, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, "")
-	if err != nil {
-		w.releaseEager(claims)
-	}
-	switch {
-	case errors.Is(err, ErrConflict):
-		return taskOutcome{}, true
-	case errors.Is(err, ErrTooLarge):
-		return w.taskFailed(ctx, t, &taskError{code: CodePayloadTooLarge,
-			msg: fmt.Sprintf("the workflow task's new events are %d bytes, more than the store accepts", len(data))}, delivered), false
-	case err != nil:
-		w.log.Warn("appending history failed; task will be retried", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
-		return nakAfter(500 * time.Millisecond), false
-	}
-	env.lastSeq = seq
-	env.historyBytes += int64(len(data))
+	return data, h, claims, nil
+}
+
+// appended takes a workflow task's batch just appended (sb) into env, and
+// starts what it claimed and dispatches.
+func (w *Worker) appended(ctx context.Context, env *workflowEnv, batch *Batch, sb StoredBatch, now time.Time, claims []*eagerRun) {
+	env.lastSeq = sb.Seq
+	env.historyBytes += int64(len(sb.Data))
 	if env.closed {
 		w.observeClosedHistory(env)
+		local.closed(w.deployment, sb)
+	} else if !staysHere(batch, claims) {
+		local.left(w.deployment, env.info.RunID)
 	}
-	keep = !env.closed
 	w.launchEager(claims)
 	w.dispatchEagerly(ctx, env, batch, now, claims)
-	return ackTask, false
 }
 
 // dispatchEagerly publishes the activity tasks of a batch just appended

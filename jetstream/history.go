@@ -234,6 +234,9 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 	if h.Lone {
 		hdr[hdrLone] = []string{"1"}
 	}
+	if h.EagerStart {
+		hdr[hdrEagerStart] = []string{"1"}
+	}
 	if h.Sum != "" {
 		if !headerSafe(h.Sum) {
 			return fmt.Errorf("%w: batch sum %q has control characters or surrounding spaces", ErrInvalidName, h.Sum)
@@ -264,17 +267,18 @@ func encodeBatchHeader(h engine.BatchHeader, hdr nats.Header) error {
 // decodeBatchHeader reads the Fm-* headers back.
 func decodeBatchHeader(hdr nats.Header) (engine.BatchHeader, error) {
 	h := engine.BatchHeader{
-		RunID:     hdr.Get(hdrRun),
-		TaskQueue: hdr.Get(hdrQueue),
-		Kind:      engine.BatchKind(hdr.Get(hdrKind)),
-		Closed:    hdr.Get(hdrClosed) == "1",
-		Wake:      hdr.Get(hdrWake) == "1",
-		Derive:    hdr.Get(hdrDerive) == "1",
-		Lone:      hdr.Get(hdrLone) == "1",
-		Sum:       hdr.Get(hdrSum),
-		Eager:     hdr.Get(hdrEager),
-		Settles:   hdr.Get(hdrSettle),
-		Trace:     hdr.Get(hdrTrace),
+		RunID:      hdr.Get(hdrRun),
+		TaskQueue:  hdr.Get(hdrQueue),
+		Kind:       engine.BatchKind(hdr.Get(hdrKind)),
+		Closed:     hdr.Get(hdrClosed) == "1",
+		Wake:       hdr.Get(hdrWake) == "1",
+		Derive:     hdr.Get(hdrDerive) == "1",
+		Lone:       hdr.Get(hdrLone) == "1",
+		EagerStart: hdr.Get(hdrEagerStart) == "1",
+		Sum:        hdr.Get(hdrSum),
+		Eager:      hdr.Get(hdrEager),
+		Settles:    hdr.Get(hdrSettle),
+		Trace:      hdr.Get(hdrTrace),
 	}
 	if h.RunID == "" {
 		return h, fmt.Errorf("batch has no %s header: not written by foreman", hdrRun)

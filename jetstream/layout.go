@@ -68,21 +68,22 @@ const (
 
 // Headers stored beside each history batch (engine.BatchHeader).
 const (
-	hdrRun    = "Fm-Run"
-	hdrWf     = "Fm-Wf"
-	hdrWfB64  = "Fm-Wf-B64" // workflow ids unsafe in a header, base64url
-	hdrQueue  = "Fm-Queue"
-	hdrKind   = "Fm-Kind"
-	hdrFirst  = "Fm-First"
-	hdrLast   = "Fm-Last"
-	hdrClosed = "Fm-Closed"
-	hdrWake   = "Fm-Wake"
-	hdrDerive = "Fm-Derive"
-	hdrEager  = "Fm-Eager"
-	hdrLone   = "Fm-Lone"
-	hdrSum    = "Fm-Sum"
-	hdrSettle = "Fm-Settles"
-	hdrFireAt = "Fm-Fire-At"
+	hdrRun        = "Fm-Run"
+	hdrWf         = "Fm-Wf"
+	hdrWfB64      = "Fm-Wf-B64" // workflow ids unsafe in a header, base64url
+	hdrQueue      = "Fm-Queue"
+	hdrKind       = "Fm-Kind"
+	hdrFirst      = "Fm-First"
+	hdrLast       = "Fm-Last"
+	hdrClosed     = "Fm-Closed"
+	hdrWake       = "Fm-Wake"
+	hdrDerive     = "Fm-Derive"
+	hdrEager      = "Fm-Eager"
+	hdrEagerStart = "Fm-Eager-Start"
+	hdrLone       = "Fm-Lone"
+	hdrSum        = "Fm-Sum"
+	hdrSettle     = "Fm-Settles"
+	hdrFireAt     = "Fm-Fire-At"
 	// hdrTrace is W3C's own name, so NATS tooling that traces sees it.
 	hdrTrace = "traceparent"
 

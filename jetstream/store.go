@@ -231,3 +231,16 @@ func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 	}
 	return context.WithTimeout(ctx, d)
 }
+
+// Deployment names the deployment the store reaches: the creation time of
+// its history stream, the same for every store on that data (every node
+// of a cluster) and different for another deployment. Clients and workers
+// of one process that share it hand each other work (engine/local.go);
+// "" when unknown (no hand-offs).
+func (s *Store) Deployment() string {
+	info := s.history.CachedInfo()
+	if info == nil || info.Created.IsZero() {
+		return ""
+	}
+	return HistoryStream + "@" + strconv.FormatInt(info.Created.UnixNano(), 10)
+}

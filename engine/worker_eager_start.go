@@ -59,6 +59,7 @@ func (w *Worker) takeStart(t workflowTask) bool {
 		defer w.tasks.Done()
 		defer w.endEagerStart()
 		began := time.Now()
+		w.eagerStartTaken()
 		unlock := w.locks.lock(t.RunID)
 		o := w.processWorkflowTask(w.work, &t, 1)
 		unlock()
@@ -191,6 +192,7 @@ func (w *Worker) startWithFirstTask(ctx context.Context, s Store, rec RunRecord)
 		w.cache.put(rec.RunID, f.env) // before the lock goes: the eager attempts' outcomes find it
 	}
 	f.unlock()
+	w.eagerStartTaken()
 	w.observeLocalWorkflowTask(began)
 	return seq, true, false, nil
 }

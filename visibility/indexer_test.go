@@ -227,7 +227,7 @@ func TestIndexerDocuments(t *testing.T) {
 		}
 		return nil
 	})
-	if !errors.Is(err, errDone) || n < 20 {
+	if !errors.Is(err, errDone) || n < 12 { // (a start is stored with its first task: engine/local.go)
 		t.Fatalf("compared %d batches: %v", n, err)
 	}
 }

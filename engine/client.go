@@ -209,18 +209,26 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 	}
 	rec.StartHeader.EagerStart = true
 	handOff := true // the start went alone, its first workflow task for w
+	first := w.beginFirstTask(rec) // runs while the run is claimed
 	appendFn := func(ctx context.Context, s Store, rec RunRecord) (uint64, error) {
-		seq, together, failed, err := w.startWithFirstTask(ctx, s, rec)
-		if together {
-			handOff = false
-			return seq, err
-		}
-		if failed {
-			handOff, rec.StartHeader.EagerStart = false, false // the dispatcher wakes it
+		if first != nil {
+			pending := first
+			first = nil
+			seq, together, failed, err := w.startWithFirstTask(ctx, s, rec, pending)
+			if together {
+				handOff = false
+				return seq, err
+			}
+			if failed {
+				handOff, rec.StartHeader.EagerStart = false, false // the dispatcher wakes it
+			}
 		}
 		return appendStart(ctx, s, rec)
 	}
 	run, err = claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, appendFn, noted)
+	if first != nil {
+		w.dropFirstTask(first) // the run was not claimed
+	}
 	if err != nil || appendedAt == 0 || !handOff {
 		w.endEagerStart()
 	} else {

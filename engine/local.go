@@ -11,12 +11,16 @@ import (
 // through several processes' goroutines each:
 //
 //   - eager start: a run started where a worker of its queue runs its
-//     workflow type has its first workflow task taken by that worker at
-//     once, from the start batch the client just appended. The start's
-//     header says so (EagerStart), and the dispatcher holds the wake task
-//     back: it publishes it only if no later batch of the run comes within
-//     its guard delay (dispatcher_hold.go), so a worker that dies with the
-//     task costs that delay, never the run.
+//     workflow type has its first workflow task run by that worker, while
+//     the client claims the run, and stored with the start in one batch
+//     (worker_eager_start.go). When that cannot be (a start with a signal,
+//     tracing on, workflow code slower than firstTaskMax), the worker
+//     takes the first task at once from the start batch the client
+//     appended; the start's header says so (EagerStart), and the
+//     dispatcher holds the wake task back: it publishes it only if no
+//     later batch of the run comes within its guard delay
+//     (dispatcher_start.go), so a worker that dies with the task costs
+//     that delay, never the run.
 //   - local close: a worker that appended a run's closing batch hands it
 //     to the waits for the run's result in its process. The append's
 //     acknowledgement is the store's word that the batch is stored, as

@@ -163,6 +163,15 @@ func taken(ctx context.Context) {
 // it was scheduled (its guard, if one is delivered, is not observed).
 func (w *Worker) eagerTaken() { w.ann.observe(&w.ann.s2s, 0) }
 
+// eagerStartTaken observes the schedule-to-start of a run's first workflow
+// task taken where the run was started (local.go): 0, never queued.
+func (w *Worker) eagerStartTaken() {
+	w.ann.observe(&w.ann.wfS2S, 0)
+	if m := w.metrics; m != nil {
+		m.s2s.WithLabelValues(w.queue, "workflow").Observe(0)
+	}
+}
+
 // takeS2S returns the schedule-to-start histograms since the last call.
 func (a *announcer) takeS2S() (act, wf []uint64) {
 	a.mu.Lock()

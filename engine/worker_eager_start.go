@@ -59,6 +59,7 @@ func (w *Worker) takeStart(t workflowTask) bool {
 		defer w.tasks.Done()
 		defer w.endEagerStart()
 		began := time.Now()
+		w.eagerStartTaken()
 		unlock := w.locks.lock(t.RunID)
 		o := w.processWorkflowTask(w.work, &t, 1)
 		unlock()
@@ -143,32 +144,47 @@ func (f *firstTask) drop(w *Worker) {
 	f.unlock()
 }
 
-// startWithFirstTask appends a run's start together with its first
-// workflow task, run here before the start is stored: one append instead
-// of two (the start's, then the task's), the run claimed already (rec is
-// its record). The workflow code that ran leaves no trace until the
-// append lands, and what it claimed to run eagerly starts only then. ok
-// is false when the task cannot go with the start (the workflow fails it
-// or takes longer than firstTaskMax, its commands cannot be signed, the
-// worker is stopping): then nothing was appended, and the start goes
-// alone; failed says the task is better run through the server (where a
-// failure is recorded and retried with backoff), not at once here.
-func (w *Worker) startWithFirstTask(ctx context.Context, s Store, rec RunRecord) (seq uint64, ok, failed bool, err error) {
+// beginFirstTask starts running the first workflow task of rec's run
+// (runFirstTask), while the client claims the run; nil when the task
+// cannot go with the start (a traced task has its span where it runs, a
+// start with a signal is screened alone, the worker is stopping). Give
+// the result to startWithFirstTask, or drop it.
+func (w *Worker) beginFirstTask(rec RunRecord) <-chan *firstTask {
 	if w.tracer != nil || w.stopping.Load() {
-		return 0, false, false, nil // a traced first task has its span where it runs
+		return nil
 	}
 	start, err := DecodeBatch(rec.Start)
 	if err != nil || len(start.Events) != 1 {
-		return 0, false, false, nil // (a signal with the start is screened alone)
+		return nil
 	}
-	began := time.Now()
 	done := make(chan *firstTask, 1)
 	go func() { done <- w.runFirstTask(rec, start) }()
+	return done
+}
+
+// dropFirstTask drops what beginFirstTask runs, once it ends.
+func (w *Worker) dropFirstTask(pending <-chan *firstTask) {
+	go func() { (<-pending).drop(w) }()
+}
+
+// startWithFirstTask appends a run's start together with its first
+// workflow task (pending: beginFirstTask's), run here before the start is
+// stored: one append instead of two (the start's, then the task's), the
+// run claimed already (rec is its record). The workflow code that ran
+// leaves no trace until the append lands, and what it claimed to run
+// eagerly starts only then. ok is false when the task cannot go with the
+// start (the workflow fails it or takes longer than firstTaskMax, or its
+// commands cannot be signed): then nothing was appended, and the start
+// goes alone; failed says the task is better run through the server
+// (where a failure is recorded and retried with backoff), not at once
+// here.
+func (w *Worker) startWithFirstTask(ctx context.Context, s Store, rec RunRecord, pending <-chan *firstTask) (seq uint64, ok, failed bool, err error) {
+	began := time.Now()
 	var f *firstTask
 	select {
-	case f = <-done:
+	case f = <-pending:
 	case <-time.After(firstTaskMax):
-		go func() { (<-done).drop(w) }()
+		w.dropFirstTask(pending)
 		return 0, false, true, nil
 	}
 	if f.failed || f.env == nil {
@@ -191,6 +207,7 @@ func (w *Worker) startWithFirstTask(ctx context.Context, s Store, rec RunRecord)
 		w.cache.put(rec.RunID, f.env) // before the lock goes: the eager attempts' outcomes find it
 	}
 	f.unlock()
+	w.eagerStartTaken()
 	w.observeLocalWorkflowTask(began)
 	return seq, true, false, nil
 }

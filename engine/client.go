@@ -208,7 +208,7 @@ func (c *Client) start(ctx context.Context, opts StartOptions, workflow any, inp
 		return claimRunNoting(ctx, c.store, opts.ID, rec, opts.IDReusePolicy, appendStart, noted)
 	}
 	rec.StartHeader.EagerStart = true
-	handOff := true // the start went alone, its first workflow task for w
+	handOff := true                // the start went alone, its first workflow task for w
 	first := w.beginFirstTask(rec) // runs while the run is claimed
 	appendFn := func(ctx context.Context, s Store, rec RunRecord) (uint64, error) {
 		if first != nil {

@@ -25,9 +25,16 @@ type coroutine struct {
 // errKilled unwinds a coroutine whose workflow state is being discarded.
 type errKilled struct{}
 
-func newCoroutine(name string, fn func()) *coroutine {
+// newCoroutine starts fn's coroutine on pool's goroutines (nil: a new
+// one): a reused goroutine keeps the stack a workflow's code grew, where
+// a new one per coroutine copied its stack as it grew, a few times a run.
+func newCoroutine(name string, fn func(), pool *goPool) *coroutine {
 	co := &coroutine{name: name, resumeCh: make(chan bool), yieldCh: make(chan struct{}), progress: true}
-	go func() {
+	run := func(body func()) { go body() }
+	if pool != nil {
+		run = pool.Go
+	}
+	run(func() {
 		defer func() {
 			if r := recover(); r != nil {
 				if _, ok := r.(errKilled); !ok {
@@ -42,7 +49,7 @@ func newCoroutine(name string, fn func()) *coroutine {
 			panic(errKilled{})
 		}
 		fn()
-	}()
+	})
 	return co
 }
 
@@ -87,6 +94,7 @@ func (co *coroutine) wait(desc func() string, ready func() bool) {
 type scheduler struct {
 	coroutines []*coroutine
 	seq        int
+	goroutines *goPool // where coroutines run (a worker's; nil: new goroutines)
 }
 
 func (s *scheduler) spawn(name string, fn func()) *coroutine {
@@ -94,7 +102,7 @@ func (s *scheduler) spawn(name string, fn func()) *coroutine {
 	if name == "" {
 		name = fmt.Sprintf("coroutine-%d", s.seq)
 	}
-	co := newCoroutine(name, fn)
+	co := newCoroutine(name, fn, s.goroutines)
 	s.coroutines = append(s.coroutines, co)
 	return co
 }

@@ -158,7 +158,7 @@ func (w *Worker) beginFirstTask(rec RunRecord) <-chan *firstTask {
 		return nil
 	}
 	done := make(chan *firstTask, 1)
-	go func() { done <- w.runFirstTask(rec, start) }()
+	w.pool.Go(func() { done <- w.runFirstTask(rec, start) }) // (a grown stack: it encodes)
 	return done
 }
 
@@ -217,7 +217,7 @@ func (w *Worker) startWithFirstTask(ctx context.Context, s Store, rec RunRecord,
 // with the start.
 func (w *Worker) runFirstTask(rec RunRecord, start *Batch) *firstTask {
 	f := &firstTask{unlock: w.locks.lock(rec.RunID)}
-	env := newWorkflowEnv(w.reg, w.clock)
+	env := w.newEnv()
 	if err := env.applyBatch(StoredBatch{Data: rec.Start, Header: rec.StartHeader}, start); err != nil {
 		env.close()
 		f.failed = true

@@ -260,6 +260,14 @@ func (w *Worker) dispatchEagerly(ctx context.Context, env *workflowEnv, b *Batch
 	}
 }
 
+// newEnv returns an empty run state whose coroutines run on the worker's
+// goroutines.
+func (w *Worker) newEnv() *workflowEnv {
+	env := newWorkflowEnv(w.reg, w.clock)
+	env.sched.goroutines = w.pool
+	return env
+}
+
 // loadRun returns the run's state up to date with history at least up to
 // the task's HistorySeq: from the cache, or rebuilt by replaying the whole
 // history. current tells whether it was just read up to the end of history
@@ -275,7 +283,7 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 		}
 		env.close() // fall back to a full replay
 	}
-	env = newWorkflowEnv(w.reg, w.clock)
+	env = w.newEnv()
 	if len(t.First) > 0 {
 		// a new run: its whole history is the batch the task carries (later
 		// batches wake their own tasks; an append conflict reloads); one
@@ -284,7 +292,7 @@ func (w *Worker) loadRun(ctx context.Context, t *workflowTask) (env *workflowEnv
 			return env, false, nil
 		}
 		env.close()
-		env = newWorkflowEnv(w.reg, w.clock)
+		env = w.newEnv()
 	}
 	if err := w.applyHistory(ctx, env, runID); err != nil {
 		env.close()

@@ -308,10 +308,11 @@ func (w *closeWatch) await(ctx context.Context, runID string) ([]StoredBatch, er
 }
 
 // localHotMax bounds how long a wait for a run a worker of this process
-// runs (local.go) goes without the shared reader: should the run go on
-// elsewhere unnoticed (a signal's task taken by another process while its
-// activity runs here), its close is seen at most this late.
-const localHotMax = time.Second
+// runs (local.go) goes without the shared reader: should the run go on or
+// end elsewhere unnoticed (an operator's terminate, a signal's task taken
+// by another process while its activity runs here), its close is seen at
+// most this late. Runs taken here mostly end well within it.
+var localHotMax = 250 * time.Millisecond
 
 // awaitHot waits for the close of a run a worker here took, by hand only,
 // while its steps stay here (eager activities whose outcomes are reported

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,10 +16,12 @@ import (
 // within its guard delay.
 
 // gatedGreet is the first workflow task that never ends in the process
-// that took it (its code waits on gate, as a hung or dying worker would);
-// in another process, greet runs it.
-func gatedGreet(gate chan struct{}) func(engine.Context, string) (string, error) {
+// that took it (its code waits on gate, as a hung or dying worker would;
+// entered is closed once it does); in another process, greet runs it.
+func gatedGreet(gate chan struct{}, entered chan struct{}) func(engine.Context, string) (string, error) {
+	var once sync.Once
 	return func(ctx engine.Context, name string) (string, error) {
+		once.Do(func() { close(entered) })
 		<-gate
 		return greet(ctx, name)
 	}
@@ -32,9 +35,9 @@ func greet(_ engine.Context, name string) (string, error) { return "hello " + na
 func TestEagerStartOfADeadWorkerIsWokenElsewhere(t *testing.T) {
 	c := newClusterOnly(t, jetstream.Options{}, 2)
 	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
-	gate := make(chan struct{})
+	gate, entered := make(chan struct{}), make(chan struct{})
 	defer close(gate)
-	owner := c.process("owner", "wf", func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Greet", gatedGreet(gate))) })
+	owner := c.process("owner", "wf", func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Greet", gatedGreet(gate, entered))) })
 	c.process("other", "wf", func(w *engine.Worker) { must(w.RegisterWorkflowWithName("Greet", greet)) })
 	// With a signal, the start is stored alone and its first task handed
 	// to the owner (a plain start is stored with its first task, run
@@ -42,8 +45,12 @@ func TestEagerStartOfADeadWorkerIsWokenElsewhere(t *testing.T) {
 	if _, err := c.client.SignalWithStart(c.ctx, engine.StartOptions{ID: "orphan", TaskQueue: "wf"}, "Greet", "ada", "hi", nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // the owner runs the task now (and hangs)
-	owner.kill()                      // and dies: its connection is gone
+	select { // the owner runs the task now (and hangs)
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the owner never took the start's first task")
+	}
+	owner.kill() // and dies: its connection is gone
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
 	defer cancel()
@@ -95,7 +102,9 @@ func TestEagerStartStoresNoTask(t *testing.T) {
 		if err != nil || got != "hello bo" {
 			t.Fatalf("local hand-offs off=%v: result %q, %v; want hello bo", off, got, err)
 		}
-		time.Sleep(600 * time.Millisecond) // past the guard delay: a wake would be stored by now
+		// Every batch acknowledged: a held start is acknowledged only once
+		// settled, or once its wake is stored.
+		c.waitDispatched()
 		want := uint64(0)
 		if off {
 			want = 1
@@ -103,7 +112,6 @@ func TestEagerStartStoresNoTask(t *testing.T) {
 		if n := c.taskWrites() - before; n != want {
 			t.Errorf("local hand-offs off=%v: %d task messages stored, want %d", off, n, want)
 		}
-		c.waitDispatched()
 	}
 }
 
@@ -111,8 +119,9 @@ func TestEagerStartStoresNoTask(t *testing.T) {
 // timer) may close in another process: the wait, which skipped the
 // reader of history headers while the run stayed here, hears that it
 // left and takes its close from the reader, promptly rather than after
-// its bound (localHotMax, 1 s).
+// its bound (localHotMax, set to 5 s here).
 func TestWaitForAnEagerRunThatClosesElsewhere(t *testing.T) {
+	defer engine.SetLocalHotMax(5 * time.Second)()
 	c := newClusterOnly(t, jetstream.Options{}, 2)
 	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
 	nap := func(ctx engine.Context) (string, error) {
@@ -158,7 +167,7 @@ func TestStartWaitsForNoBlockedFirstTask(t *testing.T) {
 	gate := make(chan struct{})
 	c.process("owner", "wf", func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("Greet", greet))
-		must(w.RegisterWorkflowWithName("Gated", gatedGreet(gate)))
+		must(w.RegisterWorkflowWithName("Gated", gatedGreet(gate, make(chan struct{}))))
 	})
 	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "quick", TaskQueue: "wf"}, "Greet", "cy"); err != nil {
 		t.Fatal(err)

@@ -140,7 +140,11 @@ func (e *env) openStore(ctx context.Context, opts jetstream.Options, role string
 // startApp starts the user's side: the worker of the measured workflows
 // on wkStore and the client on clStore.
 func (e *env) startApp(ctx context.Context, wkStore, clStore *jetstream.Store, reg prometheus.Registerer) error {
-	e.worker = engine.NewWorker(wkStore, benchQueue, engine.WorkerOptions{Identity: "bench-worker", Logger: e.log, ShutdownTimeout: 2 * time.Second, MetricsRegisterer: reg})
+	e.worker = engine.NewWorker(wkStore, benchQueue, engine.WorkerOptions{Identity: "bench-worker", Logger: e.log, ShutdownTimeout: 2 * time.Second, MetricsRegisterer: reg,
+		DisableLocalHandoffs: e.cfg.noHandoffs})
+	if e.cfg.noHandoffs {
+		e.notes = append(e.notes, fmt.Sprintf("%s, sync %s: -no-handoffs, the worker takes no first task from the client and hands it no close, as for a starter in another process", e.shape, e.mode))
+	}
 	err := errors.Join(e.worker.RegisterWorkflow(ThreeActs), e.worker.RegisterWorkflow(WaitSignal), e.worker.RegisterActivity(Noop),
 		e.worker.RegisterWorkflow(Updatable))
 	if err != nil {

@@ -66,6 +66,7 @@ type config struct {
 	duration      time.Duration
 	blocked       int
 	sharedConn    bool
+	noHandoffs    bool // the worker takes no start or close hand-off from the client (as with a starter in another process)
 	tcp           bool // roles connect over loopback TCP instead of in process
 	observe       string
 	dataDir       string
@@ -161,6 +162,7 @@ func parseFlags(args []string) (*config, error) {
 	tpWarmup := fs.Duration("throughput-warmup", 0, "unmeasured time before each throughput repetition (default 2s)")
 	blocked := fs.Int("blocked", 0, "blocked workflows for the rss metric (default 10000)")
 	fs.BoolVar(&cfg.tcp, "tcp", false, "services, worker and client connect to the embedded server over loopback TCP, as separate processes do (default: in process, as foreman-engine's own roles and the workers it hosts do)")
+	fs.BoolVar(&cfg.noHandoffs, "no-handoffs", false, "the worker takes no run's first task from the client and hands it no close (WorkerOptions.DisableLocalHandoffs): what a starter in another process than the worker gets")
 	fs.BoolVar(&cfg.sharedConn, "shared-conn", false, "services, worker and client share one NATS connection (default: one each, as separate processes would)")
 	fs.StringVar(&cfg.observe, "observe", observeConsume, "how the starters see a run close: consume (one history consumer for all runs) or getresult (client.GetResult per run)")
 	fs.StringVar(&cfg.dataDir, "data", "", "keep the servers' data under this directory (default: a temp dir, removed)")

@@ -148,9 +148,13 @@ func derive(ctx context.Context, s Store, sb StoredBatch, startTaken bool) (quie
 			return false, nil // a batch we cannot read implies nothing; replay reports it
 		}
 	}
+	chained := chainedActivities(h, b)
 	for _, e := range b.Events {
 		if h.Closed && !specOf(e.Type).deriveAfterClose() {
 			continue // a closed run starts nothing new, but still stops what runs
+		}
+		if a, ok := e.Attrs.(*ActivityScheduled); ok && chained[a.Seq] {
+			continue // run and completed before the batch was stored: nothing to dispatch or time
 		}
 		if derivesFrom(e) && !isEagerScheduled(h, e) {
 			quiet = false
@@ -160,6 +164,24 @@ func derive(ctx context.Context, s Store, sb StoredBatch, startTaken bool) (quie
 		}
 	}
 	return quiet, nil
+}
+
+// chainedActivities are the activities batch b both schedules and
+// completes (a chain, worker_chain.go), or nil.
+func chainedActivities(h BatchHeader, b *Batch) map[int64]bool {
+	if h.Settles == "" || h.Kind != BatchTask {
+		return nil
+	}
+	var chained map[int64]bool
+	for _, e := range b.Events {
+		if a, ok := e.Attrs.(*ActivityScheduled); ok && completedIn(b, a.Seq) {
+			if chained == nil {
+				chained = map[int64]bool{}
+			}
+			chained[a.Seq] = true
+		}
+	}
+	return chained
 }
 
 // publishWake stores the workflow task a batch wakes its run with (its

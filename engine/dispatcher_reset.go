@@ -39,9 +39,15 @@ func finishReset(ctx context.Context, s Store, h BatchHeader, at time.Time, a *W
 		}
 		if sb.Header.LastEventID > a.ToEventID {
 			// the point is inside the batch: a start stored with its first
-			// workflow task (an eager start), copied as the start alone
+			// workflow task (an eager start), copied as the start alone, or
+			// workflow tasks stored together (a chain, worker_chain.go),
+			// copied up to the end of one
 			b.Events = slices.DeleteFunc(b.Events, func(e Event) bool { return e.ID > a.ToEventID })
-			b.Kind, b.TaskTime = BatchExternal, time.Time{}
+			if last := b.Events[len(b.Events)-1]; b.Kind == BatchTask && last.Type == EventWorkflowTaskCompleted {
+				b.TaskTime = last.Time
+			} else {
+				b.Kind, b.TaskTime = BatchExternal, time.Time{}
+			}
 		}
 		// The copy's operator events are signed for the old run: the
 		// engine screens them there and signs the genuine ones for the new

@@ -159,7 +159,7 @@ func (env *workflowEnv) applyBatch(sb StoredBatch, b *Batch) error {
 	isTask := b.Kind == BatchTask && len(b.Events) > 0 && b.Events[len(b.Events)-1].Type == EventWorkflowTaskCompleted
 	var err error
 	if isTask {
-		err = env.replayTask(b)
+		err = env.replayTasks(b)
 	} else {
 		for _, e := range b.Events {
 			if err = env.apply(e); err != nil {
@@ -190,6 +190,27 @@ func latest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// replayTasks replays a task batch: one workflow task, or several a chain
+// stored together (worker_chain.go), each ending with its
+// WorkflowTaskCompleted and run at that event's time (the batch's
+// TaskTime is the last one's).
+func (env *workflowEnv) replayTasks(b *Batch) error {
+	begin := 0
+	for i, e := range b.Events[:len(b.Events)-1] {
+		if e.Type != EventWorkflowTaskCompleted {
+			continue
+		}
+		if err := env.replayTask(&Batch{Kind: BatchTask, TaskTime: e.Time, Events: b.Events[begin : i+1]}); err != nil {
+			return err
+		}
+		begin = i + 1
+	}
+	if begin == 0 {
+		return env.replayTask(b)
+	}
+	return env.replayTask(&Batch{Kind: BatchTask, TaskTime: b.TaskTime, Events: b.Events[begin:]})
 }
 
 // replayTask re-runs the code for a recorded workflow task and checks that it

@@ -16,3 +16,12 @@ func SetLocalHotMax(d time.Duration) (restore func()) {
 	localHotMax = d
 	return func() { localHotMax = old }
 }
+
+// SetChainWait sets how long a workflow task waits for the attempts it
+// chains (worker_chain.go), and its whole chain four times that, until
+// restore is called.
+func SetChainWait(d time.Duration) (restore func()) {
+	oldWait, oldBudget := chainWait, chainBudget
+	chainWait, chainBudget = d, 4*d
+	return func() { chainWait, chainBudget = oldWait, oldBudget }
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // registry maps workflow and activity type names to functions.
@@ -28,6 +29,9 @@ type funcInfo struct {
 	fn        reflect.Value
 	inType    reflect.Type // nil when the function takes no input
 	hasResult bool
+	// quick counts this activity's latest attempts in a row that ended
+	// well within chainWait (worker_chain.go: only such are chained)
+	quick atomic.Int32
 }
 
 var (

@@ -157,6 +157,15 @@ func planReset(batches []StoredBatch, opts ResetOptions) (ResetResult, []SignalR
 			// start alone still ends where the task begins
 			boundaries = append(boundaries, b.Events[0].ID)
 		}
+		if endsTask {
+			// a chain stored several workflow tasks in one batch
+			// (worker_chain.go): each ends at its WorkflowTaskCompleted
+			for _, e := range b.Events[:n-1] {
+				if e.Type == EventWorkflowTaskCompleted {
+					boundaries = append(boundaries, e.ID)
+				}
+			}
+		}
 		if n > 0 && (i == 0 || endsTask) {
 			boundaries = append(boundaries, b.Events[n-1].ID)
 		}

@@ -348,7 +348,9 @@ func (w *Worker) attempt(ctx context.Context, t *activityTask, redelivered bool,
 	if inProgress != nil {
 		stopProgress = inProgress()
 	}
+	began := time.Now()
 	result, err, late := callBefore(actx, w.clock, fi, t.Input, deadline)
+	noteQuickness(fi, time.Since(began))
 	stopProgress()
 	run.finished.Store(true) // a heartbeat from now on is refused
 

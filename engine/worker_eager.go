@@ -68,7 +68,23 @@ type eagerRun struct {
 	out       attemptOutcome // what it ended with
 	guards    []Delivery     // its guard task, delivered here meanwhile
 	stops     []func()       // the guards' in-progress tickers
+
+	// A speculative attempt (worker_chain.go) runs before its batch is
+	// appended: it offers its outcome on spec and is then told on verdict
+	// what became of it; cancel stops it when its batch is not appended.
+	spec    chan attemptOutcome
+	verdict chan eagerVerdict
+	cancel  context.CancelCauseFunc
 }
+
+// eagerVerdict is what became of a speculative attempt's batch.
+type eagerVerdict int8
+
+const (
+	verdictTaken     eagerVerdict = iota // its outcome is in the batch: nothing to save
+	verdictAppended                      // the batch claiming it landed: an eager attempt as any
+	verdictAbandoned                     // the batch was not appended (or may not have been)
+)
 
 // eagerState is a worker's eager attempts.
 type eagerState struct {
@@ -170,14 +186,16 @@ func eagerOwner(h BatchHeader, seq int64) string {
 // onlyEagerDerives tells whether the eager attempts' guards are all a
 // batch implies: the dispatcher publishes those from the header, and need
 // not decode the batch (Derive off). Timeouts the engine keeps (schedule
-// to start, schedule to close) still need it.
+// to start, schedule to close) still need it. An activity the batch both
+// schedules and completes (a chained attempt, worker_chain.go) implies
+// nothing.
 func onlyEagerDerives(b *Batch, claims []*eagerRun) bool {
 	for _, e := range b.Events {
 		if !derivesFrom(e) {
 			continue
 		}
 		a, ok := e.Attrs.(*ActivityScheduled)
-		if !ok || !isEagerClaimed(claims, a.Seq) || a.Options.ScheduleToStartTimeout > 0 || a.Options.ScheduleToCloseTimeout > 0 {
+		if !ok || !isEagerClaimed(claims, a.Seq) && !completedIn(b, a.Seq) || a.Options.ScheduleToStartTimeout > 0 || a.Options.ScheduleToCloseTimeout > 0 {
 			return false
 		}
 	}
@@ -241,34 +259,62 @@ func (w *Worker) eagerHeader(claims []*eagerRun) string {
 // been (an append whose answer was lost: the dispatcher may even have
 // delivered a guard here meanwhile). Such an attempt never runs: its
 // guard, here or wherever it lands, finds it unknown and records it lost.
+// A speculative attempt (worker_chain.go) runs already: it is cancelled,
+// and stays known here as running until it ends, so that no guard takes
+// it for lost and runs it again meanwhile.
 func (w *Worker) releaseEager(claims []*eagerRun) {
 	if len(claims) == 0 {
 		return
 	}
 	w.eager.mu.Lock()
 	for _, r := range claims {
-		delete(w.eager.runs, eagerKey(&r.task))
+		if r.spec == nil {
+			delete(w.eager.runs, eagerKey(&r.task))
+		}
 	}
 	w.eager.mu.Unlock()
 	for _, r := range claims {
-		<-w.actSlots
 		r.mu.Lock()
 		r.abandoned = true
-		guards, stops := r.guards, r.stops
-		r.guards, r.stops = nil, nil
 		r.mu.Unlock()
-		for _, stop := range stops {
-			stop()
+		if r.spec != nil {
+			r.cancel(ErrCanceled)
+			r.verdict <- verdictAbandoned // it ends itself (endSpeculative)
+			continue
 		}
-		for _, d := range guards {
-			// Not here: the caller holds the run's lock, which recording
-			// the loss takes.
-			w.tasks.Add(1)
-			go func() {
-				defer w.tasks.Done()
-				w.guardOfUnknown(w.work, d, &r.task)
-			}()
-		}
+		<-w.actSlots
+		w.endGuardsOfAbandoned(r)
+	}
+}
+
+// endSpeculative ends an abandoned speculative attempt once it stopped.
+func (w *Worker) endSpeculative(r *eagerRun) {
+	<-w.actSlots
+	r.mu.Lock()
+	r.finished = time.Now()
+	r.mu.Unlock()
+	w.forgetEager(&r.task)
+	w.endGuardsOfAbandoned(r)
+}
+
+// endGuardsOfAbandoned records lost the attempt whose guards reached this
+// worker meanwhile.
+func (w *Worker) endGuardsOfAbandoned(r *eagerRun) {
+	r.mu.Lock()
+	guards, stops := r.guards, r.stops
+	r.guards, r.stops = nil, nil
+	r.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+	for _, d := range guards {
+		// Not here: the caller may hold the run's lock, which recording
+		// the loss takes.
+		w.tasks.Add(1)
+		go func() {
+			defer w.tasks.Done()
+			w.guardOfUnknown(w.work, d, &r.task)
+		}()
 	}
 }
 
@@ -278,6 +324,10 @@ func (w *Worker) launchEager(claims []*eagerRun) {
 		r.mu.Lock()
 		r.started = true
 		r.mu.Unlock()
+		if r.spec != nil {
+			r.verdict <- verdictAppended // running already
+			continue
+		}
 		w.tasks.Add(1)
 		w.pool.Go(func() {
 			defer w.tasks.Done()
@@ -302,9 +352,19 @@ func isEagerClaimed(claims []*eagerRun, seq int64) bool {
 // guard if it arrived meanwhile.
 func (w *Worker) runEager(ctx context.Context, r *eagerRun) {
 	defer func() { <-w.actSlots }()
+	w.saveEager(ctx, r, w.runEagerAttempt(ctx, r))
+}
+
+// runEagerAttempt runs an eager attempt, measured.
+func (w *Worker) runEagerAttempt(ctx context.Context, r *eagerRun) attemptOutcome {
 	defer w.measureEager()()
 	w.eagerTaken()
-	out := w.runAttempt(ctx, &r.task, false, nil)
+	return w.runAttempt(ctx, &r.task, false, nil)
+}
+
+// saveEager saves an eager attempt's outcome, then ends the guard if it
+// arrived meanwhile.
+func (w *Worker) saveEager(ctx context.Context, r *eagerRun, out attemptOutcome) {
 	// canceled: the workflow moved on (a cancellation, or a newer attempt,
 	// is in history), nothing to save
 	saved, inHistory := out.canceled, out.canceled
@@ -393,7 +453,9 @@ func (w *Worker) answerOwnerQuery(req []byte) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
-	case r.abandoned: // (already out of the map)
+	case r.abandoned && r.spec != nil && r.finished.IsZero():
+		return []byte(ownerRuns) // cancelled, not stopped yet
+	case r.abandoned: // (out of the map, or about to be)
 		return []byte(ownerGone)
 	case !r.started || r.finished.IsZero():
 		return []byte(ownerRuns)
@@ -455,15 +517,15 @@ func (w *Worker) guardOfUnknown(ctx context.Context, d Delivery, t *activityTask
 // until its outcome is saved, or ends it now if it is.
 func (w *Worker) adoptGuard(ctx context.Context, r *eagerRun, d Delivery) {
 	r.mu.Lock()
-	if r.abandoned {
-		r.mu.Unlock()
-		w.guardOfUnknown(ctx, d, &r.task)
-		return
-	}
-	if r.finished.IsZero() {
+	if r.finished.IsZero() && (!r.abandoned || r.spec != nil) { // it runs
 		r.guards = append(r.guards, d)
 		r.stops = append(r.stops, keepInProgress(d))
 		r.mu.Unlock()
+		return
+	}
+	if r.abandoned {
+		r.mu.Unlock()
+		w.guardOfUnknown(ctx, d, &r.task)
 		return
 	}
 	saved, out := r.saved, r.out

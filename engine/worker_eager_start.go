@@ -236,7 +236,8 @@ func (w *Worker) runFirstTask(rec RunRecord, start *Batch) *firstTask {
 		return f
 	}
 	f.batch = &Batch{Kind: BatchTask, TaskTime: task.TaskTime, Events: append(start.Events, task.Events...)}
-	f.data, f.h, f.claims, err = w.sealTask(context.Background(), env, f.batch, f.now)
+	f.claims = w.claimEager(env, f.batch, f.now)
+	f.data, f.h, err = w.sealTask(context.Background(), env, f.batch, f.claims)
 	if err != nil {
 		w.releaseEager(f.claims)
 		env.close()

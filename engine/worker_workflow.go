@@ -84,6 +84,7 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 			}
 		}()
 	}
+	memo := chainMemo{} // what a chain ran, for a retry after a conflict
 	for range 10 {
 		env, current, err := w.loadRun(ctx, t)
 		t.First = nil // a retry after a conflict reads the history
@@ -93,7 +94,7 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 		if err != nil {
 			return w.taskFailed(ctx, t, err, delivered)
 		}
-		o, retry := w.advance(ctx, env, current, t, delivered)
+		o, retry := w.advance(ctx, env, current, t, delivered, memo)
 		if !retry {
 			return o
 		}
@@ -103,7 +104,7 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 
 // advance runs one task on a loaded state (current: just read up to the end
 // of history); retry asks for a fresh load.
-func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t *workflowTask, delivered uint64) (taskOutcome, bool) {
+func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t *workflowTask, delivered uint64, memo chainMemo) (taskOutcome, bool) {
 	keep := false
 	defer func() {
 		if keep {
@@ -173,8 +174,13 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 		w.log.Warn("signing the task's commands failed; task will be retried", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
 		return nakAfter(time.Second), false
 	}
-	data, h, claims, err := w.sealTask(ctx, env, batch, now)
+	batch, claims, err := w.chain(env, batch, now, memo)
 	if err != nil {
+		return w.taskFailed(ctx, t, err, delivered), false
+	}
+	data, h, err := w.sealTask(ctx, env, batch, claims)
+	if err != nil {
+		w.releaseEager(claims)
 		return w.taskFailed(ctx, t, &taskError{code: CodeBadHistory, msg: err.Error()}, delivered), false
 	}
 	seq, err := w.store.AppendHistory(ctx, h, data, env.lastSeq, "")
@@ -197,19 +203,18 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 }
 
 // sealTask encodes a workflow task's batch for env's run and writes its
-// header, claiming the attempts this worker will run eagerly once it is
-// appended (release them if it is not).
-func (w *Worker) sealTask(ctx context.Context, env *workflowEnv, batch *Batch, now time.Time) ([]byte, BatchHeader, []*eagerRun, error) {
+// header, with the claims of the attempts this worker runs eagerly once it
+// is appended (claimEager; release them if it is not).
+func (w *Worker) sealTask(ctx context.Context, env *workflowEnv, batch *Batch, claims []*eagerRun) ([]byte, BatchHeader, error) {
 	data, err := encodeBatch(batch)
 	if err != nil {
-		return nil, BatchHeader{}, nil, err
+		return nil, BatchHeader{}, err
 	}
 	h := headerFor(batch, env.info.RunID, env.info.WorkflowID, env.info.TaskQueue)
 	h.Lone = h.Closed && env.lone()
 	if h.Closed {
 		h.Sum = BatchSum(data) // the waiters for its result may use a copy (client_results.go)
 	}
-	claims := w.claimEager(env, batch, now)
 	if w.tracer != nil {
 		// the activities this task scheduled are its span's children
 		h.Trace = traceparentOf(ctx)
@@ -220,7 +225,7 @@ func (w *Worker) sealTask(ctx context.Context, env *workflowEnv, batch *Batch, n
 	if h.Eager = w.eagerHeader(claims); h.Eager != "" && onlyEagerDerives(batch, claims) {
 		h.Derive = false
 	}
-	return data, h, claims, nil
+	return data, h, nil
 }
 
 // appended takes a workflow task's batch just appended (sb) into env, and

@@ -1,0 +1,203 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/foremanhq/foreman/engine"
+	"github.com/foremanhq/foreman/jetstream"
+)
+
+// A worker that runs a workflow's quick activities itself chains its
+// workflow tasks (worker_chain.go): once each activity has proved quick,
+// a run of three sequential activities is stored in two batches (its
+// start with the first task, then everything else), with exactly the
+// events one batch per task gives, each activity run once.
+func TestChainStoresQuickActivitiesInOneBatch(t *testing.T) {
+	defer engine.SetChainWait(100 * time.Millisecond)() // a loaded machine (-race) is no excuse
+	c := newCluster(t, jetstream.Options{}, 1)
+	c.process("both", "wf", registerStepsHere)
+	c.waitAll(c.startRunsOf("StepsHere", "warm", 4), 30*time.Second) // each activity proves quick
+	ids := c.startRunsOf("StepsHere", "chained", 10)
+	c.waitAll(ids, 30*time.Second)
+	want := []engine.EventType{engine.EventWorkflowStarted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
+		engine.EventActivityCompleted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
+		engine.EventActivityCompleted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
+		engine.EventActivityCompleted, engine.EventWorkflowCompleted, engine.EventWorkflowTaskCompleted}
+	chained := 0
+	for _, id := range ids {
+		batches, err := c.store.ReadHistory(c.ctx, mustRunID(t, c, id), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batches) == 2 {
+			chained++
+		}
+		events, err := c.client.History(c.ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := eventTypes(events); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: history %v, want %v", id, got, want)
+		}
+	}
+	if chained != len(ids) {
+		t.Errorf("%d of %d runs stored in 2 batches, want all", chained, len(ids))
+	}
+	if n := c.taskWrites(); n != 0 {
+		t.Errorf("%d tasks stored, want 0 (every activity ran in the worker)", n)
+	}
+}
+
+// A chained batch holds several workflow tasks. A worker that did not
+// run them (an empty cache) replays the run through that batch, without a
+// non-determinism error, and completes it.
+func TestChainedBatchReplays(t *testing.T) {
+	defer engine.SetChainWait(100 * time.Millisecond)()
+	c := newCluster(t, jetstream.Options{}, 2)
+	var ran atomic.Int32
+	register := func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("StepsThenWait", stepsThenWait))
+		must(w.RegisterActivityWithName("quick", func(ctx context.Context, i int) (int, error) {
+			ran.Add(1)
+			return i * 10, nil
+		}))
+	}
+	first := c.process("first", "wf", register)
+	for i := range 4 { // "quick" proves quick
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: fmt.Sprintf("warm-%d", i), TaskQueue: "wf"}, "StepsThenWait", nil); err != nil {
+			t.Fatal(err)
+		}
+		must(c.client.Signal(c.ctx, fmt.Sprintf("warm-%d", i), "", "go", 0))
+	}
+	for i := range 4 {
+		var got int
+		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+		err := c.client.GetResult(ctx, fmt.Sprintf("warm-%d", i), "", &got)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ran.Store(0)
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "replayed", TaskQueue: "wf"}, "StepsThenWait", nil); err != nil {
+		t.Fatal(err)
+	}
+	runID := mustRunID(t, c, "replayed")
+	deadline := time.Now().Add(10 * time.Second)
+	for ran.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the last result is appended
+	batches, err := c.store.ReadHistory(c.ctx, runID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 2 {
+		t.Fatalf("%d batches before the signal, want 2 (the start, then the chained tasks)\n%s", len(batches), c.dump("replayed"))
+	}
+	first.w.Stop()
+	c.process("second", "wf", register)
+	must(c.client.Signal(c.ctx, "replayed", "", "go", 4))
+	var got int
+	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+	defer cancel()
+	if err := c.client.GetResult(ctx, "replayed", "", &got); err != nil || got != 64 {
+		t.Fatalf("result %d, %v; want 64\n%s", got, err, c.dump("replayed"))
+	}
+	if n := ran.Load(); n != 3 {
+		t.Errorf("the activities ran %d times, want 3 (none again on replay)", n)
+	}
+}
+
+// stepsThenWait runs "quick" three times, then waits for signal "go" and
+// returns the sum.
+func stepsThenWait(ctx engine.Context) (int, error) {
+	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	sum := 0
+	for i := 1; i <= 3; i++ {
+		var r int
+		if err := engine.ExecuteActivity(ctx, "quick", i).Get(ctx, &r); err != nil {
+			return 0, err
+		}
+		sum += r
+	}
+	var extra int
+	engine.GetSignalChannel(ctx, "go").Receive(ctx, &extra)
+	return sum + extra, nil
+}
+
+// A signal stored while a chain runs makes the chain's append fail: the
+// workflow task starts over from history with the signal, and the
+// activities the chain ran are not run again (their outcomes are kept
+// for the retry): each runs once, and the signal counts.
+func TestChainConflictRunsNoActivityTwice(t *testing.T) {
+	defer engine.SetChainWait(time.Second)()
+	c := newCluster(t, jetstream.Options{}, 1)
+	var runs [4]atomic.Int32
+	signalNow := atomic.Bool{}
+	c.process("both", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("StepsThenWait", stepsThenWait))
+		must(w.RegisterActivityWithName("quick", func(ctx context.Context, i int) (int, error) {
+			runs[i].Add(1)
+			if i == 2 && signalNow.Load() {
+				// stored while the chain that runs this activity is open
+				if err := c.client.Signal(ctx, "conflict", "", "go", 4); err != nil {
+					return 0, err
+				}
+			}
+			return i * 10, nil
+		}))
+	})
+	for i := range 4 { // "quick" proves quick
+		id := fmt.Sprintf("warm-%d", i)
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, "StepsThenWait", nil); err != nil {
+			t.Fatal(err)
+		}
+		must(c.client.Signal(c.ctx, id, "", "go", 0))
+		var got int
+		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+		err := c.client.GetResult(ctx, id, "", &got)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range runs {
+		runs[i].Store(0)
+	}
+	signalNow.Store(true)
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "conflict", TaskQueue: "wf"}, "StepsThenWait", nil); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+	defer cancel()
+	if err := c.client.GetResult(ctx, "conflict", "", &got); err != nil || got != 64 {
+		t.Fatalf("result %d, %v; want 64\n%s", got, err, c.dump("conflict"))
+	}
+	for i := 1; i <= 3; i++ {
+		if n := runs[i].Load(); n != 1 {
+			t.Errorf("activity %d ran %d times, want once\n%s", i, n, c.dump("conflict"))
+		}
+	}
+	events, err := c.client.History(c.ctx, "conflict", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHistory(t, events)
+	if n := count(events, engine.EventSignalReceived); n != 1 {
+		t.Errorf("%d signals in history, want 1", n)
+	}
+}
+
+func eventTypes(events []engine.Event) []engine.EventType {
+	out := make([]engine.EventType, len(events))
+	for i, e := range events {
+		out[i] = e.Type
+	}
+	return out
+}

@@ -29,8 +29,8 @@ import (
 //     is cancelled, and its outcome is never saved.
 //   - Replay splits a batch at each WorkflowTaskCompleted (applyBatch),
 //     and each workflow task sees the time it ran at, as before.
-//   - Only activities whose last chainQuick attempts ended within
-//     chainWait/2 are chained, so one that takes long is not started early.
+//   - Only activities that have mostly ended within chainWait lately are
+//     chained (noteQuickness), so one that takes long is not started early.
 //   - Only attempts with nothing the engine times (no heartbeat,
 //     schedule-to-start or schedule-to-close timeout, and a start-to-close
 //     timeout of at least chainMinTimeout) are chained, and only
@@ -48,17 +48,26 @@ var (
 	chainBudget = 2 * time.Millisecond
 )
 
-// chainQuick is how many attempts in a row an activity must have ended
-// within chainWait/2 to be chained: an activity that may take long is
-// never started before it is scheduled in history.
-const chainQuick = 3
+// chainQuick is the score (see noteQuickness) an activity needs to be
+// chained: one that takes long is not started before it is scheduled in
+// history. A new activity scores 0.
+const (
+	chainQuick    = 3
+	chainQuickMax = 8
+)
 
-// noteQuickness counts an attempt's duration into its activity's streak.
+// noteQuickness scores an attempt's duration into its activity's
+// quickness: up one for an attempt that ended within chainWait, down one
+// for one that did not. An activity that is quick but for an odd slow
+// attempt (a busy machine) stays chained; one slow three times in a row
+// more than quick is not.
 func noteQuickness(fi *funcInfo, took time.Duration) {
-	if took > chainWait/2 {
-		fi.quick.Store(0)
-	} else if fi.quick.Load() < chainQuick {
-		fi.quick.Add(1)
+	q := fi.quick.Load()
+	switch {
+	case took > chainWait && q > 0:
+		fi.quick.Store(q - 1)
+	case took <= chainWait && q < chainQuickMax:
+		fi.quick.Store(q + 1)
 	}
 }
 

@@ -201,3 +201,89 @@ func eventTypes(events []engine.Event) []engine.EventType {
 	}
 	return out
 }
+
+// The worker dies in the middle of a chain: its activities ran, their
+// batch never reached history. Nothing of it is taken for done: the
+// attempt history claimed last (the first activity) is recorded lost
+// after the guard delay, and another worker runs the run to the end from
+// there, with a whole history and the right result.
+func TestWorkerDyingMidChainLosesNothing(t *testing.T) {
+	defer engine.SetChainWait(100 * time.Millisecond)()
+	c := newClusterOnly(t, jetstream.Options{}, 2)
+	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
+	var runs [4]atomic.Int32
+	var dying atomic.Bool // the owner dies in the next second activity
+	var owner *process
+	register := func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("QuickSum", quickSum))
+		must(w.RegisterActivityWithName("quick", func(ctx context.Context, i int) (int, error) {
+			runs[i].Add(1)
+			if i == 2 && dying.CompareAndSwap(true, false) {
+				owner.kill() // the process dies here: its connection is gone
+			}
+			return i * 10, nil
+		}))
+	}
+	owner = c.process("owner", "wf", register)
+	sum := func(id string) (int, error) {
+		var got int
+		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+		defer cancel()
+		err := c.client.GetResult(ctx, id, "", &got)
+		return got, err
+	}
+	for i := range 4 { // "quick" proves quick
+		id := fmt.Sprintf("warm-%d", i)
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, "QuickSum", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := sum(id); err != nil || got != 60 {
+			t.Fatalf("%s: %d, %v", id, got, err)
+		}
+	}
+	for i := range runs {
+		runs[i].Store(0)
+	}
+	dying.Store(true)
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "orphan", TaskQueue: "wf"}, "QuickSum", nil); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); runs[2].Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the owner never ran the second activity")
+		}
+	}
+	c.process("other", "wf", register)
+	if got, err := sum("orphan"); err != nil || got != 60 {
+		t.Fatalf("result %d, %v; want 60\n%s", got, err, c.dump("orphan"))
+	}
+	events, err := c.client.History(c.ctx, "orphan", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHistory(t, events)
+	if n := count(events, engine.EventActivityAttemptFailed); n != 1 {
+		t.Errorf("%d attempts recorded failed, want 1 (the first activity's, its worker lost)\n%s", n, c.dump("orphan"))
+	}
+	if n := count(events, engine.EventActivityCompleted); n != 3 {
+		t.Errorf("%d activities completed, want 3\n%s", n, c.dump("orphan"))
+	}
+	if n := runs[1].Load(); n != 2 {
+		t.Errorf("the first activity ran %d times, want 2 (its lost attempt, its retry)", n)
+	}
+}
+
+// quickSum runs "quick" three times and returns the sum.
+func quickSum(ctx engine.Context) (int, error) {
+	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &engine.RetryPolicy{InitialInterval: 10 * time.Millisecond}})
+	sum := 0
+	for i := 1; i <= 3; i++ {
+		var r int
+		if err := engine.ExecuteActivity(ctx, "quick", i).Get(ctx, &r); err != nil {
+			return 0, err
+		}
+		sum += r
+	}
+	return sum, nil
+}

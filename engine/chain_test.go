@@ -287,3 +287,63 @@ func quickSum(ctx engine.Context) (int, error) {
 	}
 	return sum, nil
 }
+
+// An attempt started before its batch was appended, whose append's answer
+// is lost: the attempt is cancelled, its outcome never saved (even if its
+// function ignores the cancellation and returns later), it is recorded
+// lost, and its retry gives the result.
+func TestAbandonedSpeculativeAttemptIsNotBelieved(t *testing.T) {
+	c := newCluster(t, jetstream.Options{}, 1)
+	var runs atomic.Int32
+	var slowNext atomic.Bool
+	p := c.process("owner", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("QuickSum", quickSum))
+		must(w.RegisterActivityWithName("quick", func(ctx context.Context, i int) (int, error) {
+			if i != 2 {
+				return i * 10, nil
+			}
+			runs.Add(1)
+			if slowNext.CompareAndSwap(true, false) {
+				time.Sleep(300 * time.Millisecond) // deaf to its cancellation
+				return 999, nil
+			}
+			return i * 10, nil
+		}))
+	})
+	for i := range 4 { // "quick" proves quick
+		id := fmt.Sprintf("warm-%d", i)
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, "QuickSum", nil); err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+		err := c.client.GetResult(ctx, id, "", &got)
+		cancel()
+		if err != nil || got != 60 {
+			t.Fatalf("%s: %d, %v", id, got, err)
+		}
+	}
+	runs.Store(0)
+	slowNext.Store(true)
+	p.store.loseEager.Store(true)
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "lost", TaskQueue: "wf"}, "QuickSum", nil); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	if err := c.client.GetResult(ctx, "lost", "", &got); err != nil || got != 60 {
+		t.Fatalf("result %d, %v; want 60\n%s", got, err, c.dump("lost"))
+	}
+	if n := runs.Load(); n != 2 {
+		t.Errorf("the second activity ran %d times, want 2 (the abandoned attempt, its retry)\n%s", n, c.dump("lost"))
+	}
+	events, err := c.client.History(c.ctx, "lost", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHistory(t, events)
+	if n := count(events, engine.EventActivityAttemptFailed); n != 1 {
+		t.Errorf("%d attempts recorded failed, want 1 (the abandoned one, lost)\n%s", n, c.dump("lost"))
+	}
+}

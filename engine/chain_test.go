@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -345,5 +346,42 @@ func TestAbandonedSpeculativeAttemptIsNotBelieved(t *testing.T) {
 	checkHistory(t, events)
 	if n := count(events, engine.EventActivityAttemptFailed); n != 1 {
 		t.Errorf("%d attempts recorded failed, want 1 (the abandoned one, lost)\n%s", n, c.dump("lost"))
+	}
+}
+
+// Chained tasks share one batch, and the store takes at most 8 MB in one:
+// a chain stops adding results before that. Six sequential activities
+// returning 1.5 MB each (9 MB in all) complete.
+func TestChainOfLargeResultsStaysStorable(t *testing.T) {
+	defer engine.SetChainWait(100 * time.Millisecond)()
+	c := newCluster(t, jetstream.Options{}, 1)
+	big := strings.Repeat("x", 3<<19)
+	c.process("owner", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Big", func(ctx engine.Context, n int) (int, error) {
+			ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+			total := 0
+			for range n {
+				var s string
+				if err := engine.ExecuteActivity(ctx, "big", nil).Get(ctx, &s); err != nil {
+					return 0, err
+				}
+				total += len(s)
+			}
+			return total, nil
+		}))
+		must(w.RegisterActivityWithName("big", func(ctx context.Context) (string, error) { return big, nil }))
+	})
+	for i, n := range []int{4, 6} { // the first run proves "big" quick
+		id := fmt.Sprintf("big-%d", i)
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, "Big", n); err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+		err := c.client.GetResult(ctx, id, "", &got)
+		cancel()
+		if err != nil || got != n*len(big) {
+			t.Fatalf("%s: %d, %v; want %d\n%s", id, got, err, n*len(big), c.dump(id))
+		}
 	}
 }

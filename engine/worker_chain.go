@@ -40,6 +40,9 @@ import (
 const (
 	chainTasks      = 16
 	chainMinTimeout = time.Second
+	// chainMaxBytes bounds the activity inputs and results a chain adds
+	// to a batch, far below what the store accepts in one message
+	chainMaxBytes = 1 << 20
 )
 
 // (variables: tests set them, SetChainWait)
@@ -98,10 +101,13 @@ func (m chainMemo) recalled(r *eagerRun) (attemptOutcome, bool) {
 // is appended, releaseEager stops them if it is not.
 func (w *Worker) chain(env *workflowEnv, batch *Batch, now time.Time, memo chainMemo) (*Batch, []*eagerRun, error) {
 	claims := w.claimEager(env, batch, now)
-	began := time.Now()
+	began, size := time.Now(), 0
 	for tasks := 1; w.chainable(env, batch, claims); tasks++ {
 		outs, ok := w.speculate(claims, memo)
-		if !ok {
+		for i, r := range outs {
+			size += len(r.result) + len(claims[i].task.Input)
+		}
+		if !ok || size > chainMaxBytes {
 			break
 		}
 		var results []Event

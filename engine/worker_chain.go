@@ -167,7 +167,9 @@ func (w *Worker) chainable(env *workflowEnv, batch *Batch, claims []*eagerRun) b
 func (w *Worker) speculate(claims []*eagerRun, memo chainMemo) (outs []attemptOutcome, ok bool) {
 	for _, r := range claims {
 		ctx, cancel := context.WithCancelCause(w.work)
+		r.mu.Lock() // (a guard's owner query may look at it already)
 		r.spec, r.verdict, r.cancel = make(chan attemptOutcome, 1), make(chan eagerVerdict, 1), cancel
+		r.mu.Unlock()
 		recalled, known := memo.recalled(r)
 		w.tasks.Add(1)
 		w.pool.Go(func() {

@@ -62,8 +62,8 @@ const (
 // noteQuickness scores an attempt's duration into its activity's
 // quickness: up one for an attempt that ended within chainWait, down one
 // for one that did not. An activity that is quick but for an odd slow
-// attempt (a busy machine) stays chained; one slow three times in a row
-// more than quick is not.
+// attempt (a busy machine) stays chained; one that is slow more often
+// than quick soon is not.
 func noteQuickness(fi *funcInfo, took time.Duration) {
 	q := fi.quick.Load()
 	switch {
@@ -104,8 +104,8 @@ func (w *Worker) chain(env *workflowEnv, batch *Batch, now time.Time, memo chain
 	began, size := time.Now(), 0
 	for tasks := 1; w.chainable(env, batch, claims); tasks++ {
 		outs, ok := w.speculate(claims, memo)
-		for i, r := range outs {
-			size += len(r.result) + len(claims[i].task.Input)
+		for i, o := range outs {
+			size += len(o.result) + len(claims[i].task.Input)
 		}
 		if !ok || size > chainMaxBytes {
 			break

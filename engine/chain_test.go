@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -384,4 +385,113 @@ func TestChainOfLargeResultsStaysStorable(t *testing.T) {
 			t.Fatalf("%s: %d, %v; want %d\n%s", id, got, err, n*len(big), c.dump(id))
 		}
 	}
+}
+
+// Chains under fire: runs of ten quick activities each while signals keep
+// arriving, so chains' appends conflict. Every run ends with every signal
+// counted once, each activity run once (a conflict's retry takes the
+// chain's outcomes), a gapless history, and a history that replays.
+func TestChainsUnderSignals(t *testing.T) {
+	defer engine.SetChainWait(100 * time.Millisecond)()
+	c := newCluster(t, jetstream.Options{}, 1)
+	var mu sync.Mutex
+	ran := map[string]int{}
+	c.process("owner", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("Loop", loopThenSignals))
+		must(w.RegisterActivityWithName("inc", func(ctx context.Context, i int) (int, error) {
+			info := engine.GetActivityInfo(ctx)
+			time.Sleep(2 * time.Millisecond) // chains last long enough for signals to land in them
+			mu.Lock()
+			ran[fmt.Sprintf("%s/%d", info.WorkflowID, i)]++
+			mu.Unlock()
+			return i + 1, nil
+		}))
+	})
+	start := func(id string) {
+		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, "Loop", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := func(id string) (loopResult, error) {
+		var got loopResult
+		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+		defer cancel()
+		err := c.client.GetResult(ctx, id, "", &got)
+		return got, err
+	}
+	start("warm") // "inc" proves quick
+	for i := 1; i <= 5; i++ {
+		must(c.client.Signal(c.ctx, "warm", "", "add", i))
+	}
+	if _, err := result("warm"); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var wg sync.WaitGroup
+	for r := range 10 {
+		id := fmt.Sprintf("fire-%d", r)
+		ids = append(ids, id)
+		start(id)
+		wg.Go(func() {
+			for i := 1; i <= 5; i++ {
+				time.Sleep(time.Duration(1+r*i%3) * time.Millisecond)
+				if err := c.client.Signal(c.ctx, id, "", "add", i); err != nil {
+					t.Errorf("signal %s: %v", id, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	replayer := engine.NewWorkflowReplayer()
+	must(replayer.RegisterWorkflowWithName("Loop", loopThenSignals))
+	for _, id := range ids {
+		got, err := result(id)
+		if err != nil || got.Steps != 55 || got.Signals != 15 {
+			t.Fatalf("%s: %+v, %v; want steps 55, signals 15\n%s", id, got, err, c.dump(id))
+		}
+		events, err := c.client.History(c.ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHistory(t, events)
+		if n := count(events, engine.EventSignalReceived); n != 5 {
+			t.Errorf("%s: %d signals in history, want 5", id, n)
+		}
+		if err := replayer.ReplayWorkflowHistory(events); err != nil {
+			t.Errorf("%s: replay: %v", id, err)
+		}
+		mu.Lock()
+		for i := range 10 {
+			if n := ran[fmt.Sprintf("%s/%d", id, i)]; n != 1 {
+				t.Errorf("%s: activity %d ran %d times, want once", id, i, n)
+			}
+		}
+		mu.Unlock()
+	}
+}
+
+type loopResult struct {
+	Steps   int `json:"steps"`
+	Signals int `json:"signals"`
+}
+
+// loopThenSignals runs "inc" ten times, then sums signals "add" until it
+// has five.
+func loopThenSignals(ctx engine.Context, _ int) (loopResult, error) {
+	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	var res loopResult
+	for i := range 10 {
+		var r int
+		if err := engine.ExecuteActivity(ctx, "inc", i).Get(ctx, &r); err != nil {
+			return res, err
+		}
+		res.Steps += r
+	}
+	ch := engine.GetSignalChannel(ctx, "add")
+	for range 5 {
+		var v int
+		ch.Receive(ctx, &v)
+		res.Signals += v
+	}
+	return res, nil
 }

@@ -15,42 +15,46 @@ import (
 
 // A worker that runs a workflow's quick activities itself chains its
 // workflow tasks (worker_chain.go): once each activity has proved quick,
-// a run of three sequential activities is stored in two batches (its
-// start with the first task, then everything else), with exactly the
-// events one batch per task gives, each activity run once.
+// a run of three sequential activities is stored in one batch when
+// started where its worker runs (the start, its first task and every
+// other chained), in two otherwise (the start alone, then the chained
+// tasks), with exactly the events one batch per task gives, each activity
+// run once, and no task stored.
 func TestChainStoresQuickActivitiesInOneBatch(t *testing.T) {
 	defer engine.SetChainWait(100 * time.Millisecond)() // a loaded machine (-race) is no excuse
-	c := newCluster(t, jetstream.Options{}, 1)
-	c.process("both", "wf", registerStepsHere)
-	c.waitAll(c.startRunsOf("StepsHere", "warm", 4), 30*time.Second) // each activity proves quick
-	ids := c.startRunsOf("StepsHere", "chained", 10)
-	c.waitAll(ids, 30*time.Second)
-	want := []engine.EventType{engine.EventWorkflowStarted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
-		engine.EventActivityCompleted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
-		engine.EventActivityCompleted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
-		engine.EventActivityCompleted, engine.EventWorkflowCompleted, engine.EventWorkflowTaskCompleted}
-	chained := 0
-	for _, id := range ids {
-		batches, err := c.store.ReadHistory(c.ctx, mustRunID(t, c, id), 0)
-		if err != nil {
-			t.Fatal(err)
+	for _, handoffsOff := range []bool{false, true} {
+		c := newCluster(t, jetstream.Options{}, 1)
+		c.processWith("both", "wf", engine.WorkerOptions{DisableLocalHandoffs: handoffsOff}, registerStepsHere)
+		c.waitAll(c.startRunsOf("StepsHere", "warm", 4), 30*time.Second) // each activity proves quick
+		ids := c.startRunsOf("StepsHere", "chained", 10)
+		c.waitAll(ids, 30*time.Second)
+		want := []engine.EventType{engine.EventWorkflowStarted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
+			engine.EventActivityCompleted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
+			engine.EventActivityCompleted, engine.EventActivityScheduled, engine.EventWorkflowTaskCompleted,
+			engine.EventActivityCompleted, engine.EventWorkflowCompleted, engine.EventWorkflowTaskCompleted}
+		wantBatches, wantTasks := 1, uint64(0)
+		if handoffsOff {
+			wantBatches, wantTasks = 2, 14 // each start's wake task
 		}
-		if len(batches) == 2 {
-			chained++
+		for _, id := range ids {
+			batches, err := c.store.ReadHistory(c.ctx, mustRunID(t, c, id), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(batches) != wantBatches {
+				t.Errorf("hand-offs off %v: %s stored in %d batches, want %d\n%s", handoffsOff, id, len(batches), wantBatches, c.dump(id))
+			}
+			events, err := c.client.History(c.ctx, id, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := eventTypes(events); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: history %v, want %v", id, got, want)
+			}
 		}
-		events, err := c.client.History(c.ctx, id, "")
-		if err != nil {
-			t.Fatal(err)
+		if n := c.taskWrites(); n != wantTasks {
+			t.Errorf("hand-offs off %v: %d tasks stored, want %d", handoffsOff, n, wantTasks)
 		}
-		if got := eventTypes(events); fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("%s: history %v, want %v", id, got, want)
-		}
-	}
-	if chained != len(ids) {
-		t.Errorf("%d of %d runs stored in 2 batches, want all", chained, len(ids))
-	}
-	if n := c.taskWrites(); n != 0 {
-		t.Errorf("%d tasks stored, want 0 (every activity ran in the worker)", n)
 	}
 }
 
@@ -98,8 +102,8 @@ func TestChainedBatchReplays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(batches) != 2 {
-		t.Fatalf("%d batches before the signal, want 2 (the start, then the chained tasks)\n%s", len(batches), c.dump("replayed"))
+	if len(batches) != 1 {
+		t.Fatalf("%d batches before the signal, want 1 (the start with its chained tasks)\n%s", len(batches), c.dump("replayed"))
 	}
 	first.w.Stop()
 	c.process("second", "wf", register)
@@ -132,10 +136,11 @@ func stepsThenWait(ctx engine.Context) (int, error) {
 	return sum + extra, nil
 }
 
-// A signal stored while a chain runs makes the chain's append fail: the
-// workflow task starts over from history with the signal, and the
-// activities the chain ran are not run again (their outcomes are kept
-// for the retry): each runs once, and the signal counts.
+// A signal sent while the chain of a run's start runs (in Start, before
+// the start is stored) stores the start itself, and the chain's append
+// fails: the worker takes the run from history with the signal, and the
+// activities the chain ran are not run again (their outcomes are kept for
+// it): each runs once, and the signal counts.
 func TestChainConflictRunsNoActivityTwice(t *testing.T) {
 	defer engine.SetChainWait(time.Second)()
 	c := newCluster(t, jetstream.Options{}, 1)
@@ -206,27 +211,32 @@ func eventTypes(events []engine.Event) []engine.EventType {
 
 // The worker dies in the middle of a chain: its activities ran, their
 // batch never reached history. Nothing of it is taken for done: the
-// attempt history claimed last (the first activity) is recorded lost
-// after the guard delay, and another worker runs the run to the end from
-// there, with a whole history and the right result.
+// attempt history claimed last (the first activity, slow this once, so
+// its claim was stored before it ran) is recorded lost after the guard
+// delay, and another worker runs the run to the end from there, with a
+// whole history and the right result.
 func TestWorkerDyingMidChainLosesNothing(t *testing.T) {
 	defer engine.SetChainWait(100 * time.Millisecond)()
 	c := newClusterOnly(t, jetstream.Options{}, 2)
 	c.engine(engine.ServicesOptions{EagerGuardDelay: 300 * time.Millisecond})
 	var runs [4]atomic.Int32
-	var dying atomic.Bool // the owner dies in the next second activity
+	var slow, dying atomic.Bool // the next first activity is slow, the owner dies in the second
 	var owner *process
 	register := func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("QuickSum", quickSum))
 		must(w.RegisterActivityWithName("quick", func(ctx context.Context, i int) (int, error) {
 			runs[i].Add(1)
+			if i == 1 && slow.CompareAndSwap(true, false) {
+				time.Sleep(150 * time.Millisecond) // longer than chainWait: not chained
+			}
 			if i == 2 && dying.CompareAndSwap(true, false) {
 				owner.kill() // the process dies here: its connection is gone
 			}
 			return i * 10, nil
 		}))
 	}
-	owner = c.process("owner", "wf", register)
+	// the chain in the worker, not in Start (hand-offs off)
+	owner = c.processWith("owner", "wf", engine.WorkerOptions{DisableLocalHandoffs: true}, register)
 	sum := func(id string) (int, error) {
 		var got int
 		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
@@ -246,6 +256,7 @@ func TestWorkerDyingMidChainLosesNothing(t *testing.T) {
 	for i := range runs {
 		runs[i].Store(0)
 	}
+	slow.Store(true)
 	dying.Store(true)
 	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "orphan", TaskQueue: "wf"}, "QuickSum", nil); err != nil {
 		t.Fatal(err)
@@ -298,7 +309,8 @@ func TestAbandonedSpeculativeAttemptIsNotBelieved(t *testing.T) {
 	c := newCluster(t, jetstream.Options{}, 1)
 	var runs atomic.Int32
 	var slowNext atomic.Bool
-	p := c.process("owner", "wf", func(w *engine.Worker) {
+	// the chain in the worker, not in Start (hand-offs off)
+	p := c.processWith("owner", "wf", engine.WorkerOptions{DisableLocalHandoffs: true}, func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("QuickSum", quickSum))
 		must(w.RegisterActivityWithName("quick", func(ctx context.Context, i int) (int, error) {
 			if i != 2 {
@@ -396,7 +408,8 @@ func TestChainsUnderSignals(t *testing.T) {
 	c := newCluster(t, jetstream.Options{}, 1)
 	var mu sync.Mutex
 	ran := map[string]int{}
-	c.process("owner", "wf", func(w *engine.Worker) {
+	// the chains in the worker, while the signals come (hand-offs off)
+	c.processWith("owner", "wf", engine.WorkerOptions{DisableLocalHandoffs: true}, func(w *engine.Worker) {
 		must(w.RegisterWorkflowWithName("Loop", loopThenSignals))
 		must(w.RegisterActivityWithName("inc", func(ctx context.Context, i int) (int, error) {
 			info := engine.GetActivityInfo(ctx)
@@ -494,4 +507,23 @@ func loopThenSignals(ctx engine.Context, _ int) (loopResult, error) {
 		res.Signals += v
 	}
 	return res, nil
+}
+
+// WorkerOptions.DisableChaining: one append per activity, as before.
+func TestChainingCanBeDisabled(t *testing.T) {
+	defer engine.SetChainWait(100 * time.Millisecond)()
+	c := newCluster(t, jetstream.Options{}, 1)
+	c.processWith("both", "wf", engine.WorkerOptions{DisableChaining: true}, registerStepsHere)
+	c.waitAll(c.startRunsOf("StepsHere", "warm", 4), 30*time.Second)
+	ids := c.startRunsOf("StepsHere", "unchained", 3)
+	c.waitAll(ids, 30*time.Second)
+	for _, id := range ids {
+		batches, err := c.store.ReadHistory(c.ctx, mustRunID(t, c, id), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batches) != 4 {
+			t.Errorf("%s stored in %d batches, want 4 (the start with its first task, then one per activity)", id, len(batches))
+		}
+	}
 }

@@ -67,6 +67,14 @@ type WorkerOptions struct {
 	// (local.go): everything goes through the server, e.g. to spread new
 	// runs evenly over the workers of several processes.
 	DisableLocalHandoffs bool
+	// DisableChaining: an activity never starts before its ActivityScheduled
+	// is stored. By default a quick activity this worker runs eagerly may
+	// (worker_chain.go): its outcome and the next workflow task join the
+	// same history batch, but a signal or operator action stored meanwhile
+	// makes the task start over from history, so such an activity may run
+	// on a decision the run then takes back (its outcome dropped), as a
+	// Temporal local activity may.
+	DisableChaining bool
 }
 
 func (o *WorkerOptions) defaults() {
@@ -128,7 +136,8 @@ type Worker struct {
 	tracer   *tracer         // nil: WorkerOptions.TracerProvider unset
 	annDone  <-chan struct{} // closed once the announcement is withdrawn
 	eager    eagerState
-	pool     *goPool // runs the tasks
+	closed   closedRuns // runs this worker closed lately (worker_chain.go)
+	pool     *goPool    // runs the tasks
 	// actSlots bound the attempts running at once (MaxConcurrentActivities),
 	// delivered and eager alike.
 	actSlots chan struct{}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 )
 
@@ -99,10 +100,13 @@ func (m chainMemo) recalled(r *eagerRun) (attemptOutcome, bool) {
 // run with their outcomes. It returns the batch to append and its claims:
 // those may be running already; launchEager lets them go on once the batch
 // is appended, releaseEager stops them if it is not.
-func (w *Worker) chain(env *workflowEnv, batch *Batch, now time.Time, memo chainMemo) (*Batch, []*eagerRun, error) {
+//
+// A task delivered before (redelivered) chains nothing: whoever had it
+// may have run the run on from it already, and its state may be stale.
+func (w *Worker) chain(env *workflowEnv, batch *Batch, now time.Time, memo chainMemo, delivered uint64) (*Batch, []*eagerRun, error) {
 	claims := w.claimEager(env, batch, now)
 	began, size := time.Now(), 0
-	for tasks := 1; w.chainable(env, batch, claims); tasks++ {
+	for tasks := 1; delivered <= 1 && w.chainable(env, batch, claims); tasks++ {
 		outs, ok := w.speculate(claims, memo)
 		for i, o := range outs {
 			size += len(o.result) + len(claims[i].task.Input)
@@ -139,7 +143,7 @@ func (w *Worker) chain(env *workflowEnv, batch *Batch, now time.Time, memo chain
 // chainable tells whether the attempts a workflow task just claimed may
 // run before its batch is appended (see the top of this file).
 func (w *Worker) chainable(env *workflowEnv, batch *Batch, claims []*eagerRun) bool {
-	if len(claims) == 0 || w.tracer != nil || env.closed || env.pauses.paused() || !onlyEagerDerives(batch, claims) {
+	if len(claims) == 0 || w.opts.DisableChaining || w.tracer != nil || env.closed || env.pauses.paused() || !onlyEagerDerives(batch, claims) {
 		return false
 	}
 	for _, r := range claims {
@@ -222,4 +226,38 @@ func completedIn(b *Batch, seq int64) bool {
 		}
 	}
 	return false
+}
+
+// closedRuns remembers the runs a worker closed lately. A task for one
+// (a wake carrying the run's start, a late result) is dropped at once:
+// built from the carried start, the run's state would be stale, and a
+// chain on it would run its activities again before its append failed.
+type closedRuns struct {
+	mu   sync.Mutex
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+// closedRunsKept bounds closedRuns.
+const closedRunsKept = 4096
+
+func (c *closedRuns) add(runID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set == nil {
+		c.set, c.ring = map[string]struct{}{}, make([]string, closedRunsKept)
+	}
+	if old := c.ring[c.next]; old != "" {
+		delete(c.set, old)
+	}
+	c.ring[c.next], c.next = runID, (c.next+1)%closedRunsKept
+	c.set[runID] = struct{}{}
+}
+
+func (c *closedRuns) has(runID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.set[runID]
+	return ok
 }

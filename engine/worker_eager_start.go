@@ -130,6 +130,7 @@ type firstTask struct {
 	data   []byte
 	h      BatchHeader
 	claims []*eagerRun
+	memo   chainMemo // what its chain ran
 	now    time.Time
 	failed bool // the workflow failed the task: nothing else is set
 	unlock func()
@@ -172,7 +173,8 @@ func (w *Worker) dropFirstTask(pending <-chan *firstTask) {
 // stored: one append instead of two (the start's, then the task's), the
 // run claimed already (rec is its record). The workflow code that ran
 // leaves no trace until the append lands, and what it claimed to run
-// eagerly starts only then. ok is false when the task cannot go with the
+// eagerly starts only then, unless quick enough to be chained into the
+// same batch (sealFirstTask). ok is false when the task cannot go with the
 // start (the workflow fails it or takes longer than firstTaskMax, or its
 // commands cannot be signed): then nothing was appended, and the start
 // goes alone; failed says the task is better run through the server
@@ -191,13 +193,21 @@ func (w *Worker) startWithFirstTask(ctx context.Context, s Store, rec RunRecord,
 		f.drop(w)
 		return 0, false, f.failed, nil
 	}
+	if !w.sealFirstTask(ctx, f) {
+		f.drop(w)
+		return 0, false, true, nil
+	}
 	local.expectClose(w.deployment, rec.RunID) // before the task may close it
 	seq, err = s.AppendHistory(ctx, f.h, f.data, 0, "start-task-"+rec.RunID)
 	if err != nil {
-		f.drop(w)
 		if errors.Is(err, ErrConflict) {
-			return 0, true, false, nil // someone else completed the start: theirs runs
+			// Someone else stored the start (a signal to the run, a
+			// recovery): the run goes on from history, here, with what
+			// the chain ran (not run twice).
+			w.retakeFirstTask(rec, f)
+			return 0, true, false, nil
 		}
+		f.drop(w)
 		return 0, true, false, fmt.Errorf("recording start of run %s: %w", rec.RunID, err)
 	}
 	w.appended(ctx, f.env, f.batch, StoredBatch{Seq: seq, Header: f.h, Data: f.data}, f.now, f.claims)
@@ -210,6 +220,21 @@ func (w *Worker) startWithFirstTask(ctx context.Context, s Store, rec RunRecord,
 	w.eagerStartTaken()
 	w.observeLocalWorkflowTask(began)
 	return seq, true, false, nil
+}
+
+// retakeFirstTask runs the first workflow task of a run whose start
+// someone else stored, from history, with the outcomes of the activities
+// the start's chain ran (f's memo). It keeps the run's lock f holds, so
+// that no wake task of the run takes it first and runs them again.
+func (w *Worker) retakeFirstTask(rec RunRecord, f *firstTask) {
+	w.releaseEager(f.claims)
+	f.env.close()
+	w.tasks.Add(1)
+	go func() {
+		defer w.tasks.Done()
+		defer f.unlock()
+		w.processWorkflowTaskWith(w.work, &workflowTask{RunID: rec.RunID, WorkflowID: rec.StartHeader.WorkflowID}, 1, f.memo)
+	}()
 }
 
 // runFirstTask runs the first workflow task of rec's run on its start
@@ -236,14 +261,23 @@ func (w *Worker) runFirstTask(rec RunRecord, start *Batch) *firstTask {
 		return f
 	}
 	f.batch = &Batch{Kind: BatchTask, TaskTime: task.TaskTime, Events: append(start.Events, task.Events...)}
-	f.claims = w.claimEager(env, f.batch, f.now)
-	f.data, f.h, err = w.sealTask(context.Background(), env, f.batch, f.claims)
-	if err != nil {
-		w.releaseEager(f.claims)
-		env.close()
-		f.failed = true
-		return f
-	}
 	f.env = env
 	return f
+}
+
+// sealFirstTask claims the first task's eager attempts and seals its
+// batch, once the run is claimed: only then may the task's quick
+// activities run before it is stored (chain): a start refused as a
+// duplicate runs none. false if the task is better run through the server.
+func (w *Worker) sealFirstTask(ctx context.Context, f *firstTask) bool {
+	f.memo = chainMemo{}
+	batch, claims, err := w.chain(f.env, f.batch, f.now, f.memo, 1)
+	if err != nil {
+		return false
+	}
+	f.batch, f.claims = batch, claims
+	if f.data, f.h, err = w.sealTask(ctx, f.env, f.batch, f.claims); err != nil {
+		return false
+	}
+	return true
 }

@@ -57,9 +57,18 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, d Delivery) {
 // optimistic-concurrency conflict (someone appended meanwhile) it starts
 // over from history.
 func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, delivered uint64) taskOutcome {
+	return w.processWorkflowTaskWith(ctx, t, delivered, chainMemo{})
+}
+
+// processWorkflowTaskWith is processWorkflowTask with the outcomes of
+// activities a chain ran for the task already (memo).
+func (w *Worker) processWorkflowTaskWith(ctx context.Context, t *workflowTask, delivered uint64, memo chainMemo) taskOutcome {
 	if in := t.Inbound; in != nil && in.Kind == inboundActivityTimeout && in.Failure != nil &&
 		in.Failure.TimeoutType == "schedule_to_start" && w.attemptStarted(ctx, t.RunID, in.Seq, in.Attempt) {
 		return ackTask // taken in time: the start-to-close deadline takes over
+	}
+	if w.closed.has(t.RunID) {
+		return ackTask // closed here (worker_chain.go)
 	}
 	if len(t.First) == 0 && !w.cache.has(t.RunID) {
 		// A closed run is not cached, so a task for it would replay its
@@ -84,8 +93,7 @@ func (w *Worker) processWorkflowTask(ctx context.Context, t *workflowTask, deliv
 			}
 		}()
 	}
-	memo := chainMemo{} // what a chain ran, for a retry after a conflict
-	for range 10 {
+	for range 10 { // (memo: what a chain ran, for a retry after a conflict)
 		env, current, err := w.loadRun(ctx, t)
 		t.First = nil // a retry after a conflict reads the history
 		if w.tracer != nil && span == nil {
@@ -174,7 +182,7 @@ func (w *Worker) advance(ctx context.Context, env *workflowEnv, current bool, t 
 		w.log.Warn("signing the task's commands failed; task will be retried", runArgs(t.WorkflowID, t.RunID, int(delivered), "err", err)...)
 		return nakAfter(time.Second), false
 	}
-	batch, claims, err := w.chain(env, batch, now, memo)
+	batch, claims, err := w.chain(env, batch, now, memo, delivered)
 	if err != nil {
 		return w.taskFailed(ctx, t, err, delivered), false
 	}
@@ -234,6 +242,7 @@ func (w *Worker) appended(ctx context.Context, env *workflowEnv, batch *Batch, s
 	env.lastSeq = sb.Seq
 	env.historyBytes += int64(len(sb.Data))
 	if env.closed {
+		w.closed.add(env.info.RunID)
 		w.observeClosedHistory(env)
 		local.closed(w.deployment, sb)
 	} else if !staysHere(batch, claims) {

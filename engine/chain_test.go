@@ -73,21 +73,7 @@ func TestChainedBatchReplays(t *testing.T) {
 		}))
 	}
 	first := c.process("first", "wf", register)
-	for i := range 4 { // "quick" proves quick
-		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: fmt.Sprintf("warm-%d", i), TaskQueue: "wf"}, "StepsThenWait", nil); err != nil {
-			t.Fatal(err)
-		}
-		must(c.client.Signal(c.ctx, fmt.Sprintf("warm-%d", i), "", "go", 0))
-	}
-	for i := range 4 {
-		var got int
-		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
-		err := c.client.GetResult(ctx, fmt.Sprintf("warm-%d", i), "", &got)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.warmUp("StepsThenWait", true)
 	ran.Store(0)
 	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "replayed", TaskQueue: "wf"}, "StepsThenWait", nil); err != nil {
 		t.Fatal(err)
@@ -108,10 +94,7 @@ func TestChainedBatchReplays(t *testing.T) {
 	first.w.Stop()
 	c.process("second", "wf", register)
 	must(c.client.Signal(c.ctx, "replayed", "", "go", 4))
-	var got int
-	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
-	defer cancel()
-	if err := c.client.GetResult(ctx, "replayed", "", &got); err != nil || got != 64 {
+	if got, err := c.intResult("replayed"); err != nil || got != 64 {
 		t.Fatalf("result %d, %v; want 64\n%s", got, err, c.dump("replayed"))
 	}
 	if n := ran.Load(); n != 3 {
@@ -159,20 +142,7 @@ func TestChainConflictRunsNoActivityTwice(t *testing.T) {
 			return i * 10, nil
 		}))
 	})
-	for i := range 4 { // "quick" proves quick
-		id := fmt.Sprintf("warm-%d", i)
-		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, "StepsThenWait", nil); err != nil {
-			t.Fatal(err)
-		}
-		must(c.client.Signal(c.ctx, id, "", "go", 0))
-		var got int
-		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
-		err := c.client.GetResult(ctx, id, "", &got)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.warmUp("StepsThenWait", true)
 	for i := range runs {
 		runs[i].Store(0)
 	}
@@ -180,10 +150,7 @@ func TestChainConflictRunsNoActivityTwice(t *testing.T) {
 	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "conflict", TaskQueue: "wf"}, "StepsThenWait", nil); err != nil {
 		t.Fatal(err)
 	}
-	var got int
-	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
-	defer cancel()
-	if err := c.client.GetResult(ctx, "conflict", "", &got); err != nil || got != 64 {
+	if got, err := c.intResult("conflict"); err != nil || got != 64 {
 		t.Fatalf("result %d, %v; want 64\n%s", got, err, c.dump("conflict"))
 	}
 	for i := 1; i <= 3; i++ {
@@ -191,11 +158,7 @@ func TestChainConflictRunsNoActivityTwice(t *testing.T) {
 			t.Errorf("activity %d ran %d times, want once\n%s", i, n, c.dump("conflict"))
 		}
 	}
-	events, err := c.client.History(c.ctx, "conflict", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHistory(t, events)
+	events := c.wholeHistory("conflict")
 	if n := count(events, engine.EventSignalReceived); n != 1 {
 		t.Errorf("%d signals in history, want 1", n)
 	}
@@ -237,22 +200,7 @@ func TestWorkerDyingMidChainLosesNothing(t *testing.T) {
 	}
 	// the chain in the worker, not in Start (hand-offs off)
 	owner = c.processWith("owner", "wf", engine.WorkerOptions{DisableLocalHandoffs: true}, register)
-	sum := func(id string) (int, error) {
-		var got int
-		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
-		defer cancel()
-		err := c.client.GetResult(ctx, id, "", &got)
-		return got, err
-	}
-	for i := range 4 { // "quick" proves quick
-		id := fmt.Sprintf("warm-%d", i)
-		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, "QuickSum", nil); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := sum(id); err != nil || got != 60 {
-			t.Fatalf("%s: %d, %v", id, got, err)
-		}
-	}
+	c.warmUp("QuickSum", false)
 	for i := range runs {
 		runs[i].Store(0)
 	}
@@ -267,14 +215,10 @@ func TestWorkerDyingMidChainLosesNothing(t *testing.T) {
 		}
 	}
 	c.process("other", "wf", register)
-	if got, err := sum("orphan"); err != nil || got != 60 {
+	if got, err := c.intResult("orphan"); err != nil || got != 60 {
 		t.Fatalf("result %d, %v; want 60\n%s", got, err, c.dump("orphan"))
 	}
-	events, err := c.client.History(c.ctx, "orphan", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHistory(t, events)
+	events := c.wholeHistory("orphan")
 	if n := count(events, engine.EventActivityAttemptFailed); n != 1 {
 		t.Errorf("%d attempts recorded failed, want 1 (the first activity's, its worker lost)\n%s", n, c.dump("orphan"))
 	}
@@ -306,6 +250,7 @@ func quickSum(ctx engine.Context) (int, error) {
 // function ignores the cancellation and returns later), it is recorded
 // lost, and its retry gives the result.
 func TestAbandonedSpeculativeAttemptIsNotBelieved(t *testing.T) {
+	defer engine.SetChainWait(100 * time.Millisecond)() // the quick ones chained even under load, the slow one not
 	c := newCluster(t, jetstream.Options{}, 1)
 	var runs atomic.Int32
 	var slowNext atomic.Bool
@@ -324,39 +269,20 @@ func TestAbandonedSpeculativeAttemptIsNotBelieved(t *testing.T) {
 			return i * 10, nil
 		}))
 	})
-	for i := range 4 { // "quick" proves quick
-		id := fmt.Sprintf("warm-%d", i)
-		if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, "QuickSum", nil); err != nil {
-			t.Fatal(err)
-		}
-		var got int
-		ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
-		err := c.client.GetResult(ctx, id, "", &got)
-		cancel()
-		if err != nil || got != 60 {
-			t.Fatalf("%s: %d, %v", id, got, err)
-		}
-	}
+	c.warmUp("QuickSum", false)
 	runs.Store(0)
 	slowNext.Store(true)
 	p.store.loseEager.Store(true)
 	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: "lost", TaskQueue: "wf"}, "QuickSum", nil); err != nil {
 		t.Fatal(err)
 	}
-	var got int
-	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-	defer cancel()
-	if err := c.client.GetResult(ctx, "lost", "", &got); err != nil || got != 60 {
+	if got, err := c.intResult("lost"); err != nil || got != 60 {
 		t.Fatalf("result %d, %v; want 60\n%s", got, err, c.dump("lost"))
 	}
 	if n := runs.Load(); n != 2 {
 		t.Errorf("the second activity ran %d times, want 2 (the abandoned attempt, its retry)\n%s", n, c.dump("lost"))
 	}
-	events, err := c.client.History(c.ctx, "lost", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHistory(t, events)
+	events := c.wholeHistory("lost")
 	if n := count(events, engine.EventActivityAttemptFailed); n != 1 {
 		t.Errorf("%d attempts recorded failed, want 1 (the abandoned one, lost)\n%s", n, c.dump("lost"))
 	}
@@ -462,11 +388,7 @@ func TestChainsUnderSignals(t *testing.T) {
 		if err != nil || got.Steps != 55 || got.Signals != 15 {
 			t.Fatalf("%s: %+v, %v; want steps 55, signals 15\n%s", id, got, err, c.dump(id))
 		}
-		events, err := c.client.History(c.ctx, id, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkHistory(t, events)
+		events := c.wholeHistory(id)
 		if n := count(events, engine.EventSignalReceived); n != 5 {
 			t.Errorf("%s: %d signals in history, want 5", id, n)
 		}
@@ -526,4 +448,48 @@ func TestChainingCanBeDisabled(t *testing.T) {
 			t.Errorf("%s stored in %d batches, want 4 (the start with its first task, then one per activity)", id, len(batches))
 		}
 	}
+}
+
+// startOf starts a run of workflowType with id on queue "wf".
+func (c *cluster) startOf(id, workflowType string, input any) {
+	c.t.Helper()
+	if _, err := c.client.Start(c.ctx, engine.StartOptions{ID: id, TaskQueue: "wf"}, workflowType, input); err != nil {
+		c.t.Fatalf("start %s: %v", id, err)
+	}
+}
+
+// intResult waits for the int result of run id.
+func (c *cluster) intResult(id string) (int, error) {
+	var got int
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	err := c.client.GetResult(ctx, id, "", &got)
+	return got, err
+}
+
+// warmUp runs four runs of workflowType to their end (signalled "go" when
+// signal), so that their activities prove quick (noteQuickness).
+func (c *cluster) warmUp(workflowType string, signal bool) {
+	c.t.Helper()
+	for i := range 4 {
+		id := fmt.Sprintf("warm-%d", i)
+		c.startOf(id, workflowType, nil)
+		if signal {
+			must(c.client.Signal(c.ctx, id, "", "go", 0))
+		}
+		if _, err := c.intResult(id); err != nil {
+			c.t.Fatalf("%s: %v", id, err)
+		}
+	}
+}
+
+// wholeHistory returns run id's history, checked gapless.
+func (c *cluster) wholeHistory(id string) []engine.Event {
+	c.t.Helper()
+	events, err := c.client.History(c.ctx, id, "")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	checkHistory(c.t, events)
+	return events
 }

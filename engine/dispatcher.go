@@ -148,7 +148,10 @@ func derive(ctx context.Context, s Store, sb StoredBatch, startTaken bool) (quie
 			return false, nil // a batch we cannot read implies nothing; replay reports it
 		}
 	}
-	chained := chainedActivities(h, b)
+	var chained map[int64]bool
+	if h.Kind == BatchTask && h.Settles != "" { // (a chain's batch settles what it completes)
+		chained = chainedActivities(b)
+	}
 	for _, e := range b.Events {
 		if h.Closed && !specOf(e.Type).deriveAfterClose() {
 			continue // a closed run starts nothing new, but still stops what runs
@@ -167,17 +170,24 @@ func derive(ctx context.Context, s Store, sb StoredBatch, startTaken bool) (quie
 }
 
 // chainedActivities are the activities batch b both schedules and
-// completes (a chain, worker_chain.go), or nil.
-func chainedActivities(h BatchHeader, b *Batch) map[int64]bool {
-	if h.Settles == "" || h.Kind != BatchTask {
+// completes (a chain, worker_chain.go), or nil: nothing to dispatch or
+// time for them. One pass for the completions, one for the schedules.
+func chainedActivities(b *Batch) map[int64]bool {
+	var completed map[int64]bool
+	for _, e := range b.Events {
+		if a, ok := e.Attrs.(*ActivityCompleted); ok {
+			if completed == nil {
+				completed = map[int64]bool{}
+			}
+			completed[a.Seq] = true
+		}
+	}
+	if completed == nil {
 		return nil
 	}
-	var chained map[int64]bool
+	chained := map[int64]bool{}
 	for _, e := range b.Events {
-		if a, ok := e.Attrs.(*ActivityScheduled); ok && completedIn(b, a.Seq) {
-			if chained == nil {
-				chained = map[int64]bool{}
-			}
+		if a, ok := e.Attrs.(*ActivityScheduled); ok && completed[a.Seq] {
 			chained[a.Seq] = true
 		}
 	}

@@ -143,6 +143,8 @@ func (w *Worker) chain(env *workflowEnv, batch *Batch, now time.Time, memo chain
 // chainable tells whether the attempts a workflow task just claimed may
 // run before its batch is appended (see the top of this file).
 func (w *Worker) chainable(env *workflowEnv, batch *Batch, claims []*eagerRun) bool {
+	// onlyEagerDerives: every activity the task schedules is claimed here
+	// (none waits for the dispatcher), and nothing else is derived
 	if len(claims) == 0 || w.opts.DisableChaining || w.tracer != nil || env.closed || env.pauses.paused() || !onlyEagerDerives(batch, claims) {
 		return false
 	}
@@ -152,13 +154,6 @@ func (w *Worker) chainable(env *workflowEnv, batch *Batch, claims []*eagerRun) b
 			return false
 		}
 		if fi, ok := w.reg.activity(r.task.ActivityType); !ok || fi.quick.Load() < chainQuick {
-			return false
-		}
-	}
-	// every attempt the task schedules is claimed: none waits for the
-	// dispatcher
-	for _, e := range batch.Events {
-		if a, ok := e.Attrs.(*ActivityScheduled); ok && !isEagerClaimed(claims, a.Seq) && !completedIn(batch, a.Seq) {
 			return false
 		}
 	}
@@ -215,17 +210,6 @@ func (w *Worker) runSpeculative(ctx context.Context, r *eagerRun, recalled attem
 	case verdictAbandoned: // its outcome is never saved
 		w.endSpeculative(r)
 	}
-}
-
-// completedIn tells whether batch b records the completion of activity
-// seq: a chained attempt, scheduled and completed in one batch.
-func completedIn(b *Batch, seq int64) bool {
-	for _, e := range b.Events {
-		if a, ok := e.Attrs.(*ActivityCompleted); ok && a.Seq == seq {
-			return true
-		}
-	}
-	return false
 }
 
 // closedRuns remembers the runs a worker closed lately. A task for one

@@ -190,12 +190,13 @@ func eagerOwner(h BatchHeader, seq int64) string {
 // schedules and completes (a chained attempt, worker_chain.go) implies
 // nothing.
 func onlyEagerDerives(b *Batch, claims []*eagerRun) bool {
+	chained := chainedActivities(b)
 	for _, e := range b.Events {
 		if !derivesFrom(e) {
 			continue
 		}
 		a, ok := e.Attrs.(*ActivityScheduled)
-		if !ok || !isEagerClaimed(claims, a.Seq) && !completedIn(b, a.Seq) || a.Options.ScheduleToStartTimeout > 0 || a.Options.ScheduleToCloseTimeout > 0 {
+		if !ok || !isEagerClaimed(claims, a.Seq) && !chained[a.Seq] || a.Options.ScheduleToStartTimeout > 0 || a.Options.ScheduleToCloseTimeout > 0 {
 			return false
 		}
 	}

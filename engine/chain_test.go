@@ -79,11 +79,7 @@ func TestChainedBatchReplays(t *testing.T) {
 		t.Fatal(err)
 	}
 	runID := mustRunID(t, c, "replayed")
-	deadline := time.Now().Add(10 * time.Second)
-	for ran.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond) // the last result is appended
+	c.waitForEvents("replayed", engine.EventActivityCompleted, 3) // (Start returns once they are stored: at once)
 	batches, err := c.store.ReadHistory(c.ctx, runID, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -105,14 +101,9 @@ func TestChainedBatchReplays(t *testing.T) {
 // stepsThenWait runs "quick" three times, then waits for signal "go" and
 // returns the sum.
 func stepsThenWait(ctx engine.Context) (int, error) {
-	ctx = engine.WithActivityOptions(ctx, engine.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	sum := 0
-	for i := 1; i <= 3; i++ {
-		var r int
-		if err := engine.ExecuteActivity(ctx, "quick", i).Get(ctx, &r); err != nil {
-			return 0, err
-		}
-		sum += r
+	sum, err := quickSum(ctx)
+	if err != nil {
+		return 0, err
 	}
 	var extra int
 	engine.GetSignalChannel(ctx, "go").Receive(ctx, &extra)
@@ -492,4 +483,73 @@ func (c *cluster) wholeHistory(id string) []engine.Event {
 	}
 	checkHistory(c.t, events)
 	return events
+}
+
+// waitForEvents waits until run id's history holds n events of type typ.
+func (c *cluster) waitForEvents(id string, typ engine.EventType, n int) {
+	c.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		events, err := c.client.History(c.ctx, id, "")
+		if err == nil && count(events, typ) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: fewer than %d %s events after 10 s (%v)\n%s", id, n, typ, err, c.dump(id))
+		}
+	}
+}
+
+// A chain that ends on a task deriving more (a timer) stores a batch the
+// dispatcher decodes: it must dispatch nothing for the activities the
+// batch both schedules and completes, or they would run again.
+func TestChainEndingOnATimerDispatchesNoChainedActivity(t *testing.T) {
+	defer engine.SetChainWait(100 * time.Millisecond)()
+	c := newCluster(t, jetstream.Options{}, 1)
+	var mu sync.Mutex
+	ran := map[string]int{}
+	c.process("owner", "wf", func(w *engine.Worker) {
+		must(w.RegisterWorkflowWithName("QuickSum", quickSum))
+		must(w.RegisterWorkflowWithName("QuickThenSleep", func(ctx engine.Context) (int, error) {
+			sum, err := quickSum(ctx)
+			if err == nil {
+				err = engine.Sleep(ctx, 50*time.Millisecond)
+			}
+			return sum, err
+		}))
+		must(w.RegisterActivityWithName("quick", func(ctx context.Context, i int) (int, error) {
+			mu.Lock()
+			ran[fmt.Sprintf("%s/%d", engine.GetActivityInfo(ctx).WorkflowID, i)]++
+			mu.Unlock()
+			return i * 10, nil
+		}))
+	})
+	c.warmUp("QuickSum", false)
+	before := c.taskWrites()
+	for i := range 5 {
+		c.startOf(fmt.Sprintf("sleepy-%d", i), "QuickThenSleep", nil)
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("sleepy-%d", i)
+		if got, err := c.intResult(id); err != nil || got != 60 {
+			t.Fatalf("%s: %d, %v\n%s", id, got, err, c.dump(id))
+		}
+		if n := count(c.wholeHistory(id), engine.EventTimerStarted); n != 1 {
+			t.Fatalf("%s: %d timers, want 1", id, n)
+		}
+	}
+	// Everything derived: the tasks stored are the timers' wake-ups alone
+	// (a wrongly dispatched activity would be one more task each).
+	c.waitDispatched()
+	if n := c.taskWrites() - before; n != 5 {
+		t.Errorf("%d tasks stored for 5 runs, want 5 (each run's timer firing; no activity task)", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range 5 {
+		for seq := 1; seq <= 3; seq++ {
+			if n := ran[fmt.Sprintf("sleepy-%d/%d", i, seq)]; n != 1 {
+				t.Errorf("sleepy-%d: activity %d ran %d times, want once", i, seq, n)
+			}
+		}
+	}
 }
